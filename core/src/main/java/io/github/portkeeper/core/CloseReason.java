@@ -1,0 +1,23 @@
+package io.github.portkeeper.core;
+
+/** Why the pool stopped using a connection. Reported to {@link PoolListener}s. */
+public enum CloseReason {
+    /** Idle longer than the pool's maximum idle time or the endpoint's learned idle timeout. */
+    IDLE_TIMEOUT,
+    /** Older than its maximum lifetime. */
+    LIFETIME,
+    /** The lease holder marked it broken. */
+    BROKEN,
+    /** The lease holder asked for it to be retired. */
+    RETIRED,
+    /** The connector's validation hook rejected it. */
+    VALIDATION_FAILED,
+    /** The peer closed it while it was idle. */
+    PEER_CLOSED,
+    /** Bytes arrived while it was idle: the protocol stream is out of step. */
+    UNEXPECTED_DATA,
+    /** Closed to make room for a connection to another endpoint under the total limit. */
+    EVICTED,
+    /** The pool was closed. */
+    POOL_CLOSED
+}

@@ -1,0 +1,59 @@
+package io.github.portkeeper.core;
+
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+
+/**
+ * Opens connections for a {@link Pool} and tells the pool what it needs to know about them.
+ * The pool calls {@link #connect} outside any lock, so a slow connect never blocks other leases.
+ *
+ * <p>Implementations must be safe for concurrent use by several threads.
+ *
+ * @param <C> the connection type
+ */
+public interface Connector<C> {
+
+    /**
+     * Opens a new connection to {@code endpoint}. Throwing releases the slot the pool reserved
+     * for it; the lease fails with a {@link ConnectFailedException} naming the endpoint.
+     */
+    C connect(Endpoint endpoint) throws IOException;
+
+    /**
+     * The socket under {@code connection}, or {@code null} if there is none (stub connections
+     * in tests and benchmarks). With a socket the pool can watch the idle connection by
+     * readiness, decide how it ended and close it the way the retirement policy says; without
+     * one it can only {@linkplain #dispose dispose} of it, and records the ending as
+     * {@link Ending#LOCAL}.
+     */
+    default SocketChannel channel(C connection) {
+        return null;
+    }
+
+    /**
+     * Checks a connection taken from the idle set before it is leased (the validation hook).
+     * Returning {@code false} discards it and the pool tries another. Keep it cheap: it runs on
+     * every reuse. The default accepts every connection.
+     */
+    default boolean validate(C connection) {
+        return true;
+    }
+
+    /**
+     * Asks the peer to close the connection at the protocol level (HTTP {@code Connection: close}
+     * on a last request, Redis {@code QUIT}), for {@link Retirement.Policy#REQUEST_PEER_CLOSE}.
+     * Called on an idle connection by a pool thread; returns {@code false} if the protocol has no
+     * goodbye (the pool then just awaits the peer's FIN). Any response bytes the goodbye provokes
+     * are drained and discarded by the pool. The default has none.
+     */
+    default boolean requestPeerClose(C connection) throws IOException {
+        return false;
+    }
+
+    /**
+     * Releases what the connection holds besides its socket (buffers, codec state). Called
+     * exactly once per connection, after its socket, if any, has been closed by the pool.
+     */
+    default void dispose(C connection) {
+    }
+}

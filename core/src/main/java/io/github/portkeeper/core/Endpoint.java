@@ -1,0 +1,83 @@
+package io.github.portkeeper.core;
+
+import java.util.Objects;
+
+/**
+ * Where a connection goes: a host, a port, and whatever else makes connections to the same
+ * host and port non-interchangeable (TLS settings, proxy, user identity), carried as an
+ * optional {@code qualifier}. A connection leased for one endpoint never serves another.
+ *
+ * <p>Immutable and safe to share. The qualifier must be immutable and implement
+ * {@code equals}/{@code hashCode} by value.
+ */
+public final class Endpoint {
+
+    private final String host;
+    private final int port;
+    private final Object qualifier;
+    private final int hash;
+
+    private Endpoint(String host, int port, Object qualifier) {
+        this.host = host;
+        this.port = port;
+        this.qualifier = qualifier;
+        this.hash = 31 * (31 * host.hashCode() + port) + Objects.hashCode(qualifier);
+    }
+
+    /** An endpoint for {@code host:port} with no qualifier. */
+    public static Endpoint of(String host, int port) {
+        return of(host, port, null);
+    }
+
+    /**
+     * An endpoint for {@code host:port} whose connections are interchangeable only with those of
+     * an equal {@code qualifier} (for example a TLS configuration or a user identity).
+     */
+    public static Endpoint of(String host, int port, Object qualifier) {
+        Objects.requireNonNull(host, "host");
+        if (host.isBlank()) {
+            throw new IllegalArgumentException("host must not be blank");
+        }
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port must be between 1 and 65535, but was " + port);
+        }
+        return new Endpoint(host, port, qualifier);
+    }
+
+    public String host() {
+        return host;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    /** The qualifier, or {@code null} if connections are told apart by host and port alone. */
+    public Object qualifier() {
+        return qualifier;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (this == o) {
+            return true;
+        }
+        if (!(o instanceof Endpoint)) {
+            return false;
+        }
+        Endpoint other = (Endpoint) o;
+        return hash == other.hash && port == other.port && host.equals(other.host)
+                && Objects.equals(qualifier, other.qualifier);
+    }
+
+    @Override
+    public int hashCode() {
+        return hash;
+    }
+
+    /** {@code host:port}, the form used in metric tags and error messages. */
+    @Override
+    public String toString() {
+        return host.indexOf(':') >= 0 ? "[" + host + "]:" + port : host + ":" + port;
+    }
+}

@@ -1,0 +1,40 @@
+package io.github.portkeeper.core;
+
+/**
+ * Exclusive use of one pooled connection. Closing the lease gives the connection back to the
+ * pool; use it in try-with-resources.
+ *
+ * <p>A lease is meant for the one thread (or one task) that took it. {@link #close()} is
+ * idempotent while the lease is still the holder's: a second close is ignored. Once closed, the
+ * lease must not be used again; the pool reuses lease objects, so a stale reference may belong
+ * to a later holder (as with HttpCore's pool entries).
+ *
+ * @param <C> the connection type
+ */
+public interface Lease<C> extends AutoCloseable {
+
+    /** The leased connection. */
+    C connection();
+
+    /** The endpoint the connection belongs to. */
+    Endpoint endpoint();
+
+    /**
+     * Marks the connection broken: when the lease is closed, the connection is discarded and
+     * never reused. Call it after an I/O error or when the protocol stream is out of step.
+     */
+    void markBroken();
+
+    /**
+     * Asks the pool to retire the connection when the lease is closed: it is not reused and
+     * leaves by the pool's retirement policy (by default, waiting for the peer to close first).
+     */
+    void retire();
+
+    /** Whether the connection was reused from the pool rather than opened for this lease. */
+    boolean isReused();
+
+    /** Gives the connection back to the pool (or discards it if broken or retiring). */
+    @Override
+    void close();
+}

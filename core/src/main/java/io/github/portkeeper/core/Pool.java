@@ -1,0 +1,117 @@
+package io.github.portkeeper.core;
+
+import io.github.portkeeper.core.internal.PoolEngine;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A pool of connections keyed by {@link Endpoint}: limits per endpoint and in total, leases with
+ * a timeout served first come first served, idle connections reused most-recent-first (hot
+ * connections stay hot, surplus ones sit idle until the server times them out), and connections
+ * that leave by the configured {@link Retirement} so that the server, not this host, closes first.
+ *
+ * <pre>{@code
+ * try (Pool<MyConn> pool = Pool.of(connector, PoolConfig.builder().maxPerEndpoint(4).build());
+ *      Lease<MyConn> lease = pool.lease(Endpoint.of("db", 7000))) {
+ *     lease.connection().call(...);
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe. One background thread per pool (started with its first connection) watches idle
+ * connections and does the housekeeping.
+ *
+ * @param <C> the connection type
+ */
+public final class Pool<C> implements AutoCloseable {
+
+    private final PoolEngine<C> engine;
+
+    private Pool(PoolEngine<C> engine) {
+        this.engine = engine;
+    }
+
+    /** A pool that opens connections with {@code connector}. */
+    public static <C> Pool<C> of(Connector<C> connector, PoolConfig config) {
+        Objects.requireNonNull(connector, "connector");
+        Objects.requireNonNull(config, "config");
+        return new Pool<>(new PoolEngine<>(connector, config));
+    }
+
+    /** Leases a connection to {@code endpoint}, waiting at most the configured lease timeout. */
+    public Lease<C> lease(Endpoint endpoint) throws IOException {
+        return lease(endpoint, engine.config().leaseTimeout());
+    }
+
+    /**
+     * Leases a connection to {@code endpoint}, waiting at most {@code timeout} for one to be
+     * returned or for room to open one.
+     *
+     * @throws LeaseTimeoutException   if none became available in time
+     * @throws ConnectFailedException  if opening a new connection failed
+     * @throws PoolClosedException     if the pool is or gets closed
+     * @throws java.io.InterruptedIOException if the thread was interrupted while waiting (its
+     *                                 interrupt status is kept)
+     */
+    public Lease<C> lease(Endpoint endpoint, Duration timeout) throws IOException {
+        Objects.requireNonNull(endpoint, "endpoint");
+        Objects.requireNonNull(timeout, "timeout");
+        return engine.lease(endpoint, timeout);
+    }
+
+    /**
+     * Tells the pool the idle timeout the server at {@code endpoint} announced (for example
+     * HTTP's {@code Keep-Alive: timeout=N}). Connections idle longer than that minus the safety
+     * margin are no longer leased; the server still does the closing.
+     */
+    public void hintIdleTimeout(Endpoint endpoint, Duration timeout) {
+        Objects.requireNonNull(endpoint, "endpoint");
+        if (timeout == null || timeout.isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException("idle timeout hint must be positive, but was " + timeout);
+        }
+        engine.hintIdleTimeout(endpoint, timeout);
+    }
+
+    /** The server idle timeout announced for or learned from {@code endpoint}, if known. */
+    public Optional<Duration> serverIdleTimeout(Endpoint endpoint) {
+        return engine.serverIdleTimeout(endpoint);
+    }
+
+    /** A snapshot of the pool's connections and waiters. */
+    public PoolStats stats() {
+        return engine.stats();
+    }
+
+    /** The pool's configuration. */
+    public PoolConfig config() {
+        return engine.config();
+    }
+
+    /** The pool's name, as in its configuration. */
+    public String name() {
+        return engine.config().name();
+    }
+
+    /** Whether {@link #close()} has been called. */
+    public boolean isClosed() {
+        return engine.isClosed();
+    }
+
+    /**
+     * Closes the pool: new leases are rejected, waiting leases fail with
+     * {@link PoolClosedException}, idle and draining connections are closed (by the retirement
+     * fallback, without waiting for the peer), and connections still leased are closed when they
+     * are given back. Idempotent.
+     */
+    @Override
+    public void close() {
+        engine.close();
+    }
+
+    /** The engine, for the other Portkeeper modules. Not part of the public API. */
+    PoolEngine<C> engine() {
+        return engine;
+    }
+}

@@ -1,0 +1,112 @@
+package io.github.portkeeper.core;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * How a connection the pool no longer wants leaves: its retirement policy. Connections retire
+ * when they have been idle too long, outlived their lifetime, were asked to by
+ * {@link Lease#retire()}, or the pool shrinks or closes.
+ *
+ * <p>Only the side that sends the first FIN keeps a TIME_WAIT socket (60 s on Linux), so the
+ * default, {@link #awaitPeer(Duration)}, stops leasing the connection and lets the server close
+ * it. Immutable and safe to share.
+ */
+public final class Retirement {
+
+    /** The retirement policies. */
+    public enum Policy {
+        /** Keep the connection open, unleased, and close it passively once the peer's FIN arrives. */
+        AWAIT_PEER,
+        /** Send the connector's protocol goodbye (HTTP {@code Connection: close}, Redis {@code QUIT}), then await the peer's FIN. */
+        REQUEST_PEER_CLOSE,
+        /** Close with RST (SO_LINGER 0): no TIME_WAIT anywhere; only for idle connections. */
+        RESET,
+        /** Close with a plain FIN: the TCP default, one TIME_WAIT on this host. */
+        LOCAL
+    }
+
+    private static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+
+    private final Policy policy;
+    private final Duration drainTimeout;
+    private final Ending fallback;
+
+    private Retirement(Policy policy, Duration drainTimeout, Ending fallback) {
+        this.policy = policy;
+        this.drainTimeout = drainTimeout;
+        this.fallback = fallback;
+    }
+
+    /**
+     * Await the peer's FIN for at most {@code drainTimeout}, then close by the fallback
+     * ({@link Ending#RESET} unless changed with {@link #withFallback}).
+     */
+    public static Retirement awaitPeer(Duration drainTimeout) {
+        return new Retirement(Policy.AWAIT_PEER, checkDrainTimeout(drainTimeout), Ending.RESET);
+    }
+
+    /** Ask the peer to close (the connector's goodbye), then await its FIN for at most {@code drainTimeout}. */
+    public static Retirement requestPeerClose(Duration drainTimeout) {
+        return new Retirement(Policy.REQUEST_PEER_CLOSE, checkDrainTimeout(drainTimeout), Ending.RESET);
+    }
+
+    /** Close retiring connections at once with RST. */
+    public static Retirement reset() {
+        return new Retirement(Policy.RESET, Duration.ZERO, Ending.RESET);
+    }
+
+    /** Close retiring connections at once with FIN (each leaves a TIME_WAIT on this host). */
+    public static Retirement local() {
+        return new Retirement(Policy.LOCAL, Duration.ZERO, Ending.LOCAL);
+    }
+
+    /** The default: {@code awaitPeer(30 s)} with fallback {@link Ending#RESET}. */
+    public static Retirement defaults() {
+        return awaitPeer(DEFAULT_DRAIN_TIMEOUT);
+    }
+
+    /**
+     * The same policy with another fallback for when the drain timeout passes: {@link Ending#RESET}
+     * (no TIME_WAIT, the peer sees a reset) or {@link Ending#LOCAL} (a FIN, one TIME_WAIT here).
+     */
+    public Retirement withFallback(Ending fallback) {
+        Objects.requireNonNull(fallback, "fallback");
+        if (fallback != Ending.RESET && fallback != Ending.LOCAL) {
+            throw new IllegalArgumentException("retirement fallback must be RESET or LOCAL, but was " + fallback);
+        }
+        if (policy == Policy.RESET || policy == Policy.LOCAL) {
+            throw new IllegalArgumentException("retirement fallback applies only to AWAIT_PEER and REQUEST_PEER_CLOSE, not " + policy);
+        }
+        return new Retirement(policy, drainTimeout, fallback);
+    }
+
+    public Policy policy() {
+        return policy;
+    }
+
+    /** How long a retiring connection waits for the peer's FIN before the fallback; zero for RESET and LOCAL. */
+    public Duration drainTimeout() {
+        return drainTimeout;
+    }
+
+    /** How a connection that drained in vain is closed. */
+    public Ending fallback() {
+        return fallback;
+    }
+
+    private static Duration checkDrainTimeout(Duration drainTimeout) {
+        Objects.requireNonNull(drainTimeout, "drainTimeout");
+        if (drainTimeout.isNegative() || drainTimeout.isZero()) {
+            throw new IllegalArgumentException("retirement drainTimeout must be positive, but was " + drainTimeout);
+        }
+        return drainTimeout;
+    }
+
+    @Override
+    public String toString() {
+        return policy == Policy.AWAIT_PEER || policy == Policy.REQUEST_PEER_CLOSE
+                ? policy + "(drainTimeout=" + drainTimeout + ", fallback=" + fallback + ")"
+                : policy.toString();
+    }
+}

@@ -1,0 +1,131 @@
+package io.github.portkeeper.core;
+
+import io.github.portkeeper.core.internal.PooledSocket;
+import io.github.portkeeper.core.internal.SocketChannelConnector;
+
+import java.io.IOException;
+import java.net.Socket;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Pooled TCP sockets, a drop-in for a socket per request. Code that today does
+ * <pre>{@code try (Socket s = new Socket(host, port)) { ... } }</pre>
+ * switches to
+ * <pre>{@code try (Socket s = pool.socket(host, port)) { ... } }</pre>
+ * Closing the socket (or either of its streams) gives the connection back for the next caller;
+ * an I/O error, or reading the peer's end of stream, marks it broken so it is never reused.
+ *
+ * <p>Each exchange must leave the stream in step: read exactly the response it asked for (a
+ * buffered reader that reads ahead would steal the next caller's bytes). Unrequested bytes that
+ * arrive while a socket is idle are detected and the connection is retired.
+ *
+ * <p>Thread-safe; each {@link Socket} it returns is for one thread at a time, like a plain socket.
+ */
+public final class SocketPool implements AutoCloseable {
+
+    private final Pool<SocketChannel> pool;
+    private final int readTimeoutMillis;
+
+    private SocketPool(Builder b) {
+        SocketChannelConnector connector = new SocketChannelConnector(
+                toMillis(b.connectTimeout), toMillis(b.readTimeout), b.tcpNoDelay, b.keepAlive);
+        this.pool = Pool.of(connector, b.poolConfig);
+        this.readTimeoutMillis = connector.readTimeoutMillis();
+    }
+
+    /** A socket pool with the default settings. */
+    public static SocketPool create() {
+        return builder().build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A connected socket to {@code host:port}, reused if one is idle. */
+    public Socket socket(String host, int port) throws IOException {
+        return socket(Endpoint.of(host, port));
+    }
+
+    /** A connected socket to {@code endpoint}, reused if one is idle. */
+    public Socket socket(Endpoint endpoint) throws IOException {
+        Lease<SocketChannel> lease = pool.lease(endpoint);
+        try {
+            return new PooledSocket(lease, readTimeoutMillis);
+        } catch (IOException | RuntimeException e) {
+            lease.markBroken();
+            lease.close();
+            throw e;
+        }
+    }
+
+    /** The underlying pool, for its statistics and hints. */
+    public Pool<SocketChannel> pool() {
+        return pool;
+    }
+
+    /** See {@link Pool#close()}. */
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    private static int toMillis(Duration d) {
+        return (int) Math.min(Integer.MAX_VALUE, d.toMillis());
+    }
+
+    /** Builds a {@link SocketPool}. Not thread-safe. */
+    public static final class Builder {
+
+        private PoolConfig poolConfig = PoolConfig.defaults();
+        private Duration connectTimeout = Duration.ofSeconds(10);
+        private Duration readTimeout = Duration.ZERO;
+        private boolean tcpNoDelay = true;
+        private boolean keepAlive = true;
+
+        private Builder() {
+        }
+
+        /** Limits, timeouts and policies of the pool. Default {@link PoolConfig#defaults()}. */
+        public Builder poolConfig(PoolConfig poolConfig) {
+            this.poolConfig = Objects.requireNonNull(poolConfig, "poolConfig");
+            return this;
+        }
+
+        /** Connect timeout for new sockets. Default 10 s. */
+        public Builder connectTimeout(Duration connectTimeout) {
+            this.connectTimeout = connectTimeout;
+            return this;
+        }
+
+        /** SO_TIMEOUT for reads; zero (default) waits forever. Restored when a socket is given back. */
+        public Builder readTimeout(Duration readTimeout) {
+            this.readTimeout = readTimeout;
+            return this;
+        }
+
+        /** TCP_NODELAY. Default on: pooled request/response traffic should not wait for Nagle. */
+        public Builder tcpNoDelay(boolean tcpNoDelay) {
+            this.tcpNoDelay = tcpNoDelay;
+            return this;
+        }
+
+        /** SO_KEEPALIVE. Default on, so a vanished peer is eventually noticed. */
+        public Builder keepAlive(boolean keepAlive) {
+            this.keepAlive = keepAlive;
+            return this;
+        }
+
+        public SocketPool build() {
+            if (connectTimeout == null || connectTimeout.isNegative() || connectTimeout.isZero()) {
+                throw new IllegalArgumentException("connectTimeout must be positive, but was " + connectTimeout);
+            }
+            if (readTimeout == null || readTimeout.isNegative()) {
+                throw new IllegalArgumentException("readTimeout must not be negative, but was " + readTimeout);
+            }
+            return new SocketPool(this);
+        }
+    }
+}

@@ -1,0 +1,177 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.PoolStats;
+
+import java.util.Arrays;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The connections and waiters of one endpoint. Claiming and releasing are lock-free (a CAS on the
+ * entry's state); the lock guards only the copy-on-write entry array, which changes when a
+ * connection is opened or closed, never on the lease path.
+ */
+final class EndpointPool<C> {
+
+    @SuppressWarnings("rawtypes")
+    private static final PooledEntry[] NONE = new PooledEntry[0];
+
+    final PoolEngine<C> engine;
+    final Endpoint endpoint;
+
+    /** Open connections of this endpoint that count against the limits, plus reservations for connects in progress. */
+    final AtomicInteger allocated = new AtomicInteger();
+    /** Waiters still in WAITING state. */
+    final AtomicInteger waiting = new AtomicInteger();
+    final ConcurrentLinkedQueue<Waiter<C>> waiters = new ConcurrentLinkedQueue<>();
+
+    private final ReentrantLock structure = new ReentrantLock();
+    @SuppressWarnings("unchecked")
+    private volatile PooledEntry<C>[] entries = NONE;
+    /** The most recently released entry: the first candidate for LIFO reuse. */
+    private volatile PooledEntry<C> hint;
+
+    /** Idle ages at which the server was seen to close (ring), written by the housekeeper only. */
+    private final long[] observedIdleCloses = new long[8];
+    private int observations;
+    /** The server's idle timeout as learned from observations, or Long.MAX_VALUE if unknown. */
+    volatile long learnedIdleTimeoutNanos = Long.MAX_VALUE;
+    /** The server's idle timeout as announced (for example {@code Keep-Alive: timeout=N}), or Long.MAX_VALUE. */
+    volatile long hintedIdleTimeoutNanos = Long.MAX_VALUE;
+
+    EndpointPool(PoolEngine<C> engine, Endpoint endpoint) {
+        this.engine = engine;
+        this.endpoint = endpoint;
+    }
+
+    PooledEntry<C>[] entries() {
+        return entries;
+    }
+
+    void add(PooledEntry<C> e) {
+        structure.lock();
+        try {
+            PooledEntry<C>[] old = entries;
+            PooledEntry<C>[] grown = Arrays.copyOf(old, old.length + 1);
+            grown[old.length] = e;
+            entries = grown;
+        } finally {
+            structure.unlock();
+        }
+    }
+
+    void remove(PooledEntry<C> e) {
+        structure.lock();
+        try {
+            PooledEntry<C>[] old = entries;
+            for (int i = 0; i < old.length; i++) {
+                if (old[i] == e) {
+                    @SuppressWarnings("unchecked")
+                    PooledEntry<C>[] shrunk = new PooledEntry[old.length - 1];
+                    System.arraycopy(old, 0, shrunk, 0, i);
+                    System.arraycopy(old, i + 1, shrunk, i, old.length - i - 1);
+                    entries = shrunk;
+                    break;
+                }
+            }
+        } finally {
+            structure.unlock();
+        }
+        if (hint == e) {
+            hint = null;
+        }
+    }
+
+    /** Publishes {@code e} (owned by the caller) as idle, the first candidate for the next lease. */
+    void makeIdle(PooledEntry<C> e) {
+        e.setState(PooledEntry.IDLE);
+        hint = e;
+    }
+
+    /**
+     * Claims an idle connection, most recently released first (LIFO), moving it IDLE → LEASED.
+     * Returns {@code null} if none is idle. The caller must still admit it (expiry, validation).
+     */
+    PooledEntry<C> claimIdle() {
+        PooledEntry<C> h = hint;
+        if (h != null && h.casState(PooledEntry.IDLE, PooledEntry.LEASED)) {
+            return h;
+        }
+        for (;;) {
+            PooledEntry<C> best = null;
+            PooledEntry<C>[] all = entries;
+            for (int i = all.length - 1; i >= 0; i--) {
+                PooledEntry<C> e = all[i];
+                int s = e.state();
+                if ((s == PooledEntry.IDLE || s == PooledEntry.WATCHED)
+                        && (best == null || e.idleSince - best.idleSince > 0)) {
+                    best = e;
+                }
+            }
+            if (best == null) {
+                return null;
+            }
+            if (best.casState(PooledEntry.IDLE, PooledEntry.LEASED)) {
+                return best;
+            }
+            if (best.state() == PooledEntry.WATCHED && engine.reclaimWatched(best)) {
+                return best;
+            }
+            // Lost a race for it; look again.
+        }
+    }
+
+    /** The idle connection that has been idle longest, or null; used to make room for another endpoint. */
+    PooledEntry<C> longestIdle() {
+        PooledEntry<C> oldest = null;
+        for (PooledEntry<C> e : entries) {
+            int s = e.state();
+            if ((s == PooledEntry.IDLE || s == PooledEntry.WATCHED)
+                    && (oldest == null || e.idleSince - oldest.idleSince < 0)) {
+                oldest = e;
+            }
+        }
+        return oldest;
+    }
+
+    /**
+     * Records that the server closed a connection that had been idle {@code idleNanos}. The
+     * learned timeout is the smallest of the recent observations: a server does not close before
+     * its timeout, so the smallest age is the closest to it.
+     */
+    void observeIdleClose(long idleNanos) {
+        observedIdleCloses[observations++ % observedIdleCloses.length] = idleNanos;
+        int n = Math.min(observations, observedIdleCloses.length);
+        long min = Long.MAX_VALUE;
+        for (int i = 0; i < n; i++) {
+            min = Math.min(min, observedIdleCloses[i]);
+        }
+        learnedIdleTimeoutNanos = min;
+    }
+
+    /**
+     * The server's idle timeout as best known: the shorter of the announced and the learned one
+     * (a proxy in between may close sooner than the server announces).
+     */
+    long serverIdleTimeoutNanos() {
+        return Math.min(hintedIdleTimeoutNanos, learnedIdleTimeoutNanos);
+    }
+
+    PoolStats.EndpointStats stats() {
+        int active = 0;
+        int idle = 0;
+        int draining = 0;
+        for (PooledEntry<C> e : entries) {
+            switch (e.state()) {
+                case PooledEntry.LEASED: active++; break;
+                case PooledEntry.IDLE:
+                case PooledEntry.WATCHED: idle++; break;
+                case PooledEntry.DRAINING: draining++; break;
+                default: break;
+            }
+        }
+        return new PoolStats.EndpointStats(active, idle, draining, waiting.get());
+    }
+}

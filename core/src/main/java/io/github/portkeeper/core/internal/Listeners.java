@@ -1,0 +1,117 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.CloseReason;
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.PoolListener;
+
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.List;
+
+/** Calls every listener, isolating the pool from a listener that throws. */
+final class Listeners {
+
+    private static final System.Logger LOG = System.getLogger(Listeners.class.getName());
+
+    private final PoolListener[] all;
+
+    Listeners(List<PoolListener> listeners) {
+        this.all = listeners.toArray(new PoolListener[0]);
+    }
+
+
+    void connectionCreated(Endpoint endpoint, long connectNanos) {
+        for (PoolListener l : all) {
+            try {
+                l.connectionCreated(endpoint, connectNanos);
+            } catch (RuntimeException e) {
+                failed(l, e);
+            }
+        }
+    }
+
+    void connectFailed(Endpoint endpoint, Throwable cause) {
+        for (PoolListener l : all) {
+            try {
+                l.connectFailed(endpoint, cause);
+            } catch (RuntimeException e) {
+                failed(l, e);
+            }
+        }
+    }
+
+    void leased(Endpoint endpoint, boolean reused, long waitNanos) {
+        for (PoolListener l : all) {
+            try {
+                l.leased(endpoint, reused, waitNanos);
+            } catch (RuntimeException e) {
+                failed(l, e);
+            }
+        }
+    }
+
+    void leaseTimedOut(Endpoint endpoint, long waitNanos) {
+        for (PoolListener l : all) {
+            try {
+                l.leaseTimedOut(endpoint, waitNanos);
+            } catch (RuntimeException e) {
+                failed(l, e);
+            }
+        }
+    }
+
+    void leaseRejected(Endpoint endpoint, Throwable reason) {
+        for (PoolListener l : all) {
+            try {
+                l.leaseRejected(endpoint, reason);
+            } catch (RuntimeException e) {
+                failed(l, e);
+            }
+        }
+    }
+
+    void released(Endpoint endpoint, boolean reusable) {
+        for (PoolListener l : all) {
+            try {
+                l.released(endpoint, reusable);
+            } catch (RuntimeException e) {
+                failed(l, e);
+            }
+        }
+    }
+
+    void connectionRetiring(Endpoint endpoint, CloseReason reason) {
+        for (PoolListener l : all) {
+            try {
+                l.connectionRetiring(endpoint, reason);
+            } catch (RuntimeException e) {
+                failed(l, e);
+            }
+        }
+    }
+
+    void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason) {
+        for (PoolListener l : all) {
+            try {
+                l.connectionClosed(endpoint, ending, reason);
+            } catch (RuntimeException e) {
+                failed(l, e);
+            }
+        }
+    }
+
+    void leakSuspected(Endpoint endpoint, Duration heldFor, Throwable leasedAt) {
+        for (PoolListener l : all) {
+            try {
+                l.leakSuspected(endpoint, heldFor, leasedAt);
+            } catch (RuntimeException e) {
+                failed(l, e);
+            }
+        }
+    }
+
+    private static void failed(PoolListener listener, RuntimeException e) {
+        LOG.log(Level.WARNING, "Pool listener " + listener + " threw; ignored", e);
+    }
+}

@@ -1,0 +1,165 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Lease;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.channels.SocketChannel;
+
+/**
+ * One pooled connection and, while it is leased, its lease. Reusing the entry as the lease keeps
+ * the reuse path free of allocation.
+ *
+ * <h2>States and who may move them (see docs/design/connection-states.md)</h2>
+ * <pre>
+ *   (connect) ──▶ LEASED ◀──claim (CAS)── IDLE ◀──release── LEASED
+ *                   │  ▲                   │ ▲
+ *                   │  └─unwatch (leaser)──┤ │ watch/unwatch (watcher thread)
+ *                   │                      ▼ │
+ *                   │                    WATCHED
+ *                   ▼
+ *               DRAINING ──peer FIN / drain timeout──▶ CLOSED
+ * </pre>
+ * Every move out of IDLE or WATCHED is a CAS, so exactly one thread (a leaser, the housekeeper or
+ * the watcher) wins the connection. Moves out of LEASED are made only by the lease holder (or by
+ * the pool on its behalf after a hand-off). DRAINING and CLOSED are owned by the engine's close
+ * path, which is the only place a connection's socket is closed.
+ */
+public final class PooledEntry<C> implements Lease<C> {
+
+    static final int IDLE = 0;
+    static final int LEASED = 1;
+    static final int WATCHED = 2;
+    static final int DRAINING = 3;
+    static final int CLOSED = 4;
+
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(PooledEntry.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    final EndpointPool<C> pool;
+    final C connection;
+    final SocketChannel channel;
+    final long createdAt;
+    final long lifetimeNanos;
+
+    private volatile int state = LEASED;
+
+    /** When it last became idle; written before the volatile move to IDLE, read after winning a CAS. */
+    long idleSince;
+    /** When it was leased; volatile because the housekeeper reads it for leak detection. */
+    volatile long leasedAt;
+    /** Where it was leased, only when leak detection is on. */
+    volatile Throwable leasedFrom;
+    boolean leakReported;
+
+    // Written and read by the lease holder only.
+    private boolean broken;
+    private boolean retire;
+    private boolean reused;
+
+    /** Set once, when the entry stops counting against the pool's limits. */
+    boolean uncounted;
+    /** When draining began (ticker time), for the drain timeout. */
+    long drainingSince;
+    /** Why it is draining, reported when it finally closes. */
+    io.github.portkeeper.core.CloseReason retireReason;
+    /** Watcher bookkeeping, touched only by the watcher thread. */
+    Object watchKey;
+
+    PooledEntry(EndpointPool<C> pool, C connection, SocketChannel channel, long createdAt, long lifetimeNanos) {
+        this.pool = pool;
+        this.connection = connection;
+        this.channel = channel;
+        this.createdAt = createdAt;
+        this.lifetimeNanos = lifetimeNanos;
+    }
+
+    int state() {
+        return state;
+    }
+
+    boolean casState(int expected, int next) {
+        return STATE.compareAndSet(this, expected, next);
+    }
+
+    void setState(int next) {
+        state = next;
+    }
+
+    void prepareLease(boolean reusedFromPool) {
+        this.reused = reusedFromPool;
+        this.broken = false;
+        this.retire = false;
+    }
+
+    boolean isBroken() {
+        return broken;
+    }
+
+    boolean isRetireRequested() {
+        return retire;
+    }
+
+    boolean isExpired(long now) {
+        return now - createdAt >= lifetimeNanos;
+    }
+
+    @Override
+    public C connection() {
+        if (state != LEASED) {
+            throw new IllegalStateException("lease of " + pool.endpoint + " is closed");
+        }
+        return connection;
+    }
+
+    @Override
+    public Endpoint endpoint() {
+        return pool.endpoint;
+    }
+
+    @Override
+    public void markBroken() {
+        broken = true;
+    }
+
+    @Override
+    public void retire() {
+        retire = true;
+    }
+
+    @Override
+    public boolean isReused() {
+        return reused;
+    }
+
+    @Override
+    public void close() {
+        if (state == LEASED) {
+            pool.engine.release(this);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "PooledEntry{" + pool.endpoint + ", state=" + stateName(state) + "}";
+    }
+
+    static String stateName(int state) {
+        switch (state) {
+            case IDLE: return "IDLE";
+            case LEASED: return "LEASED";
+            case WATCHED: return "WATCHED";
+            case DRAINING: return "DRAINING";
+            case CLOSED: return "CLOSED";
+            default: return "UNKNOWN(" + state + ")";
+        }
+    }
+}
