@@ -531,6 +531,7 @@ public final class PoolEngine<C> {
         long heldFor = now - e.leasedAt;
         if (from != null && !e.leakReported && heldFor >= leakThresholdNanos) {
             e.leakReported = true;
+            trimPoolFrames(from);
             Duration held = Duration.ofNanos(heldFor);
             System.getLogger("io.github.portkeeper.core.Pool").log(System.Logger.Level.WARNING,
                     "Possible connection leak in pool '" + config.name() + "': a lease of " + e.pool.endpoint
@@ -538,6 +539,24 @@ public final class PoolEngine<C> {
                             + config.leakDetectionThreshold().toMillis() + " ms); it was taken at:", from);
             listeners.leakSuspected(e.pool.endpoint, held, from);
         }
+    }
+
+    /** Starts the lease's trace at the caller's code, not inside the pool. */
+    private static void trimPoolFrames(Throwable trace) {
+        StackTraceElement[] frames = trace.getStackTrace();
+        int first = 0;
+        while (first < frames.length && isPoolFrame(frames[first].getClassName())) {
+            first++;
+        }
+        if (first > 0 && first < frames.length) {
+            trace.setStackTrace(java.util.Arrays.copyOfRange(frames, first, frames.length));
+        }
+    }
+
+    private static boolean isPoolFrame(String className) {
+        return className.startsWith("io.github.portkeeper.core.internal.")
+                || className.equals("io.github.portkeeper.core.Pool")
+                || className.equals("io.github.portkeeper.core.SocketPool");
     }
 
     Iterable<EndpointPool<C>> endpointPools() {

@@ -1,0 +1,401 @@
+package io.github.portkeeper.core.internal;
+
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * Parses the socket tables of Linux, {@code /proc/net/tcp} and {@code /proc/net/tcp6}, straight
+ * from their bytes.
+ *
+ * <p>Each entry line looks like
+ * <pre>  0: 0100007F:1F90 0100007F:C350 06 00000000:00000000 03:00000F2B 00000000 0 0 0 3 0 ...</pre>
+ * An address is 8 hex digits (IPv4) or 32 (IPv6): each group of 8 is a 32-bit word printed in
+ * the host's byte order, so {@code 0100007F} is 127.0.0.1 on a little-endian host. A port is 4
+ * hex digits, big-endian. The state is 2 hex digits. Columns after the state are not read.
+ *
+ * <p>Lines that do not have this shape (the header, truncated or garbled lines) are skipped and
+ * counted, never fatal: the probe is a diagnostic and must not take its caller down. The family
+ * is taken from the address width, not from the file name, and IPv4-mapped IPv6 addresses
+ * ({@code ::ffff:a.b.c.d}, which every dual-stack Java socket shows) are stored as IPv4.
+ *
+ * <p>Only what the queries need is kept: state, remote address, remote port, local port. IPv4
+ * entries take 9 bytes, IPv6 entries 21, in parallel primitive arrays.
+ *
+ * <p>Thread-safety: not thread-safe; use one instance per read. The {@link Sockets} it produces
+ * are immutable and safe to share.
+ */
+public final class ProcNetTcpParser {
+
+    private static final byte[] HEX_VALUE = new byte[256];
+
+    static {
+        Arrays.fill(HEX_VALUE, (byte) -1);
+        for (int c = '0'; c <= '9'; c++) {
+            HEX_VALUE[c] = (byte) (c - '0');
+        }
+        for (int c = 'a'; c <= 'f'; c++) {
+            HEX_VALUE[c] = (byte) (c - 'a' + 10);
+            HEX_VALUE[c - 'a' + 'A'] = (byte) (c - 'a' + 10);
+        }
+    }
+
+    private static final int IPV4_HEX_DIGITS = 8;
+    private static final int IPV6_HEX_DIGITS = 32;
+    private static final int PORT_HEX_DIGITS = 4;
+    private static final long MAPPED_PREFIX = 0x0000_FFFFL; // upper word of ::ffff:a.b.c.d's low half
+    private static final long WORD = 0xFFFF_FFFFL;
+    // Kernel lines are 150 bytes (tcp) to 178 (tcp6); sizing from the input avoids regrowth.
+    private static final int BYTES_PER_LINE_ESTIMATE = 150;
+
+    private final boolean littleEndian;
+
+    private long[] v4Keys = new long[16]; // remote address << 32 | remote port << 16 | local port
+    private byte[] v4States = new byte[16];
+    private int v4Count;
+
+    private long[] v6RemoteHi = new long[4];
+    private long[] v6RemoteLo = new long[4];
+    private int[] v6Ports = new int[4]; // remote port << 16 | local port
+    private byte[] v6States = new byte[4];
+    private int v6Count;
+
+    private int skippedLines;
+
+    // Results of parseEndpoint: fields, because allocating a result per line would dominate.
+    private long endpointHi;
+    private long endpointLo;
+    private int endpointPort;
+    private boolean endpointIsV4;
+    private int endpointWidth;
+
+    /** Creates a parser for tables written by this machine's kernel (native byte order). */
+    public ProcNetTcpParser() {
+        this(ByteOrder.nativeOrder());
+    }
+
+    /** Creates a parser for tables written by a host of the given byte order (tests pin it). */
+    public ProcNetTcpParser(ByteOrder hostOrder) {
+        this.littleEndian = Objects.requireNonNull(hostOrder, "hostOrder") == ByteOrder.LITTLE_ENDIAN;
+    }
+
+    /** Parses whole tables written by this machine's kernel, e.g. {@code tcp} and {@code tcp6}. */
+    public static Sockets parseAll(byte[]... tables) {
+        ProcNetTcpParser parser = new ProcNetTcpParser();
+        for (byte[] table : tables) {
+            parser.parse(table);
+        }
+        return parser.toSockets();
+    }
+
+    /** Parses a whole table, adding its entries to those already parsed. */
+    public ProcNetTcpParser parse(byte[] data) {
+        return parse(data, 0, data.length);
+    }
+
+    /** Parses a range of a table, adding its entries; a line cut by the range is skipped. */
+    public ProcNetTcpParser parse(byte[] data, int offset, int length) {
+        Objects.checkFromIndexSize(offset, length, data.length);
+        int estimate = length / BYTES_PER_LINE_ESTIMATE + 1;
+        int end = offset + length;
+        int p = offset;
+        while (p < end) {
+            int q = skipBlanks(data, p, end);
+            if (q == end || data[q] == '\n') { // an empty line is not a malformed one
+                p = q + 1;
+                continue;
+            }
+            int stop = parseLine(data, q, end, estimate);
+            if (stop < 0) {
+                skippedLines++;
+                stop = ~stop;
+            }
+            while (stop < end && data[stop] != '\n') {
+                stop++;
+            }
+            p = stop + 1;
+        }
+        return this;
+    }
+
+    /** Returns how many non-empty lines were not entries: each table's header, plus garbage. */
+    public int skippedLines() {
+        return skippedLines;
+    }
+
+    /** Returns an immutable copy of the entries parsed so far. */
+    public Sockets toSockets() {
+        return new Sockets(
+                Arrays.copyOf(v4Keys, v4Count),
+                Arrays.copyOf(v4States, v4Count),
+                Arrays.copyOf(v6RemoteHi, v6Count),
+                Arrays.copyOf(v6RemoteLo, v6Count),
+                Arrays.copyOf(v6Ports, v6Count),
+                Arrays.copyOf(v6States, v6Count));
+    }
+
+    /**
+     * Parses one line whose first non-blank byte is at {@code p}.
+     *
+     * @return the index just past the state column, or {@code ~index} where the line went wrong
+     */
+    private int parseLine(byte[] data, int p, int end, int estimate) {
+        // "sl" column: a decimal slot number and a colon. The header line fails here.
+        int q = p;
+        while (q < end && data[q] >= '0' && data[q] <= '9') {
+            q++;
+        }
+        if (q == p || q >= end || data[q] != ':') {
+            return ~q;
+        }
+        p = q + 1;
+        q = skipBlanks(data, p, end);
+        if (q == p) {
+            return ~q;
+        }
+        p = parseEndpoint(data, q, end);
+        if (p < 0) {
+            return p;
+        }
+        int localPort = endpointPort;
+        int localWidth = endpointWidth;
+        q = skipBlanks(data, p, end);
+        if (q == p) {
+            return ~q;
+        }
+        p = parseEndpoint(data, q, end);
+        if (p < 0) {
+            return p;
+        }
+        if (endpointWidth != localWidth) { // tcp and tcp6 lines never mix widths
+            return ~q;
+        }
+        q = skipBlanks(data, p, end);
+        if (q == p || q + 2 > end) {
+            return ~q;
+        }
+        int high = HEX_VALUE[data[q] & 0xFF];
+        int low = HEX_VALUE[data[q + 1] & 0xFF];
+        p = q + 2;
+        if ((high | low) < 0 || !endsToken(data, p, end)) {
+            return ~q;
+        }
+        add((high << 4) | low, localPort, estimate);
+        return p;
+    }
+
+    /**
+     * Parses {@code ADDRESS:PORT} at {@code p} into the endpoint fields.
+     *
+     * @return the index just past the port, or {@code ~index} where it went wrong
+     */
+    private int parseEndpoint(byte[] data, int p, int end) {
+        int colon = p;
+        while (colon < end && HEX_VALUE[data[colon] & 0xFF] >= 0) {
+            colon++;
+        }
+        int width = colon - p;
+        int after = colon + 1 + PORT_HEX_DIGITS;
+        if (colon >= end || data[colon] != ':' || after > end || !endsToken(data, after, end)) {
+            return ~colon;
+        }
+        long port = hex(data, colon + 1, PORT_HEX_DIGITS);
+        if (port < 0) {
+            return ~colon;
+        }
+        if (width == IPV4_HEX_DIGITS) {
+            endpointIsV4 = true;
+            endpointHi = 0;
+            endpointLo = word(data, p) & WORD;
+        } else if (width == IPV6_HEX_DIGITS) {
+            long w0 = word(data, p);
+            long w1 = word(data, p + 8);
+            long w2 = word(data, p + 16);
+            long w3 = word(data, p + 24);
+            endpointHi = (w0 << 32) | (w1 & WORD);
+            endpointLo = (w2 << 32) | (w3 & WORD);
+            endpointIsV4 = endpointHi == 0 && (endpointLo >>> 32) == MAPPED_PREFIX;
+            if (endpointIsV4) {
+                endpointLo &= WORD;
+            }
+        } else {
+            return ~p;
+        }
+        endpointPort = (int) port;
+        endpointWidth = width;
+        return after;
+    }
+
+    /** Reads 8 hex digits known to be valid as one address word, in network byte order. */
+    private int word(byte[] data, int p) {
+        int printed = (int) hex(data, p, 8);
+        return littleEndian ? Integer.reverseBytes(printed) : printed;
+    }
+
+    private void add(int state, int localPort, int estimate) {
+        if (endpointIsV4) {
+            if (v4Count == v4Keys.length) {
+                int capacity = Math.max(v4Count * 2, estimate);
+                v4Keys = Arrays.copyOf(v4Keys, capacity);
+                v4States = Arrays.copyOf(v4States, capacity);
+            }
+            v4Keys[v4Count] = (endpointLo << 32) | ((long) endpointPort << 16) | localPort;
+            v4States[v4Count++] = (byte) state;
+        } else {
+            if (v6Count == v6States.length) {
+                int capacity = Math.max(v6Count * 2, estimate);
+                v6RemoteHi = Arrays.copyOf(v6RemoteHi, capacity);
+                v6RemoteLo = Arrays.copyOf(v6RemoteLo, capacity);
+                v6Ports = Arrays.copyOf(v6Ports, capacity);
+                v6States = Arrays.copyOf(v6States, capacity);
+            }
+            v6RemoteHi[v6Count] = endpointHi;
+            v6RemoteLo[v6Count] = endpointLo;
+            v6Ports[v6Count] = (endpointPort << 16) | localPort;
+            v6States[v6Count++] = (byte) state;
+        }
+    }
+
+    /** Returns the value of {@code digits} hex digits at {@code p}, or -1 if one is not hex. */
+    private static long hex(byte[] data, int p, int digits) {
+        long value = 0;
+        int invalid = 0;
+        for (int i = p; i < p + digits; i++) {
+            int digit = HEX_VALUE[data[i] & 0xFF];
+            invalid |= digit; // -1 sets the sign bit; checked once, after the loop
+            value = (value << 4) | (digit & 0xF);
+        }
+        return invalid < 0 ? -1 : value;
+    }
+
+    private static int skipBlanks(byte[] data, int p, int end) {
+        while (p < end && isBlank(data[p])) {
+            p++;
+        }
+        return p;
+    }
+
+    private static boolean endsToken(byte[] data, int p, int end) {
+        return p == end || data[p] == '\n' || isBlank(data[p]);
+    }
+
+    private static boolean isBlank(byte b) {
+        return b == ' ' || b == '\t' || b == '\r';
+    }
+
+    /**
+     * Sockets parsed from the kernel's tables, stored in parallel primitive arrays and queried by
+     * linear scans (a scan of 100,000 entries costs well under a millisecond).
+     *
+     * <p>Addresses are in network byte order: an IPv4 address as an {@code int}
+     * ({@code 127.0.0.1} is {@code 0x7F000001}), an IPv6 address as two {@code long}s (high and
+     * low 64 bits). IPv4-mapped IPv6 addresses were stored as IPv4. States are the kernel's codes.
+     *
+     * <p>Thread-safety: immutable, safe to share.
+     */
+    public static final class Sockets {
+        private final long[] v4Keys;
+        private final byte[] v4States;
+        private final long[] v6RemoteHi;
+        private final long[] v6RemoteLo;
+        private final int[] v6Ports;
+        private final byte[] v6States;
+
+        private Sockets(long[] v4Keys, byte[] v4States, long[] v6RemoteHi, long[] v6RemoteLo,
+                int[] v6Ports, byte[] v6States) {
+            this.v4Keys = v4Keys;
+            this.v4States = v4States;
+            this.v6RemoteHi = v6RemoteHi;
+            this.v6RemoteLo = v6RemoteLo;
+            this.v6Ports = v6Ports;
+            this.v6States = v6States;
+        }
+
+        /** Returns the number of sockets, IPv4 plus IPv6. */
+        public int size() {
+            return v4States.length + v6States.length;
+        }
+
+        /** Returns the number of sockets with an IPv4 (or IPv4-mapped) remote address. */
+        public int ipv4Count() {
+            return v4States.length;
+        }
+
+        /** Returns the number of sockets with a (not IPv4-mapped) IPv6 remote address. */
+        public int ipv6Count() {
+            return v6States.length;
+        }
+
+        /** Returns a new array of 256 socket counts indexed by state code. */
+        public int[] countsByStateCode() {
+            int[] counts = new int[256];
+            for (byte state : v4States) {
+                counts[state & 0xFF]++;
+            }
+            for (byte state : v6States) {
+                counts[state & 0xFF]++;
+            }
+            return counts;
+        }
+
+        /** Returns the search key of an IPv4 remote endpoint for {@link #countToRemotesV4}. */
+        public static long ipv4RemoteKey(int address, int port) {
+            return ((address & WORD) << 16) | (port & 0xFFFF);
+        }
+
+        /** Counts sockets in a state whose remote endpoint is this IPv4 address and port. */
+        public int countToRemoteV4(int state, int address, int port) {
+            long key = ipv4RemoteKey(address, port);
+            byte wanted = (byte) state;
+            int count = 0;
+            for (int i = 0; i < v4Keys.length; i++) {
+                if (v4States[i] == wanted && (v4Keys[i] >>> 16) == key) {
+                    count++;
+                }
+            }
+            return count;
+        }
+
+        /** Counts sockets in a state toward any endpoint of sorted {@link #ipv4RemoteKey}s. */
+        public int countToRemotesV4(int state, long[] sortedKeys) {
+            byte wanted = (byte) state;
+            int count = 0;
+            for (int i = 0; i < v4Keys.length; i++) {
+                if (v4States[i] == wanted && Arrays.binarySearch(sortedKeys, v4Keys[i] >>> 16) >= 0) {
+                    count++;
+                }
+            }
+            return count;
+        }
+
+        /** Counts sockets in a state whose remote endpoint is this IPv6 address and port. */
+        public int countToRemoteV6(int state, long addressHi, long addressLo, int port) {
+            byte wanted = (byte) state;
+            int count = 0;
+            for (int i = 0; i < v6States.length; i++) {
+                if (v6States[i] == wanted && v6RemoteLo[i] == addressLo && v6RemoteHi[i] == addressHi
+                        && (v6Ports[i] >>> 16) == port) {
+                    count++;
+                }
+            }
+            return count;
+        }
+
+        /** Counts sockets in a state whose local port is this port, whatever the family. */
+        public int countOnLocalPort(int state, int port) {
+            byte wanted = (byte) state;
+            int count = 0;
+            for (int i = 0; i < v4Keys.length; i++) {
+                if (v4States[i] == wanted && (int) (v4Keys[i] & 0xFFFF) == port) {
+                    count++;
+                }
+            }
+            for (int i = 0; i < v6Ports.length; i++) {
+                if (v6States[i] == wanted && (v6Ports[i] & 0xFFFF) == port) {
+                    count++;
+                }
+            }
+            return count;
+        }
+    }
+}
