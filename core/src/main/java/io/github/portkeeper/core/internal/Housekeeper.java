@@ -254,13 +254,35 @@ final class Housekeeper<C> implements Runnable {
         }
     }
 
+    /**
+     * Stops the thread and returns once it has closed the idle and draining connections, so that
+     * a closed pool holds no sockets (connections still leased close when given back).
+     */
     void shutdown() {
         stopping = true;
-        Selector sel = selector;
-        if (sel != null) {
-            sel.wakeup();
-        } else if (started.compareAndSet(false, true)) {
+        if (started.compareAndSet(false, true)) {
             finish();
+            return;
+        }
+        Selector sel = selector;
+        Thread t = thread;
+        if (sel == null || t == null) {
+            return; // Being started concurrently; its loop sees stopping and finishes.
+        }
+        sel.wakeup();
+        if (t != Thread.currentThread()) {
+            boolean interrupted = false;
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+            while (t.isAlive() && System.nanoTime() < deadline) {
+                try {
+                    t.join(100);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
