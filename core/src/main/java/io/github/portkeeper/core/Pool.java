@@ -84,6 +84,24 @@ public final class Pool<C> implements AutoCloseable {
         return engine.stats();
     }
 
+    /** Figures for one endpoint; all zero for an endpoint the pool has never served. */
+    public PoolStats.EndpointStats stats(Endpoint endpoint) {
+        return engine.stats(Objects.requireNonNull(endpoint, "endpoint"));
+    }
+
+    /** The endpoints the pool has served so far (a live, unmodifiable view). */
+    public java.util.Set<Endpoint> endpoints() {
+        return engine.endpoints();
+    }
+
+    /**
+     * Adds a listener after the pool was built (for example a metrics binding). It sees events
+     * from then on.
+     */
+    public void addListener(PoolListener listener) {
+        engine.addListener(Objects.requireNonNull(listener, "listener"));
+    }
+
     /** The pool's configuration. */
     public PoolConfig config() {
         return engine.config();

@@ -14,10 +14,17 @@ final class Listeners {
 
     private static final System.Logger LOG = System.getLogger(Listeners.class.getName());
 
-    private final PoolListener[] all;
+    /** Copy-on-write: events read the array once; adding a listener is rare. */
+    private volatile PoolListener[] all;
 
     Listeners(List<PoolListener> listeners) {
         this.all = listeners.toArray(new PoolListener[0]);
+    }
+
+    synchronized void add(PoolListener listener) {
+        PoolListener[] grown = java.util.Arrays.copyOf(all, all.length + 1);
+        grown[all.length] = listener;
+        all = grown;
     }
 
 

@@ -582,6 +582,21 @@ public final class PoolEngine<C> {
         return new PoolStats(active, idle, draining, pending, per);
     }
 
+    public void addListener(io.github.portkeeper.core.PoolListener listener) {
+        listeners.add(listener);
+    }
+
+    /** Figures for one endpoint, scanning only its connections. */
+    public PoolStats.EndpointStats stats(Endpoint endpoint) {
+        EndpointPool<C> ep = endpoints.get(endpoint);
+        return ep == null ? new PoolStats.EndpointStats(0, 0, 0, 0) : ep.stats();
+    }
+
+    /** The endpoints this pool has served. */
+    public java.util.Set<Endpoint> endpoints() {
+        return java.util.Collections.unmodifiableSet(endpoints.keySet());
+    }
+
     /** Connections counted against the total limit (leased, idle and being opened). */
     public int totalAllocated() {
         return totalAllocated.get();

@@ -1,0 +1,311 @@
+package io.github.portkeeper.core.micrometer;
+
+import io.github.portkeeper.core.CloseReason;
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.KernelProbe;
+import io.github.portkeeper.core.Pool;
+import io.github.portkeeper.core.PoolListener;
+import io.github.portkeeper.core.PoolStats;
+import io.github.portkeeper.core.SocketTable;
+import io.github.portkeeper.core.TcpState;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.MeterBinder;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Binds a {@link Pool}'s meters to a Micrometer registry. Meter names and tags are part of
+ * Portkeeper's public contract (see docs/metrics.md):
+ *
+ * <pre>{@code
+ * new PoolMetrics(pool).bindTo(registry);                          // endpoint tag on
+ * PoolMetrics.builder(pool).endpointTag(false).build().bindTo(registry);
+ * }</pre>
+ *
+ * <p>Every meter carries {@code pool=<name>}; per-endpoint meters also {@code endpoint=host:port}
+ * unless turned off for high-cardinality setups. The kernel gauges ({@code portkeeper.tcp.*}) are
+ * registered only where the kernel probe is available (Linux).
+ *
+ * <p>Bind to one registry only (a composite registry serves several backends). Thread-safe.
+ */
+public final class PoolMetrics implements MeterBinder {
+
+    private static final Duration KERNEL_SNAPSHOT_TTL = Duration.ofSeconds(1);
+
+    private final Pool<?> pool;
+    private final boolean endpointTag;
+    private final KernelProbe probe;
+    private final ConcurrentHashMap<Endpoint, EndpointMeters> perEndpoint = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Endpoint, List<InetSocketAddress>> addresses = new ConcurrentHashMap<>();
+    private final LongAdder leasesServed = new LongAdder();
+    private final LongAdder timeWaitCreated = new LongAdder();
+    private final LongAdder avoided = new LongAdder();
+    private volatile MeterRegistry registry;
+    private volatile SocketTable snapshot;
+    private volatile long snapshotAt;
+
+    /** Metrics for {@code pool} with the endpoint tag on and the Linux kernel probe. */
+    public PoolMetrics(Pool<?> pool) {
+        this(builder(pool));
+    }
+
+    private PoolMetrics(Builder b) {
+        this.pool = b.pool;
+        this.endpointTag = b.endpointTag;
+        this.probe = b.probe;
+    }
+
+    public static Builder builder(Pool<?> pool) {
+        return new Builder(pool);
+    }
+
+    @Override
+    public void bindTo(MeterRegistry registry) {
+        Objects.requireNonNull(registry, "registry");
+        synchronized (this) {
+            if (this.registry != null) {
+                throw new IllegalStateException("PoolMetrics of pool '" + pool.name() + "' is already bound to a registry");
+            }
+            this.registry = registry;
+        }
+        Tags tags = Tags.of("pool", pool.name());
+        FunctionCounter.builder("portkeeper.timewait.avoided", avoided, LongAdder::doubleValue)
+                .description("TIME_WAIT sockets a one-connection-per-request client would have left on this host and this pool did not:"
+                        + " leases served on reused connections plus connections that ended without a local FIN")
+                .tags(tags).register(registry);
+        if (!endpointTag) {
+            registerStateGauges(registry, tags, null);
+        }
+        if (probe.isAvailable()) {
+            Gauge.builder("portkeeper.tcp.timewait", this, m -> m.kernelCount(TcpState.TIME_WAIT))
+                    .description("Kernel-observed TIME_WAIT sockets from this host to the pool's endpoints")
+                    .tags(tags).register(registry);
+            Gauge.builder("portkeeper.tcp.closewait", this, m -> m.kernelCount(TcpState.CLOSE_WAIT))
+                    .description("Kernel-observed CLOSE_WAIT sockets from this host to the pool's endpoints")
+                    .tags(tags).register(registry);
+        }
+        pool.addListener(new Recorder());
+        for (Endpoint e : pool.endpoints()) {
+            meters(e);
+        }
+    }
+
+    /** Leases served so far (reused plus new), as counted by this binding. */
+    public long leasesServed() {
+        return leasesServed.sum();
+    }
+
+    /** Connections that ended with a local FIN so far, each a TIME_WAIT socket on this host. */
+    public long timeWaitCreated() {
+        return timeWaitCreated.sum();
+    }
+
+    /** The value of {@code portkeeper.timewait.avoided}. */
+    public long timeWaitAvoided() {
+        return avoided.sum();
+    }
+
+    private void registerStateGauges(MeterRegistry registry, Tags tags, Endpoint endpoint) {
+        for (String state : new String[] {"active", "idle", "draining"}) {
+            Gauge.builder("portkeeper.connections", pool, p -> stateCount(p, endpoint, state))
+                    .description("Connections by state")
+                    .tags(tags.and("state", state)).register(registry);
+        }
+    }
+
+    private static double stateCount(Pool<?> pool, Endpoint endpoint, String state) {
+        if (endpoint == null) {
+            PoolStats s = pool.stats();
+            return "active".equals(state) ? s.active() : "idle".equals(state) ? s.idle() : s.draining();
+        }
+        PoolStats.EndpointStats s = pool.stats(endpoint);
+        return "active".equals(state) ? s.active() : "idle".equals(state) ? s.idle() : s.draining();
+    }
+
+    private double kernelCount(TcpState state) {
+        SocketTable table = snapshot;
+        long now = System.nanoTime();
+        if (table == null || now - snapshotAt > KERNEL_SNAPSHOT_TTL.toNanos()) {
+            table = probe.snapshot();
+            snapshot = table;
+            snapshotAt = now;
+        }
+        List<InetSocketAddress> remotes = new ArrayList<>();
+        for (Endpoint e : pool.endpoints()) {
+            remotes.addAll(addresses.computeIfAbsent(e, PoolMetrics::resolve));
+        }
+        return table.countToRemotes(state, remotes);
+    }
+
+    private static List<InetSocketAddress> resolve(Endpoint e) {
+        List<InetSocketAddress> out = new ArrayList<>();
+        try {
+            for (InetAddress a : InetAddress.getAllByName(e.host())) {
+                out.add(new InetSocketAddress(a, e.port()));
+            }
+        } catch (UnknownHostException ignored) {
+            // Not resolvable now: no socket can point at it either.
+        }
+        return out;
+    }
+
+    private EndpointMeters meters(Endpoint e) {
+        EndpointMeters m = perEndpoint.get(e);
+        if (m == null) {
+            m = perEndpoint.computeIfAbsent(e, this::register);
+        }
+        return m;
+    }
+
+    private EndpointMeters register(Endpoint e) {
+        MeterRegistry r = registry;
+        Tags tags = Tags.of("pool", pool.name());
+        if (endpointTag) {
+            tags = tags.and("endpoint", e.toString());
+            registerStateGauges(r, tags, e);
+        }
+        return new EndpointMeters(r, tags);
+    }
+
+    /** Pre-registered meters of one endpoint, so events cost a map lookup and an increment. */
+    private static final class EndpointMeters {
+        final Counter created;
+        final Counter closedPeer;
+        final Counter closedLocal;
+        final Counter closedReset;
+        final Counter closedFailed;
+        final Counter leasesReused;
+        final Counter leasesNew;
+        final Counter leasesTimeout;
+        final Counter leasesRejected;
+        final Timer leaseWait;
+        final Counter timeWaitCreated;
+
+        EndpointMeters(MeterRegistry r, Tags tags) {
+            created = Counter.builder("portkeeper.connections.created").description("Connections opened").tags(tags).register(r);
+            closedPeer = closed(r, tags, "peer");
+            closedLocal = closed(r, tags, "local");
+            closedReset = closed(r, tags, "reset");
+            closedFailed = closed(r, tags, "failed");
+            leasesReused = lease(r, tags, "reused");
+            leasesNew = lease(r, tags, "new");
+            leasesTimeout = lease(r, tags, "timeout");
+            leasesRejected = lease(r, tags, "rejected");
+            leaseWait = Timer.builder("portkeeper.lease.wait").description("Time waiting for a lease").tags(tags).register(r);
+            timeWaitCreated = Counter.builder("portkeeper.timewait.created")
+                    .description("Client TIME_WAIT sockets caused by this pool (connections closed by a local FIN)")
+                    .tags(tags).register(r);
+        }
+
+        private static Counter closed(MeterRegistry r, Tags tags, String by) {
+            return Counter.builder("portkeeper.connections.closed").description("Connections closed, by which side closed first")
+                    .tags(tags.and("closed.by", by)).register(r);
+        }
+
+        private static Counter lease(MeterRegistry r, Tags tags, String outcome) {
+            return Counter.builder("portkeeper.leases").description("Lease results")
+                    .tags(tags.and("outcome", outcome)).register(r);
+        }
+    }
+
+    private final class Recorder implements PoolListener {
+
+        @Override
+        public void connectionCreated(Endpoint endpoint, long connectNanos) {
+            meters(endpoint).created.increment();
+        }
+
+        @Override
+        public void connectFailed(Endpoint endpoint, Throwable cause) {
+            meters(endpoint).closedFailed.increment();
+        }
+
+        @Override
+        public void leased(Endpoint endpoint, boolean reused, long waitNanos) {
+            EndpointMeters m = meters(endpoint);
+            (reused ? m.leasesReused : m.leasesNew).increment();
+            m.leaseWait.record(waitNanos, TimeUnit.NANOSECONDS);
+            leasesServed.increment();
+            if (reused) {
+                avoided.increment();
+            }
+        }
+
+        @Override
+        public void leaseTimedOut(Endpoint endpoint, long waitNanos) {
+            EndpointMeters m = meters(endpoint);
+            m.leasesTimeout.increment();
+            m.leaseWait.record(waitNanos, TimeUnit.NANOSECONDS);
+        }
+
+        @Override
+        public void leaseRejected(Endpoint endpoint, Throwable reason) {
+            meters(endpoint).leasesRejected.increment();
+        }
+
+        @Override
+        public void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason) {
+            EndpointMeters m = meters(endpoint);
+            switch (ending) {
+                case PEER:
+                    m.closedPeer.increment();
+                    avoided.increment();
+                    break;
+                case RESET:
+                    m.closedReset.increment();
+                    avoided.increment();
+                    break;
+                case LOCAL:
+                    m.closedLocal.increment();
+                    m.timeWaitCreated.increment();
+                    timeWaitCreated.increment();
+                    break;
+                default:
+                    m.closedFailed.increment();
+            }
+        }
+    }
+
+    /** Options for {@link PoolMetrics}. Not thread-safe. */
+    public static final class Builder {
+
+        private final Pool<?> pool;
+        private boolean endpointTag = true;
+        private KernelProbe probe = KernelProbe.linux();
+
+        private Builder(Pool<?> pool) {
+            this.pool = Objects.requireNonNull(pool, "pool");
+        }
+
+        /** Tag per-endpoint meters with {@code endpoint=host:port} (default on); off aggregates them per pool. */
+        public Builder endpointTag(boolean endpointTag) {
+            this.endpointTag = endpointTag;
+            return this;
+        }
+
+        /** The kernel probe behind the {@code portkeeper.tcp.*} gauges. Default {@link KernelProbe#linux()}. */
+        public Builder kernelProbe(KernelProbe probe) {
+            this.probe = Objects.requireNonNull(probe, "probe");
+            return this;
+        }
+
+        public PoolMetrics build() {
+            return new PoolMetrics(this);
+        }
+    }
+}
