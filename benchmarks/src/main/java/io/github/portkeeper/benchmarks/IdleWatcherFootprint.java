@@ -1,0 +1,143 @@
+package io.github.portkeeper.benchmarks;
+
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.SocketPool;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
+import java.lang.management.ThreadMXBean;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.StandardProtocolFamily;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * The idle watcher's cost: watches N idle pooled connections (default 5,000) and reports the
+ * threads it uses, the heap it keeps per watched connection, and the CPU its thread burns while
+ * everything is idle. The kernel says how many sockets are really registered: the epoll
+ * instance's {@code /proc/self/fdinfo} lists one {@code tfd:} line per watched descriptor.
+ *
+ * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar io.github.portkeeper.benchmarks.IdleWatcherFootprint [N]}
+ * (needs about 2N+100 file descriptors: client and server ends live in this process).
+ */
+public final class IdleWatcherFootprint {
+
+    private IdleWatcherFootprint() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int n = args.length > 0 ? Integer.parseInt(args[0]) : 5_000;
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.INET)) {
+            server.bind(new InetSocketAddress("127.0.0.1", 0), 4096);
+            int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+            List<SocketChannel> accepted = new ArrayList<>();
+            Thread acceptor = new Thread(() -> {
+                try {
+                    while (true) {
+                        accepted.add(server.accept());
+                    }
+                } catch (IOException closed) {
+                    // The server was closed: the run is over.
+                }
+            }, "acceptor");
+            acceptor.setDaemon(true);
+            acceptor.start();
+
+            // Baseline: the same number of plain connected channels, no pool.
+            List<SocketChannel> raw = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                raw.add(SocketChannel.open(new InetSocketAddress("127.0.0.1", port)));
+            }
+            long heapRaw = settledHeap(memory);
+            for (SocketChannel c : raw) {
+                c.close();
+            }
+            raw = null;
+
+            int threadsBefore = threads.getThreadCount();
+            SocketPool pool = SocketPool.builder().poolConfig(PoolConfig.builder().name("footprint")
+                    .maxPerEndpoint(n).maxTotal(n).maxIdleTime(Duration.ofHours(1)).build()).build();
+            List<Socket> leased = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                leased.add(pool.socket("127.0.0.1", port));
+            }
+            long heapLeased = settledHeap(memory);
+            for (Socket s : leased) {
+                s.close();
+            }
+            leased = null;
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            int registered;
+            while ((registered = epollRegistrations()) < n && System.nanoTime() < deadline) {
+                Thread.sleep(10); // a measurement harness, not a test: waiting for the watcher to register them all
+            }
+            long heapWatched = settledHeap(memory);
+            int threadsAfter = threads.getThreadCount();
+
+            Thread housekeeper = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().startsWith("portkeeper-housekeeper-footprint")).findFirst().orElseThrow();
+            long cpu0 = threads.getThreadCpuTime(housekeeper.getId());
+            long wall0 = System.nanoTime();
+            Thread.sleep(5_000);
+            long cpu = threads.getThreadCpuTime(housekeeper.getId()) - cpu0;
+            long wall = System.nanoTime() - wall0;
+
+            System.out.printf("watched connections (kernel epoll registrations): %d of %d%n", registered, n);
+            System.out.printf("threads added by the pool: %d%n", threadsAfter - threadsBefore);
+            System.out.printf("heap per pooled connection, leased (vs plain channels): %.0f bytes%n", (heapLeased - heapRaw) / (double) n);
+            System.out.printf("heap per watched idle connection (vs plain channels): %.0f bytes%n", (heapWatched - heapRaw) / (double) n);
+            System.out.printf("watcher CPU while %d connections idle: %.2f%% of one core%n", n, 100.0 * cpu / wall);
+            pool.close();
+            server.close();
+            for (SocketChannel c : accepted) {
+                c.close();
+            }
+        }
+    }
+
+    /** Heap in use after full collections have settled. */
+    private static long settledHeap(MemoryMXBean memory) throws InterruptedException {
+        long last = Long.MAX_VALUE;
+        for (int i = 0; i < 10; i++) {
+            System.gc();
+            Thread.sleep(50);
+            long used = memory.getHeapMemoryUsage().getUsed();
+            if (Math.abs(last - used) < 16 * 1024) {
+                return used;
+            }
+            last = used;
+        }
+        return last;
+    }
+
+    /** Descriptors registered with this process's epoll instances, minus each selector's wake-up descriptor. */
+    private static int epollRegistrations() throws IOException {
+        int total = 0;
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : (Iterable<Path>) fds::iterator) {
+                String target;
+                try {
+                    target = Files.readSymbolicLink(fd).toString();
+                } catch (IOException gone) {
+                    continue;
+                }
+                if (target.contains("eventpoll")) {
+                    List<String> info = Files.readAllLines(Path.of("/proc/self/fdinfo", fd.getFileName().toString()));
+                    long tfds = info.stream().filter(l -> l.startsWith("tfd:")).count();
+                    total += (int) Math.max(0, tfds - 1);
+                }
+            }
+        }
+        return total;
+    }
+}
