@@ -6,6 +6,8 @@ public enum CloseReason {
     IDLE_TIMEOUT,
     /** Older than its maximum lifetime. */
     LIFETIME,
+    /** It has served the maximum number of leases per connection. */
+    LEASE_BUDGET,
     /** The lease holder marked it broken. */
     BROKEN,
     /** The lease holder asked for it to be retired. */

@@ -51,6 +51,16 @@ public interface Connector<C> {
     }
 
     /**
+     * Whether the protocol can ask the peer to close on a connection's last use (HTTP's
+     * {@code Connection: close} on a request). If so, a connection past its lifetime or lease
+     * budget is leased once more with {@link Lease#isLastUse()} set, instead of being retired
+     * while idle. Default {@code false}.
+     */
+    default boolean supportsLastUse() {
+        return false;
+    }
+
+    /**
      * Releases what the connection holds besides its socket (buffers, codec state). Called
      * exactly once per connection, after its socket, if any, has been closed by the pool.
      */

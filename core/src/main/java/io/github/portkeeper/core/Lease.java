@@ -31,6 +31,14 @@ public interface Lease<C> extends AutoCloseable {
      */
     void retire();
 
+    /**
+     * Whether this is the connection's last use: it is past its lifetime or lease budget and the
+     * connector {@linkplain Connector#supportsLastUse() can ask the peer to close} on it. The
+     * protocol should do so (HTTP: {@code Connection: close} on this request), so the server
+     * closes first; the pool retires the connection when the lease closes.
+     */
+    boolean isLastUse();
+
     /** Whether the connection was reused from the pool rather than opened for this lease. */
     boolean isReused();
 

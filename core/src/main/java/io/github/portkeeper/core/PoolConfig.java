@@ -20,6 +20,7 @@ public final class PoolConfig {
     private final Duration lifetimeJitter;
     private final Duration maxIdleTime;
     private final Duration leakDetectionThreshold;
+    private final int maxLeasesPerConnection;
     private final Duration housekeepingInterval;
     private final Duration idleTimeoutMargin;
     private final Retirement retirement;
@@ -35,6 +36,7 @@ public final class PoolConfig {
         this.lifetimeJitter = b.lifetimeJitter != null ? b.lifetimeJitter : b.maxLifetime.dividedBy(10);
         this.maxIdleTime = b.maxIdleTime;
         this.leakDetectionThreshold = b.leakDetectionThreshold;
+        this.maxLeasesPerConnection = b.maxLeasesPerConnection;
         this.housekeepingInterval = b.housekeepingInterval;
         this.idleTimeoutMargin = b.idleTimeoutMargin;
         this.retirement = b.retirement;
@@ -63,6 +65,7 @@ public final class PoolConfig {
         b.lifetimeJitter = lifetimeJitter;
         b.maxIdleTime = maxIdleTime;
         b.leakDetectionThreshold = leakDetectionThreshold;
+        b.maxLeasesPerConnection = maxLeasesPerConnection;
         b.housekeepingInterval = housekeepingInterval;
         b.idleTimeoutMargin = idleTimeoutMargin;
         b.retirement = retirement;
@@ -104,6 +107,11 @@ public final class PoolConfig {
         return leakDetectionThreshold;
     }
 
+    /** Zero when connections may serve any number of leases. */
+    public int maxLeasesPerConnection() {
+        return maxLeasesPerConnection;
+    }
+
     public Duration housekeepingInterval() {
         return housekeepingInterval;
     }
@@ -129,6 +137,7 @@ public final class PoolConfig {
         return "PoolConfig{name=" + name + ", maxPerEndpoint=" + maxPerEndpoint + ", maxTotal=" + maxTotal
                 + ", leaseTimeout=" + leaseTimeout + ", maxLifetime=" + maxLifetime + ", lifetimeJitter=" + lifetimeJitter
                 + ", maxIdleTime=" + maxIdleTime + ", leakDetectionThreshold=" + leakDetectionThreshold
+                + ", maxLeasesPerConnection=" + maxLeasesPerConnection
                 + ", housekeepingInterval=" + housekeepingInterval + ", idleTimeoutMargin=" + idleTimeoutMargin + ", retirement=" + retirement + "}";
     }
 
@@ -143,6 +152,7 @@ public final class PoolConfig {
         private Duration lifetimeJitter;
         private Duration maxIdleTime = Duration.ofMinutes(2);
         private Duration leakDetectionThreshold = Duration.ZERO;
+        private int maxLeasesPerConnection;
         private Duration housekeepingInterval = Duration.ofMillis(10);
         private Duration idleTimeoutMargin = Duration.ofSeconds(1);
         private Retirement retirement = Retirement.defaults();
@@ -206,6 +216,15 @@ public final class PoolConfig {
             return this;
         }
 
+        /**
+         * Leases a connection may serve before it is retired (a request budget, like a server's
+         * {@code keepalive_requests}). Zero (default) means no budget.
+         */
+        public Builder maxLeasesPerConnection(int maxLeasesPerConnection) {
+            this.maxLeasesPerConnection = maxLeasesPerConnection;
+            return this;
+        }
+
         /** How often the housekeeping thread checks idle and leased connections. Default 10 ms. */
         public Builder housekeepingInterval(Duration housekeepingInterval) {
             this.housekeepingInterval = housekeepingInterval;
@@ -250,6 +269,9 @@ public final class PoolConfig {
             atLeastOne("maxTotal", maxTotal);
             if (maxTotal < maxPerEndpoint) {
                 throw new IllegalArgumentException("maxTotal must be at least maxPerEndpoint (" + maxPerEndpoint + "), but was " + maxTotal);
+            }
+            if (maxLeasesPerConnection < 0) {
+                throw new IllegalArgumentException("maxLeasesPerConnection must not be negative, but was " + maxLeasesPerConnection);
             }
             positive("leaseTimeout", leaseTimeout);
             positive("maxLifetime", maxLifetime);

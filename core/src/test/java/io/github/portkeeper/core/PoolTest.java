@@ -227,6 +227,51 @@ class PoolTest {
     }
 
     @Test
+    void connectionPastItsLeaseBudgetIsRetired() throws IOException {
+        pool(PoolConfig.builder().maxLeasesPerConnection(3));
+        List<StubConnection> seen = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            try (Lease<StubConnection> l = pool.lease(A)) {
+                seen.add(l.connection());
+            }
+        }
+        assertThat(seen.get(0)).isSameAs(seen.get(1)).isSameAs(seen.get(2));
+        assertThat(seen.get(3)).isNotSameAs(seen.get(0));
+        assertThat(events.count("closed LOCAL LEASE_BUDGET")).isEqualTo(1);
+    }
+
+    @Test
+    void connectionPastItsLifetimeGetsOneLastUseWhenTheProtocolCanAskThePeerToClose() throws IOException {
+        StubConnector lastUseConnector = new StubConnector() {
+            @Override
+            public boolean supportsLastUse() {
+                return true;
+            }
+        };
+        pool = Pool.of(lastUseConnector, PoolConfig.builder().ticker(ticker).listener(events)
+                .maxLifetime(Duration.ofMinutes(10)).lifetimeJitter(Duration.ZERO).build());
+        StubConnection first;
+        try (Lease<StubConnection> l = pool.lease(A)) {
+            first = l.connection();
+            assertThat(l.isLastUse()).isFalse();
+        }
+        ticker.advance(Duration.ofMinutes(10));
+        try (Lease<StubConnection> l = pool.lease(A)) {
+            assertThat(l.connection()).isSameAs(first);
+            assertThat(l.isLastUse()).isTrue();
+        }
+        assertThat(first.disposed).isTrue();
+        try (Lease<StubConnection> l = pool.lease(A)) {
+            assertThat(l.connection()).isNotSameAs(first);
+            assertThat(l.isLastUse()).isFalse();
+        }
+        assertThat(events.count("closed LOCAL LIFETIME")).isEqualTo(1);
+        pool.close();
+        assertThat(lastUseConnector.disposedCount()).isEqualTo(lastUseConnector.opened.size());
+        pool = null;
+    }
+
+    @Test
     void connectionIdleLongerThanMaxIdleTimeIsRetired() throws IOException {
         pool(PoolConfig.builder().maxIdleTime(Duration.ofSeconds(30)));
         try (Lease<StubConnection> l = pool.lease(A)) {

@@ -117,7 +117,7 @@ final class Housekeeper<C> implements Runnable {
                         if (now - e.drainingSince >= drainTimeoutNanos) {
                             engine.closeEntry(e, engine.config().retirement().fallback() == Ending.RESET, e.retireReason);
                         }
-                    } else if (s == PooledEntry.IDLE && sel != null && e.channel != null
+                    } else if (s == PooledEntry.IDLE && sel != null && e.channel() != null
                             && now - e.idleSince >= watchDelayNanos && e.casState(PooledEntry.IDLE, PooledEntry.WATCHED)) {
                         watch(sel, e);
                     }
@@ -130,8 +130,8 @@ final class Housekeeper<C> implements Runnable {
 
     private void watch(Selector sel, PooledEntry<C> e) {
         try {
-            e.channel.configureBlocking(false);
-            e.watchKey = e.channel.register(sel, SelectionKey.OP_READ, e);
+            e.channel().configureBlocking(false);
+            e.watchKey = e.channel().register(sel, SelectionKey.OP_READ, e);
         } catch (IOException | RuntimeException ex) {
             // The socket died under us: we own it (WATCHED, under the lock), so close it.
             e.setState(PooledEntry.LEASED);
@@ -155,7 +155,7 @@ final class Housekeeper<C> implements Runnable {
                 e.drainingSince = now;
                 onIdleReadable(e, now);
             } else if (s == PooledEntry.DRAINING) {
-                int fin = SocketCloser.peerFinArrived(e.channel);
+                int fin = SocketCloser.peerFinArrived(e.channel());
                 if (fin > 0) {
                     if (e.retireReason == CloseReason.IDLE_TIMEOUT) {
                         e.pool.observeIdleClose(now - e.idleSince);
@@ -168,7 +168,7 @@ final class Housekeeper<C> implements Runnable {
 
     /** An idle connection became readable: the peer's FIN, or bytes nobody asked for. */
     private void onIdleReadable(PooledEntry<C> e, long now) {
-        int fin = SocketCloser.peerFinArrived(e.channel);
+        int fin = SocketCloser.peerFinArrived(e.channel());
         if (fin > 0) {
             e.pool.observeIdleClose(now - e.idleSince);
             engine.closeEntry(e, false, CloseReason.PEER_CLOSED);
@@ -186,8 +186,8 @@ final class Housekeeper<C> implements Runnable {
         PooledEntry<C> e;
         while ((e = toDrain.poll()) != null) {
             try {
-                e.channel.configureBlocking(false);
-                e.watchKey = e.channel.register(sel, SelectionKey.OP_READ, e);
+                e.channel().configureBlocking(false);
+                e.watchKey = e.channel().register(sel, SelectionKey.OP_READ, e);
             } catch (IOException | RuntimeException ex) {
                 engine.closeEntry(e, true, e.retireReason);
             }
@@ -243,7 +243,7 @@ final class Housekeeper<C> implements Runnable {
                         sel.selectNow();
                     }
                 }
-                e.channel.configureBlocking(true);
+                e.channel().configureBlocking(true);
                 return true;
             } catch (IOException | CancelledKeyException | java.nio.channels.IllegalBlockingModeException ex) {
                 engine.retire(e, CloseReason.BROKEN);

@@ -15,7 +15,6 @@ import io.github.portkeeper.core.Ticker;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -45,6 +44,9 @@ public final class PoolEngine<C> {
     private final long maxLifetimeNanos;
     private final long lifetimeJitterNanos;
     private final long leakThresholdNanos;
+    private final int maxLeases;
+    /** Whether connections past their lifetime get one last lease that asks the peer to close. */
+    private final boolean lastUseCapable;
     final Housekeeper<C> housekeeper;
     private volatile boolean closed;
 
@@ -59,6 +61,10 @@ public final class PoolEngine<C> {
         this.maxLifetimeNanos = config.maxLifetime().toNanos();
         this.lifetimeJitterNanos = config.lifetimeJitter().toNanos();
         this.leakThresholdNanos = config.leakDetectionThreshold().toNanos();
+        this.maxLeases = config.maxLeasesPerConnection();
+        Retirement.Policy policy = config.retirement().policy();
+        this.lastUseCapable = connector.supportsLastUse()
+                && (policy == Retirement.Policy.AWAIT_PEER || policy == Retirement.Policy.REQUEST_PEER_CLOSE);
         this.housekeeper = new Housekeeper<>(this, config);
     }
 
@@ -123,8 +129,11 @@ public final class PoolEngine<C> {
         PooledEntry<C> e;
         while ((e = ep.claimIdle()) != null) {
             CloseReason unfit = unfitReason(e, now());
-            if (unfit == null) {
+            if (unfit == null || (lastUseCapable && unfit != CloseReason.IDLE_TIMEOUT)) {
                 if (connector.validate(e.connection)) {
+                    // Past its lifetime or budget but the protocol can ask the peer to close on
+                    // this last use (HTTP's Connection: close): one more lease, then it retires.
+                    e.lastUse = unfit != null;
                     return e;
                 }
                 unfit = CloseReason.VALIDATION_FAILED;
@@ -138,6 +147,9 @@ public final class PoolEngine<C> {
     CloseReason unfitReason(PooledEntry<C> e, long now) {
         if (e.isExpired(now)) {
             return CloseReason.LIFETIME;
+        }
+        if (maxLeases > 0 && e.leaseCount >= maxLeases) {
+            return CloseReason.LEASE_BUDGET;
         }
         if (now - e.idleSince >= housekeeper.idleLimitNanos(e.pool, maxIdleNanos)) {
             return CloseReason.IDLE_TIMEOUT;
@@ -242,8 +254,7 @@ public final class PoolEngine<C> {
         long connectNanos = System.nanoTime() - t0;
         long now = now();
         long jitter = lifetimeJitterNanos > 0 ? ThreadLocalRandom.current().nextLong(lifetimeJitterNanos + 1) : 0L;
-        SocketChannel channel = connector.channel(connection);
-        PooledEntry<C> e = new PooledEntry<>(ep, connection, channel, now, maxLifetimeNanos - jitter);
+        PooledEntry<C> e = new PooledEntry<>(ep, connection, now, maxLifetimeNanos - jitter);
         e.idleSince = now;
         ep.add(e);
         housekeeper.ensureStarted();
@@ -258,6 +269,7 @@ public final class PoolEngine<C> {
 
     private void onLeased(PooledEntry<C> e, boolean reused, long waitedNanos) {
         e.prepareLease(reused);
+        e.leaseCount++;
         if (leakThresholdNanos > 0) {
             e.leakReported = false;
             e.leasedFrom = new Throwable("Lease of " + e.pool.endpoint + " taken here");
@@ -414,8 +426,10 @@ public final class PoolEngine<C> {
         long now = now();
         CloseReason reason = closed ? CloseReason.POOL_CLOSED
                 : e.isRetireRequested() ? CloseReason.RETIRED
-                : e.isExpired(now) ? CloseReason.LIFETIME
-                : null;
+                : e.lastUse ? (e.isExpired(now) ? CloseReason.LIFETIME : CloseReason.LEASE_BUDGET)
+                : lastUseCapable ? null // an expired one gets its last use on the next lease
+                : unfitOnRelease(e, now);
+        e.lastUse = false;
         if (reason != null) {
             listeners.released(ep.endpoint, false);
             retire(e, reason);
@@ -430,6 +444,13 @@ public final class PoolEngine<C> {
         if (ep.waiting.get() > 0) {
             dispatch(ep);
         }
+    }
+
+    private CloseReason unfitOnRelease(PooledEntry<C> e, long now) {
+        if (e.isExpired(now)) {
+            return CloseReason.LIFETIME;
+        }
+        return maxLeases > 0 && e.leaseCount >= maxLeases ? CloseReason.LEASE_BUDGET : null;
     }
 
     private boolean handOff(EndpointPool<C> ep, PooledEntry<C> e) {
@@ -466,7 +487,7 @@ public final class PoolEngine<C> {
                 closeEntry(e, false, reason);
                 return;
             default:
-                if (e.channel == null || closed) {
+                if (e.channel() == null || closed) {
                     closeEntry(e, retirement.fallback() == Ending.RESET, reason);
                     return;
                 }
@@ -491,7 +512,7 @@ public final class PoolEngine<C> {
     /** The one place a pooled connection is closed. The caller owns {@code e}. */
     Ending closeEntry(PooledEntry<C> e, boolean reset, CloseReason reason) {
         uncount(e);
-        Ending ending = SocketCloser.close(e.channel, reset);
+        Ending ending = SocketCloser.close(e.channel(), reset);
         try {
             connector.dispose(e.connection);
         } catch (RuntimeException ignored) {

@@ -46,7 +46,8 @@ public final class PooledEntry<C> implements Lease<C> {
 
     final EndpointPool<C> pool;
     final C connection;
-    final SocketChannel channel;
+    /** The socket under the connection, asked of the connector when first needed (it may connect late). */
+    private SocketChannel channel;
     final long createdAt;
     final long lifetimeNanos;
 
@@ -59,6 +60,11 @@ public final class PooledEntry<C> implements Lease<C> {
     /** Where it was leased, only when leak detection is on. */
     volatile Throwable leasedFrom;
     boolean leakReported;
+
+    /** Leases served so far, for the lease budget; touched by the owner only. */
+    int leaseCount;
+    /** This lease is the connection's last: the protocol should ask the peer to close. */
+    boolean lastUse;
 
     // Written and read by the lease holder only.
     private boolean broken;
@@ -74,12 +80,24 @@ public final class PooledEntry<C> implements Lease<C> {
     /** Watcher bookkeeping, touched only by the watcher thread. */
     Object watchKey;
 
-    PooledEntry(EndpointPool<C> pool, C connection, SocketChannel channel, long createdAt, long lifetimeNanos) {
+    PooledEntry(EndpointPool<C> pool, C connection, long createdAt, long lifetimeNanos) {
         this.pool = pool;
         this.connection = connection;
-        this.channel = channel;
         this.createdAt = createdAt;
         this.lifetimeNanos = lifetimeNanos;
+    }
+
+    /**
+     * The connection's socket, or null. Read only by the thread that owns the entry (its state
+     * moves are the happens-before edges), so caching it needs no synchronisation.
+     */
+    SocketChannel channel() {
+        SocketChannel c = channel;
+        if (c == null) {
+            c = pool.engine.connector().channel(connection);
+            channel = c;
+        }
+        return c;
     }
 
     int state() {
@@ -133,6 +151,11 @@ public final class PooledEntry<C> implements Lease<C> {
     @Override
     public void retire() {
         retire = true;
+    }
+
+    @Override
+    public boolean isLastUse() {
+        return lastUse;
     }
 
     @Override

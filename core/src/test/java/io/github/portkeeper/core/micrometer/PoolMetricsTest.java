@@ -132,7 +132,7 @@ class PoolMetricsTest {
                     case "hashCode": return 1;
                     case "equals": return proxy == args[0];
                     case "toString": return "stub";
-                    default: return null;
+                    default: return method.isDefault() ? java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args) : null;
                 }
             });
             Object config = configClass.getMethod("defaults").invoke(null);

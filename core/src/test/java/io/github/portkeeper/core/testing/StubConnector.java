@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
 
 /** Opens {@link StubConnection}s without I/O; can be told to fail or reject validation. */
-public final class StubConnector implements Connector<StubConnection> {
+public class StubConnector implements Connector<StubConnection> {
 
     private final AtomicInteger ids = new AtomicInteger();
     public final List<StubConnection> opened = new CopyOnWriteArrayList<>();
