@@ -31,6 +31,16 @@ public interface Connector<C> {
     }
 
     /**
+     * Whether a connection without a socket ever reached its peer. Consulted only when
+     * {@link #channel} returns {@code null} at close: a connection that never did ends
+     * {@link Ending#FAILED}; otherwise the pool, unable to see how it closed, records the
+     * cautious {@link Ending#LOCAL}. Default {@code true}.
+     */
+    default boolean wasEstablished(C connection) {
+        return true;
+    }
+
+    /**
      * Checks a connection taken from the idle set before it is leased (the validation hook).
      * Returning {@code false} discards it and the pool tries another. Keep it cheap: it runs on
      * every reuse. The default accepts every connection.

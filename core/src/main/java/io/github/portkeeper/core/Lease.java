@@ -39,6 +39,14 @@ public interface Lease<C> extends AutoCloseable {
      */
     boolean isLastUse();
 
+    /**
+     * Aborts the connection now, from any thread: it is closed at once with RST (SO_LINGER 0),
+     * which unblocks a thread stuck reading or writing it, and it ends {@link Ending#RESET}. The
+     * lease must still be closed by its holder. For cancelling an exchange in flight; a
+     * connection that is merely unwanted should be {@linkplain #retire() retired} instead.
+     */
+    void abort();
+
     /** Whether the connection was reused from the pool rather than opened for this lease. */
     boolean isReused();
 

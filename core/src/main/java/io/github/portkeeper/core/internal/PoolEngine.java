@@ -15,6 +15,7 @@ import io.github.portkeeper.core.Ticker;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -512,7 +513,16 @@ public final class PoolEngine<C> {
     /** The one place a pooled connection is closed. The caller owns {@code e}. */
     Ending closeEntry(PooledEntry<C> e, boolean reset, CloseReason reason) {
         uncount(e);
-        Ending ending = SocketCloser.close(e.channel(), reset);
+        SocketChannel channel = e.channel();
+        Ending ending;
+        if (e.aborted) {
+            SocketCloser.abort(channel);
+            ending = Ending.RESET;
+        } else if (channel == null && !connector.wasEstablished(e.connection)) {
+            ending = Ending.FAILED;
+        } else {
+            ending = SocketCloser.close(channel, reset);
+        }
         try {
             connector.dispose(e.connection);
         } catch (RuntimeException ignored) {

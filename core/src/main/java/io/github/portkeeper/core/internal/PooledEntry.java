@@ -61,6 +61,9 @@ public final class PooledEntry<C> implements Lease<C> {
     volatile Throwable leasedFrom;
     boolean leakReported;
 
+    /** Set by {@link #abort()}: the socket was closed with RST outside the close path. */
+    volatile boolean aborted;
+
     /** Leases served so far, for the lease budget; touched by the owner only. */
     int leaseCount;
     /** This lease is the connection's last: the protocol should ask the peer to close. */
@@ -156,6 +159,14 @@ public final class PooledEntry<C> implements Lease<C> {
     @Override
     public boolean isLastUse() {
         return lastUse;
+    }
+
+    @Override
+    public void abort() {
+        broken = true;
+        aborted = true;
+        // Not the cached channel(): abort may come from another thread than the owner's.
+        SocketCloser.abort(pool.engine.connector().channel(connection));
     }
 
     @Override

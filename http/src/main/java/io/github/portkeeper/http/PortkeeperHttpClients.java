@@ -1,0 +1,135 @@
+package io.github.portkeeper.http;
+
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.http.internal.DeadConnectionRetryExec;
+import io.github.portkeeper.http.internal.KeepAliveHintStrategy;
+import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
+import org.apache.hc.client5.http.config.ConnectionConfig;
+import org.apache.hc.client5.http.impl.ChainElement;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.ssl.TlsSocketStrategy;
+
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * Factories for a standard {@link CloseableHttpClient} with Portkeeper pooling: a drop-in for
+ * {@code HttpClients.createDefault()} or a client per request.
+ *
+ * <pre>{@code
+ * CloseableHttpClient client = PortkeeperHttpClients.custom()
+ *         .poolConfig(PoolConfig.builder().name("catalog").maxPerEndpoint(16).build())
+ *         .build();
+ * }</pre>
+ *
+ * <p>Requests that fail because a reused connection turned out dead (no response received) are
+ * retried once on a fresh connection through a Resilience4j {@link Retry} when they are
+ * idempotent; a non-idempotent request is never re-sent. HttpClient's own retry handler is
+ * replaced by this one.
+ */
+public final class PortkeeperHttpClients {
+
+    private PortkeeperHttpClients() {
+    }
+
+    /** A client with the default settings. */
+    public static CloseableHttpClient createDefault() {
+        return custom().build();
+    }
+
+    public static Builder custom() {
+        return new Builder();
+    }
+
+    /** Builds a Portkeeper-pooled {@link CloseableHttpClient}. Not thread-safe. */
+    public static final class Builder {
+
+        private PortkeeperConnectionManager manager;
+        private final PortkeeperConnectionManager.Builder managerBuilder = PortkeeperConnectionManager.builder();
+        private RetryConfig retryConfig = DeadConnectionRetryExec.defaultConfig();
+        private boolean retries = true;
+        private Consumer<HttpClientBuilder> customizer = b -> { };
+        private Consumer<Retry> retryListener = r -> { };
+
+        private Builder() {
+        }
+
+        /** Use this manager (and its pool) instead of building one; closing the client closes it. */
+        public Builder connectionManager(PortkeeperConnectionManager manager) {
+            this.manager = Objects.requireNonNull(manager, "manager");
+            return this;
+        }
+
+        /** The pool's limits and policies ({@code maxPerEndpoint} is the per-route limit). */
+        public Builder poolConfig(PoolConfig poolConfig) {
+            managerBuilder.poolConfig(poolConfig);
+            return this;
+        }
+
+        /** Connect and socket timeouts. */
+        public Builder connectionConfig(ConnectionConfig connectionConfig) {
+            managerBuilder.connectionConfig(connectionConfig);
+            return this;
+        }
+
+        /** TLS for https routes. */
+        public Builder tlsSocketStrategy(TlsSocketStrategy tlsSocketStrategy) {
+            managerBuilder.tlsSocketStrategy(tlsSocketStrategy);
+            return this;
+        }
+
+        /**
+         * The Resilience4j retry for idempotent requests whose reused connection was dead. Default:
+         * 2 attempts (one retry), no wait. Only the dead-connection failure is retried, whatever
+         * the config's exception predicates say.
+         */
+        public Builder retryConfig(RetryConfig retryConfig) {
+            this.retryConfig = Objects.requireNonNull(retryConfig, "retryConfig");
+            return this;
+        }
+
+        /** Turns the dead-connection retry off. */
+        public Builder disableRetries() {
+            this.retries = false;
+            return this;
+        }
+
+        /** Receives the Resilience4j {@link Retry} (for example to bind its Micrometer metrics). */
+        public Builder onRetryCreated(Consumer<Retry> listener) {
+            this.retryListener = Objects.requireNonNull(listener, "listener");
+            return this;
+        }
+
+        /** Further HttpClient settings (interceptors, default request config, redirects...). */
+        public Builder customize(Consumer<HttpClientBuilder> customizer) {
+            this.customizer = Objects.requireNonNull(customizer, "customizer");
+            return this;
+        }
+
+        /** The connection manager this builder will use (built now if not given). */
+        public PortkeeperConnectionManager connectionManager() {
+            if (manager == null) {
+                manager = managerBuilder.build();
+            }
+            return manager;
+        }
+
+        public CloseableHttpClient build() {
+            PortkeeperConnectionManager m = connectionManager();
+            HttpClientBuilder b = HttpClients.custom()
+                    .setConnectionManager(m)
+                    .setKeepAliveStrategy(new KeepAliveHintStrategy(null))
+                    .disableAutomaticRetries();
+            if (retries) {
+                Retry retry = Retry.of("portkeeper-" + m.pool().name(), DeadConnectionRetryExec.restrict(retryConfig));
+                retryListener.accept(retry);
+                b.addExecInterceptorBefore(ChainElement.PROTOCOL.name(), "portkeeper-retry", new DeadConnectionRetryExec(retry));
+            }
+            customizer.accept(b);
+            return b.build();
+        }
+    }
+}

@@ -1,0 +1,137 @@
+package io.github.portkeeper.http.internal;
+
+import io.github.resilience4j.core.functions.CheckedSupplier;
+import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
+import org.apache.hc.client5.http.classic.ExecChain;
+import org.apache.hc.client5.http.classic.ExecChainHandler;
+import org.apache.hc.core5.http.ClassicHttpRequest;
+import org.apache.hc.core5.http.ClassicHttpResponse;
+import org.apache.hc.core5.http.ConnectionClosedException;
+import org.apache.hc.core5.http.HttpEntity;
+import org.apache.hc.core5.http.HttpException;
+import org.apache.hc.core5.http.NoHttpResponseException;
+import org.apache.hc.core5.http.io.support.ClassicRequestBuilder;
+import org.apache.hc.core5.http.protocol.HttpContext;
+
+import java.io.IOException;
+import java.net.SocketException;
+import java.time.Duration;
+import java.util.Set;
+
+/**
+ * Retries, through a Resilience4j {@link Retry}, an idempotent request that failed because the
+ * reused connection it went out on was dead: no response came back (the server had closed or
+ * reset the connection as we sent). The retry goes out on a fresh connection. Anything else, and
+ * any non-idempotent request, is never re-sent.
+ */
+public final class DeadConnectionRetryExec implements ExecChainHandler {
+
+    private static final Set<String> IDEMPOTENT = Set.of("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE");
+
+    private final Retry retry;
+
+    public DeadConnectionRetryExec(Retry retry) {
+        this.retry = retry;
+    }
+
+    /** Two attempts (one retry), at once: the retry takes a fresh connection, so there is nothing to wait for. */
+    public static RetryConfig defaultConfig() {
+        return RetryConfig.custom().maxAttempts(2).waitDuration(Duration.ofMillis(0)).build();
+    }
+
+    /** The user's config, restricted to the one failure this handler retries. */
+    public static RetryConfig restrict(RetryConfig config) {
+        return RetryConfig.from(config)
+                .retryOnException(t -> t instanceof DeadConnection)
+                .retryExceptions()
+                .ignoreExceptions(NotRetried.class)
+                .retryOnResult(r -> false)
+                .build();
+    }
+
+    @Override
+    public ClassicHttpResponse execute(ClassicHttpRequest request, ExecChain.Scope scope, ExecChain chain)
+            throws IOException, HttpException {
+        if (!isIdempotent(request)) {
+            return chain.proceed(request, scope);
+        }
+        int[] attempts = {0};
+        CheckedSupplier<ClassicHttpResponse> attempt = () -> {
+            boolean first = attempts[0]++ == 0;
+            ClassicHttpRequest current = first ? request : ClassicRequestBuilder.copy(scope.originalRequest).build();
+            HttpContext context = scope.clientContext;
+            context.removeAttribute(PooledEndpoint.REUSED_ATTRIBUTE);
+            if (!first) {
+                FreshConnection.require();
+            }
+            try {
+                return chain.proceed(current, scope);
+            } catch (IOException e) {
+                if (!scope.execRuntime.isExecutionAborted() && diedOnReusedConnection(e, context)) {
+                    throw new DeadConnection(e);
+                }
+                throw new NotRetried(e);
+            } catch (HttpException | RuntimeException e) {
+                throw new NotRetried(e);
+            } finally {
+                FreshConnection.clear();
+            }
+        };
+        try {
+            return Retry.decorateCheckedSupplier(retry, attempt).get();
+        } catch (DeadConnection e) {
+            throw (IOException) e.getCause();
+        } catch (NotRetried e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException) {
+                throw (IOException) cause;
+            }
+            if (cause instanceof HttpException) {
+                throw (HttpException) cause;
+            }
+            throw (RuntimeException) cause;
+        } catch (IOException | HttpException | RuntimeException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    static boolean isIdempotent(ClassicHttpRequest request) {
+        if (!IDEMPOTENT.contains(request.getMethod().toUpperCase(java.util.Locale.ROOT))) {
+            return false;
+        }
+        HttpEntity entity = request.getEntity();
+        return entity == null || entity.isRepeatable();
+    }
+
+    /** No response came back, and the connection had been reused from the pool. */
+    private static boolean diedOnReusedConnection(IOException e, HttpContext context) {
+        if (!Boolean.TRUE.equals(context.getAttribute(PooledEndpoint.REUSED_ATTRIBUTE))) {
+            return false;
+        }
+        return e instanceof NoHttpResponseException
+                || e instanceof ConnectionClosedException
+                || e instanceof SocketException
+                || e instanceof java.io.EOFException;
+    }
+
+    /** The one failure that is retried. */
+    static final class DeadConnection extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        DeadConnection(IOException cause) {
+            super(cause.getMessage(), cause, false, false);
+        }
+    }
+
+    /** Everything else, carried through the retry untouched. */
+    static final class NotRetried extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        NotRetried(Throwable cause) {
+            super(cause.getMessage(), cause, false, false);
+        }
+    }
+}

@@ -1,0 +1,172 @@
+package io.github.portkeeper.http.internal;
+
+import io.github.portkeeper.core.Lease;
+import org.apache.hc.client5.http.HttpRoute;
+import org.apache.hc.client5.http.io.ConnectionEndpoint;
+import org.apache.hc.core5.http.ClassicHttpRequest;
+import org.apache.hc.core5.http.ClassicHttpResponse;
+import org.apache.hc.core5.http.HeaderElement;
+import org.apache.hc.core5.http.HeaderElements;
+import org.apache.hc.core5.http.HttpException;
+import org.apache.hc.core5.http.HttpHeaders;
+import org.apache.hc.core5.http.HttpVersion;
+import org.apache.hc.core5.http.ProtocolVersion;
+import org.apache.hc.core5.http.impl.io.HttpRequestExecutor;
+import org.apache.hc.core5.http.message.MessageSupport;
+import org.apache.hc.core5.http.protocol.HttpContext;
+import org.apache.hc.core5.io.CloseMode;
+import org.apache.hc.core5.util.Timeout;
+
+import java.io.IOException;
+import java.util.Iterator;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * HttpClient's view of one leased connection. It runs exchanges on it and turns HttpClient's
+ * close requests into Portkeeper decisions: a connection the server announced it will close is
+ * retired (the server's FIN ends it: PEER), any other discarded connection is aborted with RST
+ * (its stream may be mid-response, and a cancel from another thread must unblock the reader).
+ */
+public final class PooledEndpoint extends ConnectionEndpoint {
+
+    /** Context attribute: whether the exchange ran on a connection reused from the pool. */
+    public static final String REUSED_ATTRIBUTE = "portkeeper.connection.reused";
+
+    private final AtomicReference<Lease<HttpConnection>> leaseRef;
+    private final HttpRoute route;
+    private volatile boolean discarded;
+
+    public PooledEndpoint(Lease<HttpConnection> lease, HttpRoute route) {
+        this.leaseRef = new AtomicReference<>(lease);
+        this.route = route;
+    }
+
+    public HttpRoute route() {
+        return route;
+    }
+
+    /** The connection reached its peer (HttpClient's operator connected it). */
+    public void markConnected() {
+        connection().used = true;
+    }
+
+    /** Whether HttpClient discarded the connection (closed the endpoint) before releasing it. */
+    public boolean isDiscarded() {
+        return discarded;
+    }
+
+    /** Takes the lease away from this endpoint (on release); null if already released. */
+    public Lease<HttpConnection> detach() {
+        return leaseRef.getAndSet(null);
+    }
+
+    private Lease<HttpConnection> lease() {
+        Lease<HttpConnection> lease = leaseRef.get();
+        if (lease == null) {
+            throw new IllegalStateException("Endpoint already released");
+        }
+        return lease;
+    }
+
+    public HttpConnection connection() {
+        return lease().connection();
+    }
+
+    @Override
+    @Deprecated
+    public ClassicHttpResponse execute(String id, ClassicHttpRequest request, HttpRequestExecutor executor,
+                                       HttpContext context) throws IOException, HttpException {
+        return execute(id, request, (req, conn, ctx) -> executor.execute(req, conn, ctx), context);
+    }
+
+    @Override
+    public ClassicHttpResponse execute(String id, ClassicHttpRequest request, RequestExecutor executor,
+                                       HttpContext context) throws IOException, HttpException {
+        Lease<HttpConnection> lease = lease();
+        HttpConnection c = lease.connection();
+        if (lease.isLastUse()) {
+            // Past its lifetime or request budget: ask the server to close after this response,
+            // so the server, not this host, sends the first FIN.
+            request.setHeader(HttpHeaders.CONNECTION, HeaderElements.CLOSE);
+        }
+        context.setAttribute(REUSED_ATTRIBUTE, lease.isReused());
+        context.setAttribute(KeepAliveHintStrategy.CONNECTION_ATTRIBUTE, c);
+        c.closeExpected = false;
+        c.keepAliveHintMillis = -1;
+        ClassicHttpResponse response = executor.execute(request, c.conn, context);
+        c.closeExpected = lease.isLastUse() || serverWillClose(response);
+        return response;
+    }
+
+    private static boolean serverWillClose(ClassicHttpResponse response) {
+        if (hasToken(response, HeaderElements.CLOSE)) {
+            return true;
+        }
+        ProtocolVersion version = response.getVersion();
+        return version != null && version.lessEquals(HttpVersion.HTTP_1_0) && !hasToken(response, HeaderElements.KEEP_ALIVE);
+    }
+
+    private static boolean hasToken(ClassicHttpResponse response, String token) {
+        Iterator<HeaderElement> it = MessageSupport.iterate(response, HttpHeaders.CONNECTION);
+        while (it.hasNext()) {
+            if (token.equalsIgnoreCase(it.next().getName())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public boolean isConnected() {
+        Lease<HttpConnection> lease = leaseRef.get();
+        return lease != null && lease.connection().conn.isOpen() && lease.connection().conn.isBound();
+    }
+
+    @Override
+    public void setSocketTimeout(Timeout timeout) {
+        lease().connection().conn.setSocketTimeout(timeout);
+    }
+
+    /**
+     * HttpClient calls this to discard the connection (IMMEDIATE, also to cancel an exchange from
+     * another thread) or on shutdown. The socket is not closed here but by the pool's close path,
+     * so the ending is recorded; see {@link #discard(Lease, boolean)}.
+     */
+    @Override
+    public void close(CloseMode closeMode) {
+        Lease<HttpConnection> lease = leaseRef.get();
+        if (lease == null) {
+            return;
+        }
+        discarded = true;
+        discard(lease, false);
+    }
+
+    /**
+     * Decides how an unwanted connection leaves. One the server announced it will close, or a
+     * clean one ({@code consistent}: nothing left unread), is retired: it awaits the server's FIN.
+     * One in mid-exchange is aborted with RST: bytes are in flight, and a reader may be blocked.
+     * One that never connected is simply dropped.
+     */
+    public static void discard(Lease<HttpConnection> lease, boolean consistent) {
+        HttpConnection c = lease.connection();
+        if (!c.used) {
+            lease.markBroken();
+        } else if (c.closeExpected || consistent) {
+            lease.retire();
+        } else {
+            lease.abort();
+        }
+    }
+
+    @Override
+    public void close() {
+        close(CloseMode.GRACEFUL);
+    }
+
+    @Override
+    public String toString() {
+        Lease<HttpConnection> lease = leaseRef.get();
+        return "PooledEndpoint[" + (lease == null ? "released" : lease.endpoint() + ", " + lease.connection().conn.getId()) + "]";
+    }
+}
