@@ -18,6 +18,8 @@ public final class PoolConfig {
     private final Duration leaseTimeout;
     private final Duration maxLifetime;
     private final Duration lifetimeJitter;
+    /** The jitter as set, or null when derived from the lifetime (so toBuilder() keeps deriving it). */
+    private final Duration explicitJitter;
     private final Duration maxIdleTime;
     private final Duration leakDetectionThreshold;
     private final int maxLeasesPerConnection;
@@ -34,6 +36,7 @@ public final class PoolConfig {
         this.leaseTimeout = b.leaseTimeout;
         this.maxLifetime = b.maxLifetime;
         this.lifetimeJitter = b.lifetimeJitter != null ? b.lifetimeJitter : b.maxLifetime.dividedBy(10);
+        this.explicitJitter = b.lifetimeJitter;
         this.maxIdleTime = b.maxIdleTime;
         this.leakDetectionThreshold = b.leakDetectionThreshold;
         this.maxLeasesPerConnection = b.maxLeasesPerConnection;
@@ -62,7 +65,7 @@ public final class PoolConfig {
         b.maxTotal = maxTotal;
         b.leaseTimeout = leaseTimeout;
         b.maxLifetime = maxLifetime;
-        b.lifetimeJitter = lifetimeJitter;
+        b.lifetimeJitter = explicitJitter;
         b.maxIdleTime = maxIdleTime;
         b.leakDetectionThreshold = leakDetectionThreshold;
         b.maxLeasesPerConnection = maxLeasesPerConnection;

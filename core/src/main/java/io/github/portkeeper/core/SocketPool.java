@@ -72,8 +72,12 @@ public final class SocketPool implements AutoCloseable {
         pool.close();
     }
 
+    /** Whole milliseconds, rounding a positive sub-millisecond value up (0 would mean "no timeout"). */
     private static int toMillis(Duration d) {
-        return (int) Math.min(Integer.MAX_VALUE, d.toMillis());
+        if (d.isZero()) {
+            return 0;
+        }
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, d.plusNanos(999_999).toMillis()));
     }
 
     /** Builds a {@link SocketPool}. Not thread-safe. */

@@ -35,6 +35,14 @@ class PoolConfigTest {
     }
 
     @Test
+    void toBuilderKeepsDerivingTheJitterFromTheLifetimeUnlessItWasSet() {
+        PoolConfig shorter = PoolConfig.defaults().toBuilder().maxLifetime(Duration.ofMinutes(1)).build();
+        assertThat(shorter.lifetimeJitter()).isEqualTo(Duration.ofSeconds(6));
+        PoolConfig explicit = PoolConfig.builder().lifetimeJitter(Duration.ofSeconds(5)).build();
+        assertThat(explicit.toBuilder().maxLifetime(Duration.ofMinutes(1)).build().lifetimeJitter()).isEqualTo(Duration.ofSeconds(5));
+    }
+
+    @Test
     void defaultsAreDocumentedValues() {
         PoolConfig c = PoolConfig.defaults();
         assertThat(c.maxPerEndpoint()).isEqualTo(8);

@@ -272,6 +272,33 @@ class PoolTest {
     }
 
     @Test
+    void expiredConnectionHandedStraightToAWaiterIsMarkedAsItsLastUse() throws Exception {
+        StubConnector lastUseConnector = new StubConnector() {
+            @Override
+            public boolean supportsLastUse() {
+                return true;
+            }
+        };
+        pool = Pool.of(lastUseConnector, PoolConfig.builder().ticker(ticker).listener(events).maxPerEndpoint(1).maxTotal(1)
+                .maxLifetime(Duration.ofMinutes(10)).lifetimeJitter(Duration.ZERO).build());
+        Lease<StubConnection> held = pool.lease(A);
+        StubConnection first = held.connection();
+        Future<Boolean> waiter = threads.submit(() -> {
+            try (Lease<StubConnection> l = pool.lease(A, Duration.ofSeconds(10))) {
+                return l.connection() == first && l.isLastUse();
+            }
+        });
+        await().atMost(Duration.ofSeconds(5)).until(() -> pool.stats().pending() == 1);
+        ticker.advance(Duration.ofMinutes(11));
+        held.close();
+        assertThat(waiter.get(5, TimeUnit.SECONDS)).as("the waiter got the expired connection as its last use").isTrue();
+        assertThat(first.disposed).isTrue();
+        pool.close();
+        assertThat(lastUseConnector.disposedCount()).isEqualTo(lastUseConnector.opened.size());
+        pool = null;
+    }
+
+    @Test
     void connectionIdleLongerThanMaxIdleTimeIsRetired() throws IOException {
         pool(PoolConfig.builder().maxIdleTime(Duration.ofSeconds(30)));
         try (Lease<StubConnection> l = pool.lease(A)) {

@@ -189,7 +189,9 @@ final class Housekeeper<C> implements Runnable {
                 e.channel().configureBlocking(false);
                 e.watchKey = e.channel().register(sel, SelectionKey.OP_READ, e);
             } catch (IOException | RuntimeException ex) {
-                engine.closeEntry(e, true, e.retireReason);
+                if (e.state() == PooledEntry.DRAINING) {
+                    engine.closeEntry(e, true, e.retireReason);
+                }
             }
         }
     }
@@ -211,7 +213,9 @@ final class Housekeeper<C> implements Runnable {
                 if (finished) {
                     PooledEntry<C> x;
                     while ((x = toDrain.poll()) != null) {
-                        engine.closeEntry(x, engine.config().retirement().fallback() == Ending.RESET, x.retireReason);
+                        if (x.state() == PooledEntry.DRAINING) { // finish() may have closed it already
+                            engine.closeEntry(x, engine.config().retirement().fallback() == Ending.RESET, x.retireReason);
+                        }
                     }
                 }
             } finally {

@@ -419,7 +419,7 @@ public final class PoolEngine<C> {
         if (e.leasedFrom != null) {
             e.leasedFrom = null;
         }
-        if (e.isBroken()) {
+        if (e.isBroken() || e.aborted) {
             listeners.released(ep.endpoint, false);
             discardBroken(e);
             return;
@@ -430,6 +430,8 @@ public final class PoolEngine<C> {
                 : e.lastUse ? (e.isExpired(now) ? CloseReason.LIFETIME : CloseReason.LEASE_BUDGET)
                 : lastUseCapable ? null // an expired one gets its last use on the next lease
                 : unfitOnRelease(e, now);
+        // A last-use-capable connection past its lifetime or budget stays, for one last lease.
+        boolean dueForLastUse = reason == null && lastUseCapable && !e.lastUse && unfitOnRelease(e, now) != null;
         e.lastUse = false;
         if (reason != null) {
             listeners.released(ep.endpoint, false);
@@ -438,8 +440,12 @@ public final class PoolEngine<C> {
         }
         e.idleSince = now;
         listeners.released(ep.endpoint, true);
-        if (ep.waiting.get() > 0 && handOff(ep, e)) {
-            return;
+        if (ep.waiting.get() > 0) {
+            e.lastUse = dueForLastUse; // handed over directly, so the claim-time check is skipped
+            if (handOff(ep, e)) {
+                return;
+            }
+            e.lastUse = false;
         }
         ep.makeIdle(e);
         if (ep.waiting.get() > 0) {

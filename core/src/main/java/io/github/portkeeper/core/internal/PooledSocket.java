@@ -48,8 +48,11 @@ public final class PooledSocket extends Socket {
         return delegate;
     }
 
+    /** Marks the connection broken, unless this socket was already given back (the lease may be someone else's now). */
     private IOException broken(IOException e) {
-        lease.markBroken();
+        if (!closed) {
+            lease.markBroken();
+        }
         return e;
     }
 
@@ -251,15 +254,17 @@ public final class PooledSocket extends Socket {
     /** Shutting a direction down ends the connection's reuse: it is discarded when closed. */
     @Override
     public void shutdownInput() throws IOException {
+        Socket s = open();
         lease.markBroken();
-        open().shutdownInput();
+        s.shutdownInput();
     }
 
     /** Shutting a direction down ends the connection's reuse: it is discarded when closed. */
     @Override
     public void shutdownOutput() throws IOException {
+        Socket s = open();
         lease.markBroken();
-        open().shutdownOutput();
+        s.shutdownOutput();
     }
 
     @Override
@@ -312,7 +317,7 @@ public final class PooledSocket extends Socket {
             try {
                 int b = stream().read();
                 if (b < 0) {
-                    lease.markBroken();
+                    broken(null);
                 }
                 return b;
             } catch (IOException e) {
@@ -325,7 +330,7 @@ public final class PooledSocket extends Socket {
             try {
                 int n = stream().read(b, off, len);
                 if (n < 0) {
-                    lease.markBroken();
+                    broken(null);
                 }
                 return n;
             } catch (IOException e) {

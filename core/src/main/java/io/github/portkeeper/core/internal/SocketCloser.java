@@ -80,6 +80,20 @@ public final class SocketCloser {
             closeQuietly(channel);
             return Ending.FAILED;
         }
+        java.net.Socket socket = channel.socket();
+        if (socket.isOutputShutdown()) {
+            // Our FIN already went out (shutdownOutput): we were the active closer.
+            closeQuietly(channel);
+            return Ending.LOCAL;
+        }
+        if (socket.isInputShutdown()) {
+            // After SHUT_RD reads report end of stream whatever the peer did: no proof of its FIN.
+            if (reset) {
+                setLingerZero(channel);
+            }
+            closeQuietly(channel);
+            return reset ? Ending.RESET : Ending.LOCAL;
+        }
         int fin = peerFinArrived(channel);
         Ending ending;
         if (fin > 0) {

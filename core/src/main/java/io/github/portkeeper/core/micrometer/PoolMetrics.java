@@ -52,6 +52,7 @@ public final class PoolMetrics implements MeterBinder {
     private final KernelProbe probe;
     private final ConcurrentHashMap<Endpoint, EndpointMeters> perEndpoint = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Endpoint, List<InetSocketAddress>> addresses = new ConcurrentHashMap<>();
+    private final java.util.Set<String> gaugedEndpointTags = ConcurrentHashMap.newKeySet();
     private final LongAdder leasesServed = new LongAdder();
     private final LongAdder timeWaitCreated = new LongAdder();
     private final LongAdder avoided = new LongAdder();
@@ -120,21 +121,35 @@ public final class PoolMetrics implements MeterBinder {
         return avoided.sum();
     }
 
-    private void registerStateGauges(MeterRegistry registry, Tags tags, Endpoint endpoint) {
+    private void registerStateGauges(MeterRegistry registry, Tags tags, String endpointTagValue) {
+        if (endpointTagValue != null && !gaugedEndpointTags.add(endpointTagValue)) {
+            return;
+        }
         for (String state : new String[] {"active", "idle", "draining"}) {
-            Gauge.builder("portkeeper.connections", pool, p -> stateCount(p, endpoint, state))
+            Gauge.builder("portkeeper.connections", pool, p -> stateCount(p, endpointTagValue, state))
                     .description("Connections by state")
                     .tags(tags.and("state", state)).register(registry);
         }
     }
 
-    private static double stateCount(Pool<?> pool, Endpoint endpoint, String state) {
-        if (endpoint == null) {
+    /**
+     * Connections in {@code state} for the endpoint tag value {@code tag} (null: the whole pool).
+     * Endpoints that differ only by qualifier (TLS settings, identity) share a tag value, so the
+     * gauge sums them.
+     */
+    private static double stateCount(Pool<?> pool, String tag, String state) {
+        if (tag == null) {
             PoolStats s = pool.stats();
             return "active".equals(state) ? s.active() : "idle".equals(state) ? s.idle() : s.draining();
         }
-        PoolStats.EndpointStats s = pool.stats(endpoint);
-        return "active".equals(state) ? s.active() : "idle".equals(state) ? s.idle() : s.draining();
+        int sum = 0;
+        for (Endpoint e : pool.endpoints()) {
+            if (e.toString().equals(tag)) {
+                PoolStats.EndpointStats s = pool.stats(e);
+                sum += "active".equals(state) ? s.active() : "idle".equals(state) ? s.idle() : s.draining();
+            }
+        }
+        return sum;
     }
 
     private double kernelCount(TcpState state) {
@@ -147,7 +162,14 @@ public final class PoolMetrics implements MeterBinder {
         }
         List<InetSocketAddress> remotes = new ArrayList<>();
         for (Endpoint e : pool.endpoints()) {
-            remotes.addAll(addresses.computeIfAbsent(e, PoolMetrics::resolve));
+            List<InetSocketAddress> resolved = addresses.get(e);
+            if (resolved == null) {
+                resolved = resolve(e);
+                if (!resolved.isEmpty()) { // an unresolvable host is tried again next time
+                    addresses.put(e, resolved);
+                }
+            }
+            remotes.addAll(resolved);
         }
         return table.countToRemotes(state, remotes);
     }
@@ -177,7 +199,7 @@ public final class PoolMetrics implements MeterBinder {
         Tags tags = Tags.of("pool", pool.name());
         if (endpointTag) {
             tags = tags.and("endpoint", e.toString());
-            registerStateGauges(r, tags, e);
+            registerStateGauges(r, tags, e.toString());
         }
         return new EndpointMeters(r, tags);
     }

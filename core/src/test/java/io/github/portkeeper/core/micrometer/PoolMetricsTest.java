@@ -84,6 +84,18 @@ class PoolMetricsTest {
     }
 
     @Test
+    void endpointsThatDifferOnlyByQualifierShareOneGaugeThatSumsThem() throws Exception {
+        try (Pool<StubConnection> pool = Pool.of(connector, PoolConfig.defaults())) {
+            new PoolMetrics(pool).bindTo(registry);
+            try (Lease<StubConnection> plain = pool.lease(A);
+                 Lease<StubConnection> tls1 = pool.lease(Endpoint.of("a.example", 80, "tls-1"));
+                 Lease<StubConnection> tls2 = pool.lease(Endpoint.of("a.example", 80, "tls-2"))) {
+                assertThat(gauge("portkeeper.connections", "state", "active", A)).isEqualTo(3.0);
+            }
+        }
+    }
+
+    @Test
     void endpointTagCanBeTurnedOff() throws Exception {
         try (Pool<StubConnection> pool = Pool.of(connector, PoolConfig.defaults())) {
             PoolMetrics.builder(pool).endpointTag(false).build().bindTo(registry);

@@ -1,0 +1,146 @@
+package io.github.portkeeper.benchmarks;
+
+import com.sun.net.httpserver.HttpServer;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.http.PortkeeperHttpClients;
+import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
+import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Keep-alive GETs over loopback against an embedded HTTP/1.1 server, three ways:
+ * {@code portkeeper} (PortkeeperHttpClients), {@code httpclient-default} (stock HttpClient 5
+ * pooling, the same per-route limit) and {@code per-request} (a new connection per request that
+ * the client closes first: the TIME_WAIT incident's pattern).
+ *
+ * <p>Run: {@code java -jar benchmarks/target/benchmarks.jar HttpBenchmark -t 4}
+ */
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = "-Dsun.net.httpserver.nodelay=true")
+public class HttpBenchmark {
+
+    private static final byte[] BODY = "hello, keep-alive".getBytes(StandardCharsets.US_ASCII);
+
+    @State(Scope.Benchmark)
+    public static class Client {
+
+        @Param({"portkeeper", "httpclient-default", "per-request"})
+        public String client;
+
+        HttpServer server;
+        ExecutorService serverThreads;
+        CloseableHttpClient http;
+        String uri;
+        int port;
+
+        @Setup(Level.Trial)
+        public void start() throws IOException {
+            server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 1024);
+            server.createContext("/", ex -> {
+                ex.getRequestBody().readAllBytes();
+                ex.sendResponseHeaders(200, BODY.length);
+                ex.getResponseBody().write(BODY);
+                ex.close();
+            });
+            serverThreads = Executors.newFixedThreadPool(8);
+            server.setExecutor(serverThreads);
+            server.start();
+            port = server.getAddress().getPort();
+            uri = "http://127.0.0.1:" + port + "/hello";
+            switch (client) {
+                case "portkeeper":
+                    http = PortkeeperHttpClients.custom()
+                            .poolConfig(PoolConfig.builder().name("bench").maxPerEndpoint(16).maxTotal(16).build())
+                            .build();
+                    break;
+                case "httpclient-default":
+                    http = HttpClients.custom().setConnectionManager(PoolingHttpClientConnectionManagerBuilder.create()
+                            .setMaxConnPerRoute(16).setMaxConnTotal(16).build()).build();
+                    break;
+                case "per-request":
+                    break;
+                default:
+                    throw new IllegalArgumentException("unknown client " + client);
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void stop() throws IOException {
+            if (http != null) {
+                http.close();
+            }
+            server.stop(0);
+            serverThreads.shutdownNow();
+        }
+    }
+
+    @Benchmark
+    public int get(Client c) throws IOException {
+        if (c.http == null) {
+            return perRequest(c.port);
+        }
+        return c.http.execute(new HttpGet(c.uri), response -> {
+            EntityUtils.consume(response.getEntity());
+            return response.getCode();
+        });
+    }
+
+    /** One connection per request, closed by the client after reading the response: the naive pattern. */
+    private static int perRequest(int port) throws IOException {
+        try (Socket s = new Socket("127.0.0.1", port)) {
+            s.setTcpNoDelay(true);
+            OutputStream out = s.getOutputStream();
+            out.write(("GET /hello HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            return readResponse(s.getInputStream());
+        }
+    }
+
+    private static int readResponse(InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        int b;
+        while ((b = in.read()) >= 0) {
+            head.append((char) b);
+            if (head.length() >= 4 && head.substring(head.length() - 4).equals("\r\n\r\n")) {
+                break;
+            }
+        }
+        String h = head.toString();
+        int length = 0;
+        for (String line : h.split("\r\n")) {
+            if (line.regionMatches(true, 0, "Content-Length:", 0, 15)) {
+                length = Integer.parseInt(line.substring(15).trim());
+            }
+        }
+        in.readNBytes(length);
+        return Integer.parseInt(h.substring(9, 12));
+    }
+}
