@@ -102,6 +102,14 @@ public final class Pool<C> implements AutoCloseable {
         engine.addListener(Objects.requireNonNull(listener, "listener"));
     }
 
+    /**
+     * Ephemeral ports tied up per endpoint against the {@link PortBudget}: what the Spring Boot
+     * health indicator and the {@code portkeeper.ports.budget.used} gauge report.
+     */
+    public PortBudgetSnapshot portBudget() {
+        return engine.portBudget();
+    }
+
     /** The pool's configuration. */
     public PoolConfig config() {
         return engine.config();

@@ -26,6 +26,8 @@ public final class PoolConfig {
     private final Duration housekeepingInterval;
     private final Duration idleTimeoutMargin;
     private final Retirement retirement;
+    private final PortBudget portBudget;
+    private final ConnectGuard connectGuard;
     private final List<PoolListener> listeners;
     private final Ticker ticker;
 
@@ -43,6 +45,8 @@ public final class PoolConfig {
         this.housekeepingInterval = b.housekeepingInterval;
         this.idleTimeoutMargin = b.idleTimeoutMargin;
         this.retirement = b.retirement;
+        this.portBudget = b.portBudget != null ? b.portBudget : PortBudget.defaults();
+        this.connectGuard = b.connectGuard;
         this.listeners = List.copyOf(b.listeners);
         this.ticker = b.ticker;
     }
@@ -72,6 +76,8 @@ public final class PoolConfig {
         b.housekeepingInterval = housekeepingInterval;
         b.idleTimeoutMargin = idleTimeoutMargin;
         b.retirement = retirement;
+        b.portBudget = portBudget;
+        b.connectGuard = connectGuard;
         b.listeners.addAll(listeners);
         b.ticker = ticker;
         return b;
@@ -127,6 +133,14 @@ public final class PoolConfig {
         return retirement;
     }
 
+    public PortBudget portBudget() {
+        return portBudget;
+    }
+
+    public ConnectGuard connectGuard() {
+        return connectGuard;
+    }
+
     public List<PoolListener> listeners() {
         return listeners;
     }
@@ -141,7 +155,8 @@ public final class PoolConfig {
                 + ", leaseTimeout=" + leaseTimeout + ", maxLifetime=" + maxLifetime + ", lifetimeJitter=" + lifetimeJitter
                 + ", maxIdleTime=" + maxIdleTime + ", leakDetectionThreshold=" + leakDetectionThreshold
                 + ", maxLeasesPerConnection=" + maxLeasesPerConnection
-                + ", housekeepingInterval=" + housekeepingInterval + ", idleTimeoutMargin=" + idleTimeoutMargin + ", retirement=" + retirement + "}";
+                + ", housekeepingInterval=" + housekeepingInterval + ", idleTimeoutMargin=" + idleTimeoutMargin + ", retirement=" + retirement
+                + ", portBudget=" + portBudget + "}";
     }
 
     /** Builds a {@link PoolConfig}. Not thread-safe; {@link #build()} validates every setting. */
@@ -159,6 +174,8 @@ public final class PoolConfig {
         private Duration housekeepingInterval = Duration.ofMillis(10);
         private Duration idleTimeoutMargin = Duration.ofSeconds(1);
         private Retirement retirement = Retirement.defaults();
+        private PortBudget portBudget;
+        private ConnectGuard connectGuard = ConnectGuard.none();
         private final List<PoolListener> listeners = new ArrayList<>();
         private Ticker ticker = Ticker.system();
 
@@ -248,6 +265,24 @@ public final class PoolConfig {
         /** How unwanted connections leave. Default {@link Retirement#defaults()}. */
         public Builder retirement(Retirement retirement) {
             this.retirement = retirement;
+            return this;
+        }
+
+        /**
+         * How many ephemeral ports the pool may tie up per endpoint. Default
+         * {@link PortBudget#defaults()}: 80% of this host's range.
+         */
+        public Builder portBudget(PortBudget portBudget) {
+            this.portBudget = Objects.requireNonNull(portBudget, "portBudget");
+            return this;
+        }
+
+        /**
+         * Checked before every new connection (rate limit, circuit breaker). Default
+         * {@link ConnectGuard#none()}.
+         */
+        public Builder connectGuard(ConnectGuard connectGuard) {
+            this.connectGuard = Objects.requireNonNull(connectGuard, "connectGuard");
             return this;
         }
 

@@ -26,6 +26,8 @@ final class EndpointPool<C> {
     /** Waiters still in WAITING state. */
     final AtomicInteger waiting = new AtomicInteger();
     final ConcurrentLinkedQueue<Waiter<C>> waiters = new ConcurrentLinkedQueue<>();
+    /** Ports this endpoint's connections tie up, for the port budget. */
+    final PortUsage ports = new PortUsage();
 
     private final ReentrantLock structure = new ReentrantLock();
     @SuppressWarnings("unchecked")

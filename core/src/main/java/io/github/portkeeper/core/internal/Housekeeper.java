@@ -44,6 +44,10 @@ final class Housekeeper<C> implements Runnable {
     private final ReentrantLock lock = new ReentrantLock();
     private final ConcurrentLinkedQueue<PooledEntry<C>> toDrain = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean started = new AtomicBoolean();
+    private static final long KERNEL_REFRESH_NANOS = 1_000_000_000L;
+    private final io.github.portkeeper.core.PortBudget portBudget;
+    private final io.github.portkeeper.core.KernelProbe probe = io.github.portkeeper.core.KernelProbe.linux();
+    private long lastKernelRefresh = Long.MIN_VALUE / 2;
     private volatile boolean stopping;
     private boolean finished;
     private volatile Selector selector;
@@ -55,6 +59,7 @@ final class Housekeeper<C> implements Runnable {
         this.watchDelayNanos = config.housekeepingInterval().toNanos();
         this.drainTimeoutNanos = config.retirement().drainTimeout().toNanos();
         this.marginCapNanos = config.idleTimeoutMargin().toNanos();
+        this.portBudget = config.portBudget();
     }
 
     /** Starts the thread on first use, so a pool that never connects costs no thread. */
@@ -91,6 +96,7 @@ final class Housekeeper<C> implements Runnable {
             while (!stopping) {
                 selector.select(tickMillis);
                 runOnce();
+                refreshKernelCounts();
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "Housekeeper of pool '" + engine.config().name() + "' failed", e);
@@ -194,6 +200,61 @@ final class Housekeeper<C> implements Runnable {
                 }
             }
         }
+    }
+
+    /**
+     * Once a second, counts every socket on this host toward each endpoint from the kernel, so
+     * the port budget sees other pools' and processes' ports. Runs outside the lock: resolving a
+     * host name may block.
+     */
+    private void refreshKernelCounts() {
+        if (!portBudget.isEnabled() || !portBudget.usesKernel() || !probe.isAvailable()) {
+            return;
+        }
+        long now = engine.now();
+        if (now - lastKernelRefresh < KERNEL_REFRESH_NANOS) {
+            return;
+        }
+        lastKernelRefresh = now;
+        java.util.Map<EndpointPool<C>, Integer> marks = new java.util.HashMap<>();
+        for (EndpointPool<C> ep : engine.endpointPools()) {
+            if (ep.ports.addresses == null) {
+                ep.ports.addresses = resolve(ep.endpoint);
+            }
+            marks.put(ep, ep.ports.markBeforeRefresh());
+        }
+        io.github.portkeeper.core.SocketTable table;
+        try {
+            table = probe.snapshot();
+        } catch (RuntimeException e) {
+            return; // The probe failing must never stop the pool; the budget keeps its own counts.
+        }
+        for (java.util.Map.Entry<EndpointPool<C>, Integer> m : marks.entrySet()) {
+            java.util.List<java.net.InetSocketAddress> remotes = m.getKey().ports.addresses;
+            if (remotes == null || remotes.isEmpty()) {
+                m.getKey().ports.addresses = null; // unresolvable now; try again next time
+                continue;
+            }
+            int total = 0;
+            for (io.github.portkeeper.core.TcpState state : io.github.portkeeper.core.TcpState.values()) {
+                if (state != io.github.portkeeper.core.TcpState.LISTEN) {
+                    total += table.countToRemotes(state, remotes);
+                }
+            }
+            m.getKey().ports.refreshed(total, m.getValue());
+        }
+    }
+
+    private static java.util.List<java.net.InetSocketAddress> resolve(io.github.portkeeper.core.Endpoint endpoint) {
+        java.util.List<java.net.InetSocketAddress> out = new java.util.ArrayList<>();
+        try {
+            for (java.net.InetAddress a : java.net.InetAddress.getAllByName(endpoint.host())) {
+                out.add(new java.net.InetSocketAddress(a, endpoint.port()));
+            }
+        } catch (java.net.UnknownHostException ignored) {
+            // Not resolvable now: nothing can be connected to it either.
+        }
+        return out;
     }
 
     /** Takes over a retiring connection (owned by the caller) until the peer closes it or the drain timeout passes. */

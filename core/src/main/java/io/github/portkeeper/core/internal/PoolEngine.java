@@ -10,6 +10,7 @@ import io.github.portkeeper.core.PoolClosedException;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.PoolException;
 import io.github.portkeeper.core.PoolStats;
+import io.github.portkeeper.core.PortBudgetExhaustedException;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.Ticker;
 
@@ -46,6 +47,10 @@ public final class PoolEngine<C> {
     private final long lifetimeJitterNanos;
     private final long leakThresholdNanos;
     private final int maxLeases;
+    private static final long BUDGET_POLL_NANOS = 10_000_000L;
+    private final io.github.portkeeper.core.PortBudget portBudget;
+    private final int portBudgetPerEndpoint;
+    private final io.github.portkeeper.core.ConnectGuard connectGuard;
     /** Whether connections past their lifetime get one last lease that asks the peer to close. */
     private final boolean lastUseCapable;
     final Housekeeper<C> housekeeper;
@@ -63,6 +68,9 @@ public final class PoolEngine<C> {
         this.lifetimeJitterNanos = config.lifetimeJitter().toNanos();
         this.leakThresholdNanos = config.leakDetectionThreshold().toNanos();
         this.maxLeases = config.maxLeasesPerConnection();
+        this.portBudget = config.portBudget();
+        this.portBudgetPerEndpoint = portBudget.perEndpoint();
+        this.connectGuard = config.connectGuard();
         Retirement.Policy policy = config.retirement().policy();
         this.lastUseCapable = connector.supportsLastUse()
                 && (policy == Retirement.Policy.AWAIT_PEER || policy == Retirement.Policy.REQUEST_PEER_CLOSE);
@@ -119,7 +127,7 @@ public final class PoolEngine<C> {
                 return e;
             }
             if (reserve(ep)) {
-                return connectNew(ep, 0L);
+                return connectNew(ep, 0L, timeout.toNanos());
             }
         }
         return awaitLease(ep, timeout.toNanos());
@@ -167,7 +175,7 @@ public final class PoolEngine<C> {
         for (;;) {
             int s = w.state();
             if (s != Waiter.WAITING) {
-                return collect(ep, w, start);
+                return collect(ep, w, start, timeoutNanos);
             }
             boolean interrupted = Thread.interrupted();
             long remaining = timeoutNanos - (System.nanoTime() - start);
@@ -196,13 +204,13 @@ public final class PoolEngine<C> {
                     throw rejected(ep.endpoint, new InterruptedIOException(
                             "Interrupted while waiting for a connection to " + ep.endpoint));
                 }
-                return collect(ep, w, start);
+                return collect(ep, w, start, timeoutNanos);
             }
             LockSupport.parkNanos(this, remaining);
         }
     }
 
-    private PooledEntry<C> collect(EndpointPool<C> ep, Waiter<C> w, long start) throws IOException {
+    private PooledEntry<C> collect(EndpointPool<C> ep, Waiter<C> w, long start, long timeoutNanos) throws IOException {
         long waited = System.nanoTime() - start;
         switch (w.awaitOutcome()) {
             case Waiter.ENTRY:
@@ -210,7 +218,7 @@ public final class PoolEngine<C> {
                 onLeased(e, true, waited);
                 return e;
             case Waiter.PERMIT:
-                return connectNew(ep, waited);
+                return connectNew(ep, waited, timeoutNanos);
             case Waiter.POOL_CLOSED:
                 throw rejected(ep.endpoint, closedException(ep.endpoint));
             default:
@@ -237,7 +245,75 @@ public final class PoolEngine<C> {
                 + "; maxPerEndpoint " + maxPerEndpoint + ", maxTotal " + maxTotal + ", total open " + totalAllocated.get();
     }
 
-    private PooledEntry<C> connectNew(EndpointPool<C> ep, long waitedNanos) throws IOException {
+    /**
+     * Opens a connection in a slot the caller reserved, if the port budget allows; otherwise
+     * gives the slot back and waits for the budget (see {@link #awaitPortBudget}).
+     */
+    private PooledEntry<C> connectNew(EndpointPool<C> ep, long waitedNanos, long timeoutNanos) throws IOException {
+        if (!takePort(ep)) {
+            unreserve(ep);
+            return awaitPortBudget(ep, waitedNanos, timeoutNanos);
+        }
+        return open(ep, waitedNanos);
+    }
+
+    private boolean takePort(EndpointPool<C> ep) {
+        if (!portBudget.isEnabled()) {
+            ep.ports.sockets.incrementAndGet();
+            return true;
+        }
+        return ep.ports.tryTake(portBudgetPerEndpoint, now());
+    }
+
+    /**
+     * The endpoint's port budget is spent. Wait, within the lease timeout, for a connection to
+     * come back to the idle set or for ports to come back (TIME_WAIT expiring, connections
+     * closing), checking every 10 ms; then fail with a {@link PortBudgetExhaustedException}.
+     * Arrival order is not kept in this state: the budget, not the limits, is the bottleneck.
+     */
+    private PooledEntry<C> awaitPortBudget(EndpointPool<C> ep, long waitedNanos, long timeoutNanos) throws IOException {
+        long start = System.nanoTime() - waitedNanos;
+        for (;;) {
+            if (closed) {
+                throw rejected(ep.endpoint, closedException(ep.endpoint));
+            }
+            PooledEntry<C> e = claimAndAdmit(ep);
+            if (e != null) {
+                onLeased(e, true, System.nanoTime() - start);
+                return e;
+            }
+            if (reserve(ep)) {
+                if (takePort(ep)) {
+                    return open(ep, System.nanoTime() - start);
+                }
+                unreserve(ep);
+            }
+            long remaining = timeoutNanos - (System.nanoTime() - start);
+            if (remaining <= 0) {
+                PortBudgetExhaustedException spent = new PortBudgetExhaustedException(ep.endpoint, portBudget,
+                        ep.ports.usage(portBudgetPerEndpoint, now()));
+                listeners.leaseRejected(ep.endpoint, spent);
+                throw spent;
+            }
+            if (Thread.interrupted()) {
+                Thread.currentThread().interrupt();
+                throw rejected(ep.endpoint, new InterruptedIOException(
+                        "Interrupted while waiting for the port budget toward " + ep.endpoint));
+            }
+            LockSupport.parkNanos(this, Math.min(remaining, BUDGET_POLL_NANOS));
+        }
+    }
+
+    /** Opens a connection; the caller holds a reserved slot and a port. */
+    private PooledEntry<C> open(EndpointPool<C> ep, long waitedNanos) throws IOException {
+        try {
+            connectGuard.beforeConnect(ep.endpoint);
+        } catch (PoolException refused) {
+            ep.ports.giveBack();
+            unreserve(ep);
+            listeners.leaseRejected(ep.endpoint, refused);
+            throw refused;
+        }
         long t0 = System.nanoTime();
         C connection;
         try {
@@ -246,13 +322,17 @@ public final class PoolEngine<C> {
                 throw new IOException("connector returned no connection");
             }
         } catch (IOException | RuntimeException ex) {
+            long nanos = System.nanoTime() - t0;
+            ep.ports.giveBack();
             unreserve(ep);
+            connectGuard.connectFailed(ep.endpoint, nanos, ex instanceof IOException ? (IOException) ex : new IOException(ex));
             listeners.connectFailed(ep.endpoint, ex);
             ConnectFailedException failure = new ConnectFailedException(ep.endpoint, ex);
             listeners.leaseRejected(ep.endpoint, failure);
             throw failure;
         }
         long connectNanos = System.nanoTime() - t0;
+        connectGuard.connectSucceeded(ep.endpoint, connectNanos);
         long now = now();
         long jitter = lifetimeJitterNanos > 0 ? ThreadLocalRandom.current().nextLong(lifetimeJitterNanos + 1) : 0L;
         PooledEntry<C> e = new PooledEntry<>(ep, connection, now, maxLifetimeNanos - jitter);
@@ -535,6 +615,7 @@ public final class PoolEngine<C> {
             // The socket is closed; a failing dispose must not stop the accounting.
         }
         e.setState(PooledEntry.CLOSED);
+        e.pool.ports.closed(ending == Ending.LOCAL, now());
         e.pool.remove(e);
         listeners.connectionClosed(e.pool.endpoint, ending, reason);
         return ending;
@@ -632,6 +713,16 @@ public final class PoolEngine<C> {
     /** The endpoints this pool has served. */
     public java.util.Set<Endpoint> endpoints() {
         return java.util.Collections.unmodifiableSet(endpoints.keySet());
+    }
+
+    /** Port usage per endpoint, for health checks. */
+    public io.github.portkeeper.core.PortBudgetSnapshot portBudget() {
+        long now = now();
+        Map<Endpoint, io.github.portkeeper.core.PortBudgetSnapshot.EndpointBudget> per = new HashMap<>();
+        for (EndpointPool<C> ep : endpoints.values()) {
+            per.put(ep.endpoint, ep.ports.usage(portBudgetPerEndpoint, now));
+        }
+        return new io.github.portkeeper.core.PortBudgetSnapshot(portBudget, per);
     }
 
     /** Connections counted against the total limit (leased, idle and being opened). */

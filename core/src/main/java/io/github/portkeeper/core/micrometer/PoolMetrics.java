@@ -7,6 +7,7 @@ import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolListener;
 import io.github.portkeeper.core.PoolStats;
+import io.github.portkeeper.core.PortBudgetSnapshot;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
 import io.micrometer.core.instrument.Counter;
@@ -23,6 +24,7 @@ import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -53,6 +55,7 @@ public final class PoolMetrics implements MeterBinder {
     private final ConcurrentHashMap<Endpoint, EndpointMeters> perEndpoint = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Endpoint, List<InetSocketAddress>> addresses = new ConcurrentHashMap<>();
     private final java.util.Set<String> gaugedEndpointTags = ConcurrentHashMap.newKeySet();
+    private final java.util.Set<String> gaugedBudgetTags = ConcurrentHashMap.newKeySet();
     private final LongAdder leasesServed = new LongAdder();
     private final LongAdder timeWaitCreated = new LongAdder();
     private final LongAdder avoided = new LongAdder();
@@ -91,6 +94,11 @@ public final class PoolMetrics implements MeterBinder {
                 .tags(tags).register(registry);
         if (!endpointTag) {
             registerStateGauges(registry, tags, null);
+        }
+        if (pool.config().portBudget().isEnabled() && !endpointTag) {
+            Gauge.builder("portkeeper.ports.budget.used", pool, p -> p.portBudget().maxUsedRatio())
+                    .description("Share of the port budget in use (the fullest endpoint)")
+                    .tags(tags).register(registry);
         }
         if (probe.isAvailable()) {
             Gauge.builder("portkeeper.tcp.timewait", this, m -> m.kernelCount(TcpState.TIME_WAIT))
@@ -152,6 +160,16 @@ public final class PoolMetrics implements MeterBinder {
         return sum;
     }
 
+    private static double budgetRatio(Pool<?> pool, String tag) {
+        double max = 0;
+        for (Map.Entry<Endpoint, PortBudgetSnapshot.EndpointBudget> e : pool.portBudget().endpoints().entrySet()) {
+            if (e.getKey().toString().equals(tag)) {
+                max = Math.max(max, e.getValue().usedRatio());
+            }
+        }
+        return max;
+    }
+
     private double kernelCount(TcpState state) {
         SocketTable table = snapshot;
         long now = System.nanoTime();
@@ -200,6 +218,12 @@ public final class PoolMetrics implements MeterBinder {
         if (endpointTag) {
             tags = tags.and("endpoint", e.toString());
             registerStateGauges(r, tags, e.toString());
+            if (pool.config().portBudget().isEnabled() && gaugedBudgetTags.add(e.toString())) {
+                String tag = e.toString();
+                Gauge.builder("portkeeper.ports.budget.used", pool, p -> budgetRatio(p, tag))
+                        .description("Share of the port budget in use toward the endpoint (0..1)")
+                        .tags(tags).register(r);
+            }
         }
         return new EndpointMeters(r, tags);
     }

@@ -1,0 +1,95 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.PortBudgetSnapshot;
+
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Ports one endpoint's connections tie up: open sockets, TIME_WAIT left by our own closes in the
+ * last 60 s (one-second buckets), and the kernel's count of every socket toward the endpoint as
+ * of the last refresh (it includes ours; the difference is other pools' and processes').
+ */
+final class PortUsage {
+
+    private static final int WINDOW_SECONDS = 60;
+
+    /** Open sockets of this pool toward the endpoint, including connects in progress. */
+    final AtomicInteger sockets = new AtomicInteger();
+    /** Sockets opened since the kernel count was taken (the kernel has not seen them). */
+    private final AtomicInteger openedSinceRefresh = new AtomicInteger();
+    private final long[] bucketSecond = new long[WINDOW_SECONDS + 1];
+    private final int[] bucketCount = new int[WINDOW_SECONDS + 1];
+    /** The kernel's count of sockets toward the endpoint at the last refresh, or -1 if unknown. */
+    private volatile int kernelTotal = -1;
+    /** The endpoint's resolved addresses, for the kernel count; set by the housekeeper. */
+    volatile List<InetSocketAddress> addresses;
+
+    /** Takes a port for a new connection if that keeps usage within {@code budget}. */
+    boolean tryTake(int budget, long now) {
+        sockets.incrementAndGet();
+        openedSinceRefresh.incrementAndGet();
+        if (usage(budget, now).used() > budget) {
+            giveBack();
+            return false;
+        }
+        return true;
+    }
+
+    /** A socket that was counted never opened, or was closed without TIME_WAIT on this host. */
+    void giveBack() {
+        sockets.decrementAndGet();
+        openedSinceRefresh.decrementAndGet();
+    }
+
+    /** A socket closed; if by a local FIN it now sits in TIME_WAIT for 60 s. */
+    void closed(boolean timeWait, long now) {
+        sockets.decrementAndGet();
+        if (timeWait) {
+            recordTimeWait(now);
+        }
+    }
+
+    private synchronized void recordTimeWait(long now) {
+        long second = now / 1_000_000_000L;
+        int i = (int) Math.floorMod(second, (long) bucketSecond.length);
+        if (bucketSecond[i] != second) {
+            bucketSecond[i] = second;
+            bucketCount[i] = 0;
+        }
+        bucketCount[i]++;
+    }
+
+    synchronized int recentTimeWait(long now) {
+        long second = now / 1_000_000_000L;
+        int sum = 0;
+        for (int i = 0; i < bucketSecond.length; i++) {
+            if (bucketCount[i] > 0 && second - bucketSecond[i] <= WINDOW_SECONDS) {
+                sum += bucketCount[i];
+            }
+        }
+        return sum;
+    }
+
+    /** Called before a kernel snapshot is taken: the sockets opened so far will be in it. */
+    int markBeforeRefresh() {
+        return openedSinceRefresh.get();
+    }
+
+    void refreshed(int kernelCount, int openedBeforeSnapshot) {
+        kernelTotal = kernelCount;
+        openedSinceRefresh.addAndGet(-openedBeforeSnapshot);
+    }
+
+    PortBudgetSnapshot.EndpointBudget usage(int budget, long now) {
+        int live = Math.max(0, sockets.get());
+        int timeWait = recentTimeWait(now);
+        int others = 0;
+        int kernel = kernelTotal;
+        if (kernel >= 0) {
+            others = Math.max(0, kernel + Math.max(0, openedSinceRefresh.get()) - live - timeWait);
+        }
+        return new PortBudgetSnapshot.EndpointBudget(budget, live, timeWait, others);
+    }
+}
