@@ -41,6 +41,8 @@ final class Housekeeper<C> implements Runnable {
     private final long watchDelayNanos;
     private final long drainTimeoutNanos;
     private final long marginCapNanos;
+    /** Idle ages below this at the server's close are not taken for its idle timeout. */
+    private final long minObservableIdleNanos;
     private final ReentrantLock lock = new ReentrantLock();
     private final ConcurrentLinkedQueue<PooledEntry<C>> toDrain = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean started = new AtomicBoolean();
@@ -59,6 +61,7 @@ final class Housekeeper<C> implements Runnable {
         this.watchDelayNanos = config.housekeepingInterval().toNanos();
         this.drainTimeoutNanos = config.retirement().drainTimeout().toNanos();
         this.marginCapNanos = config.idleTimeoutMargin().toNanos();
+        this.minObservableIdleNanos = Math.max(50_000_000L, 3 * config.housekeepingInterval().toNanos());
         this.portBudget = config.portBudget();
     }
 
@@ -164,7 +167,7 @@ final class Housekeeper<C> implements Runnable {
                 int fin = SocketCloser.peerFinArrived(e.channel());
                 if (fin > 0) {
                     if (e.retireReason == CloseReason.IDLE_TIMEOUT) {
-                        e.pool.observeIdleClose(now - e.idleSince);
+                        observeIdleClose(e, now);
                     }
                     engine.closeEntry(e, false, e.retireReason);
                 }
@@ -172,11 +175,24 @@ final class Housekeeper<C> implements Runnable {
         }
     }
 
+    /**
+     * Learns from a server's close of an idle connection. A close within a few ticks of the
+     * connection going idle is not an idle timeout: it is a request limit (nginx's
+     * {@code keepalive_requests}), a restart, or a close right after the last response, and
+     * learning it would stop all reuse.
+     */
+    private void observeIdleClose(PooledEntry<C> e, long now) {
+        long age = now - e.idleSince;
+        if (age >= minObservableIdleNanos) {
+            e.pool.observeIdleClose(age);
+        }
+    }
+
     /** An idle connection became readable: the peer's FIN, or bytes nobody asked for. */
     private void onIdleReadable(PooledEntry<C> e, long now) {
         int fin = SocketCloser.peerFinArrived(e.channel());
         if (fin > 0) {
-            e.pool.observeIdleClose(now - e.idleSince);
+            observeIdleClose(e, now);
             engine.closeEntry(e, false, CloseReason.PEER_CLOSED);
         } else if (fin < 0) {
             engine.closeEntry(e, true, CloseReason.UNEXPECTED_DATA);
@@ -293,6 +309,15 @@ final class Housekeeper<C> implements Runnable {
         lock.lock();
         try {
             if (!e.casState(PooledEntry.WATCHED, PooledEntry.LEASED)) {
+                return false;
+            }
+            if (SocketCloser.probeIdle(e.channel()) != 0) {
+                // The peer's FIN (or stray bytes) arrived before the watcher got to it: never
+                // hand this one out. Reading is safe: nobody owns bytes on an idle connection.
+                long now = engine.now();
+                e.setState(PooledEntry.DRAINING);
+                e.drainingSince = now;
+                onIdleReadable(e, now);
                 return false;
             }
             SelectionKey key = (SelectionKey) e.watchKey;

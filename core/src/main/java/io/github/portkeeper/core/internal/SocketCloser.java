@@ -108,6 +108,20 @@ public final class SocketCloser {
         return ending;
     }
 
+    /**
+     * Looks at an idle, non-blocking channel without waiting: 0 if nothing has arrived, 1 if the
+     * peer's FIN has, -1 if bytes have (they are consumed: only call it on a connection that is
+     * not to be used if anything arrived).
+     */
+    static int probeIdle(SocketChannel channel) {
+        try {
+            int n = channel.read(ByteBuffer.allocate(64));
+            return n < 0 ? 1 : n > 0 ? -1 : 0;
+        } catch (IOException e) {
+            return 1;
+        }
+    }
+
     /** Closes with RST at once, without looking for a FIN: for aborting an exchange in flight. */
     static void abort(SocketChannel channel) {
         if (channel != null && channel.isOpen()) {
