@@ -16,6 +16,9 @@ public record PortBudgetSnapshot(PortBudget budget, Map<Endpoint, EndpointBudget
 
     /** The highest share of its budget any endpoint uses, 0..1 (0 when the budget is disabled). */
     public double maxUsedRatio() {
+        if (!budget.isEnabled()) {
+            return 0;
+        }
         double max = 0;
         for (EndpointBudget e : endpoints.values()) {
             max = Math.max(max, e.usedRatio());

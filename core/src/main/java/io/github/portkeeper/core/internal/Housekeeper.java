@@ -140,6 +140,19 @@ final class Housekeeper<C> implements Runnable {
     private void watch(Selector sel, PooledEntry<C> e) {
         try {
             e.channel().configureBlocking(false);
+            if (SocketCloser.probeIdle(e.channel()) != 0) {
+                // Already closed (or written to) before we started watching: the server closed
+                // right after its response (a request limit, a restart), not on an idle timeout,
+                // so this close teaches nothing about the timeout.
+                long now = engine.now();
+                e.setState(PooledEntry.DRAINING);
+                e.drainingSince = now;
+                handleIdleReadable(e, false);
+                if (e.state() == PooledEntry.DRAINING) {
+                    e.watchKey = e.channel().register(sel, SelectionKey.OP_READ, e); // await the FIN
+                }
+                return;
+            }
             e.watchKey = e.channel().register(sel, SelectionKey.OP_READ, e);
         } catch (IOException | RuntimeException ex) {
             // The socket died under us: we own it (WATCHED, under the lock), so close it.
@@ -162,7 +175,7 @@ final class Housekeeper<C> implements Runnable {
             if (s == PooledEntry.WATCHED) {
                 e.setState(PooledEntry.DRAINING);
                 e.drainingSince = now;
-                onIdleReadable(e, now);
+                handleIdleReadable(e, true);
             } else if (s == PooledEntry.DRAINING) {
                 int fin = SocketCloser.peerFinArrived(e.channel());
                 if (fin > 0) {
@@ -188,11 +201,16 @@ final class Housekeeper<C> implements Runnable {
         }
     }
 
-    /** An idle connection became readable: the peer's FIN, or bytes nobody asked for. */
-    private void onIdleReadable(PooledEntry<C> e, long now) {
+    /**
+     * An idle connection became readable: the peer's FIN, or bytes nobody asked for.
+     * {@code learn}: whether a FIN now is the server's idle timeout, to be learned from. */
+    private void handleIdleReadable(PooledEntry<C> e, boolean learn) {
+        long now = engine.now();
         int fin = SocketCloser.peerFinArrived(e.channel());
         if (fin > 0) {
-            observeIdleClose(e, now);
+            if (learn) {
+                observeIdleClose(e, now);
+            }
             engine.closeEntry(e, false, CloseReason.PEER_CLOSED);
         } else if (fin < 0) {
             engine.closeEntry(e, true, CloseReason.UNEXPECTED_DATA);
@@ -317,7 +335,7 @@ final class Housekeeper<C> implements Runnable {
                 long now = engine.now();
                 e.setState(PooledEntry.DRAINING);
                 e.drainingSince = now;
-                onIdleReadable(e, now);
+                handleIdleReadable(e, true);
                 return false;
             }
             SelectionKey key = (SelectionKey) e.watchKey;

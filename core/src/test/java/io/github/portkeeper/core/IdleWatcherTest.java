@@ -1,0 +1,275 @@
+package io.github.portkeeper.core;
+
+import io.github.portkeeper.core.testing.Kernel;
+import io.github.portkeeper.core.testing.ScriptedServer;
+import io.github.portkeeper.core.testing.ScriptedServer.End;
+import io.github.portkeeper.core.testing.TallyListener;
+import io.github.portkeeper.core.testing.TallyListener.Closed;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The idle watcher against a real server: a peer's FIN on an idle connection is answered by a
+ * passive close at once, bytes nobody asked for retire the connection, and watching never costs
+ * a reused connection its bytes or its blocking mode.
+ */
+class IdleWatcherTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(5);
+    private static final Duration POLL = Duration.ofMillis(5);
+    private static final Duration FIN_TO_CLOSE_BOUND = Duration.ofMillis(50);
+
+    private final TallyListener tally = new TallyListener();
+    private ScriptedServer server;
+    private SocketPool sockets;
+
+    private void start(ScriptedServer.Builder serverPolicies, Retirement retirement) throws IOException {
+        server = serverPolicies.start();
+        sockets = SocketPool.builder().readTimeout(Duration.ofSeconds(5))
+                .poolConfig(PoolConfig.builder().retirement(retirement).listener(tally).build()).build();
+    }
+
+    private Socket socket() throws IOException {
+        return sockets.socket(server.host(), server.port());
+    }
+
+    /** One exchange on a fresh lease; returns the connection's local port. */
+    private int exchangeOnce(int value) throws IOException {
+        try (Socket s = socket()) {
+            assertThat(ScriptedServer.exchange(s, value)).isEqualTo(value + 1);
+            return s.getLocalPort();
+        }
+    }
+
+    @AfterEach
+    void nothingLeaked() {
+        if (sockets == null) {
+            return;
+        }
+        try {
+            assertThat(sockets.pool().stats().active()).as("connections still leased").isZero();
+            if (Kernel.isAvailable()) {
+                assertThat(Kernel.clientCloseWait(server.address())).as(Kernel.describe(server.address())).isZero();
+            }
+        } finally {
+            sockets.close();
+            server.close();
+        }
+    }
+
+    @Test
+    void serverFinOnAnIdleConnectionIsAnsweredByAPassiveCloseWithinFiftyMillis() throws IOException {
+        start(ScriptedServer.builder().closeAfterIdle(Duration.ofMillis(300)), Retirement.defaults());
+        Endpoint endpoint = Endpoint.of(server.host(), server.port());
+
+        // 1. Unknown server timeout: the watched idle connection gets the FIN.
+        int first = exchangeOnce(1);
+        Closed closed = awaitClose(1);
+        assertThat(closed.ending()).isEqualTo(Ending.PEER);
+        assertThat(closed.reason()).isEqualTo(CloseReason.PEER_CLOSED);
+        Duration watcherLatency = finToClose(first, closed);
+        assertThat(watcherLatency).as("server FIN to connectionClosed, idle connection").isLessThanOrEqualTo(FIN_TO_CLOSE_BOUND);
+        assertThat(sockets.pool().stats(endpoint)).isEqualTo(new PoolStats.EndpointStats(0, 0, 0, 0));
+        if (Kernel.isAvailable()) {
+            assertThat(Kernel.clientCloseWait(server.address())).as(Kernel.describe(server.address())).isZero();
+        }
+
+        // 2. A lease right after gets a fresh connection, never the dead one.
+        int second = exchangeOnce(2);
+        assertThat(second).isNotEqualTo(first);
+
+        // 3. Timeout now learned: the pool retires the connection before the server's timeout and
+        //    the FIN then ends a draining connection, just as fast.
+        assertThat(sockets.pool().serverIdleTimeout(endpoint)).isPresent();
+        Closed drained = awaitClose(2);
+        assertThat(drained.ending()).isEqualTo(Ending.PEER);
+        assertThat(drained.reason()).isEqualTo(CloseReason.IDLE_TIMEOUT);
+        Duration drainLatency = finToClose(second, drained);
+        assertThat(drainLatency).as("server FIN to connectionClosed, draining connection").isLessThanOrEqualTo(FIN_TO_CLOSE_BOUND);
+
+        assertThat(server.endedCount(End.SERVER_IDLE_CLOSE)).isEqualTo(2);
+        assertThat(tally.timeWaitCreated()).isZero();
+        if (Kernel.isAvailable()) {
+            InetSocketAddress address = server.address();
+            assertThat(Kernel.clientTimeWait(address)).as(Kernel.describe(address)).isZero();
+            assertThat(Kernel.serverTimeWait(server.port())).as(Kernel.describe(address)).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void watchedIdleConnectionIsReusedWithItsBytesAndBlockingModeIntact() throws IOException {
+        start(ScriptedServer.builder(), Retirement.defaults());
+        int port = exchangeOnce(1);
+        // Idle for many watcher ticks (10 ms): it is registered with the selector meanwhile, and must
+        // stay pooled, unread and reusable.
+        await().during(Duration.ofMillis(200)).atMost(WAIT).pollInterval(Duration.ofMillis(20))
+                .until(() -> sockets.pool().stats().idle() == 1 && tally.closedTotal() == 0);
+        for (int i = 0; i < 3; i++) {
+            try (Socket s = socket()) {
+                assertThat(s.getLocalPort()).isEqualTo(port);
+                assertThat(ScriptedServer.exchange(s, 10 + i)).isEqualTo(11 + i);
+            }
+            await().during(Duration.ofMillis(50)).atMost(WAIT).pollInterval(Duration.ofMillis(10))
+                    .until(() -> sockets.pool().stats().idle() == 1);
+        }
+        assertThat(server.accepted()).isEqualTo(1);
+        assertThat(tally.retiringEvents()).isEmpty();
+    }
+
+    @Test
+    void unexpectedBytesOnAnIdleConnectionRetireItUntilTheServerCloses() throws IOException {
+        start(ScriptedServer.builder().sendGarbageWhenIdle(Duration.ofMillis(100)).closeAfterIdle(Duration.ofMillis(600)),
+                Retirement.awaitPeer(WAIT));
+        int desynced = exchangeOnce(1);
+
+        await().atMost(WAIT).pollInterval(POLL).until(() -> !tally.retiringEvents().isEmpty());
+        assertThat(tally.retiringEvents()).singleElement()
+                .satisfies(r -> assertThat(r.reason()).isEqualTo(CloseReason.UNEXPECTED_DATA));
+        assertThat(sockets.pool().stats().idle()).as("never leased again").isZero();
+        assertThat(sockets.pool().stats().draining()).as("kept open for the server to close first").isEqualTo(1);
+        assertThat(tally.closedTotal()).isZero();
+
+        try (Socket s = socket()) {
+            assertThat(s.getLocalPort()).as("a fresh connection, not the desynced one").isNotEqualTo(desynced);
+            assertThat(ScriptedServer.exchange(s, 2)).isEqualTo(3);
+        }
+
+        Closed closed = awaitClose(1);
+        assertThat(closed.ending()).as("the server closed first").isEqualTo(Ending.PEER);
+        assertThat(closed.reason()).isEqualTo(CloseReason.UNEXPECTED_DATA);
+        // The second connection goes the same way.
+        await().atMost(WAIT).pollInterval(POLL).until(() -> tally.closedTotal() == 2);
+        assertThat(tally.closed(Ending.PEER)).isEqualTo(2);
+        assertThat(server.garbageSent()).isEqualTo(2);
+        if (Kernel.isAvailable()) {
+            assertThat(Kernel.clientTimeWait(server.address())).as(Kernel.describe(server.address())).isZero();
+        }
+    }
+
+    @Test
+    void unexpectedBytesFromAServerThatNeverClosesEndByTheFallbackAfterTheDrainTimeout() throws IOException {
+        Duration drainTimeout = Duration.ofMillis(300);
+        start(ScriptedServer.builder().sendGarbageWhenIdle(Duration.ofMillis(50)), Retirement.awaitPeer(drainTimeout));
+        exchangeOnce(1);
+
+        Closed closed = awaitClose(1);
+        assertThat(closed.ending()).as("the default fallback").isEqualTo(Ending.RESET);
+        assertThat(closed.reason()).isEqualTo(CloseReason.UNEXPECTED_DATA);
+        TallyListener.Retiring retiring = tally.retiringEvents().get(0);
+        assertThat(Duration.ofNanos(closed.nanoTime() - retiring.nanoTime()))
+                .as("drained for the drain timeout first").isGreaterThanOrEqualTo(drainTimeout.minusMillis(15));
+        assertThat(sockets.pool().stats().draining()).isZero();
+        await().atMost(WAIT).pollInterval(POLL).until(() -> server.ended().size() == 1);
+        assertThat(server.ended().get(0).end()).as("the server saw the reset").isEqualTo(End.CLIENT_RESET_OR_ERROR);
+        if (Kernel.isAvailable()) {
+            assertThat(Kernel.clientTimeWait(server.address())).as(Kernel.describe(server.address())).isZero();
+            assertThat(Kernel.serverTimeWait(server.port())).as(Kernel.describe(server.address())).isZero();
+        }
+    }
+
+    /**
+     * The server's FIN must win over a lease that comes right after it, not only over one that
+     * comes after the pool noticed. Each round uses its own endpoint (a qualifier), so no timeout
+     * has been learned and the connection sits watched, idle, when the server closes it; the lease
+     * is taken the moment the server has closed (the test thread spins on the server's record of
+     * the close, so it is already running when the FIN lands, as a busy client's threads are).
+     */
+    @Test
+    void leaseRightAfterTheServersFinNeverGetsTheDeadConnection() throws Exception {
+        start(ScriptedServer.builder().closeAfterIdle(Duration.ofMillis(100)), Retirement.defaults());
+        Duration watched = Duration.ofMillis(30); // three housekeeping ticks: surely registered with the watcher
+        int rounds = 20;
+        int judged = 0;
+        List<String> stale = new ArrayList<>();
+        for (int round = 0; round < rounds; round++) {
+            Endpoint endpoint = Endpoint.of(server.host(), server.port(), "round-" + round);
+            int dead;
+            long released;
+            try (Socket s = sockets.socket(endpoint)) {
+                dead = s.getLocalPort();
+                assertThat(ScriptedServer.exchange(s, round)).isEqualTo(round + 1);
+            } finally {
+                released = System.nanoTime();
+            }
+            long serverClosed = awaitServerClosed(dead).nanoTime();
+            try (Socket s = sockets.socket(endpoint)) {
+                if (serverClosed - released < watched.toNanos()) {
+                    continue; // the client was slow to give it back: not yet watched, not what this test is about
+                }
+                judged++;
+                if (s.getLocalPort() == dead) {
+                    String failure;
+                    try {
+                        ScriptedServer.exchange(s, round);
+                        failure = "answered?";
+                    } catch (IOException e) {
+                        failure = e.getMessage();
+                    }
+                    stale.add("round " + round + ": leased the connection the server had closed (local port " + dead + "): " + failure);
+                }
+            }
+        }
+        assertThat(judged).as("rounds where the connection was watched when the server closed it").isGreaterThanOrEqualTo(rounds / 2);
+        assertThat(stale).as("leases that got a watched connection whose FIN had already arrived").isEmpty();
+    }
+
+    /**
+     * Known gap, not an acceptance criterion: a server that closes right after its response (a
+     * per-connection request limit, HTTP/1.0 style) leaves its FIN queued before the connection is
+     * even given back; reused within the watcher's first tick, the connection is leased unchecked,
+     * because the hot path deliberately does no I/O. Enable to see it fail.
+     */
+    @Disabled("by design the hot path does no I/O: a FIN queued before the connection was given back goes unseen until the watcher's first tick")
+    @Test
+    void connectionTheServerClosedRightAfterItsResponseIsNeverLeasedAgain() throws IOException {
+        start(ScriptedServer.builder().closeAfterResponses(1), Retirement.defaults());
+        int failed = 0;
+        for (int i = 0; i < 10; i++) {
+            try (Socket s = socket()) {
+                ScriptedServer.exchange(s, i);
+            } catch (IOException e) {
+                failed++;
+            }
+        }
+        assertThat(failed).as("exchanges on a connection the server had already closed").isZero();
+    }
+
+    private ScriptedServer.Ended awaitServerClosed(int clientPort) {
+        for (int i = 0; i < 10; i++) {
+            ScriptedServer.Ended end = server.spinForNextEnd(WAIT);
+            assertThat(end).as("the server closed nothing within " + WAIT).isNotNull();
+            if (end.clientPort() == clientPort) {
+                assertThat(end.end()).isEqualTo(End.SERVER_IDLE_CLOSE);
+                return end;
+            }
+        }
+        throw new AssertionError("the server never closed the connection from port " + clientPort);
+    }
+
+    /** Waits for the {@code n}-th close event and returns it. */
+    private Closed awaitClose(int n) {
+        await().atMost(WAIT).pollInterval(POLL).until(() -> tally.closedTotal() >= n);
+        List<Closed> all = tally.closedEvents();
+        return all.get(n - 1);
+    }
+
+    /** From the server closing the connection with {@code clientPort} to the pool reporting {@code closed}. */
+    private Duration finToClose(int clientPort, Closed closed) {
+        await().atMost(WAIT).pollInterval(POLL)
+                .until(() -> server.ended().stream().anyMatch(e -> e.clientPort() == clientPort));
+        ScriptedServer.Ended serverClose = server.ended().stream().filter(e -> e.clientPort() == clientPort).findFirst().orElseThrow();
+        assertThat(serverClose.end()).isEqualTo(End.SERVER_IDLE_CLOSE);
+        return Duration.ofNanos(closed.nanoTime() - serverClose.nanoTime());
+    }
+}
