@@ -36,6 +36,7 @@ class CloseOwnershipTest {
     private static final int N = 20;
 
     private final TallyListener tally = new TallyListener();
+    private final io.micrometer.core.instrument.MeterRegistry registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
     private final List<AutoCloseable> toClose = new ArrayList<>();
     private ScriptedServer server;
 
@@ -97,6 +98,7 @@ class CloseOwnershipTest {
         SocketPool sockets = SocketPool.builder().readTimeout(Duration.ofSeconds(5))
                 .poolConfig(PoolConfig.builder().maxPerEndpoint(8).listener(tally).build()).build();
         toClose.add(sockets);
+        new io.github.portkeeper.core.micrometer.PoolMetrics(sockets.pool()).bindTo(registry);
         int exchanges = 10_000;
         AtomicInteger next = new AtomicInteger();
         AtomicInteger failed = new AtomicInteger();
@@ -142,12 +144,18 @@ class CloseOwnershipTest {
         assertThat(tally.leases()).isEqualTo(exchanges);
         assertThat(tally.timeWaitCreated()).as("timewait.created").isZero();
         assertThat(tally.timeWaitAvoided()).as("timewait.avoided").isEqualTo(exchanges);
+        assertThat(registry.find("portkeeper.timewait.created").counters())
+                .as("portkeeper.timewait.created").allSatisfy(c -> assertThat(c.count()).isZero());
+        assertThat(registry.get("portkeeper.timewait.avoided").functionCounter().count())
+                .as("portkeeper.timewait.avoided").isEqualTo(exchanges);
+        assertThat(registry.get("portkeeper.tcp.timewait").gauge().value()).as("portkeeper.tcp.timewait").isZero();
     }
 
     @Test
     void forcedLocalRetirementLeavesExactlyOneClientTimeWaitPerLocalEnding() throws Exception {
         server(ScriptedServer.builder());
         Pool<SocketChannel> pool = pool(ChannelConnector.plain(), Retirement.local());
+        new io.github.portkeeper.core.micrometer.PoolMetrics(pool).bindTo(registry);
 
         retireConnectionsHeldTogether(pool);
 
@@ -158,6 +166,10 @@ class CloseOwnershipTest {
                 .isEqualTo(tally.closed(Ending.LOCAL)));
         assertThat(Kernel.serverTimeWait(server.port())).as("the server closed passively").isZero();
         assertThat(tally.closedEvents()).allSatisfy(c -> assertThat(c.reason()).isEqualTo(CloseReason.RETIRED));
+        double created = registry.get("portkeeper.timewait.created").counter().count();
+        assertThat(created).as("portkeeper.timewait.created equals the kernel's new TIME_WAIT count")
+                .isEqualTo(Kernel.clientTimeWait(address));
+        assertThat(registry.get("portkeeper.tcp.timewait").gauge().value()).as("portkeeper.tcp.timewait").isEqualTo(N);
     }
 
     @Test
