@@ -47,6 +47,8 @@ final class Housekeeper<C> implements Runnable {
     private final ConcurrentLinkedQueue<PooledEntry<C>> toDrain = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean started = new AtomicBoolean();
     private static final long KERNEL_REFRESH_NANOS = 1_000_000_000L;
+    /** How soon after stray bytes on an idle connection a FIN makes them a close notice (TLS close_notify). */
+    private static final long CLOSE_NOTIFY_GRACE_NANOS = 1_000_000_000L;
     private final io.github.portkeeper.core.PortBudget portBudget;
     private final io.github.portkeeper.core.KernelProbe probe = io.github.portkeeper.core.KernelProbe.linux();
     private long lastKernelRefresh = Long.MIN_VALUE / 2;
@@ -179,10 +181,16 @@ final class Housekeeper<C> implements Runnable {
             } else if (s == PooledEntry.DRAINING) {
                 int fin = SocketCloser.peerFinArrived(e.channel());
                 if (fin > 0) {
-                    if (e.retireReason == CloseReason.IDLE_TIMEOUT) {
+                    CloseReason reason = e.retireReason;
+                    if (reason == CloseReason.IDLE_TIMEOUT) {
                         observeIdleClose(e, now);
+                    } else if (reason == CloseReason.UNEXPECTED_DATA && now - e.drainingSince <= CLOSE_NOTIFY_GRACE_NANOS) {
+                        // Bytes, then the FIN right after: a TLS server's idle close (close_notify,
+                        // then FIN), not a stream out of step. Learn from it as from a plain FIN.
+                        observeIdleClose(e, e.drainingSince);
+                        reason = CloseReason.PEER_CLOSED;
                     }
-                    engine.closeEntry(e, false, e.retireReason);
+                    engine.closeEntry(e, false, reason);
                 }
             }
         }

@@ -49,6 +49,8 @@ public final class PoolEngine<C> {
     private final int maxLeases;
     private final long watchDelayNanos;
     private static final long BUDGET_POLL_NANOS = 10_000_000L;
+    /** How long an expired connection that can have a last use waits idle for it before retiring anyway. */
+    private static final long LAST_USE_GRACE_NANOS = 1_000_000_000L;
     private final io.github.portkeeper.core.PortBudget portBudget;
     private final int portBudgetPerEndpoint;
     private final io.github.portkeeper.core.ConnectGuard connectGuard;
@@ -542,8 +544,8 @@ public final class PoolEngine<C> {
         }
         long now = now();
         CloseReason reason = closed ? CloseReason.POOL_CLOSED
-                : e.isRetireRequested() ? CloseReason.RETIRED
                 : e.lastUse ? (e.isExpired(now) ? CloseReason.LIFETIME : CloseReason.LEASE_BUDGET)
+                : e.isRetireRequested() ? CloseReason.RETIRED
                 : lastUseCapable ? null // an expired one gets its last use on the next lease
                 : unfitOnRelease(e, now);
         // A last-use-capable connection past its lifetime or budget stays, for one last lease.
@@ -670,6 +672,12 @@ public final class PoolEngine<C> {
                 int s = e.state();
                 if (s == PooledEntry.IDLE || s == PooledEntry.WATCHED) {
                     CloseReason unfit = unfitReason(e, now);
+                    if (unfit != null && lastUseCapable && unfit != CloseReason.IDLE_TIMEOUT
+                            && now - e.idleSince < LAST_USE_GRACE_NANOS) {
+                        // A busy connection is idle for microseconds between requests: leave it its
+                        // last use (Connection: close) rather than retire it silently.
+                        continue;
+                    }
                     if (unfit != null && claim(e)) {
                         retire(e, unfit);
                     }
