@@ -47,8 +47,6 @@ final class Housekeeper<C> implements Runnable {
     private final ConcurrentLinkedQueue<PooledEntry<C>> toDrain = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean started = new AtomicBoolean();
     private static final long KERNEL_REFRESH_NANOS = 1_000_000_000L;
-    /** How soon after stray bytes on an idle connection a FIN makes them a close notice (TLS close_notify). */
-    private static final long CLOSE_NOTIFY_GRACE_NANOS = 1_000_000_000L;
     private final io.github.portkeeper.core.PortBudget portBudget;
     private final io.github.portkeeper.core.KernelProbe probe = io.github.portkeeper.core.KernelProbe.linux();
     private long lastKernelRefresh = Long.MIN_VALUE / 2;
@@ -184,11 +182,9 @@ final class Housekeeper<C> implements Runnable {
                     CloseReason reason = e.retireReason;
                     if (reason == CloseReason.IDLE_TIMEOUT) {
                         observeIdleClose(e, now);
-                    } else if (reason == CloseReason.UNEXPECTED_DATA && now - e.drainingSince <= CLOSE_NOTIFY_GRACE_NANOS) {
-                        // Bytes, then the FIN right after: a TLS server's idle close (close_notify,
-                        // then FIN), not a stream out of step. Learn from it as from a plain FIN.
+                    } else if (reason == CloseReason.PEER_CLOSED) {
+                        // A TLS close notice came first; the idle timeout struck when it arrived.
                         observeIdleClose(e, e.drainingSince);
-                        reason = CloseReason.PEER_CLOSED;
                     }
                     engine.closeEntry(e, false, reason);
                 }
@@ -214,7 +210,16 @@ final class Housekeeper<C> implements Runnable {
      * {@code learn}: whether a FIN now is the server's idle timeout, to be learned from. */
     private void handleIdleReadable(PooledEntry<C> e, boolean learn) {
         long now = engine.now();
-        int fin = SocketCloser.peerFinArrived(e.channel());
+        int first = SocketCloser.readIdleHead(e.channel());
+        int fin = first == SocketCloser.HEAD_FIN ? 1 : SocketCloser.peerFinArrived(e.channel());
+        if (fin == 0 && first == SocketCloser.HEAD_TLS_RECORD) {
+            // One TLS record and no FIN yet: a TLS server's idle close (close_notify; its FIN
+            // follows). Not a stream out of step: wait for the FIN and learn from it.
+            e.retireReason = learn ? CloseReason.PEER_CLOSED : CloseReason.UNEXPECTED_DATA;
+            engine.uncountRetired(e);
+            engine.listeners.connectionRetiring(e.pool.endpoint, e.retireReason);
+            return;
+        }
         if (fin > 0) {
             if (learn) {
                 observeIdleClose(e, now);

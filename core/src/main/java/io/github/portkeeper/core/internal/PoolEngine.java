@@ -644,6 +644,10 @@ public final class PoolEngine<C> {
             ending = Ending.RESET;
         } else if (channel == null && !connector.wasEstablished(e.connection)) {
             ending = Ending.FAILED;
+        } else if (channel != null && !channel.isOpen()) {
+            // Closed behind the pool's back: the JDK closes an interrupted blocking channel, with
+            // a plain FIN. Established connections end LOCAL; ones that never connected, FAILED.
+            ending = connector.wasEstablished(e.connection) ? Ending.LOCAL : Ending.FAILED;
         } else {
             ending = SocketCloser.close(channel, reset);
         }

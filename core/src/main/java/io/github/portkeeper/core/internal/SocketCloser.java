@@ -122,6 +122,57 @@ public final class SocketCloser {
         }
     }
 
+    static final int HEAD_NOTHING = 0;
+    static final int HEAD_FIN = 1;
+    static final int HEAD_BYTES = 2;
+    static final int HEAD_TLS_RECORD = 3;
+
+    /**
+     * Reads what arrived on an idle, non-blocking channel (only call it on a connection that is
+     * leaving): nothing, the FIN, or bytes — and whether those bytes are TLS records, which is how
+     * a TLS server's close_notify looks on the wire.
+     */
+    static int readIdleHead(SocketChannel channel) {
+        ByteBuffer head = ByteBuffer.allocate(512);
+        try {
+            int n = channel.read(head);
+            if (n < 0) {
+                return HEAD_FIN;
+            }
+            if (n == 0) {
+                return HEAD_NOTHING;
+            }
+            if (looksLikeTlsRecords(head, n)) {
+                return HEAD_TLS_RECORD;
+            }
+            return HEAD_BYTES;
+        } catch (IOException e) {
+            return HEAD_FIN;
+        }
+    }
+
+    /**
+     * Whether the bytes read are TLS records: each header says alert (21) or application data
+     * (23, which is how TLS 1.3 wraps its alerts), version 3.x, and its length; the last record
+     * may continue beyond what was read.
+     */
+    private static boolean looksLikeTlsRecords(ByteBuffer head, int n) {
+        int offset = 0;
+        while (offset < n) {
+            if (offset + 5 > n) {
+                return false;
+            }
+            int type = head.get(offset) & 0xff;
+            int major = head.get(offset + 1) & 0xff;
+            int length = ((head.get(offset + 3) & 0xff) << 8) | (head.get(offset + 4) & 0xff);
+            if ((type != 0x15 && type != 0x17) || major != 0x03 || length == 0 || length > 16_384 + 2048) {
+                return false;
+            }
+            offset += 5 + length;
+        }
+        return true;
+    }
+
     /** Closes with RST at once, without looking for a FIN: for aborting an exchange in flight. */
     static void abort(SocketChannel channel) {
         if (channel != null && channel.isOpen()) {
