@@ -6,6 +6,8 @@ import io.github.portkeeper.http.internal.KeepAliveHintStrategy;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import org.apache.hc.client5.http.config.ConnectionConfig;
+import org.apache.hc.client5.http.config.RequestConfig;
+import org.apache.hc.core5.util.Timeout;
 import org.apache.hc.client5.http.impl.ChainElement;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
@@ -121,6 +123,11 @@ public final class PortkeeperHttpClients {
             PortkeeperConnectionManager m = connectionManager();
             HttpClientBuilder b = HttpClients.custom()
                     .setConnectionManager(m)
+                    // HttpClient's own default wait for a connection is 3 minutes; the pool's
+                    // leaseTimeout is the documented one. A customizer may still override it.
+                    .setDefaultRequestConfig(RequestConfig.custom()
+                            .setConnectionRequestTimeout(Timeout.of(m.pool().config().leaseTimeout()))
+                            .build())
                     .setKeepAliveStrategy(new KeepAliveHintStrategy(null))
                     .disableAutomaticRetries();
             if (retries) {

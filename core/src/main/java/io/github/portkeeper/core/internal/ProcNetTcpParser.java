@@ -123,15 +123,77 @@ public final class ProcNetTcpParser {
         return skippedLines;
     }
 
-    /** Returns an immutable copy of the entries parsed so far. */
+    /**
+     * Returns an immutable copy of the entries parsed so far, each connected socket once. The
+     * kernel serves these tables a page at a time and resumes by position, so while sockets come
+     * and go a socket can be listed twice; a second listing of the same remote address, remote
+     * port and local port is dropped (listening sockets, with no remote, are kept as listed).
+     */
     public Sockets toSockets() {
-        return new Sockets(
-                Arrays.copyOf(v4Keys, v4Count),
-                Arrays.copyOf(v4States, v4Count),
-                Arrays.copyOf(v6RemoteHi, v6Count),
-                Arrays.copyOf(v6RemoteLo, v6Count),
-                Arrays.copyOf(v6Ports, v6Count),
-                Arrays.copyOf(v6States, v6Count));
+        long[] keys = new long[v4Count];
+        byte[] states = new byte[v4Count];
+        int n4 = 0;
+        LongIndex seen4 = new LongIndex(v4Count);
+        for (int i = 0; i < v4Count; i++) {
+            long key = v4Keys[i];
+            boolean connected = ((key >>> 16) & 0xffff) != 0;
+            if (!connected || seen4.add(key, i, (a, b) -> v4Keys[a] == v4Keys[b])) {
+                keys[n4] = key;
+                states[n4++] = v4States[i];
+            }
+        }
+        long[] hi = new long[v6Count];
+        long[] lo = new long[v6Count];
+        int[] ports = new int[v6Count];
+        byte[] states6 = new byte[v6Count];
+        int n6 = 0;
+        LongIndex seen6 = new LongIndex(v6Count);
+        for (int i = 0; i < v6Count; i++) {
+            boolean connected = (v6Ports[i] >>> 16) != 0;
+            long mixed = v6RemoteHi[i] * 0x9E3779B97F4A7C15L ^ v6RemoteLo[i] * 31 ^ v6Ports[i];
+            if (!connected || seen6.add(mixed, i, (a, b) -> v6RemoteHi[a] == v6RemoteHi[b]
+                    && v6RemoteLo[a] == v6RemoteLo[b] && v6Ports[a] == v6Ports[b])) {
+                hi[n6] = v6RemoteHi[i];
+                lo[n6] = v6RemoteLo[i];
+                ports[n6] = v6Ports[i];
+                states6[n6++] = v6States[i];
+            }
+        }
+        return new Sockets(Arrays.copyOf(keys, n4), Arrays.copyOf(states, n4),
+                Arrays.copyOf(hi, n6), Arrays.copyOf(lo, n6), Arrays.copyOf(ports, n6), Arrays.copyOf(states6, n6));
+    }
+
+    /** Open-addressing set of entry indices by a 64-bit hash, with an exact comparison on collision. */
+    private static final class LongIndex {
+        interface Same {
+            boolean test(int a, int b);
+        }
+
+        private final int[] slots;
+        private final long[] hashes;
+        private final int mask;
+
+        LongIndex(int expected) {
+            int capacity = Integer.highestOneBit(Math.max(4, expected * 2 - 1)) << 1;
+            slots = new int[capacity];
+            hashes = new long[capacity];
+            Arrays.fill(slots, -1);
+            mask = capacity - 1;
+        }
+
+        /** Adds index {@code i}; false if an equal entry was added before. */
+        boolean add(long hash, int i, Same same) {
+            int h = (int) (hash ^ (hash >>> 29) ^ (hash >>> 47)) & mask;
+            while (slots[h] >= 0) {
+                if (hashes[h] == hash && same.test(slots[h], i)) {
+                    return false;
+                }
+                h = (h + 1) & mask;
+            }
+            slots[h] = i;
+            hashes[h] = hash;
+            return true;
+        }
     }
 
     /**

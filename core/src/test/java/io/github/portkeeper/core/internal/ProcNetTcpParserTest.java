@@ -106,6 +106,22 @@ class ProcNetTcpParserTest {
     }
 
     @Test
+    void aSocketListedTwiceWhileTheTableChangedIsCountedOnce() {
+        // The kernel resumes a read by position, so churn can list a socket again on a later page.
+        String table = TCP_HEADER
+                + line(0, "0100007F:9C40", "0100007F:1F90", "06")
+                + line(1, "0100007F:9C41", "0100007F:1F90", "06")
+                + line(2, "0100007F:9C40", "0100007F:1F90", "06")
+                + line(3, "0100007F:1F90", "00000000:0000", "0A")
+                + line(4, "0100007F:1F91", "00000000:0000", "0A");
+
+        ProcNetTcpParser.Sockets sockets = littleEndian().parse(ascii(table)).toSockets();
+
+        assertThat(sockets.countToRemoteV4(TIME_WAIT, LOOPBACK, 0x1F90)).isEqualTo(2);
+        assertThat(sockets.size()).as("listening sockets are all kept").isEqualTo(4);
+    }
+
+    @Test
     void malformedLinesAreSkippedAndTheRestParsed() {
         List<String> malformed = List.of(
                 "   1: 0100007F:1F90 0100007F:C3\n",                     // cut in the remote port
@@ -125,7 +141,8 @@ class ProcNetTcpParserTest {
         StringBuilder table = new StringBuilder(TCP_HEADER);
         int good = 0;
         for (String bad : malformed) {
-            table.append(bad).append(line(100 + good++, "0100007F:1F90", "0100007F:C350", "01"));
+            // Distinct client sockets (local ports 0x1F90, 0x1F91, ...) toward the same server.
+            table.append(bad).append(line(100 + good, String.format("0100007F:%04X", 0x1F90 + good++), "0100007F:C350", "01"));
         }
 
         ProcNetTcpParser parser = littleEndian().parse(ascii(table.toString()));
@@ -139,9 +156,9 @@ class ProcNetTcpParserTest {
     void blankLinesExtraSpacesTabsCarriageReturnsAndAMissingFinalNewlineAreTolerated() {
         String table = "\n\n   \n"
                 + "   0:   0100007F:1F90\t 0100007F:C350    06  rest\r\n"
-                + "\t1: 0100007F:1F90 0100007F:C350 06\r\n"
+                + "\t1: 0100007F:1F91 0100007F:C350 06\r\n"
                 + "\n"
-                + "  2: 0100007F:1F90 0100007F:C350 06"; // cut after the state, at end of input
+                + "  2: 0100007F:1F92 0100007F:C350 06"; // cut after the state, at end of input
 
         ProcNetTcpParser parser = littleEndian().parse(ascii(table));
 
