@@ -1,0 +1,48 @@
+package io.github.portkeeper.examples;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The small examples run to the end and report no TIME_WAIT created. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class ExamplesTest {
+
+    @Test
+    void socketPoolExampleRuns() throws Exception {
+        String out = capture(() -> SocketPoolExample.main(new String[0]));
+
+        assertThat(out).contains("1,000 requests on").contains("TIME_WAIT created (pool): 0")
+                .contains("timewait.avoided:         1000");
+    }
+
+    @Test
+    void httpClientExampleRuns() throws Exception {
+        String out = capture(() -> HttpClientExample.main(new String[0]));
+
+        assertThat(out).contains("1,000 GETs on").contains("TIME_WAIT created (pool): 0")
+                .contains("timewait.avoided:         1000");
+    }
+
+    private interface Main {
+        void run() throws Exception;
+    }
+
+    private static synchronized String capture(Main main) throws Exception {
+        PrintStream original = System.out;
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+        try {
+            main.run();
+        } finally {
+            System.setOut(original);
+        }
+        return bytes.toString(StandardCharsets.UTF_8);
+    }
+}

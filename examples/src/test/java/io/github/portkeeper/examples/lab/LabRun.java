@@ -1,0 +1,25 @@
+package io.github.portkeeper.examples.lab;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+
+/** One run of the lab's command line in this JVM, with what it printed. */
+record LabRun(int exitCode, String out, String err) {
+
+    static LabRun of(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code;
+        try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
+             PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
+            code = TimeWaitLab.run(args, o, e);
+        }
+        return new LabRun(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public String toString() {
+        return "exit " + exitCode + "\n--- stdout ---\n" + out + "\n--- stderr ---\n" + err.replace('\r', '\n');
+    }
+}

@@ -1,0 +1,139 @@
+package io.github.portkeeper.rpc;
+
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Predicate;
+
+/**
+ * UTF-8 text lines: a request is one line, its response is one line. Lines end with {@code \n};
+ * a {@code \r} before it is dropped from responses. Requests and responses are {@code String}s
+ * without the line end.
+ *
+ * <p>A response line longer than the maximum is refused as soon as the limit is passed, and a
+ * response that is not valid UTF-8 is a protocol error (never silently replaced). Immutable and
+ * thread-safe.
+ */
+public final class LineCodec implements RpcCodec<String, String> {
+
+    private final int maxLineBytes;
+    private final String goodbye;
+    private final Predicate<String> idempotent;
+
+    private LineCodec(int maxLineBytes, String goodbye, Predicate<String> idempotent) {
+        this.maxLineBytes = maxLineBytes;
+        this.goodbye = goodbye;
+        this.idempotent = idempotent;
+    }
+
+    /**
+     * Lines of at most {@code maxLineBytes} UTF-8 bytes (line end not counted), in either
+     * direction; no goodbye, nothing idempotent.
+     */
+    public static LineCodec utf8(int maxLineBytes) {
+        if (maxLineBytes < 1 || maxLineBytes > Integer.MAX_VALUE - 2) {
+            throw new IllegalArgumentException("maxLineBytes must be between 1 and " + (Integer.MAX_VALUE - 2) + ", but was " + maxLineBytes);
+        }
+        return new LineCodec(maxLineBytes, null, r -> false);
+    }
+
+    /** The same codec with a goodbye line (for example {@code "QUIT"}) that asks the peer to close. */
+    public LineCodec withGoodbye(String goodbyeLine) {
+        Objects.requireNonNull(goodbyeLine, "goodbyeLine");
+        check(goodbyeLine, "goodbye");
+        return new LineCodec(maxLineBytes, goodbyeLine, idempotent);
+    }
+
+    /** The same codec, treating requests that match {@code predicate} as idempotent. */
+    public LineCodec idempotentWhen(Predicate<String> predicate) {
+        return new LineCodec(maxLineBytes, goodbye, Objects.requireNonNull(predicate, "predicate"));
+    }
+
+    /** The longest line accepted, in UTF-8 bytes without the line end. */
+    public int maxLineBytes() {
+        return maxLineBytes;
+    }
+
+    /** @throws IllegalArgumentException for a request holding a line break or longer than the maximum (nothing is sent) */
+    @Override
+    public void encode(String request, OutputStream out) throws IOException {
+        byte[] bytes = check(request, "request");
+        out.write(bytes);
+        out.write('\n');
+    }
+
+    @Override
+    public String decode(InputStream in) throws IOException {
+        ByteArrayOutputStream line = new ByteArrayOutputStream(Math.min(maxLineBytes, 256));
+        for (;;) {
+            int b = in.read();
+            if (b < 0) {
+                throw new EOFException("end of stream after " + line.size() + " bytes of a line");
+            }
+            if (b == '\n') {
+                break;
+            }
+            if (line.size() > maxLineBytes) { // one extra byte allowed for a '\r' before '\n'
+                throw new IOException("line exceeds " + maxLineBytes + " bytes");
+            }
+            line.write(b);
+        }
+        byte[] bytes = line.toByteArray();
+        int n = bytes.length;
+        if (n > 0 && bytes[n - 1] == '\r') {
+            n--;
+        }
+        if (n > maxLineBytes) {
+            throw new IOException("line exceeds " + maxLineBytes + " bytes");
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(bytes, 0, n))
+                    .toString();
+        } catch (CharacterCodingException e) {
+            throw new IOException("response line is not valid UTF-8 (" + e + ")", e);
+        }
+    }
+
+    /** {@link #maxLineBytes()} plus a {@code \r\n} line end. */
+    @Override
+    public int maxFrameSize() {
+        return maxLineBytes + 2;
+    }
+
+    @Override
+    public Optional<String> goodbye() {
+        return Optional.ofNullable(goodbye);
+    }
+
+    @Override
+    public boolean isIdempotent(String request) {
+        return idempotent.test(request);
+    }
+
+    private byte[] check(String line, String what) {
+        if (line.indexOf('\n') >= 0 || line.indexOf('\r') >= 0) {
+            throw new IllegalArgumentException(what + " must be a single line, but holds a line break");
+        }
+        byte[] bytes = line.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length > maxLineBytes) {
+            throw new IllegalArgumentException(what + " of " + bytes.length + " bytes exceeds maxLineBytes " + maxLineBytes);
+        }
+        return bytes;
+    }
+
+    @Override
+    public String toString() {
+        return "LineCodec{maxLineBytes=" + maxLineBytes + (goodbye == null ? "" : ", goodbye=" + goodbye) + "}";
+    }
+}

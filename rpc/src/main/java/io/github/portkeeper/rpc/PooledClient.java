@@ -1,0 +1,87 @@
+package io.github.portkeeper.rpc;
+
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Lease;
+import io.github.portkeeper.rpc.internal.ClientConnection;
+
+import java.net.SocketException;
+
+/**
+ * A client borrowed from a {@link SocketClientPool}. Closing it gives the connection back: reused
+ * if it is in step, discarded if its stream hit an error or end of stream, or if it was marked
+ * broken. Use it in try-with-resources, from one thread.
+ *
+ * @param <T> the client type
+ */
+public final class PooledClient<T> implements AutoCloseable {
+
+    private final Lease<ClientConnection<T>> lease;
+    private final ClientConnection<T> connection;
+    private final int readTimeoutMillis;
+    private boolean closed;
+
+    PooledClient(Lease<ClientConnection<T>> lease, int readTimeoutMillis) {
+        this.lease = lease;
+        this.connection = lease.connection();
+        this.readTimeoutMillis = readTimeoutMillis;
+    }
+
+    /** The client. */
+    public T get() {
+        if (closed) {
+            throw new IllegalStateException("pooled client of " + lease.endpoint() + " was given back");
+        }
+        return connection.client();
+    }
+
+    /** The endpoint the client is connected to. */
+    public Endpoint endpoint() {
+        return lease.endpoint();
+    }
+
+    /** Whether the connection was reused from the pool rather than opened for this borrow. */
+    public boolean isReused() {
+        return lease.isReused();
+    }
+
+    /**
+     * Discards the connection when it is given back (with RST: no TIME_WAIT). Call it when the
+     * exchange failed in a way the socket could not see (a response the client could not parse, a
+     * timeout the client handled).
+     */
+    public void markBroken() {
+        lease.markBroken();
+    }
+
+    /**
+     * Retires the connection when it is given back: it leaves by the pool's retirement policy
+     * (the goodbye, if one was given, then the peer's FIN).
+     */
+    public void retire() {
+        lease.retire();
+    }
+
+    /** Gives the connection back. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (connection.isDamaged()) {
+            lease.markBroken();
+        } else {
+            try {
+                connection.restoreTimeout(readTimeoutMillis);
+            } catch (SocketException e) {
+                lease.markBroken();
+            }
+        }
+        lease.close();
+    }
+
+    @Override
+    public String toString() {
+        return "PooledClient{" + lease.endpoint() + (closed ? ", returned" : "") + "}";
+    }
+}

@@ -1,0 +1,313 @@
+package io.github.portkeeper.rpc;
+
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Pool;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.Retirement;
+import io.github.portkeeper.rpc.internal.Breakers;
+import io.github.portkeeper.rpc.internal.CallEngine;
+import io.github.portkeeper.rpc.internal.RpcConnection;
+import io.github.portkeeper.rpc.internal.RpcConnector;
+import io.github.portkeeper.rpc.internal.SocketOptions;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
+import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
+import io.github.resilience4j.retry.RetryRegistry;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A synchronous request/response client over pooled TCP connections: a protocol is a
+ * {@link RpcCodec}, connections are Portkeeper's (reused most-recent-first, idle ones watched,
+ * and closed by the server first so this host keeps no TIME_WAIT).
+ *
+ * <pre>{@code
+ * try (RpcClient<byte[], byte[]> client = RpcClient.builder(LengthPrefixedCodec.withMaxPayload(1 << 20))
+ *         .poolConfig(PoolConfig.builder().name("pricing").maxPerEndpoint(8).build())
+ *         .circuitBreaker(CircuitBreakerConfig.ofDefaults())
+ *         .build()) {
+ *     byte[] reply = client.call(Endpoint.of("pricing", 7000), request, Duration.ofMillis(500));
+ * }
+ * }</pre>
+ *
+ * <p><b>Failures.</b> A call fails with an {@link RpcException} naming the endpoint (see its table),
+ * or an {@link java.io.InterruptedIOException} if the thread is interrupted. After a timeout, a
+ * lost connection or a protocol error the connection is discarded, never reused: its stream may
+ * be out of step.
+ *
+ * <p><b>Close ownership.</b> Connections retire by {@code REQUEST_PEER_CLOSE} when the codec has a
+ * {@linkplain RpcCodec#goodbye() goodbye}, else by {@code AWAIT_PEER}; discarded ones are reset
+ * (no TIME_WAIT on either side for those).
+ *
+ * <p><b>Resilience.</b> With a circuit breaker configured, each endpoint has its own; while it is
+ * open, calls fail at once with {@link RpcCircuitOpenException} and no connect is attempted.
+ * Idempotent calls are retried (by default up to 3 attempts) when the failure was
+ * {@linkplain RpcException#isRetrySafe() retry safe}, on a fresh connection.
+ *
+ * <p>Thread-safe: share one client; each call uses one connection exclusively.
+ *
+ * @param <Req>  the request type
+ * @param <Resp> the response type
+ */
+public final class RpcClient<Req, Resp> implements AutoCloseable {
+
+    private final Pool<RpcConnection> pool;
+    private final RpcCodec<Req, Resp> codec;
+    private final CallEngine<Req, Resp> engine;
+    private final Duration defaultTimeout;
+    private final CircuitBreakerRegistry breakerRegistry;
+    private final Breakers breakers;
+    private final RetryRegistry retryRegistry;
+    private final Retry retry;
+
+    private RpcClient(Builder<Req, Resp> b) {
+        this.codec = b.codec;
+        Retirement retirement = b.retirement != null ? b.retirement
+                : codec.goodbye().isPresent() ? Retirement.requestPeerClose(b.drainTimeout) : Retirement.awaitPeer(b.drainTimeout);
+        PoolConfig config = b.poolConfig.toBuilder().retirement(retirement).build();
+        SocketOptions options = new SocketOptions(toMillis(b.connectTimeout), 0, b.tcpNoDelay, b.keepAlive);
+        this.pool = Pool.of(new RpcConnector<>(codec, options), config);
+        this.defaultTimeout = b.timeout;
+        this.breakerRegistry = b.breakerRegistry;
+        this.breakers = breakerRegistry == null ? null : new Breakers(breakerRegistry, pool.name());
+        if (b.retryConfig != null) {
+            this.retryRegistry = RetryRegistry.ofDefaults();
+            this.retry = retryRegistry.retry(pool.name(), retryOnlyWhatIsSafe(b.retryConfig));
+        } else {
+            this.retryRegistry = null;
+            this.retry = null;
+        }
+        this.engine = new CallEngine<>(pool, codec, breakers, retry);
+    }
+
+    /** A builder for a client speaking {@code codec}. */
+    public static <Req, Resp> Builder<Req, Resp> builder(RpcCodec<Req, Resp> codec) {
+        return new Builder<>(Objects.requireNonNull(codec, "codec"));
+    }
+
+    /** {@link #call(Endpoint, Object, Duration)} with the default timeout. */
+    public Resp call(Endpoint endpoint, Req request) throws IOException {
+        return call(endpoint, request, defaultTimeout);
+    }
+
+    /** {@link #call(Endpoint, Object, Duration)} to {@code host:port}. */
+    public Resp call(String host, int port, Req request, Duration timeout) throws IOException {
+        return call(Endpoint.of(host, port), request, timeout);
+    }
+
+    /**
+     * Sends {@code request} to {@code endpoint} and returns its response, the codec deciding
+     * whether it is idempotent.
+     *
+     * @param timeout bounds the wait for a connection and for the complete response (each read
+     *                gets SO_TIMEOUT = the time left); connecting has its own timeout
+     * @throws RpcException            the call failed (the subclass says how; the message names the endpoint)
+     * @throws java.io.InterruptedIOException the thread was interrupted (its interrupt status is kept)
+     */
+    public Resp call(Endpoint endpoint, Req request, Duration timeout) throws IOException {
+        return call(endpoint, request, timeout, null);
+    }
+
+    /**
+     * As {@link #call(Endpoint, Object, Duration)}, saying whether the request may be sent twice.
+     * Only {@link Idempotency#IDEMPOTENT} calls are retried, and only after retry-safe failures.
+     *
+     * @param idempotency whether the call may be retried; {@code null} lets the codec decide
+     */
+    public Resp call(Endpoint endpoint, Req request, Duration timeout, Idempotency idempotency) throws IOException {
+        Objects.requireNonNull(endpoint, "endpoint");
+        Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isNegative() || timeout.isZero()) {
+            throw new IllegalArgumentException("timeout must be positive, but was " + timeout);
+        }
+        boolean idempotent = idempotency != null ? idempotency == Idempotency.IDEMPOTENT : codec.isIdempotent(request);
+        return engine.call(endpoint, request, timeout, idempotent);
+    }
+
+    /** The client's name: its pool's name, the {@code pool} tag of its meters. */
+    public String name() {
+        return pool.name();
+    }
+
+    /** The codec. */
+    public RpcCodec<Req, Resp> codec() {
+        return codec;
+    }
+
+    /** The pool under the client, for its statistics, listeners and hints. */
+    public Pool<?> pool() {
+        return pool;
+    }
+
+    /** The registry holding the per-endpoint circuit breakers, if breakers are configured. */
+    public Optional<CircuitBreakerRegistry> circuitBreakerRegistry() {
+        return Optional.ofNullable(breakerRegistry);
+    }
+
+    /** The circuit breaker of {@code endpoint} (created if this is its first use), if breakers are configured. */
+    public Optional<CircuitBreaker> circuitBreaker(Endpoint endpoint) {
+        return breakers == null ? Optional.empty() : Optional.of(breakers.forEndpoint(endpoint));
+    }
+
+    /** The retry of idempotent calls, unless retries are turned off. */
+    public Optional<Retry> retry() {
+        return Optional.ofNullable(retry);
+    }
+
+    /** The registry holding {@link #retry()}, for metrics. */
+    public Optional<RetryRegistry> retryRegistry() {
+        return Optional.ofNullable(retryRegistry);
+    }
+
+    /** Closes the pool (see {@link Pool#close()}); calls in flight complete, new ones fail. Idempotent. */
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    @Override
+    public String toString() {
+        return "RpcClient{name=" + pool.name() + ", codec=" + codec + ", retirement=" + pool.config().retirement() + "}";
+    }
+
+    /** The default retry: 3 attempts, no wait (a retry takes a fresh connection; there is nothing to wait for). */
+    public static RetryConfig defaultRetryConfig() {
+        return RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ZERO).build();
+    }
+
+    /** The user's retry settings (attempts, waits), retrying nothing but retry-safe failures. */
+    private static RetryConfig retryOnlyWhatIsSafe(RetryConfig config) {
+        return RetryConfig.<Object>from(config)
+                .retryOnException(t -> t instanceof RpcException && ((RpcException) t).isRetrySafe())
+                .retryExceptions()
+                .ignoreExceptions()
+                .retryOnResult(r -> false)
+                .build();
+    }
+
+    private static int toMillis(Duration d) {
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, d.toMillis()));
+    }
+
+    /**
+     * Builds an {@link RpcClient}. Not thread-safe; {@link #build()} validates every setting and
+     * names the one that is wrong.
+     */
+    public static final class Builder<Req, Resp> {
+
+        private final RpcCodec<Req, Resp> codec;
+        private PoolConfig poolConfig = PoolConfig.builder().name("rpc").build();
+        private Duration timeout = Duration.ofSeconds(10);
+        private Duration connectTimeout = Duration.ofSeconds(5);
+        private Duration drainTimeout = Duration.ofSeconds(30);
+        private Retirement retirement;
+        private boolean tcpNoDelay = true;
+        private boolean keepAlive = true;
+        private CircuitBreakerRegistry breakerRegistry;
+        private RetryConfig retryConfig = defaultRetryConfig();
+
+        private Builder(RpcCodec<Req, Resp> codec) {
+            this.codec = codec;
+        }
+
+        /**
+         * Limits, lifetimes, listeners and name of the pool (the name names the client and tags its
+         * meters). Default: {@link PoolConfig#defaults()} named {@code "rpc"}. Its retirement is
+         * replaced: see {@link #retirement(Retirement)}.
+         */
+        public Builder<Req, Resp> poolConfig(PoolConfig poolConfig) {
+            this.poolConfig = Objects.requireNonNull(poolConfig, "poolConfig");
+            return this;
+        }
+
+        /** Timeout of calls made without one. Default 10 s. */
+        public Builder<Req, Resp> timeout(Duration timeout) {
+            this.timeout = timeout;
+            return this;
+        }
+
+        /** Connect timeout for new connections. Default 5 s. */
+        public Builder<Req, Resp> connectTimeout(Duration connectTimeout) {
+            this.connectTimeout = connectTimeout;
+            return this;
+        }
+
+        /**
+         * How long a retiring connection waits for the peer's FIN before it is reset. Default 30 s.
+         * Used by the retirement derived from the codec.
+         */
+        public Builder<Req, Resp> drainTimeout(Duration drainTimeout) {
+            this.drainTimeout = drainTimeout;
+            return this;
+        }
+
+        /**
+         * Overrides how connections retire. Default: {@code REQUEST_PEER_CLOSE} with the drain
+         * timeout if the codec has a goodbye, else {@code AWAIT_PEER}.
+         */
+        public Builder<Req, Resp> retirement(Retirement retirement) {
+            this.retirement = Objects.requireNonNull(retirement, "retirement");
+            return this;
+        }
+
+        /** TCP_NODELAY. Default on: small requests should not wait for Nagle. */
+        public Builder<Req, Resp> tcpNoDelay(boolean tcpNoDelay) {
+            this.tcpNoDelay = tcpNoDelay;
+            return this;
+        }
+
+        /** SO_KEEPALIVE. Default on. */
+        public Builder<Req, Resp> keepAlive(boolean keepAlive) {
+            this.keepAlive = keepAlive;
+            return this;
+        }
+
+        /** A circuit breaker per endpoint, each with {@code config}. Default: none. */
+        public Builder<Req, Resp> circuitBreaker(CircuitBreakerConfig config) {
+            return circuitBreakerRegistry(CircuitBreakerRegistry.of(Objects.requireNonNull(config, "config")));
+        }
+
+        /** A circuit breaker per endpoint, taken from {@code registry} (its default config). Default: none. */
+        public Builder<Req, Resp> circuitBreakerRegistry(CircuitBreakerRegistry registry) {
+            this.breakerRegistry = Objects.requireNonNull(registry, "registry");
+            return this;
+        }
+
+        /**
+         * Retry settings for idempotent calls (attempts, wait). Whatever exceptions {@code config}
+         * names, only {@linkplain RpcException#isRetrySafe() retry-safe} failures are retried.
+         * Default {@link #defaultRetryConfig()}.
+         */
+        public Builder<Req, Resp> retry(RetryConfig config) {
+            this.retryConfig = Objects.requireNonNull(config, "config");
+            return this;
+        }
+
+        /** Never retry. */
+        public Builder<Req, Resp> noRetry() {
+            this.retryConfig = null;
+            return this;
+        }
+
+        public RpcClient<Req, Resp> build() {
+            positive("timeout", timeout);
+            positive("connectTimeout", connectTimeout);
+            positive("drainTimeout", drainTimeout);
+            if (codec.maxFrameSize() < 1) {
+                throw new IllegalArgumentException("codec maxFrameSize must be at least 1, but was " + codec.maxFrameSize());
+            }
+            return new RpcClient<>(this);
+        }
+
+        static void positive(String setting, Duration value) {
+            if (value == null || value.isNegative() || value.isZero()) {
+                throw new IllegalArgumentException(setting + " must be positive, but was " + value);
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+package io.github.portkeeper.rpc;
+
+import io.github.portkeeper.core.Endpoint;
+
+/**
+ * The response could not be decoded: the codec rejected it (garbage, a length prefix over the
+ * maximum frame size, malformed text), it exceeded the codec's {@link RpcCodec#maxFrameSize()},
+ * or bytes nobody asked for followed it. The byte stream is out of step, so the connection is
+ * discarded; the request may well have been processed.
+ */
+public final class RpcProtocolException extends RpcException {
+
+    private static final long serialVersionUID = 1L;
+
+    public RpcProtocolException(Endpoint endpoint, String message, Throwable cause) {
+        super(endpoint, message, cause, false);
+    }
+}

@@ -1,0 +1,201 @@
+package io.github.portkeeper.rpc;
+
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Lease;
+import io.github.portkeeper.core.Pool;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.Retirement;
+import io.github.portkeeper.rpc.internal.ClientConnection;
+import io.github.portkeeper.rpc.internal.SocketClientConnector;
+import io.github.portkeeper.rpc.internal.SocketOptions;
+
+import java.io.IOException;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.function.Predicate;
+
+/**
+ * Pools a blocking client you already have, built around a {@link Socket} (a legacy in-house
+ * client, a Thrift-style transport): you say how to wrap a socket and how to say goodbye; the pool
+ * reuses the connections, watches idle ones, and lets the server close first.
+ *
+ * <pre>{@code
+ * SocketClientPool<LegacyClient> clients = SocketClientPool.builder(LegacyClient::new)
+ *         .goodbye(LegacyClient::sendQuit)
+ *         .build();
+ * try (PooledClient<LegacyClient> c = clients.borrow("inventory", 4000)) {
+ *     c.get().lookup(sku);
+ * }
+ * }</pre>
+ *
+ * <p>The client is built once per connection and kept with it: every borrow of that connection
+ * gets the same instance. The socket it is given is a view of the pooled connection:
+ * <ul>
+ *   <li>an I/O error or the peer's end of stream on its streams marks the connection damaged, and
+ *       it is discarded when given back; so does closing the socket (or its streams) from the
+ *       client, which makes the pool reset it;</li>
+ *   <li>SO_LINGER and half-closes are refused: how connections close is the pool's decision;</li>
+ *   <li>each exchange must leave the stream in step: read exactly the response asked for. Bytes
+ *       that arrive on an idle connection are detected and the connection is retired.</li>
+ * </ul>
+ *
+ * <p>Retirement is {@code REQUEST_PEER_CLOSE} when a goodbye is given (the goodbye runs on the
+ * idle connection, on the pool's thread: it should only write), else {@code AWAIT_PEER}.
+ *
+ * <p>Thread-safe; each {@link PooledClient} is for one thread at a time.
+ *
+ * @param <T> the client type
+ */
+public final class SocketClientPool<T> implements AutoCloseable {
+
+    /** Builds a client around a connected socket (once per connection). */
+    @FunctionalInterface
+    public interface ClientFactory<T> {
+        T wrap(Socket socket) throws IOException;
+    }
+
+    /** Asks the peer, through the client, to close the connection (for example by sending {@code QUIT}). */
+    @FunctionalInterface
+    public interface Goodbye<T> {
+        void sayGoodbye(T client) throws IOException;
+    }
+
+    private final Pool<ClientConnection<T>> pool;
+    private final int readTimeoutMillis;
+
+    private SocketClientPool(Builder<T> b) {
+        this.readTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, b.readTimeout.toMillis());
+        SocketOptions options = new SocketOptions((int) Math.min(Integer.MAX_VALUE, Math.max(1, b.connectTimeout.toMillis())),
+                readTimeoutMillis, b.tcpNoDelay, b.keepAlive);
+        SocketClientConnector.Goodbye<T> goodbye = b.goodbye == null ? null : b.goodbye::sayGoodbye;
+        SocketClientConnector<T> connector = new SocketClientConnector<>(b.factory::wrap, goodbye, b.isUsable, options,
+                (int) Math.max(1, Math.min(Integer.MAX_VALUE, b.goodbyeTimeout.toMillis())));
+        Retirement retirement = b.retirement != null ? b.retirement
+                : b.goodbye != null ? Retirement.requestPeerClose(b.drainTimeout) : Retirement.awaitPeer(b.drainTimeout);
+        this.pool = Pool.of(connector, b.poolConfig.toBuilder().retirement(retirement).build());
+    }
+
+    /** A builder for a pool of clients made by {@code factory}. */
+    public static <T> Builder<T> builder(ClientFactory<T> factory) {
+        return new Builder<>(Objects.requireNonNull(factory, "factory"));
+    }
+
+    /** Borrows a client connected to {@code host:port}, reused if one is idle. */
+    public PooledClient<T> borrow(String host, int port) throws IOException {
+        return borrow(Endpoint.of(host, port));
+    }
+
+    /**
+     * Borrows a client connected to {@code endpoint}, reused if one is idle, waiting at most the
+     * pool's lease timeout.
+     *
+     * @throws io.github.portkeeper.core.PoolException naming the endpoint, if none could be had
+     *         (connect failed, lease timeout, pool closed)
+     */
+    public PooledClient<T> borrow(Endpoint endpoint) throws IOException {
+        Lease<ClientConnection<T>> lease = pool.lease(endpoint);
+        return new PooledClient<>(lease, readTimeoutMillis);
+    }
+
+    /** The pool under the clients, for statistics, listeners and hints. */
+    public Pool<?> pool() {
+        return pool;
+    }
+
+    /** Closes the pool (see {@link Pool#close()}). Idempotent. */
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    /** Builds a {@link SocketClientPool}. Not thread-safe. */
+    public static final class Builder<T> {
+
+        private final ClientFactory<T> factory;
+        private Goodbye<T> goodbye;
+        private Predicate<T> isUsable;
+        private PoolConfig poolConfig = PoolConfig.builder().name("clients").build();
+        private Duration connectTimeout = Duration.ofSeconds(5);
+        private Duration readTimeout = Duration.ZERO;
+        private Duration drainTimeout = Duration.ofSeconds(30);
+        private Duration goodbyeTimeout = Duration.ofSeconds(1);
+        private Retirement retirement;
+        private boolean tcpNoDelay = true;
+        private boolean keepAlive = true;
+
+        private Builder(ClientFactory<T> factory) {
+            this.factory = factory;
+        }
+
+        /** How to ask the peer to close a retiring connection. Default: none (await the peer's own close). */
+        public Builder<T> goodbye(Goodbye<T> goodbye) {
+            this.goodbye = Objects.requireNonNull(goodbye, "goodbye");
+            return this;
+        }
+
+        /** Checked before an idle client is lent again (keep it cheap); {@code false} discards it. Default: all usable. */
+        public Builder<T> isUsable(Predicate<T> isUsable) {
+            this.isUsable = Objects.requireNonNull(isUsable, "isUsable");
+            return this;
+        }
+
+        /** Limits, lifetimes, listeners and name of the pool. Its retirement is replaced (see {@link #retirement}). */
+        public Builder<T> poolConfig(PoolConfig poolConfig) {
+            this.poolConfig = Objects.requireNonNull(poolConfig, "poolConfig");
+            return this;
+        }
+
+        /** Connect timeout. Default 5 s. */
+        public Builder<T> connectTimeout(Duration connectTimeout) {
+            this.connectTimeout = connectTimeout;
+            return this;
+        }
+
+        /** SO_TIMEOUT while a client is borrowed; restored when it is given back. Default zero (none). */
+        public Builder<T> readTimeout(Duration readTimeout) {
+            this.readTimeout = readTimeout;
+            return this;
+        }
+
+        /** How long a retiring connection waits for the peer's FIN before it is reset. Default 30 s. */
+        public Builder<T> drainTimeout(Duration drainTimeout) {
+            this.drainTimeout = drainTimeout;
+            return this;
+        }
+
+        /** SO_TIMEOUT while the goodbye runs, in case it waits for a reply. Default 1 s. */
+        public Builder<T> goodbyeTimeout(Duration goodbyeTimeout) {
+            this.goodbyeTimeout = goodbyeTimeout;
+            return this;
+        }
+
+        /** Overrides how connections retire. Default: {@code REQUEST_PEER_CLOSE} with a goodbye, else {@code AWAIT_PEER}. */
+        public Builder<T> retirement(Retirement retirement) {
+            this.retirement = Objects.requireNonNull(retirement, "retirement");
+            return this;
+        }
+
+        /** TCP_NODELAY. Default on. */
+        public Builder<T> tcpNoDelay(boolean tcpNoDelay) {
+            this.tcpNoDelay = tcpNoDelay;
+            return this;
+        }
+
+        /** SO_KEEPALIVE. Default on. */
+        public Builder<T> keepAlive(boolean keepAlive) {
+            this.keepAlive = keepAlive;
+            return this;
+        }
+
+        public SocketClientPool<T> build() {
+            RpcClient.Builder.positive("connectTimeout", connectTimeout);
+            RpcClient.Builder.positive("drainTimeout", drainTimeout);
+            RpcClient.Builder.positive("goodbyeTimeout", goodbyeTimeout);
+            if (readTimeout == null || readTimeout.isNegative()) {
+                throw new IllegalArgumentException("readTimeout must not be negative, but was " + readTimeout);
+            }
+            return new SocketClientPool<>(this);
+        }
+    }
+}

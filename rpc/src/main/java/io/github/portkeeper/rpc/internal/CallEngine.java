@@ -1,0 +1,230 @@
+package io.github.portkeeper.rpc.internal;
+
+import io.github.portkeeper.core.ConnectFailedException;
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Lease;
+import io.github.portkeeper.core.LeaseTimeoutException;
+import io.github.portkeeper.core.Pool;
+import io.github.portkeeper.core.PoolClosedException;
+import io.github.portkeeper.core.PoolException;
+import io.github.portkeeper.rpc.RpcCircuitOpenException;
+import io.github.portkeeper.rpc.RpcCodec;
+import io.github.portkeeper.rpc.RpcConnectException;
+import io.github.portkeeper.rpc.RpcConnectionLostException;
+import io.github.portkeeper.rpc.RpcException;
+import io.github.portkeeper.rpc.RpcProtocolException;
+import io.github.portkeeper.rpc.RpcTimeoutException;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.retry.Retry;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.SocketTimeoutException;
+import java.nio.channels.ClosedByInterruptException;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs calls: circuit breaker (one permission per call, the call's outcome recorded), retry of
+ * idempotent calls after retry-safe failures (each attempt on a fresh connection after a dead
+ * reused one), and the exchange itself, which discards any connection whose stream may be out of
+ * step. Thread-safe.
+ */
+public final class CallEngine<Req, Resp> {
+
+    private final Pool<RpcConnection> pool;
+    private final RpcCodec<Req, Resp> codec;
+    private final Breakers breakers;
+    private final Retry retry;
+    private final long leaseTimeoutNanos;
+    private final int maxPerEndpoint;
+
+    public CallEngine(Pool<RpcConnection> pool, RpcCodec<Req, Resp> codec, Breakers breakers, Retry retry) {
+        this.pool = pool;
+        this.codec = codec;
+        this.breakers = breakers;
+        this.retry = retry;
+        this.leaseTimeoutNanos = pool.config().leaseTimeout().toNanos();
+        this.maxPerEndpoint = pool.config().maxPerEndpoint();
+    }
+
+    public Resp call(Endpoint endpoint, Req request, Duration timeout, boolean idempotent) throws IOException {
+        long start = System.nanoTime();
+        long deadline = start + Math.min(timeout.toNanos(), TimeUnit.DAYS.toNanos(365));
+        CircuitBreaker breaker = breakers == null ? null : breakers.forEndpoint(endpoint);
+        if (breaker != null && !breaker.tryAcquirePermission()) {
+            throw new RpcCircuitOpenException(endpoint, breaker.getName(), null);
+        }
+        try {
+            Resp response = idempotent && retry != null
+                    ? callWithRetry(endpoint, request, timeout, deadline)
+                    : attempt(endpoint, request, timeout, deadline, false);
+            if (breaker != null) {
+                breaker.onSuccess(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+            }
+            return response;
+        } catch (IOException | RuntimeException | Error t) {
+            if (breaker != null) {
+                if (countsAgainstEndpoint(t)) {
+                    breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, t);
+                } else {
+                    breaker.releasePermission();
+                }
+            }
+            throw t;
+        }
+    }
+
+    /**
+     * Failures that say something about the endpoint: connects that failed, responses that did
+     * not come, broke off or made no sense. Not: pool exhaustion, a closed client, interrupts,
+     * requests the codec could not encode.
+     */
+    private static boolean countsAgainstEndpoint(Throwable t) {
+        if (t instanceof RpcConnectionLostException || t instanceof RpcProtocolException) {
+            return true;
+        }
+        if (t instanceof RpcTimeoutException) {
+            return ((RpcTimeoutException) t).requestSent();
+        }
+        return t instanceof RpcConnectException && t.getCause() instanceof ConnectFailedException;
+    }
+
+    private Resp callWithRetry(Endpoint endpoint, Req request, Duration timeout, long deadline) throws IOException {
+        Retry.Context<Resp> context = retry.context();
+        boolean fresh = false;
+        for (;;) {
+            try {
+                Resp response = attempt(endpoint, request, timeout, deadline, fresh);
+                context.onComplete();
+                return response;
+            } catch (IOException | RuntimeException e) {
+                try {
+                    context.onError(e); // returns (after the configured wait) only if another attempt is due
+                } catch (Exception stop) {
+                    throw e;
+                }
+                if (deadline - System.nanoTime() <= 0 || Thread.currentThread().isInterrupted()) {
+                    throw e;
+                }
+                fresh |= e instanceof RpcConnectionLostException;
+            }
+        }
+    }
+
+    private Resp attempt(Endpoint endpoint, Req request, Duration timeout, long deadline, boolean fresh) throws IOException {
+        Lease<RpcConnection> lease = lease(endpoint, timeout, deadline, fresh);
+        boolean inStep = false;
+        try {
+            RpcConnection c = lease.connection();
+            RequestBuffer buffer = c.request;
+            buffer.reset();
+            try {
+                codec.encode(request, buffer);
+            } catch (IOException e) {
+                inStep = true; // nothing was sent
+                throw new RpcException(endpoint, "Could not encode the request to " + endpoint + ": " + e.getMessage(), e, false);
+            } catch (RuntimeException e) {
+                inStep = true;
+                throw e;
+            }
+            try {
+                buffer.writeTo(c.out);
+            } catch (IOException e) {
+                throw interruptedOr(e, endpoint, () -> new RpcConnectionLostException(endpoint,
+                        "Connection to " + endpoint + " failed while sending the request (" + e + ")"
+                                + (lease.isReused() ? "; it had been idle in the pool" : ""),
+                        e, lease.isReused(), 0, lease.isReused()));
+            }
+            ResponseInput in = c.in;
+            in.begin(deadline, codec.maxFrameSize());
+            Resp response;
+            try {
+                response = codec.decode(in);
+            } catch (IOException | RuntimeException e) {
+                throw classify(endpoint, in, e, lease.isReused(), timeout);
+            }
+            if (in.buffered() > 0) {
+                throw new RpcProtocolException(endpoint, in.buffered() + " bytes nobody asked for followed the response from "
+                        + endpoint + "; the stream is out of step", null);
+            }
+            // A codec that read up to the end of stream (a close-delimited response) has a good
+            // response and a finished connection: the peer closed first, so closing it now is passive.
+            inStep = !in.sawEndOfStream();
+            return response;
+        } finally {
+            if (!inStep) {
+                lease.markBroken();
+            }
+            lease.close();
+        }
+    }
+
+    private Lease<RpcConnection> lease(Endpoint endpoint, Duration timeout, long deadline, boolean fresh) throws IOException {
+        try {
+            Lease<RpcConnection> lease = pool.lease(endpoint, leaseWait(endpoint, timeout, deadline));
+            // After a reused connection turned out dead, the others idle as long are suspect: retire
+            // reused ones (they leave by the retirement policy, the peer still closing first) until fresh.
+            for (int i = 0; fresh && lease.isReused() && i <= maxPerEndpoint; i++) {
+                lease.retire();
+                lease.close();
+                lease = pool.lease(endpoint, leaseWait(endpoint, timeout, deadline));
+            }
+            return lease;
+        } catch (LeaseTimeoutException e) {
+            throw new RpcTimeoutException(endpoint, "No connection to " + endpoint + " became free within the call timeout of "
+                    + timeout.toMillis() + " ms: " + e.getMessage(), e, false, 0);
+        } catch (ConnectFailedException e) {
+            throw new RpcConnectException(endpoint, e.getMessage(), e, true);
+        } catch (PoolClosedException e) {
+            throw new RpcException(endpoint, "RpcClient '" + pool.name() + "' is closed; cannot call " + endpoint, e, false);
+        } catch (PoolException e) {
+            throw new RpcConnectException(endpoint, "No connection to " + endpoint + ": " + e.getMessage(), e, false);
+        }
+    }
+
+    private Duration leaseWait(Endpoint endpoint, Duration timeout, long deadline) throws RpcTimeoutException {
+        long remaining = deadline - System.nanoTime();
+        if (remaining <= 0) {
+            throw new RpcTimeoutException(endpoint, "Call timeout of " + timeout.toMillis() + " ms to " + endpoint
+                    + " passed before the request was sent", null, false, 0);
+        }
+        return Duration.ofNanos(Math.min(remaining, leaseTimeoutNanos));
+    }
+
+    private IOException classify(Endpoint endpoint, ResponseInput in, Exception e, boolean reused, Duration timeout) {
+        long got = in.delivered();
+        String progress = got == 0 ? "before any response byte" : "after " + got + " bytes of the response";
+        if (in.timedOut()) {
+            return new RpcTimeoutException(endpoint, "No complete response from " + endpoint + " within " + timeout.toMillis()
+                    + " ms (" + (got == 0 ? "nothing" : got + " bytes") + " received)", e, true, got);
+        }
+        if (in.overLimit()) {
+            return new RpcProtocolException(endpoint, "Response from " + endpoint + " exceeds the codec's maximum frame size of "
+                    + codec.maxFrameSize() + " bytes", e);
+        }
+        IOException failure = in.failure();
+        if (failure != null) {
+            return interruptedOr(failure, endpoint, () -> new RpcConnectionLostException(endpoint, "Connection to " + endpoint
+                    + " failed " + progress + " (" + failure + ")", failure, reused && got == 0, got, reused));
+        }
+        if (in.sawEndOfStream()) {
+            return new RpcConnectionLostException(endpoint, endpoint + " closed the connection " + progress
+                    + (got == 0 && reused ? "; it had been idle in the pool" : ""), e, reused && got == 0, got, reused);
+        }
+        return new RpcProtocolException(endpoint, "Could not decode the response from " + endpoint + ": "
+                + (e.getMessage() != null ? e.getMessage() : e.toString()), e);
+    }
+
+    /** An interrupted thread gets an {@link InterruptedIOException}, not a made-up connection failure. */
+    private static IOException interruptedOr(IOException e, Endpoint endpoint, java.util.function.Supplier<IOException> otherwise) {
+        if (e instanceof ClosedByInterruptException
+                || (e instanceof InterruptedIOException && !(e instanceof SocketTimeoutException))) {
+            Thread.currentThread().interrupt();
+            InterruptedIOException ie = new InterruptedIOException("Interrupted during a call to " + endpoint);
+            ie.initCause(e);
+            return ie;
+        }
+        return otherwise.get();
+    }
+}

@@ -1,0 +1,85 @@
+package io.github.portkeeper.rpc.internal;
+
+import io.github.portkeeper.core.Connector;
+import io.github.portkeeper.core.Endpoint;
+
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+import java.util.function.Predicate;
+
+/**
+ * Opens connections for a {@code SocketClientPool}: a channel, a guarded socket over it and the
+ * user's client built around that socket. Thread-safe if the user's functions are.
+ *
+ * @param <T> the user's client type
+ */
+public final class SocketClientConnector<T> implements Connector<ClientConnection<T>> {
+
+    /** Builds the user's client around a socket. */
+    @FunctionalInterface
+    public interface Wrap<T> {
+        T wrap(java.net.Socket socket) throws IOException;
+    }
+
+    /** Sends the user's goodbye. */
+    @FunctionalInterface
+    public interface Goodbye<T> {
+        void sayGoodbye(T client) throws IOException;
+    }
+
+    private final Wrap<T> wrap;
+    private final Goodbye<T> goodbye;
+    private final Predicate<T> isUsable;
+    private final SocketOptions options;
+    private final int goodbyeTimeoutMillis;
+
+    public SocketClientConnector(Wrap<T> wrap, Goodbye<T> goodbye, Predicate<T> isUsable, SocketOptions options,
+                                 int goodbyeTimeoutMillis) {
+        this.wrap = wrap;
+        this.goodbye = goodbye;
+        this.isUsable = isUsable;
+        this.options = options;
+        this.goodbyeTimeoutMillis = goodbyeTimeoutMillis;
+    }
+
+    @Override
+    public ClientConnection<T> connect(Endpoint endpoint) throws IOException {
+        SocketChannel channel = Channels.open(endpoint, options);
+        try {
+            channel.socket().setSoTimeout(options.readTimeoutMillis());
+            ClientConnection<T> c = new ClientConnection<>(channel);
+            c.client = wrap.wrap(c.socket);
+            if (c.client == null) {
+                throw new IOException("the client factory returned null for " + endpoint);
+            }
+            return c;
+        } catch (IOException | RuntimeException e) {
+            Channels.closeQuietly(channel);
+            throw e;
+        }
+    }
+
+    @Override
+    public SocketChannel channel(ClientConnection<T> connection) {
+        return connection.channel;
+    }
+
+    @Override
+    public boolean validate(ClientConnection<T> connection) {
+        return !connection.isDamaged() && (isUsable == null || isUsable.test(connection.client));
+    }
+
+    /**
+     * Runs the user's goodbye on the idle connection. Its reads, if it waits for a reply, are
+     * bounded by a short SO_TIMEOUT: this runs on the pool's thread.
+     */
+    @Override
+    public boolean requestPeerClose(ClientConnection<T> connection) throws IOException {
+        if (goodbye == null || connection.isDamaged()) {
+            return false;
+        }
+        connection.channel.socket().setSoTimeout(goodbyeTimeoutMillis);
+        goodbye.sayGoodbye(connection.client);
+        return true;
+    }
+}

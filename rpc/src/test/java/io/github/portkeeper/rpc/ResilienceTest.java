@@ -1,0 +1,207 @@
+package io.github.portkeeper.rpc;
+
+import io.github.portkeeper.core.CloseReason;
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.rpc.testing.FrameServer;
+import io.github.portkeeper.rpc.testing.FrameServer.Fault;
+import io.github.portkeeper.rpc.testing.FrameServer.Framing;
+import io.github.portkeeper.rpc.testing.Tally;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.retry.Retry;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/** Resilience4j around calls: a circuit breaker per endpoint, and retries of idempotent calls when that is safe. */
+class ResilienceTest {
+
+    private static final Duration TIMEOUT = Duration.ofSeconds(2);
+    private static final Duration OPEN_WAIT = Duration.ofMillis(200);
+
+    private final Tally tally = new Tally();
+    private FrameServer server;
+    private RpcClient<String, String> client;
+
+    @AfterEach
+    void stop() throws InterruptedException {
+        if (client != null) {
+            assertThat(client.pool().stats().active()).isZero();
+            client.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    @Test
+    void withTheServerDownTheBreakerOpensAndCallsFailFastWithoutConnectingThenRecoverWhenItReturns() throws Exception {
+        int port = freePort(); // nothing listens there: connects are refused
+        Endpoint endpoint = Endpoint.of("127.0.0.1", port);
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().name("svc").listener(tally).build())
+                .circuitBreaker(CircuitBreakerConfig.custom()
+                        .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                        .slidingWindowSize(4).minimumNumberOfCalls(4).failureRateThreshold(50)
+                        .waitDurationInOpenState(OPEN_WAIT).permittedNumberOfCallsInHalfOpenState(1)
+                        .build())
+                .noRetry()
+                .build();
+
+        for (int i = 0; i < 4; i++) {
+            assertThatThrownBy(() -> client.call(endpoint, "ping", TIMEOUT))
+                    .isInstanceOf(RpcConnectException.class)
+                    .hasMessageContaining(endpoint.toString())
+                    .satisfies(e -> assertThat(((RpcException) e).isRetrySafe()).isTrue());
+        }
+        CircuitBreaker breaker = client.circuitBreaker(endpoint).orElseThrow();
+        assertThat(breaker.getState()).isEqualTo(CircuitBreaker.State.OPEN);
+        assertThat(tally.connectFailed()).isEqualTo(4);
+
+        for (int i = 0; i < 20; i++) {
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> client.call(endpoint, "ping", TIMEOUT))
+                    .isInstanceOfSatisfying(RpcCircuitOpenException.class, e -> {
+                        assertThat(e.endpoint()).isEqualTo(endpoint);
+                        assertThat(e.breakerName()).isEqualTo("svc@" + endpoint);
+                    })
+                    .hasMessageContaining(endpoint.toString());
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(OPEN_WAIT);
+            if (breaker.getState() != CircuitBreaker.State.OPEN) {
+                break; // the wait in the open state passed on a slow machine; enough fast failures seen
+            }
+        }
+        assertThat(tally.connectFailed()).as("connect attempts while open").isEqualTo(4);
+
+        server = FrameServer.start(Framing.LINES, port);
+        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(50)).ignoreExceptionsInstanceOf(RpcCircuitOpenException.class)
+                .untilAsserted(() -> assertThat(client.call(endpoint, "back", TIMEOUT)).isEqualTo("back"));
+        assertThat(breaker.getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+        assertThat(client.call(endpoint, "again", TIMEOUT)).isEqualTo("again");
+        assertThat(tally.connectFailed()).isEqualTo(4);
+    }
+
+    @Test
+    void failingCallsOpenTheBreakerToo() throws Exception {
+        server = FrameServer.start(Framing.LINES);
+        Endpoint endpoint = Endpoint.of(server.host(), server.port());
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .circuitBreaker(CircuitBreakerConfig.custom()
+                        .slidingWindowSize(2).minimumNumberOfCalls(2).failureRateThreshold(100)
+                        .waitDurationInOpenState(Duration.ofSeconds(30)).build())
+                .noRetry()
+                .build();
+        server.inject(Fault.GARBAGE);
+        server.inject(Fault.GARBAGE);
+        assertThatThrownBy(() -> client.call(endpoint, "a", TIMEOUT)).isInstanceOf(RpcProtocolException.class);
+        assertThatThrownBy(() -> client.call(endpoint, "b", TIMEOUT)).isInstanceOf(RpcProtocolException.class);
+        int accepted = server.accepted();
+        assertThatThrownBy(() -> client.call(endpoint, "c", TIMEOUT)).isInstanceOf(RpcCircuitOpenException.class);
+        assertThat(server.accepted()).isEqualTo(accepted);
+        assertThat(server.served()).hasSize(2);
+    }
+
+    @Test
+    void anIdempotentCallOnADeadReusedConnectionIsRetriedOnAFreshConnection() throws Exception {
+        server = FrameServer.start(Framing.LINES);
+        Endpoint endpoint = Endpoint.of(server.host(), server.port());
+        client = RpcClient.builder(LineCodec.utf8(1024).withGoodbye(FrameServer.GOODBYE))
+                .poolConfig(PoolConfig.builder().maxPerEndpoint(2).listener(tally).build())
+                .build();
+        warmTwoConnections(endpoint);
+
+        server.inject(Fault.CLOSE_BEFORE_RESPONSE);
+        assertThat(client.call(endpoint, "read", TIMEOUT, Idempotency.IDEMPOTENT)).isEqualTo("read");
+
+        assertThat(tally.created()).as("the retry opened a fresh connection").isEqualTo(3);
+        assertThat(tally.closedFor(CloseReason.BROKEN)).as("the dead connection").isEqualTo(1);
+        // The other connection, idle as long as the dead one, was retired (goodbye, server closes) rather than trusted.
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(tally.closed(Ending.PEER, CloseReason.RETIRED)).isEqualTo(1));
+        Retry.Metrics metrics = client.retry().orElseThrow().getMetrics();
+        assertThat(metrics.getNumberOfSuccessfulCallsWithRetryAttempt()).isEqualTo(1);
+    }
+
+    @Test
+    void theCodecCanDeclareRequestsIdempotent() throws Exception {
+        server = FrameServer.start(Framing.LINES);
+        Endpoint endpoint = Endpoint.of(server.host(), server.port());
+        client = RpcClient.builder(LineCodec.utf8(1024).idempotentWhen(r -> r.startsWith("GET ")))
+                .poolConfig(PoolConfig.builder().maxPerEndpoint(1).listener(tally).build())
+                .build();
+        client.call(endpoint, "warm-up", TIMEOUT);
+        server.inject(Fault.RESET);
+        assertThat(client.call(endpoint, "GET x", TIMEOUT)).isEqualTo("GET x");
+        assertThat(tally.created()).isEqualTo(2);
+    }
+
+    @Test
+    void aCallNotMarkedIdempotentIsNeverRetried() throws Exception {
+        server = FrameServer.start(Framing.LINES);
+        Endpoint endpoint = Endpoint.of(server.host(), server.port());
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().maxPerEndpoint(1).listener(tally).build())
+                .build();
+        client.call(endpoint, "warm-up", TIMEOUT);
+        server.inject(Fault.CLOSE_BEFORE_RESPONSE);
+        assertThatThrownBy(() -> client.call(endpoint, "increment", TIMEOUT))
+                .isInstanceOfSatisfying(RpcConnectionLostException.class, e -> assertThat(e.isRetrySafe()).isTrue());
+        assertThat(server.served()).extracting(FrameServer.Served::request).containsExactly("warm-up", "increment");
+    }
+
+    @Test
+    void anIdempotentCallIsNotRetriedOnceTheResponseHadBegun() throws Exception {
+        server = FrameServer.start(Framing.LINES);
+        Endpoint endpoint = Endpoint.of(server.host(), server.port());
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().maxPerEndpoint(1).listener(tally).build())
+                .build();
+        client.call(endpoint, "warm-up", TIMEOUT);
+        server.inject(Fault.HALF_THEN_CLOSE);
+        assertThatThrownBy(() -> client.call(endpoint, "read", TIMEOUT, Idempotency.IDEMPOTENT))
+                .isInstanceOf(RpcConnectionLostException.class);
+        server.inject(Fault.STALL);
+        assertThatThrownBy(() -> client.call(endpoint, "read", Duration.ofMillis(200), Idempotency.IDEMPOTENT))
+                .isInstanceOf(RpcTimeoutException.class);
+        assertThat(server.served()).extracting(FrameServer.Served::request).containsExactly("warm-up", "read", "read");
+    }
+
+    @Test
+    void anIdempotentCallIsRetriedWhenTheConnectFailed() throws Exception {
+        int port = freePort();
+        Endpoint endpoint = Endpoint.of("127.0.0.1", port);
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .build();
+        assertThatThrownBy(() -> client.call(endpoint, "read", TIMEOUT, Idempotency.IDEMPOTENT))
+                .isInstanceOf(RpcConnectException.class);
+        assertThat(tally.connectFailed()).as("3 attempts by default").isEqualTo(3);
+    }
+
+    private void warmTwoConnections(Endpoint endpoint) throws IOException {
+        // Two leases at once force two connections.
+        try (var a = client.pool().lease(endpoint); var b = client.pool().lease(endpoint)) {
+            assertThat(a.isReused()).isFalse();
+            assertThat(b.isReused()).isFalse();
+        }
+        assertThat(client.call(endpoint, "w1", TIMEOUT)).isEqualTo("w1");
+        assertThat(tally.created()).isEqualTo(2);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+}

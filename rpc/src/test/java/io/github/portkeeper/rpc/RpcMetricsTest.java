@@ -1,0 +1,42 @@
+package io.github.portkeeper.rpc;
+
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.rpc.micrometer.RpcMetrics;
+import io.github.portkeeper.rpc.testing.FrameServer;
+import io.github.portkeeper.rpc.testing.FrameServer.Framing;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Resilience4j's meters are bound alongside Portkeeper's. */
+class RpcMetricsTest {
+
+    @Test
+    void bindsPoolBreakerAndRetryMeters() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (FrameServer server = FrameServer.start(Framing.LINES);
+             RpcClient<String, String> client = RpcClient.builder(LineCodec.utf8(64))
+                     .poolConfig(PoolConfig.builder().name("lines").build())
+                     .circuitBreaker(CircuitBreakerConfig.ofDefaults())
+                     .build()) {
+            RpcMetrics.bind(client, registry);
+            Endpoint endpoint = Endpoint.of(server.host(), server.port());
+            client.call(endpoint, "hi", Duration.ofSeconds(2), Idempotency.IDEMPOTENT);
+            client.call(endpoint, "hi", Duration.ofSeconds(2));
+
+            assertThat(registry.get("portkeeper.connections.created").tag("pool", "lines").counter().count()).isEqualTo(1);
+            assertThat(registry.get("portkeeper.leases").tag("pool", "lines").tag("outcome", "reused").counter().count()).isEqualTo(1);
+            assertThat(registry.get("resilience4j.circuitbreaker.calls").tag("name", "lines@" + endpoint)
+                    .tag("kind", "successful").timer().count()).isEqualTo(2);
+            assertThat(registry.get("resilience4j.circuitbreaker.state").tag("name", "lines@" + endpoint)
+                    .tag("state", "closed").gauge().value()).isEqualTo(1);
+            assertThat(registry.get("resilience4j.retry.calls").tag("name", "lines")
+                    .tag("kind", "successful_without_retry").functionCounter().count()).isEqualTo(1);
+        }
+    }
+}

@@ -1,0 +1,212 @@
+package io.github.portkeeper.rpc;
+
+import io.github.portkeeper.core.CloseReason;
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.Retirement;
+import io.github.portkeeper.rpc.testing.FrameServer;
+import io.github.portkeeper.rpc.testing.FrameServer.Fault;
+import io.github.portkeeper.rpc.testing.FrameServer.Framing;
+import io.github.portkeeper.rpc.testing.Kernel;
+import io.github.portkeeper.rpc.testing.Tally;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/** Pooling a hand-written blocking client built around a {@link Socket}. */
+class SocketClientPoolTest {
+
+    private FrameServer server;
+    private SocketClientPool<LineClient> clients;
+    private Endpoint endpoint;
+    private final Tally tally = new Tally();
+    private final List<LineClient> built = new ArrayList<>();
+
+    @BeforeEach
+    void start() throws IOException {
+        server = FrameServer.start(Framing.LINES);
+        endpoint = Endpoint.of(server.host(), server.port());
+        clients = SocketClientPool.builder(socket -> {
+                    LineClient c = new LineClient(socket);
+                    synchronized (built) {
+                        built.add(c);
+                    }
+                    return c;
+                })
+                .goodbye(LineClient::bye)
+                .poolConfig(PoolConfig.builder().name("line-clients").maxPerEndpoint(4).listener(tally).build())
+                .build();
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        assertThat(clients.pool().stats().active()).as("borrowed clients").isZero();
+        clients.close();
+        if (Kernel.isAvailable()) {
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                    assertThat(Kernel.closeWaitTo(server.address())).as("CLOSE_WAIT toward the server").isZero());
+            assertThat(Kernel.timeWaitTo(server.address())).as("client TIME_WAIT toward the server").isZero();
+        }
+        server.close();
+    }
+
+    @Test
+    void callsInSequenceReuseOneConnectionAndOneClient() throws IOException {
+        for (int i = 0; i < 100; i++) {
+            try (PooledClient<LineClient> c = clients.borrow(server.host(), server.port())) {
+                assertThat(c.isReused()).isEqualTo(i > 0);
+                assertThat(c.get().call("hello " + i)).isEqualTo("hello " + i);
+            }
+        }
+        assertThat(server.accepted()).isEqualTo(1);
+        assertThat(tally.created()).isEqualTo(1);
+        assertThat(built).hasSize(1);
+    }
+
+    @Test
+    void concurrentCallsUseAtMostTheLimitOfConnections() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        CountDownLatch go = new CountDownLatch(1);
+        List<Future<?>> results = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            int thread = t;
+            results.add(pool.submit(() -> {
+                go.await();
+                for (int i = 0; i < 250; i++) {
+                    try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+                        String request = "t" + thread + "-" + i;
+                        assertThat(c.get().call(request)).isEqualTo(request);
+                    }
+                }
+                return null;
+            }));
+        }
+        go.countDown();
+        pool.shutdown();
+        assertThat(pool.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
+        for (Future<?> r : results) {
+            r.get();
+        }
+        assertThat(server.served()).hasSize(1000);
+        assertThat(server.accepted()).isBetween(1, 4);
+        assertThat(tally.leasesReused()).isGreaterThanOrEqualTo(1000 - 4);
+    }
+
+    @Test
+    void retirementSendsTheClientsGoodbyeAndTheServerClosesFirst() throws IOException {
+        assertThat(clients.pool().config().retirement().policy()).isEqualTo(Retirement.Policy.REQUEST_PEER_CLOSE);
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.get().call("last")).isEqualTo("last");
+            c.retire();
+        }
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            assertThat(server.goodbyes()).isEqualTo(1);
+            assertThat(tally.closed(Ending.PEER, CloseReason.RETIRED)).isEqualTo(1);
+        });
+        assertThat(clients.pool().stats().draining()).isZero();
+    }
+
+    @Test
+    void aClientThatHitTheEndOfStreamIsDiscardedAndTheNextBorrowGetsAFreshConnection() throws IOException {
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            c.get().call("warm-up");
+        }
+        server.inject(Fault.CLOSE_BEFORE_RESPONSE);
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.isReused()).isTrue();
+            assertThatThrownBy(() -> c.get().call("hit")).isInstanceOf(EOFException.class);
+        }
+        assertThat(tally.closed(Ending.PEER, CloseReason.BROKEN)).isEqualTo(1);
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.isReused()).isFalse();
+            assertThat(c.get().call("after")).isEqualTo("after");
+        }
+        assertThat(server.accepted()).isEqualTo(2);
+    }
+
+    @Test
+    void aClientMarkedBrokenIsResetNotReused() throws IOException {
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            c.get().call("x");
+            c.markBroken();
+        }
+        assertThat(tally.closed(Ending.RESET, CloseReason.BROKEN)).isEqualTo(1);
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.isReused()).isFalse();
+        }
+    }
+
+    @Test
+    void theSocketRefusesWhatWouldMakeThisHostCloseFirst() throws IOException {
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            Socket s = c.get().socket;
+            assertThatThrownBy(() -> s.setSoLinger(true, 0)).isInstanceOf(SocketException.class);
+            assertThatThrownBy(s::shutdownOutput).isInstanceOf(SocketException.class);
+            assertThat(s.getChannel()).isNull();
+            assertThat(c.get().call("still fine")).isEqualTo("still fine");
+        }
+        assertThat(tally.closed()).isEmpty();
+    }
+
+    @Test
+    void aClientThatClosesItsSocketGetsItsConnectionResetNotClosedByFin() throws IOException {
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            c.get().call("x");
+            c.get().socket.close();
+        }
+        assertThat(tally.closed(Ending.RESET, CloseReason.BROKEN)).isEqualTo(1);
+    }
+
+    /** A legacy-style blocking client: a line out, a line back, written against a plain Socket. */
+    static final class LineClient {
+        final Socket socket;
+        private final InputStream in;
+        private final OutputStream out;
+
+        LineClient(Socket socket) throws IOException {
+            this.socket = socket;
+            this.in = socket.getInputStream();
+            this.out = socket.getOutputStream();
+        }
+
+        String call(String line) throws IOException {
+            out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            ByteArrayOutputStream reply = new ByteArrayOutputStream();
+            for (int b = in.read(); b != '\n'; b = in.read()) {
+                if (b < 0) {
+                    throw new EOFException("server closed the connection");
+                }
+                reply.write(b);
+            }
+            return reply.toString(StandardCharsets.UTF_8);
+        }
+
+        void bye() throws IOException {
+            out.write((FrameServer.GOODBYE + "\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+        }
+    }
+}

@@ -1,0 +1,33 @@
+package io.github.portkeeper.spring.boot;
+
+import io.github.portkeeper.core.micrometer.PoolMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * The pools' Micrometer meters ({@code portkeeper.connections.created},
+ * {@code portkeeper.timewait.avoided}, ...; visible at {@code /actuator/metrics}) when the
+ * application has a {@link MeterRegistry}. Backs off when the application defines its own
+ * {@link PortkeeperMetrics} or any {@link PoolMetrics} bean (binding a pool twice would count its
+ * events twice), and with {@code portkeeper.metrics.enabled=false}.
+ */
+@AutoConfiguration(after = {PortkeeperAutoConfiguration.class, PortkeeperHttpAutoConfiguration.class},
+        afterName = {"org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration",
+                "org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration",
+                "org.springframework.boot.micrometer.metrics.autoconfigure.export.simple.SimpleMetricsExportAutoConfiguration"})
+@ConditionalOnClass(MeterRegistry.class)
+@ConditionalOnBean({MeterRegistry.class, PortkeeperPools.class})
+@ConditionalOnBooleanProperty(name = {"portkeeper.enabled", "portkeeper.metrics.enabled"}, matchIfMissing = true)
+public final class PortkeeperMetricsAutoConfiguration {
+
+    @Bean
+    @ConditionalOnMissingBean({PortkeeperMetrics.class, PoolMetrics.class})
+    PortkeeperMetrics portkeeperMetrics(PortkeeperPools pools, PortkeeperProperties properties) {
+        return new PortkeeperMetrics(pools, properties.getMetrics().isEndpointTag());
+    }
+}

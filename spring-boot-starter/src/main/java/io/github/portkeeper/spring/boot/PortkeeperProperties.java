@@ -1,0 +1,571 @@
+package io.github.portkeeper.spring.boot;
+
+import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.spring.boot.internal.PropertyMessages;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.validation.Errors;
+import org.springframework.validation.Validator;
+
+import java.time.Duration;
+
+/**
+ * Settings of the Portkeeper pools, bound from {@code portkeeper.*}. Validated at startup: a bad
+ * value fails the application with a message naming the property, the rule and the value, e.g.
+ * {@code portkeeper.pool.max-per-endpoint must be at least 1, but was 0}.
+ *
+ * <p>Not thread-safe while being bound; read-only afterwards.
+ */
+@ConfigurationProperties("portkeeper")
+public class PortkeeperProperties implements Validator {
+
+    /** Whether Portkeeper's auto-configuration is enabled at all. */
+    private boolean enabled = true;
+
+    private final Pool pool = new Pool();
+
+    private final Retirement retirement = new Retirement();
+
+    private final PortBudget portBudget = new PortBudget();
+
+    private final Retries retries = new Retries();
+
+    private final Metrics metrics = new Metrics();
+
+    private final Http http = new Http();
+
+    private final SocketPool socketPool = new SocketPool();
+
+    private final Health health = new Health();
+
+    public boolean isEnabled() {
+        return enabled;
+    }
+
+    public void setEnabled(boolean enabled) {
+        this.enabled = enabled;
+    }
+
+    public Pool getPool() {
+        return pool;
+    }
+
+    public Retirement getRetirement() {
+        return retirement;
+    }
+
+    public PortBudget getPortBudget() {
+        return portBudget;
+    }
+
+    public Retries getRetries() {
+        return retries;
+    }
+
+    public Metrics getMetrics() {
+        return metrics;
+    }
+
+    public Http getHttp() {
+        return http;
+    }
+
+    public SocketPool getSocketPool() {
+        return socketPool;
+    }
+
+    public Health getHealth() {
+        return health;
+    }
+
+    /**
+     * The pool configuration these properties describe, under the given pool name.
+     *
+     * @throws IllegalArgumentException naming the property when a value breaks a rule
+     */
+    public PoolConfig toPoolConfig(String name) {
+        try {
+            io.github.portkeeper.core.Retirement r = retirement();
+            io.github.portkeeper.core.PortBudget budget = portBudget();
+            PoolConfig.Builder b = PoolConfig.builder()
+                    .name(name)
+                    .maxPerEndpoint(pool.maxPerEndpoint)
+                    .maxTotal(pool.maxTotal)
+                    .leaseTimeout(pool.leaseTimeout)
+                    .maxLifetime(pool.maxLifetime)
+                    .maxIdleTime(pool.maxIdleTime)
+                    .leakDetectionThreshold(pool.leakDetectionThreshold)
+                    .maxLeasesPerConnection(pool.maxLeasesPerConnection)
+                    .idleTimeoutMargin(pool.idleTimeoutMargin)
+                    .housekeepingInterval(pool.housekeepingInterval)
+                    .retirement(r)
+                    .portBudget(budget);
+            if (pool.lifetimeJitter != null) {
+                b.lifetimeJitter(pool.lifetimeJitter);
+            }
+            return b.build();
+        } catch (IllegalArgumentException | NullPointerException e) {
+            throw new IllegalArgumentException(PropertyMessages.toPropertyMessage(e.getMessage()), e);
+        }
+    }
+
+    private io.github.portkeeper.core.Retirement retirement() {
+        if (retirement.policy == null) {
+            throw new IllegalArgumentException("retirement policy must not be null");
+        }
+        boolean drains = retirement.policy == io.github.portkeeper.core.Retirement.Policy.AWAIT_PEER
+                || retirement.policy == io.github.portkeeper.core.Retirement.Policy.REQUEST_PEER_CLOSE;
+        if (drains && retirement.drainTimeout == null) {
+            throw new IllegalArgumentException("retirement drainTimeout must be positive, but was null");
+        }
+        io.github.portkeeper.core.Retirement r;
+        switch (retirement.policy) {
+            case REQUEST_PEER_CLOSE:
+                r = io.github.portkeeper.core.Retirement.requestPeerClose(retirement.drainTimeout);
+                break;
+            case RESET:
+                r = io.github.portkeeper.core.Retirement.reset();
+                break;
+            case LOCAL:
+                r = io.github.portkeeper.core.Retirement.local();
+                break;
+            case AWAIT_PEER:
+            default:
+                r = io.github.portkeeper.core.Retirement.awaitPeer(retirement.drainTimeout);
+        }
+        return retirement.fallback != null ? r.withFallback(retirement.fallback) : r;
+    }
+
+    private io.github.portkeeper.core.PortBudget portBudget() {
+        if (!portBudget.enabled) {
+            return io.github.portkeeper.core.PortBudget.disabled();
+        }
+        return io.github.portkeeper.core.PortBudget.defaults()
+                .withShare(portBudget.share)
+                .withKernelCounting(portBudget.kernel);
+    }
+
+    @Override
+    public boolean supports(Class<?> clazz) {
+        return PortkeeperProperties.class.isAssignableFrom(clazz);
+    }
+
+    /** Called by Boot after binding: each broken rule becomes a field error naming the property. */
+    @Override
+    public void validate(Object target, Errors errors) {
+        PortkeeperProperties p = (PortkeeperProperties) target;
+        try {
+            p.toPoolConfig(p.pool.name);
+        } catch (IllegalArgumentException e) {
+            reject(errors, e.getMessage());
+        }
+        if (p.retries.maxAttempts < 1) {
+            errors.rejectValue("retries.maxAttempts", "portkeeper.invalid",
+                    "portkeeper.retries.max-attempts must be at least 1, but was " + p.retries.maxAttempts);
+        }
+        if (p.socketPool.name == null || p.socketPool.name.isBlank()) {
+            errors.rejectValue("socketPool.name", "portkeeper.invalid",
+                    "portkeeper.socket-pool.name must not be blank, but was " + quoted(p.socketPool.name));
+        } else if (p.socketPool.name.equals(p.pool.name)) {
+            errors.rejectValue("socketPool.name", "portkeeper.invalid",
+                    "portkeeper.socket-pool.name must differ from portkeeper.pool.name (their meters would mix), but both were '"
+                            + p.pool.name + "'");
+        }
+        positive(errors, "http.connectTimeout", "portkeeper.http.connect-timeout", p.http.connectTimeout);
+        notNegative(errors, "http.socketTimeout", "portkeeper.http.socket-timeout", p.http.socketTimeout);
+        positive(errors, "socketPool.connectTimeout", "portkeeper.socket-pool.connect-timeout", p.socketPool.connectTimeout);
+        notNegative(errors, "socketPool.readTimeout", "portkeeper.socket-pool.read-timeout", p.socketPool.readTimeout);
+        double warn = p.health.warnRatio;
+        if (!(warn > 0 && warn <= 1)) {
+            errors.rejectValue("health.warnRatio", "portkeeper.invalid",
+                    "portkeeper.health.warn-ratio must be > 0 and <= 1, but was " + warn);
+        }
+    }
+
+    private static void reject(Errors errors, String message) {
+        String field = PropertyMessages.fieldOf(message);
+        if (field != null) {
+            errors.rejectValue(field, "portkeeper.invalid", message);
+        } else {
+            errors.reject("portkeeper.invalid", message);
+        }
+    }
+
+    private static void positive(Errors errors, String field, String property, Duration value) {
+        if (value == null || value.isNegative() || value.isZero()) {
+            errors.rejectValue(field, "portkeeper.invalid", property + " must be positive, but was " + value);
+        }
+    }
+
+    private static void notNegative(Errors errors, String field, String property, Duration value) {
+        if (value != null && value.isNegative()) {
+            errors.rejectValue(field, "portkeeper.invalid", property + " must not be negative, but was " + value);
+        }
+    }
+
+    private static String quoted(String s) {
+        return s == null ? "null" : "'" + s + "'";
+    }
+
+    /** Limits and ages of pooled connections ({@code portkeeper.pool.*}); shared by the HTTP and the socket pool. */
+    public static class Pool {
+
+        /** Name of the HTTP pool: the pool tag of its meters, part of its housekeeping thread's name. Pools Portkeeper adds for SSL bundles are named after it. */
+        private String name = "http";
+
+        /** Most connections (leased plus idle) to one endpoint; for HTTP, the per-route limit. */
+        private int maxPerEndpoint = 8;
+
+        /** Most connections (leased plus idle) across all endpoints. */
+        private int maxTotal = 64;
+
+        /** How long a request waits for a pooled connection before failing. */
+        private Duration leaseTimeout = Duration.ofSeconds(10);
+
+        /** Age after which a connection is retired rather than reused. */
+        private Duration maxLifetime = Duration.ofMinutes(30);
+
+        /** Random shortening of each connection's lifetime, so that connections opened together do not retire together. Default: a tenth of max-lifetime. */
+        private Duration lifetimeJitter;
+
+        /** Idle time after which a connection is no longer leased and is retired. Servers usually time idle connections out sooner, and then the server closes first. */
+        private Duration maxIdleTime = Duration.ofMinutes(2);
+
+        /** Log a warning, with where it was taken, for a lease held longer than this; 0 turns leak detection off. */
+        private Duration leakDetectionThreshold = Duration.ZERO;
+
+        /** Leases a connection may serve before it is retired (like a server's keepalive_requests); 0 means no budget. */
+        private int maxLeasesPerConnection;
+
+        /** Safety margin below a server's idle timeout (announced by Keep-Alive or learned): connections idle longer than the timeout minus this are not leased. */
+        private Duration idleTimeoutMargin = Duration.ofSeconds(1);
+
+        /** How often the housekeeping thread checks idle and leased connections. */
+        private Duration housekeepingInterval = Duration.ofMillis(10);
+
+        public String getName() {
+            return name;
+        }
+
+        public void setName(String name) {
+            this.name = name;
+        }
+
+        public int getMaxPerEndpoint() {
+            return maxPerEndpoint;
+        }
+
+        public void setMaxPerEndpoint(int maxPerEndpoint) {
+            this.maxPerEndpoint = maxPerEndpoint;
+        }
+
+        public int getMaxTotal() {
+            return maxTotal;
+        }
+
+        public void setMaxTotal(int maxTotal) {
+            this.maxTotal = maxTotal;
+        }
+
+        public Duration getLeaseTimeout() {
+            return leaseTimeout;
+        }
+
+        public void setLeaseTimeout(Duration leaseTimeout) {
+            this.leaseTimeout = leaseTimeout;
+        }
+
+        public Duration getMaxLifetime() {
+            return maxLifetime;
+        }
+
+        public void setMaxLifetime(Duration maxLifetime) {
+            this.maxLifetime = maxLifetime;
+        }
+
+        public Duration getLifetimeJitter() {
+            return lifetimeJitter;
+        }
+
+        public void setLifetimeJitter(Duration lifetimeJitter) {
+            this.lifetimeJitter = lifetimeJitter;
+        }
+
+        public Duration getMaxIdleTime() {
+            return maxIdleTime;
+        }
+
+        public void setMaxIdleTime(Duration maxIdleTime) {
+            this.maxIdleTime = maxIdleTime;
+        }
+
+        public Duration getLeakDetectionThreshold() {
+            return leakDetectionThreshold;
+        }
+
+        public void setLeakDetectionThreshold(Duration leakDetectionThreshold) {
+            this.leakDetectionThreshold = leakDetectionThreshold;
+        }
+
+        public int getMaxLeasesPerConnection() {
+            return maxLeasesPerConnection;
+        }
+
+        public void setMaxLeasesPerConnection(int maxLeasesPerConnection) {
+            this.maxLeasesPerConnection = maxLeasesPerConnection;
+        }
+
+        public Duration getIdleTimeoutMargin() {
+            return idleTimeoutMargin;
+        }
+
+        public void setIdleTimeoutMargin(Duration idleTimeoutMargin) {
+            this.idleTimeoutMargin = idleTimeoutMargin;
+        }
+
+        public Duration getHousekeepingInterval() {
+            return housekeepingInterval;
+        }
+
+        public void setHousekeepingInterval(Duration housekeepingInterval) {
+            this.housekeepingInterval = housekeepingInterval;
+        }
+    }
+
+    /** How a connection the pool no longer wants leaves ({@code portkeeper.retirement.*}). */
+    public static class Retirement {
+
+        /** The retirement policy: AWAIT_PEER lets the server close first (no TIME_WAIT here), REQUEST_PEER_CLOSE asks it to (HTTP Connection: close), RESET closes with RST, LOCAL with a plain FIN (one TIME_WAIT each). */
+        private io.github.portkeeper.core.Retirement.Policy policy = io.github.portkeeper.core.Retirement.Policy.AWAIT_PEER;
+
+        /** How long a retiring connection waits for the peer's FIN (AWAIT_PEER and REQUEST_PEER_CLOSE). */
+        private Duration drainTimeout = Duration.ofSeconds(30);
+
+        /** How a connection that drained in vain is closed: RESET (no TIME_WAIT, the peer sees a reset) or LOCAL (a FIN, one TIME_WAIT here). Default RESET; only for AWAIT_PEER and REQUEST_PEER_CLOSE. */
+        private Ending fallback;
+
+        public io.github.portkeeper.core.Retirement.Policy getPolicy() {
+            return policy;
+        }
+
+        public void setPolicy(io.github.portkeeper.core.Retirement.Policy policy) {
+            this.policy = policy;
+        }
+
+        public Duration getDrainTimeout() {
+            return drainTimeout;
+        }
+
+        public void setDrainTimeout(Duration drainTimeout) {
+            this.drainTimeout = drainTimeout;
+        }
+
+        public Ending getFallback() {
+            return fallback;
+        }
+
+        public void setFallback(Ending fallback) {
+            this.fallback = fallback;
+        }
+    }
+
+    /** The per-endpoint ephemeral port budget ({@code portkeeper.port-budget.*}). */
+    public static class PortBudget {
+
+        /** Whether new connections are held to a per-endpoint share of this host's ephemeral port range. */
+        private boolean enabled = true;
+
+        /** Share of the ephemeral port range one endpoint may tie up, > 0 and <= 1. */
+        private double share = 0.8;
+
+        /** Whether sockets of other pools and processes toward the same endpoint are counted too (read from the kernel where available). */
+        private boolean kernel = true;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public double getShare() {
+            return share;
+        }
+
+        public void setShare(double share) {
+            this.share = share;
+        }
+
+        public boolean isKernel() {
+            return kernel;
+        }
+
+        public void setKernel(boolean kernel) {
+            this.kernel = kernel;
+        }
+    }
+
+    /** Retry of idempotent HTTP requests whose reused connection turned out dead ({@code portkeeper.retries.*}). */
+    public static class Retries {
+
+        /** Whether an idempotent request that got no response on a reused connection is retried on a fresh one. */
+        private boolean enabled = true;
+
+        /** Attempts in all, the first included (2 = one retry). */
+        private int maxAttempts = 2;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public int getMaxAttempts() {
+            return maxAttempts;
+        }
+
+        public void setMaxAttempts(int maxAttempts) {
+            this.maxAttempts = maxAttempts;
+        }
+    }
+
+    /** Micrometer meters of the pools ({@code portkeeper.metrics.*}). */
+    public static class Metrics {
+
+        /** Whether the pools' meters (portkeeper.*) are bound to the application's MeterRegistry. */
+        private boolean enabled = true;
+
+        /** Whether per-endpoint meters carry an endpoint=host:port tag; turn off for many endpoints (high cardinality). */
+        private boolean endpointTag = true;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public boolean isEndpointTag() {
+            return endpointTag;
+        }
+
+        public void setEndpointTag(boolean endpointTag) {
+            this.endpointTag = endpointTag;
+        }
+    }
+
+    /** The pooled HTTP client ({@code portkeeper.http.*}). */
+    public static class Http {
+
+        /** Whether the pooled HttpClient 5 (and Boot's RestClient.Builder and RestTemplateBuilder on top of it) is auto-configured. */
+        private boolean enabled = true;
+
+        /** Whether Boot-built clients (RestClient.Builder, RestTemplateBuilder, the ClientHttpRequestFactory) use the Portkeeper pool. */
+        private boolean bootClients = true;
+
+        /** Connect timeout of new connections; Boot's spring.http.clients.connect-timeout, when set, wins for Boot-built clients. */
+        private Duration connectTimeout = Duration.ofSeconds(10);
+
+        /** Socket (read) timeout; unset waits indefinitely. Boot's spring.http.clients.read-timeout, when set, wins for Boot-built clients. */
+        private Duration socketTimeout;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public boolean isBootClients() {
+            return bootClients;
+        }
+
+        public void setBootClients(boolean bootClients) {
+            this.bootClients = bootClients;
+        }
+
+        public Duration getConnectTimeout() {
+            return connectTimeout;
+        }
+
+        public void setConnectTimeout(Duration connectTimeout) {
+            this.connectTimeout = connectTimeout;
+        }
+
+        public Duration getSocketTimeout() {
+            return socketTimeout;
+        }
+
+        public void setSocketTimeout(Duration socketTimeout) {
+            this.socketTimeout = socketTimeout;
+        }
+    }
+
+    /** The raw TCP socket pool, an opt-in bean ({@code portkeeper.socket-pool.*}). */
+    public static class SocketPool {
+
+        /** Whether a SocketPool bean is created (with the portkeeper.pool.* limits). */
+        private boolean enabled;
+
+        /** Name of the socket pool: the pool tag of its meters. */
+        private String name = "socket";
+
+        /** Connect timeout of new sockets. */
+        private Duration connectTimeout = Duration.ofSeconds(10);
+
+        /** SO_TIMEOUT for reads; 0 waits indefinitely. */
+        private Duration readTimeout = Duration.ZERO;
+
+        public boolean isEnabled() {
+            return enabled;
+        }
+
+        public void setEnabled(boolean enabled) {
+            this.enabled = enabled;
+        }
+
+        public String getName() {
+            return name;
+        }
+
+        public void setName(String name) {
+            this.name = name;
+        }
+
+        public Duration getConnectTimeout() {
+            return connectTimeout;
+        }
+
+        public void setConnectTimeout(Duration connectTimeout) {
+            this.connectTimeout = connectTimeout;
+        }
+
+        public Duration getReadTimeout() {
+            return readTimeout;
+        }
+
+        public void setReadTimeout(Duration readTimeout) {
+            this.readTimeout = readTimeout;
+        }
+    }
+
+    /** The portkeeper health indicator ({@code portkeeper.health.*}; turn it off with management.health.portkeeper.enabled=false). */
+    public static class Health {
+
+        /** Share of an endpoint's port budget in use from which the health details carry a warning; the status turns DOWN at 1. */
+        private double warnRatio = 0.9;
+
+        public double getWarnRatio() {
+            return warnRatio;
+        }
+
+        public void setWarnRatio(double warnRatio) {
+            this.warnRatio = warnRatio;
+        }
+    }
+}

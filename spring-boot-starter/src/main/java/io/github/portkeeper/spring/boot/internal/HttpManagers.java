@@ -1,0 +1,128 @@
+package io.github.portkeeper.spring.boot.internal;
+
+import io.github.portkeeper.http.PortkeeperConnectionManager;
+import io.github.portkeeper.spring.boot.PortkeeperPools;
+import org.apache.hc.client5.http.ssl.DefaultClientTlsStrategy;
+import org.apache.hc.client5.http.ssl.DefaultHostnameVerifier;
+import org.springframework.boot.http.client.HttpClientSettings;
+import org.springframework.boot.http.client.InetAddressFilter;
+import org.springframework.boot.ssl.SslBundle;
+import org.springframework.boot.ssl.SslBundles;
+import org.springframework.boot.ssl.SslOptions;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+
+/**
+ * The connection manager each set of Boot {@link HttpClientSettings} gets. A manager's TLS
+ * settings and DNS filter hold for all its connections, and a pooled connection must never serve
+ * a client with other TLS settings, so: settings with neither an SSL bundle nor an
+ * {@link InetAddressFilter} share the primary manager (the {@code PortkeeperConnectionManager}
+ * bean); each other combination gets a manager of its own, created on first use, named after the
+ * primary pool and the bundle ({@code http-mybundle}), registered with {@link PortkeeperPools}
+ * (so it has meters and health) and closed with the context.
+ *
+ * <p>Thread-safe.
+ */
+public final class HttpManagers implements AutoCloseable {
+
+    private final PortkeeperConnectionManager primary;
+    private final Function<String, PortkeeperConnectionManager.Builder> builders;
+    private final PortkeeperPools pools;
+    private final SslBundles sslBundles;
+    private final Map<Key, PortkeeperConnectionManager> others = new ConcurrentHashMap<>();
+
+    /**
+     * @param primary    the manager for settings without SSL bundle and address filter
+     * @param builders   a manager builder with the pool and connection settings, for a pool name
+     * @param pools      where new pools are registered
+     * @param sslBundles to name pools after their bundle; may be null
+     */
+    public HttpManagers(PortkeeperConnectionManager primary, Function<String, PortkeeperConnectionManager.Builder> builders,
+            PortkeeperPools pools, SslBundles sslBundles) {
+        this.primary = primary;
+        this.builders = builders;
+        this.pools = pools;
+        this.sslBundles = sslBundles;
+    }
+
+    /** The manager for clients built with {@code settings}. */
+    public PortkeeperConnectionManager managerFor(HttpClientSettings settings) {
+        if (settings.sslBundle() == null && settings.inetAddressFilter() == null) {
+            return primary;
+        }
+        return others.computeIfAbsent(new Key(settings.sslBundle(), settings.inetAddressFilter()), this::create);
+    }
+
+    /** The managers created for SSL bundles and address filters so far. */
+    public List<PortkeeperConnectionManager> others() {
+        return new ArrayList<>(others.values());
+    }
+
+    private PortkeeperConnectionManager create(Key key) {
+        String name = uniqueName(primary.pool().name() + "-" + suffix(key));
+        PortkeeperConnectionManager.Builder b = builders.apply(name);
+        if (key.bundle != null) {
+            SslOptions options = key.bundle.getOptions();
+            b.tlsSocketStrategy(new DefaultClientTlsStrategy(key.bundle.createSslContext(), options.getEnabledProtocols(),
+                    options.getCiphers(), null, new DefaultHostnameVerifier()));
+        }
+        if (key.filter != null) {
+            b.dnsResolver(new FilteringDnsResolver(key.filter));
+        }
+        PortkeeperConnectionManager manager = b.build();
+        pools.register(manager.pool());
+        return manager;
+    }
+
+    private String suffix(Key key) {
+        if (key.bundle == null) {
+            return "filtered";
+        }
+        String bundleName = bundleName(key.bundle);
+        return (bundleName != null ? bundleName : "ssl") + (key.filter != null ? "-filtered" : "");
+    }
+
+    private String bundleName(SslBundle bundle) {
+        if (sslBundles == null) {
+            return null;
+        }
+        for (String name : sslBundles.getBundleNames()) {
+            try {
+                if (sslBundles.getBundle(name) == bundle) {
+                    return name;
+                }
+            } catch (RuntimeException ignored) {
+                // A bundle that cannot be loaded is not the one in use.
+            }
+        }
+        return null;
+    }
+
+    private String uniqueName(String base) {
+        String name = base;
+        for (int i = 2; nameTaken(name); i++) {
+            name = base + "-" + i;
+        }
+        return name;
+    }
+
+    private boolean nameTaken(String name) {
+        return pools.pools().stream().anyMatch(p -> p.name().equals(name));
+    }
+
+    /** Closes the managers created here (the primary one is the bean's to close). */
+    @Override
+    public void close() {
+        for (PortkeeperConnectionManager m : others.values()) {
+            m.close();
+        }
+    }
+
+    /** Settings that need a manager of their own; identity of bundle and filter, as Boot holds them. */
+    private record Key(SslBundle bundle, InetAddressFilter filter) {
+    }
+}

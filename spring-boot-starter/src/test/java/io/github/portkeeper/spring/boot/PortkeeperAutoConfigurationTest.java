@@ -1,0 +1,524 @@
+package io.github.portkeeper.spring.boot;
+
+import com.sun.net.httpserver.HttpServer;
+import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.Retirement;
+import io.github.portkeeper.core.SocketPool;
+import io.github.portkeeper.core.micrometer.PoolMetrics;
+import io.github.portkeeper.http.PortkeeperConnectionManager;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.autoconfigure.ssl.SslAutoConfiguration;
+import org.springframework.boot.health.autoconfigure.contributor.HealthContributorAutoConfiguration;
+import org.springframework.boot.health.autoconfigure.registry.HealthContributorRegistryAutoConfiguration;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
+import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
+import org.springframework.boot.http.client.HttpClientSettings;
+import org.springframework.boot.http.client.HttpComponentsClientHttpRequestFactoryBuilder;
+import org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer;
+import org.springframework.boot.http.client.autoconfigure.HttpClientAutoConfiguration;
+import org.springframework.boot.http.client.autoconfigure.imperative.ImperativeHttpClientAutoConfiguration;
+import org.springframework.boot.http.converter.autoconfigure.HttpMessageConvertersAutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.export.simple.SimpleMetricsExportAutoConfiguration;
+import org.springframework.boot.restclient.RestTemplateBuilder;
+import org.springframework.boot.restclient.autoconfigure.RestClientAutoConfiguration;
+import org.springframework.boot.restclient.autoconfigure.RestTemplateAutoConfiguration;
+import org.springframework.boot.ssl.SslBundle;
+import org.springframework.boot.ssl.SslStoreBundle;
+import org.springframework.boot.test.context.FilteredClassLoader;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.http.client.ClientHttpRequestFactory;
+import org.springframework.http.client.HttpComponentsClientHttpRequestFactory;
+import org.springframework.web.client.ResourceAccessException;
+import org.springframework.web.client.RestClient;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class PortkeeperAutoConfigurationTest {
+
+    private static HttpServer server;
+    private static String baseUrl;
+
+    private final ApplicationContextRunner runner = new ApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(
+                    PortkeeperAutoConfiguration.class, PortkeeperHttpAutoConfiguration.class,
+                    PortkeeperMetricsAutoConfiguration.class, PortkeeperHealthAutoConfiguration.class,
+                    SslAutoConfiguration.class, HttpClientAutoConfiguration.class, ImperativeHttpClientAutoConfiguration.class,
+                    HttpMessageConvertersAutoConfiguration.class, RestClientAutoConfiguration.class, RestTemplateAutoConfiguration.class,
+                    MetricsAutoConfiguration.class, SimpleMetricsExportAutoConfiguration.class, CompositeMeterRegistryAutoConfiguration.class,
+                    HealthContributorAutoConfiguration.class, HealthContributorRegistryAutoConfiguration.class));
+
+    @BeforeAll
+    static void startServer() throws IOException {
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/hello", exchange -> {
+            byte[] body = "hello".getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        server.createContext("/header", exchange -> {
+            String value = String.valueOf(exchange.getRequestHeaders().getFirst("X-Customized"));
+            byte[] body = value.getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        server.createContext("/slow", exchange -> {
+            try {
+                Thread.sleep(1_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            exchange.sendResponseHeaders(200, -1);
+            exchange.close();
+        });
+        server.setExecutor(Executors.newFixedThreadPool(4));
+        server.start();
+        baseUrl = "http://127.0.0.1:" + server.getAddress().getPort();
+    }
+
+    @AfterAll
+    static void stopServer() {
+        server.stop(0);
+    }
+
+    @Test
+    void everyBeanIsPresentByDefault() {
+        runner.run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context).hasSingleBean(PortkeeperProperties.class);
+            assertThat(context).hasSingleBean(PortkeeperPools.class);
+            assertThat(context).hasSingleBean(PortkeeperConnectionManager.class);
+            assertThat(context).hasSingleBean(CloseableHttpClient.class);
+            assertThat(context).getBean(ClientHttpRequestFactoryBuilder.class).isInstanceOf(PortkeeperClientHttpRequestFactoryBuilder.class);
+            assertThat(context).hasSingleBean(PortkeeperMetrics.class);
+            assertThat(context).hasSingleBean(PortkeeperHealthIndicator.class);
+            assertThat(context).hasBean("portkeeperHealthIndicator");
+            assertThat(context).doesNotHaveBean(SocketPool.class);
+            PortkeeperConnectionManager manager = context.getBean(PortkeeperConnectionManager.class);
+            assertThat(manager.pool().name()).isEqualTo("http");
+            assertThat(context.getBean(PortkeeperPools.class).pools()).containsExactly(manager.pool());
+        });
+    }
+
+    @Test
+    void bootsRestClientBuilderGoesThroughThePool() {
+        runner.run(context -> {
+            RestClient client = context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build();
+            for (int i = 0; i < 20; i++) {
+                assertThat(client.get().uri("/hello").retrieve().body(String.class)).isEqualTo("hello");
+            }
+            PortkeeperConnectionManager manager = context.getBean(PortkeeperConnectionManager.class);
+            assertThat(manager.pool().stats().idle()).isEqualTo(1);
+            MeterRegistry registry = context.getBean(MeterRegistry.class);
+            assertThat(registry.get("portkeeper.connections.created").tag("pool", "http").counter().count()).isEqualTo(1.0);
+            assertThat(registry.get("portkeeper.timewait.avoided").functionCounter().count()).isGreaterThanOrEqualTo(19.0);
+        });
+    }
+
+    @Test
+    void bootsRestTemplateBuilderAndRequestFactoryGoThroughThePool() {
+        runner.run(context -> {
+            String body = context.getBean(RestTemplateBuilder.class).build().getForObject(baseUrl + "/hello", String.class);
+            assertThat(body).isEqualTo("hello");
+            ClientHttpRequestFactory factory = context.getBean(ClientHttpRequestFactory.class);
+            assertThat(factory).isInstanceOf(HttpComponentsClientHttpRequestFactory.class);
+            RestClient.builder().requestFactory(factory).build().get().uri(baseUrl + "/hello").retrieve().toBodilessEntity();
+            PortkeeperConnectionManager manager = context.getBean(PortkeeperConnectionManager.class);
+            assertThat(manager.pool().stats().idle()).isEqualTo(1);
+        });
+    }
+
+    @Test
+    void theApplicationsBuilderCustomizersStillApply() {
+        runner.withUserConfiguration(UserBuilderCustomizer.class).run(context -> {
+            RestClient client = context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build();
+            assertThat(client.get().uri("/header").retrieve().body(String.class)).isEqualTo("yes");
+            assertThat(context.getBean(PortkeeperConnectionManager.class).pool().stats().idle()).isEqualTo(1);
+        });
+    }
+
+    @Test
+    void theCloseableHttpClientBeanUsesThePool() {
+        runner.run(context -> {
+            CloseableHttpClient client = context.getBean(CloseableHttpClient.class);
+            String body = client.execute(new org.apache.hc.client5.http.classic.methods.HttpGet(baseUrl + "/hello"),
+                    response -> new String(response.getEntity().getContent().readAllBytes(), StandardCharsets.UTF_8));
+            assertThat(body).isEqualTo("hello");
+            assertThat(context.getBean(PortkeeperConnectionManager.class).pool().stats().idle()).isEqualTo(1);
+        });
+    }
+
+    @Test
+    void bootsReadTimeoutStillApplies() {
+        runner.withPropertyValues("spring.http.clients.read-timeout=200ms").run(context -> {
+            RestClient client = context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build();
+            assertThatThrownBy(() -> client.get().uri("/slow").retrieve().toBodilessEntity())
+                    .isInstanceOf(ResourceAccessException.class)
+                    .hasRootCauseInstanceOf(java.net.SocketTimeoutException.class);
+            assertThat(client.get().uri("/hello").retrieve().body(String.class)).isEqualTo("hello");
+        });
+    }
+
+    @Test
+    void oneClientsReadTimeoutDoesNotStickToTheSharedConnection() {
+        runner.withPropertyValues("spring.http.clients.read-timeout=500ms").run(context -> {
+            CloseableHttpClient patient = context.getBean(CloseableHttpClient.class);
+            patient.execute(new org.apache.hc.client5.http.classic.methods.HttpGet(baseUrl + "/hello"), response -> response.getCode());
+            RestClient fast = context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build();
+            assertThat(fast.get().uri("/hello").retrieve().body(String.class)).isEqualTo("hello");
+            // The same pooled connection, now for the HttpClient bean, which has no read timeout.
+            int status = patient.execute(new org.apache.hc.client5.http.classic.methods.HttpGet(baseUrl + "/slow"),
+                    response -> response.getCode());
+            assertThat(status).isEqualTo(200);
+            assertThat(context.getBean(MeterRegistry.class).get("portkeeper.connections.created").counter().count()).isEqualTo(1.0);
+        });
+    }
+
+    @Test
+    void anSslBundleGetsAPoolOfItsOwn() {
+        runner.run(context -> {
+            PortkeeperClientHttpRequestFactoryBuilder builder = context.getBean(PortkeeperClientHttpRequestFactoryBuilder.class);
+            SslBundle bundle = SslBundle.of(SslStoreBundle.NONE);
+            HttpClientSettings withBundle = HttpClientSettings.ofSslBundle(bundle);
+            builder.build(withBundle);
+            PortkeeperConnectionManager primary = context.getBean(PortkeeperConnectionManager.class);
+            PortkeeperConnectionManager tls = builder.connectionManager(withBundle);
+            assertThat(tls).isNotSameAs(primary);
+            assertThat(builder.connectionManager(withBundle)).isSameAs(tls);
+            assertThat(builder.connectionManager(HttpClientSettings.defaults())).isSameAs(primary);
+            assertThat(tls.pool().name()).isEqualTo("http-ssl");
+            assertThat(context.getBean(PortkeeperPools.class).pools()).contains(tls.pool());
+            context.close();
+            assertThat(tls.pool().isClosed()).isTrue();
+        });
+    }
+
+    @Test
+    void propertiesBind() {
+        runner.withPropertyValues(
+                "portkeeper.pool.name=catalog", "portkeeper.pool.max-per-endpoint=3", "portkeeper.pool.max-total=9",
+                "portkeeper.pool.lease-timeout=2s", "portkeeper.pool.max-lifetime=5m", "portkeeper.pool.lifetime-jitter=10s",
+                "portkeeper.pool.max-idle-time=45s", "portkeeper.pool.leak-detection-threshold=20s",
+                "portkeeper.pool.max-leases-per-connection=100", "portkeeper.pool.idle-timeout-margin=500ms",
+                "portkeeper.pool.housekeeping-interval=20ms",
+                "portkeeper.retirement.policy=request-peer-close", "portkeeper.retirement.drain-timeout=5s",
+                "portkeeper.retirement.fallback=local",
+                "portkeeper.port-budget.share=0.5", "portkeeper.port-budget.kernel=false").run(context -> {
+                    PoolConfig config = context.getBean(PortkeeperConnectionManager.class).pool().config();
+                    assertThat(config.name()).isEqualTo("catalog");
+                    assertThat(config.maxPerEndpoint()).isEqualTo(3);
+                    assertThat(config.maxTotal()).isEqualTo(9);
+                    assertThat(config.leaseTimeout()).isEqualTo(Duration.ofSeconds(2));
+                    assertThat(config.maxLifetime()).isEqualTo(Duration.ofMinutes(5));
+                    assertThat(config.lifetimeJitter()).isEqualTo(Duration.ofSeconds(10));
+                    assertThat(config.maxIdleTime()).isEqualTo(Duration.ofSeconds(45));
+                    assertThat(config.leakDetectionThreshold()).isEqualTo(Duration.ofSeconds(20));
+                    assertThat(config.maxLeasesPerConnection()).isEqualTo(100);
+                    assertThat(config.idleTimeoutMargin()).isEqualTo(Duration.ofMillis(500));
+                    assertThat(config.housekeepingInterval()).isEqualTo(Duration.ofMillis(20));
+                    assertThat(config.retirement().policy()).isEqualTo(Retirement.Policy.REQUEST_PEER_CLOSE);
+                    assertThat(config.retirement().drainTimeout()).isEqualTo(Duration.ofSeconds(5));
+                    assertThat(config.retirement().fallback()).isEqualTo(Ending.LOCAL);
+                    assertThat(config.portBudget().share()).isEqualTo(0.5);
+                    assertThat(config.portBudget().usesKernel()).isFalse();
+                });
+    }
+
+    @Test
+    void thePortBudgetCanBeTurnedOff() {
+        runner.withPropertyValues("portkeeper.port-budget.enabled=false").run(context ->
+                assertThat(context.getBean(PortkeeperConnectionManager.class).pool().config().portBudget().isEnabled()).isFalse());
+    }
+
+    @Test
+    void badValuesFailStartupNamingTheProperty() {
+        assertStartupFails("portkeeper.pool.max-per-endpoint=0", "portkeeper.pool.max-per-endpoint must be at least 1, but was 0");
+        assertStartupFails("portkeeper.pool.max-total=2",
+                "portkeeper.pool.max-total must be at least portkeeper.pool.max-per-endpoint (8), but was 2");
+        assertStartupFails("portkeeper.pool.lease-timeout=0s", "portkeeper.pool.lease-timeout must be positive, but was PT0S");
+        assertStartupFails("portkeeper.pool.lifetime-jitter=1h",
+                "portkeeper.pool.lifetime-jitter must be less than portkeeper.pool.max-lifetime (PT30M), but was PT1H");
+        assertStartupFails("portkeeper.retirement.drain-timeout=-1s",
+                "portkeeper.retirement.drain-timeout must be positive, but was PT-1S");
+        assertStartupFails("portkeeper.retirement.fallback=peer",
+                "portkeeper.retirement.fallback must be RESET or LOCAL, but was PEER");
+        assertStartupFails("portkeeper.port-budget.share=1.5", "portkeeper.port-budget.share must be > 0 and <= 1, but was 1.5");
+        assertStartupFails("portkeeper.retries.max-attempts=0", "portkeeper.retries.max-attempts must be at least 1, but was 0");
+        assertStartupFails("portkeeper.http.connect-timeout=0s", "portkeeper.http.connect-timeout must be positive, but was PT0S");
+        assertStartupFails("portkeeper.socket-pool.name=http",
+                "portkeeper.socket-pool.name must differ from portkeeper.pool.name");
+        assertStartupFails("portkeeper.pool.max-per-endpoint=many", "portkeeper.pool.max-per-endpoint");
+    }
+
+    private void assertStartupFails(String property, String message) {
+        runner.withPropertyValues(property).run(context -> {
+            assertThat(context).hasFailed();
+            assertThat(allMessages(context.getStartupFailure())).contains(message);
+        });
+    }
+
+    private static String allMessages(Throwable t) {
+        StringBuilder out = new StringBuilder();
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            out.append(c.getMessage()).append('\n');
+        }
+        return out.toString();
+    }
+
+    @Test
+    void thePoolClosesWithTheContext() {
+        runner.run(context -> {
+            PortkeeperConnectionManager manager = context.getBean(PortkeeperConnectionManager.class);
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            context.close();
+            assertThat(manager.pool().isClosed()).isTrue();
+        });
+    }
+
+    @Test
+    void theSocketPoolIsOptIn() {
+        runner.withPropertyValues("portkeeper.socket-pool.enabled=true", "portkeeper.pool.max-per-endpoint=2").run(context -> {
+            SocketPool socketPool = context.getBean(SocketPool.class);
+            assertThat(socketPool.pool().name()).isEqualTo("socket");
+            assertThat(socketPool.pool().config().maxPerEndpoint()).isEqualTo(2);
+            assertThat(context.getBean(PortkeeperPools.class).pools()).contains(socketPool.pool());
+            context.close();
+            assertThat(socketPool.pool().isClosed()).isTrue();
+        });
+    }
+
+    @Test
+    void everythingIsOffWhenDisabled() {
+        runner.withPropertyValues("portkeeper.enabled=false").run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context).doesNotHaveBean(PortkeeperPools.class);
+            assertThat(context).doesNotHaveBean(PortkeeperConnectionManager.class);
+            assertThat(context).doesNotHaveBean(PortkeeperHealthIndicator.class);
+            assertThat(context).doesNotHaveBean(PortkeeperMetrics.class);
+            assertThat(context).getBean(ClientHttpRequestFactoryBuilder.class).isNotInstanceOf(PortkeeperClientHttpRequestFactoryBuilder.class);
+        });
+    }
+
+    @Test
+    void excludingTheCoreAutoConfigurationTurnsEverythingOff() {
+        new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(PortkeeperHttpAutoConfiguration.class,
+                        PortkeeperMetricsAutoConfiguration.class, PortkeeperHealthAutoConfiguration.class,
+                        HttpClientAutoConfiguration.class, ImperativeHttpClientAutoConfiguration.class,
+                        MetricsAutoConfiguration.class, SimpleMetricsExportAutoConfiguration.class,
+                        CompositeMeterRegistryAutoConfiguration.class, HealthContributorAutoConfiguration.class))
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThat(context).doesNotHaveBean(PortkeeperConnectionManager.class);
+                    assertThat(context).doesNotHaveBean(PortkeeperMetrics.class);
+                    assertThat(context).doesNotHaveBean(PortkeeperHealthIndicator.class);
+                });
+    }
+
+    @Test
+    void bootClientsCanBeLeftAlone() {
+        runner.withPropertyValues("portkeeper.http.boot-clients=false").run(context -> {
+            assertThat(context).hasSingleBean(PortkeeperConnectionManager.class);
+            assertThat(context).getBean(ClientHttpRequestFactoryBuilder.class).isNotInstanceOf(PortkeeperClientHttpRequestFactoryBuilder.class);
+        });
+        runner.withPropertyValues("spring.http.clients.imperative.factory=jdk").run(context -> {
+            assertThat(context).hasSingleBean(PortkeeperConnectionManager.class);
+            assertThat(context).getBean(ClientHttpRequestFactoryBuilder.class).isNotInstanceOf(PortkeeperClientHttpRequestFactoryBuilder.class);
+        });
+    }
+
+    // --- backing off for the application's own beans ---
+
+    @Test
+    void backsOffForAUserConnectionManagerAndBootClientsUseIt() {
+        runner.withUserConfiguration(UserManager.class).run(context -> {
+            assertThat(context).hasSingleBean(PortkeeperConnectionManager.class);
+            PortkeeperConnectionManager manager = context.getBean(PortkeeperConnectionManager.class);
+            assertThat(manager.pool().name()).isEqualTo("mine");
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            assertThat(manager.pool().stats().idle()).isEqualTo(1);
+            assertThat(context.getBean(PortkeeperPools.class).pools()).contains(manager.pool());
+        });
+    }
+
+    @Test
+    void backsOffForAUserHttpClient() {
+        runner.withUserConfiguration(UserHttpClient.class).run(context -> {
+            assertThat(context).hasSingleBean(CloseableHttpClient.class);
+            assertThat(context).hasBean("myClient");
+            assertThat(context).hasSingleBean(PortkeeperConnectionManager.class);
+        });
+    }
+
+    @Test
+    void backsOffForAUserRequestFactoryBuilder() {
+        runner.withUserConfiguration(UserRequestFactoryBuilder.class).run(context -> {
+            assertThat(context).hasSingleBean(ClientHttpRequestFactoryBuilder.class);
+            assertThat(context).doesNotHaveBean(PortkeeperClientHttpRequestFactoryBuilder.class);
+        });
+    }
+
+    @Test
+    void backsOffForUserMetrics() {
+        runner.withUserConfiguration(UserPoolMetrics.class).run(context -> {
+            assertThat(context).doesNotHaveBean(PortkeeperMetrics.class);
+            assertThat(context).hasSingleBean(PoolMetrics.class);
+        });
+        runner.withPropertyValues("portkeeper.metrics.enabled=false").run(context ->
+                assertThat(context).doesNotHaveBean(PortkeeperMetrics.class));
+    }
+
+    @Test
+    void backsOffForAUserHealthIndicator() {
+        runner.withUserConfiguration(UserHealthIndicator.class).run(context -> {
+            assertThat(context).doesNotHaveBean(PortkeeperHealthIndicator.class);
+            assertThat(context.getBean("portkeeperHealthIndicator")).isInstanceOf(HealthIndicator.class);
+        });
+        runner.withPropertyValues("management.health.portkeeper.enabled=false").run(context ->
+                assertThat(context).doesNotHaveBean(PortkeeperHealthIndicator.class));
+    }
+
+    @Test
+    void backsOffForAUserSocketPool() {
+        runner.withUserConfiguration(UserSocketPool.class).withPropertyValues("portkeeper.socket-pool.enabled=true").run(context -> {
+            assertThat(context).hasSingleBean(SocketPool.class);
+            assertThat(context.getBean(SocketPool.class).pool().name()).isEqualTo("my-sockets");
+        });
+    }
+
+    // --- libraries missing ---
+
+    @Test
+    void withoutHttpClient5TheRestStillWorks() {
+        runner.withClassLoader(new FilteredClassLoader("org.apache.hc.client5", "io.github.portkeeper.http"))
+                .withPropertyValues("portkeeper.socket-pool.enabled=true").run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThat(context).doesNotHaveBean(PortkeeperConnectionManager.class);
+                    assertThat(context).doesNotHaveBean(PortkeeperClientHttpRequestFactoryBuilder.class);
+                    assertThat(context).hasSingleBean(SocketPool.class);
+                    assertThat(context).hasSingleBean(PortkeeperMetrics.class);
+                    assertThat(context).hasSingleBean(PortkeeperHealthIndicator.class);
+                    assertThat(context.getBean(PortkeeperHealthIndicator.class).health().getStatus()).isEqualTo(Status.UP);
+                    String body = context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello")
+                            .retrieve().body(String.class);
+                    assertThat(body).isEqualTo("hello");
+                });
+    }
+
+    @Test
+    void withoutActuatorHealthTheRestStillWorks() {
+        new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(PortkeeperAutoConfiguration.class, PortkeeperHttpAutoConfiguration.class,
+                        PortkeeperMetricsAutoConfiguration.class, PortkeeperHealthAutoConfiguration.class,
+                        HttpClientAutoConfiguration.class, ImperativeHttpClientAutoConfiguration.class, RestClientAutoConfiguration.class,
+                        MetricsAutoConfiguration.class, SimpleMetricsExportAutoConfiguration.class,
+                        CompositeMeterRegistryAutoConfiguration.class))
+                .withClassLoader(new FilteredClassLoader("org.springframework.boot.health")).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context).doesNotHaveBean(PortkeeperHealthIndicator.class);
+            assertThat(context).hasSingleBean(PortkeeperConnectionManager.class);
+            assertThat(context).hasSingleBean(PortkeeperMetrics.class);
+        });
+    }
+
+    @Test
+    void withoutMicrometerTheRestStillWorks() {
+        new ApplicationContextRunner()
+                .withConfiguration(AutoConfigurations.of(PortkeeperAutoConfiguration.class, PortkeeperHttpAutoConfiguration.class,
+                        PortkeeperMetricsAutoConfiguration.class, PortkeeperHealthAutoConfiguration.class,
+                        HttpClientAutoConfiguration.class, ImperativeHttpClientAutoConfiguration.class,
+                        RestClientAutoConfiguration.class, HealthContributorAutoConfiguration.class))
+                .withClassLoader(new FilteredClassLoader("io.micrometer"))
+                .run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThat(context).doesNotHaveBean(PortkeeperMetrics.class);
+                    assertThat(context).hasSingleBean(PortkeeperConnectionManager.class);
+                    assertThat(context).hasSingleBean(PortkeeperHealthIndicator.class);
+                    String body = context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello")
+                            .retrieve().body(String.class);
+                    assertThat(body).isEqualTo("hello");
+                });
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class UserManager {
+        @Bean
+        PortkeeperConnectionManager myManager() {
+            return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("mine").build()).build();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class UserBuilderCustomizer {
+        @Bean
+        ClientHttpRequestFactoryBuilderCustomizer<HttpComponentsClientHttpRequestFactoryBuilder> headerCustomizer() {
+            return builder -> builder.withHttpClientCustomizer(
+                    b -> b.addRequestInterceptorFirst((request, entity, ctx) -> request.addHeader("X-Customized", "yes")));
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class UserHttpClient {
+        @Bean
+        CloseableHttpClient myClient() {
+            return HttpClients.createDefault();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class UserRequestFactoryBuilder {
+        @Bean
+        ClientHttpRequestFactoryBuilder<?> myBuilder() {
+            return ClientHttpRequestFactoryBuilder.jdk();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class UserPoolMetrics {
+        @Bean
+        PoolMetrics myPoolMetrics(PortkeeperConnectionManager manager) {
+            return PoolMetrics.builder(manager.pool()).endpointTag(false).build();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class UserHealthIndicator {
+        @Bean
+        HealthIndicator portkeeperHealthIndicator() {
+            return () -> Health.up().build();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class UserSocketPool {
+        @Bean
+        SocketPool mySocketPool() {
+            return SocketPool.builder().poolConfig(PoolConfig.builder().name("my-sockets").build()).build();
+        }
+    }
+}

@@ -1,0 +1,205 @@
+package io.github.portkeeper.spring.boot.example;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import com.github.tomakehurst.wiremock.http.trafficlistener.WiremockNetworkTrafficListener;
+import com.jayway.jsonpath.JsonPath;
+import io.github.portkeeper.core.KernelProbe;
+import io.github.portkeeper.core.SocketTable;
+import io.github.portkeeper.core.TcpState;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.web.client.RestClient;
+
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.ok;
+import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The example service on a real port, calling a real WireMock catalog over loopback: the
+ * acceptance test of the starter. The kernel ({@code /proc/net/tcp}) is the judge of TIME_WAIT.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+        "portkeeper.pool.max-per-endpoint=" + CatalogApplicationTest.ROUTE_LIMIT,
+        "management.endpoints.web.exposure.include=health,metrics",
+        "management.endpoint.health.show-details=always",
+        "management.endpoint.health.show-components=always"})
+class CatalogApplicationTest {
+
+    static final int ROUTE_LIMIT = 4;
+    private static final int CALLS = 1_000;
+    private static final int CONCURRENCY = 16;
+
+    private static final AcceptedConnections accepted = new AcceptedConnections();
+    private static final WireMockServer catalog = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1")
+            .containerThreads(32).disableRequestJournal().networkTrafficListener(accepted));
+
+    @DynamicPropertySource
+    static void catalogUrl(DynamicPropertyRegistry registry) {
+        if (!catalog.isRunning()) {
+            catalog.start();
+            catalog.stubFor(get(urlPathMatching("/items/.*")).willReturn(ok("item")));
+        }
+        registry.add("catalog.base-url", () -> "http://127.0.0.1:" + catalog.port());
+    }
+
+    @AfterAll
+    static void stopCatalog() {
+        catalog.stop();
+    }
+
+    @LocalServerPort
+    int port;
+
+    @Autowired
+    RestClient.Builder restClientBuilder;
+
+    private final HttpClient actuator = HttpClient.newHttpClient();
+
+    @Test
+    void thousandCallsThroughBootsRestClientStayWithinTheRouteLimitAndLeaveNoTimeWait() throws Exception {
+        InetSocketAddress catalogAddress = new InetSocketAddress("127.0.0.1", catalog.port());
+        KernelProbe kernel = KernelProbe.linux();
+        RestClient client = restClientBuilder.baseUrl("http://127.0.0.1:" + catalog.port()).build();
+
+        // Watch the kernel while the calls run: TIME_WAIT and open connections toward the catalog.
+        AtomicBoolean running = new AtomicBoolean(true);
+        AtomicInteger peakTimeWait = new AtomicInteger();
+        AtomicInteger peakEstablished = new AtomicInteger();
+        Thread watcher = new Thread(() -> {
+            while (running.get() && kernel.isAvailable()) {
+                SocketTable t = kernel.snapshot();
+                peakTimeWait.accumulateAndGet(t.countToRemote(TcpState.TIME_WAIT, catalogAddress), Math::max);
+                peakEstablished.accumulateAndGet(t.countToRemote(TcpState.ESTABLISHED, catalogAddress), Math::max);
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        watcher.start();
+
+        ExecutorService workers = Executors.newFixedThreadPool(CONCURRENCY);
+        AtomicInteger succeeded = new AtomicInteger();
+        ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
+        try {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int w = 0; w < CONCURRENCY; w++) {
+                int worker = w;
+                futures.add(workers.submit(() -> {
+                    for (int i = worker; i < CALLS; i += CONCURRENCY) {
+                        try {
+                            if ("item".equals(client.get().uri("/items/{id}", i).retrieve().body(String.class))) {
+                                succeeded.incrementAndGet();
+                            }
+                        } catch (RuntimeException e) {
+                            failures.add(e);
+                        }
+                    }
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            workers.shutdownNow();
+            running.set(false);
+            watcher.join();
+        }
+
+        assertThat(failures).as("failed calls").isEmpty();
+        assertThat(succeeded).hasValue(CALLS);
+        assertThat(accepted.opened()).as("connections the catalog accepted").isBetween(1, ROUTE_LIMIT);
+        if (kernel.isAvailable()) {
+            assertThat(peakEstablished.get()).as("peak connections open to the catalog (kernel)").isLessThanOrEqualTo(ROUTE_LIMIT);
+            assertThat(peakTimeWait.get()).as("peak client TIME_WAIT toward the catalog (kernel)").isZero();
+            assertThat(kernel.snapshot().countToRemote(TcpState.TIME_WAIT, catalogAddress)).isZero();
+        }
+
+        // The service itself, through its RestClient bean.
+        assertThat(getString("/products/42")).isEqualTo("item");
+
+        String created = getString("/actuator/metrics/portkeeper.connections.created");
+        assertThat(count(created)).as("portkeeper.connections.created").isEqualTo(accepted.opened());
+        List<String> pools = JsonPath.read(created, "$.availableTags[?(@.tag == 'pool')].values[*]");
+        assertThat(pools).contains("http");
+
+        String avoided = getString("/actuator/metrics/portkeeper.timewait.avoided");
+        assertThat(count(avoided)).as("portkeeper.timewait.avoided").isGreaterThanOrEqualTo(CALLS + 1 - ROUTE_LIMIT);
+
+        String health = getString("/actuator/health");
+        assertThat((String) JsonPath.read(health, "$.components.portkeeper.status")).isEqualTo("UP");
+        assertThat((Integer) JsonPath.read(health, "$.components.portkeeper.details.pools.http.endpoints['127.0.0.1:"
+                + catalog.port() + "'].live")).isBetween(1, ROUTE_LIMIT);
+        if (kernel.isAvailable()) {
+            assertThat((Integer) JsonPath.read(health, "$.components.portkeeper.details.pools.http.kernel.timeWait")).isZero();
+            assertThat((Integer) JsonPath.read(health, "$.components.portkeeper.details.pools.http.kernel.closeWait")).isZero();
+        }
+    }
+
+    /** The COUNT measurement of an /actuator/metrics/{name} answer. */
+    private static double count(String metric) {
+        List<?> values = JsonPath.read(metric, "$.measurements[?(@.statistic == 'COUNT')].value");
+        assertThat(values).as(metric).hasSize(1);
+        return ((Number) values.get(0)).doubleValue();
+    }
+
+    private String getString(String path) throws Exception {
+        HttpResponse<String> response = actuator.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).as("GET " + path + ": " + response.body()).isEqualTo(200);
+        return response.body();
+    }
+
+    /** Counts the connections WireMock accepts: the server's view of how many the pool opened. */
+    static final class AcceptedConnections implements WiremockNetworkTrafficListener {
+
+        private final AtomicInteger opened = new AtomicInteger();
+
+        int opened() {
+            return opened.get();
+        }
+
+        @Override
+        public void opened(Socket socket) {
+            opened.incrementAndGet();
+        }
+
+        @Override
+        public void incoming(Socket socket, ByteBuffer bytes) {
+        }
+
+        @Override
+        public void outgoing(Socket socket, ByteBuffer bytes) {
+        }
+
+        @Override
+        public void closed(Socket socket) {
+        }
+    }
+}
