@@ -47,6 +47,8 @@ final class Housekeeper<C> implements Runnable {
     private final ConcurrentLinkedQueue<PooledEntry<C>> toDrain = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean started = new AtomicBoolean();
     private static final long KERNEL_REFRESH_NANOS = 1_000_000_000L;
+    /** How long a host name that did not resolve is left alone before the next try. */
+    private static final long RESOLVE_RETRY_NANOS = 30_000_000_000L;
     private final io.github.portkeeper.core.PortBudget portBudget;
     private final io.github.portkeeper.core.KernelProbe probe = io.github.portkeeper.core.KernelProbe.linux();
     private long lastKernelRefresh = Long.MIN_VALUE / 2;
@@ -263,12 +265,32 @@ final class Housekeeper<C> implements Runnable {
             return;
         }
         lastKernelRefresh = now;
-        java.util.Map<EndpointPool<C>, Integer> marks = new java.util.HashMap<>();
+        java.util.Map<EndpointPool<C>, Integer> marks = null;
+        int perEndpoint = portBudget.perEndpoint();
         for (EndpointPool<C> ep : engine.endpointPools()) {
+            // Only endpoints this pool already uses a tenth of the budget toward are worth a read
+            // of the whole socket table: below that, others would need to hold 90% to matter.
+            if (ep.ports.usage(perEndpoint, now).used() * 10 < perEndpoint) {
+                continue;
+            }
             if (ep.ports.addresses == null) {
-                ep.ports.addresses = resolve(ep.endpoint);
+                if (now - ep.ports.lastResolveFailure < RESOLVE_RETRY_NANOS) {
+                    continue;
+                }
+                java.util.List<java.net.InetSocketAddress> resolved = resolve(ep.endpoint);
+                if (resolved.isEmpty()) {
+                    ep.ports.lastResolveFailure = now;
+                    continue;
+                }
+                ep.ports.addresses = resolved;
+            }
+            if (marks == null) {
+                marks = new java.util.HashMap<>();
             }
             marks.put(ep, ep.ports.markBeforeRefresh());
+        }
+        if (marks == null) {
+            return;
         }
         io.github.portkeeper.core.SocketTable table;
         try {
@@ -278,10 +300,6 @@ final class Housekeeper<C> implements Runnable {
         }
         for (java.util.Map.Entry<EndpointPool<C>, Integer> m : marks.entrySet()) {
             java.util.List<java.net.InetSocketAddress> remotes = m.getKey().ports.addresses;
-            if (remotes == null || remotes.isEmpty()) {
-                m.getKey().ports.addresses = null; // unresolvable now; try again next time
-                continue;
-            }
             int total = 0;
             for (io.github.portkeeper.core.TcpState state : io.github.portkeeper.core.TcpState.values()) {
                 if (state != io.github.portkeeper.core.TcpState.LISTEN) {

@@ -25,6 +25,8 @@ final class PortUsage {
     private volatile int kernelTotal = -1;
     /** The endpoint's resolved addresses, for the kernel count; set by the housekeeper. */
     volatile List<InetSocketAddress> addresses;
+    /** When resolving the endpoint last failed (ticker time), so a bad name is not looked up every second. */
+    long lastResolveFailure = Long.MIN_VALUE / 2;
 
     /** Takes a port for a new connection if that keeps usage within {@code budget}. */
     boolean tryTake(int budget, long now) {
