@@ -47,10 +47,8 @@ final class Housekeeper<C> implements Runnable {
     private final ConcurrentLinkedQueue<PooledEntry<C>> toDrain = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean started = new AtomicBoolean();
     private static final long KERNEL_REFRESH_NANOS = 1_000_000_000L;
-    /** How long a host name that did not resolve is left alone before the next try. */
-    private static final long RESOLVE_RETRY_NANOS = 30_000_000_000L;
     private final io.github.portkeeper.core.PortBudget portBudget;
-    private final io.github.portkeeper.core.KernelProbe probe = io.github.portkeeper.core.KernelProbe.linux();
+    final KernelPortCounter kernel = new KernelPortCounter();
     private long lastKernelRefresh = Long.MIN_VALUE / 2;
     private volatile boolean stopping;
     private boolean finished;
@@ -257,7 +255,7 @@ final class Housekeeper<C> implements Runnable {
      * host name may block.
      */
     private void refreshKernelCounts() {
-        if (!portBudget.isEnabled() || !portBudget.usesKernel() || !probe.isAvailable()) {
+        if (!portBudget.isEnabled() || !portBudget.usesKernel() || !kernel.isAvailable()) {
             return;
         }
         long now = engine.now();
@@ -265,61 +263,19 @@ final class Housekeeper<C> implements Runnable {
             return;
         }
         lastKernelRefresh = now;
-        java.util.Map<EndpointPool<C>, Integer> marks = null;
         int perEndpoint = portBudget.perEndpoint();
+        java.util.List<EndpointPool<C>> due = new java.util.ArrayList<>();
         for (EndpointPool<C> ep : engine.endpointPools()) {
-            // Only endpoints this pool already uses a tenth of the budget toward are worth a read
-            // of the whole socket table: below that, others would need to hold 90% to matter.
-            if (ep.ports.usage(perEndpoint, now).used() * 10 < perEndpoint) {
-                continue;
+            // Worth a read of the whole table: endpoints where others were seen holding ports, or
+            // that this pool already uses a tenth of the budget toward.
+            io.github.portkeeper.core.PortBudgetSnapshot.EndpointBudget u = ep.ports.usage(perEndpoint, now);
+            if (u.otherSockets() > 0 || u.used() * 10 >= perEndpoint) {
+                due.add(ep);
             }
-            if (ep.ports.addresses == null) {
-                if (now - ep.ports.lastResolveFailure < RESOLVE_RETRY_NANOS) {
-                    continue;
-                }
-                java.util.List<java.net.InetSocketAddress> resolved = resolve(ep.endpoint);
-                if (resolved.isEmpty()) {
-                    ep.ports.lastResolveFailure = now;
-                    continue;
-                }
-                ep.ports.addresses = resolved;
-            }
-            if (marks == null) {
-                marks = new java.util.HashMap<>();
-            }
-            marks.put(ep, ep.ports.markBeforeRefresh());
         }
-        if (marks == null) {
-            return;
+        if (!due.isEmpty()) {
+            kernel.refresh(due, now);
         }
-        io.github.portkeeper.core.SocketTable table;
-        try {
-            table = probe.snapshot();
-        } catch (RuntimeException e) {
-            return; // The probe failing must never stop the pool; the budget keeps its own counts.
-        }
-        for (java.util.Map.Entry<EndpointPool<C>, Integer> m : marks.entrySet()) {
-            java.util.List<java.net.InetSocketAddress> remotes = m.getKey().ports.addresses;
-            int total = 0;
-            for (io.github.portkeeper.core.TcpState state : io.github.portkeeper.core.TcpState.values()) {
-                if (state != io.github.portkeeper.core.TcpState.LISTEN) {
-                    total += table.countToRemotes(state, remotes);
-                }
-            }
-            m.getKey().ports.refreshed(total, m.getValue());
-        }
-    }
-
-    private static java.util.List<java.net.InetSocketAddress> resolve(io.github.portkeeper.core.Endpoint endpoint) {
-        java.util.List<java.net.InetSocketAddress> out = new java.util.ArrayList<>();
-        try {
-            for (java.net.InetAddress a : java.net.InetAddress.getAllByName(endpoint.host())) {
-                out.add(new java.net.InetSocketAddress(a, endpoint.port()));
-            }
-        } catch (java.net.UnknownHostException ignored) {
-            // Not resolvable now: nothing can be connected to it either.
-        }
-        return out;
     }
 
     /** Takes over a retiring connection (owned by the caller) until the peer closes it or the drain timeout passes. */

@@ -300,6 +300,10 @@ public final class PoolEngine<C> {
             ep.ports.sockets.incrementAndGet();
             return true;
         }
+        if (portBudget.usesKernel() && !ep.ports.kernelKnown() && housekeeper.kernel.isAvailable()) {
+            // Before the first connection: what do others already hold toward this endpoint?
+            housekeeper.kernel.firstRead(ep, now());
+        }
         return ep.ports.tryTake(portBudgetPerEndpoint, now());
     }
 

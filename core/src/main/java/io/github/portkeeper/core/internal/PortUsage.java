@@ -19,6 +19,8 @@ final class PortUsage {
     final AtomicInteger sockets = new AtomicInteger();
     /** Sockets opened since the kernel count was taken (the kernel has not seen them). */
     private final AtomicInteger openedSinceRefresh = new AtomicInteger();
+    /** Sockets closed without TIME_WAIT since the kernel count was taken (gone, but still in it). */
+    private final AtomicInteger closedSinceRefresh = new AtomicInteger();
     private final long[] bucketSecond = new long[WINDOW_SECONDS + 1];
     private final int[] bucketCount = new int[WINDOW_SECONDS + 1];
     /** The kernel's count of sockets toward the endpoint at the last refresh, or -1 if unknown. */
@@ -50,6 +52,8 @@ final class PortUsage {
         sockets.decrementAndGet();
         if (timeWait) {
             recordTimeWait(now);
+        } else {
+            closedSinceRefresh.incrementAndGet();
         }
     }
 
@@ -74,14 +78,20 @@ final class PortUsage {
         return sum;
     }
 
-    /** Called before a kernel snapshot is taken: the sockets opened so far will be in it. */
-    int markBeforeRefresh() {
-        return openedSinceRefresh.get();
+    /** Called before a kernel snapshot is taken: what was opened and closed so far is in it. */
+    long markBeforeRefresh() {
+        return ((long) openedSinceRefresh.get() << 32) | (closedSinceRefresh.get() & 0xffffffffL);
     }
 
-    void refreshed(int kernelCount, int openedBeforeSnapshot) {
+    void refreshed(int kernelCount, long mark) {
         kernelTotal = kernelCount;
-        openedSinceRefresh.addAndGet(-openedBeforeSnapshot);
+        openedSinceRefresh.addAndGet(-(int) (mark >> 32));
+        closedSinceRefresh.addAndGet(-(int) mark);
+    }
+
+    /** Whether the kernel has been read for this endpoint yet. */
+    boolean kernelKnown() {
+        return kernelTotal >= 0;
     }
 
     PortBudgetSnapshot.EndpointBudget usage(int budget, long now) {
@@ -90,7 +100,8 @@ final class PortUsage {
         int others = 0;
         int kernel = kernelTotal;
         if (kernel >= 0) {
-            others = Math.max(0, kernel + Math.max(0, openedSinceRefresh.get()) - live - timeWait);
+            int kernelNow = kernel + openedSinceRefresh.get() - closedSinceRefresh.get();
+            others = Math.max(0, kernelNow - live - timeWait);
         }
         return new PortBudgetSnapshot.EndpointBudget(budget, live, timeWait, others);
     }

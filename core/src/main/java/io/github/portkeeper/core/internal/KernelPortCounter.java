@@ -1,0 +1,101 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.KernelProbe;
+import io.github.portkeeper.core.SocketTable;
+import io.github.portkeeper.core.TcpState;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Counts, from the kernel's socket table, every socket on this host toward an endpoint (other
+ * pools' and processes' included), for the port budget. Read before an endpoint's first
+ * connection, so a cold pool knows from the start what others hold, then once a second for the
+ * endpoints where it matters.
+ */
+final class KernelPortCounter {
+
+    /** How long a host name that did not resolve is left alone before the next try. */
+    private static final long RESOLVE_RETRY_NANOS = 30_000_000_000L;
+
+    private final KernelProbe probe = KernelProbe.linux();
+
+    boolean isAvailable() {
+        return probe.isAvailable();
+    }
+
+    /** Reads the table once and refreshes the given endpoints' counts. */
+    void refresh(Iterable<? extends EndpointPool<?>> pools, long now) {
+        Map<EndpointPool<?>, Long> marks = new HashMap<>();
+        for (EndpointPool<?> ep : pools) {
+            if (resolved(ep, now)) {
+                marks.put(ep, ep.ports.markBeforeRefresh());
+            }
+        }
+        if (marks.isEmpty()) {
+            return;
+        }
+        SocketTable table;
+        try {
+            table = probe.snapshot();
+        } catch (RuntimeException e) {
+            return; // The probe failing must never stop the pool; the budget keeps its own counts.
+        }
+        for (Map.Entry<EndpointPool<?>, Long> m : marks.entrySet()) {
+            PortUsage ports = m.getKey().ports;
+            int total = 0;
+            for (TcpState state : TcpState.values()) {
+                if (state != TcpState.LISTEN) {
+                    total += table.countToRemotes(state, ports.addresses);
+                }
+            }
+            ports.refreshed(total, m.getValue());
+        }
+    }
+
+    /** Reads the table for one endpoint's first connection, once, however many threads ask. */
+    void firstRead(EndpointPool<?> ep, long now) {
+        synchronized (ep.ports) {
+            if (!ep.ports.kernelKnown()) {
+                refresh(List.of(ep), now);
+                if (!ep.ports.kernelKnown()) {
+                    ep.ports.refreshed(0, 0L); // unresolvable or unreadable: count ours only
+                }
+            }
+        }
+    }
+
+    private static boolean resolved(EndpointPool<?> ep, long now) {
+        if (ep.ports.addresses != null) {
+            return true;
+        }
+        if (now - ep.ports.lastResolveFailure < RESOLVE_RETRY_NANOS) {
+            return false;
+        }
+        List<InetSocketAddress> out = resolve(ep.endpoint);
+        if (out.isEmpty()) {
+            ep.ports.lastResolveFailure = now;
+            return false;
+        }
+        ep.ports.addresses = out;
+        return true;
+    }
+
+    private static List<InetSocketAddress> resolve(Endpoint endpoint) {
+        List<InetSocketAddress> out = new ArrayList<>();
+        try {
+            for (InetAddress a : InetAddress.getAllByName(endpoint.host())) {
+                out.add(new InetSocketAddress(a, endpoint.port()));
+            }
+        } catch (UnknownHostException ignored) {
+            // Not resolvable now: nothing can be connected to it either.
+        }
+        return out;
+    }
+}

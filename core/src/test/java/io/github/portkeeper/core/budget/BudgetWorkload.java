@@ -1,0 +1,486 @@
+package io.github.portkeeper.core.budget;
+
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.KernelProbe;
+import io.github.portkeeper.core.Lease;
+import io.github.portkeeper.core.Pool;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.PortBudget;
+import io.github.portkeeper.core.PortBudgetExhaustedException;
+import io.github.portkeeper.core.PortBudgetSnapshot.EndpointBudget;
+import io.github.portkeeper.core.Retirement;
+import io.github.portkeeper.core.SocketTable;
+import io.github.portkeeper.core.TcpState;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.BindException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * The child process of {@link PortBudgetNamespaceTest}, run inside a network namespace with a
+ * 200-port {@code ip_local_port_range} and {@code tcp_tw_reuse=0}. Not a test itself.
+ *
+ * <ol>
+ *   <li><b>storm</b>: a pool with the default budget (80% of the range it detects) and
+ *       {@link Retirement#local()} holds 4 connections to an echo server S1, then
+ *       {@code stormThreads} threads open a connection, exchange 4 bytes and retire it (a
+ *       local FIN: one TIME_WAIT each) as fast as they can, until each gets
+ *       {@link PortBudgetExhaustedException}. Then a lease waits while the budget is spent and is
+ *       served by a held connection given back.</li>
+ *   <li><b>shared</b>: a second process ({@link PortHolder}) holds {@code holderCount}
+ *       connections to server S2; a second pool, once its kernel count has seen them, opens as
+ *       many concurrent connections to S2 as it may. Then a third pool, one that has never
+ *       connected, gets such a burst at once (<b>cold</b>).</li>
+ *   <li><b>recovery</b>: the storm pool is probed until it serves S1 again (its TIME_WAIT
+ *       expiring), then waits until none of its TIME_WAIT is left and retires 100 more
+ *       connections.</li>
+ * </ol>
+ * Prints its figures as {@code RESULT key=value} lines; exits 0, or 2 with a stack trace on an
+ * unexpected error.
+ *
+ * <p>Arguments: {@code s1Port s2Port holderCount stormThreads}.
+ */
+public final class BudgetWorkload {
+
+    private static final int HELD = 4;
+    private static final int BURST = 150;
+    private static final int SECOND_STORM = 100;
+    private static final long RECOVERY_LIMIT_SECONDS = 75;
+
+    /** Failures other than the budget's, per phase: {@code <phase>Eaddrnotavail}, {@code <phase>OtherErrors}. */
+    private static final java.util.Map<String, AtomicInteger> ERRORS = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final java.util.Map<String, String> FIRST_ERROR = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final String[] PHASES = {"storm", "shared", "recovery"};
+
+    private BudgetWorkload() {
+    }
+
+    public static void main(String[] args) {
+        try {
+            run(args);
+            System.out.flush();
+            System.exit(0);
+        } catch (Throwable t) {
+            t.printStackTrace();
+            System.err.flush();
+            System.exit(2);
+        }
+    }
+
+    private static void result(String key, Object value) {
+        System.out.println(Host.RESULT_PREFIX + key + "=" + value);
+        System.out.flush();
+    }
+
+    private static long millisSince(long nanos) {
+        return (System.nanoTime() - nanos) / 1_000_000;
+    }
+
+    private static void run(String[] args) throws Exception {
+        int s1Port = Integer.parseInt(args[0]);
+        int s2Port = Integer.parseInt(args[1]);
+        int holderCount = Integer.parseInt(args[2]);
+        int stormThreads = Integer.parseInt(args[3]);
+
+        result("portRange", Host.readSysctl("/proc/sys/net/ipv4/ip_local_port_range").replaceAll("\\s+", "-"));
+        result("twReuse", Host.readSysctl("/proc/sys/net/ipv4/tcp_tw_reuse"));
+        KernelProbe probe = KernelProbe.linux();
+        if (!probe.isAvailable()) {
+            throw new IllegalStateException("no /proc/net/tcp in the namespace");
+        }
+        InetAddress loopback = InetAddress.getByName("127.0.0.1");
+        InetSocketAddress s1 = new InetSocketAddress(loopback, s1Port);
+        InetSocketAddress s2 = new InetSocketAddress(loopback, s2Port);
+        Endpoint e1 = Endpoint.of("127.0.0.1", s1Port);
+        Endpoint e2 = Endpoint.of("127.0.0.1", s2Port);
+
+        try (HoldingServer echo = HoldingServer.start(s1, true); HoldingServer sink = HoldingServer.start(s2, false)) {
+            Pool<SocketChannel> pool = Pool.of(new Channels(), PoolConfig.builder()
+                    .name("storm")
+                    .maxPerEndpoint(32).maxTotal(64)
+                    .leaseTimeout(Duration.ofSeconds(1))
+                    .retirement(Retirement.local())
+                    .build()); // the default port budget, detected in this namespace
+            try {
+                PortBudget budget = pool.portBudget().budget();
+                result("budget", budget);
+                result("budgetRangeSize", budget.rangeSize());
+                result("budgetPerEndpoint", budget.perEndpoint());
+
+                AtomicLong firstClose = new AtomicLong(Long.MAX_VALUE);
+                storm(pool, e1, s1, probe, stormThreads, firstClose);
+                shared(e2, s2, probe, holderCount);
+                recovery(pool, e1, s1, probe, firstClose.get());
+            } finally {
+                pool.close();
+            }
+        }
+        int eaddrnotavail = 0;
+        int other = 0;
+        for (String phase : PHASES) {
+            int a = ERRORS.getOrDefault(phase + "Eaddrnotavail", new AtomicInteger()).get();
+            int o = ERRORS.getOrDefault(phase + "OtherErrors", new AtomicInteger()).get();
+            result(phase + "Eaddrnotavail", a);
+            result(phase + "OtherErrors", o);
+            result(phase + "FirstError", FIRST_ERROR.getOrDefault(phase, "none"));
+            eaddrnotavail += a;
+            other += o;
+        }
+        result("eaddrnotavail", eaddrnotavail);
+        result("otherErrors", other);
+    }
+
+    // ---------------------------------------------------------------- 1. storm
+
+    private static void storm(Pool<SocketChannel> pool, Endpoint e1, InetSocketAddress s1, KernelProbe probe, int threads,
+                              AtomicLong firstClose) throws Exception {
+        List<Lease<SocketChannel>> held = new ArrayList<>();
+        for (int i = 0; i < HELD; i++) {
+            Lease<SocketChannel> l = pool.lease(e1);
+            exchange(l.connection(), i);
+            held.add(l);
+        }
+        AtomicInteger connections = new AtomicInteger();
+        AtomicInteger slowLeases = new AtomicInteger();
+        AtomicLong lastClose = new AtomicLong();
+        Queue<Long> exhaustedAfter = new ConcurrentLinkedQueue<>();
+        AtomicReference<PortBudgetExhaustedException> firstExhausted = new AtomicReference<>();
+        CountDownLatch go = new CountDownLatch(1);
+        ExecutorService workers = Executors.newFixedThreadPool(threads);
+        List<Future<?>> futures = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            futures.add(workers.submit(() -> {
+                go.await();
+                for (int i = 0; i < 5_000; i++) {
+                    long t0 = System.nanoTime();
+                    try (Lease<SocketChannel> l = pool.lease(e1)) {
+                        if (millisSince(t0) >= 100) {
+                            slowLeases.incrementAndGet();
+                        }
+                        exchange(l.connection(), i);
+                        l.retire(); // Retirement.local(): a FIN from this host, a TIME_WAIT here
+                    } catch (PortBudgetExhaustedException e) {
+                        exhaustedAfter.add(millisSince(t0));
+                        firstExhausted.compareAndSet(null, e);
+                        return null;
+                    } catch (IOException | RuntimeException e) {
+                        failure("storm", e);
+                        return null;
+                    }
+                    long now = System.nanoTime();
+                    firstClose.accumulateAndGet(now, Math::min);
+                    lastClose.accumulateAndGet(now, Math::max);
+                    connections.incrementAndGet();
+                }
+                return null;
+            }));
+        }
+        long start = System.nanoTime();
+        go.countDown();
+        for (Future<?> f : futures) {
+            f.get(60, TimeUnit.SECONDS);
+        }
+        workers.shutdown();
+        long millis = millisSince(start);
+        SocketTable kernel = probe.snapshot();
+        EndpointBudget usage = pool.portBudget().endpoints().get(e1);
+
+        result("stormConnections", connections.get());
+        result("stormMillis", millis);
+        result("stormClosesSpreadMillis", (lastClose.get() - firstClose.get()) / 1_000_000);
+        result("stormSlowLeases", slowLeases.get());
+        result("stormExhausted", exhaustedAfter.size());
+        result("stormExhaustedAfterMinMillis", exhaustedAfter.stream().mapToLong(Long::longValue).min().orElse(-1));
+        result("stormExhaustedAfterMaxMillis", exhaustedAfter.stream().mapToLong(Long::longValue).max().orElse(-1));
+        PortBudgetExhaustedException first = firstExhausted.get();
+        result("stormExhaustedMessage", first == null ? "none" : first.getMessage());
+        result("stormExhaustedUsed", first == null ? -1 : first.usage().used());
+        result("stormUsage", describe(usage));
+        result("stormKernelTimeWait", kernel.countToRemote(TcpState.TIME_WAIT, s1));
+        result("stormKernelEstablished", kernel.countToRemote(TcpState.ESTABLISHED, s1));
+
+        // The budget is spent; a lease waits, and a held connection given back serves it.
+        long t0 = System.nanoTime();
+        CompletableFuture<Lease<SocketChannel>> waiter = CompletableFuture.supplyAsync(() -> {
+            try {
+                return pool.lease(e1, Duration.ofSeconds(5));
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Thread.sleep(300);
+        result("waiterDoneBeforeRelease", waiter.isDone());
+        SocketChannel givenBack = held.get(HELD - 1).connection();
+        held.remove(HELD - 1).close(); // normal release: idle, reusable
+        Lease<SocketChannel> served = waiter.get(10, TimeUnit.SECONDS);
+        result("waiterWaitedMillis", millisSince(t0));
+        result("waiterReused", served.isReused() && served.connection() == givenBack);
+        exchange(served.connection(), 7);
+        served.close();
+        for (Lease<SocketChannel> l : held) {
+            l.close(); // idle again; they keep their ports (4 open connections)
+        }
+    }
+
+    // ---------------------------------------------------------------- 2. another process
+
+    private static void shared(Endpoint e2, InetSocketAddress s2, KernelProbe probe, int holderCount) throws Exception {
+        Process holder = new ProcessBuilder(Host.java(PortHolder.class, "127.0.0.1", String.valueOf(s2.getPort()),
+                String.valueOf(holderCount), "90"))
+                .redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(holder.getInputStream(), StandardCharsets.US_ASCII));
+            String ready = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return out.readLine();
+                } catch (IOException e) {
+                    return "error: " + e;
+                }
+            }).get(30, TimeUnit.SECONDS);
+            result("holder", ready);
+            if (ready == null || !ready.equals("READY " + holderCount)) {
+                throw new IllegalStateException("port holder did not get ready: " + ready);
+            }
+            result("holderKernelEstablished", probe.snapshot().countToRemote(TcpState.ESTABLISHED, s2));
+
+            Pool<SocketChannel> pool = Pool.of(new Channels(), PoolConfig.builder()
+                    .name("shared")
+                    .maxPerEndpoint(200).maxTotal(200)
+                    .leaseTimeout(Duration.ofSeconds(1))
+                    .build());
+            List<Lease<SocketChannel>> held = new ArrayList<>();
+            try {
+                long t0 = System.nanoTime();
+                held.add(pool.lease(e2)); // starts the pool's housekeeper, which counts the kernel's sockets
+                EndpointBudget seen = pool.portBudget().endpoints().get(e2);
+                while (seen.otherSockets() < holderCount && millisSince(t0) < 5_000) {
+                    Thread.sleep(10);
+                    seen = pool.portBudget().endpoints().get(e2);
+                }
+                result("sharedOthersSeenAfterMillis", millisSince(t0));
+                result("sharedUsageBeforeBurst", describe(seen));
+
+                Queue<Lease<SocketChannel>> burst = new ConcurrentLinkedQueue<>();
+                Queue<Long> exhaustedAfter = new ConcurrentLinkedQueue<>();
+                AtomicReference<PortBudgetExhaustedException> firstExhausted = new AtomicReference<>();
+                CountDownLatch go = new CountDownLatch(1);
+                ExecutorService workers = Executors.newFixedThreadPool(BURST);
+                List<Future<?>> futures = new ArrayList<>();
+                for (int i = 0; i < BURST; i++) {
+                    futures.add(workers.submit(() -> {
+                        go.await();
+                        long started = System.nanoTime();
+                        try {
+                            burst.add(pool.lease(e2));
+                        } catch (PortBudgetExhaustedException e) {
+                            exhaustedAfter.add(millisSince(started));
+                            firstExhausted.compareAndSet(null, e);
+                        } catch (IOException | RuntimeException e) {
+                            failure("shared", e);
+                        }
+                        return null;
+                    }));
+                }
+                go.countDown();
+                for (Future<?> f : futures) {
+                    f.get(60, TimeUnit.SECONDS);
+                }
+                workers.shutdown();
+                held.addAll(burst);
+                SocketTable kernel = probe.snapshot();
+                result("sharedBurstConnected", burst.size());
+                result("sharedBurstExhausted", exhaustedAfter.size());
+                result("sharedExhaustedAfterMinMillis", exhaustedAfter.stream().mapToLong(Long::longValue).min().orElse(-1));
+                PortBudgetExhaustedException first = firstExhausted.get();
+                result("sharedExhaustedMessage", first == null ? "none" : first.getMessage());
+                result("sharedExhaustedOthers", first == null ? -1 : first.usage().otherSockets());
+                result("sharedUsage", describe(pool.portBudget().endpoints().get(e2)));
+                result("sharedKernelEstablished", kernel.countToRemote(TcpState.ESTABLISHED, s2));
+            } finally {
+                held.forEach(Lease::close);
+                pool.close();
+            }
+            coldBurst(e2, s2, probe);
+        } finally {
+            holder.getOutputStream().close(); // end of its stdin: it lets go and exits
+            if (!holder.waitFor(10, TimeUnit.SECONDS)) {
+                holder.destroyForcibly();
+                holder.waitFor(5, TimeUnit.SECONDS);
+            }
+            result("holderExit", holder.exitValue());
+        }
+    }
+
+    /**
+     * A pool that has never connected to S2 gets a burst of concurrent leases while the other
+     * process still holds its ports: it must count them from its very first connections.
+     * EADDRNOTAVAIL here is counted apart, so it does not hide the other phases' figures.
+     */
+    private static void coldBurst(Endpoint e2, InetSocketAddress s2, KernelProbe probe) throws Exception {
+        Pool<SocketChannel> pool = Pool.of(new Channels(), PoolConfig.builder()
+                .name("cold")
+                .maxPerEndpoint(200).maxTotal(200)
+                .leaseTimeout(Duration.ofSeconds(1))
+                .build());
+        Queue<Lease<SocketChannel>> burst = new ConcurrentLinkedQueue<>();
+        AtomicInteger exhausted = new AtomicInteger();
+        AtomicInteger addressNotAvailable = new AtomicInteger();
+        AtomicInteger other = new AtomicInteger();
+        AtomicReference<String> firstError = new AtomicReference<>("none");
+        try {
+            CountDownLatch go = new CountDownLatch(1);
+            ExecutorService workers = Executors.newFixedThreadPool(BURST);
+            List<Future<?>> futures = new ArrayList<>();
+            for (int i = 0; i < BURST; i++) {
+                futures.add(workers.submit(() -> {
+                    go.await();
+                    try {
+                        burst.add(pool.lease(e2));
+                    } catch (PortBudgetExhaustedException e) {
+                        exhausted.incrementAndGet();
+                    } catch (IOException | RuntimeException e) {
+                        (isAddressNotAvailable(e) ? addressNotAvailable : other).incrementAndGet();
+                        firstError.compareAndSet("none", describeError(e));
+                    }
+                    return null;
+                }));
+            }
+            go.countDown();
+            for (Future<?> f : futures) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+            workers.shutdown();
+            result("coldBurstConnected", burst.size());
+            result("coldBurstExhausted", exhausted.get());
+            result("coldBurstEaddrnotavail", addressNotAvailable.get());
+            result("coldBurstOtherErrors", other.get());
+            result("coldBurstFirstError", firstError.get());
+            result("coldBurstKernelEstablished", probe.snapshot().countToRemote(TcpState.ESTABLISHED, s2));
+            result("coldUsage", describe(pool.portBudget().endpoints().get(e2)));
+        } finally {
+            burst.forEach(Lease::close);
+            pool.close();
+        }
+    }
+
+    // ---------------------------------------------------------------- 3. recovery
+
+    private static void recovery(Pool<SocketChannel> pool, Endpoint e1, InetSocketAddress s1, KernelProbe probe, long firstClose)
+            throws Exception {
+        long deadline = firstClose + TimeUnit.SECONDS.toNanos(RECOVERY_LIMIT_SECONDS);
+        // Hold the idle connections, so that a probe needs a new connection (a port) to succeed.
+        List<Lease<SocketChannel>> held = new ArrayList<>();
+        for (int i = 0; i < HELD; i++) {
+            held.add(pool.lease(e1, Duration.ofSeconds(1)));
+        }
+        int refused = 0;
+        long servedAt = -1;
+        while (System.nanoTime() < deadline) {
+            try (Lease<SocketChannel> l = pool.lease(e1, Duration.ofMillis(20))) {
+                exchange(l.connection(), 1);
+                servedAt = System.nanoTime();
+                result("recoveryProbeReused", l.isReused());
+                break;
+            } catch (PortBudgetExhaustedException spent) {
+                refused++;
+            } catch (IOException | RuntimeException e) {
+                failure("recovery", e);
+                break;
+            }
+            Thread.sleep(100);
+        }
+        result("recoveryRefusedProbes", refused);
+        result("recoveredAfterMillis", servedAt < 0 ? -1 : (servedAt - firstClose) / 1_000_000);
+        result("recoveryKernelTimeWait", probe.snapshot().countToRemote(TcpState.TIME_WAIT, s1));
+
+        // Until neither the pool's own count nor the kernel shows any of the storm's TIME_WAIT:
+        // Linux may keep one a little past 60 s, and the pool then sees it as another socket.
+        EndpointBudget usage = pool.portBudget().endpoints().get(e1);
+        result("recoveryUsageAtFirstLease", describe(usage));
+        while ((usage.recentTimeWait() > 0 || usage.otherSockets() > 0) && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+            usage = pool.portBudget().endpoints().get(e1);
+        }
+        result("timeWaitGoneAfterMillis", (System.nanoTime() - firstClose) / 1_000_000);
+        result("recoveryUsage", describe(usage));
+        int ok = 0;
+        for (int i = 0; i < SECOND_STORM; i++) {
+            try (Lease<SocketChannel> l = pool.lease(e1, Duration.ofSeconds(1))) {
+                exchange(l.connection(), i);
+                l.retire();
+                ok++;
+            } catch (IOException | RuntimeException e) {
+                failure("recovery", e);
+                break;
+            }
+        }
+        result("secondStormConnections", ok);
+        result("secondStormKernelTimeWait", probe.snapshot().countToRemote(TcpState.TIME_WAIT, s1));
+        held.forEach(Lease::close);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /** Any failure other than the budget's: EADDRNOTAVAIL is what the budget exists to prevent. */
+    private static void failure(String phase, Throwable e) {
+        String key = phase + (isAddressNotAvailable(e) ? "Eaddrnotavail" : "OtherErrors");
+        ERRORS.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+        FIRST_ERROR.putIfAbsent(phase, describeError(e));
+    }
+
+    private static boolean isAddressNotAvailable(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof BindException || String.valueOf(c.getMessage()).contains("Cannot assign requested address")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static String describeError(Throwable e) {
+        StringBuilder sb = new StringBuilder(e.toString());
+        for (Throwable c = e.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
+            sb.append(" <- ").append(c);
+        }
+        return sb.toString().replace('\n', ' ');
+    }
+
+    private static String describe(EndpointBudget u) {
+        return u == null ? "none" : "budget:" + u.budget() + ",live:" + u.live() + ",timeWait:" + u.recentTimeWait()
+                + ",others:" + u.otherSockets() + ",used:" + u.used();
+    }
+
+    /** Writes 4 bytes and reads their echo. */
+    private static void exchange(SocketChannel channel, int n) throws IOException {
+        ByteBuffer request = ByteBuffer.allocate(4).putInt(n).flip();
+        while (request.hasRemaining()) {
+            channel.write(request);
+        }
+        byte[] response = channel.socket().getInputStream().readNBytes(4);
+        if (!Arrays.equals(ByteBuffer.allocate(4).putInt(n).array(), response)) {
+            throw new IOException("bad echo for " + n + ": " + Arrays.toString(response));
+        }
+    }
+}
