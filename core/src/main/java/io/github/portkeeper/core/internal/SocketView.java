@@ -1,0 +1,366 @@
+package io.github.portkeeper.core.internal;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.net.SocketAddress;
+import java.net.SocketException;
+import java.net.SocketImpl;
+import java.net.SocketOption;
+import java.net.StandardSocketOptions;
+import java.nio.channels.SocketChannel;
+import java.util.Set;
+
+/**
+ * A {@link Socket} that is a view of a pooled connection's socket: it owns no descriptor, hands
+ * out streams that report I/O errors and the peer's end of stream (the connection must then not
+ * be reused), and refuses what would decide how the connection closes (SO_LINGER: the pool's
+ * retirement policy owns that). Subclasses say what closing the view means and what a failure
+ * marks. Shared by the core socket pool and the rpc module's client adapter.
+ *
+ * <p>Like a plain socket, one instance is meant for one thread at a time.
+ */
+public abstract class SocketView extends Socket {
+
+    protected final Socket delegate;
+    private final InputStream in = new GuardedInput();
+    private final OutputStream out = new GuardedOutput();
+    private InputStream rawIn;
+    private OutputStream rawOut;
+
+    protected SocketView(Socket delegate) throws SocketException {
+        super((SocketImpl) null);
+        this.delegate = delegate;
+    }
+
+    /** The connected socket, or a {@link SocketException} if this view was closed. */
+    protected abstract Socket open() throws SocketException;
+
+    /** The stream is out of step or dead (an I/O error, or the peer's end of stream). */
+    protected abstract void failed();
+
+    @Override
+    public abstract void close();
+
+    /** The delegate's input stream, fetched once (the JDK makes a new wrapper on every call). */
+    private InputStream rawIn() throws IOException {
+        Socket s = open();
+        InputStream r = rawIn;
+        if (r == null) {
+            r = s.getInputStream();
+            rawIn = r;
+        }
+        return r;
+    }
+
+    private OutputStream rawOut() throws IOException {
+        Socket s = open();
+        OutputStream r = rawOut;
+        if (r == null) {
+            r = s.getOutputStream();
+            rawOut = r;
+        }
+        return r;
+    }
+
+    private IOException failed(IOException e) {
+        failed();
+        return e;
+    }
+
+    @Override
+    public InputStream getInputStream() throws IOException {
+        open();
+        return in;
+    }
+
+    @Override
+    public OutputStream getOutputStream() throws IOException {
+        open();
+        return out;
+    }
+
+    @Override
+    public boolean isConnected() {
+        return true;
+    }
+
+    @Override
+    public boolean isBound() {
+        return true;
+    }
+
+    @Override
+    public void connect(SocketAddress endpoint) throws IOException {
+        throw new SocketException("Pooled socket is already connected");
+    }
+
+    @Override
+    public void connect(SocketAddress endpoint, int timeout) throws IOException {
+        throw new SocketException("Pooled socket is already connected");
+    }
+
+    @Override
+    public void bind(SocketAddress bindpoint) throws IOException {
+        throw new SocketException("Pooled socket is already bound");
+    }
+
+    /** None: the pool owns the channel's blocking mode and its registration with the idle watcher. */
+    @Override
+    public SocketChannel getChannel() {
+        return null;
+    }
+
+    @Override
+    public InetAddress getInetAddress() {
+        return delegate.getInetAddress();
+    }
+
+    @Override
+    public InetAddress getLocalAddress() {
+        return delegate.getLocalAddress();
+    }
+
+    @Override
+    public int getPort() {
+        return delegate.getPort();
+    }
+
+    @Override
+    public int getLocalPort() {
+        return delegate.getLocalPort();
+    }
+
+    @Override
+    public SocketAddress getRemoteSocketAddress() {
+        return delegate.getRemoteSocketAddress();
+    }
+
+    @Override
+    public SocketAddress getLocalSocketAddress() {
+        return delegate.getLocalSocketAddress();
+    }
+
+    @Override
+    public boolean isInputShutdown() {
+        return delegate.isInputShutdown();
+    }
+
+    @Override
+    public boolean isOutputShutdown() {
+        return delegate.isOutputShutdown();
+    }
+
+    @Override
+    public void setSoTimeout(int timeout) throws SocketException {
+        open().setSoTimeout(timeout);
+    }
+
+    @Override
+    public int getSoTimeout() throws SocketException {
+        return open().getSoTimeout();
+    }
+
+    @Override
+    public void setTcpNoDelay(boolean on) throws SocketException {
+        open().setTcpNoDelay(on);
+    }
+
+    @Override
+    public boolean getTcpNoDelay() throws SocketException {
+        return open().getTcpNoDelay();
+    }
+
+    @Override
+    public void setKeepAlive(boolean on) throws SocketException {
+        open().setKeepAlive(on);
+    }
+
+    @Override
+    public boolean getKeepAlive() throws SocketException {
+        return open().getKeepAlive();
+    }
+
+    /** Refused: how the connection closes is the pool's retirement policy. */
+    @Override
+    public void setSoLinger(boolean on, int linger) throws SocketException {
+        throw new SocketException("SO_LINGER of a pooled socket is owned by the pool's retirement policy");
+    }
+
+    @Override
+    public int getSoLinger() throws SocketException {
+        return open().getSoLinger();
+    }
+
+    @Override
+    public void setSendBufferSize(int size) throws SocketException {
+        open().setSendBufferSize(size);
+    }
+
+    @Override
+    public int getSendBufferSize() throws SocketException {
+        return open().getSendBufferSize();
+    }
+
+    @Override
+    public void setReceiveBufferSize(int size) throws SocketException {
+        open().setReceiveBufferSize(size);
+    }
+
+    @Override
+    public int getReceiveBufferSize() throws SocketException {
+        return open().getReceiveBufferSize();
+    }
+
+    @Override
+    public void setTrafficClass(int tc) throws SocketException {
+        open().setTrafficClass(tc);
+    }
+
+    @Override
+    public int getTrafficClass() throws SocketException {
+        return open().getTrafficClass();
+    }
+
+    @Override
+    public void setReuseAddress(boolean on) throws SocketException {
+        open().setReuseAddress(on);
+    }
+
+    @Override
+    public boolean getReuseAddress() throws SocketException {
+        return open().getReuseAddress();
+    }
+
+    @Override
+    public void setOOBInline(boolean on) throws SocketException {
+        open().setOOBInline(on);
+    }
+
+    @Override
+    public boolean getOOBInline() throws SocketException {
+        return open().getOOBInline();
+    }
+
+    @Override
+    public void sendUrgentData(int data) throws IOException {
+        Socket s = open();
+        try {
+            s.sendUrgentData(data);
+        } catch (IOException e) {
+            throw failed(e);
+        }
+    }
+
+    @Override
+    public <T> Socket setOption(SocketOption<T> name, T value) throws IOException {
+        if (name == StandardSocketOptions.SO_LINGER) {
+            setSoLinger(true, 0);
+        }
+        open().setOption(name, value);
+        return this;
+    }
+
+    @Override
+    public <T> T getOption(SocketOption<T> name) throws IOException {
+        return open().getOption(name);
+    }
+
+    @Override
+    public Set<SocketOption<?>> supportedOptions() {
+        return delegate.supportedOptions();
+    }
+
+    @Override
+    public void setPerformancePreferences(int connectionTime, int latency, int bandwidth) {
+        // Ignored, as by the JDK's own socket implementations.
+    }
+
+    private final class GuardedInput extends InputStream {
+
+        @Override
+        public int read() throws IOException {
+            InputStream raw = rawIn();
+            try {
+                int b = raw.read();
+                if (b < 0) {
+                    failed();
+                }
+                return b;
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            InputStream raw = rawIn();
+            try {
+                int n = raw.read(b, off, len);
+                if (n < 0) {
+                    failed();
+                }
+                return n;
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        @Override
+        public int available() throws IOException {
+            InputStream raw = rawIn();
+            try {
+                return raw.available();
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        /** Closing the stream closes the socket, as with a plain socket. */
+        @Override
+        public void close() {
+            SocketView.this.close();
+        }
+    }
+
+    private final class GuardedOutput extends OutputStream {
+
+        @Override
+        public void write(int b) throws IOException {
+            OutputStream raw = rawOut();
+            try {
+                raw.write(b);
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            OutputStream raw = rawOut();
+            try {
+                raw.write(b, off, len);
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        @Override
+        public void flush() throws IOException {
+            OutputStream raw = rawOut();
+            try {
+                raw.flush();
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        /** Closing the stream closes the socket, as with a plain socket. */
+        @Override
+        public void close() {
+            SocketView.this.close();
+        }
+    }
+}
