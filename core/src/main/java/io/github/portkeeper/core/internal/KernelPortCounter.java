@@ -59,14 +59,23 @@ final class KernelPortCounter {
         }
     }
 
-    /** Reads the table for one endpoint's first connection, once, however many threads ask. */
-    void firstRead(EndpointPool<?> ep, long now) {
+    /**
+     * Reads the table for one endpoint before its first connection, and when a tenth of the
+     * budget has been opened toward it since the last read (a burst must not run past ports that
+     * others took meanwhile). One thread reads; the others wait for its count.
+     */
+    void readIfStale(EndpointPool<?> ep, int budget, long now) {
+        if (ep.ports.kernelKnown() && ep.ports.openedSinceRead() * 10 < budget) {
+            return;
+        }
         synchronized (ep.ports) {
             if (!ep.ports.kernelKnown()) {
                 refresh(List.of(ep), now);
                 if (!ep.ports.kernelKnown()) {
                     ep.ports.refreshed(0, 0L); // unresolvable or unreadable: count ours only
                 }
+            } else if (ep.ports.openedSinceRead() * 10 >= budget) {
+                refresh(List.of(ep), now);
             }
         }
     }

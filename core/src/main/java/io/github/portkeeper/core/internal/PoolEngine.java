@@ -297,12 +297,13 @@ public final class PoolEngine<C> {
 
     private boolean takePort(EndpointPool<C> ep) {
         if (!portBudget.isEnabled()) {
-            ep.ports.sockets.incrementAndGet();
+            ep.ports.take();
             return true;
         }
-        if (portBudget.usesKernel() && !ep.ports.kernelKnown() && housekeeper.kernel.isAvailable()) {
-            // Before the first connection: what do others already hold toward this endpoint?
-            housekeeper.kernel.firstRead(ep, now());
+        if (portBudget.usesKernel() && housekeeper.kernel.isAvailable()) {
+            // Before the first connection, and again whenever a tenth of the budget has been
+            // opened since the last read (a burst): what do others hold toward this endpoint?
+            housekeeper.kernel.readIfStale(ep, portBudgetPerEndpoint, now());
         }
         return ep.ports.tryTake(portBudgetPerEndpoint, now());
     }
@@ -365,7 +366,7 @@ public final class PoolEngine<C> {
             }
         } catch (IOException | RuntimeException ex) {
             long nanos = System.nanoTime() - t0;
-            ep.ports.giveBack();
+            ep.ports.giveBack(); // also ends the connect in progress
             unreserve(ep);
             connectGuard.connectFailed(ep.endpoint, nanos, ex instanceof IOException ? (IOException) ex : new IOException(ex));
             listeners.connectFailed(ep.endpoint, ex);
@@ -374,6 +375,7 @@ public final class PoolEngine<C> {
             throw failure;
         }
         long connectNanos = System.nanoTime() - t0;
+        ep.ports.connectDone();
         connectGuard.connectSucceeded(ep.endpoint, connectNanos);
         long now = now();
         long jitter = lifetimeJitterNanos > 0 ? ThreadLocalRandom.current().nextLong(lifetimeJitterNanos + 1) : 0L;

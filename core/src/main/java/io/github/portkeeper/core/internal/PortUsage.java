@@ -19,6 +19,11 @@ final class PortUsage {
     final AtomicInteger sockets = new AtomicInteger();
     /** Sockets opened since the kernel count was taken (the kernel has not seen them). */
     private final AtomicInteger openedSinceRefresh = new AtomicInteger();
+    /**
+     * Ports taken for connects still in progress: their sockets may not exist in the kernel yet,
+     * so a kernel read taken meanwhile must not be trusted to contain them.
+     */
+    private final AtomicInteger connecting = new AtomicInteger();
     /** Sockets closed without TIME_WAIT since the kernel count was taken (gone, but still in it). */
     private final AtomicInteger closedSinceRefresh = new AtomicInteger();
     private final long[] bucketSecond = new long[WINDOW_SECONDS + 1];
@@ -32,6 +37,7 @@ final class PortUsage {
 
     /** Takes a port for a new connection if that keeps usage within {@code budget}. */
     boolean tryTake(int budget, long now) {
+        connecting.incrementAndGet();
         sockets.incrementAndGet();
         openedSinceRefresh.incrementAndGet();
         if (usage(budget, now).used() > budget) {
@@ -41,8 +47,21 @@ final class PortUsage {
         return true;
     }
 
-    /** A socket that was counted never opened, or was closed without TIME_WAIT on this host. */
+    /** Counts a port for a connect without checking the budget (the budget is off). */
+    void take() {
+        connecting.incrementAndGet();
+        sockets.incrementAndGet();
+        openedSinceRefresh.incrementAndGet();
+    }
+
+    /** The connect for a taken port finished: its socket exists (or was given back). */
+    void connectDone() {
+        connecting.decrementAndGet();
+    }
+
+    /** A port taken for a connect that never happened, or that failed. */
     void giveBack() {
+        connecting.decrementAndGet();
         sockets.decrementAndGet();
         openedSinceRefresh.decrementAndGet();
     }
@@ -80,13 +99,20 @@ final class PortUsage {
 
     /** Called before a kernel snapshot is taken: what was opened and closed so far is in it. */
     long markBeforeRefresh() {
-        return ((long) openedSinceRefresh.get() << 32) | (closedSinceRefresh.get() & 0xffffffffL);
+        // Connects in progress may be missing from the snapshot: keep counting them on top of it.
+        int seen = Math.max(0, openedSinceRefresh.get() - connecting.get());
+        return ((long) seen << 32) | (closedSinceRefresh.get() & 0xffffffffL);
     }
 
     void refreshed(int kernelCount, long mark) {
         kernelTotal = kernelCount;
         openedSinceRefresh.addAndGet(-(int) (mark >> 32));
         closedSinceRefresh.addAndGet(-(int) mark);
+    }
+
+    /** Sockets opened toward the endpoint since the kernel was last read. */
+    int openedSinceRead() {
+        return openedSinceRefresh.get();
     }
 
     /** Whether the kernel has been read for this endpoint yet. */

@@ -50,8 +50,9 @@ import java.util.concurrent.atomic.AtomicReference;
  *       served by a held connection given back.</li>
  *   <li><b>shared</b>: a second process ({@link PortHolder}) holds {@code holderCount}
  *       connections to server S2; a second pool, once its kernel count has seen them, opens as
- *       many concurrent connections to S2 as it may. Then a third pool, one that has never
- *       connected, gets such a burst at once (<b>cold</b>).</li>
+ *       many concurrent connections to S2 as it may. Then two more pools get such a burst: one
+ *       that has never connected (<b>cold</b>), and one that connected once before the other
+ *       process came and has idled since (<b>late</b>).</li>
  *   <li><b>recovery</b>: the storm pool is probed until it serves S1 again (its TIME_WAIT
  *       expiring), then waits until none of its TIME_WAIT is left and retires 100 more
  *       connections.</li>
@@ -246,6 +247,23 @@ public final class BudgetWorkload {
     // ---------------------------------------------------------------- 2. another process
 
     private static void shared(Endpoint e2, InetSocketAddress s2, KernelProbe probe, int holderCount) throws Exception {
+        // A pool that connects once before the other process takes its ports, then idles.
+        Pool<SocketChannel> late = Pool.of(new Channels(), PoolConfig.builder()
+                .name("late")
+                .maxPerEndpoint(200).maxTotal(200)
+                .leaseTimeout(Duration.ofSeconds(1))
+                .build());
+        try {
+            late.lease(e2).close();
+            result("lateUsageBeforeHolder", describe(late.portBudget().endpoints().get(e2)));
+            sharedWithHolder(e2, s2, probe, holderCount, late);
+        } finally {
+            late.close();
+        }
+    }
+
+    private static void sharedWithHolder(Endpoint e2, InetSocketAddress s2, KernelProbe probe, int holderCount,
+                                         Pool<SocketChannel> late) throws Exception {
         Process holder = new ProcessBuilder(Host.java(PortHolder.class, "127.0.0.1", String.valueOf(s2.getPort()),
                 String.valueOf(holderCount), "90"))
                 .redirectError(ProcessBuilder.Redirect.INHERIT)
@@ -322,7 +340,17 @@ public final class BudgetWorkload {
                 held.forEach(Lease::close);
                 pool.close();
             }
-            coldBurst(e2, s2, probe);
+            Pool<SocketChannel> cold = Pool.of(new Channels(), PoolConfig.builder()
+                    .name("cold")
+                    .maxPerEndpoint(200).maxTotal(200)
+                    .leaseTimeout(Duration.ofSeconds(1))
+                    .build());
+            try {
+                burst("cold", cold, e2, s2, probe);
+            } finally {
+                cold.close();
+            }
+            burst("late", late, e2, s2, probe);
         } finally {
             holder.getOutputStream().close(); // end of its stdin: it lets go and exits
             if (!holder.waitFor(10, TimeUnit.SECONDS)) {
@@ -334,16 +362,14 @@ public final class BudgetWorkload {
     }
 
     /**
-     * A pool that has never connected to S2 gets a burst of concurrent leases while the other
-     * process still holds its ports: it must count them from its very first connections.
-     * EADDRNOTAVAIL here is counted apart, so it does not hide the other phases' figures.
+     * A burst of concurrent leases to S2 while the other process holds its ports, through a pool
+     * that has never connected ({@code cold}) or that connected once before the other process
+     * came and has idled since ({@code late}): it must count the other process's ports before it
+     * opens more than a few connections. Results are {@code <phase>Burst...}; EADDRNOTAVAIL here
+     * is counted apart, so it does not hide the other phases' figures.
      */
-    private static void coldBurst(Endpoint e2, InetSocketAddress s2, KernelProbe probe) throws Exception {
-        Pool<SocketChannel> pool = Pool.of(new Channels(), PoolConfig.builder()
-                .name("cold")
-                .maxPerEndpoint(200).maxTotal(200)
-                .leaseTimeout(Duration.ofSeconds(1))
-                .build());
+    private static void burst(String phase, Pool<SocketChannel> pool, Endpoint e2, InetSocketAddress s2, KernelProbe probe)
+            throws Exception {
         Queue<Lease<SocketChannel>> burst = new ConcurrentLinkedQueue<>();
         AtomicInteger exhausted = new AtomicInteger();
         AtomicInteger addressNotAvailable = new AtomicInteger();
@@ -372,16 +398,16 @@ public final class BudgetWorkload {
                 f.get(60, TimeUnit.SECONDS);
             }
             workers.shutdown();
-            result("coldBurstConnected", burst.size());
-            result("coldBurstExhausted", exhausted.get());
-            result("coldBurstEaddrnotavail", addressNotAvailable.get());
-            result("coldBurstOtherErrors", other.get());
-            result("coldBurstFirstError", firstError.get());
-            result("coldBurstKernelEstablished", probe.snapshot().countToRemote(TcpState.ESTABLISHED, s2));
-            result("coldUsage", describe(pool.portBudget().endpoints().get(e2)));
+            result(phase + "BurstConnected", burst.size());
+            result(phase + "BurstReused", burst.stream().filter(Lease::isReused).count());
+            result(phase + "BurstExhausted", exhausted.get());
+            result(phase + "BurstEaddrnotavail", addressNotAvailable.get());
+            result(phase + "BurstOtherErrors", other.get());
+            result(phase + "BurstFirstError", firstError.get());
+            result(phase + "BurstKernelEstablished", probe.snapshot().countToRemote(TcpState.ESTABLISHED, s2));
+            result(phase + "Usage", describe(pool.portBudget().endpoints().get(e2)));
         } finally {
             burst.forEach(Lease::close);
-            pool.close();
         }
     }
 

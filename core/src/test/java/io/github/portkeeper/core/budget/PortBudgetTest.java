@@ -593,6 +593,50 @@ class PortBudgetTest {
         }
     }
 
+    /**
+     * A pool that looked at the kernel once (no other sockets then) and idles far below its
+     * budget must look again before it takes more than a tenth of the budget: meanwhile others
+     * (here: 45 plain sockets of this test) may have taken most of the ports.
+     */
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void idlePoolLooksAtTheKernelAgainBeforeItTakesMorePorts() throws Exception {
+        Assumptions.assumeTrue(KernelProbe.linux().isAvailable(), "needs /proc/net/tcp");
+        PortBudget fifty = PortBudget.ofRange(40000, 40099).withShare(0.5); // 50 per endpoint, kernel counting on
+        List<Socket> others = new ArrayList<>();
+        List<Lease<SocketChannel>> held = new ArrayList<>();
+        try (HoldingServer server = HoldingServer.onLoopback(0);
+             Pool<SocketChannel> sockets = Pool.of(new Channels(), PoolConfig.builder().name("idle-then-burst")
+                     .maxPerEndpoint(20).maxTotal(20).leaseTimeout(Duration.ofMillis(100)).portBudget(fifty).build())) {
+            Endpoint e = Endpoint.of("127.0.0.1", server.port());
+            sockets.lease(e).close(); // looks at the kernel (nothing there), then one idle connection
+            assertThat(sockets.portBudget().endpoints().get(e)).isEqualTo(new EndpointBudget(50, 1, 0, 0));
+            for (int i = 0; i < 45; i++) {
+                others.add(new Socket(server.address().getAddress(), server.port()));
+            }
+            int refused = 0;
+            for (int i = 0; i < 10; i++) {
+                try {
+                    held.add(sockets.lease(e));
+                } catch (PortBudgetExhaustedException spent) {
+                    refused++;
+                }
+            }
+            int ours = held.size();
+            int kernel = KernelProbe.linux().snapshot().countToRemote(TcpState.ESTABLISHED, server.address());
+            System.out.println("[PortBudgetTest] idle pool, then 45 other sockets, then 10 leases: " + ours + " served, "
+                    + refused + " refused; " + sockets.portBudget().endpoints().get(e) + "; kernel ESTABLISHED " + kernel);
+            assertThat(kernel).isEqualTo(45 + ours);
+            assertThat(ours + 45).as("sockets toward the endpoint, ours and others', against a budget of 50").isLessThanOrEqualTo(50);
+            assertThat(refused).isEqualTo(10 - ours);
+        } finally {
+            held.forEach(Lease::close);
+            for (Socket s : others) {
+                s.close();
+            }
+        }
+    }
+
     private static Gauge budgetGauge(MeterRegistry registry, Endpoint endpoint) {
         return registry.get("portkeeper.ports.budget.used").tag("endpoint", endpoint.toString()).gauge();
     }
