@@ -9,7 +9,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -30,32 +30,43 @@ final class KernelPortCounter {
         return probe.isAvailable();
     }
 
-    /** Reads the table once and refreshes the given endpoints' counts. */
+    /**
+     * Reads the table once and refreshes the given endpoints' counts. Each endpoint's read lock
+     * is held from its mark to its refresh: the housekeeper's reads and a lease's
+     * {@link #readIfStale} must not interleave, or both would subtract the same mark.
+     */
     void refresh(Iterable<? extends EndpointPool<?>> pools, long now) {
-        Map<EndpointPool<?>, Long> marks = new HashMap<>();
-        for (EndpointPool<?> ep : pools) {
-            if (resolved(ep, now)) {
-                marks.put(ep, ep.ports.markBeforeRefresh());
-            }
-        }
-        if (marks.isEmpty()) {
-            return;
-        }
-        SocketTable table;
+        Map<EndpointPool<?>, Long> marks = new LinkedHashMap<>();
         try {
-            table = probe.snapshot();
-        } catch (RuntimeException e) {
-            return; // The probe failing must never stop the pool; the budget keeps its own counts.
-        }
-        for (Map.Entry<EndpointPool<?>, Long> m : marks.entrySet()) {
-            PortUsage ports = m.getKey().ports;
-            int total = 0;
-            for (TcpState state : TcpState.values()) {
-                if (state != TcpState.LISTEN) {
-                    total += table.countToRemotes(state, ports.addresses);
+            for (EndpointPool<?> ep : pools) {
+                if (resolved(ep, now)) {
+                    ep.ports.readLock.lock();
+                    marks.put(ep, ep.ports.markBeforeRefresh());
                 }
             }
-            ports.refreshed(total, m.getValue());
+            if (marks.isEmpty()) {
+                return;
+            }
+            SocketTable table;
+            try {
+                table = probe.snapshot();
+            } catch (RuntimeException e) {
+                return; // The probe failing must never stop the pool; the budget keeps its own counts.
+            }
+            for (Map.Entry<EndpointPool<?>, Long> m : marks.entrySet()) {
+                PortUsage ports = m.getKey().ports;
+                int total = 0;
+                for (TcpState state : TcpState.values()) {
+                    if (state != TcpState.LISTEN) {
+                        total += table.countToRemotes(state, ports.addresses);
+                    }
+                }
+                ports.refreshed(total, m.getValue());
+            }
+        } finally {
+            for (EndpointPool<?> ep : marks.keySet()) {
+                ep.ports.readLock.unlock();
+            }
         }
     }
 
@@ -68,7 +79,10 @@ final class KernelPortCounter {
         if (ep.ports.kernelKnown() && ep.ports.openedSinceRead() * 10 < budget) {
             return;
         }
-        synchronized (ep.ports) {
+        // A lock of its own, not the PortUsage monitor: that one guards the TIME_WAIT buckets,
+        // which every lease and close touches, and must not wait for a read of the table.
+        ep.ports.readLock.lock();
+        try {
             if (!ep.ports.kernelKnown()) {
                 refresh(List.of(ep), now);
                 if (!ep.ports.kernelKnown()) {
@@ -77,6 +91,8 @@ final class KernelPortCounter {
             } else if (ep.ports.openedSinceRead() * 10 >= budget) {
                 refresh(List.of(ep), now);
             }
+        } finally {
+            ep.ports.readLock.unlock();
         }
     }
 

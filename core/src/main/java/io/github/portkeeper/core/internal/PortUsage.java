@@ -17,13 +17,18 @@ final class PortUsage {
 
     /** Open sockets of this pool toward the endpoint, including connects in progress. */
     final AtomicInteger sockets = new AtomicInteger();
-    /** Sockets opened since the kernel count was taken (the kernel has not seen them). */
-    private final AtomicInteger openedSinceRefresh = new AtomicInteger();
     /**
-     * Ports taken for connects still in progress: their sockets may not exist in the kernel yet,
-     * so a kernel read taken meanwhile must not be trusted to contain them.
+     * Sockets opened since the kernel count was taken (the kernel has not seen them), times 2^32,
+     * plus the ports taken for connects still in progress (their sockets may not exist in the
+     * kernel yet, so a read taken meanwhile must not be trusted to contain them). One word, so a
+     * read's mark sees both at one instant: a port taken and given back between two separate
+     * reads of them would pass for a socket the snapshot holds, and be subtracted from the
+     * budget's count until the next read.
      */
-    private final AtomicInteger connecting = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong openedAndConnecting = new java.util.concurrent.atomic.AtomicLong();
+    private static final long OPENED = 1L << 32;
+    /** One read of the kernel at a time per endpoint, held from the mark to {@link #refreshed}. */
+    final java.util.concurrent.locks.ReentrantLock readLock = new java.util.concurrent.locks.ReentrantLock();
     /** Sockets closed without TIME_WAIT since the kernel count was taken (gone, but still in it). */
     private final AtomicInteger closedSinceRefresh = new AtomicInteger();
     private final long[] bucketSecond = new long[WINDOW_SECONDS + 1];
@@ -37,9 +42,8 @@ final class PortUsage {
 
     /** Takes a port for a new connection if that keeps usage within {@code budget}. */
     boolean tryTake(int budget, long now) {
-        connecting.incrementAndGet();
         sockets.incrementAndGet();
-        openedSinceRefresh.incrementAndGet();
+        openedAndConnecting.addAndGet(OPENED + 1);
         if (usage(budget, now).used() > budget) {
             giveBack();
             return false;
@@ -49,21 +53,27 @@ final class PortUsage {
 
     /** Counts a port for a connect without checking the budget (the budget is off). */
     void take() {
-        connecting.incrementAndGet();
         sockets.incrementAndGet();
-        openedSinceRefresh.incrementAndGet();
+        openedAndConnecting.addAndGet(OPENED + 1);
     }
 
     /** The connect for a taken port finished: its socket exists (or was given back). */
     void connectDone() {
-        connecting.decrementAndGet();
+        openedAndConnecting.decrementAndGet();
+    }
+
+    private static int connecting(long v) {
+        return (int) v;
+    }
+
+    private static int opened(long v) {
+        return (int) ((v - connecting(v)) >> 32);
     }
 
     /** A port taken for a connect that never happened, or that failed. */
     void giveBack() {
-        connecting.decrementAndGet();
         sockets.decrementAndGet();
-        openedSinceRefresh.decrementAndGet();
+        openedAndConnecting.addAndGet(-(OPENED + 1));
     }
 
     /** A socket closed; if by a local FIN it now sits in TIME_WAIT for 60 s. */
@@ -97,22 +107,31 @@ final class PortUsage {
         return sum;
     }
 
-    /** Called before a kernel snapshot is taken: what was opened and closed so far is in it. */
+    /**
+     * Called before a kernel snapshot is taken: the sockets opened so far are in it, except
+     * connects still in progress, which keep being counted on top of it (if the snapshot has them
+     * after all, they count twice until the next read: the safe way round).
+     */
     long markBeforeRefresh() {
-        // Connects in progress may be missing from the snapshot: keep counting them on top of it.
-        int seen = Math.max(0, openedSinceRefresh.get() - connecting.get());
-        return ((long) seen << 32) | (closedSinceRefresh.get() & 0xffffffffL);
+        long v = openedAndConnecting.get();
+        return Math.max(0, opened(v) - Math.max(0, connecting(v)));
     }
 
-    void refreshed(int kernelCount, long mark) {
+    /**
+     * Called right after the snapshot. Closes are marked now, not before the snapshot: one that
+     * happened while the table was read may be missing from it already, and subtracting it once
+     * more would undercount; counting it as seen at worst overcounts until the next read. Every
+     * step below leaves an overcount, never an undercount, for a concurrent reader.
+     */
+    void refreshed(int kernelCount, long openedMark) {
+        closedSinceRefresh.addAndGet(-closedSinceRefresh.get());
         kernelTotal = kernelCount;
-        openedSinceRefresh.addAndGet(-(int) (mark >> 32));
-        closedSinceRefresh.addAndGet(-(int) mark);
+        openedAndConnecting.addAndGet(-openedMark * OPENED);
     }
 
     /** Sockets opened toward the endpoint since the kernel was last read. */
     int openedSinceRead() {
-        return openedSinceRefresh.get();
+        return opened(openedAndConnecting.get());
     }
 
     /** Whether the kernel has been read for this endpoint yet. */
@@ -126,7 +145,7 @@ final class PortUsage {
         int others = 0;
         int kernel = kernelTotal;
         if (kernel >= 0) {
-            int kernelNow = kernel + openedSinceRefresh.get() - closedSinceRefresh.get();
+            int kernelNow = kernel + opened(openedAndConnecting.get()) - closedSinceRefresh.get();
             others = Math.max(0, kernelNow - live - timeWait);
         }
         return new PortBudgetSnapshot.EndpointBudget(budget, live, timeWait, others);
