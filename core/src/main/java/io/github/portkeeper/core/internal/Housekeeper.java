@@ -140,14 +140,15 @@ final class Housekeeper<C> implements Runnable {
     private void watch(Selector sel, PooledEntry<C> e) {
         try {
             e.channel().configureBlocking(false);
-            if (SocketCloser.probeIdle(e.channel()) != 0) {
+            int first = SocketCloser.readIdleHead(e.channel());
+            if (first != SocketCloser.HEAD_NOTHING) {
                 // Already closed (or written to) before we started watching: the server closed
                 // right after its response (a request limit, a restart), not on an idle timeout,
                 // so this close teaches nothing about the timeout.
                 long now = engine.now();
                 e.setState(PooledEntry.DRAINING);
                 e.drainingSince = now;
-                handleIdleReadable(e, false);
+                handleIdleReadable(e, false, first);
                 if (e.state() == PooledEntry.DRAINING) {
                     e.watchKey = e.channel().register(sel, SelectionKey.OP_READ, e); // await the FIN
                 }
@@ -209,8 +210,12 @@ final class Housekeeper<C> implements Runnable {
      * An idle connection became readable: the peer's FIN, or bytes nobody asked for.
      * {@code learn}: whether a FIN now is the server's idle timeout, to be learned from. */
     private void handleIdleReadable(PooledEntry<C> e, boolean learn) {
+        handleIdleReadable(e, learn, SocketCloser.readIdleHead(e.channel()));
+    }
+
+    /** As above, with {@code first}: what a look at the channel already read (a SocketCloser HEAD_ value). */
+    private void handleIdleReadable(PooledEntry<C> e, boolean learn, int first) {
         long now = engine.now();
-        int first = SocketCloser.readIdleHead(e.channel());
         int fin = first == SocketCloser.HEAD_FIN ? 1 : SocketCloser.peerFinArrived(e.channel());
         if (fin == 0 && first == SocketCloser.HEAD_TLS_RECORD) {
             // One TLS record and no FIN yet: a TLS server's idle close (close_notify; its FIN
@@ -316,13 +321,14 @@ final class Housekeeper<C> implements Runnable {
             if (!e.casState(PooledEntry.WATCHED, PooledEntry.LEASED)) {
                 return false;
             }
-            if (SocketCloser.probeIdle(e.channel()) != 0) {
+            int first = SocketCloser.readIdleHead(e.channel());
+            if (first != SocketCloser.HEAD_NOTHING) {
                 // The peer's FIN (or stray bytes) arrived before the watcher got to it: never
                 // hand this one out. Reading is safe: nobody owns bytes on an idle connection.
                 long now = engine.now();
                 e.setState(PooledEntry.DRAINING);
                 e.drainingSince = now;
-                handleIdleReadable(e, true);
+                handleIdleReadable(e, true, first);
                 return false;
             }
             SelectionKey key = (SelectionKey) e.watchKey;
@@ -411,8 +417,5 @@ final class Housekeeper<C> implements Runnable {
         }
     }
 
-    boolean isStopped() {
-        return thread == null || !thread.isAlive();
-    }
 
 }

@@ -1,14 +1,10 @@
 package io.github.portkeeper.core.internal;
 
-import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
 
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -103,24 +99,12 @@ final class KernelPortCounter {
         if (now - ep.ports.lastResolveFailure < RESOLVE_RETRY_NANOS) {
             return false;
         }
-        List<InetSocketAddress> out = resolve(ep.endpoint);
+        List<InetSocketAddress> out = EndpointAddresses.resolve(ep.endpoint);
         if (out.isEmpty()) {
             ep.ports.lastResolveFailure = now;
             return false;
         }
         ep.ports.addresses = out;
         return true;
-    }
-
-    private static List<InetSocketAddress> resolve(Endpoint endpoint) {
-        List<InetSocketAddress> out = new ArrayList<>();
-        try {
-            for (InetAddress a : InetAddress.getAllByName(endpoint.host())) {
-                out.add(new InetSocketAddress(a, endpoint.port()));
-            }
-        } catch (UnknownHostException ignored) {
-            // Not resolvable now: nothing can be connected to it either.
-        }
-        return out;
     }
 }

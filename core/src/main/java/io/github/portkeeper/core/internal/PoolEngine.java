@@ -171,18 +171,18 @@ public final class PoolEngine<C> {
         if (channel == null || !channel.isBlocking()) {
             return true;
         }
-        int probe;
+        int first;
         try {
             channel.configureBlocking(false);
-            probe = SocketCloser.probeIdle(channel);
-            if (probe == 0) {
+            first = SocketCloser.readIdleHead(channel);
+            if (first == SocketCloser.HEAD_NOTHING) {
                 channel.configureBlocking(true);
                 return true;
             }
         } catch (IOException | RuntimeException ex) {
-            probe = 1;
+            first = SocketCloser.HEAD_FIN;
         }
-        if (probe > 0) {
+        if (first == SocketCloser.HEAD_FIN) {
             closeEntry(e, false, CloseReason.PEER_CLOSED);
         } else {
             retire(e, CloseReason.UNEXPECTED_DATA);

@@ -108,28 +108,14 @@ public final class SocketCloser {
         return ending;
     }
 
-    /**
-     * Looks at an idle, non-blocking channel without waiting: 0 if nothing has arrived, 1 if the
-     * peer's FIN has, -1 if bytes have (they are consumed: only call it on a connection that is
-     * not to be used if anything arrived).
-     */
-    static int probeIdle(SocketChannel channel) {
-        try {
-            int n = channel.read(ByteBuffer.allocate(64));
-            return n < 0 ? 1 : n > 0 ? -1 : 0;
-        } catch (IOException e) {
-            return 1;
-        }
-    }
-
     static final int HEAD_NOTHING = 0;
     static final int HEAD_FIN = 1;
     static final int HEAD_BYTES = 2;
     static final int HEAD_TLS_RECORD = 3;
 
     /**
-     * Reads what arrived on an idle, non-blocking channel (only call it on a connection that is
-     * leaving): nothing, the FIN, or bytes — and whether those bytes are TLS records, which is how
+     * Reads what arrived on an idle, non-blocking channel, consuming it (so only where the
+     * connection is not to be used if anything arrived): nothing, the FIN, or bytes — and whether those bytes are TLS records, which is how
      * a TLS server's close_notify looks on the wire.
      */
     static int readIdleHead(SocketChannel channel) {

@@ -10,6 +10,7 @@ import io.github.portkeeper.core.PoolStats;
 import io.github.portkeeper.core.PortBudgetSnapshot;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
+import io.github.portkeeper.core.internal.EndpointAddresses;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -18,9 +19,7 @@ import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
 
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -182,7 +181,7 @@ public final class PoolMetrics implements MeterBinder {
         for (Endpoint e : pool.endpoints()) {
             List<InetSocketAddress> resolved = addresses.get(e);
             if (resolved == null) {
-                resolved = resolve(e);
+                resolved = EndpointAddresses.resolve(e);
                 if (!resolved.isEmpty()) { // an unresolvable host is tried again next time
                     addresses.put(e, resolved);
                 }
@@ -190,18 +189,6 @@ public final class PoolMetrics implements MeterBinder {
             remotes.addAll(resolved);
         }
         return table.countToRemotes(state, remotes);
-    }
-
-    private static List<InetSocketAddress> resolve(Endpoint e) {
-        List<InetSocketAddress> out = new ArrayList<>();
-        try {
-            for (InetAddress a : InetAddress.getAllByName(e.host())) {
-                out.add(new InetSocketAddress(a, e.port()));
-            }
-        } catch (UnknownHostException ignored) {
-            // Not resolvable now: no socket can point at it either.
-        }
-        return out;
     }
 
     private EndpointMeters meters(Endpoint e) {
