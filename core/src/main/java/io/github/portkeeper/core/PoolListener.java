@@ -13,7 +13,7 @@ import java.time.Duration;
 public interface PoolListener {
 
     /** A new connection was opened in {@code connectNanos}. */
-    default void connectionCreated(Endpoint endpoint, long connectNanos) {
+    default void connectionOpened(Endpoint endpoint, long connectNanos) {
     }
 
     /** Opening a connection failed; the lease that asked for it fails too. */

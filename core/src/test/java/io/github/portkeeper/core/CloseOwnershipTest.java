@@ -133,19 +133,19 @@ class CloseOwnershipTest {
         InetSocketAddress address = server.address();
         await().atMost(WAIT).pollInterval(POLL).untilAsserted(() -> {
             assertThat(sockets.pool().stats().idle()).as("connections still pooled").isZero();
-            assertThat(tally.closedTotal()).isEqualTo(tally.created());
+            assertThat(tally.closedTotal()).isEqualTo(tally.opened());
             assertThat(Kernel.clientEstablished(address)).as(Kernel.describe(address)).isZero();
         });
         assertThat(Kernel.clientTimeWait(address)).as("client TIME_WAIT: " + Kernel.describe(address)).isZero();
         assertThat(Kernel.clientCloseWait(address)).as("client CLOSE_WAIT: " + Kernel.describe(address)).isZero();
         assertThat(Kernel.serverTimeWait(server.port())).as("the server closed first, so it holds the TIME_WAIT")
                 .isEqualTo((int) server.endedCount(ScriptedServer.End.SERVER_IDLE_CLOSE));
-        assertThat(tally.closed(Ending.PEER)).isEqualTo(tally.created());
+        assertThat(tally.closed(Ending.PEER)).isEqualTo(tally.opened());
         assertThat(tally.leases()).isEqualTo(exchanges);
-        assertThat(tally.timeWaitCreated()).as("timewait.created").isZero();
+        assertThat(tally.timeWaitCaused()).as("timewait.caused").isZero();
         assertThat(tally.timeWaitAvoided()).as("timewait.avoided").isEqualTo(exchanges);
-        assertThat(registry.find("portkeeper.timewait.created").counters())
-                .as("portkeeper.timewait.created").allSatisfy(c -> assertThat(c.count()).isZero());
+        assertThat(registry.find("portkeeper.timewait.caused").counters())
+                .as("portkeeper.timewait.caused").allSatisfy(c -> assertThat(c.count()).isZero());
         assertThat(registry.get("portkeeper.timewait.avoided").functionCounter().count())
                 .as("portkeeper.timewait.avoided").isEqualTo(exchanges);
         assertThat(registry.get("portkeeper.tcp.timewait").gauge().value()).as("portkeeper.tcp.timewait").isZero();
@@ -166,8 +166,8 @@ class CloseOwnershipTest {
                 .isEqualTo(tally.closed(Ending.LOCAL)));
         assertThat(Kernel.serverTimeWait(server.port())).as("the server closed passively").isZero();
         assertThat(tally.closedEvents()).allSatisfy(c -> assertThat(c.reason()).isEqualTo(CloseReason.RETIRED));
-        double created = registry.get("portkeeper.timewait.created").counter().count();
-        assertThat(created).as("portkeeper.timewait.created equals the kernel's new TIME_WAIT count")
+        double caused = registry.get("portkeeper.timewait.caused").counter().count();
+        assertThat(caused).as("portkeeper.timewait.caused equals the kernel's new TIME_WAIT count")
                 .isEqualTo(Kernel.clientTimeWait(address));
         assertThat(registry.get("portkeeper.tcp.timewait").gauge().value()).as("portkeeper.tcp.timewait").isEqualTo(N);
     }

@@ -99,7 +99,7 @@ class IdleWatcherTest {
         assertThat(drainLatency).as("server FIN to connectionClosed, draining connection").isLessThanOrEqualTo(FIN_TO_CLOSE_BOUND);
 
         assertThat(server.endedCount(End.SERVER_IDLE_CLOSE)).isEqualTo(2);
-        assertThat(tally.timeWaitCreated()).isZero();
+        assertThat(tally.timeWaitCaused()).isZero();
         if (Kernel.isAvailable()) {
             InetSocketAddress address = server.address();
             assertThat(Kernel.clientTimeWait(address)).as(Kernel.describe(address)).isZero();

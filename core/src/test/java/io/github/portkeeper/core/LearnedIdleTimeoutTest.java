@@ -101,7 +101,7 @@ class LearnedIdleTimeoutTest {
                 .as("oldest idle connection leased after learning").isLessThan(SERVER_IDLE_TIMEOUT.minusMillis(100));
         assertThat(sockets.pool().serverIdleTimeout(endpoint)).hasValueSatisfying(learned ->
                 assertThat(learned).isBetween(SERVER_IDLE_TIMEOUT.minusMillis(100), SERVER_IDLE_TIMEOUT.plusMillis(100)));
-        assertThat(tally.timeWaitCreated()).isZero();
+        assertThat(tally.timeWaitCaused()).isZero();
         assertThat(tally.closedEvents()).allSatisfy(c -> assertThat(c.ending()).isEqualTo(Ending.PEER));
     }
 

@@ -503,9 +503,9 @@ class PoolTest {
             }
         }).isInstanceOf(LeaseTimeoutException.class);
         assertThat(events.events).containsExactly(
-                "created a.example:80", "leased-new a.example:80", "released a.example:80",
+                "opened a.example:80", "leased-new a.example:80", "released a.example:80",
                 "leased-reused a.example:80", "released-unusable a.example:80", "closed LOCAL BROKEN a.example:80",
-                "created a.example:80", "leased-new a.example:80", "timeout a.example:80", "released a.example:80");
+                "opened a.example:80", "leased-new a.example:80", "timeout a.example:80", "released a.example:80");
     }
 
     @Test

@@ -109,7 +109,7 @@ class SocketPoolTest {
         assertThat(server.requests()).isEqualTo(exchanges);
         assertThat(server.accepted()).as("connections the server accepted").isBetween(1, limit);
         assertThat(tally.leases()).isEqualTo(exchanges);
-        assertThat(tally.created()).isEqualTo(server.accepted());
+        assertThat(tally.opened()).isEqualTo(server.accepted());
         assertThat(tally.closedTotal()).as("no connection was lost on the way").isZero();
     }
 

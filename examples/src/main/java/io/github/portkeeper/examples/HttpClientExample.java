@@ -75,7 +75,7 @@ public final class HttpClientExample {
 
         InetSocketAddress remote = new InetSocketAddress(InetAddress.getByName("127.0.0.1"), server.getAddress().getPort());
         System.out.println("leases served:            " + metrics.leasesServed());
-        System.out.println("TIME_WAIT created (pool): " + metrics.timeWaitCreated());
+        System.out.println("TIME_WAIT caused (pool): " + metrics.timeWaitCaused());
         System.out.println("timewait.avoided:         " + metrics.timeWaitAvoided());
         KernelProbe kernel = KernelProbe.linux();
         if (kernel.isAvailable()) {

@@ -57,7 +57,7 @@ public final class SocketPoolExample {
             InetSocketAddress remote = new InetSocketAddress(InetAddress.getByName("127.0.0.1"), port);
             KernelProbe kernel = KernelProbe.linux();
             System.out.println("leases served:            " + metrics.leasesServed());
-            System.out.println("TIME_WAIT created (pool): " + metrics.timeWaitCreated());
+            System.out.println("TIME_WAIT caused (pool): " + metrics.timeWaitCaused());
             System.out.println("timewait.avoided:         " + metrics.timeWaitAvoided());
             if (kernel.isAvailable()) {
                 System.out.println("TIME_WAIT on this host (kernel): "

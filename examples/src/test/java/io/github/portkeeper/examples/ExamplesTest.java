@@ -10,7 +10,7 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The small examples run to the end and report no TIME_WAIT created. */
+/** The small examples run to the end and report no TIME_WAIT caused. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ExamplesTest {
 
@@ -18,7 +18,7 @@ class ExamplesTest {
     void socketPoolExampleRuns() throws Exception {
         String out = capture(() -> SocketPoolExample.main(new String[0]));
 
-        assertThat(out).contains("1,000 requests on").contains("TIME_WAIT created (pool): 0")
+        assertThat(out).contains("1,000 requests on").contains("TIME_WAIT caused (pool): 0")
                 .contains("timewait.avoided:         1000");
     }
 
@@ -26,7 +26,7 @@ class ExamplesTest {
     void httpClientExampleRuns() throws Exception {
         String out = capture(() -> HttpClientExample.main(new String[0]));
 
-        assertThat(out).contains("1,000 GETs on").contains("TIME_WAIT created (pool): 0")
+        assertThat(out).contains("1,000 GETs on").contains("TIME_WAIT caused (pool): 0")
                 .contains("timewait.avoided:         1000");
     }
 

@@ -94,25 +94,25 @@ class ConcurrentLoadTest {
 
         assertThat(failures).as("failed requests").isEmpty();
         assertThat(succeeded).hasValue(REQUESTS);
-        assertThat(tally.created()).as("connections opened (pool)").isBetween(1L, (long) ROUTE_LIMIT);
-        assertThat(accepted.opened()).as("connections accepted (WireMock)").isEqualTo((int) tally.created());
-        assertThat(registry.get("portkeeper.connections.created").counter().count()).isEqualTo((double) tally.created());
+        assertThat(tally.opened()).as("connections opened (pool)").isBetween(1L, (long) ROUTE_LIMIT);
+        assertThat(accepted.opened()).as("connections accepted (WireMock)").isEqualTo((int) tally.opened());
+        assertThat(registry.get("portkeeper.connections.opened").counter().count()).isEqualTo((double) tally.opened());
         assertThat(metrics.leasesServed()).as("leases: one per request, no retries").isEqualTo(REQUESTS);
         assertThat(Kernel.clientTimeWait(server)).as(() -> Kernel.describe(server)).isZero();
 
         // Every connection ends: the pool's close falls back to RESET, which leaves no TIME_WAIT.
         client.close();
-        await().atMost(Duration.ofSeconds(5)).until(() -> tally.closedTotal() == tally.created());
-        long timeWaitCreated = metrics.timeWaitCreated();
-        assertThat(tally.closed(Ending.LOCAL)).isEqualTo(timeWaitCreated).isZero();
-        assertThat(registry.get("portkeeper.timewait.created").counter().count()).isZero();
-        assertThat(metrics.timeWaitAvoided()).isEqualTo(REQUESTS - timeWaitCreated);
+        await().atMost(Duration.ofSeconds(5)).until(() -> tally.closedTotal() == tally.opened());
+        long timeWaitCaused = metrics.timeWaitCaused();
+        assertThat(tally.closed(Ending.LOCAL)).isEqualTo(timeWaitCaused).isZero();
+        assertThat(registry.get("portkeeper.timewait.caused").counter().count()).isZero();
+        assertThat(metrics.timeWaitAvoided()).isEqualTo(REQUESTS - timeWaitCaused);
         assertThat(registry.get("portkeeper.timewait.avoided").functionCounter().count()).isEqualTo((double) REQUESTS);
-        assertThat(Kernel.clientTimeWait(server)).as("kernel TIME_WAIT = timewait.created; " + Kernel.describe(server))
-                .isEqualTo((int) timeWaitCreated);
+        assertThat(Kernel.clientTimeWait(server)).as("kernel TIME_WAIT = timewait.caused; " + Kernel.describe(server))
+                .isEqualTo((int) timeWaitCaused);
         assertThat(Kernel.clientCloseWait(server)).as(() -> Kernel.describe(server)).isZero();
-        System.out.printf("[ConcurrentLoadTest] requests=%d connections=%d closes=%s avoided=%d created=%d; %s%n", REQUESTS,
-                tally.created(), tally.closedEvents().stream().map(c -> c.ending() + "/" + c.reason()).distinct().toList(),
-                metrics.timeWaitAvoided(), timeWaitCreated, Kernel.describe(server));
+        System.out.printf("[ConcurrentLoadTest] requests=%d connections=%d closes=%s avoided=%d caused=%d; %s%n", REQUESTS,
+                tally.opened(), tally.closedEvents().stream().map(c -> c.ending() + "/" + c.reason()).distinct().toList(),
+                metrics.timeWaitAvoided(), timeWaitCaused, Kernel.describe(server));
     }
 }

@@ -67,7 +67,7 @@ class DeadConnectionRetryTest {
         List<Request> posts = server.requests("POST");
         assertThat(posts).as("the server saw the POST exactly once").hasSize(1);
         assertThat(posts.get(0).numberOnConnection()).as("on the reused connection").isEqualTo(2);
-        assertThat(tally.created()).as("no fresh connection was opened for a retry").isEqualTo(1);
+        assertThat(tally.opened()).as("no fresh connection was opened for a retry").isEqualTo(1);
         Retry.Metrics metrics = retry.get().getMetrics();
         assertThat(metrics.getNumberOfSuccessfulCallsWithRetryAttempt()).isZero();
         assertThat(metrics.getNumberOfFailedCallsWithRetryAttempt()).isZero();
@@ -84,7 +84,7 @@ class DeadConnectionRetryTest {
         assertThat(gets.get(0).numberOnConnection()).as("first on the dead, reused connection").isEqualTo(2);
         assertThat(gets.get(1).numberOnConnection()).as("then on a fresh one").isEqualTo(1);
         assertThat(gets.get(1).clientPort()).isNotEqualTo(gets.get(0).clientPort());
-        assertThat(tally.created()).isEqualTo(2);
+        assertThat(tally.opened()).isEqualTo(2);
         Retry.Metrics metrics = retry.get().getMetrics();
         assertThat(metrics.getNumberOfSuccessfulCallsWithRetryAttempt()).isEqualTo(1);
         assertThat(metrics.getNumberOfFailedCallsWithRetryAttempt()).isZero();

@@ -111,7 +111,7 @@ class HttpsTest {
         }
 
         assertThat(ports).hasSize(1);
-        assertThat(tally.created()).isEqualTo(1);
+        assertThat(tally.opened()).isEqualTo(1);
         assertThat(tally.reused()).isEqualTo(49);
         assertThat(accepted.clientPorts()).containsExactlyElementsOf(ports);
         assertThat(Kernel.clientTimeWait(address)).as(() -> Kernel.describe(address)).isZero();
@@ -137,7 +137,7 @@ class HttpsTest {
         // The dead connection is gone: the next request gets a new one.
         int second = secureGet(client, null);
         assertThat(second).isNotEqualTo(first);
-        assertThat(tally.created()).isEqualTo(2);
+        assertThat(tally.opened()).isEqualTo(2);
         System.out.printf("[HttpsTest] idle TLS close: %s; learned=%s; %s%n", tally.closedEvents(),
                 mgr.pool().serverIdleTimeout(mgr.pool().endpoints().iterator().next()), Kernel.describe(address));
     }
@@ -161,8 +161,8 @@ class HttpsTest {
 
         assertThat(portsA).hasSize(1).doesNotContainAnyElementsOf(portsB);
         assertThat(portsB).hasSize(1);
-        assertThat(tallyA.created()).isEqualTo(1);
-        assertThat(tallyB.created()).isEqualTo(1);
+        assertThat(tallyA.opened()).isEqualTo(1);
+        assertThat(tallyB.opened()).isEqualTo(1);
         assertThat(accepted.clientPorts()).containsExactlyInAnyOrder(portsA.iterator().next(), portsB.iterator().next());
     }
 

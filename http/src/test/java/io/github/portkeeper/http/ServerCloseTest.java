@@ -79,7 +79,7 @@ class ServerCloseTest {
             int expectedClosed = i + 1;
             await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(2))
                     .until(() -> server.endedCount(End.SERVER_CLOSE_AFTER_RESPONSE) >= expectedClosed
-                            && tally.closedTotal() >= tally.created());
+                            && tally.closedTotal() >= tally.opened());
         }
         long retriedBeforeWatched = retry.get().getMetrics().getNumberOfSuccessfulCallsWithRetryAttempt();
         // 3. Concurrently.
@@ -111,12 +111,12 @@ class ServerCloseTest {
         // connection never reached the server the first time (its socket was closed).
         assertThat(server.requests().size()).isEqualTo(requests);
         assertThat(server.endedCount(End.SERVER_CLOSE_AFTER_RESPONSE)).isEqualTo(requests);
-        await().atMost(Duration.ofSeconds(3)).until(() -> tally.closedTotal() == tally.created());
+        await().atMost(Duration.ofSeconds(3)).until(() -> tally.closedTotal() == tally.opened());
         assertThat(tally.closed(Ending.LOCAL)).as("closes with a local FIN: %s", tally).isZero();
         assertThat(Kernel.clientTimeWait(address)).as(() -> Kernel.describe(address)).isZero();
         System.out.printf("[ServerCloseTest] requests=%d served=%d retried=%d (before the watched phase %d) connections=%d"
                         + " peer=%d reset=%d local=%d; %s%n", requests, server.requests().size(), retried, retriedBeforeWatched,
-                tally.created(), tally.closed(Ending.PEER), tally.closed(Ending.RESET), tally.closed(Ending.LOCAL),
+                tally.opened(), tally.closed(Ending.PEER), tally.closed(Ending.RESET), tally.closed(Ending.LOCAL),
                 Kernel.describe(address));
     }
 
@@ -167,7 +167,7 @@ class ServerCloseTest {
         assertThat(Kernel.serverTimeWait(wireMock.port())).as("the server closed first: " + Kernel.describe(address))
                 .isGreaterThanOrEqualTo(retired);
         System.out.printf("[ServerCloseTest] lifetime: requests=%d connections=%d closes=%s retiring=%s; %s%n", requests,
-                tally.created(), tally.closedEvents().stream().map(c -> c.ending() + "/" + c.reason()).toList(),
+                tally.opened(), tally.closedEvents().stream().map(c -> c.ending() + "/" + c.reason()).toList(),
                 tally.retiringReasons(), Kernel.describe(address));
     }
 

@@ -110,7 +110,7 @@ class ServerIdleTimeoutTest {
         assertThat(manager.pool().serverIdleTimeout(endpoint)).as("learned server idle timeout")
                 .hasValueSatisfying(d -> assertThat(d).isBetween(Duration.ofMillis(100), Duration.ofMillis(400)));
         System.out.printf("[ServerIdleTimeoutTest] requests=%d served=%d connections=%d serverIdleCloses=%d retried=%d learned=%s closes=%s; %s%n",
-                requests, server.requests().size(), tally.created(), server.endedCount(End.SERVER_IDLE_CLOSE),
+                requests, server.requests().size(), tally.opened(), server.endedCount(End.SERVER_IDLE_CLOSE),
                 retry.get().getMetrics().getNumberOfSuccessfulCallsWithRetryAttempt(),
                 manager.pool().serverIdleTimeout(endpoint).orElse(null), endings(), Kernel.describe(address));
     }
@@ -133,7 +133,7 @@ class ServerIdleTimeoutTest {
         List<ScriptedHttpServer.Request> seen = server.requests();
         assertThat(seen).hasSize(2);
         assertThat(seen.get(1).clientPort()).as("second request on a new connection").isNotEqualTo(seen.get(0).clientPort());
-        assertThat(tally.created()).isEqualTo(2);
+        assertThat(tally.opened()).isEqualTo(2);
         assertThat(tally.retiringReasons()).containsExactly(CloseReason.IDLE_TIMEOUT);
         // The server never closes, so the retired connection ends by the drain fallback: RST, no TIME_WAIT.
         await().atMost(Duration.ofSeconds(3)).until(() -> tally.closedTotal() >= 1);
@@ -161,7 +161,7 @@ class ServerIdleTimeoutTest {
 
         List<ScriptedHttpServer.Request> seen = server.requests();
         assertThat(seen).extracting(ScriptedHttpServer.Request::clientPort).containsOnly(seen.get(0).clientPort());
-        assertThat(tally.created()).isEqualTo(1);
+        assertThat(tally.opened()).isEqualTo(1);
         assertThat(tally.reused()).isEqualTo(1);
     }
 

@@ -54,7 +54,7 @@ class SmokeTest {
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
                 assertThat(KernelProbe.linux().snapshot().countToRemote(TcpState.CLOSE_WAIT, remote)).isZero());
         assertThat(KernelProbe.linux().snapshot().countToRemote(TcpState.TIME_WAIT, remote)).isZero();
-        assertThat(metrics.timeWaitCreated()).isZero();
+        assertThat(metrics.timeWaitCaused()).isZero();
         assertThat(hits).hasValue(200);
     }
 }

@@ -112,7 +112,7 @@ class UnconsumedResponseTest {
 
         assertThat(body).as("the next caller reads its own response, not the rest of the last one").isEqualTo("small");
         assertThat(localPort(second)).isEqualTo(localPort(first));
-        assertThat(tally.created()).isEqualTo(1);
+        assertThat(tally.opened()).isEqualTo(1);
         assertThat(accepted.opened()).isEqualTo(1);
     }
 
@@ -122,7 +122,7 @@ class UnconsumedResponseTest {
 
         assertThat(body).isEqualTo("small");
         assertThat(localPort(second)).as("the next request's connection").isNotEqualTo(localPort(first));
-        assertThat(tally.created()).isEqualTo(2);
+        assertThat(tally.opened()).isEqualTo(2);
         assertThat(tally.reused()).isZero();
         assertThat(accepted.opened()).isEqualTo(2);
         // Bytes were in flight on it: it was reset, which leaves no TIME_WAIT either.

@@ -113,16 +113,16 @@ class RedisAcceptanceTest {
         assertThat(call(endpoint, "GET", "counter")).isEqualTo(Integer.toString(incrs));
         assertThat(increments).hasSize(incrs).allSatisfy(n -> assertThat(n).isBetween(1L, (long) incrs));
 
-        assertThat(tally.created()).as("connections opened").isBetween(1, threads);
+        assertThat(tally.opened()).as("connections opened").isBetween(1, threads);
         assertThat(infoField(endpoint, "stats", "total_connections_received"))
                 .as("connections Redis ever accepted").isBetween(1L, (long) threads);
         int established = Kernel.toServer(TcpState.ESTABLISHED, redis.address());
         int timeWait = Kernel.timeWaitTo(redis.address());
-        assertThat(established).as("the probe sees the pool's connections").isEqualTo(tally.created());
+        assertThat(established).as("the probe sees the pool's connections").isEqualTo(tally.opened());
         assertThat(timeWait).as("client TIME_WAIT toward Redis").isZero();
         assertThat(tally.closed(Ending.LOCAL)).as("connections this host closed first").isZero();
         System.out.printf("redis: %d calls at concurrency %d in %d ms over %d connections; kernel: ESTABLISHED %d, TIME_WAIT %d%n",
-                threads * callsPerThread, threads, tookMillis, tally.created(), established, timeWait);
+                threads * callsPerThread, threads, tookMillis, tally.opened(), established, timeWait);
 
         client.close();
         assertThat(Kernel.timeWaitTo(redis.address())).as("client TIME_WAIT toward Redis after close").isZero();
@@ -155,7 +155,7 @@ class RedisAcceptanceTest {
         for (Future<?> r : results) {
             r.get();
         }
-        int opened = tally.created();
+        int opened = tally.opened();
         assertThat(opened).isBetween(1, 4);
 
         // Redis closes clients idle for more than 1 s (checked ~10 times a second).
@@ -192,7 +192,7 @@ class RedisAcceptanceTest {
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
                 assertThat(tally.closed(Ending.PEER, CloseReason.LIFETIME)).isEqualTo(1));
 
-        assertThat(tally.created()).isEqualTo(2);
+        assertThat(tally.opened()).isEqualTo(2);
         assertThat(tally.closed()).allSatisfy(c -> assertThat(c.ending()).isEqualTo(Ending.PEER));
         assertThat(Kernel.timeWaitTo(redis.address())).as("client TIME_WAIT toward Redis").isZero();
         assertThat(Kernel.closeWaitTo(redis.address())).as("CLOSE_WAIT toward Redis").isZero();
@@ -221,7 +221,7 @@ class RedisAcceptanceTest {
         assertThat(call(endpoint, "INCR", "s")).isInstanceOfSatisfying(RespCodec.RespError.class,
                 e -> assertThat(e.message()).startsWith("ERR"));
         assertThat(call(endpoint, "GET", "s")).isEqualTo("text");
-        assertThat(tally.created()).isEqualTo(1);
+        assertThat(tally.opened()).isEqualTo(1);
     }
 
     private Object call(Endpoint endpoint, String... command) throws IOException {

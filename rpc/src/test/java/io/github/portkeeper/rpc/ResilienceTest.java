@@ -124,7 +124,7 @@ class ResilienceTest {
         server.inject(Fault.CLOSE_BEFORE_RESPONSE);
         assertThat(client.call(endpoint, "read", TIMEOUT, Idempotency.IDEMPOTENT)).isEqualTo("read");
 
-        assertThat(tally.created()).as("the retry opened a fresh connection").isEqualTo(3);
+        assertThat(tally.opened()).as("the retry opened a fresh connection").isEqualTo(3);
         assertThat(tally.closedFor(CloseReason.BROKEN)).as("the dead connection").isEqualTo(1);
         // The other connection, idle as long as the dead one, was retired (goodbye, server closes) rather than trusted.
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
@@ -143,7 +143,7 @@ class ResilienceTest {
         client.call(endpoint, "warm-up", TIMEOUT);
         server.inject(Fault.RESET);
         assertThat(client.call(endpoint, "GET x", TIMEOUT)).isEqualTo("GET x");
-        assertThat(tally.created()).isEqualTo(2);
+        assertThat(tally.opened()).isEqualTo(2);
     }
 
     @Test
@@ -196,7 +196,7 @@ class ResilienceTest {
             assertThat(b.isReused()).isFalse();
         }
         assertThat(client.call(endpoint, "w1", TIMEOUT)).isEqualTo("w1");
-        assertThat(tally.created()).isEqualTo(2);
+        assertThat(tally.opened()).isEqualTo(2);
     }
 
     private static int freePort() throws IOException {

@@ -98,7 +98,7 @@ class RpcClientFaultTest {
         assertThat(tally.closedFor(CloseReason.BROKEN)).as("the faulty connection was discarded").isEqualTo(1);
 
         assertThat(caller.call(endpoint, "after")).isEqualTo("after");
-        assertThat(tally.created()).as("the next call opened a fresh connection").isEqualTo(2);
+        assertThat(tally.opened()).as("the next call opened a fresh connection").isEqualTo(2);
         assertThat(server.lastServed().connection()).isNotEqualTo(faultyConnection);
         assertThat(server.served()).filteredOn(s -> s.connection() == faultyConnection)
                 .extracting(FrameServer.Served::request)
@@ -154,7 +154,7 @@ class RpcClientFaultTest {
                 .isInstanceOf(RpcProtocolException.class)
                 .hasMessageContaining("exceeds the codec's maximum frame size of 4096 bytes");
         assertThat(unbounded.call(endpoint, "after", TIMEOUT)).isEqualTo("after");
-        assertThat(tally.created()).isEqualTo(2);
+        assertThat(tally.opened()).isEqualTo(2);
     }
 
     @Test
@@ -168,7 +168,7 @@ class RpcClientFaultTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("exceeds the maximum payload of 1024 bytes");
         assertThat(caller.call(endpoint, "after")).isEqualTo("after");
-        assertThat(tally.created()).isEqualTo(1);
+        assertThat(tally.opened()).isEqualTo(1);
         assertThat(server.served()).extracting(FrameServer.Served::request).containsExactly("warm-up", "after");
     }
 

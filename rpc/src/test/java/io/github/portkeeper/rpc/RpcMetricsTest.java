@@ -29,7 +29,7 @@ class RpcMetricsTest {
             client.call(endpoint, "hi", Duration.ofSeconds(2), Idempotency.IDEMPOTENT);
             client.call(endpoint, "hi", Duration.ofSeconds(2));
 
-            assertThat(registry.get("portkeeper.connections.created").tag("pool", "lines").counter().count()).isEqualTo(1);
+            assertThat(registry.get("portkeeper.connections.opened").tag("pool", "lines").counter().count()).isEqualTo(1);
             assertThat(registry.get("portkeeper.leases").tag("pool", "lines").tag("outcome", "reused").counter().count()).isEqualTo(1);
             assertThat(registry.get("resilience4j.circuitbreaker.calls").tag("name", "lines@" + endpoint)
                     .tag("kind", "successful").timer().count()).isEqualTo(2);

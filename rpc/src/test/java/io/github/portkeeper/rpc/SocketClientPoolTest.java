@@ -81,7 +81,7 @@ class SocketClientPoolTest {
             }
         }
         assertThat(server.accepted()).isEqualTo(1);
-        assertThat(tally.created()).isEqualTo(1);
+        assertThat(tally.opened()).isEqualTo(1);
         assertThat(built).hasSize(1);
     }
 

@@ -28,10 +28,10 @@ final class Listeners {
     }
 
 
-    void connectionCreated(Endpoint endpoint, long connectNanos) {
+    void connectionOpened(Endpoint endpoint, long connectNanos) {
         for (PoolListener l : all) {
             try {
-                l.connectionCreated(endpoint, connectNanos);
+                l.connectionOpened(endpoint, connectNanos);
             } catch (RuntimeException e) {
                 failed(l, e);
             }

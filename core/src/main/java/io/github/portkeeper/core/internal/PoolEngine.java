@@ -383,7 +383,7 @@ public final class PoolEngine<C> {
         e.idleSince = now;
         ep.add(e);
         housekeeper.ensureStarted();
-        listeners.connectionCreated(ep.endpoint, connectNanos);
+        listeners.connectionOpened(ep.endpoint, connectNanos);
         if (closed) {
             retire(e, CloseReason.POOL_CLOSED);
             throw rejected(ep.endpoint, closedException(ep.endpoint));

@@ -56,7 +56,7 @@ public final class PoolMetrics implements MeterBinder {
     private final java.util.Set<String> gaugedEndpointTags = ConcurrentHashMap.newKeySet();
     private final java.util.Set<String> gaugedBudgetTags = ConcurrentHashMap.newKeySet();
     private final LongAdder leasesServed = new LongAdder();
-    private final LongAdder timeWaitCreated = new LongAdder();
+    private final LongAdder timeWaitCaused = new LongAdder();
     private final LongAdder avoided = new LongAdder();
     private volatile MeterRegistry registry;
     private volatile SocketTable snapshot;
@@ -119,8 +119,8 @@ public final class PoolMetrics implements MeterBinder {
     }
 
     /** Connections that ended with a local FIN so far, each a TIME_WAIT socket on this host. */
-    public long timeWaitCreated() {
-        return timeWaitCreated.sum();
+    public long timeWaitCaused() {
+        return timeWaitCaused.sum();
     }
 
     /** The value of {@code portkeeper.timewait.avoided}. */
@@ -217,7 +217,7 @@ public final class PoolMetrics implements MeterBinder {
 
     /** Pre-registered meters of one endpoint, so events cost a map lookup and an increment. */
     private static final class EndpointMeters {
-        final Counter created;
+        final Counter opened;
         final Counter closedPeer;
         final Counter closedLocal;
         final Counter closedReset;
@@ -227,10 +227,10 @@ public final class PoolMetrics implements MeterBinder {
         final Counter leasesTimeout;
         final Counter leasesRejected;
         final Timer leaseWait;
-        final Counter timeWaitCreated;
+        final Counter timeWaitCaused;
 
         EndpointMeters(MeterRegistry r, Tags tags) {
-            created = Counter.builder("portkeeper.connections.created").description("Connections opened").tags(tags).register(r);
+            opened = Counter.builder("portkeeper.connections.opened").description("Connections opened").tags(tags).register(r);
             closedPeer = closed(r, tags, "peer");
             closedLocal = closed(r, tags, "local");
             closedReset = closed(r, tags, "reset");
@@ -240,7 +240,7 @@ public final class PoolMetrics implements MeterBinder {
             leasesTimeout = lease(r, tags, "timeout");
             leasesRejected = lease(r, tags, "rejected");
             leaseWait = Timer.builder("portkeeper.lease.wait").description("Time waiting for a lease").tags(tags).register(r);
-            timeWaitCreated = Counter.builder("portkeeper.timewait.created")
+            timeWaitCaused = Counter.builder("portkeeper.timewait.caused")
                     .description("Client TIME_WAIT sockets caused by this pool (connections closed by a local FIN)")
                     .tags(tags).register(r);
         }
@@ -259,8 +259,8 @@ public final class PoolMetrics implements MeterBinder {
     private final class Recorder implements PoolListener {
 
         @Override
-        public void connectionCreated(Endpoint endpoint, long connectNanos) {
-            meters(endpoint).created.increment();
+        public void connectionOpened(Endpoint endpoint, long connectNanos) {
+            meters(endpoint).opened.increment();
         }
 
         @Override
@@ -305,8 +305,8 @@ public final class PoolMetrics implements MeterBinder {
                     break;
                 case LOCAL:
                     m.closedLocal.increment();
-                    m.timeWaitCreated.increment();
-                    timeWaitCreated.increment();
+                    m.timeWaitCaused.increment();
+                    timeWaitCaused.increment();
                     break;
                 default:
                     m.closedFailed.increment();

@@ -69,7 +69,7 @@ class ConnectGuardTest {
                 .connectGuard(guard)
                 .listener(new PoolListener() {
                     @Override
-                    public void connectionCreated(Endpoint endpoint, long connectNanos) {
+                    public void connectionOpened(Endpoint endpoint, long connectNanos) {
                         created.add(System.nanoTime());
                     }
                 })

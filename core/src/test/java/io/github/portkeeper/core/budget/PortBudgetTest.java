@@ -495,7 +495,7 @@ class PortBudgetTest {
         new PoolMetrics(pool).bindTo(registry);
         pool.lease(A).close();
         assertThat(registry.find("portkeeper.ports.budget.used").gauges()).isEmpty();
-        assertThat(registry.find("portkeeper.connections.created").counters()).isNotEmpty();
+        assertThat(registry.find("portkeeper.connections.opened").counters()).isNotEmpty();
     }
 
     // ---------------------------------------------------------------- real sockets

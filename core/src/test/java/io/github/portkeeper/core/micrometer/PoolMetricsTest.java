@@ -50,16 +50,16 @@ class PoolMetricsTest {
                 l.markBroken();
             }
 
-            assertThat(count("portkeeper.connections.created", A)).isEqualTo(1);
+            assertThat(count("portkeeper.connections.opened", A)).isEqualTo(1);
             assertThat(count("portkeeper.leases", A, "outcome", "new")).isEqualTo(1);
             assertThat(count("portkeeper.leases", A, "outcome", "reused")).isEqualTo(5);
             assertThat(count("portkeeper.leases", A, "outcome", "timeout")).isEqualTo(1);
             assertThat(count("portkeeper.connections.closed", A, "closed.by", "local")).isEqualTo(1);
-            assertThat(count("portkeeper.timewait.created", A)).isEqualTo(1);
+            assertThat(count("portkeeper.timewait.caused", A)).isEqualTo(1);
             assertThat(count("portkeeper.connections.closed", B, "closed.by", "local")).isEqualTo(1);
             assertThat(registry.get("portkeeper.lease.wait").tag("endpoint", "a.example:80").timer().count()).isEqualTo(7);
             assertThat(gauge("portkeeper.connections", "state", "idle", A)).isZero();
-            // 7 leases served, 2 TIME_WAIT created (A's retired one, B's broken one under LOCAL).
+            // 7 leases served, 2 TIME_WAIT caused (A's retired one, B's broken one under LOCAL).
             assertThat(registry.get("portkeeper.timewait.avoided").tag("pool", "orders").functionCounter().count()).isEqualTo(5);
         }
     }
@@ -79,8 +79,8 @@ class PoolMetricsTest {
         pool.close();
         assertThat(metrics.leasesServed()).isEqualTo(100);
         // Stub connections have no socket, so the pool cannot prove a passive close: it counts LOCAL.
-        assertThat(metrics.timeWaitCreated()).isEqualTo(1);
-        assertThat(metrics.timeWaitAvoided()).isEqualTo(metrics.leasesServed() - metrics.timeWaitCreated());
+        assertThat(metrics.timeWaitCaused()).isEqualTo(1);
+        assertThat(metrics.timeWaitAvoided()).isEqualTo(metrics.leasesServed() - metrics.timeWaitCaused());
     }
 
     @Test
@@ -102,8 +102,8 @@ class PoolMetricsTest {
             try (Lease<StubConnection> a = pool.lease(A); Lease<StubConnection> b = pool.lease(B)) {
                 assertThat(registry.get("portkeeper.connections").tag("state", "active").gauge().value()).isEqualTo(2.0);
             }
-            assertThat(registry.get("portkeeper.connections.created").counter().count()).isEqualTo(2);
-            assertThat(registry.find("portkeeper.connections.created").tagKeys("endpoint").counter()).isNull();
+            assertThat(registry.get("portkeeper.connections.opened").counter().count()).isEqualTo(2);
+            assertThat(registry.find("portkeeper.connections.opened").tagKeys("endpoint").counter()).isNull();
         }
     }
 

@@ -16,8 +16,8 @@ public final class RecordingListener implements PoolListener {
     public final List<Throwable> leakTraces = new CopyOnWriteArrayList<>();
 
     @Override
-    public void connectionCreated(Endpoint endpoint, long connectNanos) {
-        events.add("created " + endpoint);
+    public void connectionOpened(Endpoint endpoint, long connectNanos) {
+        events.add("opened " + endpoint);
     }
 
     @Override

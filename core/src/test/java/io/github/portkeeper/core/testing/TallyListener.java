@@ -12,7 +12,7 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * Counts a pool's events cheaply enough for workloads of many thousands of leases, and keeps
  * every close and retirement with the {@link System#nanoTime()} it was reported at. Stands in
- * for the Micrometer binding: {@code timewait.created} is {@link #closed(Ending) closed(LOCAL)},
+ * for the Micrometer binding: {@code timewait.caused} is {@link #closed(Ending) closed(LOCAL)},
  * {@code timewait.avoided} is {@link #leases()} minus that.
  */
 public final class TallyListener implements PoolListener {
@@ -25,7 +25,7 @@ public final class TallyListener implements PoolListener {
     public record Retiring(Endpoint endpoint, CloseReason reason, long nanoTime) {
     }
 
-    private final LongAdder created = new LongAdder();
+    private final LongAdder opened = new LongAdder();
     private final LongAdder leases = new LongAdder();
     private final LongAdder reused = new LongAdder();
     private final LongAdder released = new LongAdder();
@@ -33,8 +33,8 @@ public final class TallyListener implements PoolListener {
     private final ConcurrentLinkedQueue<Retiring> retiring = new ConcurrentLinkedQueue<>();
 
     @Override
-    public void connectionCreated(Endpoint endpoint, long connectNanos) {
-        created.increment();
+    public void connectionOpened(Endpoint endpoint, long connectNanos) {
+        opened.increment();
     }
 
     @Override
@@ -60,8 +60,8 @@ public final class TallyListener implements PoolListener {
         closed.add(new Closed(endpoint, ending, reason, System.nanoTime()));
     }
 
-    public long created() {
-        return created.sum();
+    public long opened() {
+        return opened.sum();
     }
 
     public long leases() {
@@ -93,19 +93,19 @@ public final class TallyListener implements PoolListener {
         return List.copyOf(retiring);
     }
 
-    /** TIME_WAIT sockets the pool says it created: connections we closed first. */
-    public long timeWaitCreated() {
+    /** TIME_WAIT sockets the pool says it caused: connections we closed first. */
+    public long timeWaitCaused() {
         return closed(Ending.LOCAL);
     }
 
     /** What a connection-per-request client would have left behind and the pool did not. */
     public long timeWaitAvoided() {
-        return leases() - timeWaitCreated();
+        return leases() - timeWaitCaused();
     }
 
     @Override
     public String toString() {
-        return "Tally{created=" + created() + ", leases=" + leases() + ", reused=" + reused() + ", closed=" + closed
+        return "Tally{opened=" + opened() + ", leases=" + leases() + ", reused=" + reused() + ", closed=" + closed
                 + ", retiring=" + retiring + "}";
     }
 }

@@ -11,7 +11,7 @@ import java.util.Map;
  *   "errors":{cause:count}, "requestsPerSecond":…, "latencyMicros":{"p50":…,"p99":…},
  *   "connectionsOpened":…, "clientTimeWait":{"peak":…,"end":…},
  *   "serverTimeWait":{"peak":…,"end":…}, "closes":{"peer":…,"local":…,"reset":…},
- *   "timewaitAvoided":…}]}
+ *   "timewaitCaused":…, "timewaitAvoided":…}]}
  * }</pre>
  * {@code serverTimeWait} appears only when the server ran on this host. A figure the lab could
  * not observe is {@code null}.
@@ -60,6 +60,7 @@ final class JsonReport {
         ModeResult.Closes c = r.closes();
         field(sb, "closes", "{\"peer\":" + num(c.peer()) + ",\"local\":" + num(c.local()) + ",\"reset\":" + num(c.reset()) + "}")
                 .append(',');
+        field(sb, "timewaitCaused", num(r.timeWaitCaused())).append(',');
         field(sb, "timewaitAvoided", num(r.timeWaitAvoided()));
         sb.append('}');
     }

@@ -15,6 +15,7 @@ import java.util.List;
  * @param serverTimeWait    the server's TIME_WAIT, when the server runs on this host
  * @param clientCloseWaitAtClose client-side CLOSE_WAIT sockets just before the client was closed:
  *                          connections the server had closed that the client still held
+ * @param timeWaitCaused    client TIME_WAIT sockets the mode caused: connections it closed first
  * @param timeWaitAvoided   TIME_WAIT a socket-per-request client would have left and this one did not
  * @param poolLimit         the client's connections-per-server limit, -1 for none
  * @param lastRequestMillis when the last request was answered, since the mode's first request
@@ -23,7 +24,8 @@ import java.util.List;
  * @param notes             caveats to print under the table
  */
 record ModeResult(Mode mode, String target, Workload.Outcome outcome, Long connectionsOpened, Closes closes,
-                  Peak clientTimeWait, Peak serverTimeWait, Integer clientCloseWaitAtClose, Long timeWaitAvoided,
+                  Peak clientTimeWait, Peak serverTimeWait, Integer clientCloseWaitAtClose, Long timeWaitCaused,
+                  Long timeWaitAvoided,
                   int poolLimit, long lastRequestMillis, long cooldownMillis, List<Point> series, List<String> notes) {
 
     /** Peak during the mode and value at its end (after the client was closed). */

@@ -207,10 +207,11 @@ final class ModeRunner {
                         + " TIME_WAIT sockets had expired by the end, so the end counts (and what is derived from them) are low");
             }
         }
-        Long clientTwCreated = kernel ? (long) clientTw.end() : null;
+        Long clientTwCaused = kernel ? (long) clientTw.end() : null;
 
         Long opened;
         ModeResult.Closes closes;
+        Long caused;
         Long avoided;
         int poolLimit;
         switch (mode) {
@@ -220,8 +221,9 @@ final class ModeRunner {
                 long peer = naive.closedByServer();
                 long local = opened - peer;
                 closes = new ModeResult.Closes(peer, local, 0L);
-                // Each connection closed here first is a TIME_WAIT created here. The kernel may count
+                // Each connection closed here first is a TIME_WAIT caused here. The kernel may count
                 // fewer at the end: with tcp_tw_reuse it hands TIME_WAIT ports to new connections.
+                caused = local;
                 avoided = Math.max(0, outcome.succeeded() - local);
                 if (kernel && clientTw.end() < local) {
                     notes.add(String.format(Locale.ROOT, "naive: the kernel shows %,d TIME_WAIT for %,d connections closed"
@@ -237,38 +239,40 @@ final class ModeRunner {
                 opened = server != null ? server.accepted() : ((StockHttpClient) client).connectionsOpened();
                 if (kernel && server != null && opened != null) {
                     long peer = serverTw.end();
-                    closes = new ModeResult.Closes(peer, clientTwCreated, Math.max(0, opened - clientTwCreated - peer));
+                    closes = new ModeResult.Closes(peer, clientTwCaused, Math.max(0, opened - clientTwCaused - peer));
                 } else if (kernel && opened != null) {
-                    closes = new ModeResult.Closes(Math.max(0, opened - clientTwCreated), clientTwCreated, null);
+                    closes = new ModeResult.Closes(Math.max(0, opened - clientTwCaused), clientTwCaused, null);
                     notes.add("httpclient: with a remote server a reset cannot be told from a peer close; 'peer' counts both");
                 } else {
                     closes = new ModeResult.Closes(null, null, null);
                 }
-                avoided = kernel ? Math.max(0, outcome.succeeded() - clientTwCreated) : null;
+                caused = clientTwCaused;
+                avoided = kernel ? Math.max(0, outcome.succeeded() - clientTwCaused) : null;
                 poolLimit = StockHttpClient.DEFAULT_MAX_PER_ROUTE;
                 break;
             }
             default: {
                 PortkeeperClient pk = (PortkeeperClient) client;
                 // With the HTTP connector the pool counts a connection as created before HttpClient
-                // connects it, so connects that fail are in connections.created too (and end 'failed').
+                // connects it, so connects that fail are in connections.opened too (and end 'failed').
                 long failed = pk.closedBy("failed");
-                opened = pk.connectionsCreated() - failed;
+                opened = pk.connectionsOpened() - failed;
                 if (failed > 0) {
-                    notes.add(String.format(Locale.ROOT, "portkeeper: connections.created = %,d includes %,d connects that"
-                            + " failed (closed.by=failed); connections opened leaves them out", pk.connectionsCreated(), failed));
+                    notes.add(String.format(Locale.ROOT, "portkeeper: connections.opened = %,d includes %,d connects that"
+                            + " failed (closed.by=failed); connections opened leaves them out", pk.connectionsOpened(), failed));
                 }
                 closes = new ModeResult.Closes(pk.closedBy("peer"), pk.closedBy("local"), pk.closedBy("reset"));
+                caused = pk.timeWaitCaused();
                 avoided = pk.timeWaitAvoided();
                 poolLimit = pk.maxPerEndpoint();
-                if (kernel && Math.abs(pk.timeWaitCreated() - clientTwCreated) > Math.max(1, clientTwCreated / 100)) {
-                    notes.add("portkeeper: PoolMetrics counted " + pk.timeWaitCreated() + " TIME_WAIT created, the kernel "
-                            + clientTwCreated + " (they should agree within 1%)");
+                if (kernel && Math.abs(pk.timeWaitCaused() - clientTwCaused) > Math.max(1, clientTwCaused / 100)) {
+                    notes.add("portkeeper: PoolMetrics counted " + pk.timeWaitCaused() + " TIME_WAIT caused, the kernel "
+                            + clientTwCaused + " (they should agree within 1%)");
                 }
             }
         }
-        return new ModeResult(mode, where.description, outcome, opened, closes, clientTw, serverTw, closeWaitAtClose, avoided,
-                poolLimit, lastRequestMillis, cooldownMillis, series, notes);
+        return new ModeResult(mode, where.description, outcome, opened, closes, clientTw, serverTw, closeWaitAtClose, caused,
+                avoided, poolLimit, lastRequestMillis, cooldownMillis, series, notes);
     }
 
     /**

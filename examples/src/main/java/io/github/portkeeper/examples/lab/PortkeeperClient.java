@@ -64,9 +64,9 @@ final class PortkeeperClient implements LabClient {
         return s.active() + s.idle() + s.draining() == 0;
     }
 
-    /** {@code portkeeper.connections.created}. */
-    long connectionsCreated() {
-        return sum("portkeeper.connections.created", null);
+    /** {@code portkeeper.connections.opened}. */
+    long connectionsOpened() {
+        return sum("portkeeper.connections.opened", null);
     }
 
     /** {@code portkeeper.connections.closed{closed.by=…}}. */
@@ -79,9 +79,9 @@ final class PortkeeperClient implements LabClient {
         return metrics.timeWaitAvoided();
     }
 
-    /** {@code portkeeper.timewait.created}. */
-    long timeWaitCreated() {
-        return metrics.timeWaitCreated();
+    /** {@code portkeeper.timewait.caused}. */
+    long timeWaitCaused() {
+        return metrics.timeWaitCaused();
     }
 
     private long sum(String name, String closedBy) {

@@ -73,6 +73,7 @@ final class Report {
         if (options.target().isEmpty()) {
             row(out, "server TIME_WAIT peak / end", r -> peak(r.serverTimeWait()));
         }
+        row(out, "timewait.caused", r -> num(r.timeWaitCaused()));
         row(out, "timewait.avoided", r -> num(r.timeWaitAvoided()));
         out.println();
         for (ModeResult r : results) {

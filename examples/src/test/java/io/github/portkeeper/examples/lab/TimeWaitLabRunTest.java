@@ -30,7 +30,7 @@ class TimeWaitLabRunTest {
     private static final int REQUESTS = 500;
     private static final List<String> RUN_KEYS = List.of("mode", "target", "requests", "succeeded", "failed", "errors",
             "requestsPerSecond", "latencyMicros", "connectionsOpened", "clientTimeWait", "serverTimeWait", "closes",
-            "timewaitAvoided");
+            "timewaitCaused", "timewaitAvoided");
 
     private LabRun run;
     private Map<String, Map<String, Object>> byMode;
@@ -86,6 +86,7 @@ class TimeWaitLabRunTest {
         assertThat(num(pk, "timewaitAvoided")).as("%s", run).isGreaterThanOrEqualTo((long) Math.ceil(REQUESTS * 0.99));
         assertThat(num(pk, "connectionsOpened")).as("reused: %s", run).isBetween(1L, 25L);
         assertThat(num(map(pk, "closes"), "local")).as("%s", run).isZero();
+        assertThat(num(pk, "timewaitCaused")).as("%s", run).isZero();
         assumeTrue(KernelProbe.linux().isAvailable(), "the kernel probe needs Linux");
         assertThat(num(map(pk, "clientTimeWait"), "peak")).as("%s", run).isZero();
         assertThat(num(map(pk, "clientTimeWait"), "end")).as("%s", run).isZero();
@@ -98,6 +99,7 @@ class TimeWaitLabRunTest {
         assertThat(num(naive, "failed")).as("%s", run).isZero();
         assertThat(num(naive, "connectionsOpened")).isEqualTo(REQUESTS);
         assertThat(num(map(naive, "closes"), "local")).isEqualTo(REQUESTS);
+        assertThat(num(naive, "timewaitCaused")).isEqualTo(REQUESTS);
         assertThat(num(naive, "timewaitAvoided")).isZero();
         assumeTrue(KernelProbe.linux().isAvailable(), "the kernel probe needs Linux");
         assertThat(num(map(naive, "clientTimeWait"), "end")).as("%s", run)
@@ -116,7 +118,7 @@ class TimeWaitLabRunTest {
     @Test
     void tableShowsEveryModeAndEndsWithAVerdict() {
         assertThat(run.out()).contains("naive", "httpclient", "portkeeper", "client TIME_WAIT peak / end",
-                "server TIME_WAIT peak / end", "timewait.avoided", "Verdict: ");
+                "server TIME_WAIT peak / end", "timewait.caused", "timewait.avoided", "Verdict: ");
         assertThat(run.err()).as("progress line rewritten in place").contains("\r");
     }
 

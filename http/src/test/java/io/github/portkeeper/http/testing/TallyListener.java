@@ -11,7 +11,7 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Counts a pool's events cheaply enough for workloads of many thousands of leases, and keeps
- * every close and retirement. {@code timewait.created} is {@code closed(LOCAL)}.
+ * every close and retirement. {@code timewait.caused} is {@code closed(LOCAL)}.
  */
 public final class TallyListener implements PoolListener {
 
@@ -19,15 +19,15 @@ public final class TallyListener implements PoolListener {
     public record Closed(Endpoint endpoint, Ending ending, CloseReason reason) {
     }
 
-    private final LongAdder created = new LongAdder();
+    private final LongAdder opened = new LongAdder();
     private final LongAdder leases = new LongAdder();
     private final LongAdder reused = new LongAdder();
     private final ConcurrentLinkedQueue<Closed> closed = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<CloseReason> retiring = new ConcurrentLinkedQueue<>();
 
     @Override
-    public void connectionCreated(Endpoint endpoint, long connectNanos) {
-        created.increment();
+    public void connectionOpened(Endpoint endpoint, long connectNanos) {
+        opened.increment();
     }
 
     @Override
@@ -49,8 +49,8 @@ public final class TallyListener implements PoolListener {
     }
 
     /** Connections opened. */
-    public long created() {
-        return created.sum();
+    public long opened() {
+        return opened.sum();
     }
 
     public long leases() {
@@ -86,7 +86,7 @@ public final class TallyListener implements PoolListener {
 
     @Override
     public String toString() {
-        return "Tally{created=" + created() + ", leases=" + leases() + ", reused=" + reused() + ", closed=" + closed
+        return "Tally{opened=" + opened() + ", leases=" + leases() + ", reused=" + reused() + ", closed=" + closed
                 + ", retiring=" + retiring + "}";
     }
 }

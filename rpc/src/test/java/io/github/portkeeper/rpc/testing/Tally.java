@@ -9,21 +9,21 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** Counts a pool's events: connections created, connects failed, and how each connection ended. */
+/** Counts a pool's events: connections opened, connects failed, and how each connection ended. */
 public final class Tally implements PoolListener {
 
     /** One closed connection. */
     public record Closed(Endpoint endpoint, Ending ending, CloseReason reason) {
     }
 
-    private final AtomicInteger created = new AtomicInteger();
+    private final AtomicInteger opened = new AtomicInteger();
     private final AtomicInteger connectFailed = new AtomicInteger();
     private final AtomicInteger leasesReused = new AtomicInteger();
     private final List<Closed> closed = new CopyOnWriteArrayList<>();
 
     @Override
-    public void connectionCreated(Endpoint endpoint, long connectNanos) {
-        created.incrementAndGet();
+    public void connectionOpened(Endpoint endpoint, long connectNanos) {
+        opened.incrementAndGet();
     }
 
     @Override
@@ -43,8 +43,8 @@ public final class Tally implements PoolListener {
         closed.add(new Closed(endpoint, ending, reason));
     }
 
-    public int created() {
-        return created.get();
+    public int opened() {
+        return opened.get();
     }
 
     public int connectFailed() {

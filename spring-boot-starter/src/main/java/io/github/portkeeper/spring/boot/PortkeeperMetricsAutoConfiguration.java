@@ -10,7 +10,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
 import org.springframework.context.annotation.Bean;
 
 /**
- * The pools' Micrometer meters ({@code portkeeper.connections.created},
+ * The pools' Micrometer meters ({@code portkeeper.connections.opened},
  * {@code portkeeper.timewait.avoided}, ...; visible at {@code /actuator/metrics}) when the
  * application has a {@link MeterRegistry}. Backs off when the application defines its own
  * {@link PortkeeperMetrics} or any {@link PoolMetrics} bean (binding a pool twice would count its

@@ -135,7 +135,7 @@ class PortkeeperAutoConfigurationTest {
             PortkeeperConnectionManager manager = context.getBean(PortkeeperConnectionManager.class);
             assertThat(manager.pool().stats().idle()).isEqualTo(1);
             MeterRegistry registry = context.getBean(MeterRegistry.class);
-            assertThat(registry.get("portkeeper.connections.created").tag("pool", "http").counter().count()).isEqualTo(1.0);
+            assertThat(registry.get("portkeeper.connections.opened").tag("pool", "http").counter().count()).isEqualTo(1.0);
             assertThat(registry.get("portkeeper.timewait.avoided").functionCounter().count()).isGreaterThanOrEqualTo(19.0);
         });
     }
@@ -195,7 +195,7 @@ class PortkeeperAutoConfigurationTest {
             int status = patient.execute(new org.apache.hc.client5.http.classic.methods.HttpGet(baseUrl + "/slow"),
                     response -> response.getCode());
             assertThat(status).isEqualTo(200);
-            assertThat(context.getBean(MeterRegistry.class).get("portkeeper.connections.created").counter().count()).isEqualTo(1.0);
+            assertThat(context.getBean(MeterRegistry.class).get("portkeeper.connections.opened").counter().count()).isEqualTo(1.0);
         });
     }
 

@@ -144,9 +144,9 @@ class CatalogApplicationTest {
         // The service itself, through its RestClient bean.
         assertThat(getString("/products/42")).isEqualTo("item");
 
-        String created = getString("/actuator/metrics/portkeeper.connections.created");
-        assertThat(count(created)).as("portkeeper.connections.created").isEqualTo(accepted.opened());
-        List<String> pools = JsonPath.read(created, "$.availableTags[?(@.tag == 'pool')].values[*]");
+        String opened = getString("/actuator/metrics/portkeeper.connections.opened");
+        assertThat(count(opened)).as("portkeeper.connections.opened").isEqualTo(accepted.opened());
+        List<String> pools = JsonPath.read(opened, "$.availableTags[?(@.tag == 'pool')].values[*]");
         assertThat(pools).contains("http");
 
         String avoided = getString("/actuator/metrics/portkeeper.timewait.avoided");
