@@ -69,7 +69,7 @@ public final class PortBudget {
         return new PortBudget(true, low, high, 0.8, true);
     }
 
-    /** The same budget allowing {@code share} (0 < share <= 1) of the range per endpoint. Default 0.8. */
+    /** The same budget allowing {@code share} ({@code 0 < share <= 1}) of the range per endpoint. Default 0.8. */
     public PortBudget withShare(double share) {
         if (!(share > 0 && share <= 1)) {
             throw new IllegalArgumentException("port budget share must be > 0 and <= 1, but was " + share);
