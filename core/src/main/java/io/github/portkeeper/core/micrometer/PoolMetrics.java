@@ -228,6 +228,7 @@ public final class PoolMetrics implements MeterBinder {
         final Counter leasesRejected;
         final Timer leaseWait;
         final Counter timeWaitCaused;
+        final Counter leaksSuspected;
 
         EndpointMeters(MeterRegistry r, Tags tags) {
             opened = Counter.builder("portkeeper.connections.opened").description("Connections opened").tags(tags).register(r);
@@ -239,9 +240,15 @@ public final class PoolMetrics implements MeterBinder {
             leasesNew = lease(r, tags, "new");
             leasesTimeout = lease(r, tags, "timeout");
             leasesRejected = lease(r, tags, "rejected");
-            leaseWait = Timer.builder("portkeeper.lease.wait").description("Time waiting for a lease").tags(tags).register(r);
+            // A client-side p99 (one more series per endpoint) so the wait shows without histograms;
+            // users who want aggregatable buckets turn the percentile histogram on with a MeterFilter.
+            leaseWait = Timer.builder("portkeeper.lease.wait").description("Time waiting for a lease")
+                    .publishPercentiles(0.99).tags(tags).register(r);
             timeWaitCaused = Counter.builder("portkeeper.timewait.caused")
                     .description("Client TIME_WAIT sockets caused by this pool (connections closed by a local FIN)")
+                    .tags(tags).register(r);
+            leaksSuspected = Counter.builder("portkeeper.leaks.suspected")
+                    .description("Leases held longer than the leak detection threshold (counted once per lease)")
                     .tags(tags).register(r);
         }
 
@@ -289,6 +296,11 @@ public final class PoolMetrics implements MeterBinder {
         @Override
         public void leaseRejected(Endpoint endpoint, Throwable reason) {
             meters(endpoint).leasesRejected.increment();
+        }
+
+        @Override
+        public void leakSuspected(Endpoint endpoint, Duration heldFor, Throwable leasedAt) {
+            meters(endpoint).leaksSuspected.increment();
         }
 
         @Override
