@@ -18,7 +18,7 @@ public enum CloseReason {
     PEER_CLOSED,
     /** Bytes arrived while it was idle: the protocol stream is out of step. */
     UNEXPECTED_DATA,
-    /** Closed to make room for a connection to another endpoint under the total limit. */
+    /** Closed to make room under the limits: for a connection to another endpoint, or for a new one asked for with {@code Pool.leaseNew}. */
     EVICTED,
     /** The pool was closed. */
     POOL_CLOSED

@@ -62,6 +62,28 @@ public final class Pool<C> implements AutoCloseable {
     }
 
     /**
+     * Leases a connection to {@code endpoint} that is guaranteed new: opened for this lease, never
+     * one that sat idle in the pool. For retrying a request after a pooled connection turned out
+     * dead, where a second pooled one might be dead too. The same limits, port budget and waits
+     * apply as for {@link #lease(Endpoint, Duration)}; if the endpoint is at its limit, one of its
+     * idle connections is retired (by the retirement policy) to make room.
+     *
+     * @param endpoint where the connection goes
+     * @param timeout  how long to wait at most for room to open it
+     * @return a lease whose {@link Lease#isReused()} is {@code false}
+     * @throws LeaseTimeoutException   if no room became available in time
+     * @throws ConnectFailedException  if opening the connection failed
+     * @throws PoolClosedException     if the pool is or gets closed
+     * @throws IOException             if the thread was interrupted while waiting, or another
+     *                                 lease failure as for {@link #lease(Endpoint, Duration)}
+     */
+    public Lease<C> leaseNew(Endpoint endpoint, Duration timeout) throws IOException {
+        Objects.requireNonNull(endpoint, "endpoint");
+        Objects.requireNonNull(timeout, "timeout");
+        return engine.leaseNew(endpoint, timeout);
+    }
+
+    /**
      * Tells the pool the idle timeout the server at {@code endpoint} announced (for example
      * HTTP's {@code Keep-Alive: timeout=N}). Connections idle longer than that minus the safety
      * margin are no longer leased; the server still does the closing.

@@ -88,7 +88,7 @@ final class EndpointPool<C> {
 
     /** Publishes {@code e} (owned by the caller) as idle, the first candidate for the next lease. */
     void makeIdle(PooledEntry<C> e) {
-        e.setState(PooledEntry.IDLE);
+        e.claim2idle();
         hint = e;
     }
 
@@ -98,7 +98,7 @@ final class EndpointPool<C> {
      */
     PooledEntry<C> claimIdle() {
         PooledEntry<C> h = hint;
-        if (h != null && h.casState(PooledEntry.IDLE, PooledEntry.LEASED)) {
+        if (h != null && h.idle2claim()) {
             return h;
         }
         for (;;) {
@@ -115,7 +115,7 @@ final class EndpointPool<C> {
             if (best == null) {
                 return null;
             }
-            if (best.casState(PooledEntry.IDLE, PooledEntry.LEASED)) {
+            if (best.idle2claim()) {
                 return best;
             }
             if (best.state() == PooledEntry.WATCHED && engine.reclaimWatched(best)) {

@@ -107,10 +107,46 @@ public final class PooledEntry<C> implements Lease<C> {
         return state;
     }
 
+    // Named transitions. Moves out of IDLE and WATCHED race (leasers, the dispatcher, the
+    // housekeeper, the evictor, pool close) and are CASes; moves out of LEASED are made by the
+    // single owner and are plain volatile writes.
+
+    /** IDLE → LEASED: the caller wins the idle connection and owns it. */
+    boolean idle2claim() {
+        return STATE.compareAndSet(this, IDLE, LEASED);
+    }
+
+    /** IDLE → WATCHED: the watcher takes the idle connection to register it for readiness. */
+    boolean idle2watched() {
+        return STATE.compareAndSet(this, IDLE, WATCHED);
+    }
+
+    /** WATCHED → LEASED: a leaser (under the watcher's lock) takes a watched connection back. */
+    boolean watched2claim() {
+        return STATE.compareAndSet(this, WATCHED, LEASED);
+    }
+
+    /** LEASED → IDLE: the owner publishes the connection for reuse. */
+    void claim2idle() {
+        state = IDLE;
+    }
+
+    /** LEASED (or WATCHED, under the watcher's lock) → DRAINING: retiring, awaiting the peer. */
+    void claim2draining() {
+        state = DRAINING;
+    }
+
+    /** Any state → CLOSED, on the close path only: the socket is closed, the entry is gone. */
+    void claim2dead() {
+        state = CLOSED;
+    }
+
+    /** A raw CAS, kept for the housekeeper; new code should use a named transition. */
     boolean casState(int expected, int next) {
         return STATE.compareAndSet(this, expected, next);
     }
 
+    /** A raw write, kept for the housekeeper; new code should use a named transition. */
     void setState(int next) {
         state = next;
     }

@@ -30,11 +30,14 @@ final class Waiter<C> {
     }
 
     final Thread thread;
+    /** Wants a new connection ({@code leaseNew}): is only ever given a permit. */
+    final boolean fresh;
     private volatile int state = WAITING;
     private PooledEntry<C> entry;
 
-    Waiter(Thread thread) {
+    Waiter(Thread thread, boolean fresh) {
         this.thread = thread;
+        this.fresh = fresh;
     }
 
     boolean isWaiting() {

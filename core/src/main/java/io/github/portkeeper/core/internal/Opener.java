@@ -1,0 +1,90 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.CloseReason;
+import io.github.portkeeper.core.ConnectFailedException;
+import io.github.portkeeper.core.ConnectGuard;
+import io.github.portkeeper.core.Connector;
+import io.github.portkeeper.core.PoolException;
+
+import java.io.IOException;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Opens new connections in slots the caller reserved: through the port-budget gate and the
+ * connect guard, outside any lock, and accounts for failures so a failed connect frees its slot
+ * and its port.
+ */
+final class Opener<C> {
+
+    private final PoolEngine<C> engine;
+    private final Connector<C> connector;
+    private final ConnectGuard connectGuard;
+    private final long maxLifetimeNanos;
+    private final long lifetimeJitterNanos;
+
+    Opener(PoolEngine<C> engine, Connector<C> connector, ConnectGuard connectGuard,
+           long maxLifetimeNanos, long lifetimeJitterNanos) {
+        this.engine = engine;
+        this.connector = connector;
+        this.connectGuard = connectGuard;
+        this.maxLifetimeNanos = maxLifetimeNanos;
+        this.lifetimeJitterNanos = lifetimeJitterNanos;
+    }
+
+    /**
+     * Opens a connection in a slot the caller reserved, if the port budget allows; otherwise
+     * gives the slot back and waits for the budget.
+     */
+    PooledEntry<C> connectNew(EndpointPool<C> ep, long waitedNanos, long timeoutNanos, boolean fresh) throws IOException {
+        if (!engine.portGate.takePort(ep)) {
+            engine.capacity.unreserve(ep);
+            return engine.portGate.awaitPortBudget(ep, waitedNanos, timeoutNanos, fresh);
+        }
+        return open(ep, waitedNanos);
+    }
+
+    /** Opens a connection; the caller holds a reserved slot and a port. */
+    PooledEntry<C> open(EndpointPool<C> ep, long waitedNanos) throws IOException {
+        try {
+            connectGuard.beforeConnect(ep.endpoint);
+        } catch (PoolException | RuntimeException refused) {
+            ep.ports.giveBack();
+            engine.capacity.unreserve(ep);
+            engine.listeners.leaseRejected(ep.endpoint, refused);
+            throw refused;
+        }
+        long t0 = System.nanoTime();
+        C connection;
+        try {
+            connection = connector.connect(ep.endpoint);
+            if (connection == null) {
+                throw new IOException("connector returned no connection");
+            }
+        } catch (IOException | RuntimeException ex) {
+            long nanos = System.nanoTime() - t0;
+            ep.ports.giveBack(); // also ends the connect in progress
+            engine.capacity.unreserve(ep);
+            connectGuard.connectFailed(ep.endpoint, nanos, ex instanceof IOException ? (IOException) ex : new IOException(ex));
+            engine.listeners.connectFailed(ep.endpoint, ex);
+            ConnectFailedException failure = new ConnectFailedException(ep.endpoint, ex);
+            engine.listeners.leaseRejected(ep.endpoint, failure);
+            throw failure;
+        }
+        long connectNanos = System.nanoTime() - t0;
+        ep.ports.connectDone();
+        connectGuard.connectSucceeded(ep.endpoint, connectNanos);
+        long now = engine.now();
+        long jitter = lifetimeJitterNanos > 0 ? ThreadLocalRandom.current().nextLong(lifetimeJitterNanos + 1) : 0L;
+        PooledEntry<C> e = new PooledEntry<>(ep, connection, now, maxLifetimeNanos - jitter);
+        e.idleSince = now;
+        ep.add(e);
+        engine.housekeeper.ensureStarted();
+        engine.listeners.connectionOpened(ep.endpoint, connectNanos);
+        if (engine.isClosed()) {
+            engine.retirer.retire(e, CloseReason.POOL_CLOSED);
+            throw engine.rejected(ep.endpoint, engine.closedException(ep.endpoint));
+        }
+        engine.onLeased(e, false, waitedNanos);
+        return e;
+    }
+}

@@ -1,0 +1,93 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.PortBudget;
+import io.github.portkeeper.core.PortBudgetExhaustedException;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The port-budget gate in front of every connect: a new connection takes a port from its
+ * endpoint's budget (open sockets plus the TIME_WAIT we caused in the last 60 s plus what others
+ * hold) or waits for one, and fails with a {@link PortBudgetExhaustedException} naming the counts
+ * rather than meet the kernel's EADDRNOTAVAIL.
+ */
+final class PortGate<C> {
+
+    private static final long BUDGET_POLL_NANOS = 10_000_000L;
+
+    private final PoolEngine<C> engine;
+    private final PortBudget portBudget;
+    private final int perEndpoint;
+
+    PortGate(PoolEngine<C> engine, PortBudget portBudget) {
+        this.engine = engine;
+        this.portBudget = portBudget;
+        this.perEndpoint = portBudget.perEndpoint();
+    }
+
+    /** Takes a port toward {@code ep} for a connect, if the budget allows. */
+    boolean takePort(EndpointPool<C> ep) {
+        if (!portBudget.isEnabled()) {
+            ep.ports.take();
+            return true;
+        }
+        KernelPortCounter kernel = engine.housekeeper.kernel;
+        if (portBudget.usesKernel() && kernel.isAvailable()) {
+            // Before the first connection, and again whenever a tenth of the budget has been
+            // opened since the last read (a burst): what do others hold toward this endpoint?
+            kernel.readIfStale(ep, perEndpoint, engine.now());
+        }
+        return ep.ports.tryTake(perEndpoint, engine.now());
+    }
+
+    /**
+     * The endpoint's port budget is spent. Wait, within the lease timeout, for a connection to
+     * come back to the idle set or for ports to come back (TIME_WAIT expiring, connections
+     * closing), checking every 10 ms; then fail with a {@link PortBudgetExhaustedException}.
+     * Arrival order is not kept in this state: the budget, not the limits, is the bottleneck.
+     * A {@code fresh} lease takes no idle connection.
+     */
+    PooledEntry<C> awaitPortBudget(EndpointPool<C> ep, long waitedNanos, long timeoutNanos, boolean fresh)
+            throws IOException {
+        long start = System.nanoTime() - waitedNanos;
+        for (;;) {
+            if (engine.isClosed()) {
+                throw engine.rejected(ep.endpoint, engine.closedException(ep.endpoint));
+            }
+            PooledEntry<C> e = fresh ? null : engine.admission.claimAndAdmit(ep);
+            if (e != null) {
+                engine.onLeased(e, true, System.nanoTime() - start);
+                return e;
+            }
+            if (engine.capacity.reserve(ep)) {
+                if (takePort(ep)) {
+                    return engine.opener.open(ep, System.nanoTime() - start);
+                }
+                engine.capacity.unreserve(ep);
+            }
+            long remaining = timeoutNanos - (System.nanoTime() - start);
+            if (remaining <= 0) {
+                PortBudgetExhaustedException spent = new PortBudgetExhaustedException(ep.endpoint, portBudget,
+                        ep.ports.usage(perEndpoint, engine.now()));
+                engine.listeners.leaseRejected(ep.endpoint, spent);
+                throw spent;
+            }
+            if (Thread.interrupted()) {
+                Thread.currentThread().interrupt();
+                throw engine.rejected(ep.endpoint, new InterruptedIOException(
+                        "Interrupted while waiting for the port budget toward " + ep.endpoint));
+            }
+            LockSupport.parkNanos(this, Math.min(remaining, BUDGET_POLL_NANOS));
+        }
+    }
+
+    int perEndpoint() {
+        return perEndpoint;
+    }
+
+    PortBudget budget() {
+        return portBudget;
+    }
+}

@@ -1,0 +1,98 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.CloseReason;
+import io.github.portkeeper.core.Connector;
+import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.Retirement;
+
+import java.io.IOException;
+import java.nio.channels.SocketChannel;
+
+/**
+ * Retirement and the close path. A connection the pool no longer wants leaves by the
+ * configured {@link Retirement} policy ({@link #retire}); {@link #closeEntry} is the one place a
+ * pooled connection's socket is closed and its ending recorded.
+ */
+final class Retirer<C> {
+
+    private final PoolEngine<C> engine;
+    private final Connector<C> connector;
+    private final Retirement retirement;
+
+    Retirer(PoolEngine<C> engine, Connector<C> connector, Retirement retirement) {
+        this.engine = engine;
+        this.connector = connector;
+        this.retirement = retirement;
+    }
+
+    /**
+     * Retires a connection the caller owns (claimed or leased) by the pool's retirement policy.
+     * The connection stops counting against the limits at once.
+     */
+    void retire(PooledEntry<C> e, CloseReason reason) {
+        engine.capacity.uncount(e);
+        switch (retirement.policy()) {
+            case RESET:
+                closeEntry(e, true, reason);
+                return;
+            case LOCAL:
+                closeEntry(e, false, reason);
+                return;
+            default:
+                if (e.channel() == null || engine.isClosed()) {
+                    closeEntry(e, retirement.fallback() == Ending.RESET, reason);
+                    return;
+                }
+                if (retirement.policy() == Retirement.Policy.REQUEST_PEER_CLOSE && !sayGoodbye(e)) {
+                    closeEntry(e, retirement.fallback() == Ending.RESET, reason);
+                    return;
+                }
+                engine.listeners.connectionRetiring(e.pool.endpoint, reason);
+                engine.housekeeper.drain(e, reason);
+        }
+    }
+
+    /** A broken connection may have bytes in flight: it is closed at once, never drained. */
+    void discardBroken(PooledEntry<C> e) {
+        engine.capacity.uncount(e);
+        closeEntry(e, retirement.policy() != Retirement.Policy.LOCAL, CloseReason.BROKEN);
+    }
+
+    private boolean sayGoodbye(PooledEntry<C> e) {
+        try {
+            connector.requestPeerClose(e.connection);
+            return true;
+        } catch (IOException | RuntimeException ex) {
+            return false;
+        }
+    }
+
+    /** The one place a pooled connection is closed. The caller owns {@code e}. */
+    Ending closeEntry(PooledEntry<C> e, boolean reset, CloseReason reason) {
+        engine.capacity.uncount(e);
+        SocketChannel channel = e.channel();
+        Ending ending;
+        if (e.aborted) {
+            SocketCloser.abort(channel);
+            ending = Ending.RESET;
+        } else if (channel == null && !connector.wasEstablished(e.connection)) {
+            ending = Ending.FAILED;
+        } else if (channel != null && !channel.isOpen()) {
+            // Closed behind the pool's back: the JDK closes an interrupted blocking channel, with
+            // a plain FIN. Established connections end LOCAL; ones that never connected, FAILED.
+            ending = connector.wasEstablished(e.connection) ? Ending.LOCAL : Ending.FAILED;
+        } else {
+            ending = SocketCloser.close(channel, reset);
+        }
+        try {
+            connector.dispose(e.connection);
+        } catch (RuntimeException ignored) {
+            // The socket is closed; a failing dispose must not stop the accounting.
+        }
+        e.claim2dead();
+        e.pool.ports.closed(ending == Ending.LOCAL, engine.now());
+        e.pool.remove(e);
+        engine.listeners.connectionClosed(e.pool.endpoint, ending, reason);
+        return ending;
+    }
+}
