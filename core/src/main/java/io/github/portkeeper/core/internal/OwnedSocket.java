@@ -1,0 +1,337 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.Endpoint;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketAddress;
+import java.net.SocketException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A socket made by the close-owning socket factory: a plain, connectable socket for its client,
+ * over a channel the factory owns. Its {@link #close()} hands the connection to the factory's
+ * retirement policy instead of sending a FIN.
+ *
+ * <p>While the client leaves it idle (no call in progress for the watch delay), the
+ * {@link SocketWatcher} watches it for readiness. What arrives then is read ahead into a buffer
+ * that the client's next read returns first, so no byte is lost; if it is the peer's FIN, the
+ * socket is closed passively at once (no CLOSE_WAIT lingers) and the client sees end of stream,
+ * and {@link #isClosed()} true, from then on.
+ *
+ * <p>Concurrency: {@link #inFlight} counts client calls in progress; {@link #state} moves out of
+ * ACTIVE only under the watcher's lock, after the watcher has seen no call in progress (a call
+ * raises {@link #inFlight} before it reads {@link #state}, the watcher writes {@link #state}
+ * before it reads {@link #inFlight}, so one of the two always sees the other).
+ */
+public final class OwnedSocket extends SocketView {
+
+    static final int ACTIVE = 0;
+    static final int WATCHED = 1;
+    static final int PEER_ENDED = 2;
+    static final int CLOSED = 3;
+
+    final OwnedSockets owner;
+    final SocketChannel channel;
+    final AtomicInteger inFlight = new AtomicInteger();
+    volatile int state = ACTIVE;
+    volatile long lastActive = System.nanoTime();
+    /** The watch registration; read and written under the watcher's lock. */
+    SelectionKey key;
+    /** Bytes the watcher read ahead while the socket was idle, in write mode; under the lock while WATCHED. */
+    ByteBuffer readAhead;
+    private volatile Endpoint endpoint;
+    private final AtomicBoolean closing = new AtomicBoolean();
+    private int linger = -1;
+    private InputStream in;
+    private OutputStream out;
+
+    OwnedSocket(OwnedSockets owner, SocketChannel channel) throws SocketException {
+        super(channel.socket());
+        this.owner = owner;
+        this.channel = channel;
+    }
+
+    Endpoint endpoint() {
+        return endpoint;
+    }
+
+    @Override
+    protected Socket open() throws SocketException {
+        if (state == CLOSED || closing.get()) {
+            throw new SocketException("Socket is closed");
+        }
+        return delegate;
+    }
+
+    /** Nothing to mark: the factory looks for the peer's FIN itself when the socket is closed. */
+    @Override
+    protected void failed() {
+    }
+
+    @Override
+    public void connect(SocketAddress address) throws IOException {
+        connect(address, 0);
+    }
+
+    @Override
+    public void connect(SocketAddress address, int timeout) throws IOException {
+        open();
+        if (!(address instanceof InetSocketAddress)) {
+            throw new IllegalArgumentException("Unsupported address type: " + address);
+        }
+        InetSocketAddress remote = (InetSocketAddress) address;
+        Endpoint ep = Endpoint.of(remote.getHostString(), remote.getPort());
+        long start = System.nanoTime();
+        try {
+            delegate.connect(remote, timeout);
+        } catch (IOException | RuntimeException e) {
+            owner.connectFailed(ep, e);
+            throw e;
+        }
+        endpoint = ep;
+        lastActive = System.nanoTime();
+        owner.opened(this, System.nanoTime() - start);
+    }
+
+    @Override
+    public void bind(SocketAddress bindpoint) throws IOException {
+        open().bind(bindpoint);
+    }
+
+    @Override
+    public boolean isConnected() {
+        return delegate.isConnected() || state == PEER_ENDED;
+    }
+
+    @Override
+    public boolean isBound() {
+        return delegate.isBound() || state == PEER_ENDED;
+    }
+
+    /** True once closed, and once the peer closed it while the client left it idle (the factory answered the FIN). */
+    @Override
+    public boolean isClosed() {
+        int s = state;
+        return s == CLOSED || s == PEER_ENDED || closing.get();
+    }
+
+    /** Recorded but not applied: how the connection closes is the factory's retirement policy. */
+    @Override
+    public void setSoLinger(boolean on, int linger) throws SocketException {
+        open();
+        this.linger = on ? Math.max(0, linger) : -1;
+    }
+
+    @Override
+    public int getSoLinger() throws SocketException {
+        open();
+        return linger;
+    }
+
+    @Override
+    public synchronized InputStream getInputStream() throws IOException {
+        InputStream guarded = super.getInputStream();
+        if (in == null) {
+            in = new OwnedInput(guarded);
+        }
+        return in;
+    }
+
+    @Override
+    public synchronized OutputStream getOutputStream() throws IOException {
+        OutputStream guarded = super.getOutputStream();
+        if (out == null) {
+            out = new OwnedOutput(guarded);
+        }
+        return out;
+    }
+
+    @Override
+    public void shutdownInput() throws IOException {
+        enter();
+        try {
+            open().shutdownInput();
+        } finally {
+            exit();
+        }
+    }
+
+    @Override
+    public void shutdownOutput() throws IOException {
+        enter();
+        try {
+            open().shutdownOutput();
+        } finally {
+            exit();
+        }
+    }
+
+    /** Starts a client call: takes the socket back from the watcher if it is watched. */
+    private void enter() throws IOException {
+        inFlight.incrementAndGet();
+        if (state == WATCHED) {
+            try {
+                owner.watcher().reclaim(this);
+            } catch (IOException | RuntimeException e) {
+                exit();
+                throw e;
+            }
+        }
+    }
+
+    private void exit() {
+        lastActive = System.nanoTime();
+        inFlight.decrementAndGet();
+    }
+
+    /** Bytes read ahead by the watcher, served before the socket's own; -1 if none. */
+    private int readAhead(byte[] b, int off, int len) {
+        ByteBuffer ra = readAhead;
+        if (ra == null || ra.position() == 0) {
+            return -1;
+        }
+        ra.flip();
+        int n = Math.min(len, ra.remaining());
+        ra.get(b, off, n);
+        ra.compact();
+        return n;
+    }
+
+    /**
+     * Hands the connection to the factory's retirement policy. Idempotent. A close while another
+     * thread is blocked reading or writing (a cancel, a timeout) aborts the exchange with RST,
+     * which is also what wakes that thread.
+     */
+    @Override
+    public void close() {
+        if (!closing.compareAndSet(false, true)) {
+            return;
+        }
+        int was = owner.watcher().takeOver(this);
+        if (was == PEER_ENDED || !channel.isConnected()) {
+            closeQuietly(); // already ended and counted, or never connected (a failed connect is counted as such)
+            return;
+        }
+        owner.retire(this, was == ACTIVE && inFlight.get() > 0);
+    }
+
+    private void closeQuietly() {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // The descriptor is released either way.
+        }
+    }
+
+    @Override
+    public String toString() {
+        Endpoint ep = endpoint;
+        return "OwnedSocket[" + (ep == null ? "unconnected" : ep) + (isClosed() ? ", closed" : ", local port " + delegate.getLocalPort()) + "]";
+    }
+
+    private final class OwnedInput extends InputStream {
+
+        private final InputStream guarded;
+
+        OwnedInput(InputStream guarded) {
+            this.guarded = guarded;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            int n = read(one, 0, 1);
+            return n < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            java.util.Objects.checkFromIndexSize(off, len, b.length);
+            if (len == 0) {
+                return 0;
+            }
+            enter();
+            try {
+                int n = readAhead(b, off, len);
+                if (n > 0) {
+                    return n;
+                }
+                if (state == PEER_ENDED) {
+                    return -1;
+                }
+                return guarded.read(b, off, len);
+            } finally {
+                exit();
+            }
+        }
+
+        @Override
+        public int available() throws IOException {
+            enter();
+            try {
+                ByteBuffer ra = readAhead;
+                int buffered = ra == null ? 0 : ra.position();
+                return state == PEER_ENDED ? buffered : buffered + guarded.available();
+            } finally {
+                exit();
+            }
+        }
+
+        @Override
+        public void close() {
+            OwnedSocket.this.close();
+        }
+    }
+
+    private final class OwnedOutput extends OutputStream {
+
+        private final OutputStream guarded;
+
+        OwnedOutput(OutputStream guarded) {
+            this.guarded = guarded;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            enter();
+            try {
+                if (state == PEER_ENDED) {
+                    throw new SocketException("Connection closed by peer while idle");
+                }
+                guarded.write(b, off, len);
+            } finally {
+                exit();
+            }
+        }
+
+        @Override
+        public void flush() throws IOException {
+            enter();
+            try {
+                if (state != PEER_ENDED) {
+                    guarded.flush();
+                }
+            } finally {
+                exit();
+            }
+        }
+
+        @Override
+        public void close() {
+            OwnedSocket.this.close();
+        }
+    }
+}
