@@ -146,30 +146,31 @@ final class SocketWatcher implements Runnable {
 
     /** Reads what arrived on a watched socket ahead for its client; answers the peer's FIN. */
     private void readIdle(OwnedSocket s) {
-        ByteBuffer ra = s.readAhead;
-        if (ra == null) {
-            ra = ByteBuffer.allocate(4096);
-            s.readAhead = ra;
-        }
         try {
             for (;;) {
-                if (!ra.hasRemaining()) {
-                    if (ra.capacity() >= READ_AHEAD_LIMIT) {
-                        unwatch(s); // the client's own reads take it from here
-                        return;
-                    }
-                    ByteBuffer grown = ByteBuffer.allocate(Math.min(READ_AHEAD_LIMIT, ra.capacity() * 2));
-                    ra.flip();
-                    grown.put(ra);
-                    ra = grown;
-                    s.readAhead = ra;
-                }
-                int n = s.channel.read(ra);
+                scratch.clear();
+                int n = s.channel.read(scratch);
                 if (n < 0) {
                     peerEnded(s);
                     return;
                 }
                 if (n == 0) {
+                    return;
+                }
+                scratch.flip();
+                ByteBuffer ra = s.readAhead;
+                if (ra == null || ra.remaining() < n) {
+                    int held = ra == null ? 0 : ra.position();
+                    ByteBuffer grown = ByteBuffer.allocate(Math.max(4096, Integer.highestOneBit(held + n) * 2));
+                    if (ra != null) {
+                        grown.put(ra.flip());
+                    }
+                    ra = grown;
+                    s.readAhead = ra;
+                }
+                ra.put(scratch);
+                if (ra.position() >= READ_AHEAD_LIMIT) {
+                    unwatch(s); // the client's own reads take it from here
                     return;
                 }
             }
