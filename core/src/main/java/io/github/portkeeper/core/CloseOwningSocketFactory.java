@@ -49,8 +49,11 @@ import java.util.Set;
  *
  * <p>Every ending is reported to the {@link PoolListener}s, as a pool reports its connections',
  * so {@code PoolMetrics.of(factory)} gives the same meters with {@code pool=<name>}.
- * {@code SO_LINGER} set by a client is recorded but not applied: the retirement policy owns how
- * the socket closes.
+ * {@code SO_LINGER}, {@code shutdownOutput()} and {@code shutdownInput()} called by a client are
+ * recorded but not passed to the kernel: the retirement policy owns how the socket closes (a
+ * TLS socket layered on top shuts output right after its close_notify, which would otherwise
+ * be a FIN sent first). After {@code shutdownOutput()} writes fail; after
+ * {@code shutdownInput()} reads return end of stream.
  *
  * <p>Thread-safe; each socket it returns is, like a plain socket, for one thread at a time
  * (plus a closing thread).

@@ -41,7 +41,7 @@ class CloseOwningSocketFactoryTest {
             s.close();
 
             assertThat(tally.closed(Ending.PEER)).isEqualTo(1);
-            assertThat(tally.created()).isEqualTo(1);
+            assertThat(tally.opened()).isEqualTo(1);
             assertThat(Kernel.clientTimeWait(server.address())).isZero();
             assertThat(s.isClosed()).isTrue();
         }
@@ -85,8 +85,27 @@ class CloseOwningSocketFactoryTest {
             b.close();
             await().atMost(WAIT).until(() -> localTally.closed(Ending.LOCAL) == 1);
 
-            assertThat(localTally.timeWaitCreated()).isEqualTo(1);
+            assertThat(localTally.timeWaitCaused()).isEqualTo(1);
             await().atMost(WAIT).until(() -> Kernel.clientTimeWait(server.address()) == 1); // = LOCAL endings counted
+        }
+    }
+
+    @Test
+    void aHalfCloseIsRecordedNotSentSoTheSocketStillEndsByThePolicy() throws Exception {
+        Kernel.assumeLinux();
+        TallyListener tally = new TallyListener();
+        CloseOwningSocketFactory sockets = factory(tally, Retirement.defaults());
+        try (ScriptedServer server = ScriptedServer.builder().closeAfterIdle(Duration.ofMillis(300)).start()) {
+            Socket s = sockets.createSocket(server.host(), server.port());
+            assertThat(ScriptedServer.exchange(s, 1)).isEqualTo(2);
+            s.shutdownOutput(); // as a TLS socket layered on top does after its close_notify
+            assertThat(s.isOutputShutdown()).isTrue();
+            assertThatThrownBy(() -> s.getOutputStream().write(1)).isInstanceOf(SocketException.class);
+            s.close();
+
+            assertThat(server.nextEnd(WAIT).end()).isEqualTo(ScriptedServer.End.SERVER_IDLE_CLOSE);
+            await().atMost(WAIT).until(() -> tally.closed(Ending.PEER) == 1);
+            assertThat(Kernel.clientTimeWait(server.address())).isZero();
         }
     }
 

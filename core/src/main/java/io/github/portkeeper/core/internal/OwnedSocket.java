@@ -50,6 +50,8 @@ public final class OwnedSocket extends SocketView {
     private volatile Endpoint endpoint;
     private final AtomicBoolean closing = new AtomicBoolean();
     private int linger = -1;
+    private volatile boolean inputShut;
+    private volatile boolean outputShut;
     private InputStream in;
     private OutputStream out;
 
@@ -154,24 +156,35 @@ public final class OwnedSocket extends SocketView {
         return out;
     }
 
+    /**
+     * Recorded, not passed to the kernel: reads return end of stream from now on. The socket
+     * still ends by the retirement policy when closed.
+     */
     @Override
     public void shutdownInput() throws IOException {
-        enter();
-        try {
-            open().shutdownInput();
-        } finally {
-            exit();
-        }
+        open();
+        inputShut = true;
+    }
+
+    /**
+     * Recorded, not passed to the kernel: the FIN it would send is the active close this factory
+     * exists to avoid (a TLS socket layered on top shuts output right after its close_notify).
+     * Writes fail from now on; the peer sees the connection end by the retirement policy.
+     */
+    @Override
+    public void shutdownOutput() throws IOException {
+        open();
+        outputShut = true;
     }
 
     @Override
-    public void shutdownOutput() throws IOException {
-        enter();
-        try {
-            open().shutdownOutput();
-        } finally {
-            exit();
-        }
+    public boolean isInputShutdown() {
+        return inputShut;
+    }
+
+    @Override
+    public boolean isOutputShutdown() {
+        return outputShut;
     }
 
     /** Starts a client call: takes the socket back from the watcher if it is watched. */
@@ -264,7 +277,7 @@ public final class OwnedSocket extends SocketView {
                 if (n > 0) {
                     return n;
                 }
-                if (state == PEER_ENDED) {
+                if (state == PEER_ENDED || inputShut) {
                     return -1;
                 }
                 return guarded.read(b, off, len);
@@ -310,6 +323,9 @@ public final class OwnedSocket extends SocketView {
             try {
                 if (state == PEER_ENDED) {
                     throw new SocketException("Connection closed by peer while idle");
+                }
+                if (outputShut) {
+                    throw new SocketException("Socket output is shutdown");
                 }
                 guarded.write(b, off, len);
             } finally {

@@ -119,7 +119,7 @@ public final class OwnedSockets {
     void opened(OwnedSocket s, long connectNanos) {
         endpoints.add(s.endpoint());
         open.incrementAndGet();
-        listeners.connectionCreated(s.endpoint(), connectNanos);
+        listeners.connectionOpened(s.endpoint(), connectNanos);
         watcher.add(s);
     }
 
@@ -141,12 +141,6 @@ public final class OwnedSockets {
         if (abort) {
             abort(ch);
             listeners.connectionClosed(ep, Ending.RESET, CloseReason.BROKEN);
-            return;
-        }
-        Socket socket = ch.socket();
-        if (socket.isInputShutdown() || socket.isOutputShutdown()) {
-            // The client half-closed: reads prove nothing about the peer, or our FIN already left.
-            closed(ep, SocketCloser.close(ch, retirement.fallback() == Ending.RESET), CloseReason.RETIRED);
             return;
         }
         switch (retirement.policy()) {

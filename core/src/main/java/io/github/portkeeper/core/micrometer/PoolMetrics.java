@@ -1,5 +1,6 @@
 package io.github.portkeeper.core.micrometer;
 
+import io.github.portkeeper.core.CloseOwningSocketFactory;
 import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.Ending;
@@ -48,7 +49,7 @@ public final class PoolMetrics implements MeterBinder {
 
     private static final Duration KERNEL_SNAPSHOT_TTL = Duration.ofSeconds(1);
 
-    private final Pool<?> pool;
+    private final Source pool;
     private final boolean endpointTag;
     private final KernelProbe probe;
     private final ConcurrentHashMap<Endpoint, EndpointMeters> perEndpoint = new ConcurrentHashMap<>();
@@ -74,7 +75,30 @@ public final class PoolMetrics implements MeterBinder {
     }
 
     public static Builder builder(Pool<?> pool) {
-        return new Builder(pool);
+        return new Builder(Source.of(Objects.requireNonNull(pool, "pool")));
+    }
+
+    /**
+     * Metrics for the sockets of a close-owning socket factory, with the endpoint tag on and the
+     * Linux kernel probe: the same meters as a pool's, {@code pool=<factory name>}. The
+     * {@code portkeeper.connections} gauges are per factory (it does not track state per
+     * endpoint); {@code portkeeper.leases} counts what a client integration reports.
+     *
+     * @param factory the factory
+     * @return the binding, to {@link #bindTo} a registry
+     */
+    public static PoolMetrics of(CloseOwningSocketFactory factory) {
+        return builder(factory).build();
+    }
+
+    /**
+     * Options for the metrics of a close-owning socket factory's sockets.
+     *
+     * @param factory the factory
+     * @return a builder
+     */
+    public static Builder builder(CloseOwningSocketFactory factory) {
+        return new Builder(Source.of(Objects.requireNonNull(factory, "factory")));
     }
 
     @Override
@@ -91,10 +115,10 @@ public final class PoolMetrics implements MeterBinder {
                 .description("TIME_WAIT sockets a one-connection-per-request client would have left on this host and this pool did not:"
                         + " leases served on reused connections plus connections that ended without a local FIN")
                 .tags(tags).register(registry);
-        if (!endpointTag) {
+        if (!endpointTag || !pool.statsPerEndpoint()) {
             registerStateGauges(registry, tags, null);
         }
-        if (pool.config().portBudget().isEnabled() && !endpointTag) {
+        if (pool.budgetEnabled() && !endpointTag) {
             Gauge.builder("portkeeper.ports.budget.used", pool, p -> p.portBudget().maxUsedRatio())
                     .description("Share of the port budget in use (the fullest endpoint)")
                     .tags(tags).register(registry);
@@ -144,7 +168,7 @@ public final class PoolMetrics implements MeterBinder {
      * Endpoints that differ only by qualifier (TLS settings, identity) share a tag value, so the
      * gauge sums them.
      */
-    private static double stateCount(Pool<?> pool, String tag, String state) {
+    private static double stateCount(Source pool, String tag, String state) {
         if (tag == null) {
             PoolStats s = pool.stats();
             return "active".equals(state) ? s.active() : "idle".equals(state) ? s.idle() : s.draining();
@@ -159,7 +183,7 @@ public final class PoolMetrics implements MeterBinder {
         return sum;
     }
 
-    private static double budgetRatio(Pool<?> pool, String tag) {
+    private static double budgetRatio(Source pool, String tag) {
         double max = 0;
         for (Map.Entry<Endpoint, PortBudgetSnapshot.EndpointBudget> e : pool.portBudget().endpoints().entrySet()) {
             if (e.getKey().toString().equals(tag)) {
@@ -204,8 +228,10 @@ public final class PoolMetrics implements MeterBinder {
         Tags tags = Tags.of("pool", pool.name());
         if (endpointTag) {
             tags = tags.and("endpoint", e.toString());
-            registerStateGauges(r, tags, e.toString());
-            if (pool.config().portBudget().isEnabled() && gaugedBudgetTags.add(e.toString())) {
+            if (pool.statsPerEndpoint()) {
+                registerStateGauges(r, tags, e.toString());
+            }
+            if (pool.budgetEnabled() && gaugedBudgetTags.add(e.toString())) {
                 String tag = e.toString();
                 Gauge.builder("portkeeper.ports.budget.used", pool, p -> budgetRatio(p, tag))
                         .description("Share of the port budget in use toward the endpoint (0..1)")
@@ -329,12 +355,12 @@ public final class PoolMetrics implements MeterBinder {
     /** Options for {@link PoolMetrics}. Not thread-safe. */
     public static final class Builder {
 
-        private final Pool<?> pool;
+        private final Source pool;
         private boolean endpointTag = true;
         private KernelProbe probe = KernelProbe.linux();
 
-        private Builder(Pool<?> pool) {
-            this.pool = Objects.requireNonNull(pool, "pool");
+        private Builder(Source pool) {
+            this.pool = pool;
         }
 
         /** Tag per-endpoint meters with {@code endpoint=host:port} (default on); off aggregates them per pool. */
@@ -351,6 +377,53 @@ public final class PoolMetrics implements MeterBinder {
 
         public PoolMetrics build() {
             return new PoolMetrics(this);
+        }
+    }
+
+    /** What is measured: a pool, or the sockets of a close-owning socket factory. */
+    private interface Source {
+
+        String name();
+
+        void addListener(PoolListener listener);
+
+        java.util.Set<Endpoint> endpoints();
+
+        PoolStats stats();
+
+        PoolStats.EndpointStats stats(Endpoint endpoint);
+
+        /** Whether {@link #stats(Endpoint)} says anything (a factory keeps no state per endpoint). */
+        boolean statsPerEndpoint();
+
+        boolean budgetEnabled();
+
+        PortBudgetSnapshot portBudget();
+
+        static Source of(Pool<?> pool) {
+            return new Source() {
+                @Override public String name() { return pool.name(); }
+                @Override public void addListener(PoolListener listener) { pool.addListener(listener); }
+                @Override public java.util.Set<Endpoint> endpoints() { return pool.endpoints(); }
+                @Override public PoolStats stats() { return pool.stats(); }
+                @Override public PoolStats.EndpointStats stats(Endpoint endpoint) { return pool.stats(endpoint); }
+                @Override public boolean statsPerEndpoint() { return true; }
+                @Override public boolean budgetEnabled() { return pool.config().portBudget().isEnabled(); }
+                @Override public PortBudgetSnapshot portBudget() { return pool.portBudget(); }
+            };
+        }
+
+        static Source of(CloseOwningSocketFactory factory) {
+            return new Source() {
+                @Override public String name() { return factory.name(); }
+                @Override public void addListener(PoolListener listener) { factory.addListener(listener); }
+                @Override public java.util.Set<Endpoint> endpoints() { return factory.endpoints(); }
+                @Override public PoolStats stats() { return factory.stats(); }
+                @Override public PoolStats.EndpointStats stats(Endpoint endpoint) { return new PoolStats.EndpointStats(0, 0, 0, 0); }
+                @Override public boolean statsPerEndpoint() { return false; }
+                @Override public boolean budgetEnabled() { return false; }
+                @Override public PortBudgetSnapshot portBudget() { throw new UnsupportedOperationException("no port budget"); }
+            };
         }
     }
 }

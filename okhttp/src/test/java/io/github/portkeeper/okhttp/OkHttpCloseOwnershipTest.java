@@ -1,0 +1,148 @@
+package io.github.portkeeper.okhttp;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import io.github.portkeeper.core.CloseOwningSocketFactory;
+import io.github.portkeeper.core.micrometer.PoolMetrics;
+import io.github.portkeeper.okhttp.testing.KernelSockets;
+import io.github.portkeeper.okhttp.testing.Workload;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import okhttp3.OkHttpClient;
+import okhttp3.Protocol;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.List;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.ok;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Real OkHttp, 32 threads, {@code maxIdleConnections} at its default 5, against WireMock with a
+ * 1 s idle timeout, requests in bursts with idle gaps: stock OkHttp against OkHttp with the
+ * close-owning socket factory, over HTTP and HTTPS, the kernel sampled throughout.
+ *
+ * <p>The request count is scaled for the build ({@code -Dportkeeper.okhttp.requests=5000} runs
+ * the full workload).
+ */
+class OkHttpCloseOwnershipTest {
+
+    private static final int THREADS = 32;
+    private static final int REQUESTS = Integer.getInteger("portkeeper.okhttp.requests", 640);
+    private static final int BURSTS = Math.max(2, REQUESTS / 320);
+    private static final long GAP_MILLIS = 1_600;
+    /** The watcher's bound (watch delay 100 ms + 20 ms tick) with slack for a loaded 2-core machine and the 50 ms sampling. */
+    private static final long CLOSE_WAIT_BOUND_MILLIS = 600;
+
+    private WireMockServer server;
+
+    private void startServer() {
+        server = new WireMockServer(options().dynamicPort().dynamicHttpsPort().bindAddress("127.0.0.1").jettyIdleTimeout(1_000L));
+        server.start();
+        server.stubFor(get("/item").willReturn(ok("item")));
+    }
+
+    @AfterEach
+    void stopServer() {
+        if (server != null) {
+            server.stop();
+        }
+    }
+
+    @Test
+    void stockOkHttpLeavesTimeWaitAndCloseWaitTheFactoryLeavesNone() throws Exception {
+        compare(false);
+    }
+
+    @Test
+    void overTlsTheFactoryLeavesNoTimeWaitAndNoStaleCloseWaitEither() throws Exception {
+        compare(true);
+    }
+
+    private void compare(boolean tls) throws Exception {
+        KernelSockets.assumeLinux();
+        Workload workload = new Workload(THREADS, REQUESTS, BURSTS, GAP_MILLIS);
+
+        startServer();
+        int stockPort = tls ? server.httpsPort() : server.port();
+        Workload.Result stock = workload.run(client(new OkHttpClient.Builder(), tls), url(tls, stockPort), stockPort);
+        int stockTimeWaitAtEnd = KernelSockets.clientTimeWait(stockPort);
+        server.stop();
+
+        startServer(); // fresh ports: the stock run's TIME_WAIT must not count against the factory
+        int port = tls ? server.httpsPort() : server.port();
+        CloseOwningSocketFactory sockets = CloseOwningSocketFactory.builder().name("okhttp-" + (tls ? "tls" : "plain")).build();
+        MeterRegistry registry = new SimpleMeterRegistry();
+        PoolMetrics.of(sockets).bindTo(registry);
+        OkHttpClient client = client(new OkHttpClient.Builder().socketFactory(sockets), tls);
+        Workload.Result owned = workload.run(client, url(tls, port), port);
+        client.connectionPool().evictAll();
+        await().atMost(Duration.ofSeconds(20)).until(() -> sockets.stats().draining() == 0);
+        int kernelTimeWait = KernelSockets.clientTimeWait(port);
+
+        String figures = (tls ? "TLS" : "plain") + ": stock " + stock + " (TIME_WAIT at end " + stockTimeWaitAtEnd + "); factory " + owned
+                + " opened=" + sum(registry, "portkeeper.connections.opened")
+                + " closed peer/reset/local=" + closed(registry, "peer") + "/" + closed(registry, "reset") + "/" + closed(registry, "local")
+                + " timewait.caused=" + sum(registry, "portkeeper.timewait.caused") + " kernel=" + kernelTimeWait;
+        System.out.println(figures);
+
+        assertThat(stock.peakTimeWait()).as("stock OkHttp evicts beyond 5 idle with a FIN: " + figures).isPositive();
+        assertThat(stock.peakCloseWait()).as("stock OkHttp leaves server-closed idle connections in CLOSE_WAIT: " + figures).isPositive();
+        assertThat(owned.failed()).as(figures).isZero();
+        assertThat(owned.peakTimeWait()).as(figures).isZero();
+        assertThat(kernelTimeWait).as(figures).isZero();
+        assertThat(sum(registry, "portkeeper.timewait.caused")).as("timewait.caused = kernel: " + figures).isEqualTo(kernelTimeWait);
+        assertThat(owned.oldestCloseWaitMillis()).as("no CLOSE_WAIT older than the watcher's bound: " + figures)
+                .isLessThanOrEqualTo(CLOSE_WAIT_BOUND_MILLIS);
+        assertThat(closed(registry, "peer") + closed(registry, "reset"))
+                .as("every connection opened ended, none with a local FIN: " + figures).isEqualTo(sum(registry, "portkeeper.connections.opened"));
+        assertThat(KernelSockets.clientPorts(port, KernelSockets.CLOSE_WAIT)).isEmpty();
+    }
+
+    private static long sum(MeterRegistry registry, String name) {
+        return (long) registry.find(name).counters().stream().mapToDouble(Counter::count).sum();
+    }
+
+    private static long closed(MeterRegistry registry, String by) {
+        return (long) registry.find("portkeeper.connections.closed").tag("closed.by", by).counters().stream()
+                .mapToDouble(Counter::count).sum();
+    }
+
+    private static String url(boolean tls, int port) {
+        return (tls ? "https" : "http") + "://127.0.0.1:" + port + "/item";
+    }
+
+    /** HTTP/1.1 only (the eviction pattern under test); over TLS trusting WireMock's self-signed certificate, for this test only. */
+    static OkHttpClient client(OkHttpClient.Builder builder, boolean tls) throws Exception {
+        builder.protocols(List.of(Protocol.HTTP_1_1));
+        if (tls) {
+            X509TrustManager trustAll = new X509TrustManager() {
+                @Override
+                public void checkClientTrusted(X509Certificate[] chain, String authType) {
+                }
+
+                @Override
+                public void checkServerTrusted(X509Certificate[] chain, String authType) {
+                }
+
+                @Override
+                public X509Certificate[] getAcceptedIssuers() {
+                    return new X509Certificate[0];
+                }
+            };
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, new TrustManager[] {trustAll}, null);
+            builder.sslSocketFactory(context.getSocketFactory(), trustAll).hostnameVerifier((host, session) -> true);
+        }
+        return builder.build();
+    }
+}
