@@ -1,5 +1,6 @@
 package io.github.portkeeper.observability;
 
+import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import org.junit.jupiter.api.Test;
@@ -32,6 +33,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * temporary data directory): it scrapes two workloads every second, a naive client (a new
  * connection per request, closed by the client: a TIME_WAIT each) and a Portkeeper pool, and
  * its HTTP API must show the TIME_WAIT alert firing for the naive client and not for Portkeeper.
+ * The naive client is a Portkeeper pool set up to behave like one (one lease per connection,
+ * {@link Retirement#local()}), so that its TIME_WAIT shows in the same meters; on Linux the
+ * kernel gauge scraped from it confirms the sockets are real.
  *
  * <p>To stay quick, Prometheus loads a copy of the rules in which every {@code for:} is 5 s;
  * the expressions, thresholds and labels are the shipped ones unchanged (the {@code [5m]} rates
@@ -85,6 +89,10 @@ class PrometheusEndToEndTest {
                 assertThat(value(base, "sum(rate(portkeeper_leases_total{job=\"portkeeper\"}[5m]))")).isPositive();
                 assertThat(value(base, "portkeeper:timewait_caused:rate5m{job=\"naive\"}")).isPositive();
                 assertThat(alerts(base, "portkeeper")).as("no %s alert, pending or firing, for Portkeeper", ALERT).isEmpty();
+                if (KernelProbe.linux().isAvailable()) {
+                    assertThat(value(base, "portkeeper_tcp_timewait{job=\"naive\"}")).as("kernel TIME_WAIT, naive").isPositive();
+                    assertThat(value(base, "portkeeper_tcp_timewait{job=\"portkeeper\"}")).as("kernel TIME_WAIT, Portkeeper").isZero();
+                }
                 assertThat(naive.failure()).isNull();
                 assertThat(pooled.failure()).isNull();
                 assertThat(pooled.answered()).isPositive();
