@@ -11,6 +11,8 @@ import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.internal.MeterList;
 import io.github.portkeeper.core.testing.ChannelConnector;
 import io.github.portkeeper.core.testing.ScriptedServer;
+import io.github.portkeeper.core.testing.StubConnection;
+import io.github.portkeeper.core.testing.StubConnector;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -179,6 +181,29 @@ class PrometheusExpositionTest {
         }
         assertThat(count("portkeeper.timewait.caused")).isPositive();
         assertThat(count("portkeeper.leaks.suspected")).isPositive();
+    }
+
+    @Test
+    void poolsWithAndWithoutTheEndpointTagShareOneRegistryWithoutARegistrationFailure() throws Exception {
+        PrometheusMeterRegistry shared = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        List<String> failures = new CopyOnWriteArrayList<>();
+        shared.config().onMeterRegistrationFailed((id, reason) -> failures.add(id + ": " + reason));
+        try (Pool<StubConnection> tagged = Pool.of(new StubConnector(), PoolConfig.builder().name("tagged").build());
+             Pool<StubConnection> untagged = Pool.of(new StubConnector(), PoolConfig.builder().name("untagged").build())) {
+            new PoolMetrics(tagged).bindTo(shared);
+            PoolMetrics.builder(untagged).endpointTag(false).build().bindTo(shared);
+            try (Lease<StubConnection> a = tagged.lease(Endpoint.of("a.example", 80));
+                 Lease<StubConnection> b = untagged.lease(Endpoint.of("b.example", 80))) {
+                assertThat(a.connection()).isNotNull();
+                assertThat(b.connection()).isNotNull();
+            }
+            String scrape = shared.scrape();
+            assertThat(failures).isEmpty();
+            assertThat(scrape).contains("portkeeper_leases_total{endpoint=\"a.example:80\",outcome=\"new\",pool=\"tagged\"} 1.0",
+                    "portkeeper_leases_total{outcome=\"new\",pool=\"untagged\"} 1.0");
+        } finally {
+            shared.close();
+        }
     }
 
     /** Families from the {@code # TYPE} lines, samples and their labels, against the list. */
