@@ -1,0 +1,165 @@
+package io.github.portkeeper.rpc;
+
+import io.github.portkeeper.core.CloseOwningSocketFactory;
+import io.github.portkeeper.core.CloseReason;
+import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.Retirement;
+import io.github.portkeeper.rpc.testing.Kernel;
+import io.github.portkeeper.rpc.testing.RedisServer;
+import io.github.portkeeper.rpc.testing.Tally;
+import org.junit.jupiter.api.Test;
+import redis.clients.jedis.DefaultJedisClientConfig;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.JedisFactory;
+import redis.clients.jedis.JedisPool;
+import redis.clients.jedis.JedisPoolConfig;
+import redis.clients.jedis.JedisSocketFactory;
+import redis.clients.jedis.exceptions.JedisConnectionException;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Real Jedis and its {@code JedisPool} against a real {@code redis-server}, through a
+ * {@link JedisSocketFactory} built on the close-owning socket factory: the pool's eviction closes
+ * idle connections, the factory decides how. Jedis closes without a goodbye (no {@code QUIT}
+ * since Redis 7.2 deprecated it), so with Redis' {@code timeout} set the server's idle close ends
+ * each evicted connection ({@code PEER}); without it nothing ever closes them from the server
+ * side and the drain timeout's fallback ({@code RESET}) does. Either way no client TIME_WAIT,
+ * and the endings counted match the kernel.
+ *
+ * <p>Here, not in a module of its own: Jedis is another RPC client with its own pool, and the
+ * real-Redis test support lives in this module's tests.
+ */
+class JedisCloseOwnershipTest {
+
+    private static final int THREADS = 16;
+    private static final int OPS = 2_000;
+
+    @Test
+    void withRedisTimeoutEvictedConnectionsEndByTheServersCloseAndLeaveNoTimeWait() throws Exception {
+        Tally tally = run(1, Retirement.awaitPeer(Duration.ofSeconds(5)), Duration.ofMillis(300), 2);
+        assertThat(tally.closed(Ending.PEER)).isEqualTo(tally.opened());
+    }
+
+    @Test
+    void redisClosingConnectionsThePoolKeepsIdleLeavesNoCloseWaitAndThePoolDropsThem() throws Exception {
+        // Eviction after 4 s idle, Redis' timeout after 1 s: Redis closes first, while the pool
+        // holds the connections idle; the watcher answers, the pool's validation sees them closed.
+        Tally tally = run(1, Retirement.awaitPeer(Duration.ofSeconds(5)), Duration.ofSeconds(4), 1);
+        assertThat(tally.closed(Ending.PEER, CloseReason.PEER_CLOSED)).isPositive();
+        assertThat(tally.closed(Ending.PEER)).isEqualTo(tally.opened());
+    }
+
+    @Test
+    void withoutRedisTimeoutEvictedConnectionsEndByTheFallbackAndLeaveNoTimeWait() throws Exception {
+        Tally tally = run(0, Retirement.awaitPeer(Duration.ofMillis(500)), Duration.ofMillis(300), 2);
+        assertThat(tally.closed(Ending.RESET)).as("drained in vain, then the fallback: " + tally).isPositive();
+        assertThat(tally.closed(Ending.PEER) + tally.closed(Ending.RESET)).as(tally.toString()).isEqualTo(tally.opened());
+    }
+
+    private static Tally run(int redisTimeoutSeconds, Retirement retirement, Duration evictAfterIdle, int bursts) throws Exception {
+        Kernel.assumeAvailable();
+        Tally tally = new Tally();
+        CloseOwningSocketFactory sockets = CloseOwningSocketFactory.builder().name("jedis").retirement(retirement).listener(tally).build();
+        try (RedisServer redis = RedisServer.start(redisTimeoutSeconds)) {
+            JedisPoolConfig config = new JedisPoolConfig();
+            config.setMaxTotal(THREADS);
+            config.setMaxIdle(THREADS);
+            config.setMinIdle(0);
+            config.setTestOnBorrow(true);
+            config.setTestWhileIdle(false); // a PING every eviction run would keep every connection busy
+            config.setTimeBetweenEvictionRuns(Duration.ofMillis(100));
+            config.setMinEvictableIdleDuration(evictAfterIdle);
+            config.setNumTestsPerEvictionRun(-1); // all idle connections each run
+            JedisSocketFactory jedisSockets = () -> connect(sockets, redis.address());
+            JedisFactory factory = new JedisFactory(jedisSockets, DefaultJedisClientConfig.builder().build()) {
+            };
+            AtomicInteger failed = new AtomicInteger();
+            try (JedisPool pool = new JedisPool(config, factory)) {
+                ExecutorService threads = Executors.newFixedThreadPool(THREADS);
+                try {
+                    for (int burst = 0; burst < bursts; burst++) {
+                        Future<?>[] ops = new Future<?>[OPS / bursts];
+                        for (int i = 0; i < ops.length; i++) {
+                            String key = "k" + (i % 64);
+                            ops[i] = threads.submit(() -> {
+                                try (Jedis jedis = pool.getResource()) {
+                                    jedis.set(key, "v");
+                                    if (!"v".equals(jedis.get(key))) {
+                                        failed.incrementAndGet();
+                                    }
+                                } catch (RuntimeException e) {
+                                    failed.incrementAndGet();
+                                }
+                            });
+                        }
+                        for (Future<?> f : ops) {
+                            f.get(60, TimeUnit.SECONDS);
+                        }
+                        // The pool's eviction empties it, and every closed connection ends
+                        // (the server's close, or the drain timeout's fallback). Meanwhile no
+                        // CLOSE_WAIT outlives the watcher's bound.
+                        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
+                                .untilAsserted(() -> assertThat(Kernel.closeWaitTo(redis.address()) == 0 || closeWaitStaysBrief(redis.address())).isTrue());
+                        await().atMost(Duration.ofSeconds(20)).until(() -> pool.getNumIdle() == 0 && pool.getNumActive() == 0
+                                && sockets.stats().draining() == 0 && sockets.stats().active() == 0);
+                    }
+                } finally {
+                    threads.shutdownNow();
+                }
+            }
+            System.out.println("Jedis, redis timeout " + redisTimeoutSeconds + " s: opened=" + tally.opened()
+                    + " peer=" + tally.closed(Ending.PEER) + " (server closed while idle: " + tally.closedFor(CloseReason.PEER_CLOSED) + ")"
+                    + " reset=" + tally.closed(Ending.RESET) + " local=" + tally.closed(Ending.LOCAL)
+                    + " kernel TIME_WAIT=" + Kernel.timeWaitTo(redis.address()) + " CLOSE_WAIT=" + Kernel.closeWaitTo(redis.address())
+                    + " failed=" + failed.get());
+            assertThat(failed.get()).isZero();
+            assertThat(tally.opened()).isPositive();
+            assertThat(tally.closed(Ending.LOCAL)).as("timewait.caused: " + tally).isZero();
+            assertThat(Kernel.timeWaitTo(redis.address())).as("kernel client TIME_WAIT = timewait.caused").isEqualTo(tally.closed(Ending.LOCAL));
+            assertThat(Kernel.closeWaitTo(redis.address())).isZero();
+            assertThat(tally.closedFor(CloseReason.RETIRED) + tally.closedFor(CloseReason.PEER_CLOSED)).isEqualTo(tally.opened());
+        }
+        return tally;
+    }
+
+    /** A CLOSE_WAIT seen now is gone within the watcher's bound (100 ms delay, 20 ms tick) plus slack. */
+    private static boolean closeWaitStaysBrief(InetSocketAddress redis) {
+        await().atMost(Duration.ofMillis(600)).pollInterval(Duration.ofMillis(20)).until(() -> Kernel.closeWaitTo(redis) == 0);
+        return true;
+    }
+
+    /** What a user's {@code JedisSocketFactory} does: a factory socket, options, connect. */
+    private static Socket connect(CloseOwningSocketFactory sockets, InetSocketAddress address) {
+        Socket s = null;
+        try {
+            s = sockets.createSocket();
+            s.setTcpNoDelay(true);
+            s.setKeepAlive(true);
+            s.setSoLinger(true, 0); // as Jedis' own factory does: recorded, not applied
+            s.connect(address, 2_000);
+            s.setSoTimeout(2_000);
+            return s;
+        } catch (IOException e) {
+            if (s != null) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // connect failed; nothing to end
+                }
+            }
+            throw new JedisConnectionException(e);
+        }
+    }
+}
