@@ -1,0 +1,52 @@
+package io.github.portkeeper.cli.doctor;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the doctor found over one interval: the host's facts, each destination's client sockets
+ * and each listening port's server sockets, a verdict and advice. Rendered as a table
+ * ({@link DoctorReport}) or as JSON ({@link DoctorJson}).
+ */
+record Diagnosis(Host host, Duration interval, int reads, List<Destination> destinations,
+                 List<Listener> listeners, Verdict verdict, List<String> advice) {
+
+    /** The worst-first verdict words, as printed and in JSON. */
+    enum Verdict {
+        HEALTHY("healthy"), AT_RISK("at-risk"), EXHAUSTING("exhausting");
+
+        final String word;
+
+        Verdict(String word) {
+            this.word = word;
+        }
+
+        Verdict worse(Verdict other) {
+            return other.ordinal() > ordinal() ? other : this;
+        }
+    }
+
+    /** Host-wide facts; rates are {@code null} where the kernel's counters could not be read. */
+    record Host(String kernel, int portLow, int portHigh, Map<String, String> sysctls,
+                Double activeOpensPerSecond, Map<String, Double> tcpExtPerSecond, int sockets) {
+
+        int rangeSize() {
+            return portHigh - portLow + 1;
+        }
+    }
+
+    /** Client-side sockets toward one remote endpoint. */
+    record Destination(String remote, int established, int synSent, int timeWait, int closeWait,
+                       int newTimeWait, double newTimeWaitPerSecond, int unattributedTimeWait,
+                       int portsLeft, Double secondsToExhaustion, List<Owner> processes, Verdict verdict) {
+    }
+
+    /** A process holding sockets toward a destination. */
+    record Owner(int pid, String command, int established, int closeWait, int timeWaitAttributed) {
+    }
+
+    /** Server-side sockets on one listening port. */
+    record Listener(String local, int timeWait, int closeWait) {
+    }
+}

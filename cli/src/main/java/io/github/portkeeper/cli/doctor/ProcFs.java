@@ -1,0 +1,135 @@
+package io.github.portkeeper.cli.doctor;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * The files of {@code /proc} the doctor reads, below a root that is {@code /} on a host and
+ * another directory where a host's {@code /proc} is mounted elsewhere (a container) or where a
+ * test wrote a synthetic one. Everything is read-only.
+ */
+final class ProcFs {
+
+    /** The sysctls the doctor reads and explains, in the order it prints them. */
+    static final List<String> SYSCTLS = List.of("net.ipv4.ip_local_port_range", "net.ipv4.tcp_tw_reuse",
+            "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_max_tw_buckets", "net.ipv4.tcp_timestamps",
+            "net.ipv4.tcp_tw_recycle");
+
+    private final Path proc;
+
+    ProcFs(Path root) {
+        this.proc = root.resolve("proc");
+    }
+
+    Path root() {
+        return proc.getParent();
+    }
+
+    Path tcp() {
+        return proc.resolve("net/tcp");
+    }
+
+    Path tcp6() {
+        return proc.resolve("net/tcp6");
+    }
+
+    boolean hasSocketTables() {
+        return Files.exists(tcp()) || Files.exists(tcp6());
+    }
+
+    /** The kernel release, e.g. {@code 6.1.0-13-amd64}, or "unknown". */
+    String kernel() {
+        return readSmall(proc.resolve("sys/kernel/osrelease")).map(String::trim).orElse("unknown");
+    }
+
+    /** The sysctls of {@link #SYSCTLS} that exist, blanks folded; absent ones are left out. */
+    Map<String, String> sysctls() {
+        Map<String, String> values = new LinkedHashMap<>();
+        for (String name : SYSCTLS) {
+            readSmall(proc.resolve("sys/" + name.replace('.', '/')))
+                    .ifPresent(v -> values.put(name, v.trim().replaceAll("\\s+", " ")));
+        }
+        return values;
+    }
+
+    /** A counter of a two-line block such as {@code Tcp: ... ActiveOpens ...} in {@code net/snmp}. */
+    OptionalLong counter(String file, String block, String name) {
+        Optional<String> text = readSmall(proc.resolve("net/" + file));
+        if (text.isEmpty()) {
+            return OptionalLong.empty();
+        }
+        String[] names = null;
+        for (String line : text.get().split("\n")) {
+            if (!line.startsWith(block + ":")) {
+                continue;
+            }
+            String[] fields = line.substring(block.length() + 1).trim().split("\\s+");
+            if (names == null) {
+                names = fields;
+                continue;
+            }
+            for (int i = 0; i < names.length && i < fields.length; i++) {
+                if (names[i].equals(name)) {
+                    try {
+                        return OptionalLong.of(Long.parseLong(fields[i]));
+                    } catch (NumberFormatException e) {
+                        return OptionalLong.empty();
+                    }
+                }
+            }
+            return OptionalLong.empty();
+        }
+        return OptionalLong.empty();
+    }
+
+    /** The process directories, {@code /proc/<pid>}. */
+    DirectoryStream<Path> processes() throws IOException {
+        return Files.newDirectoryStream(proc, p -> isPid(p.getFileName().toString()));
+    }
+
+    /** The command line of a process, arguments joined by spaces, else its name, else "?". */
+    String command(int pid) {
+        Path dir = proc.resolve(Integer.toString(pid));
+        try {
+            byte[] raw = Files.readAllBytes(dir.resolve("cmdline"));
+            if (raw.length > 0) {
+                String line = new String(raw, StandardCharsets.UTF_8).replace('\0', ' ').trim();
+                return line.length() > 200 ? line.substring(0, 197) + "..." : line;
+            }
+        } catch (IOException e) {
+            // gone, or not ours to read: fall back to the name
+        }
+        return readSmall(dir.resolve("comm")).map(String::trim).filter(s -> !s.isEmpty()).orElse("?");
+    }
+
+    private static boolean isPid(String name) {
+        if (name.isEmpty() || name.length() > 10) {
+            return false;
+        }
+        for (int i = 0; i < name.length(); i++) {
+            if (name.charAt(i) < '0' || name.charAt(i) > '9') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static Optional<String> readSmall(Path file) {
+        try {
+            return Optional.of(Files.readString(file, StandardCharsets.UTF_8));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+}
