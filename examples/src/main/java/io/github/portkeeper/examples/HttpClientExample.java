@@ -27,7 +27,7 @@ import java.util.List;
  * loopback, sends 1,000 GETs from 4 threads, and prints the pool's metrics and the kernel's count
  * of TIME_WAIT sockets on this host.
  *
- * <p>Run: {@code java -cp examples/target/portkeeper-lab.jar io.github.portkeeper.examples.HttpClientExample}
+ * <p>Run: {@code java -cp examples/target/portkeeper-examples.jar io.github.portkeeper.examples.HttpClientExample}
  */
 public final class HttpClientExample {
 

@@ -23,7 +23,7 @@ import java.time.Duration;
  * second, first, as real servers do), sends 1,000 requests through a {@link SocketPool}, waits for
  * the server's idle timeout, and prints what the pool's metrics and the kernel say.
  *
- * <p>Run: {@code java -cp examples/target/portkeeper-lab.jar io.github.portkeeper.examples.SocketPoolExample}
+ * <p>Run: {@code java -cp examples/target/portkeeper-examples.jar io.github.portkeeper.examples.SocketPoolExample}
  */
 public final class SocketPoolExample {
 

@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -63,7 +64,7 @@ public final class DoctorCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (interval.compareTo(Duration.ofMillis(200)) < 0) {
             throw new ParameterException(spec.commandLine(),
-                    "--interval must be at least 200ms, but was '" + interval + "'");
+                    "--interval must be at least 200ms, but was '" + given("--interval") + "'");
         }
         if (top < 1) {
             throw new ParameterException(spec.commandLine(), "--top must be at least 1, but was '" + top + "'");
@@ -72,6 +73,11 @@ public final class DoctorCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--count must be 0 or more, but was '" + count + "'");
         }
         return run(spec.commandLine().getOut(), spec.commandLine().getErr());
+    }
+
+    private String given(String flag) {
+        List<String> values = spec.findOption(flag).originalStringValues();
+        return values.isEmpty() ? "" : values.get(values.size() - 1);
     }
 
     private int run(PrintWriter out, PrintWriter err) throws IOException {

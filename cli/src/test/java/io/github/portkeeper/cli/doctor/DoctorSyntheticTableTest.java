@@ -2,15 +2,13 @@ package io.github.portkeeper.cli.doctor;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.portkeeper.cli.CliRun;
 import io.github.portkeeper.cli.PortkeeperCli;
 import java.io.File;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -67,15 +65,12 @@ class DoctorSyntheticTableTest {
     void figuresMatchTheTableAndTheRunFitsItsInterval() throws Exception {
         Duration interval = Duration.ofSeconds(2);
         Path json = root.resolve("doctor.json");
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
         long t0 = System.nanoTime();
-        int status = PortkeeperCli.run(new String[] {"doctor", "--interval", "2s", "--proc-root", root.toString(),
-            "--json", json.toString()}, new PrintWriter(out), new PrintWriter(err));
+        CliRun run = CliRun.of("doctor", "--interval", "2s", "--proc-root", root.toString(), "--json", json.toString());
         long millis = (System.nanoTime() - t0) / 1_000_000;
 
-        assertThat(err.toString()).isEmpty();
-        assertThat(status).as(out.toString()).isEqualTo(DoctorCommand.AT_RISK);
+        assertThat(run.err()).isEmpty();
+        assertThat(run.exitCode()).as("%s", run).isEqualTo(DoctorCommand.AT_RISK);
         assertThat(millis).as("doctor with %,d sockets, interval %s", SOCKETS, interval)
                 .isLessThan(interval.toMillis() + 1_000);
         String doc = Files.readString(json);
@@ -90,7 +85,7 @@ class DoctorSyntheticTableTest {
                 "\"portRange\":[32768,60999]", "\"net.ipv4.tcp_tw_reuse\":\"2\"", "\"kernel\":\"6.1.0-synthetic\"",
                 "\"verdict\":\"at-risk\"", "\"interval\":\"PT2S\"");
         assertThat(doc).doesNotContain("\"remote\":\"10.9.");
-        assertThat(out.toString()).contains("pid 4243 python3 leaky.py: 0 established, 5 CLOSE_WAIT",
+        assertThat(run.out()).contains("pid 4243 python3 leaky.py: 0 established, 5 CLOSE_WAIT",
                 "CLOSE_WAIT is always an application bug", "verdict: at-risk");
     }
 
@@ -117,9 +112,5 @@ class DoctorSyntheticTableTest {
         int start = doc.lastIndexOf('{', at);
         int end = doc.indexOf("]}", at);
         return doc.substring(start, end + 2);
-    }
-
-    static List<String> lines(StringWriter w) {
-        return w.toString().lines().toList();
     }
 }

@@ -1,0 +1,166 @@
+package io.github.portkeeper.cli.lab;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The seeds' incident: a new TCP connection per request. It asks for keep-alive like any HTTP/1.1
+ * client, reads the whole response, then closes the socket itself, first, so every request leaves
+ * a TIME_WAIT socket on this host for 60 s.
+ */
+final class NaiveClient implements LabClient {
+
+    private static final int TIMEOUT_MILLIS = 10_000;
+    private static final int MAX_HEAD_BYTES = 64 * 1024;
+
+    private final InetSocketAddress address;
+    private final byte[] request;
+    private final AtomicLong connected = new AtomicLong();
+    private final AtomicLong closedByServer = new AtomicLong();
+
+    NaiveClient(InetSocketAddress address, String hostHeader, String path) {
+        this.address = address;
+        this.request = ("GET " + path + " HTTP/1.1\r\n"
+                + "Host: " + hostHeader + "\r\n"
+                + "User-Agent: portkeeper-lab\r\n"
+                + "Accept: */*\r\n"
+                + "Connection: keep-alive\r\n"
+                + "\r\n").getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** Connections established so far (one per request that got as far as connecting). */
+    long connectionsOpened() {
+        return connected.get();
+    }
+
+    /**
+     * Connections the server closed first: it answered {@code Connection: close} (or spoke
+     * HTTP/1.0), so the client waited for its FIN before closing. Never with the embedded server.
+     */
+    long closedByServer() {
+        return closedByServer.get();
+    }
+
+    @Override
+    public void get() throws IOException {
+        try (Socket s = new Socket()) {
+            s.setTcpNoDelay(true);
+            s.setSoTimeout(TIMEOUT_MILLIS);
+            s.connect(address, TIMEOUT_MILLIS);
+            connected.incrementAndGet();
+            s.getOutputStream().write(request);
+            InputStream in = new BufferedInputStream(s.getInputStream(), 4096);
+            Response response = readResponse(in);
+            if (response.serverCloses()) {
+                // The server said it would close: wait for its FIN, so that the close here is passive.
+                in.transferTo(java.io.OutputStream.nullOutputStream());
+                closedByServer.incrementAndGet();
+            }
+            if (response.status() >= 400) {
+                throw new HttpStatusException(response.status());
+            }
+        } // otherwise the client closes first: a FIN from here, a TIME_WAIT here
+    }
+
+    @Override
+    public void close() {
+        // nothing pooled, nothing to close
+    }
+
+    /**
+     * A response's status, and whether the server will close the connection after it
+     * ({@code Connection: close}, or HTTP/1.0 without keep-alive, or a body ended by the close).
+     */
+    record Response(int status, boolean serverCloses) {
+    }
+
+    /** Reads one response (by Content-Length, chunked, or to end of stream). */
+    static Response readResponse(InputStream in) throws IOException {
+        String statusLine = readLine(in);
+        String[] parts = statusLine.split(" ", 3);
+        if (parts.length < 2 || !parts[0].startsWith("HTTP/")) {
+            throw new IOException("not an HTTP response: '" + statusLine + "'");
+        }
+        int status;
+        try {
+            status = Integer.parseInt(parts[1]);
+        } catch (NumberFormatException e) {
+            throw new IOException("bad status line: '" + statusLine + "'");
+        }
+        long length = -1;
+        boolean chunked = false;
+        boolean close = parts[0].equals("HTTP/1.0");
+        int headBytes = statusLine.length();
+        for (String line = readLine(in); !line.isEmpty(); line = readLine(in)) {
+            headBytes += line.length();
+            if (headBytes > MAX_HEAD_BYTES) {
+                throw new IOException("response head longer than " + MAX_HEAD_BYTES + " bytes");
+            }
+            int colon = line.indexOf(':');
+            if (colon <= 0) {
+                continue;
+            }
+            String name = line.substring(0, colon).trim().toLowerCase(Locale.ROOT);
+            String value = line.substring(colon + 1).trim();
+            if (name.equals("content-length")) {
+                length = Long.parseLong(value);
+            } else if (name.equals("transfer-encoding") && value.toLowerCase(Locale.ROOT).contains("chunked")) {
+                chunked = true;
+            } else if (name.equals("connection")) {
+                String v = value.toLowerCase(Locale.ROOT);
+                close = v.contains("close") || (close && !v.contains("keep-alive"));
+            }
+        }
+        if (status / 100 == 1 || status == 204 || status == 304) {
+            return new Response(status, close); // no body
+        }
+        if (chunked) {
+            while (true) {
+                String size = readLine(in);
+                int semi = size.indexOf(';');
+                long n = Long.parseLong((semi >= 0 ? size.substring(0, semi) : size).trim(), 16);
+                if (n == 0) {
+                    while (!readLine(in).isEmpty()) {
+                        // trailers
+                    }
+                    break;
+                }
+                in.skipNBytes(n);
+                readLine(in);
+            }
+        } else if (length >= 0) {
+            in.skipNBytes(length);
+        } else {
+            in.transferTo(java.io.OutputStream.nullOutputStream()); // no length: the body ends when the server closes
+            close = true;
+        }
+        return new Response(status, close);
+    }
+
+    private static String readLine(InputStream in) throws IOException {
+        StringBuilder sb = new StringBuilder();
+        while (true) {
+            int b = in.read();
+            if (b == -1) {
+                throw new IOException("connection closed inside a response head");
+            }
+            if (b == '\n') {
+                int len = sb.length();
+                if (len > 0 && sb.charAt(len - 1) == '\r') {
+                    sb.setLength(len - 1);
+                }
+                return sb.toString();
+            }
+            if (sb.length() > MAX_HEAD_BYTES) {
+                throw new IOException("response line longer than " + MAX_HEAD_BYTES + " bytes");
+            }
+            sb.append((char) b);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package io.github.portkeeper.cli.lab;
+
+import io.github.portkeeper.cli.CliRun;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@code --starved} for real: in a network namespace with 1,000 ephemeral ports and
+ * {@code tcp_tw_reuse=0}, 3,000 naive requests run out of ports (EADDRNOTAVAIL) while Portkeeper
+ * serves all of them. Needs Linux, root and iproute2; skipped elsewhere.
+ */
+class StarvedLabTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void naiveRunsOutOfPortsWhilePortkeeperServesEveryRequest() throws Exception {
+        Optional<String> why = Starved.unavailableReason();
+        assumeTrue(why.isEmpty(), () -> "--starved cannot run here: " + why.orElse(""));
+        Path json = dir.resolve("starved.json");
+
+        CliRun run = LabRun.of("--starved", "--mode", "naive,portkeeper", "--requests", "3000",
+                "--server-idle-timeout", "500ms", "--json", json.toString());
+
+        assumeFalse(run.exitCode() == 2 && run.err().contains("cannot run here"), () -> "--starved cannot run here: " + run.err());
+        assertThat(run.exitCode()).as("%s", run).isZero();
+        assertThat(run.out()).as("%s", run).contains("ephemeral ports 40000-40999 (1,000), tcp_tw_reuse=0");
+        Map<String, Map<String, Object>> byMode = new java.util.HashMap<>();
+        for (Object r : (List<?>) ((Map<?, ?>) MiniJson.parse(Files.readString(json, StandardCharsets.UTF_8))).get("runs")) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> m = (Map<String, Object>) r;
+            byMode.put((String) m.get("mode"), m);
+        }
+        Map<?, ?> naiveErrors = (Map<?, ?>) byMode.get("naive").get("errors");
+        assertThat(naiveErrors.get("EADDRNOTAVAIL")).as("%s", run).isInstanceOf(Number.class);
+        assertThat(((Number) naiveErrors.get("EADDRNOTAVAIL")).longValue()).as("%s", run).isGreaterThanOrEqualTo(1_000);
+        assertThat(((Number) byMode.get("naive").get("succeeded")).longValue()).as("%s", run).isBetween(900L, 1_000L);
+        assertThat(((Number) byMode.get("portkeeper").get("failed")).longValue()).as("%s", run).isZero();
+        assertThat((Map<?, ?>) byMode.get("portkeeper").get("errors")).as("%s", run).isEmpty();
+        assertThat(run.out()).contains("EADDRNOTAVAIL", "Verdict: The naive client ran out of ports");
+    }
+}

@@ -1,0 +1,119 @@
+package io.github.portkeeper.test;
+
+import io.github.portkeeper.core.Pool;
+import io.github.portkeeper.core.PoolStats;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.function.IntSupplier;
+import org.opentest4j.AssertionFailedError;
+
+/**
+ * Assertions over the kernel's socket table and a pool's state, for any test framework (they
+ * throw {@link AssertionFailedError}). Those that read the kernel skip the test with
+ * {@link Kernel#UNAVAILABLE_REASON} where there is no {@code /proc/net/tcp}.
+ *
+ * <pre>{@code
+ * TimeWaitCount tw = TimeWaitCount.toward(server);   // before the code under test
+ * ... run the client ...
+ * assertNoNewClientTimeWait(tw);
+ * assertNoClientCloseWait(server, Duration.ofSeconds(2));
+ * assertNoLeaseHeld(pool);
+ * assertTimeWaitCausedMatchesKernel(tally.timeWaitCaused(), tw);
+ * }</pre>
+ *
+ * <p>Thread-safety: stateless.
+ */
+public final class PortkeeperAssertions {
+
+    private static final long POLL_MILLIS = 20;
+
+    private PortkeeperAssertions() {
+    }
+
+    /**
+     * Asserts that no client TIME_WAIT toward the counted server appeared since {@code before}
+     * was taken: the client never closed first.
+     *
+     * @param before the count taken before the code under test ran
+     */
+    public static void assertNoNewClientTimeWait(TimeWaitCount before) {
+        int fresh = before.newSince();
+        if (fresh != 0) {
+            throw new AssertionFailedError("expected no new client TIME_WAIT toward " + before.server() + ", but "
+                    + fresh + " appeared: the client closed first " + fresh + " times (" + Kernel.describe(before.server())
+                    + ")", 0, fresh);
+        }
+    }
+
+    /**
+     * Asserts that no client socket toward {@code server} is in CLOSE_WAIT, waiting up to
+     * {@code grace} for closes that are on their way (a pool closes a connection the server
+     * closed shortly after, not at once).
+     *
+     * @param server the server's resolved address and port
+     * @param grace how long CLOSE_WAIT may take to clear
+     */
+    public static void assertNoClientCloseWait(InetSocketAddress server, Duration grace) {
+        Kernel.assumeLinux();
+        int left = awaitZero(() -> Kernel.clientCloseWait(server), grace);
+        if (left != 0) {
+            throw new AssertionFailedError("expected no client CLOSE_WAIT toward " + server + " after " + grace
+                    + ", but " + left + " remain: the server closed and the client never did (" + Kernel.describe(server)
+                    + ")", 0, left);
+        }
+    }
+
+    /**
+     * Asserts that {@code pool} holds no lease: every connection was given back.
+     *
+     * @param pool the pool
+     */
+    public static void assertNoLeaseHeld(Pool<?> pool) {
+        PoolStats stats = Objects.requireNonNull(pool, "pool").stats();
+        if (stats.active() != 0) {
+            StringBuilder held = new StringBuilder();
+            stats.endpoints().forEach((endpoint, s) -> {
+                if (s.active() > 0) {
+                    held.append(' ').append(endpoint).append('=').append(s.active());
+                }
+            });
+            throw new AssertionFailedError("expected no Portkeeper lease still held by pool '" + pool.name()
+                    + "', but " + stats.active() + " are:" + held + " (a lease not closed, e.g. outside "
+                    + "try-with-resources)", 0, stats.active());
+        }
+    }
+
+    /**
+     * Asserts that the TIME_WAIT sockets a pool says it caused (its {@code timewait.caused}
+     * counter since {@code before} was taken) equal the kernel's count of new client TIME_WAIT
+     * toward the server.
+     *
+     * @param caused what the pool counted since {@code before}, e.g.
+     *     {@link TallyListener#timeWaitCaused()} or the Micrometer counter's increase
+     * @param before the count taken before the code under test ran
+     */
+    public static void assertTimeWaitCausedMatchesKernel(long caused, TimeWaitCount before) {
+        int kernel = before.newSince();
+        if (kernel != caused) {
+            throw new AssertionFailedError("expected timewait.caused to equal the kernel's new client TIME_WAIT toward "
+                    + before.server() + ", but the pool counted " + caused + " and the kernel " + kernel, kernel, caused);
+        }
+    }
+
+    /** Polls until {@code count} is zero or {@code grace} has passed; returns the last count. */
+    static int awaitZero(IntSupplier count, Duration grace) {
+        long deadline = System.nanoTime() + grace.toNanos();
+        int n = count.getAsInt();
+        while (n != 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(POLL_MILLIS); // polling the kernel, not synchronising with the code under test
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            n = count.getAsInt();
+        }
+        return n;
+    }
+}
