@@ -1,6 +1,7 @@
 package io.github.portkeeper.cli.doctor;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -103,7 +104,9 @@ final class ProcFs {
             byte[] raw = Files.readAllBytes(dir.resolve("cmdline"));
             if (raw.length > 0) {
                 String line = new String(raw, StandardCharsets.UTF_8).replace('\0', ' ').trim();
-                return line.length() > 200 ? line.substring(0, 197) + "..." : line;
+                // Long command lines (a JVM's class path) keep their start and their end, where the
+                // main class and its arguments are.
+                return line.length() > 200 ? line.substring(0, 100) + " ... " + line.substring(line.length() - 95) : line;
             }
         } catch (IOException e) {
             // gone, or not ours to read: fall back to the name
@@ -123,9 +126,19 @@ final class ProcFs {
         return true;
     }
 
-    private static Optional<String> readSmall(Path file) {
-        try {
-            return Optional.of(Files.readString(file, StandardCharsets.UTF_8));
+    /**
+     * Reads a small {@code /proc} file with one large read: a sysctl file answers only the first
+     * read (a read at a later offset is end of file), and {@code Files.readString} starts with a
+     * one-byte read on files that report size 0, which would return "4" for "40000 40999".
+     */
+    static Optional<String> readSmall(Path file) {
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] buf = new byte[64 * 1024];
+            int n = 0;
+            for (int r = in.read(buf, 0, buf.length); r > 0 && n < buf.length; r = in.read(buf, n, buf.length - n)) {
+                n += r;
+            }
+            return Optional.of(new String(buf, 0, n, StandardCharsets.UTF_8));
         } catch (NoSuchFileException e) {
             return Optional.empty();
         } catch (IOException e) {

@@ -121,10 +121,12 @@ final class Sampler {
 
     private void read(Interval result, LongIntMap seen) throws IOException {
         SocketRows rows = new SocketRows();
+        long started = System.nanoTime();
         if (!reader.read(proc.tcp(), proc.tcp6(), rows)) {
             throw new IOException("neither " + proc.tcp() + " nor " + proc.tcp6() + " exists");
         }
-        long now = System.nanoTime();
+        // The kernel writes the table as it is read: the read stands for its midpoint.
+        long now = started + (System.nanoTime() - started) / 2;
         lastRead = now;
         boolean primed = windowStart >= 0;
         if (!primed) {

@@ -1,5 +1,7 @@
 package io.github.portkeeper.cli.lab;
 
+import io.github.portkeeper.cli.MiniJson;
+
 import io.github.portkeeper.cli.CliRun;
 
 import io.github.portkeeper.core.KernelProbe;

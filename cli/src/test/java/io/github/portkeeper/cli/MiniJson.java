@@ -1,4 +1,4 @@
-package io.github.portkeeper.cli.lab;
+package io.github.portkeeper.cli;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -10,7 +10,7 @@ import java.util.Map;
  * kept), arrays {@link List}s, numbers {@link Double}s or {@link Long}s, and {@code null} null.
  * Anything that is not JSON (trailing commas, single quotes, garbage after the value) fails.
  */
-final class MiniJson {
+public final class MiniJson {
 
     private final String s;
     private int i;
@@ -19,7 +19,7 @@ final class MiniJson {
         this.s = s;
     }
 
-    static Object parse(String json) {
+    public static Object parse(String json) {
         MiniJson p = new MiniJson(json);
         Object v = p.value();
         p.ws();
