@@ -79,6 +79,20 @@ public final class Kernel {
     }
 
     /**
+     * Counts the client sockets toward {@code server} that closed first: in TIME_WAIT, or on
+     * their way to it (FIN_WAIT1, FIN_WAIT2, CLOSING) because the peer's FIN has not arrived yet.
+     * Right after a client closes, this counts what TIME_WAIT alone would only count a moment later.
+     *
+     * @param server the server's resolved address and port
+     * @return the count
+     */
+    public static int clientClosedFirst(InetSocketAddress server) {
+        SocketTable t = snapshot();
+        return t.countToRemote(TcpState.TIME_WAIT, server) + t.countToRemote(TcpState.FIN_WAIT1, server)
+                + t.countToRemote(TcpState.FIN_WAIT2, server) + t.countToRemote(TcpState.CLOSING, server);
+    }
+
+    /**
      * Counts the CLOSE_WAIT sockets toward {@code server}: the server closed and the client has
      * not (always a client bug if it lasts).
      *

@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
-import org.junit.jupiter.api.extension.AfterEachCallback;
-import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.AfterTestExecutionCallback;
+import org.junit.jupiter.api.extension.BeforeTestExecutionCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ExtensionContext.Namespace;
 
@@ -29,12 +29,14 @@ import org.junit.jupiter.api.extension.ExtensionContext.Namespace;
  * }</pre>
  *
  * <p>Off Linux (no {@code /proc/net/tcp}) each test is skipped with {@link Kernel#UNAVAILABLE_REASON}.
- * The server is asked for before each test, so it may be started in a {@code @BeforeEach}
- * method (register the extension on an instance field, as above).
+ * The checks wrap the test method itself: the starting counts are read after the
+ * {@code @BeforeEach} methods (so the server may be started there; register the extension on an
+ * instance field, as above) and the checks run right after the test method, before the
+ * {@code @AfterEach} methods close anything.
  *
  * <p>Thread-safety: configure before registering; JUnit then calls it from one thread per test.
  */
-public final class KernelCheck implements BeforeEachCallback, AfterEachCallback {
+public final class KernelCheck implements BeforeTestExecutionCallback, AfterTestExecutionCallback {
 
     private static final Namespace NAMESPACE = Namespace.create(KernelCheck.class);
 
@@ -114,7 +116,7 @@ public final class KernelCheck implements BeforeEachCallback, AfterEachCallback 
     }
 
     @Override
-    public void beforeEach(ExtensionContext context) {
+    public void beforeTestExecution(ExtensionContext context) {
         Kernel.assumeLinux();
         ExtensionContext.Store store = context.getStore(NAMESPACE);
         store.put("timeWait", TimeWaitCount.toward(server.get()));
@@ -124,7 +126,7 @@ public final class KernelCheck implements BeforeEachCallback, AfterEachCallback 
     }
 
     @Override
-    public void afterEach(ExtensionContext context) {
+    public void afterTestExecution(ExtensionContext context) {
         ExtensionContext.Store store = context.getStore(NAMESPACE);
         TimeWaitCount before = store.get("timeWait", TimeWaitCount.class);
         if (before == null) {

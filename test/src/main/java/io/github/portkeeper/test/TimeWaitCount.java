@@ -5,7 +5,9 @@ import java.util.Objects;
 
 /**
  * The kernel's count of client TIME_WAIT sockets toward one server, taken before the code under
- * test runs, so that {@link #newSince()} tells how many that code caused.
+ * test runs, so that {@link #newSince()} tells how many that code caused. Sockets still on their
+ * way to TIME_WAIT (FIN_WAIT1, FIN_WAIT2, CLOSING: the client closed first and the server's FIN
+ * has not arrived yet) count too, so a check right after the client's last close is exact.
  *
  * <p>The count is a difference of two readings. TIME_WAIT lasts 60 s, so a test shorter than
  * that counts exactly; a server on a fresh port (bound to port 0) starts at zero, which makes
@@ -33,7 +35,7 @@ public final class TimeWaitCount {
     public static TimeWaitCount toward(InetSocketAddress server) {
         Objects.requireNonNull(server, "server");
         Kernel.assumeLinux();
-        return new TimeWaitCount(server, Kernel.clientTimeWait(server));
+        return new TimeWaitCount(server, Kernel.clientClosedFirst(server));
     }
 
     /**
@@ -60,7 +62,7 @@ public final class TimeWaitCount {
      * @return the new client TIME_WAIT sockets toward the server (never negative)
      */
     public int newSince() {
-        return Math.max(0, Kernel.clientTimeWait(server) - atStart);
+        return Math.max(0, Kernel.clientClosedFirst(server) - atStart);
     }
 
     /** Returns the server and the starting count. */

@@ -1,0 +1,185 @@
+package io.github.portkeeper.test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
+
+import io.github.portkeeper.core.SocketPool;
+import java.io.IOException;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.platform.launcher.Launcher;
+import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
+import org.junit.platform.launcher.core.LauncherFactory;
+import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
+import org.junit.platform.launcher.listeners.TestExecutionSummary;
+
+/**
+ * The extension fails the tests it should: each inner class is a user's test that leaves one
+ * kind of mess (or none), run through the JUnit launcher, and its outcome and message checked.
+ */
+class KernelCheckTest {
+
+    @BeforeAll
+    static void linuxOnly() {
+        Kernel.assumeLinux();
+    }
+
+    @Test
+    void clientClosingFirstFailsNoNewClientTimeWait() {
+        TestExecutionSummary s = run(ClosesFirst.class);
+        assertThat(failureMessages(s)).singleElement().asString()
+                .contains("expected no new client TIME_WAIT", "but 3 appeared");
+    }
+
+    @Test
+    void clientLeavingCloseWaitFailsNoClientCloseWait() {
+        TestExecutionSummary s = run(LeaksCloseWait.class);
+        LeaksCloseWait.LEAKED.forEach(KernelCheckTest::close);
+        assertThat(failureMessages(s)).singleElement().asString()
+                .contains("expected no client CLOSE_WAIT", "but 2 remain");
+    }
+
+    @Test
+    void leaseNotGivenBackFailsNoLeaseHeld() {
+        TestExecutionSummary s = run(HoldsLease.class);
+        HoldsLease.pool.close();
+        assertThat(failureMessages(s)).singleElement().asString()
+                .contains("expected no Portkeeper lease still held", "but 1 are");
+    }
+
+    @Test
+    void counterThatMissesTheKernelsTimeWaitFailsTheComparison() {
+        TestExecutionSummary s = run(CounterMissesTimeWait.class);
+        assertThat(failureMessages(s)).singleElement().asString()
+                .contains("the pool counted 0 and the kernel 2");
+    }
+
+    @Test
+    void pooledClientThatLetsTheServerCloseFirstPasses() {
+        TestExecutionSummary s = run("io.github.portkeeper.test.example.ClientLeavesNoTimeWaitTest");
+        assertThat(failureMessages(s)).isEmpty();
+        assertThat(s.getTestsSucceededCount()).isEqualTo(1);
+    }
+
+    private static TestExecutionSummary run(Class<?> testClass) {
+        return run(testClass.getName());
+    }
+
+    private static TestExecutionSummary run(String testClass) {
+        Launcher launcher = LauncherFactory.create();
+        SummaryGeneratingListener listener = new SummaryGeneratingListener();
+        launcher.execute(LauncherDiscoveryRequestBuilder.request().selectors(selectClass(testClass)).build(), listener);
+        TestExecutionSummary summary = listener.getSummary();
+        assertThat(summary.getTestsFoundCount()).as("tests found in %s", testClass).isEqualTo(1);
+        return summary;
+    }
+
+    private static List<String> failureMessages(TestExecutionSummary s) {
+        List<String> messages = new ArrayList<>();
+        s.getFailures().forEach(f -> messages.add(String.valueOf(f.getException().getMessage())));
+        return messages;
+    }
+
+    static void close(Socket s) {
+        try {
+            s.close();
+        } catch (IOException e) {
+            // nothing to do
+        }
+    }
+
+    static void exchange(Socket s) throws IOException {
+        s.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
+        int b;
+        do {
+            b = s.getInputStream().read();
+        } while (b != '\n' && b != -1);
+    }
+
+    /** A base for the inner tests: a fresh echo server per test. */
+    abstract static class WithServer {
+        LineServer server;
+
+        @BeforeEach
+        void startServer() throws IOException {
+            server = server();
+        }
+
+        LineServer server() throws IOException {
+            return LineServer.echo();
+        }
+
+        @AfterEach
+        void stopServer() throws IOException {
+            server.close();
+        }
+    }
+
+    static class ClosesFirst extends WithServer {
+        @RegisterExtension
+        final KernelCheck kernel = KernelCheck.toward(() -> server.address()).noNewClientTimeWait();
+
+        @Test
+        void opensThreeConnectionsAndClosesEachFirst() throws IOException {
+            for (int i = 0; i < 3; i++) {
+                try (Socket s = new Socket(server.address().getAddress(), server.address().getPort())) {
+                    exchange(s);
+                }
+            }
+        }
+    }
+
+    static class LeaksCloseWait extends WithServer {
+        static final List<Socket> LEAKED = new ArrayList<>();
+
+        @RegisterExtension
+        final KernelCheck kernel = KernelCheck.toward(() -> server.address()).noClientCloseWait(Duration.ofMillis(300));
+
+        @Override
+        LineServer server() throws IOException {
+            return LineServer.closingOnAccept();
+        }
+
+        @Test
+        void opensTwoConnectionsAndNeverClosesThem() throws IOException {
+            for (int i = 0; i < 2; i++) {
+                LEAKED.add(new Socket(server.address().getAddress(), server.address().getPort()));
+            }
+        }
+    }
+
+    static class HoldsLease extends WithServer {
+        static SocketPool pool;
+
+        @RegisterExtension
+        final KernelCheck kernel = KernelCheck.toward(() -> server.address()).noLeaseHeld(() -> pool.pool());
+
+        @Test
+        void leasesASocketAndNeverGivesItBack() throws IOException {
+            pool = SocketPool.create();
+            exchange(pool.socket("127.0.0.1", server.address().getPort()));
+        }
+    }
+
+    static class CounterMissesTimeWait extends WithServer {
+        @RegisterExtension
+        final KernelCheck kernel = KernelCheck.toward(() -> server.address()).timeWaitCausedMatchesKernel(() -> 0);
+
+        @Test
+        void closesTwoConnectionsFirstButCountsNone() throws IOException {
+            for (int i = 0; i < 2; i++) {
+                try (Socket s = new Socket(server.address().getAddress(), server.address().getPort())) {
+                    exchange(s);
+                }
+            }
+        }
+    }
+}
