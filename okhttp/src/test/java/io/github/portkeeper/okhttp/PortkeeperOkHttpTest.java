@@ -1,0 +1,108 @@
+package io.github.portkeeper.okhttp;
+
+import com.github.tomakehurst.wiremock.WireMockServer;
+import io.github.portkeeper.core.CloseOwningSocketFactory;
+import io.github.portkeeper.core.micrometer.PoolMetrics;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import static com.github.tomakehurst.wiremock.client.WireMock.get;
+import static com.github.tomakehurst.wiremock.client.WireMock.ok;
+import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class PortkeeperOkHttpTest {
+
+    private WireMockServer server;
+
+    @BeforeEach
+    void start() {
+        server = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1"));
+        server.start();
+        server.stubFor(get("/item").willReturn(ok("item").withFixedDelay(50)));
+    }
+
+    @AfterEach
+    void stop() {
+        server.stop();
+    }
+
+    private String url() {
+        return "http://127.0.0.1:" + server.port() + "/item";
+    }
+
+    @Test
+    void configuredClientKeepsAsManyIdleConnectionsAsItsConcurrencyAndReportsLeases() throws Exception {
+        int concurrency = 8;
+        CloseOwningSocketFactory sockets = CloseOwningSocketFactory.builder().name("okhttp-configured").build();
+        MeterRegistry registry = new SimpleMeterRegistry();
+        PoolMetrics.of(sockets).bindTo(registry);
+        OkHttpClient client = PortkeeperOkHttp.configure(new OkHttpClient.Builder(), sockets, concurrency).build();
+
+        burst(client, concurrency);
+        assertThat(client.connectionPool().idleConnectionCount()).as("all 8 kept, not evicted down to OkHttp's 5").isEqualTo(concurrency);
+        burst(client, concurrency);
+
+        assertThat(client.socketFactory()).isSameAs(sockets);
+        assertThat(client.dispatcher().getMaxRequestsPerHost()).isEqualTo(concurrency);
+        assertThat(leases(registry, "new")).isEqualTo(count(registry, "portkeeper.connections.opened")).isEqualTo(concurrency);
+        assertThat(leases(registry, "reused")).isEqualTo(concurrency);
+        assertThat(count(registry, "portkeeper.timewait.avoided")).isEqualTo(concurrency);
+    }
+
+    @Test
+    void settingsAreValidated() {
+        CloseOwningSocketFactory sockets = CloseOwningSocketFactory.create();
+        assertThatThrownBy(() -> PortkeeperOkHttp.configure(new OkHttpClient.Builder(), sockets, 0))
+                .hasMessage("concurrency must be at least 1, but was 0");
+        assertThatThrownBy(() -> PortkeeperOkHttp.configure(new OkHttpClient.Builder(), sockets, 4, Duration.ZERO))
+                .hasMessage("keepAlive must be positive, but was PT0S");
+    }
+
+    /** {@code n} requests in flight at once (a latch holds them until all threads are ready). */
+    private void burst(OkHttpClient client, int n) throws Exception {
+        ExecutorService threads = Executors.newFixedThreadPool(n);
+        try {
+            CountDownLatch ready = new CountDownLatch(n);
+            Future<?>[] calls = new Future<?>[n];
+            for (int i = 0; i < n; i++) {
+                calls[i] = threads.submit(() -> {
+                    ready.countDown();
+                    ready.await(10, TimeUnit.SECONDS);
+                    try (Response r = client.newCall(new Request.Builder().url(url()).build()).execute()) {
+                        return r.body().string();
+                    }
+                });
+            }
+            for (Future<?> f : calls) {
+                assertThat(f.get(30, TimeUnit.SECONDS)).isEqualTo("item");
+            }
+        } finally {
+            threads.shutdownNow();
+        }
+    }
+
+    private static long leases(MeterRegistry registry, String outcome) {
+        return (long) registry.find("portkeeper.leases").tag("outcome", outcome).counters().stream().mapToDouble(Counter::count).sum();
+    }
+
+    private static long count(MeterRegistry registry, String name) {
+        return (long) registry.find(name).meters().stream()
+                .mapToDouble(m -> m.measure().iterator().next().getValue()).sum();
+    }
+}
