@@ -32,6 +32,18 @@ public interface Lease<C> extends AutoCloseable {
     void retire();
 
     /**
+     * Gives the connection back, when the lease is closed, under {@code endpoint} instead of its
+     * own: an endpoint with the same host and port whose qualifier says what the connection has
+     * become during this lease (for example the user identity it was authenticated for). From
+     * then on only leases of {@code endpoint} get it. If {@code endpoint} is at its
+     * {@linkplain Pool#setMaxPerEndpoint(Endpoint, int) limit}, the connection retires instead.
+     *
+     * @param endpoint the endpoint the connection belongs to from now on
+     * @throws IllegalArgumentException if {@code endpoint} has another host or port
+     */
+    void moveTo(Endpoint endpoint);
+
+    /**
      * Whether this is the connection's last use: it is past its lifetime or lease budget and the
      * connector {@linkplain Connector#supportsLastUse() can ask the peer to close} on it. The
      * protocol should do so (HTTP: {@code Connection: close} on this request), so the server

@@ -132,6 +132,76 @@ public final class Pool<C> implements AutoCloseable {
         return engine.portBudget();
     }
 
+    /** The most connections across all endpoints now (initially {@link PoolConfig#maxTotal()}). */
+    public int maxTotal() {
+        return engine.maxTotal();
+    }
+
+    /**
+     * Changes the total limit at run time. A higher limit lets waiting leases open connections at
+     * once; above a lower one no connection is opened, and the surplus leaves as connections
+     * retire (the pool does not close connections to shrink).
+     *
+     * @param max the new limit, at least 1
+     */
+    public void setMaxTotal(int max) {
+        engine.setMaxTotal(atLeastOne("maxTotal", max));
+    }
+
+    /** The default per-endpoint limit now (initially {@link PoolConfig#maxPerEndpoint()}). */
+    public int maxPerEndpoint() {
+        return engine.maxPerEndpoint();
+    }
+
+    /**
+     * Changes the default per-endpoint limit at run time, as {@link #setMaxTotal(int)} does the
+     * total one. Endpoints with their own limit keep it.
+     *
+     * @param max the new limit, at least 1
+     */
+    public void setMaxPerEndpoint(int max) {
+        engine.setMaxPerEndpoint(atLeastOne("maxPerEndpoint", max));
+    }
+
+    /**
+     * The limit of one endpoint: its own if set, else the default.
+     *
+     * @param endpoint the endpoint
+     * @return its limit
+     */
+    public int maxPerEndpoint(Endpoint endpoint) {
+        return engine.maxPerEndpoint(Objects.requireNonNull(endpoint, "endpoint"));
+    }
+
+    /**
+     * Gives one endpoint its own limit at run time.
+     *
+     * @param endpoint the endpoint
+     * @param max      its limit, at least 1
+     */
+    public void setMaxPerEndpoint(Endpoint endpoint, int max) {
+        engine.setMaxPerEndpoint(Objects.requireNonNull(endpoint, "endpoint"), atLeastOne("maxPerEndpoint", max));
+    }
+
+    /**
+     * Retires the idle connections {@code which} selects, by the pool's {@link Retirement} (by
+     * default the server closes them: no TIME_WAIT here). The predicate gets each idle
+     * connection and how long it has been idle; it must not block or use the connection.
+     *
+     * @param which selects the connections to retire
+     * @return how many were retired
+     */
+    public int retireIdle(java.util.function.BiPredicate<? super C, Duration> which) {
+        return engine.retireIdle(Objects.requireNonNull(which, "which"));
+    }
+
+    private static int atLeastOne(String setting, int value) {
+        if (value < 1) {
+            throw new IllegalArgumentException(setting + " must be at least 1, but was " + value);
+        }
+        return value;
+    }
+
     /** The pool's configuration. */
     public PoolConfig config() {
         return engine.config();

@@ -2,158 +2,191 @@ package io.github.portkeeper.http;
 
 import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.Lease;
-import io.github.portkeeper.core.LeaseTimeoutException;
 import io.github.portkeeper.core.Pool;
-import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.PoolStats.EndpointStats;
 import io.github.portkeeper.http.internal.ChannelSocketFactory;
 import io.github.portkeeper.http.internal.FreshConnection;
 import io.github.portkeeper.http.internal.HttpConnection;
 import io.github.portkeeper.http.internal.HttpConnector;
+import io.github.portkeeper.http.internal.LeaseChecks;
+import io.github.portkeeper.http.internal.PendingLease;
 import io.github.portkeeper.http.internal.PooledEndpoint;
-import org.apache.hc.client5.http.DnsResolver;
+import io.github.portkeeper.http.internal.RouteKey;
 import org.apache.hc.client5.http.HttpRoute;
 import org.apache.hc.client5.http.SchemePortResolver;
 import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.client5.http.config.TlsConfig;
-import org.apache.hc.client5.http.impl.DefaultSchemePortResolver;
 import org.apache.hc.client5.http.impl.io.DefaultHttpClientConnectionOperator;
 import org.apache.hc.client5.http.io.ConnectionEndpoint;
 import org.apache.hc.client5.http.io.HttpClientConnectionManager;
 import org.apache.hc.client5.http.io.HttpClientConnectionOperator;
 import org.apache.hc.client5.http.io.LeaseRequest;
-import org.apache.hc.client5.http.ssl.DefaultClientTlsStrategy;
 import org.apache.hc.client5.http.ssl.TlsSocketStrategy;
+import org.apache.hc.core5.function.Resolver;
 import org.apache.hc.core5.http.HttpHost;
 import org.apache.hc.core5.http.URIScheme;
-import org.apache.hc.core5.http.config.Http1Config;
 import org.apache.hc.core5.http.config.RegistryBuilder;
 import org.apache.hc.core5.http.io.SocketConfig;
 import org.apache.hc.core5.http.protocol.HttpContext;
 import org.apache.hc.core5.io.CloseMode;
+import org.apache.hc.core5.pool.ConnPoolControl;
+import org.apache.hc.core5.pool.PoolStats;
 import org.apache.hc.core5.util.TimeValue;
 import org.apache.hc.core5.util.Timeout;
 
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeoutException;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * An Apache HttpClient 5 connection manager backed by a Portkeeper {@link Pool}: for users who
- * keep their own {@code HttpClientBuilder}
- * ({@code HttpClients.custom().setConnectionManager(manager)}). HttpClient still connects, does
- * TLS and proxies; Portkeeper decides reuse and how each connection ends:
+ * An Apache HttpClient 5 connection manager backed by a Portkeeper {@link Pool}: a drop-in for
+ * {@code PoolingHttpClientConnectionManager}
+ * ({@code HttpClients.custom().setConnectionManager(manager)}), built by
+ * {@link PortkeeperConnectionManagerBuilder} with the same method names. HttpClient still
+ * connects, does TLS and proxies; Portkeeper decides reuse and how each connection ends:
  * <ul>
  *   <li>idle connections are watched, and closed passively the moment the server closes them;</li>
- *   <li>idle and expired ones leave by the pool's retirement (default: the server closes first);</li>
- *   <li>a connection past its lifetime or request budget carries {@code Connection: close} on its
- *       last request, so the server closes it;</li>
- *   <li>{@code Keep-Alive: timeout=N} is honoured with a safety margin.</li>
+ *   <li>a connection is pooled per route and user token (HttpClient's connection state): one
+ *       given back with a user token is leased only to requests with that token;</li>
+ *   <li>one with unread bytes, here or in HttpClient's buffer, is never pooled;</li>
+ *   <li>{@code Keep-Alive: timeout=N} is honoured with a safety margin, with any
+ *       {@code HttpClientBuilder};</li>
+ *   <li>{@link ConnectionConfig}'s time to live, idle timeout and validation after inactivity,
+ *       and the keep-alive duration HttpClient's strategy allows, are checked at lease.</li>
  * </ul>
- * A connection is pooled per route and user token: it never serves another route, proxy or
- * identity. TLS settings are per manager; clients with different TLS settings need their own.
+ * <b>Where it deliberately differs:</b> HttpClient closes connections it no longer wants itself
+ * (expired, idle, evicted, not reusable: a FIN from this host, one TIME_WAIT socket here for
+ * 60 s each). This manager retires them by the pool's {@link io.github.portkeeper.core.Retirement}
+ * instead: by default it stops using them and lets the server close first, so this host keeps
+ * no TIME_WAIT. {@link #closeIdle} and {@link #closeExpired} retire the same way. A connection
+ * HttpClient aborts mid-exchange is reset (RST), which also leaves no TIME_WAIT.
  *
  * <p>Thread-safe. Closing the manager closes the pool.
  */
-public final class PortkeeperConnectionManager implements HttpClientConnectionManager {
+public final class PortkeeperConnectionManager implements HttpClientConnectionManager, ConnPoolControl<HttpRoute> {
 
     private final Pool<HttpConnection> pool;
     private final HttpClientConnectionOperator operator;
-    private final SchemePortResolver portResolver = DefaultSchemePortResolver.INSTANCE;
-    private final ConnectionConfig connectionConfig;
-    private final SocketConfig socketConfig;
-    private final TlsConfig tlsConfig;
+    private final SchemePortResolver portResolver;
+    private final Map<HttpRoute, Integer> maxPerRoute = new ConcurrentHashMap<>();
+    /** Endpoints handed to HttpClient and not yet released, for close(IMMEDIATE). */
+    private final Set<PooledEndpoint> leased = ConcurrentHashMap.newKeySet();
+    private volatile SocketConfig defaultSocketConfig;
+    private volatile ConnectionConfig defaultConnectionConfig;
+    private volatile TlsConfig defaultTlsConfig;
+    private volatile Resolver<HttpRoute, SocketConfig> socketConfigResolver;
+    private volatile Resolver<HttpRoute, ConnectionConfig> connectionConfigResolver;
+    private volatile Resolver<HttpHost, TlsConfig> tlsConfigResolver;
 
-    private PortkeeperConnectionManager(Builder b) {
-        this.pool = Pool.of(new HttpConnector(b.http1Config), b.poolConfig);
-        TlsSocketStrategy tls = b.tlsSocketStrategy != null ? b.tlsSocketStrategy : DefaultClientTlsStrategy.createDefault();
+    PortkeeperConnectionManager(PortkeeperConnectionManagerBuilder b, io.github.portkeeper.core.PoolConfig poolConfig,
+                                TlsSocketStrategy tls, SchemePortResolver portResolver) {
+        this.pool = Pool.of(new HttpConnector(b.http1Config), poolConfig);
+        this.portResolver = portResolver;
         this.operator = new DefaultHttpClientConnectionOperator(ChannelSocketFactory.INSTANCE, portResolver, b.dnsResolver,
                 RegistryBuilder.<TlsSocketStrategy>create().register(URIScheme.HTTPS.id, tls).build());
-        this.connectionConfig = b.connectionConfig;
-        this.socketConfig = b.socketConfig;
-        this.tlsConfig = b.tlsConfig;
+        this.defaultSocketConfig = b.socketConfig;
+        this.defaultConnectionConfig = b.connectionConfig;
+        this.defaultTlsConfig = b.tlsConfig;
+        this.socketConfigResolver = b.socketConfigResolver;
+        this.connectionConfigResolver = b.connectionConfigResolver;
+        this.tlsConfigResolver = b.tlsConfigResolver;
     }
 
-    /** A manager with the default settings. */
+    /**
+     * A manager with the default settings.
+     *
+     * @return a new manager
+     */
     public static PortkeeperConnectionManager create() {
         return builder().build();
     }
 
-    public static Builder builder() {
-        return new Builder();
+    /**
+     * A builder, the same as {@link PortkeeperConnectionManagerBuilder#create()}.
+     *
+     * @return a new builder
+     */
+    public static PortkeeperConnectionManagerBuilder builder() {
+        return PortkeeperConnectionManagerBuilder.create();
     }
 
-    /** The pool behind the manager: bind its metrics with {@code new PoolMetrics(manager.pool())}. */
-    public Pool<HttpConnection> pool() {
+    /**
+     * The pool behind the manager, for metrics ({@code new PoolMetrics(manager.pool())}), stats
+     * and its configuration. Its connections are internal to this manager.
+     *
+     * @return the pool
+     */
+    public Pool<?> pool() {
         return pool;
     }
+
+    // ------------------------------------------------------------------ HttpClientConnectionManager
 
     @Override
     public LeaseRequest lease(String id, HttpRoute route, Timeout requestTimeout, Object state) {
         Objects.requireNonNull(route, "route");
         Endpoint endpoint = endpointOf(route, state);
         boolean fresh = FreshConnection.isRequired();
-        return new LeaseRequest() {
-            @Override
-            public ConnectionEndpoint get(Timeout timeout) throws InterruptedException, ExecutionException, TimeoutException {
-                Duration wait = toDuration(timeout, requestTimeout);
-                try {
-                    Lease<HttpConnection> lease = pool.lease(endpoint, wait);
-                    // After a reused connection turned out dead, the retry must not get another
-                    // old one: retire reused ones (they leave by the retirement policy) until fresh.
-                    for (int i = 0; fresh && lease.isReused() && i <= pool.config().maxPerEndpoint(); i++) {
-                        lease.retire();
-                        lease.close();
-                        lease = pool.lease(endpoint, wait);
-                    }
-                    HttpConnection c = lease.connection();
-                    if (c.managed().isOpen() && connectionConfig.getSocketTimeout() != null) {
-                        c.managed().activate();
-                        c.managed().setSocketTimeout(connectionConfig.getSocketTimeout());
-                    }
-                    return new PooledEndpoint(lease, route);
-                } catch (LeaseTimeoutException e) {
-                    TimeoutException te = new TimeoutException(e.getMessage());
-                    te.initCause(e);
-                    throw te;
-                } catch (InterruptedIOException e) {
-                    Thread.currentThread().interrupt();
-                    InterruptedException ie = new InterruptedException(e.getMessage());
-                    ie.initCause(e);
-                    throw ie;
-                } catch (IOException e) {
-                    if (e.getCause() instanceof InterruptedIOException) {
-                        InterruptedException ie = new InterruptedException(e.getMessage());
-                        ie.initCause(e);
-                        throw ie;
-                    }
-                    throw new ExecutionException(e.getMessage(), e);
-                }
+        return new PendingLease(timeout -> {
+            PooledEndpoint pe = new PooledEndpoint(take(endpoint, route, fresh, toDuration(timeout, requestTimeout)), route);
+            leased.add(pe);
+            if (pool.isClosed()) {
+                pe.close(CloseMode.IMMEDIATE);
             }
+            return pe;
+        });
+    }
 
-            @Override
-            public boolean cancel() {
-                return false; // The lease is taken synchronously in get(); nothing is pending.
+    /** A connection fit for the route's {@link ConnectionConfig}, reused if one is. */
+    private Lease<HttpConnection> take(Endpoint endpoint, HttpRoute route, boolean fresh, Duration wait) throws IOException {
+        ConnectionConfig config = connectionConfig(route);
+        // Unfit reused ones retire (by the policy); each round either returns or retires one, so
+        // rounds are bounded by the connections there are; past that, a new connection.
+        for (int round = 0; ; round++) {
+            Lease<HttpConnection> lease = fresh || round > pool.maxTotal() ? pool.leaseNew(endpoint, wait) : pool.lease(endpoint, wait);
+            if (!lease.isReused()) {
+                return lease;
             }
-        };
+            HttpConnection c = lease.connection();
+            String unfit = LeaseChecks.unfit(c, config, System.nanoTime());
+            if (unfit == null) {
+                c.managed().activate(); // restores the socket timeout it was bound with (SocketConfig)
+                if (config.getSocketTimeout() != null) {
+                    c.managed().setSocketTimeout(config.getSocketTimeout());
+                }
+                return lease;
+            }
+            lease.retire();
+            lease.close();
+        }
     }
 
     @Override
     public void release(ConnectionEndpoint endpoint, Object newState, TimeValue validDuration) {
         PooledEndpoint pe = cast(endpoint);
+        leased.remove(pe);
         Lease<HttpConnection> lease = pe.detach();
         if (lease == null) {
             return;
         }
-        HttpConnection c = lease.connection();
         if (!pe.isDiscarded()) {
-            boolean consistent = c.managed().isOpen() && c.managed().isConsistent();
-            if (consistent && TimeValue.isPositive(validDuration) && !c.closeExpected()) {
+            HttpConnection c = lease.connection();
+            boolean consistent = c.managed().isOpen() && c.managed().isConsistent() && !c.hasBufferedInput();
+            // HttpClient's meaning: null = do not reuse; zero or less = reuse with no time limit.
+            if (consistent && validDuration != null && !c.closeExpected()) {
                 c.managed().passivate();
+                long now = System.nanoTime();
+                PooledEndpoint.released(c, newState, now,
+                        TimeValue.isPositive(validDuration) ? now + validDuration.toNanoseconds() : Long.MAX_VALUE);
                 if (c.keepAliveHintMillis() > 0) {
                     pool.hintIdleTimeout(lease.endpoint(), Duration.ofMillis(c.keepAliveHintMillis()));
+                }
+                if (!Objects.equals(newState, ((RouteKey) lease.endpoint().qualifier()).state())) {
+                    lease.moveTo(endpointOf(pe.route(), newState)); // from now on it serves that user only
                 }
             } else {
                 PooledEndpoint.discard(lease, consistent);
@@ -169,13 +202,26 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
             return;
         }
         HttpRoute route = pe.route();
+        if (pe.isDisconnected()) {
+            // HttpClient closed it and connects again (a retry after 401 + Connection: close, a
+            // proxy CONNECT to re-send): the old one is given back, to leave by its discard.
+            Lease<HttpConnection> old = pe.connectionLease();
+            old.close(); // first, so it holds no slot: it was retired or aborted when closed
+            Lease<HttpConnection> fresh = pool.leaseNew(old.endpoint(), pool.config().leaseTimeout());
+            if (!pe.replace(old, fresh)) {
+                fresh.close();
+                throw new IOException("Endpoint released while reconnecting");
+            }
+        }
+        SocketConfig socketConfig = socketConfig(route);
+        ConnectionConfig connectionConfig = connectionConfig(route);
         HttpHost firstHop = route.getProxyHost() != null ? route.getProxyHost() : route.getTargetHost();
         Timeout timeout = connectTimeout != null ? Timeout.of(connectTimeout.getDuration(), connectTimeout.getTimeUnit())
                 : connectionConfig.getConnectTimeout();
         HttpConnection c = pe.connection();
-        operator.connect(c.managed(), firstHop, route.getTargetName(), null, route.getLocalSocketAddress(), timeout,
-                socketConfig, route.isTunnelled() ? null : tlsConfig, context);
-        pe.markConnected();
+        operator.connect(c.managed(), firstHop, route.getTargetName(), route.getUnixDomainSocket(), route.getLocalSocketAddress(),
+                timeout, socketConfig, route.isTunnelled() ? null : tlsConfig(route.getTargetHost()), context);
+        pe.markConnected(System.nanoTime());
         if (connectionConfig.getSocketTimeout() != null) {
             c.managed().setSocketTimeout(connectionConfig.getSocketTimeout());
         }
@@ -185,17 +231,178 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
     public void upgrade(ConnectionEndpoint endpoint, HttpContext context) throws IOException {
         PooledEndpoint pe = cast(endpoint);
         HttpRoute route = pe.route();
-        operator.upgrade(pe.connection().managed(), route.getTargetHost(), route.getTargetName(), tlsConfig, context);
+        operator.upgrade(pe.connection().managed(), route.getTargetHost(), route.getTargetName(), tlsConfig(route.getTargetHost()), context);
     }
 
+    /** Closes the pool: idle connections close by the retirement fallback, leased ones when given back. */
     @Override
     public void close() {
-        pool.close();
+        close(CloseMode.GRACEFUL);
     }
 
+    /**
+     * Closes the pool. {@link CloseMode#IMMEDIATE} also aborts connections in use (RST), so
+     * requests in flight fail at once, as with HttpClient's own manager.
+     */
     @Override
     public void close(CloseMode closeMode) {
         pool.close();
+        if (closeMode == CloseMode.IMMEDIATE) {
+            for (PooledEndpoint pe : leased) {
+                pe.close(CloseMode.IMMEDIATE);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ ConnPoolControl
+
+    @Override
+    public void setMaxTotal(int max) {
+        pool.setMaxTotal(max);
+    }
+
+    @Override
+    public int getMaxTotal() {
+        return pool.maxTotal();
+    }
+
+    @Override
+    public void setDefaultMaxPerRoute(int max) {
+        pool.setMaxPerEndpoint(max);
+    }
+
+    @Override
+    public int getDefaultMaxPerRoute() {
+        return pool.maxPerEndpoint();
+    }
+
+    /** The limit applies to each user token's connections of the route (they are pooled apart). */
+    @Override
+    public void setMaxPerRoute(HttpRoute route, int max) {
+        Objects.requireNonNull(route, "route");
+        if (max < 1) {
+            throw new IllegalArgumentException("maxPerRoute must be at least 1, but was " + max);
+        }
+        maxPerRoute.put(route, max);
+        for (Endpoint e : pool.endpoints()) {
+            if (((RouteKey) e.qualifier()).route().equals(route)) {
+                pool.setMaxPerEndpoint(e, max);
+            }
+        }
+    }
+
+    @Override
+    public int getMaxPerRoute(HttpRoute route) {
+        return maxPerRoute.getOrDefault(route, pool.maxPerEndpoint());
+    }
+
+    @Override
+    public PoolStats getTotalStats() {
+        io.github.portkeeper.core.PoolStats s = pool.stats();
+        return new PoolStats(s.active(), s.pending(), s.idle(), pool.maxTotal());
+    }
+
+    @Override
+    public PoolStats getStats(HttpRoute route) {
+        int leased = 0;
+        int pending = 0;
+        int available = 0;
+        for (Endpoint e : pool.endpoints()) {
+            if (((RouteKey) e.qualifier()).route().equals(route)) {
+                EndpointStats s = pool.stats(e);
+                leased += s.active();
+                pending += s.pending();
+                available += s.idle();
+            }
+        }
+        return new PoolStats(leased, pending, available, getMaxPerRoute(route));
+    }
+
+    @Override
+    public Set<HttpRoute> getRoutes() {
+        Set<HttpRoute> routes = new HashSet<>();
+        for (Endpoint e : pool.endpoints()) {
+            routes.add(((RouteKey) e.qualifier()).route());
+        }
+        return routes;
+    }
+
+    /**
+     * Retires connections idle for {@code idleTime} or longer, by the pool's retirement policy (by
+     * default the server closes them; HttpClient's own manager closes them from this side).
+     */
+    @Override
+    public void closeIdle(TimeValue idleTime) {
+        Objects.requireNonNull(idleTime, "idleTime");
+        Duration limit = Duration.ofNanos(Math.max(0, idleTime.toNanoseconds()));
+        pool.retireIdle((c, idleFor) -> idleFor.compareTo(limit) >= 0);
+    }
+
+    /** Retires, by the pool's retirement policy, connections past their time to live or keep-alive. */
+    @Override
+    public void closeExpired() {
+        long now = System.nanoTime();
+        pool.retireIdle((c, idleFor) -> PooledEndpoint.expired(c, this::connectionConfig, now));
+    }
+
+    // ------------------------------------------------------------------ configuration at run time
+
+    /** @param config socket settings for routes the resolver does not cover */
+    public void setDefaultSocketConfig(SocketConfig config) {
+        this.defaultSocketConfig = config != null ? config : SocketConfig.DEFAULT;
+    }
+
+    /** @return socket settings for routes the resolver does not cover */
+    public SocketConfig getDefaultSocketConfig() {
+        return defaultSocketConfig;
+    }
+
+    /** @param resolver socket settings per route; null for the default everywhere */
+    public void setSocketConfigResolver(Resolver<HttpRoute, SocketConfig> resolver) {
+        this.socketConfigResolver = resolver;
+    }
+
+    /** @param config connection settings for routes the resolver does not cover */
+    public void setDefaultConnectionConfig(ConnectionConfig config) {
+        this.defaultConnectionConfig = config != null ? config : ConnectionConfig.DEFAULT;
+    }
+
+    /** @param resolver connection settings per route; null for the default everywhere */
+    public void setConnectionConfigResolver(Resolver<HttpRoute, ConnectionConfig> resolver) {
+        this.connectionConfigResolver = resolver;
+    }
+
+    /** @param config TLS settings for hosts the resolver does not cover */
+    public void setDefaultTlsConfig(TlsConfig config) {
+        this.defaultTlsConfig = config != null ? config : TlsConfig.DEFAULT;
+    }
+
+    /** @param resolver TLS settings per target host; null for the default everywhere */
+    public void setTlsConfigResolver(Resolver<HttpHost, TlsConfig> resolver) {
+        this.tlsConfigResolver = resolver;
+    }
+
+    /** @return whether the manager (its pool) has been closed */
+    public boolean isClosed() {
+        return pool.isClosed();
+    }
+
+    private SocketConfig socketConfig(HttpRoute route) {
+        Resolver<HttpRoute, SocketConfig> r = socketConfigResolver;
+        SocketConfig c = r != null ? r.resolve(route) : null;
+        return c != null ? c : defaultSocketConfig;
+    }
+
+    private ConnectionConfig connectionConfig(HttpRoute route) {
+        Resolver<HttpRoute, ConnectionConfig> r = connectionConfigResolver;
+        ConnectionConfig c = r != null ? r.resolve(route) : null;
+        return c != null ? c : defaultConnectionConfig;
+    }
+
+    private TlsConfig tlsConfig(HttpHost host) {
+        Resolver<HttpHost, TlsConfig> r = tlsConfigResolver;
+        TlsConfig c = r != null ? r.resolve(host) : null;
+        return c != null ? c : defaultTlsConfig;
     }
 
     private Endpoint endpointOf(HttpRoute route, Object state) {
@@ -206,7 +413,12 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         } catch (RuntimeException e) {
             port = firstHop.getPort();
         }
-        return Endpoint.of(firstHop.getHostName(), port, new RouteKey(route, state));
+        Endpoint endpoint = Endpoint.of(firstHop.getHostName(), port, new RouteKey(route, state));
+        Integer max = maxPerRoute.isEmpty() ? null : maxPerRoute.get(route);
+        if (max != null && pool.maxPerEndpoint(endpoint) != max) {
+            pool.setMaxPerEndpoint(endpoint, max);
+        }
+        return endpoint;
     }
 
     private static Duration toDuration(Timeout timeout, Timeout requestTimeout) {
@@ -227,91 +439,5 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
     @Override
     public String toString() {
         return "PortkeeperConnectionManager[" + pool.name() + ", " + pool.stats() + "]";
-    }
-
-    /** What makes connections interchangeable: the whole route (target, proxies, TLS layering, local address) and the user token. */
-    static final class RouteKey {
-        final HttpRoute route;
-        final Object state;
-
-        RouteKey(HttpRoute route, Object state) {
-            this.route = route;
-            this.state = state;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof RouteKey && route.equals(((RouteKey) o).route) && Objects.equals(state, ((RouteKey) o).state);
-        }
-
-        @Override
-        public int hashCode() {
-            return 31 * route.hashCode() + Objects.hashCode(state);
-        }
-
-        @Override
-        public String toString() {
-            return route + (state != null ? " [" + state + "]" : "");
-        }
-    }
-
-    /** Builds a {@link PortkeeperConnectionManager}. Not thread-safe. */
-    public static final class Builder {
-
-        private PoolConfig poolConfig = PoolConfig.builder().name("http").build();
-        private ConnectionConfig connectionConfig = ConnectionConfig.DEFAULT;
-        private SocketConfig socketConfig = SocketConfig.DEFAULT;
-        private TlsConfig tlsConfig = TlsConfig.DEFAULT;
-        private TlsSocketStrategy tlsSocketStrategy;
-        private DnsResolver dnsResolver;
-        private Http1Config http1Config = Http1Config.DEFAULT;
-
-        private Builder() {
-        }
-
-        /**
-         * Limits, timeouts and policies of the pool; {@code maxPerEndpoint} is the per-route limit.
-         * Default: {@link PoolConfig} defaults with name {@code "http"}.
-         */
-        public Builder poolConfig(PoolConfig poolConfig) {
-            this.poolConfig = Objects.requireNonNull(poolConfig, "poolConfig");
-            return this;
-        }
-
-        /** Connect and socket timeouts. HttpClient's time-to-live and idle settings are replaced by the pool's. */
-        public Builder connectionConfig(ConnectionConfig connectionConfig) {
-            this.connectionConfig = Objects.requireNonNull(connectionConfig, "connectionConfig");
-            return this;
-        }
-
-        public Builder socketConfig(SocketConfig socketConfig) {
-            this.socketConfig = Objects.requireNonNull(socketConfig, "socketConfig");
-            return this;
-        }
-
-        public Builder tlsConfig(TlsConfig tlsConfig) {
-            this.tlsConfig = Objects.requireNonNull(tlsConfig, "tlsConfig");
-            return this;
-        }
-
-        /** TLS for https routes. Default: HttpClient's default (system trust store, hostname verification). */
-        public Builder tlsSocketStrategy(TlsSocketStrategy tlsSocketStrategy) {
-            this.tlsSocketStrategy = Objects.requireNonNull(tlsSocketStrategy, "tlsSocketStrategy");
-            return this;
-        }
-
-        public Builder dnsResolver(DnsResolver dnsResolver) {
-            this.dnsResolver = dnsResolver;
-            return this;
-        }
-
-        public Builder http1Config(Http1Config http1Config) {
-            this.http1Config = Objects.requireNonNull(http1Config, "http1Config");
-            return this;
-        }
-
-        public PortkeeperConnectionManager build() {
-            return new PortkeeperConnectionManager(this);
-        }
     }
 }

@@ -50,7 +50,7 @@ public final class PortkeeperHttpClients {
     public static final class Builder {
 
         private PortkeeperConnectionManager manager;
-        private final PortkeeperConnectionManager.Builder managerBuilder = PortkeeperConnectionManager.builder();
+        private final PortkeeperConnectionManagerBuilder managerBuilder = PortkeeperConnectionManager.builder();
         private RetryConfig retryConfig = DeadConnectionRetryExec.defaultConfig();
         private boolean retries = true;
         private Consumer<HttpClientBuilder> customizer = b -> { };
@@ -67,19 +67,19 @@ public final class PortkeeperHttpClients {
 
         /** The pool's limits and policies ({@code maxPerEndpoint} is the per-route limit). */
         public Builder poolConfig(PoolConfig poolConfig) {
-            managerBuilder.poolConfig(poolConfig);
+            managerBuilder.setPoolConfig(poolConfig);
             return this;
         }
 
         /** Connect and socket timeouts. */
         public Builder connectionConfig(ConnectionConfig connectionConfig) {
-            managerBuilder.connectionConfig(connectionConfig);
+            managerBuilder.setDefaultConnectionConfig(connectionConfig);
             return this;
         }
 
         /** TLS for https routes. */
         public Builder tlsSocketStrategy(TlsSocketStrategy tlsSocketStrategy) {
-            managerBuilder.tlsSocketStrategy(tlsSocketStrategy);
+            managerBuilder.setTlsSocketStrategy(tlsSocketStrategy);
             return this;
         }
 

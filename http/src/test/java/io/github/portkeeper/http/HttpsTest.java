@@ -80,7 +80,7 @@ class HttpsTest {
 
     private PortkeeperConnectionManager manager(String name, TallyListener tally, TlsSocketStrategy tls) {
         return leaks.track(PortkeeperConnectionManager.builder()
-                .poolConfig(PoolConfig.builder().name(name).listener(tally).build()).tlsSocketStrategy(tls).build());
+                .poolConfig(PoolConfig.builder().name(name).listener(tally).build()).setTlsSocketStrategy(tls).build());
     }
 
     private CloseableHttpClient client(PortkeeperConnectionManager manager) {

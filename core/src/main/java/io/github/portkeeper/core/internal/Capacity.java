@@ -11,8 +11,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class Capacity<C> {
 
     private final PoolEngine<C> engine;
-    private final int maxPerEndpoint;
-    private final int maxTotal;
+    /** Limits may change at run time (HttpClient's ConnPoolControl); they gate new reservations. */
+    private volatile int maxPerEndpoint;
+    private volatile int maxTotal;
     private final AtomicInteger total = new AtomicInteger();
 
     Capacity(PoolEngine<C> engine, int maxPerEndpoint, int maxTotal) {
@@ -25,7 +26,7 @@ final class Capacity<C> {
     boolean reserve(EndpointPool<C> ep) {
         for (;;) {
             int n = ep.allocated.get();
-            if (n >= maxPerEndpoint) {
+            if (n >= limit(ep)) {
                 return false;
             }
             if (ep.allocated.compareAndSet(n, n + 1)) {
@@ -66,7 +67,37 @@ final class Capacity<C> {
 
     /** Whether {@code ep} is below its own limit (so only the total limit can block it). */
     boolean belowEndpointLimit(EndpointPool<C> ep) {
-        return ep.allocated.get() < maxPerEndpoint;
+        return ep.allocated.get() < limit(ep);
+    }
+
+    /** The limit of {@code ep}: its own if set, else the default. */
+    int limit(EndpointPool<C> ep) {
+        int own = ep.maxOverride;
+        return own > 0 ? own : maxPerEndpoint;
+    }
+
+    void setMaxPerEndpoint(int max) {
+        maxPerEndpoint = max;
+    }
+
+    void setMaxTotal(int max) {
+        maxTotal = max;
+    }
+
+    /**
+     * Counts a connection moving into {@code to} from another endpoint (the total is unchanged);
+     * false if {@code to} is at its limit.
+     */
+    boolean reserveMove(EndpointPool<C> to) {
+        for (;;) {
+            int n = to.allocated.get();
+            if (n >= limit(to)) {
+                return false;
+            }
+            if (to.allocated.compareAndSet(n, n + 1)) {
+                return true;
+            }
+        }
     }
 
     int total() {

@@ -23,6 +23,8 @@ final class EndpointPool<C> {
 
     /** Open connections of this endpoint that count against the limits, plus reservations for connects in progress. */
     final AtomicInteger allocated = new AtomicInteger();
+    /** This endpoint's own limit, set at run time; 0 = the pool's maxPerEndpoint. */
+    volatile int maxOverride;
     /** Waiters still in WAITING state. */
     final AtomicInteger waiting = new AtomicInteger();
     final ConcurrentLinkedQueue<Waiter<C>> waiters = new ConcurrentLinkedQueue<>();

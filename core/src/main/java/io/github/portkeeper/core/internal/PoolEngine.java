@@ -176,10 +176,18 @@ public final class PoolEngine<C> {
 
     /** A lease holder gives {@code e} back: reuse it (hand-off or idle), or retire or discard it. */
     void release(PooledEntry<C> e) {
-        EndpointPool<C> ep = e.pool;
         if (e.leasedFrom != null) {
             e.leasedFrom = null;
         }
+        if (e.moveTo != null && !e.isBroken() && !e.aborted && !e.isRetireRequested() && !closed) {
+            PooledEntry<C> moved = rehome(e, e.moveTo);
+            if (moved == null) {
+                e.retire();
+            } else {
+                e = moved;
+            }
+        }
+        EndpointPool<C> ep = e.pool;
         if (e.isBroken() || e.aborted) {
             listeners.released(ep.endpoint, false);
             retirer.discardBroken(e);
@@ -213,6 +221,90 @@ public final class PoolEngine<C> {
         if (ep.waiting.get() > 0) {
             waiters.dispatch(ep);
         }
+    }
+
+    /**
+     * Moves a released connection to another endpoint of the same host and port (Lease#moveTo):
+     * a new entry there takes the connection; the old one is forgotten without closing anything
+     * and without events (no connection opened or closed). Null if the target is at its limit.
+     */
+    private PooledEntry<C> rehome(PooledEntry<C> e, Endpoint target) {
+        EndpointPool<C> to = endpointPool(target);
+        if (!capacity.reserveMove(to)) {
+            return null;
+        }
+        EndpointPool<C> from = e.pool;
+        PooledEntry<C> moved = new PooledEntry<>(to, e.connection, e.createdAt, e.lifetimeNanos);
+        moved.leaseCount = e.leaseCount;
+        moved.idleSince = e.idleSince;
+        to.ports.movedIn();
+        to.add(moved);
+        e.uncounted = true;
+        e.claim2dead();
+        from.remove(e);
+        from.ports.movedOut();
+        from.allocated.decrementAndGet();
+        waiters.capacityFreed(from);
+        return moved;
+    }
+
+    // ---------------------------------------------------------------- limits at run time
+
+    public int maxTotal() {
+        return capacity.maxTotal();
+    }
+
+    public int maxPerEndpoint() {
+        return capacity.maxPerEndpoint();
+    }
+
+    public int maxPerEndpoint(Endpoint endpoint) {
+        EndpointPool<C> ep = endpoints.get(endpoint);
+        return ep == null ? capacity.maxPerEndpoint() : capacity.limit(ep);
+    }
+
+    /** New limits gate new connections at once; connections above a lowered limit leave as they retire. */
+    public void setMaxTotal(int max) {
+        capacity.setMaxTotal(max);
+        wakeAll();
+    }
+
+    public void setMaxPerEndpoint(int max) {
+        capacity.setMaxPerEndpoint(max);
+        wakeAll();
+    }
+
+    public void setMaxPerEndpoint(Endpoint endpoint, int max) {
+        endpointPool(endpoint).maxOverride = max;
+        wakeAll();
+    }
+
+    private void wakeAll() {
+        for (EndpointPool<C> ep : endpoints.values()) {
+            if (ep.waiting.get() > 0) {
+                waiters.dispatch(ep);
+            }
+        }
+    }
+
+    /**
+     * Retires (by the retirement policy) the idle connections {@code which} selects; returns how
+     * many. The predicate sees connections that are idle, owned by nobody.
+     */
+    public int retireIdle(java.util.function.BiPredicate<? super C, Duration> which) {
+        int n = 0;
+        long now = now();
+        for (EndpointPool<C> ep : endpoints.values()) {
+            for (PooledEntry<C> e : ep.entries()) {
+                int st = e.state();
+                if ((st == PooledEntry.IDLE || st == PooledEntry.WATCHED)
+                        && which.test(e.connection, Duration.ofNanos(Math.max(0, now - e.idleSince))) && claim(e)) {
+                    retirer.retire(e, CloseReason.EVICTED);
+                    n++;
+                }
+            }
+        }
+        return n;
     }
 
     // ---------------------------------------------------------------- the housekeeper's interface

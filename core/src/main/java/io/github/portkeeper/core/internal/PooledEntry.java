@@ -70,6 +70,8 @@ public final class PooledEntry<C> implements Lease<C> {
     boolean lastUse;
 
     // Written and read by the lease holder only.
+    /** Where the connection goes back to on release, if not its own endpoint (Lease#moveTo). */
+    Endpoint moveTo;
     private boolean broken;
     private boolean retire;
     private boolean reused;
@@ -155,6 +157,7 @@ public final class PooledEntry<C> implements Lease<C> {
         this.reused = reusedFromPool;
         this.broken = false;
         this.retire = false;
+        this.moveTo = null;
     }
 
     boolean isBroken() {
@@ -190,6 +193,14 @@ public final class PooledEntry<C> implements Lease<C> {
     @Override
     public void retire() {
         retire = true;
+    }
+
+    @Override
+    public void moveTo(Endpoint endpoint) {
+        if (!endpoint.host().equals(pool.endpoint.host()) || endpoint.port() != pool.endpoint.port()) {
+            throw new IllegalArgumentException("a connection to " + pool.endpoint + " cannot move to " + endpoint);
+        }
+        moveTo = endpoint.equals(pool.endpoint) ? null : endpoint;
     }
 
     @Override

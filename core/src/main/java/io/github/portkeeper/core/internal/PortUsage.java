@@ -76,6 +76,16 @@ final class PortUsage {
         openedAndConnecting.addAndGet(-(OPENED + 1));
     }
 
+    /** A connection moved to another endpoint of the same host and port: its socket is counted there now. */
+    void movedOut() {
+        sockets.decrementAndGet();
+    }
+
+    /** A connection moved here from another endpoint of the same host and port. */
+    void movedIn() {
+        sockets.incrementAndGet();
+    }
+
     /** A socket closed; if by a local FIN it now sits in TIME_WAIT for 60 s. */
     void closed(boolean timeWait, long now) {
         sockets.decrementAndGet();

@@ -11,6 +11,7 @@ import org.apache.hc.core5.http.ConnectionClosedException;
 import org.apache.hc.core5.http.HttpEntity;
 import org.apache.hc.core5.http.HttpException;
 import org.apache.hc.core5.http.NoHttpResponseException;
+import org.apache.hc.core5.http.ParseException;
 import org.apache.hc.core5.http.io.support.ClassicRequestBuilder;
 import org.apache.hc.core5.http.protocol.HttpContext;
 
@@ -22,7 +23,8 @@ import java.util.Set;
 /**
  * Retries, through a Resilience4j {@link Retry}, an idempotent request that failed because the
  * reused connection it went out on was dead: no response came back (the server had closed or
- * reset the connection as we sent). The retry goes out on a fresh connection. Anything else, and
+ * reset the connection as we sent), or what came back could not be parsed as a response head
+ * ({@link ParseException}: stray bytes on the connection). The retry goes out on a fresh connection. Anything else, and
  * any non-idempotent request, is never re-sent.
  */
 public final class DeadConnectionRetryExec implements ExecChainHandler {
@@ -72,6 +74,14 @@ public final class DeadConnectionRetryExec implements ExecChainHandler {
                     throw new DeadConnection(e);
                 }
                 throw new NotRetried(e);
+            } catch (ParseException e) {
+                // Garbage where a response head should be, on a reused connection: stray bytes
+                // left from before, a dead connection as far as this request is concerned. No
+                // byte of a response reached the caller (that happens only on success).
+                if (!scope.execRuntime.isExecutionAborted() && wasReused(context)) {
+                    throw new DeadConnection(e);
+                }
+                throw new NotRetried(e);
             } catch (HttpException | RuntimeException e) {
                 throw new NotRetried(e);
             } finally {
@@ -81,6 +91,9 @@ public final class DeadConnectionRetryExec implements ExecChainHandler {
         try {
             return Retry.decorateCheckedSupplier(retry, attempt).get();
         } catch (DeadConnection e) {
+            if (e.getCause() instanceof HttpException) {
+                throw (HttpException) e.getCause();
+            }
             throw (IOException) e.getCause();
         } catch (NotRetried e) {
             Throwable cause = e.getCause();
@@ -106,9 +119,13 @@ public final class DeadConnectionRetryExec implements ExecChainHandler {
         return entity == null || entity.isRepeatable();
     }
 
+    private static boolean wasReused(HttpContext context) {
+        return Boolean.TRUE.equals(context.getAttribute(PooledEndpoint.REUSED_ATTRIBUTE));
+    }
+
     /** No response came back, and the connection had been reused from the pool. */
     private static boolean diedOnReusedConnection(IOException e, HttpContext context) {
-        if (!Boolean.TRUE.equals(context.getAttribute(PooledEndpoint.REUSED_ATTRIBUTE))) {
+        if (!wasReused(context)) {
             return false;
         }
         return e instanceof NoHttpResponseException
@@ -121,7 +138,7 @@ public final class DeadConnectionRetryExec implements ExecChainHandler {
     static final class DeadConnection extends RuntimeException {
         private static final long serialVersionUID = 1L;
 
-        DeadConnection(IOException cause) {
+        DeadConnection(Exception cause) {
             super(cause.getMessage(), cause, false, false);
         }
     }

@@ -4,7 +4,8 @@ import org.apache.hc.client5.http.io.ManagedHttpClientConnection;
 
 /**
  * A pooled HTTP connection: HttpClient's connection plus what Portkeeper learns about it during
- * an exchange. Fields are touched only by the lease holder.
+ * an exchange. Fields are touched only by the lease holder (the pool hands the connection from
+ * one holder to the next with a happens-before edge).
  */
 public final class HttpConnection {
 
@@ -15,6 +16,16 @@ public final class HttpConnection {
     long keepAliveHintMillis = -1;
     /** Whether any request was ever written on it (it was connected and used). */
     boolean used;
+    /** The user token (HttpClient's connection state) it was last released with; null for none. */
+    Object state;
+    /** The route it was connected for. */
+    org.apache.hc.client5.http.HttpRoute route;
+    /** When it was connected (System.nanoTime), for ConnectionConfig's time-to-live. */
+    long connectedAt;
+    /** When it was last given back (System.nanoTime), for idle timeout and validation after inactivity. */
+    long releasedAt;
+    /** Until when HttpClient's keep-alive strategy allows reuse (System.nanoTime), or Long.MAX_VALUE. */
+    long reusableUntil = Long.MAX_VALUE;
 
     HttpConnection(PortkeeperManagedConnection conn) {
         this.conn = conn;
@@ -28,6 +39,16 @@ public final class HttpConnection {
     /** The idle timeout the last response announced, in milliseconds, or -1. */
     public long keepAliveHintMillis() {
         return keepAliveHintMillis;
+    }
+
+    /** The user token the connection was last released with, or null. */
+    public Object state() {
+        return state;
+    }
+
+    /** Whether bytes the server sent are left unread in HttpClient's buffer. */
+    public boolean hasBufferedInput() {
+        return conn.hasBufferedInput();
     }
 
     public ManagedHttpClientConnection managed() {

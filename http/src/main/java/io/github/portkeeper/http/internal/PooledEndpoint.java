@@ -2,6 +2,7 @@ package io.github.portkeeper.http.internal;
 
 import io.github.portkeeper.core.Lease;
 import org.apache.hc.client5.http.HttpRoute;
+import org.apache.hc.client5.http.EndpointInfo;
 import org.apache.hc.client5.http.io.ConnectionEndpoint;
 import org.apache.hc.core5.http.ClassicHttpRequest;
 import org.apache.hc.core5.http.ClassicHttpResponse;
@@ -26,6 +27,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * close requests into Portkeeper decisions: a connection the server announced it will close is
  * retired (the server's FIN ends it: PEER), any other discarded connection is aborted with RST
  * (its stream may be mid-response, and a cancel from another thread must unblock the reader).
+ * Either way the endpoint is disconnected at once ({@link #isConnected()} turns false): HttpClient
+ * then connects it again (a retry after {@code 401} with {@code Connection: close}, a proxy
+ * {@code CONNECT} that must be re-sent), and the manager gives it a new connection for that.
  */
 public final class PooledEndpoint extends ConnectionEndpoint {
 
@@ -35,19 +39,59 @@ public final class PooledEndpoint extends ConnectionEndpoint {
     private final AtomicReference<Lease<HttpConnection>> leaseRef;
     private final HttpRoute route;
     private volatile boolean discarded;
+    /** HttpClient closed the connection; the lease is still held, to be swapped on reconnect or given back on release. */
+    private volatile boolean disconnected;
 
     public PooledEndpoint(Lease<HttpConnection> lease, HttpRoute route) {
         this.leaseRef = new AtomicReference<>(lease);
         this.route = route;
     }
 
+    /** Whether HttpClient closed the connection since it was last connected. */
+    public boolean isDisconnected() {
+        return disconnected;
+    }
+
+    /**
+     * Replaces the disconnected (and already given back) {@code old} lease with {@code fresh}, on
+     * reconnect; false if the endpoint was released meanwhile.
+     */
+    public boolean replace(Lease<HttpConnection> old, Lease<HttpConnection> fresh) {
+        if (!leaseRef.compareAndSet(old, fresh)) {
+            return false;
+        }
+        disconnected = false;
+        discarded = false;
+        return true;
+    }
+
     public HttpRoute route() {
         return route;
     }
 
-    /** The connection reached its peer (HttpClient's operator connected it). */
-    public void markConnected() {
-        connection().used = true;
+    /** The connection reached its peer (HttpClient's operator connected it) at {@code now} (nanoTime). */
+    public void markConnected(long now) {
+        HttpConnection c = connection();
+        c.used = true;
+        c.connectedAt = now;
+        c.route = route;
+    }
+
+    /** The lease this endpoint holds. */
+    public Lease<HttpConnection> connectionLease() {
+        return lease();
+    }
+
+    /** Records a reusable connection's return: its user token, when, and until when it may be reused. */
+    public static void released(HttpConnection c, Object state, long now, long reusableUntil) {
+        c.state = state;
+        c.releasedAt = now;
+        c.reusableUntil = reusableUntil;
+    }
+
+    /** Whether an idle connection is past its time to live or keep-alive (for closeExpired). */
+    public static boolean expired(HttpConnection c, java.util.function.Function<HttpRoute, org.apache.hc.client5.http.config.ConnectionConfig> configs, long now) {
+        return c.route != null && LeaseChecks.expired(c, configs.apply(c.route), now);
     }
 
     /** Whether HttpClient discarded the connection (closed the endpoint) before releasing it. */
@@ -95,6 +139,8 @@ public final class PooledEndpoint extends ConnectionEndpoint {
         c.keepAliveHintMillis = -1;
         ClassicHttpResponse response = executor.execute(request, c.conn, context);
         c.closeExpected = lease.isLastUse() || serverWillClose(response);
+        // Read here rather than in a keep-alive strategy, so the hint works with any HttpClientBuilder.
+        c.keepAliveHintMillis = KeepAliveHintStrategy.announcedTimeoutMillis(response);
         return response;
     }
 
@@ -119,7 +165,17 @@ public final class PooledEndpoint extends ConnectionEndpoint {
     @Override
     public boolean isConnected() {
         Lease<HttpConnection> lease = leaseRef.get();
-        return lease != null && lease.connection().conn.isOpen() && lease.connection().conn.isBound();
+        return lease != null && !disconnected && lease.connection().conn.isOpen() && lease.connection().conn.isBound();
+    }
+
+    @Override
+    public EndpointInfo getInfo() {
+        Lease<HttpConnection> lease = leaseRef.get();
+        if (lease == null || !isConnected()) {
+            return null;
+        }
+        PortkeeperManagedConnection conn = lease.connection().conn;
+        return new EndpointInfo(conn.getProtocolVersion(), conn.getSSLSession());
     }
 
     @Override
@@ -129,8 +185,9 @@ public final class PooledEndpoint extends ConnectionEndpoint {
 
     /**
      * HttpClient calls this to discard the connection (IMMEDIATE, also to cancel an exchange from
-     * another thread) or on shutdown. The socket is not closed here but by the pool's close path,
-     * so the ending is recorded; see {@link #discard(Lease, boolean)}.
+     * another thread), to disconnect it before a retry that needs a new one (GRACEFUL), or on
+     * shutdown. From then on the endpoint reports itself disconnected. The socket is closed by
+     * the pool's close path, so the ending is recorded; see {@link #discard(Lease, boolean)}.
      */
     @Override
     public void close(CloseMode closeMode) {
@@ -138,8 +195,14 @@ public final class PooledEndpoint extends ConnectionEndpoint {
         if (lease == null) {
             return;
         }
+        disconnected = true;
         discarded = true;
-        discard(lease, false);
+        HttpConnection c = lease.connection();
+        // A graceful close of a clean connection (nothing unread, here or in the socket's stream
+        // state) can let the server close first; anything else may be mid-exchange: RST.
+        boolean clean = closeMode == CloseMode.GRACEFUL && c.used && c.conn.isOpen() && c.conn.isConsistent()
+                && !c.conn.hasBufferedInput();
+        discard(lease, clean);
     }
 
     /**

@@ -39,6 +39,8 @@ import java.util.stream.Collectors;
  *   <li>{@link Builder#dropRequest}: the n-th request on each connection is read in full and the
  *       connection is closed without a response (a server that died mid-exchange).</li>
  * </ul>
+ * <li>{@link Builder#responder}: each response is scripted per request, raw bytes included
+ *       (extra bytes after a complete response, a slow response, a 401 followed by a close).</li>
  * A request carrying {@code Connection: close} is answered with {@code Connection: close} and the
  * server closes after the response, as servers do. Every request is recorded with the client port
  * of its connection, every connection's end with how it ended.
@@ -62,6 +64,36 @@ public final class ScriptedHttpServer implements AutoCloseable {
             return connection != null && Arrays.stream(connection.split(","))
                     .anyMatch(t -> t.trim().equalsIgnoreCase("close"));
         }
+    }
+
+    /**
+     * What the server sends for one request: raw {@code bytes} (head and body, and whatever else
+     * the test wants on the wire), sent after waiting {@code delay} (bounded by {@link #close()}),
+     * then whether the server closes the connection.
+     */
+    public record Reply(byte[] bytes, Duration delay, boolean closeAfter) {
+
+        /** A 200 response with {@code body}, then {@code extra} raw bytes in the same write. */
+        public static Reply ok(String body, String extra) {
+            return new Reply(("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + body.length()
+                    + "\r\n\r\n" + body + extra).getBytes(StandardCharsets.ISO_8859_1), Duration.ZERO, false);
+        }
+
+        /** The same reply, sent only after {@code delay}. */
+        public Reply after(Duration delay) {
+            return new Reply(bytes, delay, closeAfter);
+        }
+
+        /** The same reply, after which the server closes the connection. */
+        public Reply thenClose() {
+            return new Reply(bytes, delay, true);
+        }
+    }
+
+    /** Scripts the reply to each request. */
+    @FunctionalInterface
+    public interface Responder {
+        Reply reply(Request request);
     }
 
     /** Why a server-side connection ended. */
@@ -93,6 +125,8 @@ public final class ScriptedHttpServer implements AutoCloseable {
     private final boolean closeAfterEachResponse;
     private final int dropRequest;
     private final byte[] body;
+    private final Responder responder;
+    private final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
 
     private final ServerSocket listener;
     private final Thread acceptor;
@@ -109,6 +143,7 @@ public final class ScriptedHttpServer implements AutoCloseable {
         this.closeAfterEachResponse = b.closeAfterEachResponse;
         this.dropRequest = b.dropRequest;
         this.body = b.body;
+        this.responder = b.responder;
         this.listener = new ServerSocket(0, 512, InetAddress.getLoopbackAddress());
         this.acceptor = new Thread(this::acceptLoop, "scripted-http-" + listener.getLocalPort());
         acceptor.setDaemon(true);
@@ -165,6 +200,7 @@ public final class ScriptedHttpServer implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        closing.countDown();
         closeQuietly(listener);
         for (Socket s : open) {
             closeQuietly(s);
@@ -243,6 +279,19 @@ public final class ScriptedHttpServer implements AutoCloseable {
                     break;
                 }
                 boolean clientAsksToClose = r.asksToClose();
+                if (responder != null) {
+                    Reply reply = responder.reply(r);
+                    if (!reply.delay().isZero() && closing.await(reply.delay().toMillis(), TimeUnit.MILLISECONDS)) {
+                        break;
+                    }
+                    out.write(reply.bytes());
+                    out.flush();
+                    if (reply.closeAfter() || clientAsksToClose) {
+                        end = reply.closeAfter() ? End.SERVER_CLOSE_AFTER_RESPONSE : End.SERVER_CLOSE_REQUESTED;
+                        break;
+                    }
+                    continue;
+                }
                 out.write(response(clientAsksToClose));
                 out.flush();
                 if (clientAsksToClose) {
@@ -256,6 +305,8 @@ public final class ScriptedHttpServer implements AutoCloseable {
             }
         } catch (IOException e) {
             end = closed ? End.SERVER_SHUTDOWN : End.CLIENT_RESET_OR_ERROR;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } finally {
             // Everything the client sent has been read, so this close sends a FIN, not an RST.
             closeQuietly(s);
@@ -348,6 +399,7 @@ public final class ScriptedHttpServer implements AutoCloseable {
         private boolean closeAfterEachResponse;
         private int dropRequest;
         private byte[] body = "ok".getBytes(StandardCharsets.US_ASCII);
+        private Responder responder;
 
         private Builder() {
         }
@@ -379,6 +431,12 @@ public final class ScriptedHttpServer implements AutoCloseable {
         /** The body of every response. Default {@code "ok"}. */
         public Builder body(String body) {
             this.body = body.getBytes(StandardCharsets.UTF_8);
+            return this;
+        }
+
+        /** Scripts every reply (the other response policies then do not apply). */
+        public Builder responder(Responder responder) {
+            this.responder = responder;
             return this;
         }
 

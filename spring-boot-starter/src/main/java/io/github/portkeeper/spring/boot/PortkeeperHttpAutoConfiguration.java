@@ -86,7 +86,7 @@ public final class PortkeeperHttpAutoConfiguration {
         }
         return PortkeeperConnectionManager.builder()
                 .poolConfig(properties.toPoolConfig(poolName))
-                .connectionConfig(connection.build());
+                .setDefaultConnectionConfig(connection.build());
     }
 
     static HttpClientInstaller installer(PortkeeperProperties properties) {

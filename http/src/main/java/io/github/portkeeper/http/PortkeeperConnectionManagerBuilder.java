@@ -1,0 +1,254 @@
+package io.github.portkeeper.http;
+
+import io.github.portkeeper.core.PoolConfig;
+import org.apache.hc.client5.http.DnsResolver;
+import org.apache.hc.client5.http.HttpRoute;
+import org.apache.hc.client5.http.SchemePortResolver;
+import org.apache.hc.client5.http.config.ConnectionConfig;
+import org.apache.hc.client5.http.config.TlsConfig;
+import org.apache.hc.client5.http.impl.DefaultSchemePortResolver;
+import org.apache.hc.client5.http.ssl.DefaultClientTlsStrategy;
+import org.apache.hc.client5.http.ssl.TlsSocketStrategy;
+import org.apache.hc.core5.function.Resolver;
+import org.apache.hc.core5.http.HttpHost;
+import org.apache.hc.core5.http.config.Http1Config;
+import org.apache.hc.core5.http.io.SocketConfig;
+
+import java.util.Objects;
+
+/**
+ * Builds a {@link PortkeeperConnectionManager}. Mirrors HttpClient's
+ * {@code PoolingHttpClientConnectionManagerBuilder}: the methods with the same name mean the same,
+ * so migrating is changing the class name. Portkeeper's own settings (limits, lifetimes,
+ * retirement, port budget, metrics listeners) are in {@link #setPoolConfig(PoolConfig)}.
+ *
+ * <pre>{@code
+ * PortkeeperConnectionManager cm = PortkeeperConnectionManagerBuilder.create()
+ *         .setMaxConnTotal(100)
+ *         .setMaxConnPerRoute(20)
+ *         .setDefaultConnectionConfig(ConnectionConfig.custom().setConnectTimeout(Timeout.ofSeconds(5)).build())
+ *         .build();
+ * CloseableHttpClient client = HttpClients.custom().setConnectionManager(cm).build();
+ * }</pre>
+ *
+ * <p>Not thread-safe.
+ */
+public final class PortkeeperConnectionManagerBuilder {
+
+    PoolConfig poolConfig = PoolConfig.builder().name("http").build();
+    int maxConnTotal;
+    int maxConnPerRoute;
+    ConnectionConfig connectionConfig = ConnectionConfig.DEFAULT;
+    SocketConfig socketConfig = SocketConfig.DEFAULT;
+    TlsConfig tlsConfig = TlsConfig.DEFAULT;
+    Resolver<HttpRoute, SocketConfig> socketConfigResolver;
+    Resolver<HttpRoute, ConnectionConfig> connectionConfigResolver;
+    Resolver<HttpHost, TlsConfig> tlsConfigResolver;
+    private TlsSocketStrategy tlsSocketStrategy;
+    private boolean systemProperties;
+    DnsResolver dnsResolver;
+    private SchemePortResolver schemePortResolver;
+    Http1Config http1Config = Http1Config.DEFAULT;
+
+    private PortkeeperConnectionManagerBuilder() {
+    }
+
+    /**
+     * A builder with the defaults.
+     *
+     * @return a new builder
+     */
+    public static PortkeeperConnectionManagerBuilder create() {
+        return new PortkeeperConnectionManagerBuilder();
+    }
+
+    /**
+     * Limits, lifetimes and policies of the pool; its {@code maxPerEndpoint} is the per-route limit
+     * and its {@code maxTotal} the total one, unless {@link #setMaxConnPerRoute}/{@link #setMaxConnTotal}
+     * set them. Default: {@link PoolConfig} defaults with name {@code "http"} (8 per route, 64 in
+     * total; HttpClient's are 5 and 25).
+     *
+     * @param poolConfig the pool configuration
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setPoolConfig(PoolConfig poolConfig) {
+        this.poolConfig = Objects.requireNonNull(poolConfig, "poolConfig");
+        return this;
+    }
+
+    /**
+     * Same as {@link #setPoolConfig(PoolConfig)}.
+     *
+     * @param poolConfig the pool configuration
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder poolConfig(PoolConfig poolConfig) {
+        return setPoolConfig(poolConfig);
+    }
+
+    /**
+     * Most connections in total (0, the default, keeps the pool configuration's {@code maxTotal}).
+     *
+     * @param maxConnTotal the limit
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setMaxConnTotal(int maxConnTotal) {
+        this.maxConnTotal = maxConnTotal;
+        return this;
+    }
+
+    /**
+     * Most connections per route (0, the default, keeps the pool configuration's {@code maxPerEndpoint}).
+     *
+     * @param maxConnPerRoute the limit
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setMaxConnPerRoute(int maxConnPerRoute) {
+        this.maxConnPerRoute = maxConnPerRoute;
+        return this;
+    }
+
+    /**
+     * Connect and socket timeouts, time to live, idle timeout and validation after inactivity, as
+     * in HttpClient. Default {@link ConnectionConfig#DEFAULT}. A time to live or idle timeout
+     * retires a connection by the pool's policy rather than closing it here; validation after
+     * inactivity is off unless set (the pool watches idle connections without a blocking read).
+     *
+     * @param config the connection configuration for every route the resolver does not cover
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setDefaultConnectionConfig(ConnectionConfig config) {
+        this.connectionConfig = Objects.requireNonNull(config, "config");
+        return this;
+    }
+
+    /**
+     * Connection configuration per route; where it returns null the default applies.
+     *
+     * @param resolver the resolver
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setConnectionConfigResolver(Resolver<HttpRoute, ConnectionConfig> resolver) {
+        this.connectionConfigResolver = resolver;
+        return this;
+    }
+
+    /**
+     * Socket options (so-timeout, keep-alive, buffers, SOCKS proxy). The so-timeout is restored
+     * every time a pooled connection is reused. Default {@link SocketConfig#DEFAULT}.
+     *
+     * @param config the socket configuration for every route the resolver does not cover
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setDefaultSocketConfig(SocketConfig config) {
+        this.socketConfig = Objects.requireNonNull(config, "config");
+        return this;
+    }
+
+    /**
+     * Socket configuration per route; where it returns null the default applies.
+     *
+     * @param resolver the resolver
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setSocketConfigResolver(Resolver<HttpRoute, SocketConfig> resolver) {
+        this.socketConfigResolver = resolver;
+        return this;
+    }
+
+    /**
+     * TLS versions, handshake timeout and HTTP version policy. Default {@link TlsConfig#DEFAULT}.
+     *
+     * @param config the TLS configuration for every host the resolver does not cover
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setDefaultTlsConfig(TlsConfig config) {
+        this.tlsConfig = Objects.requireNonNull(config, "config");
+        return this;
+    }
+
+    /**
+     * TLS configuration per target host; where it returns null the default applies.
+     *
+     * @param resolver the resolver
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setTlsConfigResolver(Resolver<HttpHost, TlsConfig> resolver) {
+        this.tlsConfigResolver = resolver;
+        return this;
+    }
+
+    /**
+     * TLS for https routes. Default: HttpClient's default (the JDK's trust store, hostname
+     * verification), or the system properties' with {@link #useSystemProperties()}.
+     *
+     * @param tlsSocketStrategy the strategy
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setTlsSocketStrategy(TlsSocketStrategy tlsSocketStrategy) {
+        this.tlsSocketStrategy = tlsSocketStrategy;
+        return this;
+    }
+
+    /**
+     * Resolves host names. Default: the system resolver.
+     *
+     * @param dnsResolver the resolver
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setDnsResolver(DnsResolver dnsResolver) {
+        this.dnsResolver = dnsResolver;
+        return this;
+    }
+
+    /**
+     * Resolves default ports of schemes. Default: HttpClient's (80, 443).
+     *
+     * @param schemePortResolver the resolver
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setSchemePortResolver(SchemePortResolver schemePortResolver) {
+        this.schemePortResolver = schemePortResolver;
+        return this;
+    }
+
+    /**
+     * HTTP/1.1 message limits (line length, header count, buffer size). Default {@link Http1Config#DEFAULT}.
+     *
+     * @param http1Config the configuration
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setHttp1Config(Http1Config http1Config) {
+        this.http1Config = Objects.requireNonNull(http1Config, "http1Config");
+        return this;
+    }
+
+    /**
+     * Takes the default TLS settings from the system properties ({@code javax.net.ssl.*}), as
+     * HttpClient's builder does.
+     *
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder useSystemProperties() {
+        this.systemProperties = true;
+        return this;
+    }
+
+    /**
+     * Builds the manager and its pool.
+     *
+     * @return the manager
+     */
+    public PortkeeperConnectionManager build() {
+        PoolConfig config = poolConfig;
+        if (maxConnTotal > 0 || maxConnPerRoute > 0) {
+            int perRoute = maxConnPerRoute > 0 ? maxConnPerRoute : config.maxPerEndpoint();
+            int total = maxConnTotal > 0 ? maxConnTotal : Math.max(config.maxTotal(), perRoute);
+            config = config.toBuilder().maxPerEndpoint(Math.min(perRoute, total)).maxTotal(total).build();
+        }
+        TlsSocketStrategy tls = tlsSocketStrategy != null ? tlsSocketStrategy
+                : systemProperties ? DefaultClientTlsStrategy.createSystemDefault() : DefaultClientTlsStrategy.createDefault();
+        SchemePortResolver ports = schemePortResolver != null ? schemePortResolver : DefaultSchemePortResolver.INSTANCE;
+        return new PortkeeperConnectionManager(this, config, tls, ports);
+    }
+}

@@ -1,0 +1,94 @@
+package io.github.portkeeper.http;
+
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.http.testing.LeakCheck;
+import io.github.portkeeper.http.testing.ScriptedHttpServer;
+import io.github.portkeeper.http.testing.ScriptedHttpServer.Reply;
+import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.config.RequestConfig;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.apache.hc.core5.io.CloseMode;
+import org.apache.hc.core5.util.Timeout;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Cancelling a request that waits for a connection aborts the wait at once, and closing the
+ * manager with {@link CloseMode#IMMEDIATE} aborts requests in flight, as with HttpClient's own
+ * manager.
+ */
+class CancelAndShutdownTest {
+
+    @RegisterExtension
+    final LeakCheck leaks = new LeakCheck();
+
+    private static final Duration SLOW = Duration.ofSeconds(5);
+
+    private ScriptedHttpServer slowServer() throws Exception {
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder()
+                .responder(r -> r.target().equals("/slow") ? Reply.ok("late", "").after(SLOW) : Reply.ok("fast", ""))
+                .start());
+        leaks.track(server.address());
+        return server;
+    }
+
+    private static CompletableFuture<String> async(CloseableHttpClient client, HttpGet get) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return client.execute(get, r -> EntityUtils.toString(r.getEntity()));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    @Test
+    void cancellingARequestWaitingForAConnectionAbortsTheWaitPromptly() throws Exception {
+        ScriptedHttpServer server = slowServer();
+        PortkeeperConnectionManager manager = leaks.track(PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name("cancel").maxPerEndpoint(1).build()).build());
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager)
+                .setDefaultRequestConfig(RequestConfig.custom().setConnectionRequestTimeout(Timeout.ofSeconds(10)).build()).build());
+
+        CompletableFuture<String> holder = async(client, new HttpGet(server.url("/slow")));
+        await().atMost(Duration.ofSeconds(5)).until(() -> server.requests().size() == 1);
+        HttpGet queued = new HttpGet(server.url("/fast"));
+        CompletableFuture<String> waiting = async(client, queued);
+        await().atMost(Duration.ofSeconds(5)).until(() -> manager.pool().stats().pending() == 1);
+
+        long start = System.nanoTime();
+        queued.cancel();
+        assertThatThrownBy(() -> waiting.get(2, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(2));
+        assertThat(manager.pool().stats().pending()).isZero();
+        assertThat(holder.get(10, TimeUnit.SECONDS)).isEqualTo("late");
+    }
+
+    @Test
+    void closeImmediateAbortsRequestsInFlight() throws Exception {
+        ScriptedHttpServer server = slowServer();
+        PortkeeperConnectionManager manager = PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name("close-immediate").build()).build();
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).disableAutomaticRetries().build());
+
+        CompletableFuture<String> inFlight = async(client, new HttpGet(server.url("/slow")));
+        await().atMost(Duration.ofSeconds(5)).until(() -> server.requests().size() == 1);
+
+        long start = System.nanoTime();
+        manager.close(CloseMode.IMMEDIATE);
+        assertThatThrownBy(() -> inFlight.get(SLOW.toMillis() / 2, TimeUnit.MILLISECONDS)).isInstanceOf(ExecutionException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(SLOW.dividedBy(2));
+        await().atMost(Duration.ofSeconds(5)).until(() -> manager.pool().stats().active() == 0);
+    }
+}

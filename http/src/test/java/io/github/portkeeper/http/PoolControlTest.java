@@ -1,0 +1,152 @@
+package io.github.portkeeper.http;
+
+import io.github.portkeeper.core.CloseReason;
+import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.http.testing.Kernel;
+import io.github.portkeeper.http.testing.LeakCheck;
+import io.github.portkeeper.http.testing.ScriptedHttpServer;
+import io.github.portkeeper.http.testing.ScriptedHttpServer.Reply;
+import io.github.portkeeper.http.testing.TallyListener;
+import org.apache.hc.client5.http.HttpRoute;
+import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.config.ConnectionConfig;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.core5.http.HttpHost;
+import org.apache.hc.core5.http.io.SocketConfig;
+import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.apache.hc.core5.pool.ConnPoolControl;
+import org.apache.hc.core5.util.TimeValue;
+import org.apache.hc.core5.util.Timeout;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * What a user migrating from {@code PoolingHttpClientConnectionManager} reaches for:
+ * {@link ConnPoolControl} (limits at run time, stats, {@code closeIdle} through which
+ * {@code HttpClientBuilder.evictIdleConnections} works), {@link ConnectionConfig}'s time to live,
+ * per-route configuration. Idle and expired connections leave by the retirement policy: the
+ * server closes them, never a FIN from here.
+ */
+class PoolControlTest {
+
+    @RegisterExtension
+    final LeakCheck leaks = new LeakCheck();
+
+    private final TallyListener tally = new TallyListener();
+
+    private ScriptedHttpServer server() throws Exception {
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder()
+                .responder(r -> r.target().equals("/slow") ? Reply.ok("late", "").after(Duration.ofMillis(2500)) : Reply.ok("ok", ""))
+                .start());
+        leaks.track(server.address());
+        return server;
+    }
+
+    private PortkeeperConnectionManager manager(PortkeeperConnectionManagerBuilder b, String name) {
+        return leaks.track(b.setPoolConfig(PoolConfig.builder().name(name).listener(tally).build()).build());
+    }
+
+    private static String get(CloseableHttpClient client, String url) throws Exception {
+        return client.execute(new HttpGet(url), r -> EntityUtils.toString(r.getEntity()));
+    }
+
+    @Test
+    void limitsChangeAtRunTimeAndStatsAreReportedPerRoute() throws Exception {
+        ScriptedHttpServer server = server();
+        PortkeeperConnectionManager manager = manager(PortkeeperConnectionManager.builder(), "control");
+        ConnPoolControl<HttpRoute> control = manager;
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).build());
+        HttpRoute route = new HttpRoute(new HttpHost("http", "127.0.0.1", server.port()));
+
+        control.setMaxTotal(3);
+        control.setDefaultMaxPerRoute(2);
+        control.setMaxPerRoute(route, 1);
+        assertThat(control.getMaxTotal()).isEqualTo(3);
+        assertThat(control.getDefaultMaxPerRoute()).isEqualTo(2);
+        assertThat(control.getMaxPerRoute(route)).isEqualTo(1);
+
+        CompletableFuture<String> slow = CompletableFuture.supplyAsync(() -> {
+            try {
+                return get(client, server.url("/slow"));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(5)).until(() -> server.requests().size() == 1);
+        CompletableFuture<String> queued = CompletableFuture.supplyAsync(() -> {
+            try {
+                return get(client, server.url("/queued"));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(5)).until(() -> control.getStats(route).getPending() == 1);
+        assertThat(control.getStats(route).getLeased()).isEqualTo(1);
+        assertThat(control.getTotalStats().getMax()).isEqualTo(3);
+        assertThat(control.getStats(route).getMax()).isEqualTo(1);
+        assertThat(control.getRoutes()).containsExactly(route);
+
+        assertThat(slow.get(10, TimeUnit.SECONDS)).isEqualTo("late");
+        assertThat(queued.get(10, TimeUnit.SECONDS)).isEqualTo("ok");
+        assertThat(server.acceptedPorts()).as("one connection per route at a time").hasSize(1);
+        assertThat(control.getStats(route).getAvailable()).isEqualTo(1);
+        assertThat(control.getTotalStats().getLeased()).isZero();
+    }
+
+    @Test
+    void evictIdleConnectionsOfTheHttpClientBuilderRetiresThemSoTheServerClosesFirst() throws Exception {
+        // The server closes a connection idle for 300 ms; it is retired long before (50 ms idle).
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder().closeIdleAfter(Duration.ofMillis(300)).start());
+        InetSocketAddress address = leaks.track(server.address());
+        PortkeeperConnectionManager manager = manager(PortkeeperConnectionManager.builder(), "evict");
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager)
+                .evictIdleConnections(TimeValue.ofMilliseconds(50)).build());
+
+        get(client, server.url("/"));
+        await().atMost(Duration.ofSeconds(5)).until(() -> manager.getTotalStats().getAvailable() == 0
+                && !tally.retiringReasons().isEmpty());
+        assertThat(tally.retiringReasons()).containsExactly(CloseReason.EVICTED);
+        await().atMost(Duration.ofSeconds(5)).until(() -> tally.closedTotal() == 1);
+        assertThat(tally.closed(Ending.PEER)).as("ended by the server's FIN: %s", tally).isEqualTo(1);
+        assertThat(Kernel.clientTimeWait(address)).as(() -> Kernel.describe(address)).isZero();
+    }
+
+    @Test
+    void connectionPastItsTimeToLiveIsNotReused() throws Exception {
+        ScriptedHttpServer server = server();
+        PortkeeperConnectionManager manager = manager(PortkeeperConnectionManager.builder()
+                .setDefaultConnectionConfig(ConnectionConfig.custom().setTimeToLive(TimeValue.ZERO_MILLISECONDS).build()), "ttl");
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).build());
+
+        get(client, server.url("/1"));
+        get(client, server.url("/2"));
+
+        assertThat(server.acceptedPorts()).as("a time to live of 0 allows no reuse").hasSize(2);
+        assertThat(tally.closed(Ending.LOCAL)).isZero();
+    }
+
+    @Test
+    void socketConfigPerRouteComesFromTheResolver() throws Exception {
+        ScriptedHttpServer patient = server();
+        ScriptedHttpServer impatient = server();
+        PortkeeperConnectionManager manager = manager(PortkeeperConnectionManager.builder()
+                .setSocketConfigResolver(route -> route.getTargetHost().getPort() == impatient.port()
+                        ? SocketConfig.custom().setSoTimeout(Timeout.ofMilliseconds(500)).build() : null), "per-route");
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).disableAutomaticRetries().build());
+
+        assertThat(get(client, patient.url("/slow"))).isEqualTo("late");
+        assertThatThrownBy(() -> get(client, impatient.url("/slow"))).isInstanceOf(SocketTimeoutException.class);
+    }
+}
