@@ -126,6 +126,18 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     // ------------------------------------------------------------------ HttpClientConnectionManager
 
+    /**
+     * Leases with no request timeout of its own (the timeout given to {@link LeaseRequest#get} applies).
+     *
+     * @param id    the exchange id, for logs
+     * @param route the route
+     * @param state the user token, or null
+     * @return the lease request
+     */
+    public LeaseRequest lease(String id, HttpRoute route, Object state) {
+        return lease(id, route, Timeout.DISABLED, state);
+    }
+
     @Override
     public LeaseRequest lease(String id, HttpRoute route, Timeout requestTimeout, Object state) {
         Objects.requireNonNull(route, "route");

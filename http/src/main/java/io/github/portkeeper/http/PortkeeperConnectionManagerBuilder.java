@@ -13,6 +13,8 @@ import org.apache.hc.core5.function.Resolver;
 import org.apache.hc.core5.http.HttpHost;
 import org.apache.hc.core5.http.config.Http1Config;
 import org.apache.hc.core5.http.io.SocketConfig;
+import org.apache.hc.core5.pool.PoolConcurrencyPolicy;
+import org.apache.hc.core5.pool.PoolReusePolicy;
 
 import java.util.Objects;
 
@@ -220,6 +222,34 @@ public final class PortkeeperConnectionManagerBuilder {
      */
     public PortkeeperConnectionManagerBuilder setHttp1Config(Http1Config http1Config) {
         this.http1Config = Objects.requireNonNull(http1Config, "http1Config");
+        return this;
+    }
+
+    /**
+     * Accepted for source compatibility with HttpClient's builder, and ignored: Portkeeper has one
+     * pool engine, lock-free on the lease path, for what STRICT and LAX choose between.
+     *
+     * @param policy ignored
+     * @return this builder
+     */
+    public PortkeeperConnectionManagerBuilder setPoolConcurrencyPolicy(PoolConcurrencyPolicy policy) {
+        return this;
+    }
+
+    /**
+     * Portkeeper always reuses the most recently used connection first ({@link PoolReusePolicy#LIFO}):
+     * hot connections stay hot and the surplus sits idle until the server times it out, which is
+     * how the server gets to close first. {@link PoolReusePolicy#FIFO} is refused.
+     *
+     * @param policy must be {@code LIFO} (or null)
+     * @return this builder
+     * @throws IllegalArgumentException for {@code FIFO}
+     */
+    public PortkeeperConnectionManagerBuilder setConnPoolPolicy(PoolReusePolicy policy) {
+        if (policy == PoolReusePolicy.FIFO) {
+            throw new IllegalArgumentException("Portkeeper reuses connections LIFO only (so surplus connections idle out "
+                    + "and the server closes them); FIFO is not supported");
+        }
         return this;
     }
 

@@ -4,13 +4,17 @@ import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
 import io.github.portkeeper.http.testing.ScriptedHttpServer.Reply;
+import org.apache.hc.client5.http.HttpRoute;
 import org.apache.hc.client5.http.auth.AuthScope;
 import org.apache.hc.client5.http.auth.UsernamePasswordCredentials;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.impl.auth.BasicCredentialsProvider;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.ConnectionHolder;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.io.ConnectionEndpoint;
 import org.apache.hc.client5.http.protocol.HttpClientContext;
+import org.apache.hc.core5.http.HttpHost;
 import org.apache.hc.core5.http.io.SocketConfig;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
 import org.apache.hc.core5.util.TimeValue;
@@ -60,6 +64,29 @@ class DropInContractTest {
                 .isInstanceOf(SocketTimeoutException.class);
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofMillis(2400));
         assertThat(server.acceptedPorts()).as("the slow request went out on the reused connection").hasSize(1);
+    }
+
+    @Test
+    void reusedEndpointHasTheSocketTimeoutItWasConnectedWith() throws Exception {
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder().start());
+        leaks.track(server.address());
+        PortkeeperConnectionManager manager = manager(PortkeeperConnectionManager.builder()
+                .setDefaultSocketConfig(SocketConfig.custom().setSoTimeout(Timeout.ofMilliseconds(1234)).build()), "endpoint-timeout");
+        HttpRoute route = new HttpRoute(new HttpHost("http", "127.0.0.1", server.port()));
+        HttpClientContext context = HttpClientContext.create();
+
+        ConnectionEndpoint first = manager.lease("1", route, Timeout.ofSeconds(5), null).get(Timeout.ofSeconds(5));
+        manager.connect(first, null, context);
+        first.setSocketTimeout(Timeout.ofSeconds(30)); // an exchange's own timeout, as HttpClient sets it
+        manager.release(first, null, TimeValue.NEG_ONE_MILLISECOND);
+        ConnectionEndpoint second = manager.lease("2", route, Timeout.ofSeconds(5), null).get(Timeout.ofSeconds(5));
+        try {
+            assertThat(second.isConnected()).as("reused").isTrue();
+            // HttpClient's own (internal) view of the endpoint's connection, as its tests use it.
+            assertThat(((ConnectionHolder) second).get().getSocketTimeout()).isEqualTo(Timeout.ofMilliseconds(1234));
+        } finally {
+            manager.release(second, null, TimeValue.NEG_ONE_MILLISECOND);
+        }
     }
 
     @Test

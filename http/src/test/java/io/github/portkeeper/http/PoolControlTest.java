@@ -107,18 +107,19 @@ class PoolControlTest {
 
     @Test
     void evictIdleConnectionsOfTheHttpClientBuilderRetiresThemSoTheServerClosesFirst() throws Exception {
-        // The server closes a connection idle for 300 ms; it is retired long before (50 ms idle).
-        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder().closeIdleAfter(Duration.ofMillis(300)).start());
+        // HttpClient's evictor runs every second (at least); it retires the connection idle for
+        // 50 ms at its first run, and the server closes it once idle for 2 s.
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder().closeIdleAfter(Duration.ofSeconds(2)).start());
         InetSocketAddress address = leaks.track(server.address());
         PortkeeperConnectionManager manager = manager(PortkeeperConnectionManager.builder(), "evict");
         CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager)
                 .evictIdleConnections(TimeValue.ofMilliseconds(50)).build());
 
         get(client, server.url("/"));
-        await().atMost(Duration.ofSeconds(5)).until(() -> manager.getTotalStats().getAvailable() == 0
+        await().atMost(Duration.ofSeconds(10)).until(() -> manager.getTotalStats().getAvailable() == 0
                 && !tally.retiringReasons().isEmpty());
         assertThat(tally.retiringReasons()).containsExactly(CloseReason.EVICTED);
-        await().atMost(Duration.ofSeconds(5)).until(() -> tally.closedTotal() == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> tally.closedTotal() == 1);
         assertThat(tally.closed(Ending.PEER)).as("ended by the server's FIN: %s", tally).isEqualTo(1);
         assertThat(Kernel.clientTimeWait(address)).as(() -> Kernel.describe(address)).isZero();
     }

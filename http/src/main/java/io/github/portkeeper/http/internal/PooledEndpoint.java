@@ -3,6 +3,7 @@ package io.github.portkeeper.http.internal;
 import io.github.portkeeper.core.Lease;
 import org.apache.hc.client5.http.HttpRoute;
 import org.apache.hc.client5.http.EndpointInfo;
+import org.apache.hc.client5.http.impl.ConnectionHolder;
 import org.apache.hc.client5.http.io.ConnectionEndpoint;
 import org.apache.hc.core5.http.ClassicHttpRequest;
 import org.apache.hc.core5.http.ClassicHttpResponse;
@@ -31,7 +32,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * then connects it again (a retry after {@code 401} with {@code Connection: close}, a proxy
  * {@code CONNECT} that must be re-sent), and the manager gives it a new connection for that.
  */
-public final class PooledEndpoint extends ConnectionEndpoint {
+public final class PooledEndpoint extends ConnectionEndpoint implements ConnectionHolder {
 
     /** Context attribute: whether the exchange ran on a connection reused from the pool. */
     public static final String REUSED_ATTRIBUTE = "portkeeper.connection.reused";
@@ -166,6 +167,13 @@ public final class PooledEndpoint extends ConnectionEndpoint {
     public boolean isConnected() {
         Lease<HttpConnection> lease = leaseRef.get();
         return lease != null && !disconnected && lease.connection().conn.isOpen() && lease.connection().conn.isBound();
+    }
+
+    /** HttpClient's (internal) access to the connection, as its own endpoints give it; null once released. */
+    @Override
+    public org.apache.hc.core5.http.HttpConnection get() {
+        Lease<HttpConnection> lease = leaseRef.get();
+        return lease != null ? lease.connection().conn : null;
     }
 
     @Override
