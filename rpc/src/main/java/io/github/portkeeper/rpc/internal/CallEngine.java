@@ -37,7 +37,6 @@ public final class CallEngine<Req, Resp> {
     private final Breakers breakers;
     private final Retry retry;
     private final long leaseTimeoutNanos;
-    private final int maxPerEndpoint;
 
     public CallEngine(Pool<RpcConnection> pool, RpcCodec<Req, Resp> codec, Breakers breakers, Retry retry) {
         this.pool = pool;
@@ -45,7 +44,6 @@ public final class CallEngine<Req, Resp> {
         this.breakers = breakers;
         this.retry = retry;
         this.leaseTimeoutNanos = pool.config().leaseTimeout().toNanos();
-        this.maxPerEndpoint = pool.config().maxPerEndpoint();
     }
 
     public Resp call(Endpoint endpoint, Req request, Duration timeout, boolean idempotent) throws IOException {
@@ -162,15 +160,11 @@ public final class CallEngine<Req, Resp> {
 
     private Lease<RpcConnection> lease(Endpoint endpoint, Duration timeout, long deadline, boolean fresh) throws IOException {
         try {
-            Lease<RpcConnection> lease = pool.lease(endpoint, leaseWait(endpoint, timeout, deadline));
-            // After a reused connection turned out dead, the others idle as long are suspect: retire
-            // reused ones (they leave by the retirement policy, the peer still closing first) until fresh.
-            for (int i = 0; fresh && lease.isReused() && i <= maxPerEndpoint; i++) {
-                lease.retire();
-                lease.close();
-                lease = pool.lease(endpoint, leaseWait(endpoint, timeout, deadline));
-            }
-            return lease;
+            // After a reused connection turned out dead, the retry takes a new one directly: the
+            // healthy idle connections stay pooled (retiring them one by one to reach a new one
+            // cost connections and counted leases that served no call).
+            Duration wait = leaseWait(endpoint, timeout, deadline);
+            return fresh ? pool.leaseNew(endpoint, wait) : pool.lease(endpoint, wait);
         } catch (LeaseTimeoutException e) {
             throw new RpcTimeoutException(endpoint, "No connection to " + endpoint + " became free within the call timeout of "
                     + timeout.toMillis() + " ms: " + e.getMessage(), e, false, 0);
