@@ -329,17 +329,30 @@ public final class PoolMetrics implements MeterBinder {
             meters(endpoint).leaksSuspected.increment();
         }
 
+        /**
+         * A connection that ended without a TIME_WAIT here avoided one: the one a client opening a
+         * connection per request would have left for the request it served first (later requests
+         * count as reused leases). A connection discarded as broken counts nothing: its last lease
+         * (already counted if reused) served no request, so counting the close too would count
+         * one request twice, and {@code avoided} could exceed the requests served.
+         */
+        private void countAvoided(CloseReason reason) {
+            if (reason != CloseReason.BROKEN) {
+                avoided.increment();
+            }
+        }
+
         @Override
         public void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason) {
             EndpointMeters m = meters(endpoint);
             switch (ending) {
                 case PEER:
                     m.closedPeer.increment();
-                    avoided.increment();
+                    countAvoided(reason);
                     break;
                 case RESET:
                     m.closedReset.increment();
-                    avoided.increment();
+                    countAvoided(reason);
                     break;
                 case LOCAL:
                     m.closedLocal.increment();
