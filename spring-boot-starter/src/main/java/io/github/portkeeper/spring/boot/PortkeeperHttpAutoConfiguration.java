@@ -1,6 +1,7 @@
 package io.github.portkeeper.spring.boot;
 
 import io.github.portkeeper.http.PortkeeperConnectionManager;
+import io.github.portkeeper.http.PortkeeperConnectionManagerBuilder;
 import io.github.portkeeper.http.PortkeeperHttpClients;
 import io.github.portkeeper.spring.boot.internal.HttpClientInstaller;
 import io.github.portkeeper.spring.boot.internal.HttpManagers;
@@ -78,7 +79,7 @@ public final class PortkeeperHttpAutoConfiguration {
         return b.build();
     }
 
-    static PortkeeperConnectionManager.Builder managerBuilder(PortkeeperProperties properties, String poolName) {
+    static PortkeeperConnectionManagerBuilder managerBuilder(PortkeeperProperties properties, String poolName) {
         PortkeeperProperties.Http http = properties.getHttp();
         ConnectionConfig.Builder connection = ConnectionConfig.custom().setConnectTimeout(Timeout.of(http.getConnectTimeout()));
         if (http.getSocketTimeout() != null) {

@@ -1,6 +1,7 @@
 package io.github.portkeeper.spring.boot.internal;
 
 import io.github.portkeeper.http.PortkeeperConnectionManager;
+import io.github.portkeeper.http.PortkeeperConnectionManagerBuilder;
 import io.github.portkeeper.spring.boot.PortkeeperPools;
 import org.apache.hc.client5.http.ssl.DefaultClientTlsStrategy;
 import org.apache.hc.client5.http.ssl.DefaultHostnameVerifier;
@@ -30,7 +31,7 @@ import java.util.function.Function;
 public final class HttpManagers implements AutoCloseable {
 
     private final PortkeeperConnectionManager primary;
-    private final Function<String, PortkeeperConnectionManager.Builder> builders;
+    private final Function<String, PortkeeperConnectionManagerBuilder> builders;
     private final PortkeeperPools pools;
     private final SslBundles sslBundles;
     private final Map<Key, PortkeeperConnectionManager> others = new ConcurrentHashMap<>();
@@ -41,7 +42,7 @@ public final class HttpManagers implements AutoCloseable {
      * @param pools      where new pools are registered
      * @param sslBundles to name pools after their bundle; may be null
      */
-    public HttpManagers(PortkeeperConnectionManager primary, Function<String, PortkeeperConnectionManager.Builder> builders,
+    public HttpManagers(PortkeeperConnectionManager primary, Function<String, PortkeeperConnectionManagerBuilder> builders,
             PortkeeperPools pools, SslBundles sslBundles) {
         this.primary = primary;
         this.builders = builders;
@@ -64,14 +65,14 @@ public final class HttpManagers implements AutoCloseable {
 
     private PortkeeperConnectionManager create(Key key) {
         String name = uniqueName(primary.pool().name() + "-" + suffix(key));
-        PortkeeperConnectionManager.Builder b = builders.apply(name);
+        PortkeeperConnectionManagerBuilder b = builders.apply(name);
         if (key.bundle != null) {
             SslOptions options = key.bundle.getOptions();
-            b.tlsSocketStrategy(new DefaultClientTlsStrategy(key.bundle.createSslContext(), options.getEnabledProtocols(),
+            b.setTlsSocketStrategy(new DefaultClientTlsStrategy(key.bundle.createSslContext(), options.getEnabledProtocols(),
                     options.getCiphers(), null, new DefaultHostnameVerifier()));
         }
         if (key.filter != null) {
-            b.dnsResolver(new FilteringDnsResolver(key.filter));
+            b.setDnsResolver(new FilteringDnsResolver(key.filter));
         }
         PortkeeperConnectionManager manager = b.build();
         pools.register(manager.pool());
