@@ -3,6 +3,10 @@ package io.github.portkeeper.benchmarks;
 import com.sun.net.httpserver.HttpServer;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.http.PortkeeperHttpClients;
+import okhttp3.ConnectionPool;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
@@ -33,12 +37,14 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Keep-alive GETs over loopback against an embedded HTTP/1.1 server, three ways:
+ * Keep-alive GETs over loopback against an embedded HTTP/1.1 server, five ways:
  * {@code portkeeper} (PortkeeperHttpClients), {@code httpclient-default} (stock HttpClient 5
- * pooling, the same per-route limit) and {@code per-request} (a new connection per request that
- * the client closes first: the TIME_WAIT incident's pattern).
+ * pooling, the same per-route limit), {@code okhttp} (OkHttp 5, its connection pool holding as
+ * many), {@code jdk} (the JDK's {@code java.net.http.HttpClient}, HTTP/1.1) and
+ * {@code per-request} (a new connection per request that the client closes first: the
+ * TIME_WAIT incident's pattern).
  *
- * <p>Run: {@code java -jar benchmarks/target/benchmarks.jar HttpBenchmark -t 4}
+ * <p>Run: {@code java -jar benchmarks/target/benchmarks.jar HttpBenchmark -t 16 -prof gc}
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
@@ -52,12 +58,16 @@ public class HttpBenchmark {
     @State(Scope.Benchmark)
     public static class Client {
 
-        @Param({"portkeeper", "httpclient-default", "per-request"})
+        @Param({"portkeeper", "httpclient-default", "okhttp", "jdk", "per-request"})
         public String client;
 
         HttpServer server;
         ExecutorService serverThreads;
         CloseableHttpClient http;
+        OkHttpClient okhttp;
+        Request okRequest;
+        java.net.http.HttpClient jdk;
+        java.net.http.HttpRequest jdkRequest;
         String uri;
         int port;
 
@@ -85,6 +95,14 @@ public class HttpBenchmark {
                     http = HttpClients.custom().setConnectionManager(PoolingHttpClientConnectionManagerBuilder.create()
                             .setMaxConnPerRoute(16).setMaxConnTotal(16).build()).build();
                     break;
+                case "okhttp":
+                    okhttp = new OkHttpClient.Builder().connectionPool(new ConnectionPool(16, 5, TimeUnit.MINUTES)).build();
+                    okRequest = new Request.Builder().url(uri).build();
+                    break;
+                case "jdk":
+                    jdk = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+                    jdkRequest = java.net.http.HttpRequest.newBuilder(java.net.URI.create(uri)).build();
+                    break;
                 case "per-request":
                     break;
                 default:
@@ -97,13 +115,26 @@ public class HttpBenchmark {
             if (http != null) {
                 http.close();
             }
+            if (okhttp != null) {
+                okhttp.dispatcher().executorService().shutdown();
+                okhttp.connectionPool().evictAll();
+            }
             server.stop(0);
             serverThreads.shutdownNow();
         }
     }
 
     @Benchmark
-    public int get(Client c) throws IOException {
+    public int get(Client c) throws IOException, InterruptedException {
+        if (c.okhttp != null) {
+            try (Response response = c.okhttp.newCall(c.okRequest).execute()) {
+                response.body().bytes();
+                return response.code();
+            }
+        }
+        if (c.jdk != null) {
+            return c.jdk.send(c.jdkRequest, java.net.http.HttpResponse.BodyHandlers.ofByteArray()).statusCode();
+        }
         if (c.http == null) {
             return perRequest(c.port);
         }
