@@ -88,6 +88,7 @@ public final class ScriptedServer implements AutoCloseable {
     private final byte[] goodbyeReply;
     private final Duration garbageAfter;
     private final boolean resetOnAccept;
+    private final Duration resetAfterIdle;
     private final int maxResponses;
 
     private final ServerSocket listener;
@@ -109,6 +110,7 @@ public final class ScriptedServer implements AutoCloseable {
         this.goodbyeReply = b.goodbyeReply;
         this.garbageAfter = b.garbageAfter;
         this.resetOnAccept = b.resetOnAccept;
+        this.resetAfterIdle = b.resetAfterIdle;
         this.maxResponses = b.maxResponses;
         this.listener = new ServerSocket(0, 512, InetAddress.getLoopbackAddress());
         this.acceptor = new Thread(this::acceptLoop, "scripted-server-" + listener.getLocalPort());
@@ -284,6 +286,9 @@ public final class ScriptedServer implements AutoCloseable {
             if (closeAfterIdle != null) {
                 dueIn = Math.min(dueIn, idleSince + closeAfterIdle.toNanos() - now);
             }
+            if (resetAfterIdle != null) {
+                dueIn = Math.min(dueIn, idleSince + resetAfterIdle.toNanos() - now);
+            }
             if (garbageAfter != null && !garbageDone) {
                 dueIn = Math.min(dueIn, idleSince + garbageAfter.toNanos() - now);
             }
@@ -305,6 +310,10 @@ public final class ScriptedServer implements AutoCloseable {
                     out.flush();
                     garbageSent.incrementAndGet();
                     garbageDone = true;
+                }
+                if (resetAfterIdle != null && now - idleSince >= resetAfterIdle.toNanos()) {
+                    reset(s);
+                    return End.SERVER_RESET; // an abort (RST), as a keepalive failure or a crashed peer looks
                 }
                 if (closeAfterIdle != null && now - idleSince >= closeAfterIdle.toNanos()) {
                     return End.SERVER_IDLE_CLOSE; // the caller closes: our FIN goes first
@@ -424,6 +433,7 @@ public final class ScriptedServer implements AutoCloseable {
         private byte[] goodbyeReply;
         private Duration garbageAfter;
         private boolean resetOnAccept;
+        private Duration resetAfterIdle;
         private int maxResponses;
 
         private Builder() {
@@ -478,6 +488,12 @@ public final class ScriptedServer implements AutoCloseable {
         /** Every accepted connection is reset at once (RST, no response). */
         public Builder resetOnAccept() {
             this.resetOnAccept = true;
+            return this;
+        }
+
+        /** The server resets (RST, SO_LINGER 0) any connection idle for {@code idle} since its last response. */
+        public Builder resetAfterIdle(Duration idle) {
+            this.resetAfterIdle = positive(idle, "resetAfterIdle");
             return this;
         }
 
