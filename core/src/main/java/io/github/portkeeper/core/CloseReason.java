@@ -18,6 +18,11 @@ public enum CloseReason {
     PEER_CLOSED,
     /** Bytes arrived while it was idle: the protocol stream is out of step. */
     UNEXPECTED_DATA,
+    /**
+     * Reset by the peer, or aborted by this host's kernel (a TCP keepalive or retransmission
+     * timeout), while idle: an abort, not the server's idle close.
+     */
+    ABORTED,
     /** Closed to make room under the limits: for a connection to another endpoint, or for a new one asked for with {@code Pool.leaseNew}. */
     EVICTED,
     /** The pool was closed. */

@@ -11,6 +11,7 @@ package io.github.portkeeper.core;
  *   <tr><td>{@link #LOCAL}</td><td>we sent FIN first</td><td>one, for 60 s</td></tr>
  *   <tr><td>{@link #RESET}</td><td>we closed with RST (SO_LINGER 0)</td><td>none</td></tr>
  *   <tr><td>{@link #FAILED}</td><td>the connection was never established</td><td>none</td></tr>
+ *   <tr><td>{@link #ABORTED}</td><td>the peer reset it, or the kernel aborted it (keepalive)</td><td>none</td></tr>
  * </table>
  */
 public enum Ending {
@@ -21,7 +22,13 @@ public enum Ending {
     /** We closed with SO_LINGER 0: an RST, no TIME_WAIT anywhere, the peer sees a reset. */
     RESET,
     /** The connection was never established. */
-    FAILED;
+    FAILED,
+    /**
+     * The connection was reset by the peer, or aborted by this host's kernel (a TCP keepalive or
+     * retransmission timeout), before we closed it: no TIME_WAIT anywhere. Not a close by the
+     * peer's FIN, so it never teaches the pool a server idle timeout.
+     */
+    ABORTED;
 
     /** Whether this ending leaves a TIME_WAIT socket on this host. */
     public boolean createsTimeWait() {

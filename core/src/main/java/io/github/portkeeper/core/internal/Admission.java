@@ -3,8 +3,6 @@ package io.github.portkeeper.core.internal;
 import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.Connector;
 
-import java.io.IOException;
-import java.nio.channels.SocketChannel;
 
 /**
  * Decides whether an idle connection may be leased: not past its lifetime, lease budget or idle
@@ -56,32 +54,12 @@ final class Admission<C> {
 
     /**
      * For a connection idle for a tick or more that the watcher has not registered yet (it lags
-     * under load), looks for the peer's FIN before leasing it: three cheap syscalls on a path
-     * that has waited a tick anyway. Connections reused within a tick are not checked (the hot
-     * path does no I/O). Returns false, having closed or retired it, if anything had arrived.
+     * under load), looks for the peer's FIN before leasing it (see
+     * {@link Housekeeper#quietSinceIdle}). Returns false, having closed or retired it, if
+     * anything had arrived.
      */
     private boolean quietSinceIdle(PooledEntry<C> e) {
-        SocketChannel channel = e.channel();
-        if (channel == null || !channel.isBlocking()) {
-            return true;
-        }
-        int first;
-        try {
-            channel.configureBlocking(false);
-            first = SocketCloser.readIdleHead(channel);
-            if (first == SocketCloser.HEAD_NOTHING) {
-                channel.configureBlocking(true);
-                return true;
-            }
-        } catch (IOException | RuntimeException ex) {
-            first = SocketCloser.HEAD_FIN;
-        }
-        if (first == SocketCloser.HEAD_FIN) {
-            engine.retirer.closeEntry(e, false, CloseReason.PEER_CLOSED);
-        } else {
-            engine.retirer.retire(e, CloseReason.UNEXPECTED_DATA);
-        }
-        return false;
+        return engine.housekeeper.quietSinceIdle(e);
     }
 
     /** Why an idle connection must not be leased any more, or null if it may. */

@@ -92,6 +92,7 @@ final class EndpointPool<C> {
     void makeIdle(PooledEntry<C> e) {
         e.claim2idle();
         hint = e;
+        engine.housekeeper.becameIdle();
     }
 
     /**

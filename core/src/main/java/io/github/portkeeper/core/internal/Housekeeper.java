@@ -5,196 +5,317 @@ import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.channels.CancelledKeyException;
 import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
-import java.util.Iterator;
+import java.nio.channels.SocketChannel;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The pool's one background thread: the idle watcher and the housekeeping in a single loop.
+ * One pool's housekeeping and idle watching, run by the JVM's shared {@link IdleWatcher}: no
+ * thread of its own, and no fixed tick. Each walk over the pool's connections returns the next
+ * deadline it saw (a connection to start watching, to expire, a drain to time out, a lease that
+ * may pass the leak threshold) and the watcher sleeps until then; a connection going idle asks
+ * for a walk one housekeeping interval later, unless one is due by then anyway.
  *
- * <p>Idle connections are watched by readiness: after a connection has been idle for one tick it
- * is put in non-blocking mode and registered with a {@link Selector} for OP_READ. An idle
- * connection owes us nothing, so readiness means either the peer's FIN (close passively, at
- * once: no CLOSE_WAIT lingers, no stale lease) or bytes we did not ask for (the stream is out of
- * step: the connection is retired, never leased again). The watcher reads only after it has
- * taken the connection out of the pool (WATCHED → DRAINING, under the lock that a reclaiming
- * leaser also takes), so it never consumes a byte that a protocol would read after a lease. For
- * TLS that holds too: the watcher sees only ciphertext readiness, and whatever it then reads
- * (a close_notify alert, say) belongs to a connection that is already leaving. Connections that
- * are reused within a tick are never registered, so the hot path pays nothing for watching.
+ * <p>Idle connections are watched by readiness: after one housekeeping interval idle a
+ * connection is put in non-blocking mode and registered with the watcher's selector. An idle
+ * connection owes us nothing, so readiness means the peer's FIN (close passively, at once),
+ * bytes nobody asked for (retire it), or a reset (an abort). {@link IdleRead} decides which, for
+ * the watcher, for a leaser taking a watched connection back, and for the lease path's check.
+ * Whoever reads first owns the connection: every move out of WATCHED is a CAS.
  *
- * <p>Concurrency: everything that touches the selector's keys, and every move out of WATCHED or
- * DRAINING, happens under {@link #lock}. Leasers take the lock only to reclaim a watched
- * connection (the cold path after an idle pause).
+ * <p>{@link #lock} serialises this pool's walks and its draining connections' closes; leasers
+ * never take it, and the watcher's thread only tries it (a busy pool is retried a millisecond
+ * later, so one pool never stalls the others).
  */
-final class Housekeeper<C> implements Runnable {
+final class Housekeeper<C> extends IdleWatcher.Task {
 
-    private static final System.Logger LOG = System.getLogger(Housekeeper.class.getName());
+    private static final long NEVER = IdleWatcher.NEVER;
+    /** How long an expired connection that can have a last use waits idle for it (as the engine does). */
+    private static final long LAST_USE_GRACE_NANOS = 1_000_000_000L;
+    private static final long BUSY_RETRY_NANOS = 1_000_000L;
 
     private final PoolEngine<C> engine;
-    private final long tickMillis;
+    private final IdleWatcher watcher = IdleWatcher.shared();
     private final long watchDelayNanos;
     private final long drainTimeoutNanos;
     private final long marginCapNanos;
+    private final long maxIdleNanos;
+    private final long leakThresholdNanos;
+    private final boolean resetFallback;
     /** Idle ages below this at the server's close are not taken for its idle timeout. */
     private final long minObservableIdleNanos;
     private final ReentrantLock lock = new ReentrantLock();
-    private final ConcurrentLinkedQueue<PooledEntry<C>> toDrain = new ConcurrentLinkedQueue<>();
-    private final AtomicBoolean started = new AtomicBoolean();
-    private static final long KERNEL_REFRESH_NANOS = 1_000_000_000L;
-    private final io.github.portkeeper.core.PortBudget portBudget;
-    final KernelPortCounter kernel = new KernelPortCounter();
-    private long lastKernelRefresh = Long.MIN_VALUE / 2;
+    /** Watched or draining connections the selector found readable, for the next run. */
+    private final ConcurrentLinkedQueue<PooledEntry<C>> readable = new ConcurrentLinkedQueue<>();
+    /** When the next walk is due ({@link System#nanoTime()}), or NEVER. */
+    private final AtomicLong walkAt = new AtomicLong(NEVER);
+    /** A walk is due within one housekeeping interval: a connection going idle need not ask for one. */
+    private volatile boolean walkSoon;
     private volatile boolean stopping;
     private boolean finished;
-    private volatile Selector selector;
-    private Thread thread;
+    final KernelPortCounter kernel = new KernelPortCounter();
 
     Housekeeper(PoolEngine<C> engine, PoolConfig config) {
         this.engine = engine;
-        this.tickMillis = Math.max(1, config.housekeepingInterval().toMillis());
         this.watchDelayNanos = config.housekeepingInterval().toNanos();
         this.drainTimeoutNanos = config.retirement().drainTimeout().toNanos();
         this.marginCapNanos = config.idleTimeoutMargin().toNanos();
-        this.minObservableIdleNanos = Math.max(50_000_000L, 3 * config.housekeepingInterval().toNanos());
-        this.portBudget = config.portBudget();
+        this.maxIdleNanos = config.maxIdleTime().toNanos();
+        this.leakThresholdNanos = config.leakDetectionThreshold().toNanos();
+        this.resetFallback = config.retirement().fallback() == Ending.RESET;
+        this.minObservableIdleNanos = Math.max(50_000_000L, 3 * watchDelayNanos);
     }
 
-    /** Starts the thread on first use, so a pool that never connects costs no thread. */
+    /** Nothing to start: the watcher is shared and runs this pool only when something is due. */
     void ensureStarted() {
-        if (started.get() || !started.compareAndSet(false, true)) {
-            return;
-        }
-        try {
-            selector = Selector.open();
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot open the idle watcher's selector", e);
-        }
-        thread = new Thread(this, "portkeeper-housekeeper-" + engine.config().name());
-        thread.setDaemon(true);
-        thread.start();
     }
 
     /**
      * The idle age past which a connection of {@code ep} must not be leased: the pool's maximum
      * idle time, or the server's known idle timeout minus a safety margin if that is sooner.
      */
-    long idleLimitNanos(EndpointPool<C> ep, long maxIdleNanos) {
+    long idleLimitNanos(EndpointPool<C> ep, long maxIdle) {
         long server = ep.serverIdleTimeoutNanos();
         if (server == Long.MAX_VALUE) {
-            return maxIdleNanos;
+            return maxIdle;
         }
         long margin = Math.min(marginCapNanos, server / 4);
-        return Math.min(maxIdleNanos, server - margin);
+        return Math.min(maxIdle, server - margin);
+    }
+
+    /** {@code e} just became idle: make sure a walk comes to watch it. One volatile read when one will. */
+    void becameIdle() {
+        if (!walkSoon && !stopping) {
+            walkSoon = true;
+            requestWalk(System.nanoTime() + watchDelayNanos);
+        }
+    }
+
+    private void requestWalk(long at) {
+        long w;
+        do {
+            w = walkAt.get();
+            if (w <= at) {
+                break;
+            }
+        } while (!walkAt.compareAndSet(w, at));
+        watcher.schedule(this, at);
     }
 
     @Override
-    public void run() {
+    protected long run(long now) {
+        if (stopping) {
+            return NEVER;
+        }
+        if (!lock.tryLock()) {
+            return now + BUSY_RETRY_NANOS;
+        }
         try {
-            while (!stopping) {
-                selector.select(tickMillis);
-                runOnce();
-                refreshKernelCounts();
-            }
-        } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.ERROR, "Housekeeper of pool '" + engine.config().name() + "' failed", e);
+            return round(now, false);
         } finally {
-            finish();
+            lock.unlock();
         }
     }
 
-    /** One round: readiness, new drains, expiry, leaks, drain timeouts, new watches. */
+    /** Runs one round now, whatever is due (expiry, leaks, drain timeouts, watches). */
     void runOnce() {
         lock.lock();
         try {
-            long now = engine.now();
-            Selector sel = selector;
-            if (sel != null) {
-                handleReadiness(sel, now);
-                registerDrains(sel);
-            }
-            engine.checkIdleAndLeaks(now);
-            for (EndpointPool<C> ep : engine.endpointPools()) {
-                for (PooledEntry<C> e : ep.entries()) {
-                    int s = e.state();
-                    if (s == PooledEntry.DRAINING) {
-                        if (now - e.drainingSince >= drainTimeoutNanos) {
-                            engine.closeEntry(e, engine.config().retirement().fallback() == Ending.RESET, e.retireReason);
-                        }
-                    } else if (s == PooledEntry.IDLE && sel != null && e.channel() != null
-                            && now - e.idleSince >= watchDelayNanos && e.casState(PooledEntry.IDLE, PooledEntry.WATCHED)) {
-                        watch(sel, e);
-                    }
-                }
+            if (!finished) {
+                round(System.nanoTime(), true);
             }
         } finally {
             lock.unlock();
         }
     }
 
-    private void watch(Selector sel, PooledEntry<C> e) {
+    private long round(long sysNow, boolean walkNow) {
+        long now = engine.now();
+        PooledEntry<C> e;
+        while ((e = readable.poll()) != null) {
+            onReadable(e, now);
+        }
+        long w = walkAt.get();
+        if (walkNow || w - sysNow <= 0) {
+            walkAt.compareAndSet(w, NEVER);
+            walkSoon = false;
+            long next = walk(now);
+            if (next != NEVER) {
+                long delay = Math.max(0, next - now);
+                if (delay <= watchDelayNanos) {
+                    walkSoon = true;
+                }
+                requestWalk(sysNow + delay);
+            }
+        }
+        return walkAt.get();
+    }
+
+    /** Expiry, leaks, drain timeouts and new watches; returns the next deadline seen (ticker time). */
+    private long walk(long now) {
+        engine.checkIdleAndLeaks(now);
+        long next = NEVER;
+        boolean any = false;
+        for (EndpointPool<C> ep : engine.endpointPools()) {
+            for (PooledEntry<C> e : ep.entries()) {
+                any = true;
+                int s = e.state();
+                if (s == PooledEntry.DRAINING) {
+                    long due = e.drainingSince + drainTimeoutNanos;
+                    if (due - now <= 0) {
+                        closeDraining(e, resetFallback);
+                    } else {
+                        next = Math.min(next, due);
+                    }
+                } else if (s == PooledEntry.IDLE || s == PooledEntry.WATCHED) {
+                    if (s == PooledEntry.IDLE) {
+                        long watchAt = e.idleSince + watchDelayNanos;
+                        if (watchAt - now <= 0 && e.channel() != null && e.idle2claim()) {
+                            watch(e, now);
+                        } else if (watchAt - now > 0) {
+                            next = Math.min(next, watchAt);
+                        }
+                    }
+                    next = Math.min(next, expiryDue(e, now));
+                } else if (s == PooledEntry.LEASED && leakThresholdNanos > 0 && e.leasedFrom != null && !e.leakReported) {
+                    next = Math.min(next, e.leasedAt + leakThresholdNanos);
+                }
+            }
+        }
+        if (any && leakThresholdNanos > 0) {
+            // A lease taken after this walk passes the threshold no sooner than this.
+            next = Math.min(next, now + leakThresholdNanos);
+        }
+        return next;
+    }
+
+    /** When an idle connection stops being fit to lease (ticker time). */
+    private long expiryDue(PooledEntry<C> e, long now) {
+        if (engine.admission.unfitReason(e, now) != null) {
+            // Unfit already but left its last use (or lost to a leaser): look again later.
+            long grace = e.idleSince + LAST_USE_GRACE_NANOS;
+            return grace - now > 0 ? grace : now + watchDelayNanos;
+        }
+        long idleLimit = idleLimitNanos(e.pool, maxIdleNanos);
+        return Math.min(plus(e.idleSince, idleLimit), plus(e.createdAt, e.lifetimeNanos));
+    }
+
+    private static long plus(long t, long d) {
+        long r = t + d;
+        return d > 0 && r < t ? NEVER : r;
+    }
+
+    /** Starts watching {@code e}, which this thread owns (claimed IDLE → LEASED). */
+    private void watch(PooledEntry<C> e, long now) {
         try {
-            e.channel().configureBlocking(false);
-            int first = SocketCloser.readIdleHead(e.channel());
-            if (first != SocketCloser.HEAD_NOTHING) {
+            SocketChannel ch = e.channel();
+            ch.configureBlocking(false);
+            IdleRead read = IdleRead.classify(ch);
+            if (read != IdleRead.NOTHING) {
                 // Already closed (or written to) before we started watching: the server closed
                 // right after its response (a request limit, a restart), not on an idle timeout,
                 // so this close teaches nothing about the timeout.
-                long now = engine.now();
-                e.setState(PooledEntry.DRAINING);
-                e.drainingSince = now;
-                handleIdleReadable(e, false, first);
-                if (e.state() == PooledEntry.DRAINING) {
-                    e.watchKey = e.channel().register(sel, SelectionKey.OP_READ, e); // await the FIN
-                }
+                onIdleRead(e, read, false, now);
                 return;
             }
-            e.watchKey = e.channel().register(sel, SelectionKey.OP_READ, e);
+            e.watchKey = watcher.watch(ch, new EntryWatch(e));
+            e.claim2watched();
         } catch (IOException | RuntimeException ex) {
-            // The socket died under us: we own it (WATCHED, under the lock), so close it.
-            e.setState(PooledEntry.LEASED);
+            // The socket died under us: we own it, so close it.
             engine.retire(e, CloseReason.BROKEN);
         }
     }
 
-    private void handleReadiness(Selector sel, long now) {
-        if (sel.selectedKeys().isEmpty()) {
+    /** What the selector reported, handled under the lock on the watcher's thread (or a maintainer's). */
+    private void onReadable(PooledEntry<C> e, long now) {
+        if (finished) {
             return;
         }
-        Iterator<SelectionKey> it = sel.selectedKeys().iterator();
-        while (it.hasNext()) {
-            SelectionKey key = it.next();
-            it.remove();
-            @SuppressWarnings("unchecked")
-            PooledEntry<C> e = (PooledEntry<C>) key.attachment();
-            int s = e.state();
-            if (s == PooledEntry.WATCHED) {
-                e.setState(PooledEntry.DRAINING);
-                e.drainingSince = now;
-                handleIdleReadable(e, true);
-            } else if (s == PooledEntry.DRAINING) {
-                int fin = SocketCloser.peerFinArrived(e.channel());
-                if (fin > 0) {
-                    CloseReason reason = e.retireReason;
+        if (e.state() == PooledEntry.WATCHED && e.watched2claim()) {
+            IdleRead read = IdleRead.classify(e.channel());
+            if (read == IdleRead.NOTHING) {
+                rearm(e); // readable, then not: nothing to hold against it
+                e.claim2watched();
+            } else {
+                onIdleRead(e, read, true, now);
+            }
+        } else if (e.state() == PooledEntry.DRAINING) {
+            IdleRead read = IdleRead.classify(e.channel());
+            CloseReason reason = e.retireReason;
+            switch (read) {
+                case FIN:
                     if (reason == CloseReason.IDLE_TIMEOUT) {
                         observeIdleClose(e, now);
                     } else if (reason == CloseReason.PEER_CLOSED) {
-                        // A TLS close notice came first; the idle timeout struck when it arrived.
-                        observeIdleClose(e, e.drainingSince);
+                        observeIdleClose(e, e.drainingSince); // a TLS close notice came first, then
                     }
-                    engine.closeEntry(e, false, reason);
-                }
+                    closeDraining(e, false);
+                    break;
+                case ABORT:
+                    e.retireReason = CloseReason.ABORTED;
+                    closeDraining(e, false);
+                    break;
+                case FLOOD:
+                    closeDraining(e, true);
+                    break;
+                default:
+                    rearm(e); // bytes (discarded) or nothing yet: the peer's FIN is still to come
             }
         }
     }
 
     /**
-     * Learns from a server's close of an idle connection. A close within a few ticks of the
+     * The one mapping from what an idle connection said to what happens to it. {@code e} is
+     * owned by the caller (LEASED) and was not NOTHING. {@code learn}: whether a FIN now is the
+     * server's idle timeout, to be learned from.
+     */
+    private void onIdleRead(PooledEntry<C> e, IdleRead read, boolean learn, long now) {
+        switch (read) {
+            case FIN:
+                if (learn) {
+                    observeIdleClose(e, now);
+                }
+                unwatch(e);
+                engine.closeEntry(e, false, CloseReason.PEER_CLOSED);
+                return;
+            case ABORT:
+                unwatch(e);
+                engine.closeEntry(e, false, CloseReason.ABORTED);
+                return;
+            case FLOOD:
+                unwatch(e);
+                engine.closeEntry(e, true, CloseReason.UNEXPECTED_DATA);
+                return;
+            case TLS_RECORDS:
+                // A TLS server's idle close (close_notify; its FIN follows): wait for the FIN and
+                // learn from it; the records were consumed, so it can never be leased again.
+                beginDrain(e, CloseReason.PEER_CLOSED, now);
+                return;
+            default:
+                beginDrain(e, CloseReason.UNEXPECTED_DATA, now); // out of step; still let the peer close first
+        }
+    }
+
+    private void beginDrain(PooledEntry<C> e, CloseReason reason, long now) {
+        e.retireReason = reason;
+        engine.uncountRetired(e);
+        engine.listeners.connectionRetiring(e.pool.endpoint, reason);
+        e.drainingSince = now;
+        SelectionKey key = (SelectionKey) e.watchKey;
+        e.claim2draining();
+        if (key != null && key.isValid()) {
+            rearm(e);
+        } else {
+            register(e);
+        }
+        requestWalk(System.nanoTime() + drainTimeoutNanos);
+    }
+
+    /**
+     * Learns from a server's close of an idle connection. A close within a few intervals of the
      * connection going idle is not an idle timeout: it is a request limit (nginx's
      * {@code keepalive_requests}), a restart, or a close right after the last response, and
      * learning it would stop all reuse.
@@ -206,104 +327,19 @@ final class Housekeeper<C> implements Runnable {
         }
     }
 
-    /**
-     * An idle connection became readable: the peer's FIN, or bytes nobody asked for.
-     * {@code learn}: whether a FIN now is the server's idle timeout, to be learned from. */
-    private void handleIdleReadable(PooledEntry<C> e, boolean learn) {
-        handleIdleReadable(e, learn, SocketCloser.readIdleHead(e.channel()));
-    }
-
-    /** As above, with {@code first}: what a look at the channel already read (a SocketCloser HEAD_ value). */
-    private void handleIdleReadable(PooledEntry<C> e, boolean learn, int first) {
-        long now = engine.now();
-        int fin = first == SocketCloser.HEAD_FIN ? 1 : SocketCloser.peerFinArrived(e.channel());
-        if (fin == 0 && first == SocketCloser.HEAD_TLS_RECORD) {
-            // One TLS record and no FIN yet: a TLS server's idle close (close_notify; its FIN
-            // follows). Not a stream out of step: wait for the FIN and learn from it.
-            e.retireReason = learn ? CloseReason.PEER_CLOSED : CloseReason.UNEXPECTED_DATA;
-            engine.uncountRetired(e);
-            engine.listeners.connectionRetiring(e.pool.endpoint, e.retireReason);
-            return;
-        }
-        if (fin > 0) {
-            if (learn) {
-                observeIdleClose(e, now);
-            }
-            engine.closeEntry(e, false, CloseReason.PEER_CLOSED);
-        } else if (fin < 0) {
-            engine.closeEntry(e, true, CloseReason.UNEXPECTED_DATA);
-        } else {
-            // Out of step: never lease it again, but still let the peer close first.
-            e.retireReason = CloseReason.UNEXPECTED_DATA;
-            engine.uncountRetired(e);
-            engine.listeners.connectionRetiring(e.pool.endpoint, CloseReason.UNEXPECTED_DATA);
-        }
-    }
-
-    private void registerDrains(Selector sel) {
-        PooledEntry<C> e;
-        while ((e = toDrain.poll()) != null) {
-            try {
-                e.channel().configureBlocking(false);
-                e.watchKey = e.channel().register(sel, SelectionKey.OP_READ, e);
-            } catch (IOException | RuntimeException ex) {
-                if (e.state() == PooledEntry.DRAINING) {
-                    engine.closeEntry(e, true, e.retireReason);
-                }
-            }
-        }
-    }
-
-    /**
-     * Once a second, counts every socket on this host toward each endpoint from the kernel, so
-     * the port budget sees other pools' and processes' ports. Runs outside the lock: resolving a
-     * host name may block.
-     */
-    private void refreshKernelCounts() {
-        if (!portBudget.isEnabled() || !portBudget.usesKernel() || !kernel.isAvailable()) {
-            return;
-        }
-        long now = engine.now();
-        if (now - lastKernelRefresh < KERNEL_REFRESH_NANOS) {
-            return;
-        }
-        lastKernelRefresh = now;
-        int perEndpoint = portBudget.perEndpoint();
-        java.util.List<EndpointPool<C>> due = new java.util.ArrayList<>();
-        for (EndpointPool<C> ep : engine.endpointPools()) {
-            // Worth a read of the whole table: endpoints where others were seen holding ports, or
-            // that this pool already uses a tenth of the budget toward.
-            io.github.portkeeper.core.PortBudgetSnapshot.EndpointBudget u = ep.ports.usage(perEndpoint, now);
-            if (u.otherSockets() > 0 || u.used() * 10 >= perEndpoint) {
-                due.add(ep);
-            }
-        }
-        if (!due.isEmpty()) {
-            kernel.refresh(due, now);
-        }
-    }
-
     /** Takes over a retiring connection (owned by the caller) until the peer closes it or the drain timeout passes. */
     void drain(PooledEntry<C> e, CloseReason reason) {
         e.retireReason = reason;
         e.drainingSince = engine.now();
-        e.setState(PooledEntry.DRAINING);
-        toDrain.add(e);
-        Selector sel = selector;
-        if (sel != null) {
-            sel.wakeup();
-        }
+        e.claim2draining();
+        register(e);
+        requestWalk(System.nanoTime() + drainTimeoutNanos);
         if (stopping) {
-            // Raced with the pool's close: if the housekeeper has already finished, close it here.
+            // Raced with the pool's close: if it has already closed what was draining, close this one.
             lock.lock();
             try {
                 if (finished) {
-                    PooledEntry<C> x;
-                    while ((x = toDrain.poll()) != null) {
-                        if (x.state() == PooledEntry.DRAINING) { // finish() may have closed it already
-                            engine.closeEntry(x, engine.config().retirement().fallback() == Ending.RESET, x.retireReason);
-                        }
-                    }
+                    closeDraining(e, resetFallback);
                 }
             } finally {
                 lock.unlock();
@@ -311,111 +347,159 @@ final class Housekeeper<C> implements Runnable {
         }
     }
 
-    /**
-     * Takes a watched connection back for a leaser: deregisters it and returns it to blocking
-     * mode. Returns false if it is no longer watched (the watcher retired it first).
-     */
-    boolean reclaim(PooledEntry<C> e) {
-        lock.lock();
+    private void register(PooledEntry<C> e) {
         try {
-            if (!e.casState(PooledEntry.WATCHED, PooledEntry.LEASED)) {
-                return false;
-            }
-            int first = SocketCloser.readIdleHead(e.channel());
-            if (first != SocketCloser.HEAD_NOTHING) {
-                // The peer's FIN (or stray bytes) arrived before the watcher got to it: never
-                // hand this one out. Reading is safe: nobody owns bytes on an idle connection.
-                long now = engine.now();
-                e.setState(PooledEntry.DRAINING);
-                e.drainingSince = now;
-                handleIdleReadable(e, true, first);
-                return false;
-            }
-            SelectionKey key = (SelectionKey) e.watchKey;
-            e.watchKey = null;
+            SocketChannel ch = e.channel();
+            ch.configureBlocking(false);
+            e.watchKey = watcher.watch(ch, new EntryWatch(e));
+        } catch (IOException | RuntimeException ex) {
+            lock.lock();
             try {
-                if (key != null) {
-                    key.cancel();
-                    Selector sel = selector;
-                    if (sel != null) {
-                        // The cancelled key is deregistered by the next selection; the watcher
-                        // thread is woken out of select() so this one can run at once.
-                        sel.wakeup();
-                        sel.selectNow();
-                    }
-                }
-                e.channel().configureBlocking(true);
-                return true;
-            } catch (IOException | CancelledKeyException | java.nio.channels.IllegalBlockingModeException ex) {
-                engine.retire(e, CloseReason.BROKEN);
-                return false;
+                closeDraining(e, resetFallback);
+            } finally {
+                lock.unlock();
             }
-        } finally {
-            lock.unlock();
+        }
+    }
+
+    private void rearm(PooledEntry<C> e) {
+        SelectionKey key = (SelectionKey) e.watchKey;
+        try {
+            if (key != null) {
+                key.interestOps(SelectionKey.OP_READ);
+                return;
+            }
+        } catch (CancelledKeyException ignored) {
+            // Fall through: register again.
+        }
+        register(e);
+    }
+
+    /** Closes a draining connection once, whoever gets there first (all callers hold the lock). */
+    private void closeDraining(PooledEntry<C> e, boolean reset) {
+        if (e.state() != PooledEntry.DRAINING) {
+            return;
+        }
+        e.draining2claim(); // ours now, off the draining set
+        unwatch(e);
+        engine.closeEntry(e, reset, e.retireReason);
+    }
+
+    /** Takes {@code e}'s channel off the selector, so that closing it takes effect at once. */
+    private void unwatch(PooledEntry<C> e) {
+        SelectionKey key = (SelectionKey) e.watchKey;
+        e.watchKey = null;
+        if (key == null) {
+            return;
+        }
+        try {
+            if (watcher.onWatcherThread()) {
+                key.cancel(); // deregistered (and a closed channel released) by the select that follows
+            } else {
+                watcher.unwatch(key);
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // Closing anyway.
         }
     }
 
     /**
-     * Stops the thread and returns once it has closed the idle and draining connections, so that
-     * a closed pool holds no sockets (connections still leased close when given back).
+     * Takes a watched connection back for a leaser: checks what arrived, deregisters it and
+     * returns it to blocking mode. Returns false if it is no longer watched (the watcher took it
+     * first) or it must not be leased (then it has been closed or retired).
+     */
+    boolean reclaim(PooledEntry<C> e) {
+        if (!e.watched2claim()) {
+            return false;
+        }
+        IdleRead read = IdleRead.classify(e.channel());
+        if (read != IdleRead.NOTHING) {
+            // The peer's FIN (or stray bytes) arrived before the watcher got to it: never hand
+            // this one out. Reading was safe: nobody owns bytes on an idle connection.
+            onIdleRead(e, read, true, engine.now());
+            return false;
+        }
+        try {
+            SelectionKey key = (SelectionKey) e.watchKey;
+            e.watchKey = null;
+            watcher.unwatch(key);
+            e.channel().configureBlocking(true);
+            return true;
+        } catch (IOException | CancelledKeyException | java.nio.channels.IllegalBlockingModeException ex) {
+            engine.retire(e, CloseReason.BROKEN);
+            return false;
+        }
+    }
+
+    /**
+     * The lease path's check of an idle connection that is not watched (blocking mode, owned by
+     * the leaser): whether anything arrived since it went idle. Returns false, having closed or
+     * retired it, if anything did. Costs a mode switch and a non-blocking read each way.
+     */
+    boolean quietSinceIdle(PooledEntry<C> e) {
+        SocketChannel channel = e.channel();
+        if (channel == null || !channel.isBlocking()) {
+            return true;
+        }
+        IdleRead read;
+        try {
+            channel.configureBlocking(false);
+            read = IdleRead.classify(channel);
+            if (read == IdleRead.NOTHING) {
+                channel.configureBlocking(true);
+                return true;
+            }
+        } catch (IOException | RuntimeException ex) {
+            read = IdleRead.ABORT;
+        }
+        onIdleRead(e, read, false, engine.now());
+        return false;
+    }
+
+    /**
+     * Stops this pool's housekeeping and closes its idle and draining connections, on the
+     * caller's thread, so that a closed pool holds no sockets (connections still leased close
+     * when given back).
      */
     void shutdown() {
         stopping = true;
-        if (started.compareAndSet(false, true)) {
-            finish();
-            return;
-        }
-        Selector sel = selector;
-        Thread t = thread;
-        if (sel == null || t == null) {
-            return; // Being started concurrently; its loop sees stopping and finishes.
-        }
-        sel.wakeup();
-        if (t != Thread.currentThread()) {
-            boolean interrupted = false;
-            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
-            while (t.isAlive() && System.nanoTime() < deadline) {
-                try {
-                    t.join(100);
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    /** Closes what is left, on the housekeeper's thread (or the closer's if it never started). */
-    private void finish() {
+        watcher.cancel(this);
         lock.lock();
         try {
-            Selector sel = selector;
-            if (sel != null) {
-                registerDrains(sel);
+            if (finished) {
+                return;
             }
             engine.closeRemaining();
-            boolean reset = engine.config().retirement().fallback() == Ending.RESET;
             for (EndpointPool<C> ep : engine.endpointPools()) {
                 for (PooledEntry<C> e : ep.entries()) {
-                    if (e.state() == PooledEntry.DRAINING) {
-                        engine.closeEntry(e, reset, e.retireReason);
-                    }
+                    closeDraining(e, resetFallback);
                 }
             }
+            readable.clear();
             finished = true;
-            if (sel != null) {
-                try {
-                    sel.close();
-                } catch (IOException ignored) {
-                    // Closing the pool; nothing more to release.
-                }
-            }
         } finally {
             lock.unlock();
         }
     }
 
+    /** The selector's callback for one of this pool's watched or draining connections. */
+    private final class EntryWatch implements IdleWatcher.Readable {
 
+        private final PooledEntry<C> entry;
+
+        EntryWatch(PooledEntry<C> entry) {
+            this.entry = entry;
+        }
+
+        @Override
+        public void ready(SelectionKey key, long now) {
+            try {
+                key.interestOps(0); // until this pool's run has looked, so the selector does not spin on it
+            } catch (CancelledKeyException reclaimed) {
+                return; // a leaser took it back
+            }
+            readable.add(entry);
+            watcher.schedule(Housekeeper.this, now);
+        }
+    }
 }

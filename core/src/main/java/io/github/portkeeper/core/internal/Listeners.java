@@ -89,6 +89,11 @@ final class Listeners {
     }
 
     void connectionRetiring(Endpoint endpoint, CloseReason reason) {
+        if (IdleWatcher.shared().onWatcherThread()) {
+            // Listeners are user code: never on the shared watcher's thread (in order, on its worker).
+            IdleWatcher.shared().offload(() -> connectionRetiring(endpoint, reason));
+            return;
+        }
         for (PoolListener l : all) {
             try {
                 l.connectionRetiring(endpoint, reason);
@@ -99,6 +104,11 @@ final class Listeners {
     }
 
     void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason) {
+        if (IdleWatcher.shared().onWatcherThread()) {
+            // Listeners are user code: never on the shared watcher's thread (in order, on its worker).
+            IdleWatcher.shared().offload(() -> connectionClosed(endpoint, ending, reason));
+            return;
+        }
         for (PoolListener l : all) {
             try {
                 l.connectionClosed(endpoint, ending, reason);
@@ -109,6 +119,11 @@ final class Listeners {
     }
 
     void leakSuspected(Endpoint endpoint, Duration heldFor, Throwable leasedAt) {
+        if (IdleWatcher.shared().onWatcherThread()) {
+            // Listeners are user code: never on the shared watcher's thread (in order, on its worker).
+            IdleWatcher.shared().offload(() -> leakSuspected(endpoint, heldFor, leasedAt));
+            return;
+        }
         for (PoolListener l : all) {
             try {
                 l.leakSuspected(endpoint, heldFor, leasedAt);

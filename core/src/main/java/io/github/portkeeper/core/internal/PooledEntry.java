@@ -123,9 +123,19 @@ public final class PooledEntry<C> implements Lease<C> {
         return STATE.compareAndSet(this, IDLE, WATCHED);
     }
 
-    /** WATCHED → LEASED: a leaser (under the watcher's lock) takes a watched connection back. */
+    /** WATCHED → LEASED: a leaser or the watcher takes a watched connection; the winner reads it. */
     boolean watched2claim() {
         return STATE.compareAndSet(this, WATCHED, LEASED);
+    }
+
+    /** LEASED → WATCHED: the watcher, having registered the connection it claimed, publishes it as watched. */
+    void claim2watched() {
+        state = WATCHED;
+    }
+
+    /** DRAINING → LEASED: the one closer of a draining connection (under its housekeeper's lock) takes it. */
+    void draining2claim() {
+        state = LEASED;
     }
 
     /** LEASED → IDLE: the owner publishes the connection for reuse. */

@@ -43,6 +43,11 @@ final class Retirer<C> {
                     closeEntry(e, retirement.fallback() == Ending.RESET, reason);
                     return;
                 }
+                if (retirement.policy() == Retirement.Policy.REQUEST_PEER_CLOSE && IdleWatcher.shared().onWatcherThread()) {
+                    // The goodbye is the connector's code: never on the shared watcher's thread.
+                    IdleWatcher.shared().offload(() -> retire(e, reason));
+                    return;
+                }
                 if (retirement.policy() == Retirement.Policy.REQUEST_PEER_CLOSE && !sayGoodbye(e)) {
                     closeEntry(e, retirement.fallback() == Ending.RESET, reason);
                     return;
@@ -75,6 +80,9 @@ final class Retirer<C> {
         if (e.aborted) {
             SocketCloser.abort(channel);
             ending = Ending.RESET;
+        } else if (reason == CloseReason.ABORTED) {
+            SocketCloser.closeAborted(channel); // the peer reset it (or the kernel aborted it)
+            ending = Ending.ABORTED;
         } else if (channel == null && !connector.wasEstablished(e.connection)) {
             ending = Ending.FAILED;
         } else if (channel != null && !channel.isOpen()) {
@@ -84,11 +92,13 @@ final class Retirer<C> {
         } else {
             ending = SocketCloser.close(channel, reset);
         }
-        try {
-            connector.dispose(e.connection);
-        } catch (RuntimeException ignored) {
-            // The socket is closed; a failing dispose must not stop the accounting.
-        }
+        IdleWatcher.shared().offload(() -> {
+            try {
+                connector.dispose(e.connection);
+            } catch (RuntimeException ignored) {
+                // The socket is closed; a failing dispose must not stop the accounting.
+            }
+        });
         e.claim2dead();
         e.pool.ports.closed(ending == Ending.LOCAL, engine.now());
         e.pool.remove(e);

@@ -4,7 +4,6 @@ import io.github.portkeeper.core.Ending;
 
 import java.io.IOException;
 import java.net.StandardSocketOptions;
-import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 
 /**
@@ -36,7 +35,8 @@ public final class SocketCloser {
      * call it on a connection that will be closed. The channel must not be registered with a
      * selector.
      *
-     * @return 1 if the FIN arrived, 0 if not, -1 if unread bytes beyond the drain limit remain
+     * @return 1 if the FIN arrived, 0 if not, -1 if unread bytes beyond the drain limit remain,
+     *         -2 if the read failed (reset by the peer, or aborted by the kernel)
      */
     static int peerFinArrived(SocketChannel channel) {
         try {
@@ -46,26 +46,10 @@ public final class SocketCloser {
             if (channel.isBlocking()) {
                 channel.configureBlocking(false);
             }
-            ByteBuffer scratch = ByteBuffer.allocate(2048);
-            int drained = 0;
-            for (;;) {
-                scratch.clear();
-                int n = channel.read(scratch);
-                if (n < 0) {
-                    return 1;
-                }
-                if (n == 0) {
-                    return 0;
-                }
-                drained += n;
-                if (drained >= DRAIN_LIMIT) {
-                    return -1;
-                }
-            }
         } catch (IOException e) {
-            // A reset by the peer or a dead socket: there is nothing left to close cleanly.
-            return 1;
+            return -2;
         }
+        return IdleRead.discardUntilFin(channel, 0);
     }
 
     /**
@@ -98,6 +82,8 @@ public final class SocketCloser {
         Ending ending;
         if (fin > 0) {
             ending = Ending.PEER;
+        } else if (fin == -2) {
+            ending = Ending.ABORTED; // reset by the peer: nothing left to close cleanly
         } else if (reset || fin < 0) {
             setLingerZero(channel);
             ending = Ending.RESET;
@@ -108,55 +94,11 @@ public final class SocketCloser {
         return ending;
     }
 
-    static final int HEAD_NOTHING = 0;
-    static final int HEAD_FIN = 1;
-    static final int HEAD_BYTES = 2;
-    static final int HEAD_TLS_RECORD = 3;
-
-    /**
-     * Reads what arrived on an idle, non-blocking channel, consuming it (so only where the
-     * connection is not to be used if anything arrived): nothing, the FIN, or bytes — and whether those bytes are TLS records, which is how
-     * a TLS server's close_notify looks on the wire.
-     */
-    static int readIdleHead(SocketChannel channel) {
-        ByteBuffer head = ByteBuffer.allocate(512);
-        try {
-            int n = channel.read(head);
-            if (n < 0) {
-                return HEAD_FIN;
-            }
-            if (n == 0) {
-                return HEAD_NOTHING;
-            }
-            if (looksLikeTlsRecords(head, n)) {
-                return HEAD_TLS_RECORD;
-            }
-            return HEAD_BYTES;
-        } catch (IOException e) {
-            return HEAD_FIN;
+    /** Closes a channel the peer reset (or the kernel aborted): there is no FIN or RST left to send. */
+    static void closeAborted(SocketChannel channel) {
+        if (channel != null) {
+            closeQuietly(channel);
         }
-    }
-
-    /**
-     * Whether the bytes read are TLS records: each header says alert (21) or application data
-     * (23, which is how TLS 1.3 wraps its alerts), version 3.x, and its length; the last record
-     * may continue beyond what was read.
-     */
-    private static boolean looksLikeTlsRecords(ByteBuffer head, int n) {
-        int offset = 0;
-        while (offset < n) {
-            if (offset + 5 > n) {
-                return false;
-            }
-            int type = head.get(offset) & 0xff;
-            int major = head.get(offset + 1) & 0xff;
-            int length = ((head.get(offset + 3) & 0xff) << 8) | (head.get(offset + 4) & 0xff);
-            if ((type != 0x15 && type != 0x17) || major != 0x03 || length == 0 || length > 16_384 + 2048) {
-                return false;
-            }
-            offset += 5 + length;
-        }
-        return true;
     }
 
     /** Closes with RST at once, without looking for a FIN: for aborting an exchange in flight. */

@@ -1,0 +1,381 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.Retirement;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+/**
+ * The JVM's one idle watcher: a single daemon thread with one {@link Selector} for the readiness
+ * of every pool's idle and draining connections, and a timer for every pool's housekeeping.
+ *
+ * <p>It sleeps until the next deadline any {@link Task} asked for (OkHttp's connection cleanup
+ * returns its next run time the same way), or until a watched socket becomes readable. With
+ * nothing idle-unwatched, draining or leased past a leak threshold it does not wake at all, and
+ * with nothing to watch or schedule its thread ends; the next registration starts a new one.
+ *
+ * <p>User code (listeners, connectors' goodbyes and disposal) never runs on this thread: what
+ * would call it from here is handed to {@link #offload}, one worker thread that exists only
+ * while it has work. A task or a readiness callback that throws is logged and the watcher goes
+ * on; the next deadline of a task that threw is one second later.
+ *
+ * <p>The lock guards the selector's selected-key set and the thread's start and end; it is
+ * never held while a task, a callback or user code runs.
+ *
+ * <p>Thread-safe.
+ */
+public final class IdleWatcher {
+
+    private static final System.Logger LOG = System.getLogger(IdleWatcher.class.getName());
+
+    /** A deadline that never comes. */
+    public static final long NEVER = Long.MAX_VALUE;
+    private static final long AWAKE = Long.MAX_VALUE;
+    private static final long RETRY_AFTER_FAILURE_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /** Sockets drained for others ({@link #drain}) at most at once; past it the fallback closes at once. */
+    static final int MAX_FOREIGN_DRAINS = 4096;
+
+    private static final IdleWatcher SHARED = new IdleWatcher("portkeeper-watcher");
+
+    /** The watcher shared by every pool of this JVM. */
+    public static IdleWatcher shared() {
+        return SHARED;
+    }
+
+    /**
+     * Work the watcher runs by its own deadline. {@link #run} is called on the watcher's thread,
+     * never concurrently with itself.
+     */
+    public abstract static class Task {
+
+        private final AtomicLong due = new AtomicLong(NEVER);
+
+        /**
+         * Runs the work that is due. Must not block or call user code (use {@link #offload}).
+         *
+         * @param now {@link System#nanoTime()}
+         * @return the {@link System#nanoTime()} at which to run next, or {@link #NEVER}
+         */
+        protected abstract long run(long now);
+    }
+
+    /** A watched channel's callback, run on the watcher's thread when the channel is readable. */
+    interface Readable {
+        void ready(SelectionKey key, long now);
+    }
+
+    /**
+     * How a socket drained for others ({@link #drain}) ended.
+     *
+     * @param ending         {@link Ending#PEER} if the peer's FIN came within the drain timeout,
+     *                       {@link Ending#ABORTED} if the peer reset it, else the retirement's
+     *                       fallback ({@link Ending#RESET} or {@link Ending#LOCAL})
+     * @param bytesDiscarded bytes that arrived while draining and were thrown away
+     */
+    public record Drained(Ending ending, long bytesDiscarded) {
+    }
+
+    private final String threadName;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Selector selector;
+    private final Set<Task> tasks = ConcurrentHashMap.newKeySet();
+    private final ForeignDrains foreign = new ForeignDrains(this);
+    private final AtomicInteger foreignCount = new AtomicInteger();
+    private final ThreadPoolExecutor worker;
+    /** When the thread will wake on its own ({@link System#nanoTime()}), or {@link #AWAKE}. */
+    private volatile long sleepUntil = AWAKE;
+    private volatile boolean running;
+    private volatile Thread thread;
+
+    IdleWatcher(String threadName) {
+        this.threadName = threadName;
+        try {
+            this.selector = Selector.open();
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot open the idle watcher's selector", e);
+        }
+        this.worker = new ThreadPoolExecutor(0, 1, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, threadName + "-worker");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Whether the caller is the watcher's thread (where user code must not run). */
+    public boolean onWatcherThread() {
+        return Thread.currentThread() == thread;
+    }
+
+    /**
+     * Runs {@code work} off the watcher's thread: on the worker if called from the watcher's
+     * thread, else here and now. Work that throws is logged.
+     */
+    public void offload(Runnable work) {
+        if (onWatcherThread()) {
+            worker.execute(() -> runLogged(work));
+        } else {
+            work.run();
+        }
+    }
+
+    /** Runs {@code work} on the worker thread, whoever calls. */
+    void runOnWorker(Runnable work) {
+        worker.execute(() -> runLogged(work));
+    }
+
+    private static void runLogged(Runnable work) {
+        try {
+            work.run();
+        } catch (RuntimeException | Error e) {
+            LOG.log(System.Logger.Level.WARNING, "Work handed off by the idle watcher failed", e);
+        }
+    }
+
+    // ------------------------------------------------------------------ tasks
+
+    /** Asks for {@code task} to run at {@code at} ({@link System#nanoTime()}) or sooner. Cheap if it already will. */
+    public void schedule(Task task, long at) {
+        long d;
+        do {
+            d = task.due.get();
+            if (d <= at) {
+                return;
+            }
+        } while (!task.due.compareAndSet(d, at));
+        tasks.add(task);
+        if (!running) {
+            ensureRunning();
+        } else if (at < sleepUntil && !onWatcherThread()) {
+            selector.wakeup();
+        }
+    }
+
+    private static void lowerDue(Task task, long at) {
+        long d;
+        do {
+            d = task.due.get();
+        } while (at < d && !task.due.compareAndSet(d, at));
+    }
+
+    /** Stops running {@code task}. */
+    public void cancel(Task task) {
+        tasks.remove(task);
+        task.due.set(NEVER);
+    }
+
+    // ------------------------------------------------------------------ channels
+
+    /**
+     * Registers {@code channel} (non-blocking, owned by the caller) for readability; {@code
+     * readable} is called on the watcher's thread each time it is readable, until the key is
+     * cancelled or its interest cleared.
+     */
+    SelectionKey watch(SocketChannel channel, Readable readable) throws IOException {
+        lock.lock();
+        try {
+            SelectionKey key = channel.register(selector, SelectionKey.OP_READ, readable);
+            if (!running) {
+                ensureRunning();
+            } else if (!onWatcherThread()) {
+                selector.wakeup(); // a registration takes effect at the next select
+            }
+            return key;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Takes {@code key}'s channel off the selector so that it can go back to blocking mode. Any
+     * thread; returns once the key is deregistered.
+     */
+    void unwatch(SelectionKey key) throws IOException {
+        if (key == null) {
+            return;
+        }
+        key.cancel();
+        lock.lock();
+        try {
+            // A cancelled key is deregistered by the next selection: wake the watcher out of
+            // select() so that this one can run at once.
+            selector.wakeup();
+            selector.selectNow();
+            if (!selector.selectedKeys().isEmpty()) {
+                selector.wakeup(); // what selectNow found is the watcher's to handle
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ draining for others
+
+    /**
+     * Drains a socket that belongs to no pool (for example one a close-owning
+     * {@code SocketFactory}'s user closed): the watcher owns {@code channel} from now on and
+     * closes it the way {@code retirement} says.
+     *
+     * <ul>
+     *   <li>{@code AWAIT_PEER} and {@code REQUEST_PEER_CLOSE} (the caller has said its goodbye):
+     *       wait for the peer's FIN and close passively ({@link Ending#PEER}); bytes that arrive
+     *       meanwhile are discarded and counted; a reset ends it {@link Ending#ABORTED}; once the
+     *       drain timeout has passed, close by the fallback ({@link Ending#RESET} or
+     *       {@link Ending#LOCAL}). With {@value #MAX_FOREIGN_DRAINS} sockets already draining,
+     *       the fallback applies at once.</li>
+     *   <li>{@code RESET} and {@code LOCAL}: close at once that way (a FIN that already arrived
+     *       still makes it {@link Ending#PEER}).</li>
+     * </ul>
+     *
+     * @param channel    a connected channel nobody else uses any more; it may be blocking and
+     *                   must not be registered with another selector
+     * @param retirement how to close it
+     * @param onEnd      told once how it ended, never on the watcher's thread and never under a
+     *                   lock of the watcher
+     */
+    public void drain(SocketChannel channel, Retirement retirement, Consumer<Drained> onEnd) {
+        foreign.start(channel, retirement, onEnd);
+    }
+
+    /** Sockets being drained for others right now. */
+    public int foreignDraining() {
+        return foreignCount.get();
+    }
+
+    AtomicInteger foreignCount() {
+        return foreignCount;
+    }
+
+    // ------------------------------------------------------------------ the thread
+
+    private void ensureRunning() {
+        lock.lock();
+        try {
+            if (running) {
+                return;
+            }
+            running = true;
+            Thread t = new Thread(this::loop, threadName);
+            t.setDaemon(true);
+            thread = t;
+            t.start();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void loop() {
+        List<SelectionKey> ready = new ArrayList<>();
+        for (;;) {
+            long now = System.nanoTime();
+            long next = runDueTasks(now);
+            long timeoutMillis;
+            lock.lock();
+            try {
+                if (next == NEVER && selector.keys().isEmpty() && selector.selectedKeys().isEmpty()) {
+                    running = false;
+                    // Re-check after publishing: a task scheduled meanwhile saw us running.
+                    if (!anyTaskDue() && selector.keys().isEmpty()) {
+                        thread = null;
+                        return;
+                    }
+                    running = true;
+                    continue;
+                }
+                sleepUntil = next;
+                timeoutMillis = selector.selectedKeys().isEmpty() ? millisUntil(next, now) : -1;
+            } finally {
+                lock.unlock();
+            }
+            try {
+                if (timeoutMillis < 0) {
+                    selector.selectNow();
+                } else {
+                    selector.select(timeoutMillis);
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, "Idle watcher's selector failed", e);
+            }
+            sleepUntil = AWAKE;
+            lock.lock();
+            try {
+                ready.addAll(selector.selectedKeys());
+                selector.selectedKeys().clear();
+            } finally {
+                lock.unlock();
+            }
+            long t = System.nanoTime();
+            for (SelectionKey key : ready) {
+                try {
+                    if (key.isValid()) {
+                        ((Readable) key.attachment()).ready(key, t);
+                    }
+                } catch (RuntimeException | Error e) {
+                    LOG.log(System.Logger.Level.ERROR, "Idle watcher callback failed; watching goes on", e);
+                }
+            }
+            ready.clear();
+        }
+    }
+
+    private boolean anyTaskDue() {
+        for (Task task : tasks) {
+            if (task.due.get() != NEVER) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Runs every task that is due; returns the earliest deadline left. */
+    private long runDueTasks(long now) {
+        long next = NEVER;
+        for (Task task : tasks) {
+            long d = task.due.get();
+            if (d - now <= 0) {
+                task.due.compareAndSet(d, NEVER);
+                long again;
+                try {
+                    again = task.run(now);
+                } catch (RuntimeException | Error e) {
+                    LOG.log(System.Logger.Level.ERROR, "Housekeeping task failed; it runs again in a second", e);
+                    again = now + RETRY_AFTER_FAILURE_NANOS;
+                }
+                if (again != NEVER) {
+                    lowerDue(task, again); // no wakeup: this thread computes its sleep next
+                }
+                d = task.due.get();
+            }
+            if (d != NEVER && d < next) {
+                next = d;
+            }
+        }
+        return next;
+    }
+
+    private static long millisUntil(long deadline, long now) {
+        if (deadline == NEVER) {
+            return 0; // select() without timeout
+        }
+        long nanos = deadline - now;
+        return nanos <= 0 ? -1 : Math.max(1, (nanos + 999_999) / 1_000_000);
+    }
+
+    ForeignDrains foreignDrains() {
+        return foreign;
+    }
+}
