@@ -135,6 +135,8 @@ class LearnedIdleTimeoutTest {
         Duration retiredAfter = Duration.ofNanos(System.nanoTime() - released);
         assertThat(retiredAfter).as("retired once older than the limit, within a few housekeeping ticks")
                 .isBetween(limit.minusMillis(10), limit.plusMillis(500));
+        // Listeners hear of it off the watcher's thread, a moment after the pool has moved it.
+        await().atMost(WAIT).pollInterval(Duration.ofMillis(5)).until(() -> !tally.retiringEvents().isEmpty());
         assertThat(tally.retiringEvents()).singleElement()
                 .satisfies(r -> assertThat(r.reason()).isEqualTo(CloseReason.IDLE_TIMEOUT));
         try (Socket s = socket()) {
