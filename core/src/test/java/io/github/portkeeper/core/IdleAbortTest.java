@@ -73,7 +73,7 @@ class IdleAbortTest {
         }
         assertThat(ports).as("a fresh connection each round").hasSize(rounds);
         assertThat(server.endedCount(End.SERVER_RESET)).isEqualTo(rounds);
-        assertThat(tally.timeWaitCreated()).isZero();
+        assertThat(tally.timeWaitCaused()).isZero();
         assertThat(tally.closed(Ending.PEER)).as("resets counted as the server's close").isZero();
         if (Kernel.isAvailable()) {
             assertThat(Kernel.clientTimeWait(server.address())).as(Kernel.describe(server.address())).isZero();

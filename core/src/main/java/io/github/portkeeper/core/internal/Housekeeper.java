@@ -56,7 +56,8 @@ final class Housekeeper<C> extends IdleWatcher.Task {
     private volatile boolean walkSoon;
     private volatile boolean stopping;
     private boolean finished;
-    final KernelPortCounter kernel = new KernelPortCounter();
+    /** The JVM's one reader of the kernel's socket table, for the port budget. */
+    final KernelPortCounter kernel = KernelPortCounter.shared();
 
     Housekeeper(PoolEngine<C> engine, PoolConfig config) {
         this.engine = engine;

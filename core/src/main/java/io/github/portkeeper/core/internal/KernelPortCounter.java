@@ -1,63 +1,239 @@
 package io.github.portkeeper.core.internal;
 
 import io.github.portkeeper.core.KernelProbe;
+import io.github.portkeeper.core.PortBudgetSnapshot;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
 
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.WeakHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Counts, from the kernel's socket table, every socket on this host toward an endpoint (other
- * pools' and processes' included), for the port budget. Read before an endpoint's first
- * connection, so a cold pool knows from the start what others hold, then once a second for the
- * endpoints where it matters.
+ * The JVM's one reader of the kernel's socket table for the port budget: it counts every socket
+ * on this host toward an endpoint (other pools' and processes' included). Leases never read the
+ * table: they ask this reader, which reads on the idle watcher's worker thread; requests that
+ * arrive while a read is queued share it, and every endpoint toward the same server is counted
+ * from the same read.
+ *
+ * <p>When it reads:
+ * <ul>
+ *   <li>for an endpoint's first connection: the lease waits for that count (at most
+ *       {@link #COUNT_WAIT_NANOS}), so a cold pool never takes ports others hold;</li>
+ *   <li>when the pool's own use of ports toward an endpoint (open sockets plus TIME_WAITs it
+ *       left) has grown by a twentieth of the budget since the last count: the lease goes on,
+ *       and waits for the count only once the growth reaches a tenth. A pool whose server closes
+ *       first does not grow however fast it churns, so churn alone causes no reads;</li>
+ *   <li>once every {@link #PERIOD_NANOS} while the JVM's pools use a tenth of an endpoint's
+ *       budget, or sockets outside this JVM were seen toward it (other pools of this JVM
+ *       toward the same server are not "outside"), and never otherwise.</li>
+ * </ul>
  */
-final class KernelPortCounter {
+final class KernelPortCounter extends IdleWatcher.Task {
 
     /** How long a host name that did not resolve is left alone before the next try. */
     private static final long RESOLVE_RETRY_NANOS = 30_000_000_000L;
+    static final long PERIOD_NANOS = TimeUnit.SECONDS.toNanos(1);
+    static final long COUNT_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
 
-    private final KernelProbe probe = KernelProbe.linux();
+    private static final KernelPortCounter SHARED = new KernelPortCounter(KernelProbe.linux());
+
+    static KernelPortCounter shared() {
+        return SHARED;
+    }
+
+    private final KernelProbe probe;
+    private final IdleWatcher watcher = IdleWatcher.shared();
+    /** Every endpoint pool with a kernel-counted budget, with its budget; weak, so forgotten pools go. */
+    private final Map<EndpointPool<?>, Integer> tracked = Collections.synchronizedMap(new WeakHashMap<>());
+    /** Endpoints that asked for a count (first connection, growth). */
+    private final Set<EndpointPool<?>> wanted = Collections.synchronizedSet(Collections.newSetFromMap(new WeakHashMap<>()));
+    private final AtomicBoolean readQueued = new AtomicBoolean();
+    private final ReentrantLock doneLock = new ReentrantLock();
+    private final Condition done = doneLock.newCondition();
+    private volatile long reads;
+    private volatile long tableReads;
+
+    KernelPortCounter(KernelProbe probe) {
+        this.probe = probe;
+    }
 
     boolean isAvailable() {
         return probe.isAvailable();
     }
 
+    /** Reads of the kernel's socket table so far in this JVM (for tests and benchmarks). */
+    long tableReads() {
+        return tableReads;
+    }
+
     /**
-     * Reads the table once and refreshes the given endpoints' counts. Each endpoint's read lock
-     * is held from its mark to its refresh: the housekeeper's reads and a lease's
-     * {@link #readIfStale} must not interleave, or both would subtract the same mark.
+     * Before a new connection toward {@code ep}: makes sure the budget's count of others is recent
+     * enough, by the rules above. Never reads the table itself.
      */
-    void refresh(Iterable<? extends EndpointPool<?>> pools, long now) {
+    void beforeConnect(EndpointPool<?> ep, int budget) {
+        PortUsage ports = ep.ports;
+        if (ports.kernelKnown()) {
+            int grown = ports.grownSinceRead();
+            if (grown * 20 < budget) {
+                return;
+            }
+            long seen = reads;
+            want(ep, budget);
+            if (grown * 10 >= budget) {
+                awaitReadAfter(seen, ep); // a tenth more without a count: do not run ahead of the kernel
+            }
+            return;
+        }
+        long seen = reads;
+        want(ep, budget);
+        awaitReadAfter(seen, ep);
+        if (!ports.kernelKnown()) {
+            ports.refreshed(0, 0L); // unresolvable or unreadable: count ours only
+        }
+    }
+
+    private void want(EndpointPool<?> ep, int budget) {
+        tracked.putIfAbsent(ep, budget);
+        wanted.add(ep);
+        queueRead();
+    }
+
+    private void queueRead() {
+        if (readQueued.compareAndSet(false, true)) {
+            watcher.runOnWorker(this::readNow);
+        }
+    }
+
+    private void awaitReadAfter(long seen, EndpointPool<?> ep) {
+        long deadline = System.nanoTime() + COUNT_WAIT_NANOS;
+        doneLock.lock();
+        try {
+            while (reads == seen || wanted.contains(ep)) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return;
+                }
+                done.awaitNanos(left);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            doneLock.unlock();
+        }
+    }
+
+    /** The watcher's timer: the periodic read, on the worker. */
+    @Override
+    protected long run(long now) {
+        queueRead();
+        return IdleWatcher.NEVER;
+    }
+
+    /** Endpoints worth a periodic read: the JVM's pools use a tenth of the budget, or others outside the JVM hold ports. */
+    private List<EndpointPool<?>> periodicDue() {
+        List<EndpointPool<?>> due = new ArrayList<>();
+        Map<List<InetSocketAddress>, Integer> jvmUse = new HashMap<>();
+        List<Map.Entry<EndpointPool<?>, Integer>> all = trackedNow();
+        Map<EndpointPool<?>, PortBudgetSnapshot.EndpointBudget> usage = new HashMap<>();
+        for (Map.Entry<EndpointPool<?>, Integer> t : all) {
+            EndpointPool<?> ep = t.getKey();
+            PortBudgetSnapshot.EndpointBudget u = ep.ports.usage(t.getValue(), ep.engine.now());
+            usage.put(ep, u);
+            if (ep.ports.addresses != null) {
+                jvmUse.merge(ep.ports.addresses, u.live() + u.recentTimeWait(), Integer::sum);
+            }
+        }
+        for (Map.Entry<EndpointPool<?>, Integer> t : all) {
+            EndpointPool<?> ep = t.getKey();
+            PortBudgetSnapshot.EndpointBudget u = usage.get(ep);
+            int ours = u.live() + u.recentTimeWait();
+            int jvm = ep.ports.addresses == null ? ours : jvmUse.getOrDefault(ep.ports.addresses, ours);
+            int outsideJvm = u.otherSockets() - (jvm - ours);
+            if (outsideJvm > 0 || (jvm + Math.max(0, outsideJvm)) * 10 >= t.getValue()) {
+                due.add(ep);
+            }
+        }
+        return due;
+    }
+
+    private List<Map.Entry<EndpointPool<?>, Integer>> trackedNow() {
+        synchronized (tracked) {
+            return new ArrayList<>(tracked.entrySet());
+        }
+    }
+
+    /** One read for every endpoint that wants or needs a count; on the worker thread. */
+    private void readNow() {
+        readQueued.set(false);
+        long now = System.nanoTime();
+        Set<EndpointPool<?>> pools = new java.util.LinkedHashSet<>();
+        synchronized (wanted) {
+            pools.addAll(wanted);
+        }
+        pools.addAll(periodicDue());
+        try {
+            if (!pools.isEmpty()) {
+                count(pools, now);
+            }
+        } catch (RuntimeException e) {
+            // The probe failing must never stop the pools; the budget keeps its own counts.
+        } finally {
+            for (EndpointPool<?> ep : pools) {
+                wanted.remove(ep);
+            }
+            doneLock.lock();
+            try {
+                reads++;
+                done.signalAll();
+            } finally {
+                doneLock.unlock();
+            }
+            if (!periodicDue().isEmpty()) {
+                watcher.schedule(this, System.nanoTime() + PERIOD_NANOS);
+            }
+        }
+    }
+
+    /**
+     * Counts the given endpoints from one table, and with them every tracked endpoint that
+     * reaches the same server (the same table serves them at no cost). Each endpoint's read
+     * lock is held from its mark to its refresh.
+     */
+    private void count(Set<EndpointPool<?>> pools, long now) {
+        Set<List<InetSocketAddress>> servers = new HashSet<>();
+        for (EndpointPool<?> ep : pools) {
+            if (resolved(ep, now)) {
+                servers.add(ep.ports.addresses);
+            }
+        }
+        if (servers.isEmpty()) {
+            return;
+        }
         Map<EndpointPool<?>, Long> marks = new LinkedHashMap<>();
         try {
-            for (EndpointPool<?> ep : pools) {
-                if (resolved(ep, now)) {
+            for (Map.Entry<EndpointPool<?>, Integer> t : trackedNow()) {
+                EndpointPool<?> ep = t.getKey();
+                if (ep.ports.addresses != null && servers.contains(ep.ports.addresses)) {
                     ep.ports.readLock.lock();
                     marks.put(ep, ep.ports.markBeforeRefresh());
                 }
             }
-            if (marks.isEmpty()) {
-                return;
-            }
-            SocketTable table;
-            try {
-                table = probe.snapshot();
-            } catch (RuntimeException e) {
-                return; // The probe failing must never stop the pool; the budget keeps its own counts.
-            }
+            SocketTable table = probe.snapshot();
+            tableReads++;
             for (Map.Entry<EndpointPool<?>, Long> m : marks.entrySet()) {
-                PortUsage ports = m.getKey().ports;
-                int total = 0;
-                for (TcpState state : TcpState.values()) {
-                    if (state != TcpState.LISTEN) {
-                        total += table.countToRemotes(state, ports.addresses);
-                    }
-                }
-                ports.refreshed(total, m.getValue());
+                m.getKey().ports.refreshed(total(table, m.getKey().ports), m.getValue());
             }
         } finally {
             for (EndpointPool<?> ep : marks.keySet()) {
@@ -66,30 +242,14 @@ final class KernelPortCounter {
         }
     }
 
-    /**
-     * Reads the table for one endpoint before its first connection, and when a tenth of the
-     * budget has been opened toward it since the last read (a burst must not run past ports that
-     * others took meanwhile). One thread reads; the others wait for its count.
-     */
-    void readIfStale(EndpointPool<?> ep, int budget, long now) {
-        if (ep.ports.kernelKnown() && ep.ports.openedSinceRead() * 10 < budget) {
-            return;
-        }
-        // A lock of its own, not the PortUsage monitor: that one guards the TIME_WAIT buckets,
-        // which every lease and close touches, and must not wait for a read of the table.
-        ep.ports.readLock.lock();
-        try {
-            if (!ep.ports.kernelKnown()) {
-                refresh(List.of(ep), now);
-                if (!ep.ports.kernelKnown()) {
-                    ep.ports.refreshed(0, 0L); // unresolvable or unreadable: count ours only
-                }
-            } else if (ep.ports.openedSinceRead() * 10 >= budget) {
-                refresh(List.of(ep), now);
+    private static int total(SocketTable table, PortUsage ports) {
+        int total = 0;
+        for (TcpState state : TcpState.values()) {
+            if (state != TcpState.LISTEN) {
+                total += table.countToRemotes(state, ports.addresses);
             }
-        } finally {
-            ep.ports.readLock.unlock();
         }
+        return total;
     }
 
     private static boolean resolved(EndpointPool<?> ep, long now) {

@@ -35,9 +35,9 @@ final class PortGate<C> {
         }
         KernelPortCounter kernel = engine.housekeeper.kernel;
         if (portBudget.usesKernel() && kernel.isAvailable()) {
-            // Before the first connection, and again whenever a tenth of the budget has been
-            // opened since the last read (a burst): what do others hold toward this endpoint?
-            kernel.readIfStale(ep, perEndpoint, engine.now());
+            // What do others hold toward this endpoint? Counted by the JVM's one kernel reader,
+            // never here: a lease waits only for an endpoint's first count or after a burst.
+            kernel.beforeConnect(ep, perEndpoint);
         }
         return ep.ports.tryTake(perEndpoint, engine.now());
     }

@@ -31,6 +31,10 @@ final class PortUsage {
     final java.util.concurrent.locks.ReentrantLock readLock = new java.util.concurrent.locks.ReentrantLock();
     /** Sockets closed without TIME_WAIT since the kernel count was taken (gone, but still in it). */
     private final AtomicInteger closedSinceRefresh = new AtomicInteger();
+    /** Closes with a local FIN (a TIME_WAIT each) since the kernel count was taken. */
+    private final AtomicInteger timeWaitSinceRefresh = new AtomicInteger();
+    /** Open sockets at the last kernel count. */
+    private volatile int socketsAtRefresh;
     private final long[] bucketSecond = new long[WINDOW_SECONDS + 1];
     private final int[] bucketCount = new int[WINDOW_SECONDS + 1];
     /** The kernel's count of sockets toward the endpoint at the last refresh, or -1 if unknown. */
@@ -90,6 +94,7 @@ final class PortUsage {
     void closed(boolean timeWait, long now) {
         sockets.decrementAndGet();
         if (timeWait) {
+            timeWaitSinceRefresh.incrementAndGet();
             recordTimeWait(now);
         } else {
             closedSinceRefresh.incrementAndGet();
@@ -135,6 +140,8 @@ final class PortUsage {
      */
     void refreshed(int kernelCount, long openedMark) {
         closedSinceRefresh.addAndGet(-closedSinceRefresh.get());
+        timeWaitSinceRefresh.addAndGet(-timeWaitSinceRefresh.get());
+        socketsAtRefresh = sockets.get();
         kernelTotal = kernelCount;
         openedAndConnecting.addAndGet(-openedMark * OPENED);
     }
@@ -142,6 +149,15 @@ final class PortUsage {
     /** Sockets opened toward the endpoint since the kernel was last read. */
     int openedSinceRead() {
         return opened(openedAndConnecting.get());
+    }
+
+    /**
+     * How much this pool's own use of ports grew since the kernel was last read: sockets opened
+     * and not closed since, plus TIME_WAITs left by its closes since. A pool that opens and
+     * closes without TIME_WAIT (the server closing first) does not grow, however fast it churns.
+     */
+    int grownSinceRead() {
+        return sockets.get() + timeWaitSinceRefresh.get() - socketsAtRefresh;
     }
 
     /** Whether the kernel has been read for this endpoint yet. */

@@ -248,6 +248,7 @@ public final class PoolMetrics implements MeterBinder {
         final Counter closedLocal;
         final Counter closedReset;
         final Counter closedFailed;
+        final Counter closedAborted;
         final Counter leasesReused;
         final Counter leasesNew;
         final Counter leasesTimeout;
@@ -262,6 +263,7 @@ public final class PoolMetrics implements MeterBinder {
             closedLocal = closed(r, tags, "local");
             closedReset = closed(r, tags, "reset");
             closedFailed = closed(r, tags, "failed");
+            closedAborted = closed(r, tags, "aborted");
             leasesReused = lease(r, tags, "reused");
             leasesNew = lease(r, tags, "new");
             leasesTimeout = lease(r, tags, "timeout");
@@ -353,6 +355,10 @@ public final class PoolMetrics implements MeterBinder {
                 case RESET:
                     m.closedReset.increment();
                     countAvoided(reason);
+                    break;
+                case ABORTED:
+                    m.closedAborted.increment();
+                    avoided.increment();
                     break;
                 case LOCAL:
                     m.closedLocal.increment();
