@@ -48,6 +48,8 @@ final class Housekeeper<C> extends IdleWatcher.Task {
     /** Idle ages below this at the server's close are not taken for its idle timeout. */
     private final long minObservableIdleNanos;
     private final ReentrantLock lock = new ReentrantLock();
+    /** Held while a connection is being registered (IDLE → WATCHED → registered) and by a leaser taking a watched one back. */
+    private final ReentrantLock watchLock = new ReentrantLock();
     /** Watched or draining connections the selector found readable, for the next run. */
     private final ConcurrentLinkedQueue<PooledEntry<C>> readable = new ConcurrentLinkedQueue<>();
     /** When the next walk is due ({@link System#nanoTime()}), or NEVER. */
@@ -174,7 +176,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
                 } else if (s == PooledEntry.IDLE || s == PooledEntry.WATCHED) {
                     if (s == PooledEntry.IDLE) {
                         long watchAt = e.idleSince + watchDelayNanos;
-                        if (watchAt - now <= 0 && e.channel() != null && e.idle2claim()) {
+                        if (watchAt - now <= 0 && e.channel() != null) {
                             watch(e, now);
                         } else if (watchAt - now > 0) {
                             next = Math.min(next, watchAt);
@@ -209,24 +211,40 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         return d > 0 && r < t ? NEVER : r;
     }
 
-    /** Starts watching {@code e}, which this thread owns (claimed IDLE → LEASED). */
+    /**
+     * Starts watching idle {@code e}: IDLE → WATCHED, then registration, all under
+     * {@link #watchLock}, so a leaser that finds it WATCHED meanwhile waits for the registration
+     * (microseconds, no user code) instead of passing it over and opening a new connection.
+     */
     private void watch(PooledEntry<C> e, long now) {
+        IdleRead read;
+        watchLock.lock();
         try {
-            SocketChannel ch = e.channel();
-            ch.configureBlocking(false);
-            IdleRead read = IdleRead.classify(ch);
-            if (read != IdleRead.NOTHING) {
-                // Already closed (or written to) before we started watching: the server closed
-                // right after its response (a request limit, a restart), not on an idle timeout,
-                // so this close teaches nothing about the timeout.
-                onIdleRead(e, read, false, now);
-                return;
+            if (!e.idle2watched()) {
+                return; // a leaser took it
             }
-            e.watchKey = watcher.watch(ch, new EntryWatch(e));
-            e.claim2watched();
-        } catch (IOException | RuntimeException ex) {
-            // The socket died under us: we own it, so close it.
-            engine.retire(e, CloseReason.BROKEN);
+            try {
+                SocketChannel ch = e.channel();
+                ch.configureBlocking(false);
+                read = IdleRead.classify(ch);
+                if (read == IdleRead.NOTHING) {
+                    e.watchKey = watcher.watch(ch, new EntryWatch(e));
+                    return;
+                }
+            } catch (IOException | RuntimeException ex) {
+                read = null;
+            }
+            e.watched2claim(); // ours: it is closing or retiring
+        } finally {
+            watchLock.unlock();
+        }
+        if (read == null) {
+            engine.retire(e, CloseReason.BROKEN); // the socket died under us
+        } else {
+            // Already closed (or written to) before we started watching: the server closed
+            // right after its response (a request limit, a restart), not on an idle timeout,
+            // so this close teaches nothing about the timeout.
+            onIdleRead(e, read, false, now);
         }
     }
 
@@ -410,8 +428,13 @@ final class Housekeeper<C> extends IdleWatcher.Task {
      * first) or it must not be leased (then it has been closed or retired).
      */
     boolean reclaim(PooledEntry<C> e) {
-        if (!e.watched2claim()) {
-            return false;
+        watchLock.lock();
+        try {
+            if (!e.watched2claim()) {
+                return false;
+            }
+        } finally {
+            watchLock.unlock();
         }
         IdleRead read = IdleRead.classify(e.channel());
         if (read != IdleRead.NOTHING) {

@@ -128,7 +128,7 @@ public final class PooledEntry<C> implements Lease<C> {
         return STATE.compareAndSet(this, WATCHED, LEASED);
     }
 
-    /** LEASED → WATCHED: the watcher, having registered the connection it claimed, publishes it as watched. */
+    /** LEASED → WATCHED: the watcher gives back a watched connection it took on a readiness that turned out empty. */
     void claim2watched() {
         state = WATCHED;
     }
