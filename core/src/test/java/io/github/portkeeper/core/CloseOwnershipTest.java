@@ -1,9 +1,9 @@
 package io.github.portkeeper.core;
 
 import io.github.portkeeper.core.testing.ChannelConnector;
-import io.github.portkeeper.core.testing.Kernel;
+import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.core.testing.ScriptedServer;
-import io.github.portkeeper.core.testing.TallyListener;
+import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

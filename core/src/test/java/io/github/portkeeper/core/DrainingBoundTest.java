@@ -1,7 +1,7 @@
 package io.github.portkeeper.core;
 
-import io.github.portkeeper.core.testing.Kernel;
-import io.github.portkeeper.core.testing.TallyListener;
+import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetAddress;

@@ -1,8 +1,8 @@
 package io.github.portkeeper.core;
 
-import io.github.portkeeper.core.testing.Kernel;
+import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.core.testing.ScriptedServer;
-import io.github.portkeeper.core.testing.TallyListener;
+import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 

@@ -2,12 +2,12 @@ package io.github.portkeeper.http;
 
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
-import io.github.portkeeper.http.testing.Kernel;
+import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
 import io.github.portkeeper.http.testing.ScriptedHttpServer.End;
 import io.github.portkeeper.http.testing.ScriptedHttpServer.Request;
-import io.github.portkeeper.http.testing.TallyListener;
+import io.github.portkeeper.test.TallyListener;
 import io.github.resilience4j.retry.Retry;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.classic.methods.HttpPost;

@@ -6,7 +6,7 @@ import io.github.portkeeper.core.micrometer.PoolMetrics;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
 import io.github.portkeeper.http.testing.ScriptedHttpServer.Reply;
-import io.github.portkeeper.http.testing.TallyListener;
+import io.github.portkeeper.test.TallyListener;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;

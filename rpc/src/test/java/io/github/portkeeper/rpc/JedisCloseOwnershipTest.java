@@ -4,9 +4,9 @@ import io.github.portkeeper.core.CloseOwningSocketFactory;
 import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.Retirement;
-import io.github.portkeeper.rpc.testing.Kernel;
+import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.rpc.testing.RedisServer;
-import io.github.portkeeper.rpc.testing.Tally;
+import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.Test;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.Jedis;
@@ -48,7 +48,7 @@ class JedisCloseOwnershipTest {
 
     @Test
     void withRedisTimeoutEvictedConnectionsEndByTheServersCloseAndLeaveNoTimeWait() throws Exception {
-        Tally tally = run(1, Retirement.awaitPeer(Duration.ofSeconds(5)), Duration.ofMillis(300), 2);
+        TallyListener tally = run(1, Retirement.awaitPeer(Duration.ofSeconds(5)), Duration.ofMillis(300), 2);
         assertThat(tally.closed(Ending.PEER)).isEqualTo(tally.opened());
     }
 
@@ -56,21 +56,21 @@ class JedisCloseOwnershipTest {
     void redisClosingConnectionsThePoolKeepsIdleLeavesNoCloseWaitAndThePoolDropsThem() throws Exception {
         // Eviction after 4 s idle, Redis' timeout after 1 s: Redis closes first, while the pool
         // holds the connections idle; the watcher answers, the pool's validation sees them closed.
-        Tally tally = run(1, Retirement.awaitPeer(Duration.ofSeconds(5)), Duration.ofSeconds(4), 1);
+        TallyListener tally = run(1, Retirement.awaitPeer(Duration.ofSeconds(5)), Duration.ofSeconds(4), 1);
         assertThat(tally.closed(Ending.PEER, CloseReason.PEER_CLOSED)).isPositive();
         assertThat(tally.closed(Ending.PEER)).isEqualTo(tally.opened());
     }
 
     @Test
     void withoutRedisTimeoutEvictedConnectionsEndByTheFallbackAndLeaveNoTimeWait() throws Exception {
-        Tally tally = run(0, Retirement.awaitPeer(Duration.ofMillis(500)), Duration.ofMillis(300), 2);
+        TallyListener tally = run(0, Retirement.awaitPeer(Duration.ofMillis(500)), Duration.ofMillis(300), 2);
         assertThat(tally.closed(Ending.RESET)).as("drained in vain, then the fallback: " + tally).isPositive();
         assertThat(tally.closed(Ending.PEER) + tally.closed(Ending.RESET)).as(tally.toString()).isEqualTo(tally.opened());
     }
 
-    private static Tally run(int redisTimeoutSeconds, Retirement retirement, Duration evictAfterIdle, int bursts) throws Exception {
-        Kernel.assumeAvailable();
-        Tally tally = new Tally();
+    private static TallyListener run(int redisTimeoutSeconds, Retirement retirement, Duration evictAfterIdle, int bursts) throws Exception {
+        Kernel.assumeLinux();
+        TallyListener tally = new TallyListener();
         CloseOwningSocketFactory sockets = CloseOwningSocketFactory.builder().name("jedis").retirement(retirement).listener(tally).build();
         try (RedisServer redis = RedisServer.start(redisTimeoutSeconds)) {
             JedisPoolConfig config = new JedisPoolConfig();
@@ -111,7 +111,7 @@ class JedisCloseOwnershipTest {
                         // (the server's close, or the drain timeout's fallback). Meanwhile no
                         // CLOSE_WAIT outlives the watcher's bound.
                         await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
-                                .untilAsserted(() -> assertThat(Kernel.closeWaitTo(redis.address()) == 0 || closeWaitStaysBrief(redis.address())).isTrue());
+                                .untilAsserted(() -> assertThat(Kernel.clientCloseWait(redis.address()) == 0 || closeWaitStaysBrief(redis.address())).isTrue());
                         await().atMost(Duration.ofSeconds(20)).until(() -> pool.getNumIdle() == 0 && pool.getNumActive() == 0
                                 && sockets.stats().draining() == 0 && sockets.stats().active() == 0);
                     }
@@ -120,23 +120,23 @@ class JedisCloseOwnershipTest {
                 }
             }
             System.out.println("Jedis, redis timeout " + redisTimeoutSeconds + " s: opened=" + tally.opened()
-                    + " peer=" + tally.closed(Ending.PEER) + " (server closed while idle: " + tally.closedFor(CloseReason.PEER_CLOSED) + ")"
+                    + " peer=" + tally.closed(Ending.PEER) + " (server closed while idle: " + tally.closed(CloseReason.PEER_CLOSED) + ")"
                     + " reset=" + tally.closed(Ending.RESET) + " local=" + tally.closed(Ending.LOCAL)
-                    + " kernel TIME_WAIT=" + Kernel.timeWaitTo(redis.address()) + " CLOSE_WAIT=" + Kernel.closeWaitTo(redis.address())
+                    + " kernel TIME_WAIT=" + Kernel.clientTimeWait(redis.address()) + " CLOSE_WAIT=" + Kernel.clientCloseWait(redis.address())
                     + " failed=" + failed.get());
             assertThat(failed.get()).isZero();
             assertThat(tally.opened()).isPositive();
             assertThat(tally.closed(Ending.LOCAL)).as("timewait.caused: " + tally).isZero();
-            assertThat(Kernel.timeWaitTo(redis.address())).as("kernel client TIME_WAIT = timewait.caused").isEqualTo(tally.closed(Ending.LOCAL));
-            assertThat(Kernel.closeWaitTo(redis.address())).isZero();
-            assertThat(tally.closedFor(CloseReason.RETIRED) + tally.closedFor(CloseReason.PEER_CLOSED)).isEqualTo(tally.opened());
+            assertThat(Kernel.clientTimeWait(redis.address())).as("kernel client TIME_WAIT = timewait.caused").isEqualTo(tally.closed(Ending.LOCAL));
+            assertThat(Kernel.clientCloseWait(redis.address())).isZero();
+            assertThat(tally.closed(CloseReason.RETIRED) + tally.closed(CloseReason.PEER_CLOSED)).isEqualTo(tally.opened());
         }
         return tally;
     }
 
     /** A CLOSE_WAIT seen now is gone within the watcher's bound (100 ms delay, 20 ms tick) plus slack. */
     private static boolean closeWaitStaysBrief(InetSocketAddress redis) {
-        await().atMost(Duration.ofMillis(600)).pollInterval(Duration.ofMillis(20)).until(() -> Kernel.closeWaitTo(redis) == 0);
+        await().atMost(Duration.ofMillis(600)).pollInterval(Duration.ofMillis(20)).until(() -> Kernel.clientCloseWait(redis) == 0);
         return true;
     }
 

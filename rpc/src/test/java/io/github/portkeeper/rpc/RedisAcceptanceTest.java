@@ -7,10 +7,10 @@ import io.github.portkeeper.core.Lease;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.TcpState;
-import io.github.portkeeper.rpc.testing.Kernel;
+import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.rpc.testing.RedisServer;
 import io.github.portkeeper.rpc.testing.RespCodec;
-import io.github.portkeeper.rpc.testing.Tally;
+import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -44,7 +44,7 @@ class RedisAcceptanceTest {
 
     private RedisServer redis;
     private RpcClient<List<String>, Object> client;
-    private final Tally tally = new Tally();
+    private final TallyListener tally = new TallyListener();
 
     @AfterEach
     void stop() throws InterruptedException {
@@ -62,7 +62,7 @@ class RedisAcceptanceTest {
 
     @Test
     void tenThousandCallsAtConcurrencyEightAreCorrectOverAtMostEightConnectionsAndLeaveNoTimeWait() throws Exception {
-        Kernel.assumeAvailable();
+        Kernel.assumeLinux();
         redis = RedisServer.start(0);
         Endpoint endpoint = Endpoint.of(redis.host(), redis.port());
         int threads = 8;
@@ -113,11 +113,11 @@ class RedisAcceptanceTest {
         assertThat(call(endpoint, "GET", "counter")).isEqualTo(Integer.toString(incrs));
         assertThat(increments).hasSize(incrs).allSatisfy(n -> assertThat(n).isBetween(1L, (long) incrs));
 
-        assertThat(tally.opened()).as("connections opened").isBetween(1, threads);
+        assertThat(tally.opened()).as("connections opened").isBetween(1L, (long) threads);
         assertThat(infoField(endpoint, "stats", "total_connections_received"))
                 .as("connections Redis ever accepted").isBetween(1L, (long) threads);
-        int established = Kernel.toServer(TcpState.ESTABLISHED, redis.address());
-        int timeWait = Kernel.timeWaitTo(redis.address());
+        int established = Kernel.clientEstablished(redis.address());
+        int timeWait = Kernel.clientTimeWait(redis.address());
         assertThat(established).as("the probe sees the pool's connections").isEqualTo(tally.opened());
         assertThat(timeWait).as("client TIME_WAIT toward Redis").isZero();
         assertThat(tally.closed(Ending.LOCAL)).as("connections this host closed first").isZero();
@@ -125,13 +125,13 @@ class RedisAcceptanceTest {
                 threads * callsPerThread, threads, tookMillis, tally.opened(), established, timeWait);
 
         client.close();
-        assertThat(Kernel.timeWaitTo(redis.address())).as("client TIME_WAIT toward Redis after close").isZero();
-        assertThat(Kernel.closeWaitTo(redis.address())).as("CLOSE_WAIT toward Redis after close").isZero();
+        assertThat(Kernel.clientTimeWait(redis.address())).as("client TIME_WAIT toward Redis after close").isZero();
+        assertThat(Kernel.clientCloseWait(redis.address())).as("CLOSE_WAIT toward Redis after close").isZero();
     }
 
     @Test
     void redisClosingIdleClientsIsMetByPassiveClosesAndLeavesNoCloseWait() throws Exception {
-        Kernel.assumeAvailable();
+        Kernel.assumeLinux();
         redis = RedisServer.start(1);
         Endpoint endpoint = Endpoint.of(redis.host(), redis.port());
         client = RpcClient.builder(new RespCodec())
@@ -155,22 +155,22 @@ class RedisAcceptanceTest {
         for (Future<?> r : results) {
             r.get();
         }
-        int opened = tally.opened();
+        int opened = (int) tally.opened();
         assertThat(opened).isBetween(1, 4);
 
         // Redis closes clients idle for more than 1 s (checked ~10 times a second).
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
-                assertThat(tally.closed()).as("connections ended").hasSize(opened));
+                assertThat(tally.closedEvents()).as("connections ended").hasSize(opened));
         assertThat(tally.closed(Ending.PEER)).as("ended by the peer's FIN").isEqualTo(opened);
         assertThat(tally.closed(Ending.PEER, CloseReason.PEER_CLOSED)).as("closed by Redis while idle").isPositive();
         assertThat(client.pool().stats().idle()).isZero();
-        assertThat(Kernel.closeWaitTo(redis.address())).as("CLOSE_WAIT toward Redis").isZero();
-        assertThat(Kernel.timeWaitTo(redis.address())).as("client TIME_WAIT toward Redis").isZero();
+        assertThat(Kernel.clientCloseWait(redis.address())).as("CLOSE_WAIT toward Redis").isZero();
+        assertThat(Kernel.clientTimeWait(redis.address())).as("client TIME_WAIT toward Redis").isZero();
     }
 
     @Test
     void retirementSaysQuitAndRedisClosesFirst() throws Exception {
-        Kernel.assumeAvailable();
+        Kernel.assumeLinux();
         redis = RedisServer.start(0); // Redis never closes on its own: only QUIT makes it close
         Endpoint endpoint = Endpoint.of(redis.host(), redis.port());
         client = RpcClient.builder(new RespCodec())
@@ -193,21 +193,21 @@ class RedisAcceptanceTest {
                 assertThat(tally.closed(Ending.PEER, CloseReason.LIFETIME)).isEqualTo(1));
 
         assertThat(tally.opened()).isEqualTo(2);
-        assertThat(tally.closed()).allSatisfy(c -> assertThat(c.ending()).isEqualTo(Ending.PEER));
-        assertThat(Kernel.timeWaitTo(redis.address())).as("client TIME_WAIT toward Redis").isZero();
-        assertThat(Kernel.closeWaitTo(redis.address())).as("CLOSE_WAIT toward Redis").isZero();
+        assertThat(tally.closedEvents()).allSatisfy(c -> assertThat(c.ending()).isEqualTo(Ending.PEER));
+        assertThat(Kernel.clientTimeWait(redis.address())).as("client TIME_WAIT toward Redis").isZero();
+        assertThat(Kernel.clientCloseWait(redis.address())).as("CLOSE_WAIT toward Redis").isZero();
     }
 
     @Test
     void theKernelProbeSeesTheTimeWaitOfAClientThatClosesFirst() throws Exception {
-        Kernel.assumeAvailable();
+        Kernel.assumeLinux();
         redis = RedisServer.start(0);
         try (java.net.Socket naive = new java.net.Socket(redis.host(), redis.port())) {
             naive.getOutputStream().write("PING\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
             assertThat(new String(naive.getInputStream().readNBytes(7), java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("+PONG\r\n");
         } // the client's FIN goes first
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-                assertThat(Kernel.timeWaitTo(redis.address())).as("the naive client's TIME_WAIT").isEqualTo(1));
+                assertThat(Kernel.clientTimeWait(redis.address())).as("the naive client's TIME_WAIT").isEqualTo(1));
     }
 
     @Test

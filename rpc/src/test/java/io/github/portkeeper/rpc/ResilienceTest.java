@@ -7,7 +7,7 @@ import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.rpc.testing.FrameServer;
 import io.github.portkeeper.rpc.testing.FrameServer.Fault;
 import io.github.portkeeper.rpc.testing.FrameServer.Framing;
-import io.github.portkeeper.rpc.testing.Tally;
+import io.github.portkeeper.test.TallyListener;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.retry.Retry;
@@ -29,7 +29,7 @@ class ResilienceTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(2);
     private static final Duration OPEN_WAIT = Duration.ofMillis(200);
 
-    private final Tally tally = new Tally();
+    private final TallyListener tally = new TallyListener();
     private FrameServer server;
     private RpcClient<String, String> client;
 
@@ -125,10 +125,10 @@ class ResilienceTest {
         assertThat(client.call(endpoint, "read", TIMEOUT, Idempotency.IDEMPOTENT)).isEqualTo("read");
 
         assertThat(tally.opened()).as("the retry opened a fresh connection").isEqualTo(3);
-        assertThat(tally.closedFor(CloseReason.BROKEN)).as("the dead connection").isEqualTo(1);
+        assertThat(tally.closed(CloseReason.BROKEN)).as("the dead connection").isEqualTo(1);
         // The retry leased a new connection directly: the other, healthy connection was not
         // retired to get there, and is still pooled beside the new one.
-        assertThat(tally.closedFor(CloseReason.RETIRED)).as("healthy connections retired").isZero();
+        assertThat(tally.closed(CloseReason.RETIRED)).as("healthy connections retired").isZero();
         assertThat(client.pool().stats().idle()).isEqualTo(2);
         Retry.Metrics metrics = client.retry().orElseThrow().getMetrics();
         assertThat(metrics.getNumberOfSuccessfulCallsWithRetryAttempt()).isEqualTo(1);

@@ -7,8 +7,8 @@ import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.rpc.testing.FrameServer;
 import io.github.portkeeper.rpc.testing.FrameServer.Fault;
 import io.github.portkeeper.rpc.testing.FrameServer.Framing;
-import io.github.portkeeper.rpc.testing.Kernel;
-import io.github.portkeeper.rpc.testing.Tally;
+import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -37,7 +37,7 @@ class RpcClientFaultTest {
 
     private FrameServer server;
     private RpcClient<?, ?> client;
-    private final Tally tally = new Tally();
+    private final TallyListener tally = new TallyListener();
 
     @AfterEach
     void noLeaks() throws Exception {
@@ -48,8 +48,8 @@ class RpcClientFaultTest {
         if (server != null) {
             if (Kernel.isAvailable()) {
                 await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-                        assertThat(Kernel.closeWaitTo(server.address())).as("CLOSE_WAIT toward the server").isZero());
-                assertThat(Kernel.timeWaitTo(server.address())).as("client TIME_WAIT toward the server").isZero();
+                        assertThat(Kernel.clientCloseWait(server.address())).as("CLOSE_WAIT toward the server").isZero());
+                assertThat(Kernel.clientTimeWait(server.address())).as("client TIME_WAIT toward the server").isZero();
             }
             server.close();
         }
@@ -95,7 +95,7 @@ class RpcClientFaultTest {
         } else {
             assertThat(took).as("fails fast, without waiting for the timeout").isLessThan(TIMEOUT);
         }
-        assertThat(tally.closedFor(CloseReason.BROKEN)).as("the faulty connection was discarded").isEqualTo(1);
+        assertThat(tally.closed(CloseReason.BROKEN)).as("the faulty connection was discarded").isEqualTo(1);
 
         assertThat(caller.call(endpoint, "after")).isEqualTo("after");
         assertThat(tally.opened()).as("the next call opened a fresh connection").isEqualTo(2);

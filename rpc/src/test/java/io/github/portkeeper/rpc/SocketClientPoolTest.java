@@ -8,8 +8,8 @@ import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.rpc.testing.FrameServer;
 import io.github.portkeeper.rpc.testing.FrameServer.Fault;
 import io.github.portkeeper.rpc.testing.FrameServer.Framing;
-import io.github.portkeeper.rpc.testing.Kernel;
-import io.github.portkeeper.rpc.testing.Tally;
+import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -41,7 +41,7 @@ class SocketClientPoolTest {
     private FrameServer server;
     private SocketClientPool<LineClient> clients;
     private Endpoint endpoint;
-    private final Tally tally = new Tally();
+    private final TallyListener tally = new TallyListener();
     private final List<LineClient> built = new ArrayList<>();
 
     @BeforeEach
@@ -66,8 +66,8 @@ class SocketClientPoolTest {
         clients.close();
         if (Kernel.isAvailable()) {
             await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-                    assertThat(Kernel.closeWaitTo(server.address())).as("CLOSE_WAIT toward the server").isZero());
-            assertThat(Kernel.timeWaitTo(server.address())).as("client TIME_WAIT toward the server").isZero();
+                    assertThat(Kernel.clientCloseWait(server.address())).as("CLOSE_WAIT toward the server").isZero());
+            assertThat(Kernel.clientTimeWait(server.address())).as("client TIME_WAIT toward the server").isZero();
         }
         server.close();
     }
@@ -111,7 +111,7 @@ class SocketClientPoolTest {
         }
         assertThat(server.served()).hasSize(1000);
         assertThat(server.accepted()).isBetween(1, 4);
-        assertThat(tally.leasesReused()).isGreaterThanOrEqualTo(1000 - 4);
+        assertThat(tally.reused()).isGreaterThanOrEqualTo(1000 - 4);
     }
 
     @Test
@@ -167,7 +167,7 @@ class SocketClientPoolTest {
             assertThat(s.getChannel()).isNull();
             assertThat(c.get().call("still fine")).isEqualTo("still fine");
         }
-        assertThat(tally.closed()).isEmpty();
+        assertThat(tally.closedEvents()).isEmpty();
     }
 
     @Test

@@ -1,5 +1,7 @@
 package io.github.portkeeper.http.testing;
 
+import io.github.portkeeper.test.Kernel;
+
 import io.github.portkeeper.http.PortkeeperConnectionManager;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
