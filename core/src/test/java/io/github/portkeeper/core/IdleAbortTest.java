@@ -1,10 +1,10 @@
 package io.github.portkeeper.core;
 
-import io.github.portkeeper.core.testing.Kernel;
+import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.core.testing.ScriptedServer;
 import io.github.portkeeper.core.testing.ScriptedServer.End;
-import io.github.portkeeper.core.testing.TallyListener;
-import io.github.portkeeper.core.testing.TallyListener.Closed;
+import io.github.portkeeper.test.TallyListener;
+import io.github.portkeeper.test.TallyListener.Closed;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
