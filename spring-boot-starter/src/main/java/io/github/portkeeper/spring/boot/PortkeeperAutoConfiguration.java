@@ -1,6 +1,9 @@
 package io.github.portkeeper.spring.boot;
 
 import io.github.portkeeper.core.SocketPool;
+import io.github.portkeeper.spring.boot.common.PortkeeperPools;
+import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
+import io.github.portkeeper.spring.boot.common.internal.PortkeeperBeans;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
@@ -17,6 +20,10 @@ import org.springframework.context.annotation.Bean;
 @EnableConfigurationProperties(PortkeeperProperties.class)
 public final class PortkeeperAutoConfiguration {
 
+    /** Created by Spring Boot. */
+    PortkeeperAutoConfiguration() {
+    }
+
     @Bean
     @ConditionalOnMissingBean
     PortkeeperPools portkeeperPools() {
@@ -28,13 +35,6 @@ public final class PortkeeperAutoConfiguration {
     @ConditionalOnBooleanProperty(name = "portkeeper.socket-pool.enabled")
     @ConditionalOnMissingBean
     SocketPool portkeeperSocketPool(PortkeeperProperties properties, PortkeeperPools pools) {
-        PortkeeperProperties.SocketPool s = properties.getSocketPool();
-        SocketPool socketPool = SocketPool.builder()
-                .poolConfig(properties.toPoolConfig(s.getName()))
-                .connectTimeout(s.getConnectTimeout())
-                .readTimeout(s.getReadTimeout())
-                .build();
-        pools.register(socketPool.pool());
-        return socketPool;
+        return PortkeeperBeans.socketPool(properties, pools);
     }
 }

@@ -1,8 +1,9 @@
 package io.github.portkeeper.spring.boot;
 
 import io.github.portkeeper.http.PortkeeperConnectionManager;
-import io.github.portkeeper.spring.boot.internal.HttpClientInstaller;
-import io.github.portkeeper.spring.boot.internal.HttpManagers;
+import io.github.portkeeper.spring.boot.common.internal.HttpClientInstaller;
+import io.github.portkeeper.spring.boot.common.internal.HttpManagers;
+import io.github.portkeeper.spring.boot.internal.AddressFilters;
 import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.core5.util.Timeout;
 import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
@@ -29,8 +30,8 @@ import java.util.Objects;
  *   <li>connect and read timeouts ({@code spring.http.clients.connect-timeout},
  *       {@code read-timeout}, {@code RestTemplateBuilder.connectTimeout(...)}) go into the
  *       client's default {@link RequestConfig}, so clients with different timeouts share one pool;</li>
- *   <li>an SSL bundle or an {@code InetAddressFilter} selects a pool of its own (a connection
- *       never serves another TLS identity), named after the primary pool and the bundle.</li>
+ *   <li>an SSL bundle or (Boot 4.1) an {@code InetAddressFilter} selects a pool of its own (a
+ *       connection never serves another TLS identity), named after the primary pool and the bundle.</li>
  * </ul>
  * The pool's lease timeout ({@code portkeeper.pool.lease-timeout}) bounds the wait for a
  * connection unless a customizer set HttpClient's connection request timeout.
@@ -57,22 +58,42 @@ public final class PortkeeperClientHttpRequestFactoryBuilder
         this.leaseTimeout = leaseTimeout;
     }
 
+    /**
+     * Builds a request factory on the Portkeeper pool.
+     *
+     * @param settings Boot's client settings; null for the defaults
+     * @return a factory whose client uses the pool of the settings' SSL bundle
+     */
     @Override
     public HttpComponentsClientHttpRequestFactory build(HttpClientSettings settings) {
         HttpClientSettings s = settings != null ? settings : HttpClientSettings.defaults();
-        PortkeeperConnectionManager manager = managers.managerFor(s);
+        PortkeeperConnectionManager manager = managerFor(s);
         return delegate
                 .withDefaultRequestConfigCustomizer(config -> applyTimeouts(config, s))
                 .withHttpClientCustomizer(builder -> installer.install(builder, manager))
                 .build(s);
     }
 
-    /** The connection manager clients built with {@code settings} use. */
+    /**
+     * The connection manager clients built with {@code settings} use.
+     *
+     * @param settings Boot's client settings; null for the defaults
+     * @return the manager of the settings' SSL bundle and address filter
+     */
     public PortkeeperConnectionManager connectionManager(HttpClientSettings settings) {
-        return managers.managerFor(settings != null ? settings : HttpClientSettings.defaults());
+        return managerFor(settings != null ? settings : HttpClientSettings.defaults());
     }
 
-    /** Boot's builder underneath, with the application's customizers applied. */
+    private PortkeeperConnectionManager managerFor(HttpClientSettings s) {
+        Object filter = AddressFilters.filter(s);
+        return managers.managerFor(s.sslBundle(), filter, AddressFilters.accepts(filter));
+    }
+
+    /**
+     * Boot's builder underneath, with the application's customizers applied.
+     *
+     * @return the HttpComponents builder this one wraps
+     */
     public HttpComponentsClientHttpRequestFactoryBuilder delegate() {
         return delegate;
     }
@@ -104,6 +125,6 @@ public final class PortkeeperClientHttpRequestFactoryBuilder
 
     @Override
     public String toString() {
-        return "PortkeeperClientHttpRequestFactoryBuilder[" + managers.managerFor(HttpClientSettings.defaults()) + "]";
+        return "PortkeeperClientHttpRequestFactoryBuilder[" + connectionManager(HttpClientSettings.defaults()) + "]";
     }
 }

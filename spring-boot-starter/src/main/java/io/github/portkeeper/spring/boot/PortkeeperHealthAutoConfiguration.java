@@ -1,6 +1,8 @@
 package io.github.portkeeper.spring.boot;
 
 import io.github.portkeeper.core.KernelProbe;
+import io.github.portkeeper.spring.boot.common.PortkeeperPools;
+import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
@@ -21,6 +23,10 @@ import org.springframework.context.annotation.Bean;
 @ConditionalOnBooleanProperty(name = "portkeeper.enabled", matchIfMissing = true)
 @ConditionalOnBean(PortkeeperPools.class)
 public final class PortkeeperHealthAutoConfiguration {
+
+    /** Created by Spring Boot. */
+    PortkeeperHealthAutoConfiguration() {
+    }
 
     // On the method, not the class: the condition's class must only be loaded once
     // @ConditionalOnClass has found spring-boot-health.

@@ -1,25 +1,10 @@
 package io.github.portkeeper.spring.boot;
 
-import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.KernelProbe;
-import io.github.portkeeper.core.Pool;
-import io.github.portkeeper.core.PoolStats;
-import io.github.portkeeper.core.PortBudget;
-import io.github.portkeeper.core.PortBudgetSnapshot;
-import io.github.portkeeper.core.SocketTable;
-import io.github.portkeeper.core.TcpState;
+import io.github.portkeeper.spring.boot.common.PortkeeperPools;
+import io.github.portkeeper.spring.boot.common.internal.PoolHealth;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
-
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Health of the Portkeeper pools ({@code /actuator/health/portkeeper}): the port budget of each
@@ -40,10 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class PortkeeperHealthIndicator implements HealthIndicator {
 
-    private final PortkeeperPools pools;
-    private final KernelProbe probe;
-    private final double warnRatio;
-    private final Map<Endpoint, List<InetSocketAddress>> addresses = new ConcurrentHashMap<>();
+    private final PoolHealth check;
 
     /**
      * @param pools     the pools to report
@@ -51,123 +33,17 @@ public final class PortkeeperHealthIndicator implements HealthIndicator {
      * @param warnRatio budget share from which an endpoint is named in {@code warnings}
      */
     public PortkeeperHealthIndicator(PortkeeperPools pools, KernelProbe probe, double warnRatio) {
-        this.pools = Objects.requireNonNull(pools, "pools");
-        this.probe = Objects.requireNonNull(probe, "probe");
-        this.warnRatio = warnRatio;
+        this.check = new PoolHealth(pools, probe, warnRatio);
     }
 
+    /**
+     * Checks every pool.
+     *
+     * @return UP or DOWN with the pools' details
+     */
     @Override
     public Health health() {
-        SocketTable kernel = kernelSnapshot();
-        Map<String, Object> poolDetails = new LinkedHashMap<>();
-        List<String> warnings = new ArrayList<>();
-        List<String> exhausted = new ArrayList<>();
-        for (Pool<?> pool : pools.pools()) {
-            poolDetails.put(pool.name(), poolDetails(pool, kernel, warnings, exhausted));
-        }
-        Health.Builder health = exhausted.isEmpty() ? Health.up() : Health.down();
-        health.withDetail("pools", poolDetails);
-        if (!exhausted.isEmpty()) {
-            health.withDetail("exhausted", exhausted);
-        }
-        if (!warnings.isEmpty()) {
-            health.withDetail("warnings", warnings);
-        }
-        return health.build();
-    }
-
-    private Map<String, Object> poolDetails(Pool<?> pool, SocketTable kernel, List<String> warnings, List<String> exhausted) {
-        Map<String, Object> d = new LinkedHashMap<>();
-        PoolStats stats = pool.stats();
-        d.put("closed", pool.isClosed());
-        d.put("active", stats.active());
-        d.put("idle", stats.idle());
-        d.put("draining", stats.draining());
-        d.put("pending", stats.pending());
-        PortBudgetSnapshot snapshot = pool.portBudget();
-        PortBudget budget = snapshot.budget();
-        Map<String, Object> budgetDetails = new LinkedHashMap<>();
-        budgetDetails.put("enabled", budget.isEnabled());
-        if (budget.isEnabled()) {
-            budgetDetails.put("range", budget.rangeLow() + "-" + budget.rangeHigh());
-            budgetDetails.put("share", budget.share());
-            budgetDetails.put("perEndpoint", budget.perEndpoint());
-            budgetDetails.put("maxUsedRatio", round(snapshot.maxUsedRatio()));
-        }
-        d.put("portBudget", budgetDetails);
-        Map<String, Object> endpoints = new LinkedHashMap<>();
-        for (Map.Entry<Endpoint, PortBudgetSnapshot.EndpointBudget> e : snapshot.endpoints().entrySet()) {
-            String name = e.getKey().toString();
-            PortBudgetSnapshot.EndpointBudget b = e.getValue();
-            Map<String, Object> ed = new LinkedHashMap<>();
-            ed.put("used", b.used());
-            ed.put("budget", b.budget());
-            ed.put("usedRatio", round(b.usedRatio()));
-            ed.put("live", b.live());
-            ed.put("recentTimeWait", b.recentTimeWait());
-            ed.put("otherSockets", b.otherSockets());
-            // Endpoints that differ only by qualifier (TLS, user token) print alike; keep the fullest.
-            Object previous = endpoints.get(name);
-            if (previous == null || (double) ((Map<?, ?>) previous).get("usedRatio") < b.usedRatio()) {
-                endpoints.put(name, ed);
-            }
-            String where = pool.name() + " -> " + name + " uses " + b.used() + " of " + b.budget() + " ports";
-            if (budget.isEnabled() && b.usedRatio() >= 1) {
-                exhausted.add(where);
-            } else if (budget.isEnabled() && b.usedRatio() >= warnRatio) {
-                warnings.add(where);
-            }
-        }
-        d.put("endpoints", endpoints);
-        if (kernel != null) {
-            List<InetSocketAddress> remotes = remotes(pool);
-            Map<String, Object> k = new LinkedHashMap<>();
-            k.put("timeWait", kernel.countToRemotes(TcpState.TIME_WAIT, remotes));
-            k.put("closeWait", kernel.countToRemotes(TcpState.CLOSE_WAIT, remotes));
-            d.put("kernel", k);
-        }
-        return d;
-    }
-
-    private SocketTable kernelSnapshot() {
-        if (!probe.isAvailable()) {
-            return null;
-        }
-        try {
-            return probe.snapshot();
-        } catch (RuntimeException unreadable) {
-            return null; // Health must not fail because /proc could not be read; the budget still reports.
-        }
-    }
-
-    private List<InetSocketAddress> remotes(Pool<?> pool) {
-        List<InetSocketAddress> out = new ArrayList<>();
-        for (Endpoint e : pool.endpoints()) {
-            List<InetSocketAddress> resolved = addresses.get(e);
-            if (resolved == null) {
-                resolved = resolve(e);
-                if (!resolved.isEmpty()) {
-                    addresses.put(e, resolved);
-                }
-            }
-            out.addAll(resolved);
-        }
-        return out;
-    }
-
-    private static List<InetSocketAddress> resolve(Endpoint e) {
-        List<InetSocketAddress> out = new ArrayList<>();
-        try {
-            for (InetAddress a : InetAddress.getAllByName(e.host())) {
-                out.add(new InetSocketAddress(a, e.port()));
-            }
-        } catch (UnknownHostException ignored) {
-            // Not resolvable now: no socket can point at it either; tried again next time.
-        }
-        return out;
-    }
-
-    private static double round(double ratio) {
-        return Math.round(ratio * 1000) / 1000.0;
+        PoolHealth.Report report = check.check();
+        return (report.down() ? Health.down() : Health.up()).withDetails(report.details()).build();
     }
 }

@@ -1,15 +1,12 @@
 package io.github.portkeeper.spring.boot;
 
 import io.github.portkeeper.http.PortkeeperConnectionManager;
-import io.github.portkeeper.http.PortkeeperConnectionManagerBuilder;
-import io.github.portkeeper.http.PortkeeperHttpClients;
-import io.github.portkeeper.spring.boot.internal.HttpClientInstaller;
-import io.github.portkeeper.spring.boot.internal.HttpManagers;
+import io.github.portkeeper.spring.boot.common.PortkeeperPools;
+import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
+import io.github.portkeeper.spring.boot.common.internal.HttpManagers;
+import io.github.portkeeper.spring.boot.common.internal.PortkeeperBeans;
 import io.github.portkeeper.spring.boot.internal.OnHttpComponentsFactoryCondition;
-import org.apache.hc.client5.http.config.ConnectionConfig;
-import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
-import org.apache.hc.core5.util.Timeout;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
@@ -46,13 +43,15 @@ import java.util.List;
 @ConditionalOnBooleanProperty(name = {"portkeeper.enabled", "portkeeper.http.enabled"}, matchIfMissing = true)
 public final class PortkeeperHttpAutoConfiguration {
 
+    /** Created by Spring Boot. */
+    PortkeeperHttpAutoConfiguration() {
+    }
+
     /** The pool behind every Portkeeper HTTP client of the application; closed with the context. */
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
     PortkeeperConnectionManager portkeeperConnectionManager(PortkeeperProperties properties, PortkeeperPools pools) {
-        PortkeeperConnectionManager manager = managerBuilder(properties, properties.getPool().getName()).build();
-        pools.register(manager.pool());
-        return manager;
+        return PortkeeperBeans.connectionManager(properties, pools);
     }
 
     /**
@@ -63,35 +62,7 @@ public final class PortkeeperHttpAutoConfiguration {
     @ConditionalOnMissingBean(CloseableHttpClient.class)
     CloseableHttpClient portkeeperHttpClient(PortkeeperConnectionManager manager, PortkeeperProperties properties,
             PortkeeperPools pools) {
-        pools.register(manager.pool());
-        HttpClientInstaller installer = installer(properties);
-        PortkeeperHttpClients.Builder b = PortkeeperHttpClients.custom()
-                .connectionManager(manager)
-                .customize(builder -> builder.setConnectionManagerShared(true)
-                        .setDefaultRequestConfig(RequestConfig.custom()
-                                .setConnectionRequestTimeout(Timeout.of(properties.getPool().getLeaseTimeout()))
-                                .build()));
-        if (installer.retries()) {
-            b.retryConfig(installer.retryConfig());
-        } else {
-            b.disableRetries();
-        }
-        return b.build();
-    }
-
-    static PortkeeperConnectionManagerBuilder managerBuilder(PortkeeperProperties properties, String poolName) {
-        PortkeeperProperties.Http http = properties.getHttp();
-        ConnectionConfig.Builder connection = ConnectionConfig.custom().setConnectTimeout(Timeout.of(http.getConnectTimeout()));
-        if (http.getSocketTimeout() != null) {
-            connection.setSocketTimeout(Timeout.of(http.getSocketTimeout()));
-        }
-        return PortkeeperConnectionManager.builder()
-                .poolConfig(properties.toPoolConfig(poolName))
-                .setDefaultConnectionConfig(connection.build());
-    }
-
-    static HttpClientInstaller installer(PortkeeperProperties properties) {
-        return new HttpClientInstaller(properties.getRetries().isEnabled(), properties.getRetries().getMaxAttempts());
+        return PortkeeperBeans.httpClient(manager, properties, pools);
     }
 
     /** Boot's HTTP client factory builder on the Portkeeper pool. */
@@ -108,11 +79,11 @@ public final class PortkeeperHttpAutoConfiguration {
                 PortkeeperProperties properties, PortkeeperPools pools, ObjectProvider<SslBundles> sslBundles,
                 ObjectProvider<ClientHttpRequestFactoryBuilderCustomizer<?>> customizers) {
             pools.register(manager.pool());
-            HttpManagers managers = new HttpManagers(manager, name -> managerBuilder(properties, name), pools,
+            HttpManagers managers = new HttpManagers(manager, name -> PortkeeperBeans.managerBuilder(properties, name), pools,
                     sslBundles.getIfAvailable());
             HttpComponentsClientHttpRequestFactoryBuilder delegate = customize(ClientHttpRequestFactoryBuilder.httpComponents(),
                     customizers.orderedStream().toList());
-            return new PortkeeperClientHttpRequestFactoryBuilder(delegate, managers, installer(properties),
+            return new PortkeeperClientHttpRequestFactoryBuilder(delegate, managers, PortkeeperBeans.installer(properties),
                     properties.getPool().getLeaseTimeout());
         }
 

@@ -2,6 +2,9 @@ package io.github.portkeeper.spring.boot;
 
 import io.github.portkeeper.core.micrometer.PoolMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.github.portkeeper.spring.boot.common.PortkeeperMetrics;
+import io.github.portkeeper.spring.boot.common.PortkeeperPools;
+import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
@@ -24,6 +27,10 @@ import org.springframework.context.annotation.Bean;
 @ConditionalOnBean({MeterRegistry.class, PortkeeperPools.class})
 @ConditionalOnBooleanProperty(name = {"portkeeper.enabled", "portkeeper.metrics.enabled"}, matchIfMissing = true)
 public final class PortkeeperMetricsAutoConfiguration {
+
+    /** Created by Spring Boot. */
+    PortkeeperMetricsAutoConfiguration() {
+    }
 
     @Bean
     @ConditionalOnMissingBean({PortkeeperMetrics.class, PoolMetrics.class})

@@ -1,5 +1,8 @@
 package io.github.portkeeper.spring.boot;
 
+import io.github.portkeeper.spring.boot.common.PortkeeperMetrics;
+import io.github.portkeeper.spring.boot.common.PortkeeperPools;
+import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
 import com.sun.net.httpserver.HttpServer;
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
@@ -256,27 +259,49 @@ class PortkeeperAutoConfigurationTest {
     }
 
     @Test
-    void badValuesFailStartupNamingTheProperty() {
-        assertStartupFails("portkeeper.pool.max-per-endpoint=0", "portkeeper.pool.max-per-endpoint must be at least 1, but was 0");
+    void badValuesFailStartupNamingThePropertyAndTheValueAsWritten() {
+        assertStartupFails("portkeeper.pool.max-per-endpoint=0", "portkeeper.pool.max-per-endpoint must be at least 1, but was \"0\"");
         assertStartupFails("portkeeper.pool.max-total=2",
-                "portkeeper.pool.max-total must be at least portkeeper.pool.max-per-endpoint (8), but was 2");
-        assertStartupFails("portkeeper.pool.lease-timeout=0s", "portkeeper.pool.lease-timeout must be positive, but was PT0S");
+                "portkeeper.pool.max-total must be at least portkeeper.pool.max-per-endpoint (8), but was \"2\"");
+        assertStartupFails("portkeeper.pool.lease-timeout=0s", "portkeeper.pool.lease-timeout must be positive, but was \"0s\"");
         assertStartupFails("portkeeper.pool.lifetime-jitter=1h",
-                "portkeeper.pool.lifetime-jitter must be less than portkeeper.pool.max-lifetime (PT30M), but was PT1H");
+                "portkeeper.pool.lifetime-jitter must be less than portkeeper.pool.max-lifetime (PT30M), but was \"1h\"");
         assertStartupFails("portkeeper.retirement.drain-timeout=-1s",
-                "portkeeper.retirement.drain-timeout must be positive, but was PT-1S");
+                "portkeeper.retirement.drain-timeout must be positive, but was \"-1s\"");
         assertStartupFails("portkeeper.retirement.fallback=peer",
-                "portkeeper.retirement.fallback must be RESET or LOCAL, but was PEER");
-        assertStartupFails("portkeeper.port-budget.share=1.5", "portkeeper.port-budget.share must be > 0 and <= 1, but was 1.5");
-        assertStartupFails("portkeeper.retries.max-attempts=0", "portkeeper.retries.max-attempts must be at least 1, but was 0");
-        assertStartupFails("portkeeper.http.connect-timeout=0s", "portkeeper.http.connect-timeout must be positive, but was PT0S");
+                "portkeeper.retirement.fallback must be RESET or LOCAL, but was \"peer\"");
+        assertStartupFails("portkeeper.port-budget.share=1.5", "portkeeper.port-budget.share must be > 0 and <= 1, but was \"1.5\"");
+        assertStartupFails("portkeeper.retries.max-attempts=0", "portkeeper.retries.max-attempts must be at least 1, but was \"0\"");
+        assertStartupFails("portkeeper.http.connect-timeout=0s", "portkeeper.http.connect-timeout must be positive, but was \"0s\"");
         assertStartupFails("portkeeper.socket-pool.name=http",
                 "portkeeper.socket-pool.name must differ from portkeeper.pool.name");
         assertStartupFails("portkeeper.pool.max-per-endpoint=many", "portkeeper.pool.max-per-endpoint");
     }
 
+    @Test
+    void theDefaultFallbackWrittenOutNextToAPolicyWithoutDrainingStarts() {
+        runner.withPropertyValues("portkeeper.retirement.policy=reset", "portkeeper.retirement.fallback=reset").run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context.getBean(PortkeeperConnectionManager.class).pool().config().retirement().policy())
+                    .isEqualTo(Retirement.Policy.RESET);
+        });
+        runner.withPropertyValues("portkeeper.retirement.policy=local", "portkeeper.retirement.fallback=reset")
+                .run(context -> assertThat(context).hasNotFailed());
+    }
+
+    @Test
+    void aFallbackOtherThanTheDefaultNextToAPolicyWithoutDrainingFailsNamingBoth() {
+        assertStartupFails(new String[] {"portkeeper.retirement.policy=reset", "portkeeper.retirement.fallback=local"},
+                "portkeeper.retirement.fallback applies only when portkeeper.retirement.policy is await-peer or "
+                        + "request-peer-close (the fallback closes connections that drained in vain), but policy was reset");
+    }
+
     private void assertStartupFails(String property, String message) {
-        runner.withPropertyValues(property).run(context -> {
+        assertStartupFails(new String[] {property}, message);
+    }
+
+    private void assertStartupFails(String[] properties, String message) {
+        runner.withPropertyValues(properties).run(context -> {
             assertThat(context).hasFailed();
             assertThat(allMessages(context.getStartupFailure())).contains(message);
         });

@@ -1,5 +1,8 @@
 package io.github.portkeeper.spring.boot;
 
+import io.github.portkeeper.spring.boot.common.PortkeeperMetrics;
+import io.github.portkeeper.spring.boot.common.PortkeeperPools;
+import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
 import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.PortBudget;

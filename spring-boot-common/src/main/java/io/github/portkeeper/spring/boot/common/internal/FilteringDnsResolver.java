@@ -1,16 +1,16 @@
-package io.github.portkeeper.spring.boot.internal;
+package io.github.portkeeper.spring.boot.common.internal;
 
 import org.apache.hc.client5.http.DnsResolver;
 import org.apache.hc.client5.http.SystemDefaultDnsResolver;
-import org.springframework.boot.http.client.InetAddressFilter;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
- * Applies Boot's {@link InetAddressFilter} ({@code HttpClientSettings.inetAddressFilter()}) to the
+ * Applies Boot's address filter ({@code HttpClientSettings.inetAddressFilter()}, Boot 4.1) to the
  * addresses a host resolves to, as Boot's own HttpComponents client does: a host whose addresses
  * are all filtered out cannot be connected to. ({@code resolve(host, port)} is the interface's
  * default, built on {@link #resolve(String)}.)
@@ -18,17 +18,19 @@ import java.util.List;
 final class FilteringDnsResolver implements DnsResolver {
 
     private final DnsResolver delegate = SystemDefaultDnsResolver.INSTANCE;
-    private final InetAddressFilter filter;
+    private final Predicate<InetAddress> filter;
+    private final String description;
 
-    FilteringDnsResolver(InetAddressFilter filter) {
+    FilteringDnsResolver(Predicate<InetAddress> filter, String description) {
         this.filter = filter;
+        this.description = description;
     }
 
     @Override
     public InetAddress[] resolve(String host) throws UnknownHostException {
         List<InetAddress> kept = new ArrayList<>();
         for (InetAddress a : delegate.resolve(host)) {
-            if (filter.matches(a)) {
+            if (filter.test(a)) {
                 kept.add(a);
             }
         }
@@ -44,6 +46,6 @@ final class FilteringDnsResolver implements DnsResolver {
     }
 
     private UnknownHostException filtered(String host) {
-        return new UnknownHostException(host + ": every address it resolves to is rejected by the InetAddressFilter " + filter);
+        return new UnknownHostException(host + ": every address it resolves to is rejected by the address filter " + description);
     }
 }

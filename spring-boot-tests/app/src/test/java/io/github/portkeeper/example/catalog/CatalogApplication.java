@@ -1,4 +1,4 @@
-package io.github.portkeeper.spring.boot.example;
+package io.github.portkeeper.example.catalog;
 
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.SpringApplication;
@@ -10,8 +10,9 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.client.RestClient;
 
 /**
- * An example service that only adds {@code portkeeper-spring-boot-starter} (next to
- * {@code spring-boot-starter-web} and {@code spring-boot-starter-actuator}): its
+ * An example service that only adds Portkeeper's starter ({@code portkeeper-spring-boot-starter} on
+ * Boot 4, {@code portkeeper-spring-boot3-starter} on Boot 3.5) next to
+ * {@code spring-boot-starter-web} and {@code spring-boot-starter-actuator}: its
  * {@link RestClient}, built from Boot's auto-configured {@link RestClient.Builder}, reuses pooled
  * keep-alive connections to the catalog and lets the catalog close them, so this host keeps no
  * TIME_WAIT sockets. Nothing in here mentions Portkeeper.

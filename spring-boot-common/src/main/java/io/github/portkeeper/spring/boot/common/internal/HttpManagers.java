@@ -1,27 +1,27 @@
-package io.github.portkeeper.spring.boot.internal;
+package io.github.portkeeper.spring.boot.common.internal;
 
 import io.github.portkeeper.http.PortkeeperConnectionManager;
 import io.github.portkeeper.http.PortkeeperConnectionManagerBuilder;
-import io.github.portkeeper.spring.boot.PortkeeperPools;
+import io.github.portkeeper.spring.boot.common.PortkeeperPools;
 import org.apache.hc.client5.http.ssl.DefaultClientTlsStrategy;
 import org.apache.hc.client5.http.ssl.DefaultHostnameVerifier;
-import org.springframework.boot.http.client.HttpClientSettings;
-import org.springframework.boot.http.client.InetAddressFilter;
 import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.ssl.SslBundles;
 import org.springframework.boot.ssl.SslOptions;
 
+import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
- * The connection manager each set of Boot {@link HttpClientSettings} gets. A manager's TLS
- * settings and DNS filter hold for all its connections, and a pooled connection must never serve
- * a client with other TLS settings, so: settings with neither an SSL bundle nor an
- * {@link InetAddressFilter} share the primary manager (the {@code PortkeeperConnectionManager}
+ * The connection manager each set of Boot HTTP client settings gets. A manager's TLS settings and
+ * DNS filter hold for all its connections, and a pooled connection must never serve a client with
+ * other TLS settings, so: settings with neither an SSL bundle nor an address filter (Boot 4.1's
+ * {@code InetAddressFilter}) share the primary manager (the {@code PortkeeperConnectionManager}
  * bean); each other combination gets a manager of its own, created on first use, named after the
  * primary pool and the bundle ({@code http-mybundle}), registered with {@link PortkeeperPools}
  * (so it has meters and health) and closed with the context.
@@ -50,12 +50,19 @@ public final class HttpManagers implements AutoCloseable {
         this.sslBundles = sslBundles;
     }
 
-    /** The manager for clients built with {@code settings}. */
-    public PortkeeperConnectionManager managerFor(HttpClientSettings settings) {
-        if (settings.sslBundle() == null && settings.inetAddressFilter() == null) {
+    /**
+     * The manager for clients built with an SSL bundle and an address filter.
+     *
+     * @param bundle the SSL bundle, or null
+     * @param filter the address filter as Boot holds it (compared by identity), or null
+     * @param accepts whether the filter accepts an address; used only when {@code filter} is not null
+     * @return the primary manager when both are null, else the one for the combination
+     */
+    public PortkeeperConnectionManager managerFor(SslBundle bundle, Object filter, Predicate<InetAddress> accepts) {
+        if (bundle == null && filter == null) {
             return primary;
         }
-        return others.computeIfAbsent(new Key(settings.sslBundle(), settings.inetAddressFilter()), this::create);
+        return others.computeIfAbsent(new Key(bundle, filter), key -> create(key, accepts));
     }
 
     /** The managers created for SSL bundles and address filters so far. */
@@ -63,7 +70,7 @@ public final class HttpManagers implements AutoCloseable {
         return new ArrayList<>(others.values());
     }
 
-    private PortkeeperConnectionManager create(Key key) {
+    private PortkeeperConnectionManager create(Key key, Predicate<InetAddress> accepts) {
         String name = uniqueName(primary.pool().name() + "-" + suffix(key));
         PortkeeperConnectionManagerBuilder b = builders.apply(name);
         if (key.bundle != null) {
@@ -72,7 +79,7 @@ public final class HttpManagers implements AutoCloseable {
                     options.getCiphers(), null, new DefaultHostnameVerifier()));
         }
         if (key.filter != null) {
-            b.setDnsResolver(new FilteringDnsResolver(key.filter));
+            b.setDnsResolver(new FilteringDnsResolver(accepts, key.filter.toString()));
         }
         PortkeeperConnectionManager manager = b.build();
         pools.register(manager.pool());
@@ -124,6 +131,23 @@ public final class HttpManagers implements AutoCloseable {
     }
 
     /** Settings that need a manager of their own; identity of bundle and filter, as Boot holds them. */
-    private record Key(SslBundle bundle, InetAddressFilter filter) {
+    private static final class Key {
+        final SslBundle bundle;
+        final Object filter;
+
+        Key(SslBundle bundle, Object filter) {
+            this.bundle = bundle;
+            this.filter = filter;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key && ((Key) o).bundle == bundle && ((Key) o).filter == filter;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(bundle) * 31 + System.identityHashCode(filter);
+        }
     }
 }

@@ -1,8 +1,7 @@
-package io.github.portkeeper.spring.boot.example;
+package io.github.portkeeper.example.catalog;
 
-import com.github.tomakehurst.wiremock.WireMockServer;
-import com.github.tomakehurst.wiremock.http.trafficlistener.WiremockNetworkTrafficListener;
 import com.jayway.jsonpath.JsonPath;
+import com.sun.net.httpserver.HttpServer;
 import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
@@ -15,16 +14,21 @@ import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 import org.springframework.web.client.RestClient;
 
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -33,15 +37,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import static com.github.tomakehurst.wiremock.client.WireMock.get;
-import static com.github.tomakehurst.wiremock.client.WireMock.ok;
-import static com.github.tomakehurst.wiremock.client.WireMock.urlPathMatching;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The example service on a real port, calling a real WireMock catalog over loopback: the
- * acceptance test of the starter. The kernel ({@code /proc/net/tcp}) is the judge of TIME_WAIT.
+ * The example service on a real port, calling a real catalog (the JDK's HTTP server) over
+ * loopback: the acceptance test of the starters, run by one module per Spring Boot line with
+ * nothing but that line's starter added. The kernel ({@code /proc/net/tcp}) is the judge of
+ * TIME_WAIT; the catalog counts the connections it served (distinct client addresses).
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
         "portkeeper.pool.max-per-endpoint=" + CatalogApplicationTest.ROUTE_LIMIT,
@@ -54,16 +56,10 @@ class CatalogApplicationTest {
     private static final int CALLS = 1_000;
     private static final int CONCURRENCY = 16;
 
-    private static final AcceptedConnections accepted = new AcceptedConnections();
-    private static final WireMockServer catalog = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1")
-            .containerThreads(32).disableRequestJournal().networkTrafficListener(accepted));
+    private static final Catalog catalog = new Catalog();
 
     @DynamicPropertySource
     static void catalogUrl(DynamicPropertyRegistry registry) {
-        if (!catalog.isRunning()) {
-            catalog.start();
-            catalog.stubFor(get(urlPathMatching("/items/.*")).willReturn(ok("item")));
-        }
         registry.add("catalog.base-url", () -> "http://127.0.0.1:" + catalog.port());
     }
 
@@ -134,7 +130,7 @@ class CatalogApplicationTest {
 
         assertThat(failures).as("failed calls").isEmpty();
         assertThat(succeeded).hasValue(CALLS);
-        assertThat(accepted.opened()).as("connections the catalog accepted").isBetween(1, ROUTE_LIMIT);
+        assertThat(catalog.connections()).as("connections the catalog served").isBetween(1, ROUTE_LIMIT);
         if (kernel.isAvailable()) {
             assertThat(peakEstablished.get()).as("peak connections open to the catalog (kernel)").isLessThanOrEqualTo(ROUTE_LIMIT);
             assertThat(peakTimeWait.get()).as("peak client TIME_WAIT toward the catalog (kernel)").isZero();
@@ -145,7 +141,7 @@ class CatalogApplicationTest {
         assertThat(getString("/products/42")).isEqualTo("item");
 
         String opened = getString("/actuator/metrics/portkeeper.connections.opened");
-        assertThat(count(opened)).as("portkeeper.connections.opened").isEqualTo(accepted.opened());
+        assertThat(count(opened)).as("portkeeper.connections.opened").isEqualTo(catalog.connections());
         List<String> pools = JsonPath.read(opened, "$.availableTags[?(@.tag == 'pool')].values[*]");
         assertThat(pools).contains("http");
 
@@ -176,30 +172,46 @@ class CatalogApplicationTest {
         return response.body();
     }
 
-    /** Counts the connections WireMock accepts: the server's view of how many the pool opened. */
-    static final class AcceptedConnections implements WiremockNetworkTrafficListener {
+    /**
+     * The catalog: answers {@code /items/*} with {@code item} on keep-alive connections and
+     * remembers each client address it served, one per connection the pool opened.
+     */
+    static final class Catalog {
 
-        private final AtomicInteger opened = new AtomicInteger();
+        private final Set<InetSocketAddress> clients = ConcurrentHashMap.newKeySet();
+        private final ExecutorService executor = Executors.newFixedThreadPool(32);
+        private final HttpServer server;
 
-        int opened() {
-            return opened.get();
+        Catalog() {
+            try {
+                server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 256);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            server.createContext("/items/", exchange -> {
+                clients.add(exchange.getRemoteAddress());
+                byte[] body = "item".getBytes(StandardCharsets.UTF_8);
+                exchange.getResponseHeaders().add("Content-Type", "text/plain");
+                exchange.sendResponseHeaders(200, body.length);
+                try (OutputStream out = exchange.getResponseBody()) {
+                    out.write(body);
+                }
+            });
+            server.setExecutor(executor);
+            server.start();
         }
 
-        @Override
-        public void opened(Socket socket) {
-            opened.incrementAndGet();
+        int port() {
+            return server.getAddress().getPort();
         }
 
-        @Override
-        public void incoming(Socket socket, ByteBuffer bytes) {
+        int connections() {
+            return clients.size();
         }
 
-        @Override
-        public void outgoing(Socket socket, ByteBuffer bytes) {
-        }
-
-        @Override
-        public void closed(Socket socket) {
+        void stop() {
+            server.stop(0);
+            executor.shutdownNow();
         }
     }
 }

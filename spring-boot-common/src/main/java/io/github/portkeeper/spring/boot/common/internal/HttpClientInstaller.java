@@ -1,4 +1,4 @@
-package io.github.portkeeper.spring.boot.internal;
+package io.github.portkeeper.spring.boot.common.internal;
 
 import io.github.portkeeper.http.PortkeeperConnectionManager;
 import io.github.portkeeper.http.internal.DeadConnectionRetryExec;

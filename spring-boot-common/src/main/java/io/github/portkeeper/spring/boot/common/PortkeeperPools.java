@@ -1,4 +1,4 @@
-package io.github.portkeeper.spring.boot;
+package io.github.portkeeper.spring.boot.common;
 
 import io.github.portkeeper.core.Pool;
 

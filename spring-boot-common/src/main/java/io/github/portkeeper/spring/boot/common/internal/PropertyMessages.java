@@ -1,4 +1,4 @@
-package io.github.portkeeper.spring.boot.internal;
+package io.github.portkeeper.spring.boot.common.internal;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -28,8 +28,6 @@ public final class PropertyMessages {
         }
     }
 
-    private static final Pattern LEADING_PROPERTY = Pattern.compile("^portkeeper\\.([a-z0-9.-]+)");
-
     private PropertyMessages() {
     }
 
@@ -46,28 +44,6 @@ public final class PropertyMessages {
             out = out.replaceAll("\\b" + Pattern.quote(e.getKey()) + "\\b", Matcher.quoteReplacement(e.getValue()));
         }
         return out;
-    }
-
-    /**
-     * The bean path ({@code pool.maxPerEndpoint}) of the property a rewritten message starts
-     * with, or null if it starts with none.
-     */
-    public static String fieldOf(String propertyMessage) {
-        Matcher m = LEADING_PROPERTY.matcher(propertyMessage == null ? "" : propertyMessage);
-        if (!m.find()) {
-            return null;
-        }
-        StringBuilder field = new StringBuilder();
-        boolean upper = false;
-        for (char c : m.group(1).toCharArray()) {
-            if (c == '-') {
-                upper = true;
-            } else {
-                field.append(upper ? Character.toUpperCase(c) : c);
-                upper = false;
-            }
-        }
-        return field.toString();
     }
 
     private static String kebab(String camel) {

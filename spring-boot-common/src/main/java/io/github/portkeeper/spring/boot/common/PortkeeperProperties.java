@@ -1,18 +1,29 @@
-package io.github.portkeeper.spring.boot;
+package io.github.portkeeper.spring.boot.common;
 
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
-import io.github.portkeeper.spring.boot.internal.PropertyMessages;
+import io.github.portkeeper.spring.boot.common.internal.PropertyErrors;
+import io.github.portkeeper.spring.boot.common.internal.PropertyMessages;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.core.env.Environment;
 import org.springframework.validation.Errors;
 import org.springframework.validation.Validator;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * Settings of the Portkeeper pools, bound from {@code portkeeper.*}. Validated at startup: a bad
- * value fails the application with a message naming the property, the rule and the value, e.g.
- * {@code portkeeper.pool.max-per-endpoint must be at least 1, but was 0}.
+ * Settings of the Portkeeper pools, bound from {@code portkeeper.*}. Validated at startup the
+ * way Spring Boot reports its own binding failures: each broken rule names the property in
+ * kebab-case, the value as written and where it was written, e.g.
+ * <pre>
+ *     Property: portkeeper.pool.max-per-endpoint
+ *     Value: "0"
+ *     Origin: class path resource [application.properties] - 3:34
+ *     Reason: portkeeper.pool.max-per-endpoint must be at least 1, but was "0"
+ * </pre>
  *
  * <p>Not thread-safe while being bound; read-only afterwards.
  */
@@ -38,42 +49,100 @@ public class PortkeeperProperties implements Validator {
 
     private final Health health = new Health();
 
+    /** Where the values were written, for the messages; absent when bound outside a context. */
+    @Autowired(required = false)
+    private Environment environment;
+
+    /** Creates the settings with every default. */
+    public PortkeeperProperties() {
+    }
+
+    /**
+     * Whether Portkeeper's auto-configuration is enabled.
+     *
+     * @return {@code portkeeper.enabled}
+     */
     public boolean isEnabled() {
         return enabled;
     }
 
+    /**
+     * Sets {@code portkeeper.enabled}.
+     *
+     * @param enabled whether Portkeeper's auto-configuration is enabled
+     */
     public void setEnabled(boolean enabled) {
         this.enabled = enabled;
     }
 
+    /**
+     * The pool limits.
+     *
+     * @return {@code portkeeper.pool.*}
+     */
     public Pool getPool() {
         return pool;
     }
 
+    /**
+     * The retirement policy.
+     *
+     * @return {@code portkeeper.retirement.*}
+     */
     public Retirement getRetirement() {
         return retirement;
     }
 
+    /**
+     * The port budget.
+     *
+     * @return {@code portkeeper.port-budget.*}
+     */
     public PortBudget getPortBudget() {
         return portBudget;
     }
 
+    /**
+     * The dead-connection retry.
+     *
+     * @return {@code portkeeper.retries.*}
+     */
     public Retries getRetries() {
         return retries;
     }
 
+    /**
+     * The meter settings.
+     *
+     * @return {@code portkeeper.metrics.*}
+     */
     public Metrics getMetrics() {
         return metrics;
     }
 
+    /**
+     * The HTTP client settings.
+     *
+     * @return {@code portkeeper.http.*}
+     */
     public Http getHttp() {
         return http;
     }
 
+    /**
+     * The raw socket pool settings.
+     *
+     * @return {@code portkeeper.socket-pool.*}
+     */
     public SocketPool getSocketPool() {
         return socketPool;
     }
 
+    /**
+     * The health indicator settings.
+     *
+     * @return {@code portkeeper.health.*}
+     */
     public Health getHealth() {
         return health;
     }
@@ -81,6 +150,8 @@ public class PortkeeperProperties implements Validator {
     /**
      * The pool configuration these properties describe, under the given pool name.
      *
+     * @param name the pool's name (its meters' {@code pool} tag)
+     * @return the validated configuration
      * @throws IllegalArgumentException naming the property when a value breaks a rule
      */
     public PoolConfig toPoolConfig(String name) {
@@ -133,7 +204,19 @@ public class PortkeeperProperties implements Validator {
             default:
                 r = io.github.portkeeper.core.Retirement.awaitPeer(retirement.drainTimeout);
         }
-        return retirement.fallback != null ? r.withFallback(retirement.fallback) : r;
+        if (retirement.fallback == null) {
+            return r;
+        }
+        if (!drains) {
+            // The documented default (reset) written out is no error; anything else has no effect here.
+            if (retirement.fallback == Ending.RESET) {
+                return r;
+            }
+            throw new IllegalArgumentException("portkeeper.retirement.fallback applies only when portkeeper.retirement.policy is "
+                    + "await-peer or request-peer-close (the fallback closes connections that drained in vain), but policy was "
+                    + kebab(retirement.policy.name()));
+        }
+        return r.withFallback(retirement.fallback);
     }
 
     private io.github.portkeeper.core.PortBudget portBudget() {
@@ -145,66 +228,79 @@ public class PortkeeperProperties implements Validator {
                 .withKernelCounting(portBudget.kernel);
     }
 
+    /**
+     * Whether {@link #validate} checks {@code clazz}.
+     *
+     * @param clazz the class Boot is binding
+     * @return true for {@code PortkeeperProperties}
+     */
     @Override
     public boolean supports(Class<?> clazz) {
         return PortkeeperProperties.class.isAssignableFrom(clazz);
     }
 
-    /** Called by Boot after binding: each broken rule becomes a field error naming the property. */
+    /**
+     * Called by Boot after binding: each broken rule becomes a field error naming the property
+     * in kebab-case, with the value as written and its origin.
+     *
+     * @param target the bound properties
+     * @param errors where the errors go
+     */
     @Override
     public void validate(Object target, Errors errors) {
         PortkeeperProperties p = (PortkeeperProperties) target;
+        PropertyErrors out = new PropertyErrors(errors, p.environment, "portkeeper");
+        for (String message : p.problems()) {
+            out.add(message);
+        }
+    }
+
+    /** Every broken rule, each message starting with the full property name. */
+    List<String> problems() {
+        List<String> out = new ArrayList<>();
         try {
-            p.toPoolConfig(p.pool.name);
+            toPoolConfig(pool.name);
         } catch (IllegalArgumentException e) {
-            reject(errors, e.getMessage());
+            out.add(e.getMessage());
         }
-        if (p.retries.maxAttempts < 1) {
-            errors.rejectValue("retries.maxAttempts", "portkeeper.invalid",
-                    "portkeeper.retries.max-attempts must be at least 1, but was " + p.retries.maxAttempts);
+        if (retries.maxAttempts < 1) {
+            out.add("portkeeper.retries.max-attempts must be at least 1, but was " + retries.maxAttempts);
         }
-        if (p.socketPool.name == null || p.socketPool.name.isBlank()) {
-            errors.rejectValue("socketPool.name", "portkeeper.invalid",
-                    "portkeeper.socket-pool.name must not be blank, but was " + quoted(p.socketPool.name));
-        } else if (p.socketPool.name.equals(p.pool.name)) {
-            errors.rejectValue("socketPool.name", "portkeeper.invalid",
-                    "portkeeper.socket-pool.name must differ from portkeeper.pool.name (their meters would mix), but both were '"
-                            + p.pool.name + "'");
+        if (socketPool.name == null || socketPool.name.isBlank()) {
+            out.add("portkeeper.socket-pool.name must not be blank, but was " + quoted(socketPool.name));
+        } else if (socketPool.name.equals(pool.name)) {
+            out.add("portkeeper.socket-pool.name must differ from portkeeper.pool.name (their meters would mix), but both were '"
+                    + pool.name + "'");
         }
-        positive(errors, "http.connectTimeout", "portkeeper.http.connect-timeout", p.http.connectTimeout);
-        notNegative(errors, "http.socketTimeout", "portkeeper.http.socket-timeout", p.http.socketTimeout);
-        positive(errors, "socketPool.connectTimeout", "portkeeper.socket-pool.connect-timeout", p.socketPool.connectTimeout);
-        notNegative(errors, "socketPool.readTimeout", "portkeeper.socket-pool.read-timeout", p.socketPool.readTimeout);
-        double warn = p.health.warnRatio;
+        positive(out, "portkeeper.http.connect-timeout", http.connectTimeout);
+        notNegative(out, "portkeeper.http.socket-timeout", http.socketTimeout);
+        positive(out, "portkeeper.socket-pool.connect-timeout", socketPool.connectTimeout);
+        notNegative(out, "portkeeper.socket-pool.read-timeout", socketPool.readTimeout);
+        double warn = health.warnRatio;
         if (!(warn > 0 && warn <= 1)) {
-            errors.rejectValue("health.warnRatio", "portkeeper.invalid",
-                    "portkeeper.health.warn-ratio must be > 0 and <= 1, but was " + warn);
+            out.add("portkeeper.health.warn-ratio must be > 0 and <= 1, but was " + warn);
         }
+        return out;
     }
 
-    private static void reject(Errors errors, String message) {
-        String field = PropertyMessages.fieldOf(message);
-        if (field != null) {
-            errors.rejectValue(field, "portkeeper.invalid", message);
-        } else {
-            errors.reject("portkeeper.invalid", message);
-        }
-    }
-
-    private static void positive(Errors errors, String field, String property, Duration value) {
+    private static void positive(List<String> out, String property, Duration value) {
         if (value == null || value.isNegative() || value.isZero()) {
-            errors.rejectValue(field, "portkeeper.invalid", property + " must be positive, but was " + value);
+            out.add(property + " must be positive, but was " + value);
         }
     }
 
-    private static void notNegative(Errors errors, String field, String property, Duration value) {
-        if (value != null && value.isNegative()) {
-            errors.rejectValue(field, "portkeeper.invalid", property + " must not be negative, but was " + value);
+    private static void notNegative(List<String> out, String property, Duration value) {
+        if (value == null || value.isNegative()) {
+            out.add(property + " must not be negative, but was " + value);
         }
     }
 
     private static String quoted(String s) {
         return s == null ? "null" : "'" + s + "'";
+    }
+
+    private static String kebab(String enumName) {
+        return enumName.toLowerCase(java.util.Locale.ROOT).replace('_', '-');
     }
 
     /** Limits and ages of pooled connections ({@code portkeeper.pool.*}); shared by the HTTP and the socket pool. */
@@ -225,7 +321,7 @@ public class PortkeeperProperties implements Validator {
         /** Age after which a connection is retired rather than reused. */
         private Duration maxLifetime = Duration.ofMinutes(30);
 
-        /** Random shortening of each connection's lifetime, so that connections opened together do not retire together. Default: a tenth of max-lifetime. */
+        /** Random shortening of each connection's lifetime, so that connections opened together do not retire together. Depends on max-lifetime: defaults to a tenth of it (3m with the default max-lifetime of 30m). */
         private Duration lifetimeJitter;
 
         /** Idle time after which a connection is no longer leased and is retired. Servers usually time idle connections out sooner, and then the server closes first. */
@@ -341,7 +437,7 @@ public class PortkeeperProperties implements Validator {
         /** How long a retiring connection waits for the peer's FIN (AWAIT_PEER and REQUEST_PEER_CLOSE). */
         private Duration drainTimeout = Duration.ofSeconds(30);
 
-        /** How a connection that drained in vain is closed: RESET (no TIME_WAIT, the peer sees a reset) or LOCAL (a FIN, one TIME_WAIT here). Default RESET; only for AWAIT_PEER and REQUEST_PEER_CLOSE. */
+        /** How a connection that drained in vain is closed: RESET (no TIME_WAIT, the peer sees a reset) or LOCAL (a FIN, one TIME_WAIT here). Depends on policy: used by await-peer and request-peer-close, where it defaults to reset; with policy reset or local there is nothing to fall back from, and only reset (the default, written out) is accepted. */
         private Ending fallback;
 
         public io.github.portkeeper.core.Retirement.Policy getPolicy() {
@@ -470,8 +566,8 @@ public class PortkeeperProperties implements Validator {
         /** Connect timeout of new connections; Boot's spring.http.clients.connect-timeout, when set, wins for Boot-built clients. */
         private Duration connectTimeout = Duration.ofSeconds(10);
 
-        /** Socket (read) timeout; unset waits indefinitely. Boot's spring.http.clients.read-timeout, when set, wins for Boot-built clients. */
-        private Duration socketTimeout;
+        /** Socket (read) timeout of pooled connections (HttpClient's own default is the same 3m); 0 waits indefinitely. Boot's spring.http.clients.read-timeout (Boot 3: spring.http.client.read-timeout), when set, wins for Boot-built clients. */
+        private Duration socketTimeout = Duration.ofMinutes(3);
 
         public boolean isEnabled() {
             return enabled;

@@ -1,0 +1,87 @@
+package io.github.portkeeper.spring.boot;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.autoconfigure.ImportAutoConfiguration;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * What a user sees when a {@code portkeeper.*} value is wrong: the startup failure report Boot
+ * prints, for an application whose {@code application.properties} holds the value. Each report
+ * names the property in kebab-case, the value as written, where it was written, and the rule.
+ */
+@ExtendWith(OutputCaptureExtension.class)
+class PropertyFailureReportTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aNegativeDurationNamesThePropertyTheValueAsWrittenItsOriginAndTheRule(CapturedOutput output) throws IOException {
+        String report = startWith(output, "portkeeper.retirement.drain-timeout=-1s");
+        assertThat(report).contains("Property: portkeeper.retirement.drain-timeout")
+                .contains("Value: \"-1s\"")
+                .contains("Origin: URL [file:" + dir.resolve("application.properties") + "] - 2:")
+                .contains("portkeeper.retirement.drain-timeout must be positive, but was \"-1s\"")
+                .doesNotContain("PT-1S").doesNotContain("drainTimeout");
+    }
+
+    @Test
+    void anUnknownEnumValueNamesThePropertyTheValueAsWrittenItsOriginAndTheValidValues(CapturedOutput output) throws IOException {
+        String report = startWith(output, "portkeeper.retirement.policy=sometimes");
+        assertThat(report).contains("Property: portkeeper.retirement.policy")
+                .contains("Value: \"sometimes\"")
+                .contains("Origin: URL [file:" + dir.resolve("application.properties") + "] - 2:")
+                .contains("AWAIT_PEER").contains("REQUEST_PEER_CLOSE").contains("RESET").contains("LOCAL");
+    }
+
+    @Test
+    void aCrossPropertyRuleNamesBothPropertiesTheValueAsWrittenItsOriginAndTheRule(CapturedOutput output) throws IOException {
+        String report = startWith(output, "portkeeper.pool.max-per-endpoint=16\nportkeeper.pool.max-total=4");
+        assertThat(report).contains("Property: portkeeper.pool.max-total")
+                .contains("Value: \"4\"")
+                .contains("Origin: URL [file:" + dir.resolve("application.properties") + "] - 3:")
+                .contains("portkeeper.pool.max-total must be at least portkeeper.pool.max-per-endpoint (16), but was \"4\"")
+                .doesNotContain("maxTotal");
+    }
+
+    @Test
+    void aNonDefaultFallbackNextToAPolicyWithoutDrainingNamesBothProperties(CapturedOutput output) throws IOException {
+        String report = startWith(output, "portkeeper.retirement.policy=local\nportkeeper.retirement.fallback=local");
+        assertThat(report).contains("Property: portkeeper.retirement.fallback")
+                .contains("Value: \"local\"")
+                .contains("Origin: URL [file:" + dir.resolve("application.properties") + "] - 3:")
+                .contains("applies only when portkeeper.retirement.policy is await-peer or request-peer-close")
+                .contains("but policy was local");
+    }
+
+    /** Starts an application with these lines in its properties file; returns the failure report. */
+    private String startWith(CapturedOutput output, String lines) throws IOException {
+        Path file = dir.resolve("application.properties");
+        Files.writeString(file, "# the application's settings\n" + lines + "\n", StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> new SpringApplicationBuilder(App.class).web(WebApplicationType.NONE)
+                .run("--spring.config.location=file:" + file)).isNotNull();
+        String all = output.getAll();
+        int start = all.indexOf("APPLICATION FAILED TO START");
+        assertThat(start).as("a failure report in:%n%s", all).isNotNegative();
+        return all.substring(start);
+    }
+
+    @SpringBootConfiguration
+    @ImportAutoConfiguration(PortkeeperAutoConfiguration.class)
+    static class App {
+    }
+}

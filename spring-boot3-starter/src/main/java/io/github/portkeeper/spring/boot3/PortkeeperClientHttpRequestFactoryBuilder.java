@@ -1,0 +1,128 @@
+package io.github.portkeeper.spring.boot3;
+
+import io.github.portkeeper.http.PortkeeperConnectionManager;
+import io.github.portkeeper.spring.boot.common.internal.HttpClientInstaller;
+import io.github.portkeeper.spring.boot.common.internal.HttpManagers;
+import org.apache.hc.client5.http.config.RequestConfig;
+import org.apache.hc.core5.util.Timeout;
+import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
+import org.springframework.boot.http.client.ClientHttpRequestFactorySettings;
+import org.springframework.boot.http.client.HttpComponentsClientHttpRequestFactoryBuilder;
+import org.springframework.http.client.HttpComponentsClientHttpRequestFactory;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Spring Boot's HttpComponents {@link ClientHttpRequestFactoryBuilder} with the Portkeeper pool
+ * in place of HttpClient's: the builder behind Boot's auto-configured {@code RestClient.Builder},
+ * {@code RestTemplateBuilder} and {@code ClientHttpRequestFactory}.
+ *
+ * <p>Each {@link #build(ClientHttpRequestFactorySettings)} lets Boot's
+ * {@link HttpComponentsClientHttpRequestFactoryBuilder} build the client as usual (redirects,
+ * cookie handling, the application's {@code ClientHttpRequestFactoryBuilderCustomizer}s and
+ * HttpClient customizers), then, through
+ * {@link HttpComponentsClientHttpRequestFactoryBuilder#withHttpClientCustomizer}, gives it the
+ * shared {@link PortkeeperConnectionManager}. The settings that Boot would put on its own
+ * connection manager travel as follows:
+ * <ul>
+ *   <li>connect and read timeouts ({@code spring.http.client.connect-timeout},
+ *       {@code read-timeout}, {@code RestTemplateBuilder.connectTimeout(...)}) go into the
+ *       client's default {@link RequestConfig}, so clients with different timeouts share one pool;</li>
+ *   <li>an SSL bundle selects a pool of its own (a connection never serves another TLS
+ *       identity), named after the primary pool and the bundle.</li>
+ * </ul>
+ * The pool's lease timeout ({@code portkeeper.pool.lease-timeout}) bounds the wait for a
+ * connection unless a customizer set HttpClient's connection request timeout.
+ *
+ * <p>Immutable and thread-safe; every client it builds uses the same pools. Closing it closes
+ * the pools it created for SSL bundles (the primary manager is a bean of its own).
+ */
+public final class PortkeeperClientHttpRequestFactoryBuilder
+        implements ClientHttpRequestFactoryBuilder<HttpComponentsClientHttpRequestFactory>, AutoCloseable {
+
+    /** HttpClient's own default connection request timeout, which nobody chose for this pool. */
+    private static final Timeout HTTPCLIENT_DEFAULT_REQUEST_TIMEOUT = RequestConfig.DEFAULT.getConnectionRequestTimeout();
+
+    private final HttpComponentsClientHttpRequestFactoryBuilder delegate;
+    private final HttpManagers managers;
+    private final HttpClientInstaller installer;
+    private final Duration leaseTimeout;
+
+    PortkeeperClientHttpRequestFactoryBuilder(HttpComponentsClientHttpRequestFactoryBuilder delegate, HttpManagers managers,
+            HttpClientInstaller installer, Duration leaseTimeout) {
+        this.delegate = Objects.requireNonNull(delegate, "delegate");
+        this.managers = managers;
+        this.installer = installer;
+        this.leaseTimeout = leaseTimeout;
+    }
+
+    /**
+     * Builds a request factory on the Portkeeper pool.
+     *
+     * @param settings Boot's client settings; null for the defaults
+     * @return a factory whose client uses the pool of the settings' SSL bundle
+     */
+    @Override
+    public HttpComponentsClientHttpRequestFactory build(ClientHttpRequestFactorySettings settings) {
+        ClientHttpRequestFactorySettings s = settings != null ? settings : ClientHttpRequestFactorySettings.defaults();
+        PortkeeperConnectionManager manager = managerFor(s);
+        return delegate
+                .withDefaultRequestConfigCustomizer(config -> applyTimeouts(config, s))
+                .withHttpClientCustomizer(builder -> installer.install(builder, manager))
+                .build(s);
+    }
+
+    /**
+     * The connection manager clients built with {@code settings} use.
+     *
+     * @param settings Boot's client settings; null for the defaults
+     * @return the manager of the settings' SSL bundle and address filter
+     */
+    public PortkeeperConnectionManager connectionManager(ClientHttpRequestFactorySettings settings) {
+        return managerFor(settings != null ? settings : ClientHttpRequestFactorySettings.defaults());
+    }
+
+    private PortkeeperConnectionManager managerFor(ClientHttpRequestFactorySettings s) {
+        return managers.managerFor(s.sslBundle(), null, null);
+    }
+
+    /**
+     * Boot's builder underneath, with the application's customizers applied.
+     *
+     * @return the HttpComponents builder this one wraps
+     */
+    public HttpComponentsClientHttpRequestFactoryBuilder delegate() {
+        return delegate;
+    }
+
+    // RequestConfig's connect timeout is deprecated in favour of the connection manager's
+    // ConnectionConfig; but one pool serves clients with different connect timeouts, so the
+    // timeout must travel with the request. HttpClient still honours it (InternalExecRuntime
+    // passes it to HttpClientConnectionManager.connect).
+    @SuppressWarnings("deprecation")
+    private void applyTimeouts(RequestConfig.Builder config, ClientHttpRequestFactorySettings s) {
+        if (s.connectTimeout() != null) {
+            config.setConnectTimeout(Timeout.of(s.connectTimeout()));
+        }
+        // Per request; a connection given back is passivated (socket timeout reset), and the pool
+        // applies portkeeper.http.socket-timeout on each lease, so it does not stick to the connection.
+        if (s.readTimeout() != null) {
+            config.setResponseTimeout(Timeout.of(s.readTimeout()));
+        }
+        if (HTTPCLIENT_DEFAULT_REQUEST_TIMEOUT.equals(config.build().getConnectionRequestTimeout())) {
+            config.setConnectionRequestTimeout(Timeout.of(leaseTimeout));
+        }
+    }
+
+    /** Closes the pools created for SSL bundles and address filters. */
+    @Override
+    public void close() {
+        managers.close();
+    }
+
+    @Override
+    public String toString() {
+        return "PortkeeperClientHttpRequestFactoryBuilder[" + connectionManager(ClientHttpRequestFactorySettings.defaults()) + "]";
+    }
+}

@@ -1,0 +1,39 @@
+package io.github.portkeeper.spring.boot3;
+
+import io.github.portkeeper.core.KernelProbe;
+import io.github.portkeeper.spring.boot.common.PortkeeperPools;
+import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.actuate.autoconfigure.health.ConditionalOnEnabledHealthIndicator;
+import org.springframework.boot.actuate.health.HealthIndicator;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * The {@code portkeeper} health indicator when Spring Boot's health support is present. Off with
+ * {@code management.health.portkeeper.enabled=false}; backs off for a bean named
+ * {@code portkeeperHealthIndicator} or of type {@link PortkeeperHealthIndicator}.
+ */
+@AutoConfiguration(after = {PortkeeperAutoConfiguration.class, PortkeeperHttpAutoConfiguration.class},
+        beforeName = "org.springframework.boot.actuate.autoconfigure.health.HealthContributorAutoConfiguration")
+@ConditionalOnClass({HealthIndicator.class, ConditionalOnEnabledHealthIndicator.class})
+@ConditionalOnBooleanProperty(name = "portkeeper.enabled", matchIfMissing = true)
+@ConditionalOnBean(PortkeeperPools.class)
+public final class PortkeeperHealthAutoConfiguration {
+
+    /** Created by Spring Boot. */
+    PortkeeperHealthAutoConfiguration() {
+    }
+
+    // On the method, not the class: the condition's class must only be loaded once
+    // @ConditionalOnClass has found spring-boot-health.
+    @Bean
+    @ConditionalOnEnabledHealthIndicator("portkeeper")
+    @ConditionalOnMissingBean(name = "portkeeperHealthIndicator", value = PortkeeperHealthIndicator.class)
+    PortkeeperHealthIndicator portkeeperHealthIndicator(PortkeeperPools pools, PortkeeperProperties properties) {
+        return new PortkeeperHealthIndicator(pools, KernelProbe.linux(), properties.getHealth().getWarnRatio());
+    }
+}

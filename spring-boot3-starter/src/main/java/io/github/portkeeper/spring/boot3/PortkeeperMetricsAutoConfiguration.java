@@ -1,0 +1,40 @@
+package io.github.portkeeper.spring.boot3;
+
+import io.github.portkeeper.core.micrometer.PoolMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.github.portkeeper.spring.boot.common.PortkeeperMetrics;
+import io.github.portkeeper.spring.boot.common.PortkeeperPools;
+import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * The pools' Micrometer meters ({@code portkeeper.connections.opened},
+ * {@code portkeeper.timewait.avoided}, ...; visible at {@code /actuator/metrics}) when the
+ * application has a {@link MeterRegistry}. Backs off when the application defines its own
+ * {@link PortkeeperMetrics} or any {@link PoolMetrics} bean (binding a pool twice would count its
+ * events twice), and with {@code portkeeper.metrics.enabled=false}.
+ */
+@AutoConfiguration(after = {PortkeeperAutoConfiguration.class, PortkeeperHttpAutoConfiguration.class},
+        afterName = {"org.springframework.boot.actuate.autoconfigure.metrics.MetricsAutoConfiguration",
+                "org.springframework.boot.actuate.autoconfigure.metrics.CompositeMeterRegistryAutoConfiguration",
+                "org.springframework.boot.actuate.autoconfigure.metrics.export.simple.SimpleMetricsExportAutoConfiguration"})
+@ConditionalOnClass(MeterRegistry.class)
+@ConditionalOnBean({MeterRegistry.class, PortkeeperPools.class})
+@ConditionalOnBooleanProperty(name = {"portkeeper.enabled", "portkeeper.metrics.enabled"}, matchIfMissing = true)
+public final class PortkeeperMetricsAutoConfiguration {
+
+    /** Created by Spring Boot. */
+    PortkeeperMetricsAutoConfiguration() {
+    }
+
+    @Bean
+    @ConditionalOnMissingBean({PortkeeperMetrics.class, PoolMetrics.class})
+    PortkeeperMetrics portkeeperMetrics(PortkeeperPools pools, PortkeeperProperties properties) {
+        return new PortkeeperMetrics(pools, properties.getMetrics().isEndpointTag());
+    }
+}
