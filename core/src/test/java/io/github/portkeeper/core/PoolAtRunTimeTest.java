@@ -1,0 +1,134 @@
+package io.github.portkeeper.core;
+
+import io.github.portkeeper.core.testing.FakeTicker;
+import io.github.portkeeper.core.testing.RecordingListener;
+import io.github.portkeeper.core.testing.StubConnection;
+import io.github.portkeeper.core.testing.StubConnector;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/** Limits changed while the pool runs, idle connections retired on demand, and {@link Lease#moveTo}. */
+class PoolAtRunTimeTest {
+
+    private static final Endpoint A = Endpoint.of("a.example", 80);
+    private static final Endpoint A_ALICE = Endpoint.of("a.example", 80, "alice");
+
+    private final StubConnector connector = new StubConnector();
+    private final FakeTicker ticker = new FakeTicker();
+    private final RecordingListener events = new RecordingListener();
+    private final ExecutorService threads = Executors.newCachedThreadPool();
+    private Pool<StubConnection> pool;
+
+    private Pool<StubConnection> pool(PoolConfig.Builder config) {
+        pool = Pool.of(connector, config.ticker(ticker).listener(events).lifetimeJitter(Duration.ZERO).build());
+        return pool;
+    }
+
+    @AfterEach
+    void tearDown() throws InterruptedException {
+        threads.shutdownNow();
+        assertThat(threads.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+        if (pool != null) {
+            pool.close();
+            await().atMost(Duration.ofSeconds(5)).until(() -> connector.disposedCount() == connector.opened.size());
+        }
+    }
+
+    @Test
+    void raisingTheEndpointLimitLetsAWaitingLeaseOpenAConnectionAtOnce() throws Exception {
+        pool(PoolConfig.builder().maxPerEndpoint(1));
+        try (Lease<StubConnection> held = pool.lease(A)) {
+            CompletableFuture<Lease<StubConnection>> waiting = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return pool.lease(A, Duration.ofSeconds(10));
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            await().atMost(Duration.ofSeconds(5)).until(() -> pool.stats(A).pending() == 1);
+            pool.setMaxPerEndpoint(A, 2);
+            try (Lease<StubConnection> second = waiting.get(5, TimeUnit.SECONDS)) {
+                assertThat(second.connection()).isNotSameAs(held.connection());
+            }
+        }
+        assertThat(pool.maxPerEndpoint(A)).isEqualTo(2);
+        assertThat(pool.maxPerEndpoint()).isEqualTo(1);
+    }
+
+    @Test
+    void aLowerTotalLimitStopsNewConnectionsButClosesNone() throws IOException {
+        pool(PoolConfig.builder().maxPerEndpoint(2).maxTotal(2));
+        Lease<StubConnection> first = pool.lease(A);
+        pool.setMaxTotal(1);
+        assertThat(pool.maxTotal()).isEqualTo(1);
+        assertThatThrownBy(() -> pool.lease(A, Duration.ofMillis(50))).isInstanceOf(LeaseTimeoutException.class);
+        first.close();
+        assertThat(pool.stats(A).idle()).isEqualTo(1);
+        assertThatThrownBy(() -> pool.setMaxTotal(0)).hasMessage("maxTotal must be at least 1, but was 0");
+    }
+
+    @Test
+    void retireIdleRetiresOnlyWhatThePredicateSelects() throws IOException {
+        pool(PoolConfig.builder().maxPerEndpoint(2));
+        Lease<StubConnection> one = pool.lease(A);
+        Lease<StubConnection> two = pool.lease(A);
+        StubConnection kept = two.connection();
+        one.close();
+        two.close();
+
+        int retired = pool.retireIdle((c, idleFor) -> c != kept);
+
+        assertThat(retired).isEqualTo(1);
+        assertThat(pool.stats(A).idle()).isEqualTo(1);
+        try (Lease<StubConnection> lease = pool.lease(A)) {
+            assertThat(lease.connection()).isSameAs(kept);
+        }
+    }
+
+    @Test
+    void aConnectionMovedToAnotherEndpointServesOnlyThatEndpoint() throws IOException {
+        pool(PoolConfig.builder());
+        StubConnection moved;
+        try (Lease<StubConnection> lease = pool.lease(A)) {
+            moved = lease.connection();
+            lease.moveTo(A_ALICE);
+        }
+        try (Lease<StubConnection> anyone = pool.lease(A)) {
+            assertThat(anyone.connection()).isNotSameAs(moved);
+        }
+        try (Lease<StubConnection> alice = pool.lease(A_ALICE)) {
+            assertThat(alice.isReused()).isTrue();
+            assertThat(alice.connection()).isSameAs(moved);
+        }
+        assertThat(connector.opened).hasSize(2);
+        assertThatThrownBy(() -> {
+            try (Lease<StubConnection> lease = pool.lease(A)) {
+                lease.moveTo(Endpoint.of("b.example", 80));
+            }
+        }).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void aConnectionMovedToAnEndpointAtItsLimitRetiresInstead() throws IOException {
+        pool(PoolConfig.builder());
+        pool.setMaxPerEndpoint(A_ALICE, 1);
+        Lease<StubConnection> alices = pool.lease(A_ALICE);
+        try (Lease<StubConnection> lease = pool.lease(A)) {
+            lease.moveTo(A_ALICE);
+        }
+        assertThat(pool.stats(A).idle()).isZero();
+        assertThat(pool.stats(A_ALICE).active()).isEqualTo(1);
+        alices.close();
+    }
+}
