@@ -234,20 +234,27 @@ final class ModeRunner {
                 break;
             }
             case HTTPCLIENT: {
-                // The embedded server counts the connections it accepted; with --target, HttpClient's
-                // own connection metrics tell which requests were the first on their connection.
+                // The embedded server counts the connections it accepted; with --target, the
+                // client's pool counts the connections it created. Endings are counted among those.
                 opened = server != null ? server.accepted() : ((StockHttpClient) client).connectionsOpened();
                 if (kernel && server != null && opened != null) {
-                    long peer = serverTw.end();
-                    closes = new ModeResult.Closes(peer, clientTwCaused, Math.max(0, opened - clientTwCaused - peer));
+                    long peer = Math.min(serverTw.end(), opened);
+                    long local = Math.min(clientTwCaused, opened - peer);
+                    closes = new ModeResult.Closes(peer, local, opened - peer - local);
                 } else if (kernel && opened != null) {
-                    closes = new ModeResult.Closes(Math.max(0, opened - clientTwCaused), clientTwCaused, null);
+                    long local = Math.min(clientTwCaused, opened);
+                    closes = new ModeResult.Closes(opened - local, local, null);
                     notes.add("httpclient: with a remote server a reset cannot be told from a peer close; 'peer' counts both");
+                    if (clientTwCaused > opened) {
+                        notes.add(String.format(Locale.ROOT, "httpclient: the kernel shows %,d new client TIME_WAIT toward"
+                                + " the server for %,d connections opened: another process connects to it too", clientTwCaused,
+                                opened));
+                    }
                 } else {
                     closes = new ModeResult.Closes(null, null, null);
                 }
-                caused = clientTwCaused;
-                avoided = kernel ? Math.max(0, outcome.succeeded() - clientTwCaused) : null;
+                caused = closes.local() != null ? closes.local() : clientTwCaused;
+                avoided = caused != null ? Math.max(0, outcome.succeeded() - caused) : null;
                 poolLimit = StockHttpClient.DEFAULT_MAX_PER_ROUTE;
                 break;
             }

@@ -1,6 +1,7 @@
 package io.github.portkeeper.cli.lab;
 
 import java.io.PrintStream;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -14,6 +15,8 @@ final class Report {
     private static final int LABEL_WIDTH = 30;
     private static final int COLUMN_WIDTH = 17;
     private static final int TEXT_WIDTH = 100;
+    /** A median this long on reused connections, far above naive's, points at delayed ACKs (Linux: 40 ms max). */
+    static final long DELAYED_ACK_MICROS = 20_000;
 
     private final List<ModeResult> results;
     private final LabOptions options;
@@ -114,15 +117,80 @@ final class Report {
                     s.add(portkeeper(r));
             }
         }
-        boolean naiveClosedFirst = results.stream().anyMatch(r -> r.mode() == Mode.NAIVE && r.closes().local() != null
-                && r.closes().local() > 0);
-        boolean portkeeperDidNot = results.stream().anyMatch(r -> r.mode() == Mode.PORTKEEPER && r.closes().local() != null
-                && r.closes().local() == 0);
-        if (naiveClosedFirst && portkeeperDidNot) {
-            s.add("Reusing connections is what removes almost all TIME_WAIT; Portkeeper also lets the server close the"
-                    + " few that end, and its metrics count what was avoided in numbers the kernel agrees with.");
-        }
+        s.addAll(comparison());
+        delayedAcks().ifPresent(s::add);
         return "Verdict: " + String.join(" ", s);
+    }
+
+    /** What the modes' figures say together, when naive closed first and Portkeeper did not. */
+    private List<String> comparison() {
+        ModeResult naive = byMode(Mode.NAIVE);
+        ModeResult pk = byMode(Mode.PORTKEEPER);
+        List<String> s = new ArrayList<>();
+        if (naive == null || pk == null || naive.closes().local() == null || naive.closes().local() == 0
+                || pk.closes().local() == null || pk.closes().local() != 0) {
+            return s;
+        }
+        long peer = pk.closes().peer() == null ? 0 : pk.closes().peer();
+        long reset = pk.closes().reset() == null ? 0 : pk.closes().reset();
+        StringBuilder sb = new StringBuilder("Reusing connections is what removes almost all TIME_WAIT");
+        if (reset == 0 && peer > 0) {
+            sb.append(String.format(Locale.ROOT, "; Portkeeper also let the server close all %s connections that ended",
+                    num(peer)));
+        } else if (reset > 0) {
+            sb.append(String.format(Locale.ROOT, "; of the %s Portkeeper connections that ended, the server closed %s"
+                    + " and %s were reset when the client was closed while they were still open (no TIME_WAIT on either"
+                    + " side, but the server saw a reset)", num(peer + reset), num(peer), num(reset)));
+            if (options.target().isPresent() && options.cooldown().map(Duration::isZero).orElse(true)) {
+                sb.append("; with --target the clients are closed right after the last request: a --cooldown longer"
+                        + " than the server's keep-alive timeout lets the server close them first");
+            }
+        }
+        Long caused = pk.timeWaitCaused();
+        if (pk.clientTimeWait() != null && caused != null && caused == pk.clientTimeWait().end()) {
+            sb.append(String.format(Locale.ROOT, ", and its metrics count %s TIME_WAIT caused, as many as the kernel",
+                    num(caused)));
+        }
+        s.add(sb.append('.').toString());
+        return s;
+    }
+
+    /**
+     * Notices a server whose responses stall on reused connections: pooled modes slower than
+     * naive, with medians near the delayed-ACK timer. A server that writes a response in several
+     * small writes with Nagle's algorithm on sends the second only once the first is acknowledged;
+     * on a fresh connection Linux acknowledges at once (quick-ACK), on a reused one it delays the
+     * ACK up to 40 ms.
+     */
+    private java.util.Optional<String> delayedAcks() {
+        ModeResult naive = byMode(Mode.NAIVE);
+        if (naive == null || naive.outcome().succeeded() == 0 || naive.outcome().p50Micros() < 0) {
+            return java.util.Optional.empty();
+        }
+        List<String> slow = new ArrayList<>();
+        for (ModeResult r : results) {
+            long p50 = r.outcome().p50Micros();
+            if (r.mode() != Mode.NAIVE && r.outcome().succeeded() > 0 && p50 >= DELAYED_ACK_MICROS
+                    && p50 >= 2 * naive.outcome().p50Micros()
+                    && r.outcome().requestsPerSecond() < naive.outcome().requestsPerSecond()) {
+                slow.add(String.format(Locale.ROOT, "%s %,.0f req/s, median %,.0f ms", r.mode().label(),
+                        r.outcome().requestsPerSecond(), p50 / 1000.0));
+            }
+        }
+        if (slow.isEmpty()) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(String.format(Locale.ROOT, "Pooling looks slower here (%s, against naive's %,.0f"
+                + " req/s, median %,.0f ms), and that is the server's doing: its responses stall on a reused connection"
+                + " at about the delayed-ACK timer, the mark of a server that writes a response in several small writes"
+                + " with Nagle's algorithm on (no TCP_NODELAY). The second write waits for the ACK of the first; on a new"
+                + " connection Linux acknowledges at once, on a reused one it delays the ACK up to 40 ms. Fix the server"
+                + " (TCP_NODELAY, or one write per response; python3 -m http.server is such a server), not the pooling.",
+                String.join("; ", slow), naive.outcome().requestsPerSecond(), naive.outcome().p50Micros() / 1000.0));
+    }
+
+    private ModeResult byMode(Mode mode) {
+        return results.stream().filter(r -> r.mode() == mode).findFirst().orElse(null);
     }
 
     private String naive(ModeResult r) {
