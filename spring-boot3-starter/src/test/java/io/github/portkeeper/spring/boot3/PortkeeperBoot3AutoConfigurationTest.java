@@ -31,7 +31,12 @@ import org.springframework.boot.ssl.SslStoreBundle;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.web.client.RestTemplateBuilder;
 import org.springframework.web.client.ResourceAccessException;
+import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.client.RestClient;
+import org.springframework.web.client.support.RestClientAdapter;
+import org.springframework.web.service.annotation.GetExchange;
+import org.springframework.web.service.annotation.HttpExchange;
+import org.springframework.web.service.invoker.HttpServiceProxyFactory;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -116,6 +121,27 @@ class PortkeeperBoot3AutoConfigurationTest {
             assertThat(health.getStatus()).isEqualTo(Status.UP);
             assertThat(health.getDetails()).containsKey("pools");
         });
+    }
+
+    @Test
+    void anHttpExchangeClientOnBootsRestClientGoesThroughThePool() {
+        runner.run(context -> {
+            RestClient restClient = context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build();
+            Hello hello = HttpServiceProxyFactory.builderFor(RestClientAdapter.create(restClient)).build().createClient(Hello.class);
+            for (int i = 0; i < 10; i++) {
+                assertThat(hello.get("hello")).isEqualTo("hello");
+            }
+            assertThat(context.getBean(PortkeeperConnectionManager.class).pool().stats().idle()).isEqualTo(1);
+            assertThat(context.getBean(MeterRegistry.class).get("portkeeper.connections.opened").counter().count()).isEqualTo(1.0);
+        });
+    }
+
+    /** A declarative client. */
+    @HttpExchange
+    interface Hello {
+
+        @GetExchange("/{path}")
+        String get(@PathVariable("path") String path);
     }
 
     @Test
