@@ -5,7 +5,7 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The {@code --json} document, in the shape of DESIGN.md §5 plus {@code target}:
+ * The {@code --json} document, one object per mode:
  * <pre>{@code
  * {"runs":[{"mode":…, "target":"host:port", "requests":…, "succeeded":…, "failed":…,
  *   "errors":{cause:count}, "requestsPerSecond":…, "latencyMicros":{"p50":…,"p99":…},

@@ -10,7 +10,7 @@ import java.util.Locale;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The seeds' incident: a new TCP connection per request. It asks for keep-alive like any HTTP/1.1
+ * How services run out of ports: a new TCP connection per request. It asks for keep-alive like any HTTP/1.1
  * client, reads the whole response, then closes the socket itself, first, so every request leaves
  * a TIME_WAIT socket on this host for 60 s.
  */
