@@ -41,7 +41,7 @@ import java.util.Set;
  * an unread response drains it (discarded, counted) and is reset once more than 64 KiB arrive.
  *
  * <p>A socket its client leaves idle (no call in progress) for the idle watch delay is watched
- * by one shared background thread: if the peer closes it, the close is answered at once (no
+ * by the JVM's one idle watcher (shared with every pool): if the peer closes it, the close is answered at once (no
  * CLOSE_WAIT) and the client's next use sees end of stream and {@link Socket#isClosed()} true.
  * Bytes the peer sends to an idle socket are kept for the client's next read. TLS layered on top
  * ({@code SSLSocketFactory.createSocket(socket, host, port, true)}) works: the watcher never

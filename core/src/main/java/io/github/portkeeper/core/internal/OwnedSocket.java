@@ -108,14 +108,16 @@ public final class OwnedSocket extends SocketView {
         open().bind(bindpoint);
     }
 
+    /** As a plain socket: closing does not clear the connection state. */
     @Override
     public boolean isConnected() {
-        return delegate.isConnected() || state == PEER_ENDED;
+        return endpoint != null || delegate.isConnected();
     }
 
+    /** As a plain socket: closing does not clear the bound state. */
     @Override
     public boolean isBound() {
-        return delegate.isBound() || state == PEER_ENDED;
+        return endpoint != null || delegate.isBound();
     }
 
     /** True once closed, and once the peer closed it while the client left it idle (the factory answered the FIN). */
@@ -290,9 +292,10 @@ public final class OwnedSocket extends SocketView {
         public int available() throws IOException {
             enter();
             try {
+                int st = state;
                 ByteBuffer ra = readAhead;
                 int buffered = ra == null ? 0 : ra.position();
-                return state == PEER_ENDED ? buffered : buffered + guarded.available();
+                return st == PEER_ENDED ? buffered : buffered + guarded.available();
             } finally {
                 exit();
             }

@@ -165,9 +165,12 @@ public final class OwnedSockets {
             closed(ep, SocketCloser.close(ch, retirement.fallback() == Ending.RESET), CloseReason.RETIRED);
         } else {
             listeners.connectionRetiring(ep, CloseReason.RETIRED);
-            watcher.drain(ch, retirement.drainTimeout().toNanos(), retirement.fallback(), DRAIN_BYTE_LIMIT, discardedBytes, ending -> {
+            // The JVM's idle watcher owns it from here: the peer's FIN, the drain timeout's
+            // fallback, or a reset by the peer ends it.
+            watcher.idleWatcher().drain(ch, retirement, drained -> {
                 draining.decrementAndGet();
-                closed(ep, ending, CloseReason.RETIRED);
+                discardedBytes.add(drained.bytesDiscarded());
+                closed(ep, drained.ending(), CloseReason.RETIRED);
             });
         }
     }

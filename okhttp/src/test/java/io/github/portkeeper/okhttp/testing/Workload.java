@@ -19,8 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Bursts of requests from many threads separated by idle gaps longer than the server's idle
- * timeout, with the kernel sampled every 50 ms throughout: peak client TIME_WAIT, peak CLOSE_WAIT
+ * After one unmeasured warm-up burst and gap, bursts of requests from many threads separated by
+ * idle gaps longer than the server's idle timeout, with the kernel sampled every 50 ms throughout: peak client TIME_WAIT, peak CLOSE_WAIT
  * and the age of the oldest CLOSE_WAIT socket (first to last sample that saw it).
  */
 public final class Workload {
@@ -42,6 +42,7 @@ public final class Workload {
     }
 
     public Result run(OkHttpClient client, String url, int serverPort) throws Exception {
+        warmUp(client, url);
         AtomicInteger failed = new AtomicInteger();
         AtomicInteger handshakeRetries = new AtomicInteger();
         AtomicInteger peakTimeWait = new AtomicInteger();
@@ -82,6 +83,24 @@ public final class Workload {
             sampler.awaitTermination(10, TimeUnit.SECONDS);
         }
         return new Result(requests, failed.get(), handshakeRetries.get(), peakTimeWait.get(), peakCloseWait.get(), oldestCloseWait.get());
+    }
+
+    /** A burst and a gap before measuring: the steady state of a running service, not its first second. */
+    private void warmUp(OkHttpClient client, String url) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            Future<?>[] calls = new Future<?>[threads * 2];
+            AtomicInteger ignored = new AtomicInteger();
+            for (int i = 0; i < calls.length; i++) {
+                calls[i] = pool.submit(() -> get(client, url, ignored, ignored));
+            }
+            for (Future<?> f : calls) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        Thread.sleep(gapMillis); // the workload's idle gap, as below
     }
 
     /**
