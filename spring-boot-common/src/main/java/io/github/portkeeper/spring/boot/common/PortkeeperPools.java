@@ -25,7 +25,15 @@ public final class PortkeeperPools {
     private final List<Pool<?>> ordered = new ArrayList<>();
     private final List<Consumer<Pool<?>>> listeners = new ArrayList<>();
 
-    /** Adds {@code pool} (again: no effect) and tells the listeners. */
+    /** An empty registry. */
+    public PortkeeperPools() {
+    }
+
+    /**
+     * Adds {@code pool} (again: no effect) and tells the listeners.
+     *
+     * @param pool the pool to report
+     */
     public void register(Pool<?> pool) {
         Objects.requireNonNull(pool, "pool");
         List<Consumer<Pool<?>>> toCall;
@@ -39,12 +47,20 @@ public final class PortkeeperPools {
         toCall.forEach(l -> l.accept(pool));
     }
 
-    /** The registered pools, in registration order. */
+    /**
+     * The registered pools.
+     *
+     * @return the pools, in registration order
+     */
     public synchronized List<Pool<?>> pools() {
         return List.copyOf(ordered);
     }
 
-    /** Calls {@code listener} for every pool registered so far and every pool registered later. */
+    /**
+     * Calls {@code listener} for every pool registered so far and every pool registered later.
+     *
+     * @param listener called once per pool
+     */
     public void forEachPool(Consumer<Pool<?>> listener) {
         Objects.requireNonNull(listener, "listener");
         List<Pool<?>> existing;

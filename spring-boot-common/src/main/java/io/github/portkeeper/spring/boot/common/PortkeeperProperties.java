@@ -306,6 +306,10 @@ public class PortkeeperProperties implements Validator {
     /** Limits and ages of pooled connections ({@code portkeeper.pool.*}); shared by the HTTP and the socket pool. */
     public static class Pool {
 
+        /** Creates the settings with their defaults. */
+        public Pool() {
+        }
+
         /** Name of the HTTP pool: the pool tag of its meters, part of its housekeeping thread's name. Pools Portkeeper adds for SSL bundles are named after it. */
         private String name = "http";
 
@@ -339,90 +343,200 @@ public class PortkeeperProperties implements Validator {
         /** How often the housekeeping thread checks idle and leased connections. */
         private Duration housekeepingInterval = Duration.ofMillis(10);
 
+        /**
+         * The value of {@code portkeeper.pool.name}.
+         *
+         * @return the value
+         */
         public String getName() {
             return name;
         }
 
+        /**
+         * Sets {@code portkeeper.pool.name}.
+         *
+         * @param name the value
+         */
         public void setName(String name) {
             this.name = name;
         }
 
+        /**
+         * The value of {@code portkeeper.pool.max-per-endpoint}.
+         *
+         * @return the value
+         */
         public int getMaxPerEndpoint() {
             return maxPerEndpoint;
         }
 
+        /**
+         * Sets {@code portkeeper.pool.max-per-endpoint}.
+         *
+         * @param maxPerEndpoint the value
+         */
         public void setMaxPerEndpoint(int maxPerEndpoint) {
             this.maxPerEndpoint = maxPerEndpoint;
         }
 
+        /**
+         * The value of {@code portkeeper.pool.max-total}.
+         *
+         * @return the value
+         */
         public int getMaxTotal() {
             return maxTotal;
         }
 
+        /**
+         * Sets {@code portkeeper.pool.max-total}.
+         *
+         * @param maxTotal the value
+         */
         public void setMaxTotal(int maxTotal) {
             this.maxTotal = maxTotal;
         }
 
+        /**
+         * The value of {@code portkeeper.pool.lease-timeout}.
+         *
+         * @return the value
+         */
         public Duration getLeaseTimeout() {
             return leaseTimeout;
         }
 
+        /**
+         * Sets {@code portkeeper.pool.lease-timeout}.
+         *
+         * @param leaseTimeout the value
+         */
         public void setLeaseTimeout(Duration leaseTimeout) {
             this.leaseTimeout = leaseTimeout;
         }
 
+        /**
+         * The value of {@code portkeeper.pool.max-lifetime}.
+         *
+         * @return the value
+         */
         public Duration getMaxLifetime() {
             return maxLifetime;
         }
 
+        /**
+         * Sets {@code portkeeper.pool.max-lifetime}.
+         *
+         * @param maxLifetime the value
+         */
         public void setMaxLifetime(Duration maxLifetime) {
             this.maxLifetime = maxLifetime;
         }
 
+        /**
+         * The value of {@code portkeeper.pool.lifetime-jitter}.
+         *
+         * @return the value
+         */
         public Duration getLifetimeJitter() {
             return lifetimeJitter;
         }
 
+        /**
+         * Sets {@code portkeeper.pool.lifetime-jitter}.
+         *
+         * @param lifetimeJitter the value
+         */
         public void setLifetimeJitter(Duration lifetimeJitter) {
             this.lifetimeJitter = lifetimeJitter;
         }
 
+        /**
+         * The value of {@code portkeeper.pool.max-idle-time}.
+         *
+         * @return the value
+         */
         public Duration getMaxIdleTime() {
             return maxIdleTime;
         }
 
+        /**
+         * Sets {@code portkeeper.pool.max-idle-time}.
+         *
+         * @param maxIdleTime the value
+         */
         public void setMaxIdleTime(Duration maxIdleTime) {
             this.maxIdleTime = maxIdleTime;
         }
 
+        /**
+         * The value of {@code portkeeper.pool.leak-detection-threshold}.
+         *
+         * @return the value
+         */
         public Duration getLeakDetectionThreshold() {
             return leakDetectionThreshold;
         }
 
+        /**
+         * Sets {@code portkeeper.pool.leak-detection-threshold}.
+         *
+         * @param leakDetectionThreshold the value
+         */
         public void setLeakDetectionThreshold(Duration leakDetectionThreshold) {
             this.leakDetectionThreshold = leakDetectionThreshold;
         }
 
+        /**
+         * The value of {@code portkeeper.pool.max-leases-per-connection}.
+         *
+         * @return the value
+         */
         public int getMaxLeasesPerConnection() {
             return maxLeasesPerConnection;
         }
 
+        /**
+         * Sets {@code portkeeper.pool.max-leases-per-connection}.
+         *
+         * @param maxLeasesPerConnection the value
+         */
         public void setMaxLeasesPerConnection(int maxLeasesPerConnection) {
             this.maxLeasesPerConnection = maxLeasesPerConnection;
         }
 
+        /**
+         * The value of {@code portkeeper.pool.idle-timeout-margin}.
+         *
+         * @return the value
+         */
         public Duration getIdleTimeoutMargin() {
             return idleTimeoutMargin;
         }
 
+        /**
+         * Sets {@code portkeeper.pool.idle-timeout-margin}.
+         *
+         * @param idleTimeoutMargin the value
+         */
         public void setIdleTimeoutMargin(Duration idleTimeoutMargin) {
             this.idleTimeoutMargin = idleTimeoutMargin;
         }
 
+        /**
+         * The value of {@code portkeeper.pool.housekeeping-interval}.
+         *
+         * @return the value
+         */
         public Duration getHousekeepingInterval() {
             return housekeepingInterval;
         }
 
+        /**
+         * Sets {@code portkeeper.pool.housekeeping-interval}.
+         *
+         * @param housekeepingInterval the value
+         */
         public void setHousekeepingInterval(Duration housekeepingInterval) {
             this.housekeepingInterval = housekeepingInterval;
         }
@@ -430,6 +544,10 @@ public class PortkeeperProperties implements Validator {
 
     /** How a connection the pool no longer wants leaves ({@code portkeeper.retirement.*}). */
     public static class Retirement {
+
+        /** Creates the settings with their defaults. */
+        public Retirement() {
+        }
 
         /** The retirement policy: AWAIT_PEER lets the server close first (no TIME_WAIT here), REQUEST_PEER_CLOSE asks it to (HTTP Connection: close), RESET closes with RST, LOCAL with a plain FIN (one TIME_WAIT each). */
         private io.github.portkeeper.core.Retirement.Policy policy = io.github.portkeeper.core.Retirement.Policy.AWAIT_PEER;
@@ -440,26 +558,56 @@ public class PortkeeperProperties implements Validator {
         /** How a connection that drained in vain is closed: RESET (no TIME_WAIT, the peer sees a reset) or LOCAL (a FIN, one TIME_WAIT here). Depends on policy: used by await-peer and request-peer-close, where it defaults to reset; with policy reset or local there is nothing to fall back from, and only reset (the default, written out) is accepted. */
         private Ending fallback;
 
+        /**
+         * The value of {@code portkeeper.retirement.policy}.
+         *
+         * @return the value
+         */
         public io.github.portkeeper.core.Retirement.Policy getPolicy() {
             return policy;
         }
 
+        /**
+         * Sets {@code portkeeper.retirement.policy}.
+         *
+         * @param policy the value
+         */
         public void setPolicy(io.github.portkeeper.core.Retirement.Policy policy) {
             this.policy = policy;
         }
 
+        /**
+         * The value of {@code portkeeper.retirement.drain-timeout}.
+         *
+         * @return the value
+         */
         public Duration getDrainTimeout() {
             return drainTimeout;
         }
 
+        /**
+         * Sets {@code portkeeper.retirement.drain-timeout}.
+         *
+         * @param drainTimeout the value
+         */
         public void setDrainTimeout(Duration drainTimeout) {
             this.drainTimeout = drainTimeout;
         }
 
+        /**
+         * The value of {@code portkeeper.retirement.fallback}.
+         *
+         * @return the value
+         */
         public Ending getFallback() {
             return fallback;
         }
 
+        /**
+         * Sets {@code portkeeper.retirement.fallback}.
+         *
+         * @param fallback the value
+         */
         public void setFallback(Ending fallback) {
             this.fallback = fallback;
         }
@@ -467,6 +615,10 @@ public class PortkeeperProperties implements Validator {
 
     /** The per-endpoint ephemeral port budget ({@code portkeeper.port-budget.*}). */
     public static class PortBudget {
+
+        /** Creates the settings with their defaults. */
+        public PortBudget() {
+        }
 
         /** Whether new connections are held to a per-endpoint share of this host's ephemeral port range. */
         private boolean enabled = true;
@@ -477,26 +629,56 @@ public class PortkeeperProperties implements Validator {
         /** Whether sockets of other pools and processes toward the same endpoint are counted too (read from the kernel where available). */
         private boolean kernel = true;
 
+        /**
+         * The value of {@code portkeeper.port-budget.enabled}.
+         *
+         * @return the value
+         */
         public boolean isEnabled() {
             return enabled;
         }
 
+        /**
+         * Sets {@code portkeeper.port-budget.enabled}.
+         *
+         * @param enabled the value
+         */
         public void setEnabled(boolean enabled) {
             this.enabled = enabled;
         }
 
+        /**
+         * The value of {@code portkeeper.port-budget.share}.
+         *
+         * @return the value
+         */
         public double getShare() {
             return share;
         }
 
+        /**
+         * Sets {@code portkeeper.port-budget.share}.
+         *
+         * @param share the value
+         */
         public void setShare(double share) {
             this.share = share;
         }
 
+        /**
+         * The value of {@code portkeeper.port-budget.kernel}.
+         *
+         * @return the value
+         */
         public boolean isKernel() {
             return kernel;
         }
 
+        /**
+         * Sets {@code portkeeper.port-budget.kernel}.
+         *
+         * @param kernel the value
+         */
         public void setKernel(boolean kernel) {
             this.kernel = kernel;
         }
@@ -505,24 +687,48 @@ public class PortkeeperProperties implements Validator {
     /** Retry of idempotent HTTP requests whose reused connection turned out dead ({@code portkeeper.retries.*}). */
     public static class Retries {
 
+        /** Creates the settings with their defaults. */
+        public Retries() {
+        }
+
         /** Whether an idempotent request that got no response on a reused connection is retried on a fresh one. */
         private boolean enabled = true;
 
         /** Attempts in all, the first included (2 = one retry). */
         private int maxAttempts = 2;
 
+        /**
+         * The value of {@code portkeeper.retries.enabled}.
+         *
+         * @return the value
+         */
         public boolean isEnabled() {
             return enabled;
         }
 
+        /**
+         * Sets {@code portkeeper.retries.enabled}.
+         *
+         * @param enabled the value
+         */
         public void setEnabled(boolean enabled) {
             this.enabled = enabled;
         }
 
+        /**
+         * The value of {@code portkeeper.retries.max-attempts}.
+         *
+         * @return the value
+         */
         public int getMaxAttempts() {
             return maxAttempts;
         }
 
+        /**
+         * Sets {@code portkeeper.retries.max-attempts}.
+         *
+         * @param maxAttempts the value
+         */
         public void setMaxAttempts(int maxAttempts) {
             this.maxAttempts = maxAttempts;
         }
@@ -531,24 +737,48 @@ public class PortkeeperProperties implements Validator {
     /** Micrometer meters of the pools ({@code portkeeper.metrics.*}). */
     public static class Metrics {
 
+        /** Creates the settings with their defaults. */
+        public Metrics() {
+        }
+
         /** Whether the pools' meters (portkeeper.*) are bound to the application's MeterRegistry. */
         private boolean enabled = true;
 
         /** Whether per-endpoint meters carry an endpoint=host:port tag; turn off for many endpoints (high cardinality). */
         private boolean endpointTag = true;
 
+        /**
+         * The value of {@code portkeeper.metrics.enabled}.
+         *
+         * @return the value
+         */
         public boolean isEnabled() {
             return enabled;
         }
 
+        /**
+         * Sets {@code portkeeper.metrics.enabled}.
+         *
+         * @param enabled the value
+         */
         public void setEnabled(boolean enabled) {
             this.enabled = enabled;
         }
 
+        /**
+         * The value of {@code portkeeper.metrics.endpoint-tag}.
+         *
+         * @return the value
+         */
         public boolean isEndpointTag() {
             return endpointTag;
         }
 
+        /**
+         * Sets {@code portkeeper.metrics.endpoint-tag}.
+         *
+         * @param endpointTag the value
+         */
         public void setEndpointTag(boolean endpointTag) {
             this.endpointTag = endpointTag;
         }
@@ -556,6 +786,10 @@ public class PortkeeperProperties implements Validator {
 
     /** The pooled HTTP client ({@code portkeeper.http.*}). */
     public static class Http {
+
+        /** Creates the settings with their defaults. */
+        public Http() {
+        }
 
         /** Whether the pooled HttpClient 5 (and Boot's RestClient.Builder and RestTemplateBuilder on top of it) is auto-configured. */
         private boolean enabled = true;
@@ -569,34 +803,74 @@ public class PortkeeperProperties implements Validator {
         /** Socket (read) timeout of pooled connections (HttpClient's own default is the same 3m); 0 waits indefinitely. Boot's spring.http.clients.read-timeout (Boot 3: spring.http.client.read-timeout), when set, wins for Boot-built clients. */
         private Duration socketTimeout = Duration.ofMinutes(3);
 
+        /**
+         * The value of {@code portkeeper.http.enabled}.
+         *
+         * @return the value
+         */
         public boolean isEnabled() {
             return enabled;
         }
 
+        /**
+         * Sets {@code portkeeper.http.enabled}.
+         *
+         * @param enabled the value
+         */
         public void setEnabled(boolean enabled) {
             this.enabled = enabled;
         }
 
+        /**
+         * The value of {@code portkeeper.http.boot-clients}.
+         *
+         * @return the value
+         */
         public boolean isBootClients() {
             return bootClients;
         }
 
+        /**
+         * Sets {@code portkeeper.http.boot-clients}.
+         *
+         * @param bootClients the value
+         */
         public void setBootClients(boolean bootClients) {
             this.bootClients = bootClients;
         }
 
+        /**
+         * The value of {@code portkeeper.http.connect-timeout}.
+         *
+         * @return the value
+         */
         public Duration getConnectTimeout() {
             return connectTimeout;
         }
 
+        /**
+         * Sets {@code portkeeper.http.connect-timeout}.
+         *
+         * @param connectTimeout the value
+         */
         public void setConnectTimeout(Duration connectTimeout) {
             this.connectTimeout = connectTimeout;
         }
 
+        /**
+         * The value of {@code portkeeper.http.socket-timeout}.
+         *
+         * @return the value
+         */
         public Duration getSocketTimeout() {
             return socketTimeout;
         }
 
+        /**
+         * Sets {@code portkeeper.http.socket-timeout}.
+         *
+         * @param socketTimeout the value
+         */
         public void setSocketTimeout(Duration socketTimeout) {
             this.socketTimeout = socketTimeout;
         }
@@ -604,6 +878,10 @@ public class PortkeeperProperties implements Validator {
 
     /** The raw TCP socket pool, an opt-in bean ({@code portkeeper.socket-pool.*}). */
     public static class SocketPool {
+
+        /** Creates the settings with their defaults. */
+        public SocketPool() {
+        }
 
         /** Whether a SocketPool bean is created (with the portkeeper.pool.* limits). */
         private boolean enabled;
@@ -617,34 +895,74 @@ public class PortkeeperProperties implements Validator {
         /** SO_TIMEOUT for reads; 0 waits indefinitely. */
         private Duration readTimeout = Duration.ZERO;
 
+        /**
+         * The value of {@code portkeeper.socket-pool.enabled}.
+         *
+         * @return the value
+         */
         public boolean isEnabled() {
             return enabled;
         }
 
+        /**
+         * Sets {@code portkeeper.socket-pool.enabled}.
+         *
+         * @param enabled the value
+         */
         public void setEnabled(boolean enabled) {
             this.enabled = enabled;
         }
 
+        /**
+         * The value of {@code portkeeper.socket-pool.name}.
+         *
+         * @return the value
+         */
         public String getName() {
             return name;
         }
 
+        /**
+         * Sets {@code portkeeper.socket-pool.name}.
+         *
+         * @param name the value
+         */
         public void setName(String name) {
             this.name = name;
         }
 
+        /**
+         * The value of {@code portkeeper.socket-pool.connect-timeout}.
+         *
+         * @return the value
+         */
         public Duration getConnectTimeout() {
             return connectTimeout;
         }
 
+        /**
+         * Sets {@code portkeeper.socket-pool.connect-timeout}.
+         *
+         * @param connectTimeout the value
+         */
         public void setConnectTimeout(Duration connectTimeout) {
             this.connectTimeout = connectTimeout;
         }
 
+        /**
+         * The value of {@code portkeeper.socket-pool.read-timeout}.
+         *
+         * @return the value
+         */
         public Duration getReadTimeout() {
             return readTimeout;
         }
 
+        /**
+         * Sets {@code portkeeper.socket-pool.read-timeout}.
+         *
+         * @param readTimeout the value
+         */
         public void setReadTimeout(Duration readTimeout) {
             this.readTimeout = readTimeout;
         }
@@ -653,13 +971,27 @@ public class PortkeeperProperties implements Validator {
     /** The portkeeper health indicator ({@code portkeeper.health.*}; turn it off with management.health.portkeeper.enabled=false). */
     public static class Health {
 
+        /** Creates the settings with their defaults. */
+        public Health() {
+        }
+
         /** Share of an endpoint's port budget in use from which the health details carry a warning; the status turns DOWN at 1. */
         private double warnRatio = 0.9;
 
+        /**
+         * The value of {@code portkeeper.health.warn-ratio}.
+         *
+         * @return the value
+         */
         public double getWarnRatio() {
             return warnRatio;
         }
 
+        /**
+         * Sets {@code portkeeper.health.warn-ratio}.
+         *
+         * @param warnRatio the value
+         */
         public void setWarnRatio(double warnRatio) {
             this.warnRatio = warnRatio;
         }
