@@ -1,8 +1,9 @@
 package io.github.portkeeper.cli.lab;
 
+import io.github.portkeeper.cli.internal.Host;
+
 import io.github.portkeeper.cli.PortkeeperCli;
 
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -10,13 +11,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * {@code --starved}: re-runs the lab in a network namespace of its own whose kernel has 1,000
@@ -43,13 +42,13 @@ final class Starved {
         if (!os.toLowerCase(Locale.ROOT).startsWith("linux")) {
             return Optional.of("it needs Linux network namespaces, and this is " + os);
         }
-        if (!isRoot()) {
+        if (!Host.isRoot()) {
             return Optional.of("it needs root to create a network namespace (run it with sudo)");
         }
-        if (executable("ip").isEmpty()) {
+        if (Host.executable("ip").isEmpty()) {
             return Optional.of("iproute2's 'ip' is not installed (apt-get install iproute2)");
         }
-        if (executable("sysctl").isEmpty()) {
+        if (Host.executable("sysctl").isEmpty()) {
             return Optional.of("'sysctl' is not installed (apt-get install procps)");
         }
         return Optional.empty();
@@ -61,8 +60,8 @@ final class Starved {
             err.println("portkeeper lab: --starved cannot run here: " + why.get());
             return 2;
         }
-        String ip = executable("ip").get();
-        String sysctl = executable("sysctl").get();
+        String ip = Host.executable("ip").get();
+        String sysctl = Host.executable("sysctl").get();
         String ns = "pk-lab-" + ProcessHandle.current().pid() + "-"
                 + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0x10000));
         try {
@@ -157,28 +156,6 @@ final class Starved {
         } catch (IOException | InterruptedException e) {
             System.err.println("portkeeper lab: could not delete network namespace " + ns + ": " + e);
         }
-    }
-
-    private static boolean isRoot() {
-        try {
-            // "Uid:	real	effective	saved	fs"
-            return Files.readAllLines(Path.of("/proc/self/status")).stream()
-                    .filter(l -> l.startsWith("Uid:"))
-                    .map(l -> l.split("\\s+"))
-                    .anyMatch(f -> f.length > 2 && f[2].equals("0"));
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static Optional<String> executable(String name) {
-        String path = System.getenv().getOrDefault("PATH", "");
-        return Stream.concat(Arrays.stream(path.split(File.pathSeparator)), Stream.of("/usr/sbin", "/sbin", "/usr/bin", "/bin"))
-                .filter(d -> !d.isEmpty())
-                .map(d -> Path.of(d, name))
-                .filter(Files::isExecutable)
-                .map(Path::toString)
-                .findFirst();
     }
 
     private static final class Result {

@@ -1,26 +1,25 @@
 package io.github.portkeeper.cli.doctor;
 
+import io.github.portkeeper.cli.internal.Host;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import io.github.portkeeper.cli.MiniJson;
 import io.github.portkeeper.cli.PortkeeperCli;
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -60,8 +59,8 @@ class DoctorNamespaceTest {
     void doctorReportsRateExhaustionPooledQuietAndLeakingProcess() throws Exception {
         String os = System.getProperty("os.name", "");
         Assumptions.assumeTrue(os.toLowerCase(Locale.ROOT).startsWith("linux"), "needs Linux, this is " + os);
-        Assumptions.assumeTrue(isRoot(), "needs root to create a network namespace");
-        Optional<String> ipTool = executable("ip");
+        Assumptions.assumeTrue(Host.isRoot(), "needs root to create a network namespace");
+        Optional<String> ipTool = Host.executable("ip");
         Assumptions.assumeTrue(ipTool.isPresent(), "iproute2's 'ip' is not installed");
         ip = ipTool.get();
         ns = "pk-doctor-" + ProcessHandle.current().pid() + "-"
@@ -209,26 +208,5 @@ class DoctorNamespaceTest {
             return -1;
         }
         return p.exitValue();
-    }
-
-    private static boolean isRoot() {
-        try {
-            return Files.readAllLines(Path.of("/proc/self/status")).stream()
-                    .filter(l -> l.startsWith("Uid:"))
-                    .map(l -> l.split("\\s+"))
-                    .anyMatch(f -> f.length > 2 && f[2].equals("0"));
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static Optional<String> executable(String name) {
-        String path = System.getenv().getOrDefault("PATH", "");
-        return Stream.concat(Arrays.stream(path.split(File.pathSeparator)), Stream.of("/usr/sbin", "/sbin", "/usr/bin", "/bin"))
-                .filter(d -> !d.isEmpty())
-                .map(d -> Path.of(d, name))
-                .filter(Files::isExecutable)
-                .map(Path::toString)
-                .findFirst();
     }
 }
