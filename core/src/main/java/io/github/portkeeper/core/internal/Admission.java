@@ -2,6 +2,7 @@ package io.github.portkeeper.core.internal;
 
 import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.Connector;
+import io.github.portkeeper.core.PoolException;
 
 
 /**
@@ -15,31 +16,34 @@ final class Admission<C> {
     private final Connector<C> connector;
     private final long maxIdleNanos;
     private final int maxLeases;
-    private final long watchDelayNanos;
     /** Whether connections past their lifetime get one last lease that asks the peer to close. */
     final boolean lastUseCapable;
 
     Admission(PoolEngine<C> engine, Connector<C> connector, long maxIdleNanos, int maxLeases,
-              long watchDelayNanos, boolean lastUseCapable) {
+              boolean lastUseCapable) {
         this.engine = engine;
         this.connector = connector;
         this.maxIdleNanos = maxIdleNanos;
         this.maxLeases = maxLeases;
-        this.watchDelayNanos = watchDelayNanos;
         this.lastUseCapable = lastUseCapable;
     }
 
-    /** Claims an idle connection that is still fit to lease, retiring unfit ones on the way. */
-    PooledEntry<C> claimAndAdmit(EndpointPool<C> ep) {
+    /**
+     * Claims an idle connection that is still fit to lease, retiring unfit ones on the way.
+     *
+     * @throws PoolException if the connector's validation threw; the connection it was checking
+     *                       has been discarded and its slot freed
+     */
+    PooledEntry<C> claimAndAdmit(EndpointPool<C> ep) throws PoolException {
         PooledEntry<C> e;
         while ((e = ep.claimIdle()) != null) {
             long now = engine.now();
             CloseReason unfit = unfitReason(e, now);
-            if (unfit == null && now - e.idleSince >= watchDelayNanos && !quietSinceIdle(e)) {
+            if (unfit == null && !quietSinceIdle(e)) {
                 continue; // the peer closed it (or wrote to it) while it sat idle; it is gone
             }
             if (unfit == null || (lastUseCapable && unfit != CloseReason.IDLE_TIMEOUT)) {
-                if (connector.validate(e.connection)) {
+                if (validate(e)) {
                     // Past its lifetime or budget but the protocol can ask the peer to close on
                     // this last use (HTTP's Connection: close): one more lease, then it retires.
                     e.lastUse = unfit != null;
@@ -52,13 +56,28 @@ final class Admission<C> {
         return null;
     }
 
+    /** Runs the connector's validation; a throw discards the connection and surfaces wrapped. */
+    private boolean validate(PooledEntry<C> e) throws PoolException {
+        try {
+            return connector.validate(e.connection);
+        } catch (RuntimeException | Error thrown) {
+            engine.retirer.discard(e, CloseReason.VALIDATION_FAILED);
+            PoolException wrapped = new PoolException(e.pool.endpoint, "Connector.validate threw for a connection to "
+                    + e.pool.endpoint + "; the connection was discarded: " + thrown, thrown);
+            engine.listeners.leaseRejected(e.pool.endpoint, wrapped);
+            throw wrapped;
+        }
+    }
+
     /**
-     * For a connection idle for a tick or more that the watcher has not registered yet (it lags
-     * under load), looks for the peer's FIN before leasing it (see
-     * {@link Housekeeper#quietSinceIdle}). Returns false, having closed or retired it, if
-     * anything had arrived.
+     * Before a connection is leased again, at any idle age, looks without blocking for what the
+     * peer sent while nobody held it: its FIN (a server that closed after its last response) or
+     * bytes (a late duplicate reply). Either means it must not be leased; the watcher's one
+     * classifier decides which (see {@link Housekeeper#quietSinceIdle}). A non-blocking read of
+     * an empty socket and the mode switches around it: a few syscalls, no wait. Returns false,
+     * having closed or retired it, if anything had arrived.
      */
-    private boolean quietSinceIdle(PooledEntry<C> e) {
+    boolean quietSinceIdle(PooledEntry<C> e) {
         return engine.housekeeper.quietSinceIdle(e);
     }
 

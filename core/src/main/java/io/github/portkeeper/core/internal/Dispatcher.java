@@ -2,11 +2,13 @@ package io.github.portkeeper.core.internal;
 
 import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.LeaseTimeoutException;
+import io.github.portkeeper.core.PoolException;
 import io.github.portkeeper.core.PoolStats;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -19,15 +21,38 @@ import java.util.concurrent.locks.LockSupport;
 final class Dispatcher<C> {
 
     private final PoolEngine<C> engine;
+    /** Waiters of all endpoints, so a release can tell cheaply whether others may be blocked by the total limit. */
+    private final AtomicInteger allWaiting = new AtomicInteger();
 
     Dispatcher(PoolEngine<C> engine) {
         this.engine = engine;
     }
 
-    PooledEntry<C> awaitLease(EndpointPool<C> ep, long timeoutNanos, boolean fresh) throws IOException {
+    /** A waiter of {@code ep} stopped waiting (served, cancelled or failed). */
+    private void left(EndpointPool<C> ep) {
+        ep.waiting.decrementAndGet();
+        allWaiting.decrementAndGet();
+    }
+
+    /**
+     * A connection of {@code ep} became idle. Waiters of other endpoints blocked by the total
+     * limit alone can be served by retiring it: let them try.
+     */
+    void serveOthersBlockedByTotal(EndpointPool<C> ep) {
+        if (allWaiting.get() > ep.waiting.get() && engine.capacity.total() >= engine.capacity.maxTotal()) {
+            for (EndpointPool<C> other : engine.endpointPools()) {
+                if (other != ep && other.waiting.get() > 0) {
+                    dispatch(other);
+                }
+            }
+        }
+    }
+
+    LeaseHandle<C> awaitLease(EndpointPool<C> ep, long timeoutNanos, boolean fresh) throws IOException {
         long start = System.nanoTime();
         Waiter<C> w = new Waiter<>(Thread.currentThread(), fresh);
         ep.waiting.incrementAndGet();
+        allWaiting.incrementAndGet();
         ep.waiters.add(w);
         dispatch(ep);
         for (;;) {
@@ -39,7 +64,7 @@ final class Dispatcher<C> {
             long remaining = timeoutNanos - (System.nanoTime() - start);
             if (interrupted || remaining <= 0 || engine.isClosed()) {
                 if (w.cancel()) {
-                    ep.waiting.decrementAndGet();
+                    left(ep);
                     ep.waiters.remove(w);
                     long waited = System.nanoTime() - start;
                     if (interrupted) {
@@ -68,13 +93,11 @@ final class Dispatcher<C> {
         }
     }
 
-    private PooledEntry<C> collect(EndpointPool<C> ep, Waiter<C> w, long start, long timeoutNanos) throws IOException {
+    private LeaseHandle<C> collect(EndpointPool<C> ep, Waiter<C> w, long start, long timeoutNanos) throws IOException {
         long waited = System.nanoTime() - start;
         switch (w.awaitOutcome()) {
             case Waiter.ENTRY:
-                PooledEntry<C> e = w.entry();
-                engine.onLeased(e, true, waited);
-                return e;
+                return engine.onLeased(w.entry(), true, waited);
             case Waiter.PERMIT:
                 return engine.opener.connectNew(ep, waited, timeoutNanos, w.fresh);
             case Waiter.POOL_CLOSED:
@@ -90,8 +113,9 @@ final class Dispatcher<C> {
         if (outcome == Waiter.ENTRY) {
             PooledEntry<C> e = w.entry();
             e.idleSince = engine.now();
-            ep.makeIdle(e);
+            engine.publishIdle(e);
             dispatch(ep);
+            serveOthersBlockedByTotal(ep);
         } else if (outcome == Waiter.PERMIT) {
             engine.capacity.unreserve(ep);
         }
@@ -131,20 +155,25 @@ final class Dispatcher<C> {
                 continue;
             }
             if (!w.fresh) {
-                PooledEntry<C> e = engine.admission.claimAndAdmit(ep);
+                PooledEntry<C> e;
+                try {
+                    e = engine.admission.claimAndAdmit(ep);
+                } catch (PoolException validationThrew) {
+                    continue; // discarded, slot freed; the waiter is served by what comes next
+                }
                 if (e != null) {
                     if (w.offerEntry(e)) {
-                        ep.waiting.decrementAndGet();
+                        left(ep);
                         ep.waiters.remove(w);
                     } else {
-                        ep.makeIdle(e);
+                        engine.publishIdle(e);
                     }
                     continue;
                 }
             }
             if (engine.capacity.reserve(ep)) {
                 if (w.offerPermit()) {
-                    ep.waiting.decrementAndGet();
+                    left(ep);
                     ep.waiters.remove(w);
                 } else {
                     engine.capacity.unreserveQuietly(ep);
@@ -201,7 +230,7 @@ final class Dispatcher<C> {
                 return false;
             }
             if (w.offerEntry(e)) {
-                ep.waiting.decrementAndGet();
+                left(ep);
                 ep.waiters.remove(w);
                 return true;
             }
@@ -216,7 +245,7 @@ final class Dispatcher<C> {
             Waiter<C> w;
             while ((w = ep.waiters.poll()) != null) {
                 if (w.offerPoolClosed()) {
-                    ep.waiting.decrementAndGet();
+                    left(ep);
                 }
             }
         }

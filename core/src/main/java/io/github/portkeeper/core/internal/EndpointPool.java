@@ -88,7 +88,7 @@ final class EndpointPool<C> {
         }
     }
 
-    /** Publishes {@code e} (owned by the caller) as idle, the first candidate for the next lease. */
+    /** Publishes {@code e} (owned by the caller) as idle, the first candidate for the next lease; see {@link PoolEngine#publishIdle}. */
     void makeIdle(PooledEntry<C> e) {
         e.claim2idle();
         hint = e;

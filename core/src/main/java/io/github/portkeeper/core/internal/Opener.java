@@ -35,7 +35,7 @@ final class Opener<C> {
      * Opens a connection in a slot the caller reserved, if the port budget allows; otherwise
      * gives the slot back and waits for the budget.
      */
-    PooledEntry<C> connectNew(EndpointPool<C> ep, long waitedNanos, long timeoutNanos, boolean fresh) throws IOException {
+    LeaseHandle<C> connectNew(EndpointPool<C> ep, long waitedNanos, long timeoutNanos, boolean fresh) throws IOException {
         if (!engine.portGate.takePort(ep)) {
             engine.capacity.unreserve(ep);
             return engine.portGate.awaitPortBudget(ep, waitedNanos, timeoutNanos, fresh);
@@ -44,7 +44,7 @@ final class Opener<C> {
     }
 
     /** Opens a connection; the caller holds a reserved slot and a port. */
-    PooledEntry<C> open(EndpointPool<C> ep, long waitedNanos) throws IOException {
+    LeaseHandle<C> open(EndpointPool<C> ep, long waitedNanos) throws IOException {
         try {
             connectGuard.beforeConnect(ep.endpoint);
         } catch (PoolException | RuntimeException refused) {
@@ -84,7 +84,6 @@ final class Opener<C> {
             engine.retirer.retire(e, CloseReason.POOL_CLOSED);
             throw engine.rejected(ep.endpoint, engine.closedException(ep.endpoint));
         }
-        engine.onLeased(e, false, waitedNanos);
-        return e;
+        return engine.onLeased(e, false, waitedNanos);
     }
 }

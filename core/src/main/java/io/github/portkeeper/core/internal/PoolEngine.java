@@ -63,7 +63,7 @@ public final class PoolEngine<C> {
                 && (policy == Retirement.Policy.AWAIT_PEER || policy == Retirement.Policy.REQUEST_PEER_CLOSE);
         this.capacity = new Capacity<>(this, config.maxPerEndpoint(), config.maxTotal());
         this.admission = new Admission<>(this, connector, config.maxIdleTime().toNanos(),
-                config.maxLeasesPerConnection(), config.housekeepingInterval().toNanos(), lastUseCapable);
+                config.maxLeasesPerConnection(), lastUseCapable);
         this.waiters = new Dispatcher<>(this);
         this.portGate = new PortGate<>(this, config.portBudget());
         this.opener = new Opener<>(this, connector, config.connectGuard(),
@@ -113,7 +113,7 @@ public final class PoolEngine<C> {
     // ---------------------------------------------------------------- lease
 
     /** Leases a connection to {@code endpoint}: an idle one if fit, else a new one, waiting at most {@code timeout}. */
-    public PooledEntry<C> lease(Endpoint endpoint, Duration timeout) throws IOException {
+    public LeaseHandle<C> lease(Endpoint endpoint, Duration timeout) throws IOException {
         return lease(endpoint, timeout, false);
     }
 
@@ -121,11 +121,11 @@ public final class PoolEngine<C> {
      * Leases a new connection to {@code endpoint}, never an idle one, under the same limits and
      * waits; at the endpoint's limit an idle connection of it is retired to make room.
      */
-    public PooledEntry<C> leaseNew(Endpoint endpoint, Duration timeout) throws IOException {
+    public LeaseHandle<C> leaseNew(Endpoint endpoint, Duration timeout) throws IOException {
         return lease(endpoint, timeout, true);
     }
 
-    private PooledEntry<C> lease(Endpoint endpoint, Duration timeout, boolean fresh) throws IOException {
+    private LeaseHandle<C> lease(Endpoint endpoint, Duration timeout, boolean fresh) throws IOException {
         EndpointPool<C> ep = endpointPool(endpoint);
         if (closed) {
             throw rejected(endpoint, closedException(endpoint));
@@ -134,8 +134,7 @@ public final class PoolEngine<C> {
             if (!fresh) {
                 PooledEntry<C> e = admission.claimAndAdmit(ep);
                 if (e != null) {
-                    onLeased(e, true, 0L);
-                    return e;
+                    return onLeased(e, true, 0L);
                 }
             }
             if (capacity.reserve(ep) || (fresh && waiters.makeRoomIn(ep) && capacity.reserve(ep))) {
@@ -145,13 +144,14 @@ public final class PoolEngine<C> {
         return waiters.awaitLease(ep, timeout.toNanos(), fresh);
     }
 
-    void onLeased(PooledEntry<C> e, boolean reused, long waitedNanos) {
-        e.prepareLease(reused);
-        e.leaseCount++;
+    /** The owner of {@code e} hands it to a new holder: a fresh handle for this lease. */
+    LeaseHandle<C> onLeased(PooledEntry<C> e, boolean reused, long waitedNanos) {
+        e.prepareLease();
         if (leaks.enabled()) {
             leaks.leased(e);
         }
         listeners.leased(e.pool.endpoint, reused, waitedNanos);
+        return new LeaseHandle<>(e, reused);
     }
 
     PoolException rejected(Endpoint endpoint, IOException reason) {
@@ -174,21 +174,25 @@ public final class PoolEngine<C> {
 
     // ---------------------------------------------------------------- release
 
-    /** A lease holder gives {@code e} back: reuse it (hand-off or idle), or retire or discard it. */
-    void release(PooledEntry<C> e) {
+    /**
+     * A lease's first close gives {@code e} back: reuse it (hand-off or idle), or retire or
+     * discard it. {@code broken}, {@code retire} and {@code moveTo} (null: its own endpoint) are
+     * what the holder asked for.
+     */
+    void release(PooledEntry<C> e, boolean broken, boolean retire, Endpoint moveTo) {
         if (e.leasedFrom != null) {
             e.leasedFrom = null;
         }
-        if (e.moveTo != null && !e.isBroken() && !e.aborted && !e.isRetireRequested() && !closed) {
-            PooledEntry<C> moved = rehome(e, e.moveTo);
+        if (moveTo != null && !broken && !e.aborted && !retire && !closed) {
+            PooledEntry<C> moved = rehome(e, moveTo);
             if (moved == null) {
-                e.retire();
+                retire = true;
             } else {
                 e = moved;
             }
         }
         EndpointPool<C> ep = e.pool;
-        if (e.isBroken() || e.aborted) {
+        if (broken || e.aborted) {
             listeners.released(ep.endpoint, false);
             retirer.discardBroken(e);
             return;
@@ -197,7 +201,7 @@ public final class PoolEngine<C> {
         boolean lastUseCapable = admission.lastUseCapable;
         CloseReason reason = closed ? CloseReason.POOL_CLOSED
                 : e.lastUse ? (e.isExpired(now) ? CloseReason.LIFETIME : CloseReason.LEASE_BUDGET)
-                : e.isRetireRequested() ? CloseReason.RETIRED
+                : retire ? CloseReason.RETIRED
                 : lastUseCapable ? null // an expired one gets its last use on the next lease
                 : admission.unfitOnRelease(e, now);
         // A last-use-capable connection past its lifetime or budget stays, for one last lease.
@@ -209,17 +213,39 @@ public final class PoolEngine<C> {
             return;
         }
         e.idleSince = now;
-        listeners.released(ep.endpoint, true);
         if (ep.waiting.get() > 0) {
-            e.lastUse = dueForLastUse; // handed over directly, so the claim-time check is skipped
+            // Handed over directly, so the claim-time checks run here: the peer may have closed
+            // (or written) while it was leased, and a waiter must not get a dead connection.
+            if (!admission.quietSinceIdle(e)) {
+                listeners.released(ep.endpoint, false);
+                return;
+            }
+            listeners.released(ep.endpoint, true);
+            e.lastUse = dueForLastUse;
             if (waiters.handOff(ep, e)) {
                 return;
             }
             e.lastUse = false;
+        } else {
+            listeners.released(ep.endpoint, true);
         }
-        ep.makeIdle(e);
+        publishIdle(e);
         if (ep.waiting.get() > 0) {
             waiters.dispatch(ep);
+        }
+        waiters.serveOthersBlockedByTotal(ep);
+    }
+
+    /**
+     * Publishes a connection the caller owns as idle. A pool close that ran meanwhile may have
+     * swept the idle set before this one joined it: if the pool is closed now, take it back and
+     * close it (a volatile write of the state, then a volatile read of {@code closed}, against
+     * the close's write of {@code closed}, then its read of the state: one of the two sees it).
+     */
+    void publishIdle(PooledEntry<C> e) {
+        e.pool.makeIdle(e);
+        if (closed && e.idle2claim()) {
+            retirer.closeEntry(e, config.retirement().fallback() == Ending.RESET, CloseReason.POOL_CLOSED);
         }
     }
 

@@ -1,15 +1,12 @@
 package io.github.portkeeper.core.internal;
 
-import io.github.portkeeper.core.Endpoint;
-import io.github.portkeeper.core.Lease;
-
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.channels.SocketChannel;
 
 /**
- * One pooled connection and, while it is leased, its lease. Reusing the entry as the lease keeps
- * the reuse path free of allocation.
+ * One pooled connection: its slot in the pool. Holders never see it; each lease gets its own
+ * {@link LeaseHandle}, so a stale handle cannot reach a later holder's lease.
  *
  * <h2>States and who may move them (see docs/design/connection-states.md)</h2>
  * <pre>
@@ -26,7 +23,7 @@ import java.nio.channels.SocketChannel;
  * the pool on its behalf after a hand-off). DRAINING and CLOSED are owned by the engine's close
  * path, which is the only place a connection's socket is closed.
  */
-public final class PooledEntry<C> implements Lease<C> {
+public final class PooledEntry<C> {
 
     static final int IDLE = 0;
     static final int LEASED = 1;
@@ -61,20 +58,13 @@ public final class PooledEntry<C> implements Lease<C> {
     volatile Throwable leasedFrom;
     boolean leakReported;
 
-    /** Set by {@link #abort()}: the socket was closed with RST outside the close path. */
+    /** Set by the current lease's abort: the socket was closed with RST outside the close path. */
     volatile boolean aborted;
 
     /** Leases served so far, for the lease budget; touched by the owner only. */
     int leaseCount;
     /** This lease is the connection's last: the protocol should ask the peer to close. */
     boolean lastUse;
-
-    // Written and read by the lease holder only.
-    /** Where the connection goes back to on release, if not its own endpoint (Lease#moveTo). */
-    Endpoint moveTo;
-    private boolean broken;
-    private boolean retire;
-    private boolean reused;
 
     /** Set once, when the entry stops counting against the pool's limits. */
     boolean uncounted;
@@ -163,79 +153,14 @@ public final class PooledEntry<C> implements Lease<C> {
         state = next;
     }
 
-    void prepareLease(boolean reusedFromPool) {
-        this.reused = reusedFromPool;
-        this.broken = false;
-        this.retire = false;
-        this.moveTo = null;
-    }
-
-    boolean isBroken() {
-        return broken;
-    }
-
-    boolean isRetireRequested() {
-        return retire;
+    /** Readies the entry for a new lease by its owner. */
+    void prepareLease() {
+        this.aborted = false;
+        this.leaseCount++;
     }
 
     boolean isExpired(long now) {
         return now - createdAt >= lifetimeNanos;
-    }
-
-    @Override
-    public C connection() {
-        if (state != LEASED) {
-            throw new IllegalStateException("lease of " + pool.endpoint + " is closed");
-        }
-        return connection;
-    }
-
-    @Override
-    public Endpoint endpoint() {
-        return pool.endpoint;
-    }
-
-    @Override
-    public void markBroken() {
-        broken = true;
-    }
-
-    @Override
-    public void retire() {
-        retire = true;
-    }
-
-    @Override
-    public void moveTo(Endpoint endpoint) {
-        if (!endpoint.host().equals(pool.endpoint.host()) || endpoint.port() != pool.endpoint.port()) {
-            throw new IllegalArgumentException("a connection to " + pool.endpoint + " cannot move to " + endpoint);
-        }
-        moveTo = endpoint.equals(pool.endpoint) ? null : endpoint;
-    }
-
-    @Override
-    public boolean isLastUse() {
-        return lastUse;
-    }
-
-    @Override
-    public void abort() {
-        broken = true;
-        aborted = true;
-        // Not the cached channel(): abort may come from another thread than the owner's.
-        SocketCloser.abort(pool.engine.connector().channel(connection));
-    }
-
-    @Override
-    public boolean isReused() {
-        return reused;
-    }
-
-    @Override
-    public void close() {
-        if (state == LEASED) {
-            pool.engine.release(this);
-        }
     }
 
     @Override

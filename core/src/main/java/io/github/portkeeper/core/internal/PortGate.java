@@ -49,7 +49,7 @@ final class PortGate<C> {
      * Arrival order is not kept in this state: the budget, not the limits, is the bottleneck.
      * A {@code fresh} lease takes no idle connection.
      */
-    PooledEntry<C> awaitPortBudget(EndpointPool<C> ep, long waitedNanos, long timeoutNanos, boolean fresh)
+    LeaseHandle<C> awaitPortBudget(EndpointPool<C> ep, long waitedNanos, long timeoutNanos, boolean fresh)
             throws IOException {
         long start = System.nanoTime() - waitedNanos;
         for (;;) {
@@ -58,8 +58,7 @@ final class PortGate<C> {
             }
             PooledEntry<C> e = fresh ? null : engine.admission.claimAndAdmit(ep);
             if (e != null) {
-                engine.onLeased(e, true, System.nanoTime() - start);
-                return e;
+                return engine.onLeased(e, true, System.nanoTime() - start);
             }
             if (engine.capacity.reserve(ep)) {
                 if (takePort(ep)) {

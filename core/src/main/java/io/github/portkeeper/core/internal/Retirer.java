@@ -59,8 +59,13 @@ final class Retirer<C> {
 
     /** A broken connection may have bytes in flight: it is closed at once, never drained. */
     void discardBroken(PooledEntry<C> e) {
+        discard(e, CloseReason.BROKEN);
+    }
+
+    /** Closes a connection in an unknown protocol state at once (RST unless the policy is LOCAL). */
+    void discard(PooledEntry<C> e, CloseReason reason) {
         engine.capacity.uncount(e);
-        closeEntry(e, retirement.policy() != Retirement.Policy.LOCAL, CloseReason.BROKEN);
+        closeEntry(e, retirement.policy() != Retirement.Policy.LOCAL, reason);
     }
 
     private boolean sayGoodbye(PooledEntry<C> e) {

@@ -1,0 +1,130 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Lease;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * One lease of a pooled connection: a handle, not the connection's slot. Each lease gets its
+ * own handle, so a handle kept after its close (a second {@code close()}, a late
+ * {@code abort()} from a canceller) can never touch the connection once someone else holds it.
+ *
+ * <p>States: OPEN → CLOSED by the holder's first close; OPEN → ABORTING → ABORTED by an
+ * abort from any thread, then → CLOSED by the holder's close. A close that meets ABORTING waits
+ * the few instructions until the socket is shut, so the release always sees the abort, and an
+ * abort that meets CLOSED does nothing.
+ */
+final class LeaseHandle<C> implements Lease<C> {
+
+    private static final int OPEN = 0;
+    private static final int ABORTING = 1;
+    private static final int ABORTED = 2;
+    private static final int CLOSED = 3;
+
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(LeaseHandle.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final PooledEntry<C> entry;
+    private final boolean reused;
+    private volatile int state;
+    // Written and read by the holder only.
+    private boolean broken;
+    private boolean retire;
+    /** Where the connection goes back to on release, if not its own endpoint. */
+    private Endpoint moveTo;
+
+    LeaseHandle(PooledEntry<C> entry, boolean reused) {
+        this.entry = entry;
+        this.reused = reused;
+    }
+
+    @Override
+    public C connection() {
+        if (state == CLOSED) {
+            throw new IllegalStateException("lease of " + entry.pool.endpoint + " is closed");
+        }
+        return entry.connection;
+    }
+
+    @Override
+    public Endpoint endpoint() {
+        return entry.pool.endpoint;
+    }
+
+    @Override
+    public void markBroken() {
+        if (state != CLOSED) {
+            broken = true;
+        }
+    }
+
+    @Override
+    public void retire() {
+        if (state != CLOSED) {
+            retire = true;
+        }
+    }
+
+    @Override
+    public void moveTo(Endpoint endpoint) {
+        Endpoint own = entry.pool.endpoint;
+        if (!endpoint.host().equals(own.host()) || endpoint.port() != own.port()) {
+            throw new IllegalArgumentException("a connection to " + own + " cannot move to " + endpoint);
+        }
+        if (state != CLOSED) {
+            moveTo = endpoint.equals(own) ? null : endpoint;
+        }
+    }
+
+    @Override
+    public boolean isLastUse() {
+        return state != CLOSED && entry.lastUse;
+    }
+
+    @Override
+    public boolean isReused() {
+        return reused;
+    }
+
+    @Override
+    public void abort() {
+        if (STATE.compareAndSet(this, OPEN, ABORTING)) {
+            entry.aborted = true;
+            // Not the entry's cached channel: abort may come from another thread than the owner's.
+            SocketCloser.abort(entry.pool.engine.connector().channel(entry.connection));
+            state = ABORTED;
+        }
+    }
+
+    @Override
+    public void close() {
+        for (;;) {
+            int s = state;
+            if (s == CLOSED) {
+                return;
+            }
+            if (s == ABORTING) {
+                Thread.onSpinWait();
+                continue;
+            }
+            if (STATE.compareAndSet(this, s, CLOSED)) {
+                entry.pool.engine.release(entry, broken || s == ABORTED, retire, moveTo);
+                return;
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Lease{" + entry.pool.endpoint + (state == CLOSED ? ", closed}" : ", open}");
+    }
+}
