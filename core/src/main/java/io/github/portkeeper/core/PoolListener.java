@@ -47,6 +47,14 @@ public interface PoolListener {
     default void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason) {
     }
 
+    /**
+     * The pool forgot {@code endpoint}: it has no connection, no waiter and no recent TIME_WAIT
+     * toward it any more. A metrics binding drops the endpoint's meters; a later lease of the
+     * endpoint starts afresh (and reports events for it again).
+     */
+    default void endpointRemoved(Endpoint endpoint) {
+    }
+
     /** A lease has been held longer than the leak detection threshold; {@code leasedAt} shows where it was taken. */
     default void leakSuspected(Endpoint endpoint, Duration heldFor, Throwable leasedAt) {
     }

@@ -26,7 +26,7 @@ final class Capacity<C> {
     boolean reserve(EndpointPool<C> ep) {
         for (;;) {
             int n = ep.allocated.get();
-            if (n >= limit(ep)) {
+            if (n >= limit(ep) || n < 0) { // n < 0: the endpoint pool was removed
                 return false;
             }
             if (ep.allocated.compareAndSet(n, n + 1)) {
@@ -91,7 +91,7 @@ final class Capacity<C> {
     boolean reserveMove(EndpointPool<C> to) {
         for (;;) {
             int n = to.allocated.get();
-            if (n >= limit(to)) {
+            if (n >= limit(to) || n < 0) { // n < 0: the endpoint pool was removed
                 return false;
             }
             if (to.allocated.compareAndSet(n, n + 1)) {

@@ -48,12 +48,21 @@ final class Dispatcher<C> {
         }
     }
 
+    /**
+     * Queues and parks until served, or fails; null if the endpoint pool turned out removed
+     * (the caller looks the endpoint up again).
+     */
     LeaseHandle<C> awaitLease(EndpointPool<C> ep, long timeoutNanos, boolean fresh) throws IOException {
         long start = System.nanoTime();
         Waiter<C> w = new Waiter<>(Thread.currentThread(), fresh);
         ep.waiting.incrementAndGet();
         allWaiting.incrementAndGet();
         ep.waiters.add(w);
+        if (ep.isRemoved() && w.cancel()) {
+            left(ep);
+            ep.waiters.remove(w);
+            return null;
+        }
         dispatch(ep);
         for (;;) {
             int s = w.state();
@@ -66,6 +75,7 @@ final class Dispatcher<C> {
                 if (w.cancel()) {
                     left(ep);
                     ep.waiters.remove(w);
+                    engine.removeIfEmpty(ep);
                     long waited = System.nanoTime() - start;
                     if (interrupted) {
                         Thread.currentThread().interrupt();
@@ -133,9 +143,11 @@ final class Dispatcher<C> {
         if (ep.waiting.get() > 0) {
             dispatch(ep);
         }
-        for (EndpointPool<C> other : engine.endpointPools()) {
-            if (other != ep && other.waiting.get() > 0) {
-                dispatch(other);
+        if (allWaiting.get() > ep.waiting.get()) { // only then can another endpoint have a waiter
+            for (EndpointPool<C> other : engine.endpointPools()) {
+                if (other != ep && other.waiting.get() > 0) {
+                    dispatch(other);
+                }
             }
         }
     }

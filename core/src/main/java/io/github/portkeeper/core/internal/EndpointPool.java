@@ -21,8 +21,13 @@ final class EndpointPool<C> {
     final PoolEngine<C> engine;
     final Endpoint endpoint;
 
-    /** Open connections of this endpoint that count against the limits, plus reservations for connects in progress. */
+    /**
+     * Open connections of this endpoint that count against the limits, plus reservations for
+     * connects in progress; {@link #REMOVED} once the pool has forgotten the endpoint.
+     */
     final AtomicInteger allocated = new AtomicInteger();
+    /** The value of {@link #allocated} of an endpoint pool that was removed: no reservation can succeed. */
+    static final int REMOVED = Integer.MIN_VALUE / 2;
     /** This endpoint's own limit, set at run time; 0 = the pool's maxPerEndpoint. */
     volatile int maxOverride;
     /** Waiters still in WAITING state. */
@@ -52,6 +57,16 @@ final class EndpointPool<C> {
 
     PooledEntry<C>[] entries() {
         return entries;
+    }
+
+    /** Whether the pool removed this endpoint pool; a lease that meets it looks the endpoint up again. */
+    boolean isRemoved() {
+        return allocated.get() < 0;
+    }
+
+    /** Whether nothing is left in it: no connection (not even draining), no waiter and no limit of its own. */
+    boolean isEmpty() {
+        return entries.length == 0 && waiting.get() == 0 && allocated.get() == 0 && maxOverride == 0;
     }
 
     void add(PooledEntry<C> e) {

@@ -16,7 +16,7 @@ import java.lang.invoke.VarHandle;
  * the few instructions until the socket is shut, so the release always sees the abort, and an
  * abort that meets CLOSED does nothing.
  */
-final class LeaseHandle<C> implements Lease<C> {
+public final class LeaseHandle<C> implements Lease<C> {
 
     private static final int OPEN = 0;
     private static final int ABORTING = 1;

@@ -133,6 +133,16 @@ final class Listeners {
         }
     }
 
+    void endpointRemoved(Endpoint endpoint) {
+        for (PoolListener l : all) {
+            try {
+                l.endpointRemoved(endpoint);
+            } catch (RuntimeException e) {
+                failed(l, e);
+            }
+        }
+    }
+
     private static void failed(PoolListener listener, RuntimeException e) {
         LOG.log(Level.WARNING, "Pool listener " + listener + " threw; ignored", e);
     }

@@ -33,7 +33,8 @@ final class Opener<C> {
 
     /**
      * Opens a connection in a slot the caller reserved, if the port budget allows; otherwise
-     * gives the slot back and waits for the budget.
+     * gives the slot back and waits for the budget. Null if the endpoint pool was removed
+     * meanwhile (the caller looks the endpoint up again).
      */
     LeaseHandle<C> connectNew(EndpointPool<C> ep, long waitedNanos, long timeoutNanos, boolean fresh) throws IOException {
         if (!engine.portGate.takePort(ep)) {
@@ -64,6 +65,7 @@ final class Opener<C> {
             long nanos = System.nanoTime() - t0;
             ep.ports.giveBack(); // also ends the connect in progress
             engine.capacity.unreserve(ep);
+            engine.removeIfEmpty(ep);
             connectGuard.connectFailed(ep.endpoint, nanos, ex instanceof IOException ? (IOException) ex : new IOException(ex));
             engine.listeners.connectFailed(ep.endpoint, ex);
             ConnectFailedException failure = new ConnectFailedException(ep.endpoint, ex);

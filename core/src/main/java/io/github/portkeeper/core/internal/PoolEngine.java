@@ -37,12 +37,41 @@ public final class PoolEngine<C> {
 
     /** How long an expired connection that can have a last use waits idle for it before retiring anyway. */
     private static final long LAST_USE_GRACE_NANOS = 1_000_000_000L;
+    /** At most this many removed endpoints' server idle timeouts are remembered. */
+    private static final int REMEMBERED_MAX = 1024;
 
     private final Connector<C> connector;
     private final PoolConfig config;
     private final Ticker ticker;
     final Listeners listeners;
-    private final ConcurrentHashMap<Endpoint, EndpointPool<C>> endpoints = new ConcurrentHashMap<>();
+    /**
+     * The endpoint pools. Reads are lock-free; adding and removing take {@link #endpointsLock},
+     * so the map can be replaced by a smaller copy after many endpoints went (a hash table never
+     * shrinks by itself: 100,000 endpoints gone would keep a 1 MiB table).
+     */
+    private volatile ConcurrentHashMap<Endpoint, EndpointPool<C>> endpoints = new ConcurrentHashMap<>();
+    private final java.util.concurrent.locks.ReentrantLock endpointsLock = new java.util.concurrent.locks.ReentrantLock();
+    /** A live view of the current map's keys (the map itself may be replaced). */
+    private final Set<Endpoint> endpointsView = new java.util.AbstractSet<>() {
+        @Override
+        public java.util.Iterator<Endpoint> iterator() {
+            return Collections.unmodifiableSet(endpoints.keySet()).iterator();
+        }
+
+        @Override
+        public int size() {
+            return endpoints.size();
+        }
+
+        @Override
+        public boolean contains(Object o) {
+            return endpoints.containsKey(o);
+        }
+    };
+    /** The most endpoint pools the current map has held, guarded by {@link #endpointsLock}. */
+    private int endpointsPeak;
+    /** Server idle timeouts learned or announced for endpoints whose pools were removed, for when they come back. */
+    private final ConcurrentHashMap<Endpoint, Long> rememberedIdleTimeouts = new ConcurrentHashMap<>();
     final Capacity<C> capacity;
     final Admission<C> admission;
     final Dispatcher<C> waiters;
@@ -85,7 +114,7 @@ public final class PoolEngine<C> {
     /** The server idle timeout learned or announced for {@code endpoint}, if any. */
     public Optional<Duration> serverIdleTimeout(Endpoint endpoint) {
         EndpointPool<C> ep = endpoints.get(endpoint);
-        long nanos = ep == null ? Long.MAX_VALUE : ep.serverIdleTimeoutNanos();
+        long nanos = ep != null ? ep.serverIdleTimeoutNanos() : rememberedIdleTimeouts.getOrDefault(endpoint, Long.MAX_VALUE);
         return nanos == Long.MAX_VALUE ? Optional.empty() : Optional.of(Duration.ofNanos(nanos));
     }
 
@@ -107,7 +136,62 @@ public final class PoolEngine<C> {
 
     private EndpointPool<C> endpointPool(Endpoint endpoint) {
         EndpointPool<C> ep = endpoints.get(endpoint);
-        return ep != null ? ep : endpoints.computeIfAbsent(endpoint, e -> new EndpointPool<>(this, e));
+        if (ep != null) {
+            return ep;
+        }
+        endpointsLock.lock();
+        try {
+            ConcurrentHashMap<Endpoint, EndpointPool<C>> map = endpoints;
+            ep = map.computeIfAbsent(endpoint, this::newEndpointPool);
+            endpointsPeak = Math.max(endpointsPeak, map.size());
+            return ep;
+        } finally {
+            endpointsLock.unlock();
+        }
+    }
+
+    private EndpointPool<C> newEndpointPool(Endpoint endpoint) {
+        EndpointPool<C> ep = new EndpointPool<>(this, endpoint);
+        Long known = rememberedIdleTimeouts.remove(endpoint);
+        if (known != null) {
+            ep.learnedIdleTimeoutNanos = known;
+        }
+        return ep;
+    }
+
+    /**
+     * Forgets an endpoint pool with nothing left in it (no connection, waiter, reservation, or
+     * TIME_WAIT of ours in the last 60 s), so memory and meters follow the live endpoints, not
+     * every endpoint ever seen. Its allocation count is swapped to {@link EndpointPool#REMOVED}
+     * first, so no lease can reserve in it; a leaser that queued meanwhile keeps it alive (it
+     * increments {@code waiting} before checking for removal; this checks {@code waiting} after).
+     */
+    void removeIfEmpty(EndpointPool<C> ep) {
+        if (!ep.isEmpty() || !ep.ports.isQuiet(now()) || !ep.allocated.compareAndSet(0, EndpointPool.REMOVED)) {
+            return;
+        }
+        if (ep.waiting.get() != 0 || ep.entries().length != 0) {
+            ep.allocated.compareAndSet(EndpointPool.REMOVED, 0);
+            return;
+        }
+        endpointsLock.lock();
+        try {
+            ConcurrentHashMap<Endpoint, EndpointPool<C>> map = endpoints;
+            map.remove(ep.endpoint, ep);
+            int size = map.size();
+            if (endpointsPeak >= 4096 && size * 8 < endpointsPeak) {
+                // Readers of the old map see the same pools; one that meets a removed pool looks again.
+                endpoints = new ConcurrentHashMap<>(map);
+                endpointsPeak = size;
+            }
+        } finally {
+            endpointsLock.unlock();
+        }
+        long known = ep.serverIdleTimeoutNanos();
+        if (known != Long.MAX_VALUE && rememberedIdleTimeouts.size() < REMEMBERED_MAX) {
+            rememberedIdleTimeouts.put(ep.endpoint, known);
+        }
+        listeners.endpointRemoved(ep.endpoint);
     }
 
     // ---------------------------------------------------------------- lease
@@ -126,22 +210,35 @@ public final class PoolEngine<C> {
     }
 
     private LeaseHandle<C> lease(Endpoint endpoint, Duration timeout, boolean fresh) throws IOException {
-        EndpointPool<C> ep = endpointPool(endpoint);
-        if (closed) {
-            throw rejected(endpoint, closedException(endpoint));
-        }
-        if (ep.waiting.get() == 0) {
-            if (!fresh) {
-                PooledEntry<C> e = admission.claimAndAdmit(ep);
-                if (e != null) {
-                    return onLeased(e, true, 0L);
+        long timeoutNanos = timeout.toNanos();
+        for (;;) {
+            EndpointPool<C> ep = endpointPool(endpoint);
+            if (closed) {
+                throw rejected(endpoint, closedException(endpoint));
+            }
+            LeaseHandle<C> h = null;
+            if (ep.waiting.get() == 0) {
+                if (!fresh) {
+                    PooledEntry<C> e = admission.claimAndAdmit(ep);
+                    if (e != null) {
+                        return onLeased(e, true, 0L);
+                    }
+                }
+                if (capacity.reserve(ep) || (fresh && waiters.makeRoomIn(ep) && capacity.reserve(ep))) {
+                    h = opener.connectNew(ep, 0L, timeoutNanos, fresh);
+                    if (h != null) {
+                        return h;
+                    }
                 }
             }
-            if (capacity.reserve(ep) || (fresh && waiters.makeRoomIn(ep) && capacity.reserve(ep))) {
-                return opener.connectNew(ep, 0L, timeout.toNanos(), fresh);
+            if (!ep.isRemoved()) {
+                h = waiters.awaitLease(ep, timeoutNanos, fresh);
             }
+            if (h != null) {
+                return h;
+            }
+            // Null: the endpoint pool was removed as we arrived; look the endpoint up again.
         }
-        return waiters.awaitLease(ep, timeout.toNanos(), fresh);
     }
 
     /** The owner of {@code e} hands it to a new holder: a fresh handle for this lease. */
@@ -271,6 +368,7 @@ public final class PoolEngine<C> {
         from.ports.movedOut();
         from.allocated.decrementAndGet();
         waiters.capacityFreed(from);
+        removeIfEmpty(from);
         return moved;
     }
 
@@ -358,6 +456,10 @@ public final class PoolEngine<C> {
     /** Retires idle connections no longer fit to lease and reports leases held past the leak threshold. */
     void checkIdleAndLeaks(long now) {
         for (EndpointPool<C> ep : endpoints.values()) {
+            if (ep.isEmpty()) {
+                removeIfEmpty(ep); // one whose TIME_WAIT window has passed since its last close
+                continue;
+            }
             for (PooledEntry<C> e : ep.entries()) {
                 int s = e.state();
                 if (s == PooledEntry.IDLE || s == PooledEntry.WATCHED) {
@@ -413,7 +515,7 @@ public final class PoolEngine<C> {
 
     /** The endpoints this pool has served. */
     public Set<Endpoint> endpoints() {
-        return Collections.unmodifiableSet(endpoints.keySet());
+        return endpointsView;
     }
 
     /** Port usage per endpoint, for health checks. */

@@ -56,6 +56,9 @@ final class PortGate<C> {
             if (engine.isClosed()) {
                 throw engine.rejected(ep.endpoint, engine.closedException(ep.endpoint));
             }
+            if (ep.isRemoved()) {
+                return null; // the caller looks the endpoint up again
+            }
             PooledEntry<C> e = fresh ? null : engine.admission.claimAndAdmit(ep);
             if (e != null) {
                 return engine.onLeased(e, true, System.nanoTime() - start);

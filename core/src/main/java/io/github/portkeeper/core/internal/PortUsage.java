@@ -146,6 +146,11 @@ final class PortUsage {
         openedAndConnecting.addAndGet(-openedMark * OPENED);
     }
 
+    /** Whether no socket of ours toward the endpoint is open or in the TIME_WAIT window: nothing to remember. */
+    boolean isQuiet(long now) {
+        return sockets.get() == 0 && recentTimeWait(now) == 0;
+    }
+
     /** Sockets opened toward the endpoint since the kernel was last read. */
     int openedSinceRead() {
         return opened(openedAndConnecting.get());

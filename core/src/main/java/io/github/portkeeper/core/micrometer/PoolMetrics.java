@@ -56,6 +56,9 @@ public final class PoolMetrics implements MeterBinder {
     private final ConcurrentHashMap<Endpoint, List<InetSocketAddress>> addresses = new ConcurrentHashMap<>();
     private final java.util.Set<String> gaugedEndpointTags = ConcurrentHashMap.newKeySet();
     private final java.util.Set<String> gaugedBudgetTags = ConcurrentHashMap.newKeySet();
+    /** Meters registered per endpoint tag value, and how many live endpoints share it, to drop them when the pool forgets the endpoints. */
+    private final ConcurrentHashMap<String, List<io.micrometer.core.instrument.Meter>> metersByTag = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Integer> endpointsByTag = new ConcurrentHashMap<>();
     private final LongAdder leasesServed = new LongAdder();
     private final LongAdder timeWaitCaused = new LongAdder();
     private final LongAdder avoided = new LongAdder();
@@ -157,9 +160,12 @@ public final class PoolMetrics implements MeterBinder {
             return;
         }
         for (String state : new String[] {"active", "idle", "draining"}) {
-            Gauge.builder("portkeeper.connections", pool, p -> stateCount(p, endpointTagValue, state))
+            Gauge g = Gauge.builder("portkeeper.connections", pool, p -> stateCount(p, endpointTagValue, state))
                     .description("Connections by state")
                     .tags(tags.and("state", state)).register(registry);
+            if (endpointTagValue != null) {
+                tagMeters(endpointTagValue).add(g);
+            }
         }
     }
 
@@ -228,17 +234,50 @@ public final class PoolMetrics implements MeterBinder {
         Tags tags = Tags.of("pool", pool.name());
         if (endpointTag) {
             tags = tags.and("endpoint", e.toString());
+            endpointsByTag.merge(e.toString(), 1, Integer::sum);
             if (pool.statsPerEndpoint()) {
                 registerStateGauges(r, tags, e.toString());
             }
             if (pool.budgetEnabled() && gaugedBudgetTags.add(e.toString())) {
                 String tag = e.toString();
-                Gauge.builder("portkeeper.ports.budget.used", pool, p -> budgetRatio(p, tag))
+                tagMeters(tag).add(Gauge.builder("portkeeper.ports.budget.used", pool, p -> budgetRatio(p, tag))
                         .description("Share of the port budget in use toward the endpoint (0..1)")
-                        .tags(tags).register(r);
+                        .tags(tags).register(r));
             }
         }
-        return new EndpointMeters(r, tags);
+        EndpointMeters m = new EndpointMeters(r, tags);
+        if (endpointTag) {
+            tagMeters(e.toString()).addAll(m.all());
+        }
+        return m;
+    }
+
+    private List<io.micrometer.core.instrument.Meter> tagMeters(String tag) {
+        return metersByTag.computeIfAbsent(tag, t -> new java.util.concurrent.CopyOnWriteArrayList<>());
+    }
+
+    /**
+     * The pool forgot {@code e}: drop its meters (once no live endpoint shares its tag value),
+     * so the registry follows the live endpoints, not every endpoint ever seen.
+     */
+    private void forget(Endpoint e) {
+        addresses.remove(e);
+        if (perEndpoint.remove(e) == null || !endpointTag) {
+            return;
+        }
+        String tag = e.toString();
+        Integer left = endpointsByTag.computeIfPresent(tag, (t, n) -> n > 1 ? n - 1 : null);
+        if (left != null) {
+            return;
+        }
+        gaugedEndpointTags.remove(tag);
+        gaugedBudgetTags.remove(tag);
+        List<io.micrometer.core.instrument.Meter> meters = metersByTag.remove(tag);
+        if (meters != null) {
+            for (io.micrometer.core.instrument.Meter m : meters) {
+                registry.remove(m);
+            }
+        }
     }
 
     /** Pre-registered meters of one endpoint, so events cost a map lookup and an increment. */
@@ -280,6 +319,11 @@ public final class PoolMetrics implements MeterBinder {
                     .tags(tags).register(r);
         }
 
+        List<io.micrometer.core.instrument.Meter> all() {
+            return List.of(opened, closedPeer, closedLocal, closedReset, closedFailed, leasesReused, leasesNew,
+                    leasesTimeout, leasesRejected, leaseWait, timeWaitCaused, leaksSuspected);
+        }
+
         private static Counter closed(MeterRegistry r, Tags tags, String by) {
             return Counter.builder("portkeeper.connections.closed").description("Connections closed, by which side closed first")
                     .tags(tags.and("closed.by", by)).register(r);
@@ -292,6 +336,11 @@ public final class PoolMetrics implements MeterBinder {
     }
 
     private final class Recorder implements PoolListener {
+
+        @Override
+        public void endpointRemoved(Endpoint endpoint) {
+            forget(endpoint);
+        }
 
         @Override
         public void connectionOpened(Endpoint endpoint, long connectNanos) {
