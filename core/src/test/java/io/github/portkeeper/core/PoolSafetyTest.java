@@ -2,7 +2,7 @@ package io.github.portkeeper.core;
 
 import io.github.portkeeper.core.testing.ChannelConnector;
 import io.github.portkeeper.core.testing.FakeTicker;
-import io.github.portkeeper.core.testing.Kernel;
+import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.core.testing.RecordingListener;
 import io.github.portkeeper.core.testing.ScriptedServer;
 import io.github.portkeeper.core.testing.StubConnection;

@@ -320,7 +320,7 @@ public final class PoolMetrics implements MeterBinder {
         }
 
         List<io.micrometer.core.instrument.Meter> all() {
-            return List.of(opened, closedPeer, closedLocal, closedReset, closedFailed, leasesReused, leasesNew,
+            return List.of(opened, closedPeer, closedLocal, closedReset, closedFailed, closedAborted, leasesReused, leasesNew,
                     leasesTimeout, leasesRejected, leaseWait, timeWaitCaused, leaksSuspected);
         }
 
