@@ -1,0 +1,95 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.KernelProbe;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.PortBudget;
+import io.github.portkeeper.core.Retirement;
+import io.github.portkeeper.core.SocketPool;
+import io.github.portkeeper.core.testing.ScriptedServer;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.net.Socket;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The port budget's kernel reads are few and shared: churn that does not grow a pool's use of
+ * ports causes none, and the pools of one JVM toward one server share one periodic read instead
+ * of each reading on its own. (Other tests of this JVM may add a read now and then: the bounds
+ * leave room for that, far below what per-pool or per-connect reads cost.)
+ */
+class KernelPortCounterTest {
+
+    /** 100 ports per endpoint, kernel counting on. */
+    private static final PortBudget HUNDRED = PortBudget.ofRange(40000, 40199).withShare(0.5);
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void churnThatDoesNotGrowThePoolsUseOfPortsReadsNoKernelTable() throws Exception {
+        Assumptions.assumeTrue(KernelProbe.linux().isAvailable(), "needs /proc/net/tcp");
+        try (ScriptedServer server = ScriptedServer.start();
+             SocketPool sockets = SocketPool.builder().poolConfig(PoolConfig.builder().name("churn-reads")
+                     .maxLeasesPerConnection(1).retirement(Retirement.reset()).portBudget(HUNDRED).build()).build()) {
+            try (Socket s = sockets.socket(server.host(), server.port())) {
+                assertThat(ScriptedServer.exchange(s, 0)).isEqualTo(1); // the endpoint's first count
+            }
+            KernelPortCounter kernel = KernelPortCounter.shared();
+            long before = kernel.tableReads();
+            int churn = 200; // twice the budget: a read per tenth of the budget opened would be 20
+            for (int i = 1; i <= churn; i++) {
+                try (Socket s = sockets.socket(server.host(), server.port())) {
+                    assertThat(ScriptedServer.exchange(s, i)).isEqualTo(i + 1);
+                }
+            }
+            long reads = kernel.tableReads() - before;
+            System.out.println("[KernelPortCounterTest] " + churn + " new connections, each closed with RST: " + reads + " kernel reads");
+            assertThat(server.accepted()).isEqualTo(churn + 1);
+            assertThat(reads).as("kernel table reads during %d connects that left no TIME_WAIT", churn).isLessThanOrEqualTo(2);
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void poolsOfOneJvmTowardOneServerShareOnePeriodicRead() throws Exception {
+        Assumptions.assumeTrue(KernelProbe.linux().isAvailable(), "needs /proc/net/tcp");
+        int pools = 10;
+        List<SocketPool> all = new ArrayList<>();
+        List<Socket> held = new ArrayList<>();
+        try (ScriptedServer server = ScriptedServer.start()) {
+            for (int p = 0; p < pools; p++) {
+                SocketPool sockets = SocketPool.builder().poolConfig(PoolConfig.builder().name("shared-reads-" + p)
+                        .portBudget(HUNDRED).build()).build();
+                all.add(sockets);
+                // Two each: 20 of the server's 100 ports in this JVM, so it is worth a read a second.
+                held.add(sockets.socket(server.host(), server.port()));
+                held.add(sockets.socket(server.host(), server.port()));
+            }
+            KernelPortCounter kernel = KernelPortCounter.shared();
+            long before = kernel.tableReads();
+            long t0 = System.nanoTime();
+            await().pollDelay(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(10)).until(() -> true);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            long reads = kernel.tableReads() - before;
+            System.out.printf("[KernelPortCounterTest] %d pools holding 2 connections each: %d kernel reads in %.1f s%n",
+                    pools, reads, seconds);
+            // One read a second for the JVM (plus slack), not one per pool a second (30 here).
+            assertThat(reads).as("kernel reads in %.1f s by %d pools", seconds, pools).isBetween(1L, (long) Math.ceil(seconds) + 3);
+            for (SocketPool sockets : all) {
+                assertThat(sockets.pool().portBudget().endpoints().values())
+                        .allSatisfy(u -> assertThat(u.otherSockets()).as("the other pools' sockets, seen by the shared read").isEqualTo(18));
+            }
+        } finally {
+            for (Socket s : held) {
+                s.close();
+            }
+            all.forEach(SocketPool::close);
+        }
+    }
+}
