@@ -97,6 +97,8 @@ public final class IdleWatcher {
     private final ForeignDrains foreign = new ForeignDrains(this);
     private final AtomicInteger foreignCount = new AtomicInteger();
     private final ThreadPoolExecutor worker;
+    /** Reads of the kernel's socket table for the port budget: apart, so a long read never delays listener events. */
+    private final ThreadPoolExecutor reader;
     /** When the thread will wake on its own ({@link System#nanoTime()}), or {@link #AWAKE}. */
     private volatile long sleepUntil = AWAKE;
     private volatile boolean running;
@@ -109,8 +111,14 @@ public final class IdleWatcher {
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot open the idle watcher's selector", e);
         }
-        this.worker = new ThreadPoolExecutor(0, 1, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, threadName + "-worker");
+        this.worker = singleOnDemand(threadName + "-worker");
+        this.reader = singleOnDemand(threadName + "-kernel");
+    }
+
+    /** One daemon thread that exists only while it has work (it ends after a second without). */
+    private static ThreadPoolExecutor singleOnDemand(String name) {
+        return new ThreadPoolExecutor(0, 1, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, name);
             t.setDaemon(true);
             return t;
         });
@@ -136,6 +144,11 @@ public final class IdleWatcher {
     /** Runs {@code work} on the worker thread, whoever calls. */
     void runOnWorker(Runnable work) {
         worker.execute(() -> runLogged(work));
+    }
+
+    /** Runs a read of the kernel's socket table on its own on-demand thread. */
+    void runKernelRead(Runnable read) {
+        reader.execute(() -> runLogged(read));
     }
 
     private static void runLogged(Runnable work) {

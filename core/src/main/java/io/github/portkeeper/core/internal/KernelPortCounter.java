@@ -23,7 +23,8 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * The JVM's one reader of the kernel's socket table for the port budget: it counts every socket
  * on this host toward an endpoint (other pools' and processes' included). Leases never read the
- * table: they ask this reader, which reads on the idle watcher's worker thread; requests that
+ * table: they ask this reader, which reads on a thread of its own that exists only while
+ * there is reading to do (so a long read never delays listener events); requests that
  * arrive while a read is queued share it, and every endpoint toward the same server is counted
  * from the same read.
  *
@@ -112,7 +113,7 @@ final class KernelPortCounter extends IdleWatcher.Task {
 
     private void queueRead() {
         if (readQueued.compareAndSet(false, true)) {
-            watcher.runOnWorker(this::readNow);
+            watcher.runKernelRead(this::readNow);
         }
     }
 
@@ -134,7 +135,7 @@ final class KernelPortCounter extends IdleWatcher.Task {
         }
     }
 
-    /** The watcher's timer: the periodic read, on the worker. */
+    /** The watcher's timer: the periodic read, on the reader's thread. */
     @Override
     protected long run(long now) {
         queueRead();
@@ -174,7 +175,7 @@ final class KernelPortCounter extends IdleWatcher.Task {
         }
     }
 
-    /** One read for every endpoint that wants or needs a count; on the worker thread. */
+    /** One read for every endpoint that wants or needs a count; on the reader's thread. */
     private void readNow() {
         readQueued.set(false);
         long now = System.nanoTime();
