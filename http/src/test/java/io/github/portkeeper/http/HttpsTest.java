@@ -5,6 +5,7 @@ import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.http.testing.EndpointRecorder;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ServerConnections;
 import io.github.portkeeper.test.TallyListener;
@@ -124,6 +125,7 @@ class HttpsTest {
         startWireMock(2000L);
         TallyListener tally = new TallyListener();
         PortkeeperConnectionManager mgr = manager("tls-idle", tally, trustingTls());
+        EndpointRecorder seen = EndpointRecorder.on(mgr.pool());
         CloseableHttpClient client = client(mgr);
 
         int first = secureGet(client, null);
@@ -139,7 +141,7 @@ class HttpsTest {
         assertThat(second).isNotEqualTo(first);
         assertThat(tally.opened()).isEqualTo(2);
         System.out.printf("[HttpsTest] idle TLS close: %s; learned=%s; %s%n", tally.closedEvents(),
-                mgr.pool().serverIdleTimeout(mgr.pool().endpoints().iterator().next()), Kernel.describe(address));
+                mgr.pool().serverIdleTimeout(seen.last()), Kernel.describe(address));
     }
 
     @Test
@@ -173,6 +175,7 @@ class HttpsTest {
         leaks.track(server.address());
         TallyListener tally = new TallyListener();
         PortkeeperConnectionManager manager = manager("tls-learn", tally, trustingTls());
+        EndpointRecorder seen = EndpointRecorder.on(manager.pool());
         CloseableHttpClient client = client(manager);
 
         String body = client.execute(new HttpGet(server.url("/secure")), r -> EntityUtils.toString(r.getEntity()));
@@ -183,7 +186,9 @@ class HttpsTest {
         assertThat(tally.closedEvents()).singleElement()
                 .satisfies(c -> assertThat(c.ending()).isEqualTo(Ending.PEER))
                 .satisfies(c -> assertThat(c.reason()).isEqualTo(CloseReason.PEER_CLOSED));
-        assertThat(manager.pool().serverIdleTimeout(manager.pool().endpoints().iterator().next())).as("learned idle timeout")
-                .hasValueSatisfying(d -> assertThat(d).isBetween(Duration.ofMillis(200), Duration.ofMillis(400)));
+        // The server closes at 300 ms idle (FIN 50 ms after its close_notify); what is learned is the
+        // idle age when the watcher saw the FIN, later by the watcher's lag on a loaded host.
+        assertThat(manager.pool().serverIdleTimeout(seen.last())).as("learned idle timeout")
+                .hasValueSatisfying(d -> assertThat(d).isBetween(Duration.ofMillis(200), Duration.ofMillis(1000)));
     }
 }

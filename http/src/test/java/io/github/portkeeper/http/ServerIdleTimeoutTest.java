@@ -6,6 +6,7 @@ import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.http.testing.EndpointRecorder;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
 import io.github.portkeeper.http.testing.ScriptedHttpServer.End;
@@ -70,6 +71,7 @@ class ServerIdleTimeoutTest {
         ScriptedHttpServer server = start(ScriptedHttpServer.builder().closeIdleAfter(SERVER_IDLE_TIMEOUT));
         // The client's own idle settings (maxIdleTime 2 min) are far longer than the server's 300 ms.
         PortkeeperConnectionManager manager = manager(PoolConfig.builder().name("idle-bursts").maxPerEndpoint(4));
+        EndpointRecorder seen = EndpointRecorder.on(manager.pool());
         CloseableHttpClient client = client(manager);
         ExecutorService workers = Executors.newFixedThreadPool(4);
         leaks.closeAfter(() -> workers.shutdownNow());
@@ -106,7 +108,7 @@ class ServerIdleTimeoutTest {
         assertThat(tally.closed(Ending.LOCAL)).as("closes with a local FIN: %s", tally).isZero();
         assertThat(Kernel.clientTimeWait(address)).as(() -> Kernel.describe(address)).isZero();
         assertThat(Kernel.serverTimeWait(server.port())).as("the server closed first: " + Kernel.describe(address)).isPositive();
-        Endpoint endpoint = manager.pool().endpoints().iterator().next();
+        Endpoint endpoint = seen.last();
         assertThat(manager.pool().serverIdleTimeout(endpoint)).as("learned server idle timeout")
                 .hasValueSatisfying(d -> assertThat(d).isBetween(Duration.ofMillis(100), Duration.ofMillis(400)));
         System.out.printf("[ServerIdleTimeoutTest] requests=%d served=%d connections=%d serverIdleCloses=%d retried=%d learned=%s closes=%s; %s%n",
