@@ -4,10 +4,12 @@ package io.github.portkeeper.core;
  * Exclusive use of one pooled connection. Closing the lease gives the connection back to the
  * pool; use it in try-with-resources.
  *
- * <p>A lease is meant for the one thread (or one task) that took it. {@link #close()} is
- * idempotent while the lease is still the holder's: a second close is ignored. Once closed, the
- * lease must not be used again; the pool reuses lease objects, so a stale reference may belong
- * to a later holder (as with HttpCore's pool entries).
+ * <p>A lease is meant for the one thread (or one task) that took it. It is a handle, not the
+ * connection's slot: each lease is a new object, and only its first {@link #close()} gives the
+ * connection back. A second close, or {@link #abort()}, {@link #markBroken()} or
+ * {@link #retire()} after the close, does nothing, so a handle kept too long can never touch
+ * the connection of a later holder; {@link #connection()} after the close throws
+ * {@link IllegalStateException}.
  *
  * @param <C> the connection type
  */

@@ -111,7 +111,11 @@ public final class Pool<C> implements AutoCloseable {
         return engine.stats(Objects.requireNonNull(endpoint, "endpoint"));
     }
 
-    /** The endpoints the pool has served so far (a live, unmodifiable view). */
+    /**
+     * The endpoints the pool currently knows (a live, unmodifiable view). An endpoint with no
+     * connection, no waiter and no TIME_WAIT of the pool's in the last 60 seconds is forgotten,
+     * so the pool's memory follows its live endpoints; a later lease brings it back.
+     */
     public java.util.Set<Endpoint> endpoints() {
         return engine.endpoints();
     }
