@@ -65,6 +65,17 @@ final class KernelPortCounter extends IdleWatcher.Task {
     private final Condition done = doneLock.newCondition();
     private volatile long reads;
     private volatile long tableReads;
+    /** The last table read, for endpoint pools that come back (see {@link #seedFromRecentRead}). */
+    private volatile SocketTable lastTable;
+    private volatile long lastTableAt = Long.MIN_VALUE / 2;
+    /** Endpoints counted from {@link #lastTable}, with their resolved addresses (bounded, oldest dropped). */
+    private final Map<io.github.portkeeper.core.Endpoint, List<InetSocketAddress>> countedInLastTable = Collections.synchronizedMap(
+            new LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<io.github.portkeeper.core.Endpoint, List<InetSocketAddress>> eldest) {
+                    return size() > 4096;
+                }
+            });
 
     KernelPortCounter(KernelProbe probe) {
         this.probe = probe;
@@ -97,12 +108,48 @@ final class KernelPortCounter extends IdleWatcher.Task {
             }
             return;
         }
+        if (seedFromRecentRead(ep, budget)) {
+            return;
+        }
         long seen = reads;
         want(ep, budget);
         awaitReadAfter(seen, ep);
         if (!ports.kernelKnown()) {
             ports.refreshed(0, 0L); // unresolvable or unreadable: count ours only
         }
+    }
+
+    /**
+     * An endpoint pool the engine forgot while it was empty and now creates again: if its
+     * endpoint was counted in a table read less than {@link #PERIOD_NANOS} ago, it is counted
+     * from that table (mark 0: an overcount at worst, until the next read) instead of waiting
+     * for a new read. A churn of one connection at a time thus costs at most a read a second.
+     * An endpoint never counted before always waits for a fresh read.
+     */
+    private boolean seedFromRecentRead(EndpointPool<?> ep, int budget) {
+        SocketTable table = lastTable;
+        if (table == null || System.nanoTime() - lastTableAt >= PERIOD_NANOS) {
+            return false;
+        }
+        List<InetSocketAddress> addresses = countedInLastTable.get(ep.endpoint);
+        if (addresses == null) {
+            return false;
+        }
+        PortUsage ports = ep.ports;
+        ports.readLock.lock();
+        try {
+            if (!ports.kernelKnown()) {
+                ports.addresses = addresses;
+                ports.refreshed(total(table, ports), 0L);
+            }
+        } finally {
+            ports.readLock.unlock();
+        }
+        tracked.putIfAbsent(ep, budget);
+        // Whether the JVM's use toward this server now calls for periodic reads is looked at
+        // when that table is a period old (one wakeup, and a read only if it does).
+        watcher.schedule(this, lastTableAt + PERIOD_NANOS);
+        return true;
     }
 
     private void want(EndpointPool<?> ep, int budget) {
@@ -235,7 +282,10 @@ final class KernelPortCounter extends IdleWatcher.Task {
             tableReads++;
             for (Map.Entry<EndpointPool<?>, Long> m : marks.entrySet()) {
                 m.getKey().ports.refreshed(total(table, m.getKey().ports), m.getValue());
+                countedInLastTable.put(m.getKey().endpoint, m.getKey().ports.addresses);
             }
+            lastTable = table;
+            lastTableAt = System.nanoTime();
         } finally {
             for (EndpointPool<?> ep : marks.keySet()) {
                 ep.ports.readLock.unlock();

@@ -42,6 +42,7 @@ class KernelPortCounterTest {
             }
             KernelPortCounter kernel = KernelPortCounter.shared();
             long before = kernel.tableReads();
+            long t0 = System.nanoTime();
             int churn = 200; // twice the budget: a read per tenth of the budget opened would be 20
             for (int i = 1; i <= churn; i++) {
                 try (Socket s = sockets.socket(server.host(), server.port())) {
@@ -49,9 +50,14 @@ class KernelPortCounterTest {
                 }
             }
             long reads = kernel.tableReads() - before;
-            System.out.println("[KernelPortCounterTest] " + churn + " new connections, each closed with RST: " + reads + " kernel reads");
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            System.out.printf("[KernelPortCounterTest] %d new connections, each closed with RST, in %.1f s: %d kernel reads%n",
+                    churn, seconds, reads);
             assertThat(server.accepted()).isEqualTo(churn + 1);
-            assertThat(reads).as("kernel table reads during %d connects that left no TIME_WAIT", churn).isLessThanOrEqualTo(2);
+            // The endpoint is empty between connections and may be forgotten and made again: at
+            // most one read a second then, never one per connect (200) or per tenth of the budget (20).
+            assertThat(reads).as("kernel table reads during %d connects in %.1f s that left no TIME_WAIT", churn, seconds)
+                    .isLessThanOrEqualTo((long) Math.ceil(seconds) + 1);
         }
     }
 
