@@ -150,4 +150,20 @@ class PoolControlTest {
         assertThat(get(client, patient.url("/slow"))).isEqualTo("late");
         assertThatThrownBy(() -> get(client, impatient.url("/slow"))).isInstanceOf(SocketTimeoutException.class);
     }
+
+    @Test
+    void connectionConfigPerRouteComesFromTheResolverOnNewAndReusedConnections() throws Exception {
+        ScriptedHttpServer patient = server();
+        ScriptedHttpServer impatient = server();
+        PortkeeperConnectionManager manager = manager(PortkeeperConnectionManager.builder()
+                .setConnectionConfigResolver(route -> route.getTargetHost().getPort() == impatient.port()
+                        ? ConnectionConfig.custom().setSocketTimeout(Timeout.ofMilliseconds(500)).build() : null), "per-route-connection");
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).disableAutomaticRetries().build());
+
+        assertThat(get(client, impatient.url("/fast"))).isEqualTo("ok");
+        assertThatThrownBy(() -> get(client, impatient.url("/slow"))).as("on the reused connection")
+                .isInstanceOf(SocketTimeoutException.class);
+        assertThat(impatient.acceptedPorts()).hasSize(1);
+        assertThat(get(client, patient.url("/slow"))).isEqualTo("late");
+    }
 }
