@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The kernel's TCP sockets at one instant, as read by {@link KernelProbe#snapshot()}, with
@@ -94,6 +95,28 @@ public final class SocketTable {
             count += sockets.countToRemoteV6(state.code(), r.hi, r.lo, r.port);
         }
         return count;
+    }
+
+    /**
+     * Returns the local ports of client-side sockets in a state whose remote endpoint is
+     * {@code remote}: one per socket, so a socket can be followed from snapshot to snapshot
+     * (e.g. to measure how long a CLOSE_WAIT lasts).
+     *
+     * @param state the state to look for
+     * @param remote the remote address and port; must be resolved
+     * @return the local ports, in ascending order, unmodifiable; empty if there is none
+     * @throws IllegalArgumentException if {@code remote} is unresolved
+     */
+    public Set<Integer> localPortsToRemote(TcpState state, InetSocketAddress remote) {
+        Objects.requireNonNull(state, "state");
+        Remote r = Remote.of(remote);
+        Set<Integer> ports = new TreeSet<>();
+        if (r.isV4()) {
+            sockets.localPortsToRemoteV4(state.code(), (int) r.lo, r.port, ports);
+        } else {
+            sockets.localPortsToRemoteV6(state.code(), r.hi, r.lo, r.port, ports);
+        }
+        return Collections.unmodifiableSet(ports);
     }
 
     /**

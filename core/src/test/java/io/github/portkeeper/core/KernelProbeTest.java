@@ -65,6 +65,10 @@ class KernelProbeTest {
                 .as("each socket counted once").isEqualTo(4);
         assertThat(table.countToRemotes(CLOSE_WAIT, List.of(server6, other))).isEqualTo(1);
         assertThat(table.countToRemotes(TIME_WAIT, List.of())).isZero();
+        assertThat(table.localPortsToRemote(TIME_WAIT, server)).as("one local port per socket, tcp and mapped tcp6")
+                .containsExactly(50_000, 50_001, 50_003);
+        assertThat(table.localPortsToRemote(CLOSE_WAIT, server6)).containsExactly(50_005);
+        assertThat(table.localPortsToRemote(CLOSE_WAIT, server)).isEmpty();
         assertThat(table.countOnLocalPort(LISTEN, 8080)).isEqualTo(1);
         assertThat(table.countOnLocalPort(ESTABLISHED, 8080)).as("listener not counted").isEqualTo(1);
         assertThat(table.countsByState())

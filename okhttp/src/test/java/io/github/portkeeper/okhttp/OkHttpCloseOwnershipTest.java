@@ -2,9 +2,10 @@ package io.github.portkeeper.okhttp;
 
 import com.github.tomakehurst.wiremock.WireMockServer;
 import io.github.portkeeper.core.CloseOwningSocketFactory;
+import io.github.portkeeper.core.TcpState;
 import io.github.portkeeper.core.micrometer.PoolMetrics;
-import io.github.portkeeper.okhttp.testing.KernelSockets;
 import io.github.portkeeper.okhttp.testing.Workload;
+import io.github.portkeeper.test.Kernel;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
+import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
@@ -69,13 +71,13 @@ class OkHttpCloseOwnershipTest {
     }
 
     private void compare(boolean tls) throws Exception {
-        KernelSockets.assumeLinux();
+        Kernel.assumeLinux();
         Workload workload = new Workload(THREADS, REQUESTS, BURSTS, GAP_MILLIS);
 
         startServer();
         int stockPort = tls ? server.httpsPort() : server.port();
-        Workload.Result stock = workload.run(client(new OkHttpClient.Builder(), tls), url(tls, stockPort), stockPort);
-        int stockTimeWaitAtEnd = KernelSockets.clientTimeWait(stockPort);
+        Workload.Result stock = workload.run(client(new OkHttpClient.Builder(), tls), url(tls, stockPort), loopback(stockPort));
+        int stockTimeWaitAtEnd = Kernel.clientTimeWait(loopback(stockPort));
         server.stop();
 
         startServer(); // fresh ports: the stock run's TIME_WAIT must not count against the factory
@@ -84,10 +86,10 @@ class OkHttpCloseOwnershipTest {
         MeterRegistry registry = new SimpleMeterRegistry();
         PoolMetrics.of(sockets).bindTo(registry);
         OkHttpClient client = client(new OkHttpClient.Builder().socketFactory(sockets), tls);
-        Workload.Result owned = workload.run(client, url(tls, port), port);
+        Workload.Result owned = workload.run(client, url(tls, port), loopback(port));
         client.connectionPool().evictAll();
         await().atMost(Duration.ofSeconds(20)).until(() -> sockets.stats().draining() == 0);
-        int kernelTimeWait = KernelSockets.clientTimeWait(port);
+        int kernelTimeWait = Kernel.clientTimeWait(loopback(port));
 
         String figures = (tls ? "TLS" : "plain") + ": stock " + stock + " (TIME_WAIT at end " + stockTimeWaitAtEnd + "); factory " + owned
                 + " opened=" + sum(registry, "portkeeper.connections.opened")
@@ -105,7 +107,7 @@ class OkHttpCloseOwnershipTest {
                 .isLessThanOrEqualTo(CLOSE_WAIT_BOUND_MILLIS);
         assertThat(closed(registry, "peer") + closed(registry, "reset"))
                 .as("every connection opened ended, none with a local FIN: " + figures).isEqualTo(sum(registry, "portkeeper.connections.opened"));
-        assertThat(KernelSockets.clientPorts(port, KernelSockets.CLOSE_WAIT)).isEmpty();
+        assertThat(Kernel.clientPorts(loopback(port), TcpState.CLOSE_WAIT)).isEmpty();
     }
 
     private static long sum(MeterRegistry registry, String name) {
@@ -115,6 +117,11 @@ class OkHttpCloseOwnershipTest {
     private static long closed(MeterRegistry registry, String by) {
         return (long) registry.find("portkeeper.connections.closed").tag("closed.by", by).counters().stream()
                 .mapToDouble(Counter::count).sum();
+    }
+
+    /** WireMock's address: it binds 127.0.0.1, and the kernel is asked about sockets toward it. */
+    private static InetSocketAddress loopback(int port) {
+        return new InetSocketAddress("127.0.0.1", port);
     }
 
     private static String url(boolean tls, int port) {

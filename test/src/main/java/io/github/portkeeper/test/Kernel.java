@@ -4,6 +4,7 @@ import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
 import java.net.InetSocketAddress;
+import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -101,6 +102,19 @@ public final class Kernel {
      */
     public static int clientCloseWait(InetSocketAddress server) {
         return toward(server, TcpState.CLOSE_WAIT);
+    }
+
+    /**
+     * Returns the local ports of the client sockets in {@code state} toward {@code server}: one
+     * per socket, so a test sampling the kernel can follow each socket, e.g. to measure how long
+     * the oldest CLOSE_WAIT lasted.
+     *
+     * @param server the server's resolved address and port
+     * @param state the state to look for
+     * @return the client sockets' local ports, ascending, unmodifiable
+     */
+    public static Set<Integer> clientPorts(InetSocketAddress server, TcpState state) {
+        return snapshot().localPortsToRemote(state, server);
     }
 
     /**

@@ -2,6 +2,7 @@ package io.github.portkeeper.core.internal;
 
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Objects;
 
 /**
@@ -441,6 +442,28 @@ public final class ProcNetTcpParser {
                 }
             }
             return count;
+        }
+
+        /** Adds to {@code into} the local ports of sockets in a state toward this IPv4 endpoint. */
+        public void localPortsToRemoteV4(int state, int address, int port, Collection<Integer> into) {
+            long key = ipv4RemoteKey(address, port);
+            byte wanted = (byte) state;
+            for (int i = 0; i < v4Keys.length; i++) {
+                if (v4States[i] == wanted && (v4Keys[i] >>> 16) == key) {
+                    into.add((int) (v4Keys[i] & 0xFFFF));
+                }
+            }
+        }
+
+        /** Adds to {@code into} the local ports of sockets in a state toward this IPv6 endpoint. */
+        public void localPortsToRemoteV6(int state, long addressHi, long addressLo, int port, Collection<Integer> into) {
+            byte wanted = (byte) state;
+            for (int i = 0; i < v6States.length; i++) {
+                if (v6States[i] == wanted && v6RemoteLo[i] == addressLo && v6RemoteHi[i] == addressHi
+                        && (v6Ports[i] >>> 16) == port) {
+                    into.add(v6Ports[i] & 0xFFFF);
+                }
+            }
         }
 
         /** Counts sockets in a state whose local port is this port, whatever the family. */

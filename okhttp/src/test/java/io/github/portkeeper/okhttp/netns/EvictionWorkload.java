@@ -5,6 +5,7 @@ import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolListener;
 import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.CloseReason;
+import io.github.portkeeper.test.Kernel;
 import okhttp3.OkHttpClient;
 import okhttp3.Protocol;
 import okhttp3.Request;
@@ -15,6 +16,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
@@ -115,7 +117,8 @@ public final class EvictionWorkload {
                     + " drainOverflows=" + sockets.drainOverflows();
             System.out.println(RESULT_PREFIX + "mode=" + mode + " requests=" + requests + " succeeded=" + succeeded.get()
                     + " failed=" + failed.get() + " addressNotAvailable=" + addressNotAvailable.get()
-                    + " clientTimeWait=" + timeWait(port) + " portRange=" + read("/proc/sys/net/ipv4/ip_local_port_range")
+                    + " clientTimeWait=" + Kernel.clientTimeWait(new InetSocketAddress(listener.getInetAddress(), port))
+                    + " portRange=" + read("/proc/sys/net/ipv4/ip_local_port_range")
                     + " twReuse=" + read("/proc/sys/net/ipv4/tcp_tw_reuse") + figures + " firstError=" + firstError.get());
         }
         System.exit(0);
@@ -179,24 +182,6 @@ public final class EvictionWorkload {
         } catch (IOException ignored) {
             // reset by the client
         }
-    }
-
-    private static int timeWait(int serverPort) throws IOException {
-        int n = 0;
-        for (String table : new String[] {"/proc/net/tcp", "/proc/net/tcp6"}) {
-            Path p = Path.of(table);
-            if (!Files.isReadable(p)) {
-                continue;
-            }
-            List<String> lines = Files.readAllLines(p);
-            for (int i = 1; i < lines.size(); i++) {
-                String[] f = lines.get(i).trim().split("\\s+");
-                if (f.length > 3 && f[3].equals("06") && Integer.parseInt(f[2].substring(f[2].indexOf(':') + 1), 16) == serverPort) {
-                    n++;
-                }
-            }
-        }
-        return n;
     }
 
     private static String read(String file) throws IOException {

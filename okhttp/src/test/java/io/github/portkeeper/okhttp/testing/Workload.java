@@ -1,5 +1,7 @@
 package io.github.portkeeper.okhttp.testing;
 
+import io.github.portkeeper.core.TcpState;
+import io.github.portkeeper.test.Kernel;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -7,6 +9,7 @@ import okhttp3.Response;
 import javax.net.ssl.SSLHandshakeException;
 import java.io.EOFException;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
@@ -41,7 +44,7 @@ public final class Workload {
         this.gapMillis = gapMillis;
     }
 
-    public Result run(OkHttpClient client, String url, int serverPort) throws Exception {
+    public Result run(OkHttpClient client, String url, InetSocketAddress server) throws Exception {
         warmUp(client, url);
         AtomicInteger failed = new AtomicInteger();
         AtomicInteger handshakeRetries = new AtomicInteger();
@@ -53,8 +56,8 @@ public final class Workload {
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         sampler.scheduleAtFixedRate(() -> {
             long now = System.nanoTime();
-            peakTimeWait.accumulateAndGet(KernelSockets.clientTimeWait(serverPort), Math::max);
-            Set<Integer> closeWait = KernelSockets.clientPorts(serverPort, KernelSockets.CLOSE_WAIT);
+            peakTimeWait.accumulateAndGet(Kernel.clientTimeWait(server), Math::max);
+            Set<Integer> closeWait = Kernel.clientPorts(server, TcpState.CLOSE_WAIT);
             peakCloseWait.accumulateAndGet(closeWait.size(), Math::max);
             closeWaitSince.keySet().retainAll(closeWait);
             for (Integer port : closeWait) {
