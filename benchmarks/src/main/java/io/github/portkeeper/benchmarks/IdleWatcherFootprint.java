@@ -25,7 +25,7 @@ import java.util.stream.Stream;
  * everything is idle. The kernel says how many sockets are really registered: the epoll
  * instance's {@code /proc/self/fdinfo} lists one {@code tfd:} line per watched descriptor.
  *
- * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar io.github.portkeeper.benchmarks.IdleWatcherFootprint [N]}
+ * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar io.github.portkeeper.benchmarks.IdleWatcherFootprint [N [SECONDS [nobudget]]]}
  * (needs about 2N+100 file descriptors: client and server ends live in this process).
  */
 public final class IdleWatcherFootprint {
@@ -35,6 +35,8 @@ public final class IdleWatcherFootprint {
 
     public static void main(String[] args) throws Exception {
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 5_000;
+        int seconds = args.length > 1 ? Integer.parseInt(args[1]) : 20;
+        boolean budget = args.length < 3 || !args[2].equals("nobudget");
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
         try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.INET)) {
@@ -66,7 +68,9 @@ public final class IdleWatcherFootprint {
 
             int threadsBefore = threads.getThreadCount();
             SocketPool pool = SocketPool.builder().poolConfig(PoolConfig.builder().name("footprint")
-                    .maxPerEndpoint(n).maxTotal(n).maxIdleTime(Duration.ofHours(1)).build()).build();
+                    .maxPerEndpoint(n).maxTotal(n).maxIdleTime(Duration.ofHours(1))
+                    .portBudget(budget ? io.github.portkeeper.core.PortBudget.defaults() : io.github.portkeeper.core.PortBudget.disabled())
+                    .build()).build();
             List<Socket> leased = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 leased.add(pool.socket("127.0.0.1", port));
@@ -84,19 +88,34 @@ public final class IdleWatcherFootprint {
             long heapWatched = settledHeap(memory);
             int threadsAfter = threads.getThreadCount();
 
-            Thread housekeeper = Thread.getAllStackTraces().keySet().stream()
-                    .filter(t -> t.getName().startsWith("portkeeper-housekeeper-footprint")).findFirst().orElseThrow();
-            long cpu0 = threads.getThreadCpuTime(housekeeper.getId());
+            Thread watcher = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().equals("portkeeper-watcher")).findFirst().orElseThrow();
+            java.util.Map<Integer, TaskStats> tasks0 = TaskStats.all();
+            long cpu0 = threads.getThreadCpuTime(watcher.getId());
             long wall0 = System.nanoTime();
-            Thread.sleep(5_000);
-            long cpu = threads.getThreadCpuTime(housekeeper.getId()) - cpu0;
+            Thread.sleep(seconds * 1000L);
+            long cpu = threads.getThreadCpuTime(watcher.getId()) - cpu0;
             long wall = System.nanoTime() - wall0;
-
+            java.util.Map<Integer, TaskStats> tasks1 = TaskStats.all();
+            long wakeups = 0;
+            long ticks = 0;
+            int poolThreads = 0;
+            for (java.util.Map.Entry<Integer, TaskStats> t : tasks1.entrySet()) {
+                if (t.getValue().name().startsWith("portkeeper-")) {
+                    poolThreads++;
+                    TaskStats b = tasks0.get(t.getKey());
+                    wakeups += t.getValue().switches() - (b == null ? 0 : b.switches());
+                    ticks += t.getValue().ticks() - (b == null ? 0 : b.ticks());
+                }
+            }
             System.out.printf("watched connections (kernel epoll registrations): %d of %d%n", registered, n);
             System.out.printf("threads added by the pool: %d%n", threadsAfter - threadsBefore);
             System.out.printf("heap per pooled connection, leased (vs plain channels): %.0f bytes%n", (heapLeased - heapRaw) / (double) n);
             System.out.printf("heap per watched idle connection (vs plain channels): %.0f bytes%n", (heapWatched - heapRaw) / (double) n);
-            System.out.printf("watcher CPU while %d connections idle: %.2f%% of one core%n", n, 100.0 * cpu / wall);
+            System.out.printf("watcher CPU while %d connections idle (budget %s, %d s): %.3f%% of one core%n", n,
+                    budget ? "on" : "off", seconds, 100.0 * cpu / wall);
+            System.out.printf("portkeeper threads at the end: %d; their wakeups: %.2f/s; their CPU (clock ticks): %.2f%% of one core%n",
+                    poolThreads, wakeups / (wall / 1e9), 100.0 * ticks / 100.0 / (wall / 1e9));
             pool.close();
             server.close();
             for (SocketChannel c : accepted) {
