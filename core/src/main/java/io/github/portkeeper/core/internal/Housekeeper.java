@@ -234,7 +234,8 @@ final class Housekeeper<C> extends IdleWatcher.Task {
             } catch (IOException | RuntimeException ex) {
                 read = null;
             }
-            e.watched2claim(); // ours: it is closing or retiring
+            e.watched2draining(); // ours: it is closing or retiring
+            e.drainingSince = now;
         } finally {
             watchLock.unlock();
         }
@@ -253,7 +254,9 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         if (finished) {
             return;
         }
-        if (e.state() == PooledEntry.WATCHED && e.watched2claim()) {
+        if (e.state() == PooledEntry.WATCHED && e.watched2draining()) {
+            // DRAINING, not LEASED, while the watcher looks: it never shows as an active lease.
+            e.drainingSince = now;
             IdleRead read = IdleRead.classify(e.channel());
             if (read == IdleRead.NOTHING) {
                 rearm(e); // readable, then not: nothing to hold against it
@@ -399,8 +402,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         if (e.state() != PooledEntry.DRAINING) {
             return;
         }
-        e.draining2claim(); // ours now, off the draining set
-        unwatch(e);
+        unwatch(e); // the state check above and closeEntry's CLOSED both happen under the lock: closed once
         engine.closeEntry(e, reset, e.retireReason);
     }
 

@@ -118,14 +118,14 @@ public final class PooledEntry<C> {
         return STATE.compareAndSet(this, WATCHED, LEASED);
     }
 
-    /** LEASED → WATCHED: the watcher gives back a watched connection it took on a readiness that turned out empty. */
-    void claim2watched() {
-        state = WATCHED;
+    /** WATCHED → DRAINING: the watcher takes a watched connection that became readable; it is leaving (or goes back). */
+    boolean watched2draining() {
+        return STATE.compareAndSet(this, WATCHED, DRAINING);
     }
 
-    /** DRAINING → LEASED: the one closer of a draining connection (under its housekeeper's lock) takes it. */
-    void draining2claim() {
-        state = LEASED;
+    /** DRAINING → WATCHED: the watcher gives back a watched connection it took on a readiness that turned out empty. */
+    void claim2watched() {
+        state = WATCHED;
     }
 
     /** LEASED → IDLE: the owner publishes the connection for reuse. */
