@@ -68,14 +68,12 @@ final class KernelPortCounter extends IdleWatcher.Task {
     /** The last table read, for endpoint pools that come back (see {@link #seedFromRecentRead}). */
     private volatile SocketTable lastTable;
     private volatile long lastTableAt = Long.MIN_VALUE / 2;
-    /** Endpoints counted from {@link #lastTable}, with their resolved addresses (bounded, oldest dropped). */
-    private final Map<io.github.portkeeper.core.Endpoint, List<InetSocketAddress>> countedInLastTable = Collections.synchronizedMap(
-            new LinkedHashMap<>(16, 0.75f, true) {
-                @Override
-                protected boolean removeEldestEntry(Map.Entry<io.github.portkeeper.core.Endpoint, List<InetSocketAddress>> eldest) {
-                    return size() > 4096;
-                }
-            });
+    /**
+     * Per pool engine (weakly), the endpoints counted from {@link #lastTable} with their resolved
+     * addresses: only an endpoint pool of the same pool that comes back may be seeded from it.
+     */
+    private final Map<PoolEngine<?>, Map<io.github.portkeeper.core.Endpoint, List<InetSocketAddress>>> countedInLastTable =
+            Collections.synchronizedMap(new WeakHashMap<>());
 
     KernelPortCounter(KernelProbe probe) {
         this.probe = probe;
@@ -120,18 +118,22 @@ final class KernelPortCounter extends IdleWatcher.Task {
     }
 
     /**
-     * An endpoint pool the engine forgot while it was empty and now creates again: if its
-     * endpoint was counted in a table read less than {@link #PERIOD_NANOS} ago, it is counted
+     * An endpoint pool the engine forgot while it was empty and now creates again: if the same
+     * pool's endpoint was counted in a table read less than {@link #PERIOD_NANOS} ago, it is counted
      * from that table (mark 0: an overcount at worst, until the next read) instead of waiting
      * for a new read. A churn of one connection at a time thus costs at most a read a second.
-     * An endpoint never counted before always waits for a fresh read.
+     * An endpoint this pool never counted before always waits for a fresh read.
      */
     private boolean seedFromRecentRead(EndpointPool<?> ep, int budget) {
         SocketTable table = lastTable;
         if (table == null || System.nanoTime() - lastTableAt >= PERIOD_NANOS) {
             return false;
         }
-        List<InetSocketAddress> addresses = countedInLastTable.get(ep.endpoint);
+        List<InetSocketAddress> addresses;
+        synchronized (countedInLastTable) {
+            Map<io.github.portkeeper.core.Endpoint, List<InetSocketAddress>> ofPool = countedInLastTable.get(ep.engine);
+            addresses = ofPool == null ? null : ofPool.get(ep.endpoint);
+        }
         if (addresses == null) {
             return false;
         }
@@ -282,7 +284,7 @@ final class KernelPortCounter extends IdleWatcher.Task {
             tableReads++;
             for (Map.Entry<EndpointPool<?>, Long> m : marks.entrySet()) {
                 m.getKey().ports.refreshed(total(table, m.getKey().ports), m.getValue());
-                countedInLastTable.put(m.getKey().endpoint, m.getKey().ports.addresses);
+                remember(m.getKey());
             }
             lastTable = table;
             lastTableAt = System.nanoTime();
@@ -290,6 +292,17 @@ final class KernelPortCounter extends IdleWatcher.Task {
             for (EndpointPool<?> ep : marks.keySet()) {
                 ep.ports.readLock.unlock();
             }
+        }
+    }
+
+    private void remember(EndpointPool<?> ep) {
+        synchronized (countedInLastTable) {
+            countedInLastTable.computeIfAbsent(ep.engine, k -> new LinkedHashMap<>(16, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<io.github.portkeeper.core.Endpoint, List<InetSocketAddress>> eldest) {
+                    return size() > 1024;
+                }
+            }).put(ep.endpoint, ep.ports.addresses);
         }
     }
 
