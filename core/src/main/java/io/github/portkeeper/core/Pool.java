@@ -113,7 +113,8 @@ public final class Pool<C> implements AutoCloseable {
 
     /**
      * The endpoints the pool currently knows (a live, unmodifiable view). An endpoint with no
-     * connection, no waiter and no TIME_WAIT of the pool's in the last 60 seconds is forgotten,
+     * connection, no waiter and no TIME_WAIT of the pool's in the last 60 seconds for
+     * {@code maxIdleTime} is forgotten by housekeeping,
      * so the pool's memory follows its live endpoints; a later lease brings it back.
      */
     public java.util.Set<Endpoint> endpoints() {

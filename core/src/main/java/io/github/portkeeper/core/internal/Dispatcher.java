@@ -75,7 +75,7 @@ final class Dispatcher<C> {
                 if (w.cancel()) {
                     left(ep);
                     ep.waiters.remove(w);
-                    engine.removeIfEmpty(ep);
+                    engine.mayBeEmpty(ep);
                     long waited = System.nanoTime() - start;
                     if (interrupted) {
                         Thread.currentThread().interrupt();

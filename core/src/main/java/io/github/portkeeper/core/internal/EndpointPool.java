@@ -28,6 +28,8 @@ final class EndpointPool<C> {
     final AtomicInteger allocated = new AtomicInteger();
     /** The value of {@link #allocated} of an endpoint pool that was removed: no reservation can succeed. */
     static final int REMOVED = Integer.MIN_VALUE / 2;
+    /** When something last left this endpoint pool (ticker time), for forgetting it once it has stayed empty. */
+    volatile long lastEmptied;
     /** This endpoint's own limit, set at run time; 0 = the pool's maxPerEndpoint. */
     volatile int maxOverride;
     /** Waiters still in WAITING state. */

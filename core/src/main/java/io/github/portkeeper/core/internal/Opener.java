@@ -65,7 +65,7 @@ final class Opener<C> {
             long nanos = System.nanoTime() - t0;
             ep.ports.giveBack(); // also ends the connect in progress
             engine.capacity.unreserve(ep);
-            engine.removeIfEmpty(ep);
+            engine.mayBeEmpty(ep);
             connectGuard.connectFailed(ep.endpoint, nanos, ex instanceof IOException ? (IOException) ex : new IOException(ex));
             engine.listeners.connectFailed(ep.endpoint, ex);
             ConnectFailedException failure = new ConnectFailedException(ep.endpoint, ex);

@@ -161,11 +161,20 @@ public final class PoolEngine<C> {
 
     /**
      * Forgets an endpoint pool with nothing left in it (no connection, waiter, reservation, or
-     * TIME_WAIT of ours in the last 60 s), so memory and meters follow the live endpoints, not
+     * TIME_WAIT of ours in the last 60 s) for {@code maxIdleTime}, so memory and meters follow the live endpoints, not
      * every endpoint ever seen. Its allocation count is swapped to {@link EndpointPool#REMOVED}
      * first, so no lease can reserve in it; a leaser that queued meanwhile keeps it alive (it
      * increments {@code waiting} before checking for removal; this checks {@code waiting} after).
      */
+    /**
+     * Something left {@code ep} (a connection closed, a connect failed, a waiter gave up): if
+     * that emptied it, housekeeping forgets it once it has stayed empty for {@code maxIdleTime},
+     * so an endpoint used one connection at a time keeps its meters.
+     */
+    void mayBeEmpty(EndpointPool<C> ep) {
+        ep.lastEmptied = now();
+    }
+
     void removeIfEmpty(EndpointPool<C> ep) {
         if (!ep.isEmpty() || !ep.ports.isQuiet(now()) || !ep.allocated.compareAndSet(0, EndpointPool.REMOVED)) {
             return;
@@ -368,7 +377,7 @@ public final class PoolEngine<C> {
         from.ports.movedOut();
         from.allocated.decrementAndGet();
         waiters.capacityFreed(from);
-        removeIfEmpty(from);
+        mayBeEmpty(from);
         return moved;
     }
 
@@ -457,7 +466,9 @@ public final class PoolEngine<C> {
     void checkIdleAndLeaks(long now) {
         for (EndpointPool<C> ep : endpoints.values()) {
             if (ep.isEmpty()) {
-                removeIfEmpty(ep); // one whose TIME_WAIT window has passed since its last close
+                if (now - ep.lastEmptied >= config.maxIdleTime().toNanos()) {
+                    removeIfEmpty(ep); // empty for as long as an idle connection may live
+                }
                 continue;
             }
             for (PooledEntry<C> e : ep.entries()) {

@@ -108,7 +108,7 @@ final class Retirer<C> {
         e.pool.ports.closed(ending == Ending.LOCAL, engine.now());
         e.pool.remove(e);
         engine.listeners.connectionClosed(e.pool.endpoint, ending, reason);
-        engine.removeIfEmpty(e.pool);
+        engine.mayBeEmpty(e.pool);
         return ending;
     }
 }
