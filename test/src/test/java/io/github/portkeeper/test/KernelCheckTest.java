@@ -151,7 +151,14 @@ class KernelCheckTest {
         @Test
         void opensTwoConnectionsAndNeverClosesThem() throws IOException {
             for (int i = 0; i < 2; i++) {
-                LEAKED.add(new Socket(server.address().getAddress(), server.address().getPort()));
+                Socket s = new Socket(server.address().getAddress(), server.address().getPort());
+                LEAKED.add(s);
+                // Wait for the server's FIN (end of stream), so the socket is in CLOSE_WAIT before
+                // the check runs; it is then left open, as the leaking client would.
+                s.setSoTimeout(10_000);
+                if (s.getInputStream().read() != -1) {
+                    throw new IOException("the server sent bytes instead of closing");
+                }
             }
         }
     }
