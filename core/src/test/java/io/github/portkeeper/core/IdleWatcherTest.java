@@ -102,7 +102,8 @@ class IdleWatcherTest {
         if (Kernel.isAvailable()) {
             InetSocketAddress address = server.address();
             assertThat(Kernel.clientTimeWait(address)).as(Kernel.describe(address)).isZero();
-            assertThat(Kernel.serverTimeWait(server.port())).as(Kernel.describe(address)).isEqualTo(2);
+            await().atMost(WAIT).pollInterval(POLL).untilAsserted(() ->
+                    assertThat(Kernel.serverTimeWait(server.port())).as(Kernel.describe(address)).isEqualTo(2));
         }
     }
 
