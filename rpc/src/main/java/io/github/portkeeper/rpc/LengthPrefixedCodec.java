@@ -40,6 +40,11 @@ public final class LengthPrefixedCodec implements RpcCodec<byte[], byte[]> {
     /**
      * Frames whose payload is at most {@code maxPayloadBytes} long, in either direction; no
      * goodbye, nothing idempotent.
+     *
+     * @param maxPayloadBytes the longest payload, header not counted; from 0 to
+     *                        {@code Integer.MAX_VALUE - 4}
+     * @return the codec
+     * @throws IllegalArgumentException if {@code maxPayloadBytes} is out of range
      */
     public static LengthPrefixedCodec withMaxPayload(int maxPayloadBytes) {
         if (maxPayloadBytes < 0 || maxPayloadBytes > Integer.MAX_VALUE - HEADER_BYTES) {
@@ -49,19 +54,36 @@ public final class LengthPrefixedCodec implements RpcCodec<byte[], byte[]> {
         return new LengthPrefixedCodec(maxPayloadBytes, null, r -> false);
     }
 
-    /** The same codec with a goodbye payload: sent, framed, to ask the peer to close a retiring connection. */
+    /**
+     * The same codec with a goodbye payload: sent, framed, to ask the peer to close a retiring
+     * connection, so connections retire by {@code REQUEST_PEER_CLOSE}.
+     *
+     * @param goodbyePayload the payload the server takes as "close this connection"; copied
+     * @return a new codec; this one is unchanged
+     * @throws IllegalArgumentException if the payload is longer than {@link #maxPayload()}
+     */
     public LengthPrefixedCodec withGoodbye(byte[] goodbyePayload) {
         Objects.requireNonNull(goodbyePayload, "goodbyePayload");
         checkPayload(goodbyePayload.length, "goodbye");
         return new LengthPrefixedCodec(maxPayload, goodbyePayload.clone(), idempotent);
     }
 
-    /** The same codec, treating requests that match {@code predicate} as idempotent (retried on a dead connection). */
+    /**
+     * The same codec, treating requests that match {@code predicate} as idempotent (retried on a
+     * dead connection).
+     *
+     * @param predicate tells whether a request payload may be sent twice; must be thread-safe
+     * @return a new codec; this one is unchanged
+     */
     public LengthPrefixedCodec idempotentWhen(Predicate<byte[]> predicate) {
         return new LengthPrefixedCodec(maxPayload, goodbye, Objects.requireNonNull(predicate, "predicate"));
     }
 
-    /** The largest payload accepted in either direction. */
+    /**
+     * The largest payload accepted in either direction.
+     *
+     * @return the limit in bytes, length prefix not counted
+     */
     public int maxPayload() {
         return maxPayload;
     }

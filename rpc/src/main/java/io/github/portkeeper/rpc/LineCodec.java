@@ -37,6 +37,10 @@ public final class LineCodec implements RpcCodec<String, String> {
     /**
      * Lines of at most {@code maxLineBytes} UTF-8 bytes (line end not counted), in either
      * direction; no goodbye, nothing idempotent.
+     *
+     * @param maxLineBytes the longest line in UTF-8 bytes; from 1 to {@code Integer.MAX_VALUE - 2}
+     * @return the codec
+     * @throws IllegalArgumentException if {@code maxLineBytes} is out of range
      */
     public static LineCodec utf8(int maxLineBytes) {
         if (maxLineBytes < 1 || maxLineBytes > Integer.MAX_VALUE - 2) {
@@ -45,19 +49,36 @@ public final class LineCodec implements RpcCodec<String, String> {
         return new LineCodec(maxLineBytes, null, r -> false);
     }
 
-    /** The same codec with a goodbye line (for example {@code "QUIT"}) that asks the peer to close. */
+    /**
+     * The same codec with a goodbye line (for example {@code "QUIT"}) that asks the peer to
+     * close, so connections retire by {@code REQUEST_PEER_CLOSE}.
+     *
+     * @param goodbyeLine the line, without line end
+     * @return a new codec; this one is unchanged
+     * @throws IllegalArgumentException if the line holds a line break or is longer than the maximum
+     */
     public LineCodec withGoodbye(String goodbyeLine) {
         Objects.requireNonNull(goodbyeLine, "goodbyeLine");
         check(goodbyeLine, "goodbye");
         return new LineCodec(maxLineBytes, goodbyeLine, idempotent);
     }
 
-    /** The same codec, treating requests that match {@code predicate} as idempotent. */
+    /**
+     * The same codec, treating requests that match {@code predicate} as idempotent (retried on a
+     * dead connection).
+     *
+     * @param predicate tells whether a request line may be sent twice; must be thread-safe
+     * @return a new codec; this one is unchanged
+     */
     public LineCodec idempotentWhen(Predicate<String> predicate) {
         return new LineCodec(maxLineBytes, goodbye, Objects.requireNonNull(predicate, "predicate"));
     }
 
-    /** The longest line accepted, in UTF-8 bytes without the line end. */
+    /**
+     * The longest line accepted.
+     *
+     * @return the limit in UTF-8 bytes, line end not counted
+     */
     public int maxLineBytes() {
         return maxLineBytes;
     }

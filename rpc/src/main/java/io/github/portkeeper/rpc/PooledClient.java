@@ -26,7 +26,12 @@ public final class PooledClient<T> implements AutoCloseable {
         this.readTimeoutMillis = readTimeoutMillis;
     }
 
-    /** The client. */
+    /**
+     * The client, the same instance for every borrow of this connection.
+     *
+     * @return the client built by the pool's factory
+     * @throws IllegalStateException if this borrow was already given back
+     */
     public T get() {
         if (closed) {
             throw new IllegalStateException("pooled client of " + lease.endpoint() + " was given back");
@@ -34,12 +39,22 @@ public final class PooledClient<T> implements AutoCloseable {
         return connection.client();
     }
 
-    /** The endpoint the client is connected to. */
+    /**
+     * The endpoint the client is connected to.
+     *
+     * @return the endpoint it was borrowed for
+     */
     public Endpoint endpoint() {
         return lease.endpoint();
     }
 
-    /** Whether the connection was reused from the pool rather than opened for this borrow. */
+    /**
+     * Whether the connection was reused from the pool rather than opened for this borrow. A
+     * reused connection may have been closed by the server while idle; a protocol that cannot
+     * tell should retry a failed first exchange on a fresh borrow.
+     *
+     * @return {@code true} if reused, {@code false} if newly connected
+     */
     public boolean isReused() {
         return lease.isReused();
     }

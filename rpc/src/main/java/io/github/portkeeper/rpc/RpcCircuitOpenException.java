@@ -11,9 +11,12 @@ public final class RpcCircuitOpenException extends RpcException {
 
     private static final long serialVersionUID = 1L;
 
+    /** The name of the breaker that refused the call. */
     private final String breakerName;
 
     /**
+     * Creates the refusal of an open breaker; always retry-safe, since nothing was sent.
+     *
      * @param endpoint    the endpoint the call was for
      * @param breakerName the name of the open breaker
      * @param cause       Resilience4j's refusal, or {@code null}
@@ -24,7 +27,11 @@ public final class RpcCircuitOpenException extends RpcException {
         this.breakerName = breakerName;
     }
 
-    /** The name of the Resilience4j circuit breaker that refused the call. */
+    /**
+     * The name of the Resilience4j circuit breaker that refused the call.
+     *
+     * @return the breaker's name in the client's registry
+     */
     public String breakerName() {
         return breakerName;
     }

@@ -85,17 +85,43 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         this.engine = new CallEngine<>(pool, codec, breakers, retry);
     }
 
-    /** A builder for a client speaking {@code codec}. */
+    /**
+     * A builder for a client speaking {@code codec}.
+     *
+     * @param <Req>  the request type
+     * @param <Resp> the response type
+     * @param codec  the protocol; one codec serves every connection, so it must be thread-safe
+     * @return a builder with the defaults listed on each setter
+     */
     public static <Req, Resp> Builder<Req, Resp> builder(RpcCodec<Req, Resp> codec) {
         return new Builder<>(Objects.requireNonNull(codec, "codec"));
     }
 
-    /** {@link #call(Endpoint, Object, Duration)} with the default timeout. */
+    /**
+     * {@link #call(Endpoint, Object, Duration)} with the {@linkplain Builder#timeout(Duration)
+     * default timeout}.
+     *
+     * @param endpoint where to send the request
+     * @param request  the request, encoded by the codec
+     * @return the decoded response
+     * @throws IOException an {@link RpcException} naming the endpoint, or an
+     *         {@link java.io.InterruptedIOException} if the thread was interrupted
+     */
     public Resp call(Endpoint endpoint, Req request) throws IOException {
         return call(endpoint, request, defaultTimeout);
     }
 
-    /** {@link #call(Endpoint, Object, Duration)} to {@code host:port}. */
+    /**
+     * {@link #call(Endpoint, Object, Duration)} to {@code host:port}.
+     *
+     * @param host    the server's host name or address literal
+     * @param port    the server's TCP port
+     * @param request the request, encoded by the codec
+     * @param timeout bounds the wait for a connection and for the complete response
+     * @return the decoded response
+     * @throws IOException an {@link RpcException} naming the endpoint, or an
+     *         {@link java.io.InterruptedIOException} if the thread was interrupted
+     */
     public Resp call(String host, int port, Req request, Duration timeout) throws IOException {
         return call(Endpoint.of(host, port), request, timeout);
     }
@@ -104,10 +130,14 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
      * Sends {@code request} to {@code endpoint} and returns its response, the codec deciding
      * whether it is idempotent.
      *
+     * @param endpoint where to send the request
+     * @param request  the request, encoded by the codec
      * @param timeout bounds the wait for a connection and for the complete response (each read
      *                gets SO_TIMEOUT = the time left); connecting has its own timeout
+     * @return the decoded response
      * @throws RpcException            the call failed (the subclass says how; the message names the endpoint)
      * @throws java.io.InterruptedIOException the thread was interrupted (its interrupt status is kept)
+     * @throws IOException             one of the above (the declared type of both)
      */
     public Resp call(Endpoint endpoint, Req request, Duration timeout) throws IOException {
         return call(endpoint, request, timeout, null);
@@ -117,7 +147,14 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
      * As {@link #call(Endpoint, Object, Duration)}, saying whether the request may be sent twice.
      * Only {@link Idempotency#IDEMPOTENT} calls are retried, and only after retry-safe failures.
      *
+     * @param endpoint    where to send the request
+     * @param request     the request, encoded by the codec
+     * @param timeout     bounds the wait for a connection and for the complete response
      * @param idempotency whether the call may be retried; {@code null} lets the codec decide
+     * @return the decoded response
+     * @throws IOException an {@link RpcException} naming the endpoint, or an
+     *         {@link java.io.InterruptedIOException} if the thread was interrupted
+     * @throws IllegalArgumentException if {@code timeout} is zero or negative
      */
     public Resp call(Endpoint endpoint, Req request, Duration timeout, Idempotency idempotency) throws IOException {
         Objects.requireNonNull(endpoint, "endpoint");
@@ -129,37 +166,67 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         return engine.call(endpoint, request, timeout, idempotent);
     }
 
-    /** The client's name: its pool's name, the {@code pool} tag of its meters. */
+    /**
+     * The client's name.
+     *
+     * @return its pool's name, the {@code pool} tag of its meters
+     */
     public String name() {
         return pool.name();
     }
 
-    /** The codec. */
+    /**
+     * The protocol this client speaks.
+     *
+     * @return the codec given to {@link #builder(RpcCodec)}
+     */
     public RpcCodec<Req, Resp> codec() {
         return codec;
     }
 
-    /** The pool under the client, for its statistics, listeners and hints. */
+    /**
+     * The pool under the client, for its statistics, listeners and hints. Its connections are
+     * the client's: lease nothing from it directly.
+     *
+     * @return the client's pool
+     */
     public Pool<?> pool() {
         return pool;
     }
 
-    /** The registry holding the per-endpoint circuit breakers, if breakers are configured. */
+    /**
+     * The registry holding the per-endpoint circuit breakers, for metrics or inspection.
+     *
+     * @return the registry, or empty if no circuit breaker is configured
+     */
     public Optional<CircuitBreakerRegistry> circuitBreakerRegistry() {
         return Optional.ofNullable(breakerRegistry);
     }
 
-    /** The circuit breaker of {@code endpoint} (created if this is its first use), if breakers are configured. */
+    /**
+     * The circuit breaker of {@code endpoint}, created if this is its first use.
+     *
+     * @param endpoint the endpoint whose breaker is wanted
+     * @return the breaker, or empty if no circuit breaker is configured
+     */
     public Optional<CircuitBreaker> circuitBreaker(Endpoint endpoint) {
         return breakers == null ? Optional.empty() : Optional.of(breakers.forEndpoint(endpoint));
     }
 
-    /** The retry of idempotent calls, unless retries are turned off. */
+    /**
+     * The retry of idempotent calls.
+     *
+     * @return the retry, or empty if retries are turned off ({@link Builder#noRetry()})
+     */
     public Optional<Retry> retry() {
         return Optional.ofNullable(retry);
     }
 
-    /** The registry holding {@link #retry()}, for metrics. */
+    /**
+     * The registry holding {@link #retry()}, for metrics.
+     *
+     * @return the registry, or empty if retries are turned off
+     */
     public Optional<RetryRegistry> retryRegistry() {
         return Optional.ofNullable(retryRegistry);
     }
@@ -175,7 +242,12 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         return "RpcClient{name=" + pool.name() + ", codec=" + codec + ", retirement=" + pool.config().retirement() + "}";
     }
 
-    /** The default retry: 3 attempts, no wait (a retry takes a fresh connection; there is nothing to wait for). */
+    /**
+     * The default retry: 3 attempts, no wait (a retry takes a fresh connection; there is nothing
+     * to wait for).
+     *
+     * @return a new retry configuration with those settings
+     */
     public static RetryConfig defaultRetryConfig() {
         return RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ZERO).build();
     }
@@ -219,19 +291,32 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          * Limits, lifetimes, listeners and name of the pool (the name names the client and tags its
          * meters). Default: {@link PoolConfig#defaults()} named {@code "rpc"}. Its retirement is
          * replaced: see {@link #retirement(Retirement)}.
+         *
+         * @param poolConfig the pool's settings; not {@code null}
+         * @return this builder
          */
         public Builder<Req, Resp> poolConfig(PoolConfig poolConfig) {
             this.poolConfig = Objects.requireNonNull(poolConfig, "poolConfig");
             return this;
         }
 
-        /** Timeout of calls made without one. Default 10 s. */
+        /**
+         * Timeout of calls made without one. Default 10 s.
+         *
+         * @param timeout a positive duration (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder<Req, Resp> timeout(Duration timeout) {
             this.timeout = timeout;
             return this;
         }
 
-        /** Connect timeout for new connections. Default 5 s. */
+        /**
+         * Connect timeout for new connections. Default 5 s.
+         *
+         * @param connectTimeout a positive duration (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder<Req, Resp> connectTimeout(Duration connectTimeout) {
             this.connectTimeout = connectTimeout;
             return this;
@@ -240,6 +325,9 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         /**
          * How long a retiring connection waits for the peer's FIN before it is reset. Default 30 s.
          * Used by the retirement derived from the codec.
+         *
+         * @param drainTimeout a positive duration (checked by {@link #build()})
+         * @return this builder
          */
         public Builder<Req, Resp> drainTimeout(Duration drainTimeout) {
             this.drainTimeout = drainTimeout;
@@ -249,30 +337,54 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         /**
          * Overrides how connections retire. Default: {@code REQUEST_PEER_CLOSE} with the drain
          * timeout if the codec has a goodbye, else {@code AWAIT_PEER}.
+         *
+         * @param retirement the retirement policy; not {@code null}
+         * @return this builder
          */
         public Builder<Req, Resp> retirement(Retirement retirement) {
             this.retirement = Objects.requireNonNull(retirement, "retirement");
             return this;
         }
 
-        /** TCP_NODELAY. Default on: small requests should not wait for Nagle. */
+        /**
+         * TCP_NODELAY. Default on: small requests should not wait for Nagle.
+         *
+         * @param tcpNoDelay whether to disable Nagle's algorithm on new connections
+         * @return this builder
+         */
         public Builder<Req, Resp> tcpNoDelay(boolean tcpNoDelay) {
             this.tcpNoDelay = tcpNoDelay;
             return this;
         }
 
-        /** SO_KEEPALIVE. Default on. */
+        /**
+         * SO_KEEPALIVE. Default on.
+         *
+         * @param keepAlive whether new connections send TCP keep-alive probes when idle
+         * @return this builder
+         */
         public Builder<Req, Resp> keepAlive(boolean keepAlive) {
             this.keepAlive = keepAlive;
             return this;
         }
 
-        /** A circuit breaker per endpoint, each with {@code config}. Default: none. */
+        /**
+         * A circuit breaker per endpoint, each with {@code config}. Default: none.
+         *
+         * @param config the settings of every endpoint's breaker; not {@code null}
+         * @return this builder
+         */
         public Builder<Req, Resp> circuitBreaker(CircuitBreakerConfig config) {
             return circuitBreakerRegistry(CircuitBreakerRegistry.of(Objects.requireNonNull(config, "config")));
         }
 
-        /** A circuit breaker per endpoint, taken from {@code registry} (its default config). Default: none. */
+        /**
+         * A circuit breaker per endpoint, taken from {@code registry} (its default config).
+         * Default: none.
+         *
+         * @param registry where the breakers are created and kept; not {@code null}
+         * @return this builder
+         */
         public Builder<Req, Resp> circuitBreakerRegistry(CircuitBreakerRegistry registry) {
             this.breakerRegistry = Objects.requireNonNull(registry, "registry");
             return this;
@@ -282,18 +394,32 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          * Retry settings for idempotent calls (attempts, wait). Whatever exceptions {@code config}
          * names, only {@linkplain RpcException#isRetrySafe() retry-safe} failures are retried.
          * Default {@link #defaultRetryConfig()}.
+         *
+         * @param config attempts and waits; not {@code null}
+         * @return this builder
          */
         public Builder<Req, Resp> retry(RetryConfig config) {
             this.retryConfig = Objects.requireNonNull(config, "config");
             return this;
         }
 
-        /** Never retry. */
+        /**
+         * Never retry: every failure reaches the caller at once.
+         *
+         * @return this builder
+         */
         public Builder<Req, Resp> noRetry() {
             this.retryConfig = null;
             return this;
         }
 
+        /**
+         * Builds the client and its pool.
+         *
+         * @return a new client; close it to close its connections
+         * @throws IllegalArgumentException naming the setting, if a timeout is not positive or the
+         *         codec's {@link RpcCodec#maxFrameSize()} is below 1
+         */
         public RpcClient<Req, Resp> build() {
             positive("timeout", timeout);
             positive("connectTimeout", connectTimeout);

@@ -48,16 +48,30 @@ public interface RpcCodec<Req, Resp> {
     /**
      * Writes {@code request} to {@code out}. The bytes are sent in one write when this returns;
      * if it throws, nothing is sent and the connection stays usable.
+     *
+     * @param request the request to encode
+     * @param out     a buffer flushed by the client; do not close it
+     * @throws IOException if the request cannot be encoded; the call fails and nothing is sent
      */
     void encode(Req request, OutputStream out) throws IOException;
 
-    /** Reads exactly one response from {@code in}. */
+    /**
+     * Reads exactly one response from {@code in} (see the rules above).
+     *
+     * @param in the connection's buffered input, limited to {@link #maxFrameSize()} bytes; do not
+     *           close it
+     * @return the response
+     * @throws IOException if the bytes are not a valid response (the call fails with an
+     *         {@link RpcProtocolException}) or the stream fails
+     */
     Resp decode(InputStream in) throws IOException;
 
     /**
      * The most bytes one response may take on the wire, framing included. The client fails the
      * call with an {@link RpcProtocolException} and discards the connection when a response goes
      * past it, which bounds the memory a peer can make the client use.
+     *
+     * @return the limit in bytes, at least 1
      */
     int maxFrameSize();
 
@@ -67,6 +81,8 @@ public interface RpcCodec<Req, Resp> {
      * encoded with {@link #encode} and sent on the idle connection, its reply (if any) is
      * discarded, and the peer's FIN ends the connection, leaving no TIME_WAIT on this host.
      * Default: none (connections retire by awaiting the peer's own close).
+     *
+     * @return the goodbye request, or empty if the protocol has none
      */
     default Optional<Req> goodbye() {
         return Optional.empty();
@@ -75,6 +91,9 @@ public interface RpcCodec<Req, Resp> {
     /**
      * Whether {@code request} may be sent twice without harm, for calls made without an explicit
      * {@link Idempotency}. Default {@code false}: nothing is retried unless marked idempotent.
+     *
+     * @param request the request about to be sent
+     * @return {@code true} if a failed call of it may be retried
      */
     default boolean isIdempotent(Req request) {
         return false;

@@ -26,9 +26,12 @@ public class RpcException extends IOException {
     private static final long serialVersionUID = 1L;
 
     private final transient Endpoint endpoint;
+    /** Whether the request provably was not processed by the peer. */
     private final boolean retrySafe;
 
     /**
+     * Creates a call failure. Thrown by {@link RpcClient}; subclasses say which failure it was.
+     *
      * @param endpoint  the endpoint the call was for
      * @param message   what happened, naming the endpoint
      * @param cause     the underlying failure, or {@code null}
@@ -40,7 +43,11 @@ public class RpcException extends IOException {
         this.retrySafe = retrySafe;
     }
 
-    /** The endpoint the call was for. */
+    /**
+     * The endpoint the call was for.
+     *
+     * @return the endpoint, or {@code null} after deserialization (an endpoint is not serialized)
+     */
     public Endpoint endpoint() {
         return endpoint;
     }
@@ -51,6 +58,8 @@ public class RpcException extends IOException {
      * turned out dead before a single response byte came back (the peer had closed it while it
      * sat idle). An idempotent call may be retried on a fresh connection; {@link RpcClient} does
      * so itself when it has a {@code Retry}.
+     *
+     * @return {@code true} if the request was certainly not processed by the peer
      */
     public boolean isRetrySafe() {
         return retrySafe;

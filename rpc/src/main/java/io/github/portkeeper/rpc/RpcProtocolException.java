@@ -12,6 +12,13 @@ public final class RpcProtocolException extends RpcException {
 
     private static final long serialVersionUID = 1L;
 
+    /**
+     * Creates a protocol failure; never retry-safe, since the request may have been processed.
+     *
+     * @param endpoint the endpoint the call was for
+     * @param message  what was wrong with the response, naming the endpoint
+     * @param cause    the codec's exception, or {@code null}
+     */
     public RpcProtocolException(Endpoint endpoint, String message, Throwable cause) {
         super(endpoint, message, cause, false);
     }

@@ -49,15 +49,41 @@ import java.util.function.Predicate;
  */
 public final class SocketClientPool<T> implements AutoCloseable {
 
-    /** Builds a client around a connected socket (once per connection). */
+    /**
+     * Builds a client around a connected socket (once per connection).
+     *
+     * @param <T> the client type
+     */
     @FunctionalInterface
     public interface ClientFactory<T> {
+        /**
+         * Wraps a freshly connected socket. Called on the thread that borrows, while it connects.
+         *
+         * @param socket a connected view of the pooled connection (see the class comment for what
+         *               it refuses); keep it for the client's lifetime, do not close it
+         * @return the client that every borrow of this connection gets
+         * @throws IOException if the client cannot be set up (a handshake failed); the connection
+         *         is closed and the borrow fails
+         */
         T wrap(Socket socket) throws IOException;
     }
 
-    /** Asks the peer, through the client, to close the connection (for example by sending {@code QUIT}). */
+    /**
+     * Asks the peer, through the client, to close the connection (for example by sending
+     * {@code QUIT}).
+     *
+     * @param <T> the client type
+     */
     @FunctionalInterface
     public interface Goodbye<T> {
+        /**
+         * Writes the goodbye on an idle, retiring connection. Runs on the pool's thread, under
+         * the goodbye timeout: it should only write, not wait for a reply.
+         *
+         * @param client the connection's client
+         * @throws IOException if the write fails; the connection is then closed at once, by the
+         *         retirement's fallback ending
+         */
         void sayGoodbye(T client) throws IOException;
     }
 
@@ -76,12 +102,26 @@ public final class SocketClientPool<T> implements AutoCloseable {
         this.pool = Pool.of(connector, b.poolConfig.toBuilder().retirement(retirement).build());
     }
 
-    /** A builder for a pool of clients made by {@code factory}. */
+    /**
+     * A builder for a pool of clients made by {@code factory}.
+     *
+     * @param <T>     the client type
+     * @param factory wraps each new connection's socket in a client; not {@code null}
+     * @return a builder with the defaults listed on each setter
+     */
     public static <T> Builder<T> builder(ClientFactory<T> factory) {
         return new Builder<>(Objects.requireNonNull(factory, "factory"));
     }
 
-    /** Borrows a client connected to {@code host:port}, reused if one is idle. */
+    /**
+     * Borrows a client connected to {@code host:port}, reused if one is idle.
+     *
+     * @param host the server's host name or address literal
+     * @param port the server's TCP port
+     * @return the borrowed client; close it (try-with-resources) to give it back
+     * @throws IOException a {@link io.github.portkeeper.core.PoolException} naming the endpoint,
+     *         if none could be had (connect failed, lease timeout, pool closed)
+     */
     public PooledClient<T> borrow(String host, int port) throws IOException {
         return borrow(Endpoint.of(host, port));
     }
@@ -90,15 +130,22 @@ public final class SocketClientPool<T> implements AutoCloseable {
      * Borrows a client connected to {@code endpoint}, reused if one is idle, waiting at most the
      * pool's lease timeout.
      *
+     * @param endpoint the server to connect to
+     * @return the borrowed client; close it (try-with-resources) to give it back
      * @throws io.github.portkeeper.core.PoolException naming the endpoint, if none could be had
      *         (connect failed, lease timeout, pool closed)
+     * @throws IOException the declared type of the above, or an I/O error of the client factory
      */
     public PooledClient<T> borrow(Endpoint endpoint) throws IOException {
         Lease<ClientConnection<T>> lease = pool.lease(endpoint);
         return new PooledClient<>(lease, readTimeoutMillis);
     }
 
-    /** The pool under the clients, for statistics, listeners and hints. */
+    /**
+     * The pool under the clients, for statistics, listeners and hints.
+     *
+     * @return the pool holding the clients' connections
+     */
     public Pool<?> pool() {
         return pool;
     }
@@ -128,66 +175,127 @@ public final class SocketClientPool<T> implements AutoCloseable {
             this.factory = factory;
         }
 
-        /** How to ask the peer to close a retiring connection. Default: none (await the peer's own close). */
+        /**
+         * How to ask the peer to close a retiring connection. Default: none (await the peer's own
+         * close).
+         *
+         * @param goodbye writes the protocol's goodbye; not {@code null}
+         * @return this builder
+         */
         public Builder<T> goodbye(Goodbye<T> goodbye) {
             this.goodbye = Objects.requireNonNull(goodbye, "goodbye");
             return this;
         }
 
-        /** Checked before an idle client is lent again (keep it cheap); {@code false} discards it. Default: all usable. */
+        /**
+         * Checked before an idle client is lent again (keep it cheap); {@code false} discards it.
+         * Default: all usable.
+         *
+         * @param isUsable the check; not {@code null}
+         * @return this builder
+         */
         public Builder<T> isUsable(Predicate<T> isUsable) {
             this.isUsable = Objects.requireNonNull(isUsable, "isUsable");
             return this;
         }
 
-        /** Limits, lifetimes, listeners and name of the pool. Its retirement is replaced (see {@link #retirement}). */
+        /**
+         * Limits, lifetimes, listeners and name of the pool. Default: {@link PoolConfig#defaults()}
+         * named {@code "clients"}. Its retirement is replaced (see {@link #retirement}).
+         *
+         * @param poolConfig the pool's settings; not {@code null}
+         * @return this builder
+         */
         public Builder<T> poolConfig(PoolConfig poolConfig) {
             this.poolConfig = Objects.requireNonNull(poolConfig, "poolConfig");
             return this;
         }
 
-        /** Connect timeout. Default 5 s. */
+        /**
+         * Connect timeout. Default 5 s.
+         *
+         * @param connectTimeout a positive duration (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder<T> connectTimeout(Duration connectTimeout) {
             this.connectTimeout = connectTimeout;
             return this;
         }
 
-        /** SO_TIMEOUT while a client is borrowed; restored when it is given back. Default zero (none). */
+        /**
+         * SO_TIMEOUT while a client is borrowed; restored when it is given back. Default zero
+         * (none).
+         *
+         * @param readTimeout zero for none, else positive (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder<T> readTimeout(Duration readTimeout) {
             this.readTimeout = readTimeout;
             return this;
         }
 
-        /** How long a retiring connection waits for the peer's FIN before it is reset. Default 30 s. */
+        /**
+         * How long a retiring connection waits for the peer's FIN before it is reset. Default 30 s.
+         *
+         * @param drainTimeout a positive duration (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder<T> drainTimeout(Duration drainTimeout) {
             this.drainTimeout = drainTimeout;
             return this;
         }
 
-        /** SO_TIMEOUT while the goodbye runs, in case it waits for a reply. Default 1 s. */
+        /**
+         * SO_TIMEOUT while the goodbye runs, in case it waits for a reply. Default 1 s.
+         *
+         * @param goodbyeTimeout a positive duration (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder<T> goodbyeTimeout(Duration goodbyeTimeout) {
             this.goodbyeTimeout = goodbyeTimeout;
             return this;
         }
 
-        /** Overrides how connections retire. Default: {@code REQUEST_PEER_CLOSE} with a goodbye, else {@code AWAIT_PEER}. */
+        /**
+         * Overrides how connections retire. Default: {@code REQUEST_PEER_CLOSE} with a goodbye,
+         * else {@code AWAIT_PEER}.
+         *
+         * @param retirement the retirement policy; not {@code null}
+         * @return this builder
+         */
         public Builder<T> retirement(Retirement retirement) {
             this.retirement = Objects.requireNonNull(retirement, "retirement");
             return this;
         }
 
-        /** TCP_NODELAY. Default on. */
+        /**
+         * TCP_NODELAY. Default on.
+         *
+         * @param tcpNoDelay whether to disable Nagle's algorithm on new connections
+         * @return this builder
+         */
         public Builder<T> tcpNoDelay(boolean tcpNoDelay) {
             this.tcpNoDelay = tcpNoDelay;
             return this;
         }
 
-        /** SO_KEEPALIVE. Default on. */
+        /**
+         * SO_KEEPALIVE. Default on.
+         *
+         * @param keepAlive whether new connections send TCP keep-alive probes when idle
+         * @return this builder
+         */
         public Builder<T> keepAlive(boolean keepAlive) {
             this.keepAlive = keepAlive;
             return this;
         }
 
+        /**
+         * Builds the pool. No connection is opened until the first borrow.
+         *
+         * @return a new pool; close it to close its connections
+         * @throws IllegalArgumentException naming the setting, if a timeout is out of range
+         */
         public SocketClientPool<T> build() {
             RpcClient.Builder.positive("connectTimeout", connectTimeout);
             RpcClient.Builder.positive("drainTimeout", drainTimeout);

@@ -39,24 +39,44 @@ public final class RpcMetrics implements MeterBinder {
         this.retries = retries;
     }
 
-    /** The meters of {@code client}. */
+    /**
+     * The meters of {@code client}: its pool's, and those of its breakers and retry if it has any.
+     *
+     * @param client the client to measure
+     * @return a binder; bind it to a registry once
+     */
     public static RpcMetrics of(RpcClient<?, ?> client) {
         Objects.requireNonNull(client, "client");
         return new RpcMetrics(client.pool(), client.circuitBreakerRegistry().orElse(null), client.retryRegistry().orElse(null));
     }
 
-    /** The meters of {@code pool} (Portkeeper's pool meters only: it has no Resilience4j parts). */
+    /**
+     * The meters of {@code pool} (Portkeeper's pool meters only: it has no Resilience4j parts).
+     *
+     * @param pool the pool to measure
+     * @return a binder; bind it to a registry once
+     */
     public static RpcMetrics of(SocketClientPool<?> pool) {
         Objects.requireNonNull(pool, "pool");
         return new RpcMetrics(pool.pool(), null, null);
     }
 
-    /** Binds the meters of {@code client} to {@code registry}. */
+    /**
+     * Binds the meters of {@code client} to {@code registry}.
+     *
+     * @param client   the client to measure
+     * @param registry where the meters are registered
+     */
     public static void bind(RpcClient<?, ?> client, MeterRegistry registry) {
         of(client).bindTo(registry);
     }
 
-    /** Binds the meters of {@code pool} to {@code registry}. */
+    /**
+     * Binds the meters of {@code pool} to {@code registry}.
+     *
+     * @param pool     the pool to measure
+     * @param registry where the meters are registered
+     */
     public static void bind(SocketClientPool<?> pool, MeterRegistry registry) {
         of(pool).bindTo(registry);
     }
