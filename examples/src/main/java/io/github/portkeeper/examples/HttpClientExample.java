@@ -34,6 +34,12 @@ public final class HttpClientExample {
     private HttpClientExample() {
     }
 
+    /**
+     * Runs the example and prints its figures to standard output.
+     *
+     * @param args ignored
+     * @throws Exception if the server cannot start or a request fails (the example stops there)
+     */
     public static void main(String[] args) throws Exception {
         // Without it the JDK server's Nagle and the client's delayed ACK add 40 ms per exchange.
         System.setProperty("sun.net.httpserver.nodelay", "true");

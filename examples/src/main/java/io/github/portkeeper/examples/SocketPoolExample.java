@@ -30,6 +30,13 @@ public final class SocketPoolExample {
     private SocketPoolExample() {
     }
 
+    /**
+     * Runs the example and prints its figures to standard output. Takes about two seconds: it
+     * waits out the server's idle timeout.
+     *
+     * @param args ignored
+     * @throws Exception if the server cannot start or a request fails (the example stops there)
+     */
     public static void main(String[] args) throws Exception {
         try (ServerSocket server = startDoublingServer(Duration.ofSeconds(1))) {
             int port = server.getLocalPort();
