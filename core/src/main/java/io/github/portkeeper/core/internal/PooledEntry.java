@@ -58,6 +58,8 @@ public final class PooledEntry<C> {
     volatile Throwable leasedFrom;
     boolean leakReported;
 
+    /** The socket is held with SO_LINGER 0 (set once, by the opener): a close behind the pool's back is an RST. */
+    boolean heldForAbort;
     /** Set by the current lease's abort: the socket was closed with RST outside the close path. */
     volatile boolean aborted;
 

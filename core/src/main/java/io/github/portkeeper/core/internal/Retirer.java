@@ -91,9 +91,10 @@ final class Retirer<C> {
         } else if (channel == null && !connector.wasEstablished(e.connection)) {
             ending = Ending.FAILED;
         } else if (channel != null && !channel.isOpen()) {
-            // Closed behind the pool's back: the JDK closes an interrupted blocking channel, with
-            // a plain FIN. Established connections end LOCAL; ones that never connected, FAILED.
-            ending = connector.wasEstablished(e.connection) ? Ending.LOCAL : Ending.FAILED;
+            // Closed behind the pool's back: the JDK closes an interrupted blocking channel. Held
+            // with SO_LINGER 0, that close was an RST; otherwise a plain FIN, cautiously LOCAL.
+            ending = e.heldForAbort ? Ending.RESET
+                    : connector.wasEstablished(e.connection) ? Ending.LOCAL : Ending.FAILED;
         } else {
             ending = SocketCloser.close(channel, reset);
         }

@@ -33,6 +33,9 @@ public final class SocketChannelConnector implements Connector<SocketChannel> {
         try {
             channel.setOption(StandardSocketOptions.TCP_NODELAY, tcpNoDelay);
             channel.setOption(StandardSocketOptions.SO_KEEPALIVE, keepAlive);
+            // An interrupt during connect makes the JDK close the channel; if the handshake had
+            // completed, SO_LINGER 0 makes that close an RST (no TIME_WAIT for a failed connect).
+            channel.setOption(StandardSocketOptions.SO_LINGER, 0);
             Socket socket = channel.socket();
             socket.connect(new InetSocketAddress(endpoint.host(), endpoint.port()), connectTimeoutMillis);
             socket.setSoTimeout(readTimeoutMillis);

@@ -21,6 +21,12 @@ import java.nio.channels.SocketChannel;
  * TIME_WAIT, so LOCAL is what the kernel shows too. If the FIN lands in the microseconds between
  * our check and our close, the kernel takes the passive path and we have over-counted one
  * TIME_WAIT: the count errs toward caution, never toward hiding one.
+ *
+ * <p>Pooled sockets are held with SO_LINGER 0 while open ({@link #holdForAbort}), so a close the
+ * pool does not make (the JDK closes a blocking channel whose thread is interrupted) is an RST
+ * and leaves no TIME_WAIT, whether or not the peer's reply is still to come. The pool's own
+ * graceful closes turn lingering back off first, so they send FIN (or close passively) as the
+ * ending says.
  */
 public final class SocketCloser {
 
@@ -63,6 +69,9 @@ public final class SocketCloser {
         if (!channel.isConnected()) {
             closeQuietly(channel);
             return Ending.FAILED;
+        }
+        if (!reset) {
+            setLinger(channel, -1); // a graceful close: FIN, not the RST a socket held for abort would send
         }
         java.net.Socket socket = channel.socket();
         if (socket.isOutputShutdown()) {
@@ -109,11 +118,26 @@ public final class SocketCloser {
         }
     }
 
+    /**
+     * Sets SO_LINGER 0 on an open pooled socket, so that any close not made through
+     * {@link #close} (an interrupt, the JDK closing the channel) resets it rather than leaving a
+     * TIME_WAIT the pool cannot see. Returns whether it was set.
+     */
+    static boolean holdForAbort(SocketChannel channel) {
+        return setLinger(channel, 0);
+    }
+
     private static void setLingerZero(SocketChannel channel) {
+        setLinger(channel, 0);
+    }
+
+    private static boolean setLinger(SocketChannel channel, int seconds) {
         try {
-            channel.setOption(StandardSocketOptions.SO_LINGER, 0);
+            channel.setOption(StandardSocketOptions.SO_LINGER, seconds);
+            return true;
         } catch (IOException | RuntimeException ignored) {
-            // Already closed by a racing failure; the close below is all that is left to do.
+            // Already closed by a racing failure; the close that follows is all that is left to do.
+            return false;
         }
     }
 
