@@ -112,7 +112,7 @@ public final class ScriptedServer implements AutoCloseable {
         this.resetOnAccept = b.resetOnAccept;
         this.resetAfterIdle = b.resetAfterIdle;
         this.maxResponses = b.maxResponses;
-        this.listener = new ServerSocket(0, 512, InetAddress.getLoopbackAddress());
+        this.listener = new ServerSocket(0, 512, b.bindAddress);
         this.acceptor = new Thread(this::acceptLoop, "scripted-server-" + listener.getLocalPort());
         acceptor.setDaemon(true);
         acceptor.start();
@@ -435,8 +435,15 @@ public final class ScriptedServer implements AutoCloseable {
         private boolean resetOnAccept;
         private Duration resetAfterIdle;
         private int maxResponses;
+        private InetAddress bindAddress = InetAddress.getLoopbackAddress();
 
         private Builder() {
+        }
+
+        /** Listens on {@code address} (a loopback address, e.g. {@code ::1}) instead of {@code 127.0.0.1}. */
+        public Builder bindAddress(InetAddress address) {
+            this.bindAddress = Objects.requireNonNull(address, "address");
+            return this;
         }
 
         public Builder exchange(Exchange exchange) {
