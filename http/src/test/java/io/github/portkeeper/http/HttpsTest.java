@@ -18,22 +18,34 @@ import org.apache.hc.client5.http.ssl.HostnameVerificationPolicy;
 import org.apache.hc.client5.http.ssl.NoopHostnameVerifier;
 import org.apache.hc.client5.http.ssl.TlsSocketStrategy;
 import org.apache.hc.client5.http.ssl.TrustAllStrategy;
+import org.apache.hc.client5.http.config.ConnectionConfig;
+import org.apache.hc.client5.http.config.TlsConfig;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.apache.hc.core5.util.Timeout;
 import org.apache.hc.core5.reactor.ssl.SSLBufferMode;
 import org.apache.hc.core5.ssl.SSLContexts;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import javax.net.ssl.SSLContext;
+import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.ok;
 import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
@@ -166,6 +178,54 @@ class HttpsTest {
         assertThat(tallyA.opened()).isEqualTo(1);
         assertThat(tallyB.opened()).isEqualTo(1);
         assertThat(accepted.clientPorts()).containsExactlyInAnyOrder(portsA.iterator().next(), portsB.iterator().next());
+    }
+
+    /**
+     * The TLS config resolver's handshake timeout applies to its host (with the classic API,
+     * HttpClient takes only the handshake timeout from a {@code TlsConfig}; protocols and ciphers
+     * come from the {@code TlsSocketStrategy}): a server that accepts and never answers the
+     * ClientHello is given up on after the resolved 300 ms, not the 30 s connect timeout.
+     */
+    @Test
+    void tlsConfigResolverSetsTheHandshakeTimeoutOfItsHost() throws Exception {
+        ServerSocket silent = leaks.closeAfter(new ServerSocket(0, 10, InetAddress.getLoopbackAddress()));
+        List<Socket> held = new CopyOnWriteArrayList<>();
+        Thread acceptor = new Thread(() -> {
+            try {
+                while (true) {
+                    held.add(silent.accept()); // never answers
+                }
+            } catch (IOException closed) {
+                // the test is over
+            }
+        }, "silent-tls-server");
+        acceptor.setDaemon(true);
+        acceptor.start();
+        leaks.closeAfter(() -> held.forEach(s -> {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+        }));
+        PortkeeperConnectionManager manager = leaks.track(PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name("tls-resolver").build())
+                .setTlsSocketStrategy(trustingTls())
+                .setDefaultConnectionConfig(ConnectionConfig.custom().setConnectTimeout(Timeout.ofSeconds(30)).build())
+                .setTlsConfigResolver(host -> host.getHostName().equals("127.0.0.1")
+                        ? TlsConfig.custom().setHandshakeTimeout(Timeout.ofMilliseconds(300)).build() : null)
+                .build());
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).disableAutomaticRetries().build());
+        String url = "https://127.0.0.1:" + silent.getLocalPort() + "/";
+
+        long started = System.nanoTime();
+        assertThatThrownBy(() -> client.execute(new HttpGet(url), r -> EntityUtils.toString(r.getEntity())))
+                .isInstanceOf(SocketTimeoutException.class);
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+
+        // Generous for a loaded machine, and far below the 30 s the handshake would get otherwise.
+        assertThat(took).as("time to give up on the handshake").isLessThan(Duration.ofSeconds(10));
+        assertThat(held).as("connections the silent server accepted").hasSize(1);
     }
 
     @Test
