@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class EmbeddedServerTest {
@@ -34,10 +35,11 @@ class EmbeddedServerTest {
             assertThat(server.idleClosed()).isEqualTo(1);
             assumeTrue(KernelProbe.linux().isAvailable(), "the kernel probe needs Linux");
             s.shutdownOutput(); // our FIN after the server's: a passive close, the TIME_WAIT is the server's
-            Thread.sleep(100);
-            var table = KernelProbe.linux().snapshot();
-            assertThat(table.countOnLocalPort(TcpState.TIME_WAIT, server.port())).isEqualTo(1);
-            assertThat(table.countToRemote(TcpState.TIME_WAIT, server.address())).isZero();
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(10)).untilAsserted(() -> {
+                var table = KernelProbe.linux().snapshot();
+                assertThat(table.countOnLocalPort(TcpState.TIME_WAIT, server.port())).isEqualTo(1);
+                assertThat(table.countToRemote(TcpState.TIME_WAIT, server.address())).isZero();
+            });
         }
     }
 

@@ -194,9 +194,7 @@ public final class ExhaustionWorkload {
             pool.close();
         }
         long millis = (System.nanoTime() - t0) / 1_000_000;
-        // Give the kernel a moment to move whatever the pool's close did into its final state.
-        Thread.sleep(200);
-        SocketTable afterClose = probe.snapshot();
+        SocketTable afterClose = settled(probe, server);
         timeWaitAfterClose = afterClose.countToRemote(TcpState.TIME_WAIT, server);
 
         int inRange = 0;
@@ -320,6 +318,26 @@ public final class ExhaustionWorkload {
         @Override
         public void close() throws IOException {
             serverSocket.close();
+        }
+    }
+
+    /**
+     * The kernel's table once no socket toward {@code server} is still closing (FIN_WAIT1/2,
+     * CLOSING, LAST_ACK): what the pool's close did has reached its final state. Bounded: after
+     * 10 s the table is taken as it is, and the counts then tell.
+     */
+    private static SocketTable settled(KernelProbe probe, InetSocketAddress server) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            SocketTable table = probe.snapshot();
+            int closing = 0;
+            for (TcpState state : List.of(TcpState.FIN_WAIT1, TcpState.FIN_WAIT2, TcpState.CLOSING, TcpState.LAST_ACK)) {
+                closing += table.countToRemote(state, server);
+            }
+            if (closing == 0 || System.nanoTime() > deadline) {
+                return table;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10)); // poll interval
         }
     }
 }
