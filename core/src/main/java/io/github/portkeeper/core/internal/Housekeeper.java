@@ -225,6 +225,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
             }
             try {
                 SocketChannel ch = e.channel();
+                e.keepNonBlocking = !ch.isBlocking();
                 ch.configureBlocking(false);
                 read = IdleRead.classify(ch);
                 if (read == IdleRead.NOTHING) {
@@ -372,6 +373,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
     private void register(PooledEntry<C> e) {
         try {
             SocketChannel ch = e.channel();
+            e.keepNonBlocking = e.keepNonBlocking || !ch.isBlocking();
             ch.configureBlocking(false);
             e.watchKey = watcher.watch(ch, new EntryWatch(e));
         } catch (IOException | RuntimeException ex) {
@@ -426,7 +428,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
 
     /**
      * Takes a watched connection back for a leaser: checks what arrived, deregisters it and
-     * returns it to blocking mode. Returns false if it is no longer watched (the watcher took it
+     * returns it to blocking mode (unless its connector keeps it non-blocking). Returns false if it is no longer watched (the watcher took it
      * first) or it must not be leased (then it has been closed or retired).
      */
     boolean reclaim(PooledEntry<C> e) {
@@ -449,7 +451,9 @@ final class Housekeeper<C> extends IdleWatcher.Task {
             SelectionKey key = (SelectionKey) e.watchKey;
             e.watchKey = null;
             watcher.unwatch(key);
-            e.channel().configureBlocking(true);
+            if (!e.keepNonBlocking) {
+                e.channel().configureBlocking(true);
+            }
             return true;
         } catch (IOException | CancelledKeyException | java.nio.channels.IllegalBlockingModeException ex) {
             engine.retire(e, CloseReason.BROKEN);
@@ -458,21 +462,27 @@ final class Housekeeper<C> extends IdleWatcher.Task {
     }
 
     /**
-     * The lease path's check of an idle connection that is not watched (blocking mode, owned by
-     * the leaser): whether anything arrived since it went idle. Returns false, having closed or
-     * retired it, if anything did. Costs a mode switch and a non-blocking read each way.
+     * The lease path's check of an idle connection that is not watched (owned by the leaser):
+     * whether anything arrived since it went idle. Returns false, having closed or retired it, if
+     * anything did. A channel its connector keeps in non-blocking mode costs one non-blocking
+     * read; a blocking one also a mode switch each way (two system calls each).
      */
     boolean quietSinceIdle(PooledEntry<C> e) {
         SocketChannel channel = e.channel();
-        if (channel == null || !channel.isBlocking()) {
+        if (channel == null) {
             return true;
         }
         IdleRead read;
         try {
-            channel.configureBlocking(false);
+            boolean blocking = channel.isBlocking();
+            if (blocking) {
+                channel.configureBlocking(false);
+            }
             read = IdleRead.classify(channel);
             if (read == IdleRead.NOTHING) {
-                channel.configureBlocking(true);
+                if (blocking) {
+                    channel.configureBlocking(true);
+                }
                 return true;
             }
         } catch (IOException | RuntimeException ex) {

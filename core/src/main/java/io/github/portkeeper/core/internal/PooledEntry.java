@@ -74,6 +74,12 @@ public final class PooledEntry<C> {
     long drainingSince;
     /** Why it is draining, reported when it finally closes. */
     io.github.portkeeper.core.CloseReason retireReason;
+    /**
+     * The channel was in non-blocking mode before the watcher took it (its connector keeps it
+     * so, reading and waiting without mode switches): a leaser taking it back leaves it so.
+     * Written by the watcher before the entry becomes WATCHED, read by whoever wins it back.
+     */
+    boolean keepNonBlocking;
     /** Watcher bookkeeping, touched only by the watcher thread. */
     Object watchKey;
 

@@ -9,8 +9,9 @@ import java.nio.channels.SocketChannel;
 
 /**
  * Gives HttpClient's connection operator sockets that are backed by a {@link SocketChannel}, so
- * idle connections can be watched by readiness. Through a SOCKS proxy a channel cannot be used;
- * those connections get a plain socket and go unwatched.
+ * idle connections can be watched by readiness; the channel stays in non-blocking mode once
+ * connected ({@link ChannelSocket}). Through a SOCKS proxy a channel cannot be used; those
+ * connections get a plain socket and go unwatched.
  */
 public final class ChannelSocketFactory implements DetachedSocketFactory {
 
@@ -24,6 +25,6 @@ public final class ChannelSocketFactory implements DetachedSocketFactory {
         if (proxy != null && proxy.type() != Proxy.Type.DIRECT) {
             return new Socket(proxy);
         }
-        return SocketChannel.open().socket();
+        return new ChannelSocket(SocketChannel.open());
     }
 }

@@ -227,6 +227,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
             lease.retire();
         } else {
             lease.abort();
+            c.conn.wakeAfterAbort(); // a reader blocked on it (a cancel from another thread) fails at once
         }
     }
 

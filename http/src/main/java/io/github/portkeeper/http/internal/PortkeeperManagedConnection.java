@@ -8,7 +8,9 @@ import org.apache.hc.core5.http.impl.io.SocketHolder;
 import org.apache.hc.core5.http.io.HttpMessageParser;
 import org.apache.hc.core5.http.io.HttpMessageParserFactory;
 import org.apache.hc.core5.http.io.SessionInputBuffer;
+import org.apache.hc.core5.io.CloseMode;
 
+import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
 import java.nio.channels.SocketChannel;
@@ -46,6 +48,53 @@ final class PortkeeperManagedConnection extends DefaultManagedHttpClientConnecti
 
     boolean isBound() {
         return getSocketHolder() != null;
+    }
+
+    /**
+     * Wakes a reader or writer waiting on this connection after the pool aborted it (closed its
+     * channel with RST from another thread), by closing the socket over the channel.
+     */
+    void wakeAfterAbort() {
+        SocketChannel channel = channel();
+        if (channel != null && !channel.isOpen()) { // never closes a live connection behind the pool's back
+            closeQuietly(getSocketHolder() != null ? getSocketHolder().getBaseSocket() : null);
+        }
+    }
+
+    /**
+     * Also closes the plain socket under a TLS one, so that its own selector is released even if
+     * the TLS layer did not close it.
+     */
+    @Override
+    public void close(CloseMode closeMode) {
+        SocketHolder holder = getSocketHolder();
+        Socket base = holder != null ? holder.getBaseSocket() : null;
+        try {
+            super.close(closeMode);
+        } finally {
+            closeQuietly(base);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        SocketHolder holder = getSocketHolder();
+        Socket base = holder != null ? holder.getBaseSocket() : null;
+        try {
+            super.close();
+        } finally {
+            closeQuietly(base);
+        }
+    }
+
+    private static void closeQuietly(Socket socket) {
+        if (socket instanceof ChannelSocket) {
+            try {
+                socket.close();
+            } catch (IOException ignored) {
+                // Closed already; the channel's descriptor is released either way.
+            }
+        }
     }
 
     /**

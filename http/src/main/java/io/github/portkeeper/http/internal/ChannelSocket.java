@@ -1,0 +1,475 @@
+package io.github.portkeeper.http.internal;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.net.SocketAddress;
+import java.net.SocketException;
+import java.net.SocketImpl;
+import java.net.SocketOption;
+import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.CancelledKeyException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The socket HttpClient gets for a pooled connection: a {@link SocketChannel} that stays in
+ * non-blocking mode once connected. Why: the JDK's own adaptor ({@link SocketChannel#socket()})
+ * switches its channel to non-blocking mode and back around every read that has a timeout (four
+ * system calls), and the pool's readiness check at lease would switch it twice more. Here reads
+ * and writes are non-blocking, a wait for readiness (bounded by the socket timeout) is one poll
+ * of a selector this connection owns, opened at its first wait and closed with the socket (two
+ * more descriptors per connection), and the pool's idle watcher and lease check use the channel
+ * as it is.
+ *
+ * <p>Everything else (options, addresses, shutdowns) is the adaptor's. Closing the channel from
+ * elsewhere (the pool aborting a lease) does not wake a waiter by itself: {@link #close()} does,
+ * and a wait never sleeps longer than {@link #WAIT_SLICE_MILLIS} without looking whether the
+ * channel is still open.
+ */
+final class ChannelSocket extends Socket {
+
+    /** The longest single sleep of a waiter, so a channel closed behind its back is noticed. */
+    static final long WAIT_SLICE_MILLIS = 1000;
+
+    private final SocketChannel channel;
+    private final Socket adaptor;
+    /** Serialises waits on the selector: HttpClient reads and writes a connection from one thread. */
+    private final ReentrantLock waitLock = new ReentrantLock(true);
+    private volatile Selector selector;
+    private SelectionKey key;
+    private volatile int timeoutMillis;
+    private volatile boolean closed;
+    private final InputStream in = new In();
+    private final OutputStream out = new Out();
+
+    ChannelSocket(SocketChannel channel) throws SocketException {
+        super((SocketImpl) null);
+        this.channel = channel;
+        this.adaptor = channel.socket();
+    }
+
+    // ------------------------------------------------------------------ connecting
+
+    @Override
+    public void connect(SocketAddress endpoint) throws IOException {
+        connect(endpoint, 0);
+    }
+
+    @Override
+    public void connect(SocketAddress endpoint, int timeout) throws IOException {
+        adaptor.connect(endpoint, timeout); // the adaptor connects in blocking mode
+        channel.configureBlocking(false);
+    }
+
+    @Override
+    public void bind(SocketAddress bindpoint) throws IOException {
+        adaptor.bind(bindpoint);
+    }
+
+    @Override
+    public SocketChannel getChannel() {
+        return channel;
+    }
+
+    // ------------------------------------------------------------------ streams
+
+    @Override
+    public InputStream getInputStream() throws IOException {
+        ensureUsable();
+        if (adaptor.isInputShutdown()) {
+            throw new SocketException("Socket input is shutdown");
+        }
+        return in;
+    }
+
+    @Override
+    public OutputStream getOutputStream() throws IOException {
+        ensureUsable();
+        if (adaptor.isOutputShutdown()) {
+            throw new SocketException("Socket output is shutdown");
+        }
+        return out;
+    }
+
+    private void ensureUsable() throws SocketException {
+        if (isClosed()) {
+            throw new SocketException("Socket is closed");
+        }
+        if (!isConnected()) {
+            throw new SocketException("Socket is not connected");
+        }
+    }
+
+    private int read(byte[] b, int off, int len) throws IOException {
+        Objects.checkFromIndexSize(off, len, b.length);
+        if (len == 0) {
+            return 0;
+        }
+        ByteBuffer buffer = ByteBuffer.wrap(b, off, len);
+        long deadline = 0;
+        boolean timed = false;
+        for (;;) {
+            int n;
+            try {
+                n = channel.read(buffer);
+            } catch (ClosedChannelException e) {
+                throw closedException();
+            }
+            if (n != 0) {
+                return n;
+            }
+            int timeout = timeoutMillis;
+            long wait = 0;
+            if (timeout > 0) {
+                long now = System.nanoTime();
+                if (!timed) {
+                    timed = true;
+                    deadline = now + TimeUnit.MILLISECONDS.toNanos(timeout);
+                }
+                long left = deadline - now;
+                if (left <= 0) {
+                    throw new SocketTimeoutException("Read timed out");
+                }
+                wait = Math.max(1, TimeUnit.NANOSECONDS.toMillis(left + 999_999));
+            }
+            await(SelectionKey.OP_READ, wait);
+        }
+    }
+
+    private void write(byte[] b, int off, int len) throws IOException {
+        Objects.checkFromIndexSize(off, len, b.length);
+        ByteBuffer buffer = ByteBuffer.wrap(b, off, len);
+        while (buffer.hasRemaining()) {
+            int n;
+            try {
+                n = channel.write(buffer);
+            } catch (ClosedChannelException e) {
+                throw closedException();
+            }
+            if (n == 0) {
+                await(SelectionKey.OP_WRITE, 0);
+            }
+        }
+    }
+
+    /** Waits until the channel is ready for {@code op}, {@code millis} at most (0: no limit), or is closed. */
+    private void await(int op, long millis) throws IOException {
+        if (waitLock.isLocked()) {
+            wakeup(); // the other direction is waiting: let it look again and take turns
+        }
+        waitLock.lock();
+        try {
+            Selector s = selector;
+            if (s == null) {
+                s = Selector.open();
+                selector = s;
+                if (closed) { // a close that ran meanwhile did not see this selector
+                    s.close();
+                    throw closedException();
+                }
+                key = channel.register(s, op);
+            } else if (key.interestOps() != op) {
+                key.interestOps(op);
+            }
+            if (!channel.isOpen()) {
+                throw closedException();
+            }
+            s.select(millis == 0 ? WAIT_SLICE_MILLIS : Math.min(millis, WAIT_SLICE_MILLIS));
+            s.selectedKeys().clear();
+            if (Thread.currentThread().isInterrupted()) {
+                throw new InterruptedIOException("Interrupted while waiting on the socket");
+            }
+        } catch (ClosedChannelException | ClosedSelectorException | CancelledKeyException e) {
+            throw closedException();
+        } finally {
+            waitLock.unlock();
+        }
+    }
+
+    private void wakeup() {
+        Selector s = selector;
+        if (s != null) {
+            s.wakeup();
+        }
+    }
+
+    private static SocketException closedException() {
+        return new SocketException("Socket closed");
+    }
+
+    // ------------------------------------------------------------------ closing
+
+    /** Closes the channel and this connection's selector, waking any waiter. Idempotent. */
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        try {
+            channel.close();
+        } finally {
+            Selector s = selector;
+            if (s != null) {
+                s.close(); // wakes a waiter; deregistering lets the channel's descriptor go
+            }
+        }
+    }
+
+    @Override
+    public void shutdownInput() throws IOException {
+        adaptor.shutdownInput();
+    }
+
+    @Override
+    public void shutdownOutput() throws IOException {
+        adaptor.shutdownOutput();
+    }
+
+    @Override
+    public boolean isConnected() {
+        return adaptor.isConnected();
+    }
+
+    @Override
+    public boolean isBound() {
+        return adaptor.isBound();
+    }
+
+    @Override
+    public boolean isClosed() {
+        return closed || !channel.isOpen();
+    }
+
+    @Override
+    public boolean isInputShutdown() {
+        return adaptor.isInputShutdown();
+    }
+
+    @Override
+    public boolean isOutputShutdown() {
+        return adaptor.isOutputShutdown();
+    }
+
+    // ------------------------------------------------------------------ timeouts and options
+
+    @Override
+    public void setSoTimeout(int timeout) throws SocketException {
+        if (timeout < 0) {
+            throw new IllegalArgumentException("timeout < 0");
+        }
+        if (isClosed()) {
+            throw new SocketException("Socket is closed");
+        }
+        timeoutMillis = timeout;
+    }
+
+    @Override
+    public int getSoTimeout() throws SocketException {
+        if (isClosed()) {
+            throw new SocketException("Socket is closed");
+        }
+        return timeoutMillis;
+    }
+
+    @Override
+    public InetAddress getInetAddress() {
+        return adaptor.getInetAddress();
+    }
+
+    @Override
+    public InetAddress getLocalAddress() {
+        return adaptor.getLocalAddress();
+    }
+
+    @Override
+    public int getPort() {
+        return adaptor.getPort();
+    }
+
+    @Override
+    public int getLocalPort() {
+        return adaptor.getLocalPort();
+    }
+
+    @Override
+    public SocketAddress getRemoteSocketAddress() {
+        return adaptor.getRemoteSocketAddress();
+    }
+
+    @Override
+    public SocketAddress getLocalSocketAddress() {
+        return adaptor.getLocalSocketAddress();
+    }
+
+    @Override
+    public void setTcpNoDelay(boolean on) throws SocketException {
+        adaptor.setTcpNoDelay(on);
+    }
+
+    @Override
+    public boolean getTcpNoDelay() throws SocketException {
+        return adaptor.getTcpNoDelay();
+    }
+
+    @Override
+    public void setSoLinger(boolean on, int linger) throws SocketException {
+        adaptor.setSoLinger(on, linger);
+    }
+
+    @Override
+    public int getSoLinger() throws SocketException {
+        return adaptor.getSoLinger();
+    }
+
+    @Override
+    public void sendUrgentData(int data) throws IOException {
+        adaptor.sendUrgentData(data);
+    }
+
+    @Override
+    public void setOOBInline(boolean on) throws SocketException {
+        adaptor.setOOBInline(on);
+    }
+
+    @Override
+    public boolean getOOBInline() throws SocketException {
+        return adaptor.getOOBInline();
+    }
+
+    @Override
+    public void setSendBufferSize(int size) throws SocketException {
+        adaptor.setSendBufferSize(size);
+    }
+
+    @Override
+    public int getSendBufferSize() throws SocketException {
+        return adaptor.getSendBufferSize();
+    }
+
+    @Override
+    public void setReceiveBufferSize(int size) throws SocketException {
+        adaptor.setReceiveBufferSize(size);
+    }
+
+    @Override
+    public int getReceiveBufferSize() throws SocketException {
+        return adaptor.getReceiveBufferSize();
+    }
+
+    @Override
+    public void setKeepAlive(boolean on) throws SocketException {
+        adaptor.setKeepAlive(on);
+    }
+
+    @Override
+    public boolean getKeepAlive() throws SocketException {
+        return adaptor.getKeepAlive();
+    }
+
+    @Override
+    public void setTrafficClass(int tc) throws SocketException {
+        adaptor.setTrafficClass(tc);
+    }
+
+    @Override
+    public int getTrafficClass() throws SocketException {
+        return adaptor.getTrafficClass();
+    }
+
+    @Override
+    public void setReuseAddress(boolean on) throws SocketException {
+        adaptor.setReuseAddress(on);
+    }
+
+    @Override
+    public boolean getReuseAddress() throws SocketException {
+        return adaptor.getReuseAddress();
+    }
+
+    @Override
+    public void setPerformancePreferences(int connectionTime, int latency, int bandwidth) {
+        adaptor.setPerformancePreferences(connectionTime, latency, bandwidth);
+    }
+
+    @Override
+    public <T> Socket setOption(SocketOption<T> name, T value) throws IOException {
+        adaptor.setOption(name, value);
+        return this;
+    }
+
+    @Override
+    public <T> T getOption(SocketOption<T> name) throws IOException {
+        return adaptor.getOption(name);
+    }
+
+    @Override
+    public Set<SocketOption<?>> supportedOptions() {
+        return adaptor.supportedOptions();
+    }
+
+    @Override
+    public String toString() {
+        return "ChannelSocket[" + adaptor + "]";
+    }
+
+    private final class In extends InputStream {
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            int n = ChannelSocket.this.read(one, 0, 1);
+            return n < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            return ChannelSocket.this.read(b, off, len);
+        }
+
+        @Override
+        public int available() throws IOException {
+            if (isClosed()) {
+                throw closedException();
+            }
+            return adaptor.isInputShutdown() ? 0 : channelAvailable();
+        }
+
+        @Override
+        public void close() throws IOException {
+            ChannelSocket.this.close();
+        }
+    }
+
+    /** Bytes readable now, without blocking: a non-blocking channel reports it through its adaptor's stream. */
+    private int channelAvailable() throws IOException {
+        return adaptor.getInputStream().available();
+    }
+
+    private final class Out extends OutputStream {
+
+        @Override
+        public void write(int b) throws IOException {
+            ChannelSocket.this.write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            ChannelSocket.this.write(b, off, len);
+        }
+
+        @Override
+        public void close() throws IOException {
+            ChannelSocket.this.close();
+        }
+    }
+}
