@@ -1,0 +1,118 @@
+package io.github.portkeeper.http.internal;
+
+import com.sun.net.httpserver.HttpServer;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.http.PortkeeperConnectionManager;
+import org.apache.hc.client5.http.HttpRoute;
+import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.io.ConnectionEndpoint;
+import org.apache.hc.core5.http.HttpHost;
+import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.apache.hc.core5.util.TimeValue;
+import org.apache.hc.core5.util.Timeout;
+import org.junit.jupiter.api.Test;
+
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The socket HttpClient reads and writes through: its channel never leaves non-blocking mode once
+ * connected (so neither a read with a timeout nor the pool's readiness check at lease switches
+ * it), and it still keeps a socket's promises: timeouts, end of stream, close waking a reader.
+ */
+class ChannelSocketTest {
+
+    @Test
+    void aReusedConnectionsChannelStaysNonBlocking() throws Exception {
+        System.setProperty("sun.net.httpserver.nodelay", "true");
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 50);
+        server.createContext("/", ex -> {
+            byte[] body = "ok".getBytes(StandardCharsets.US_ASCII);
+            ex.sendResponseHeaders(200, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        server.start();
+        int port = server.getAddress().getPort();
+        PortkeeperConnectionManager manager = PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name("nonblocking").maxPerEndpoint(1).build()).build();
+        try (CloseableHttpClient client = HttpClients.custom().setConnectionManager(manager).build()) {
+            for (int i = 0; i < 3; i++) {
+                String body = client.execute(new HttpGet("http://127.0.0.1:" + port + "/"),
+                        r -> EntityUtils.toString(r.getEntity()));
+                assertThat(body).isEqualTo("ok");
+            }
+            HttpRoute route = new HttpRoute(new HttpHost("http", "127.0.0.1", port));
+            ConnectionEndpoint endpoint = manager.lease("test", route, Timeout.ofSeconds(5), null).get(Timeout.ofSeconds(5));
+            try {
+                PooledEndpoint pooled = (PooledEndpoint) endpoint;
+                assertThat(pooled.connectionLease().isReused()).isTrue();
+                Socket socket = pooled.connection().conn.getSocket();
+                assertThat(socket).isInstanceOf(ChannelSocket.class);
+                assertThat(socket.getChannel().isBlocking()).isFalse();
+            } finally {
+                manager.release(endpoint, null, TimeValue.NEG_ONE_MILLISECOND);
+            }
+        } finally {
+            server.stop(0);
+        }
+    }
+
+    @Test
+    void aReadTimesOutAndTheSocketStaysUsable() throws Exception {
+        try (ServerSocket listener = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             Socket socket = ChannelSocketFactory.INSTANCE.create(null)) {
+            socket.connect(listener.getLocalSocketAddress(), 5_000);
+            try (Socket peer = listener.accept()) {
+                socket.setSoTimeout(300);
+                InputStream in = socket.getInputStream();
+                long start = System.nanoTime();
+                assertThatThrownBy(in::read).isInstanceOf(SocketTimeoutException.class);
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(290));
+                assertThat(socket.getChannel().isBlocking()).isFalse();
+
+                peer.getOutputStream().write('x');
+                assertThat(in.read()).isEqualTo('x');
+                peer.close();
+                assertThat(in.read()).isEqualTo(-1);
+            }
+        }
+    }
+
+    @Test
+    void closingTheSocketWakesAReaderWithNoTimeout() throws Exception {
+        try (ServerSocket listener = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             Socket socket = ChannelSocketFactory.INSTANCE.create(null)) {
+            socket.connect(listener.getLocalSocketAddress(), 5_000);
+            try (Socket peer = listener.accept()) {
+                socket.setSoTimeout(0);
+                InputStream in = socket.getInputStream();
+                CompletableFuture<Integer> reader = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return in.read();
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                // The reader is blocked (nothing was sent); closing must end its wait, not a timeout.
+                assertThatThrownBy(() -> reader.get(300, TimeUnit.MILLISECONDS)).isInstanceOf(java.util.concurrent.TimeoutException.class);
+                socket.close();
+                assertThatThrownBy(() -> reader.get(10, TimeUnit.SECONDS)).hasRootCauseInstanceOf(SocketException.class);
+                assertThat(socket.getChannel().isOpen()).isFalse();
+            }
+        }
+    }
+}
