@@ -66,7 +66,12 @@ public final class CloseOwningSocketFactory extends SocketFactory {
         this.sockets = new OwnedSockets(b.name, b.retirement, b.maxDraining, b.idleWatchDelay.toNanos(), b.listeners);
     }
 
-    /** A factory with the default settings (name {@code "sockets"}, {@code AWAIT_PEER} for 30 s then RESET). */
+    /**
+     * A factory with the default settings (name {@code "sockets"}, {@code AWAIT_PEER} for 30 s
+     * then RESET).
+     *
+     * @return a new factory
+     */
     public static CloseOwningSocketFactory create() {
         return builder().build();
     }
@@ -145,17 +150,30 @@ public final class CloseOwningSocketFactory extends SocketFactory {
         sockets.leased(Objects.requireNonNull(endpoint, "endpoint"), reused);
     }
 
-    /** The factory's name: the {@code pool} tag of its meters. */
+    /**
+     * The factory's name.
+     *
+     * @return the name, the {@code pool} tag of its meters
+     */
     public String name() {
         return sockets.name();
     }
 
-    /** How closed sockets leave. */
+    /**
+     * How sockets the client closes leave.
+     *
+     * @return the retirement policy
+     */
     public Retirement retirement() {
         return sockets.retirement();
     }
 
-    /** Sockets allowed to drain at once. */
+    /**
+     * Sockets allowed to drain (await the peer's FIN) at once; a close beyond it takes the
+     * fallback at once.
+     *
+     * @return the limit
+     */
     public int maxDraining() {
         return sockets.maxDraining();
     }
@@ -164,22 +182,36 @@ public final class CloseOwningSocketFactory extends SocketFactory {
      * A snapshot: {@code active} open sockets in use, {@code idle} ones the watcher is watching
      * for their client, {@code draining} closed ones awaiting the peer's FIN; no endpoints and
      * no pending leases (the client's pool has those).
+     *
+     * @return the figures at about this moment
      */
     public PoolStats stats() {
         return sockets.stats();
     }
 
-    /** Endpoints connected to so far (a live, unmodifiable view). */
+    /**
+     * Endpoints connected to so far.
+     *
+     * @return a live, unmodifiable view
+     */
     public Set<Endpoint> endpoints() {
         return sockets.endpoints();
     }
 
-    /** Closes that found {@code maxDraining} sockets draining and took the fallback at once. */
+    /**
+     * Closes that found {@code maxDraining} sockets draining and took the fallback at once.
+     *
+     * @return the count since the factory was built
+     */
     public long drainOverflows() {
         return sockets.drainOverflows();
     }
 
-    /** Bytes discarded from closed sockets: unread at close or arrived while draining. */
+    /**
+     * Bytes discarded from closed sockets: unread at close or arrived while draining.
+     *
+     * @return the count since the factory was built
+     */
     public long discardedBytes() {
         return sockets.discardedBytes();
     }

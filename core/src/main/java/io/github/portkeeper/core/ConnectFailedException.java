@@ -9,6 +9,12 @@ public final class ConnectFailedException extends PoolException {
 
     private static final long serialVersionUID = 1L;
 
+    /**
+     * Creates a connect failure; the message names the endpoint and the cause.
+     *
+     * @param endpoint the endpoint that could not be reached
+     * @param cause    the connector's exception
+     */
     public ConnectFailedException(Endpoint endpoint, Throwable cause) {
         super(endpoint, "Could not connect to " + endpoint + ": " + cause, cause);
     }

@@ -13,18 +13,40 @@ import java.io.IOException;
  */
 public interface ConnectGuard {
 
-    /** Throws (for example {@link CircuitOpenException}, {@link ConnectRateLimitedException}) to refuse the connect. */
+    /**
+     * Called before every connect; returns to allow it, throws to refuse it. May block (a rate
+     * limiter waiting for a permit): the lease waits with it.
+     *
+     * @param endpoint where the pool is about to connect
+     * @throws PoolException to refuse the connect (for example {@link CircuitOpenException},
+     *         {@link ConnectRateLimitedException}); the lease fails with it
+     */
     void beforeConnect(Endpoint endpoint) throws PoolException;
 
-    /** The connect succeeded in {@code nanos}. */
+    /**
+     * The connect allowed by {@link #beforeConnect} succeeded.
+     *
+     * @param endpoint where the pool connected
+     * @param nanos    how long the connect took, in nanoseconds
+     */
     default void connectSucceeded(Endpoint endpoint, long nanos) {
     }
 
-    /** The connect failed after {@code nanos}. */
+    /**
+     * The connect allowed by {@link #beforeConnect} failed.
+     *
+     * @param endpoint where the pool tried to connect
+     * @param nanos    how long it tried, in nanoseconds
+     * @param cause    the connector's exception
+     */
     default void connectFailed(Endpoint endpoint, long nanos, IOException cause) {
     }
 
-    /** No guard: every connect may proceed. */
+    /**
+     * No guard: every connect may proceed.
+     *
+     * @return a guard that allows everything and records nothing
+     */
     static ConnectGuard none() {
         return endpoint -> { };
     }

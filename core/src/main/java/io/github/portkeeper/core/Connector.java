@@ -16,6 +16,10 @@ public interface Connector<C> {
     /**
      * Opens a new connection to {@code endpoint}. Throwing releases the slot the pool reserved
      * for it; the lease fails with a {@link ConnectFailedException} naming the endpoint.
+     *
+     * @param endpoint where to connect
+     * @return the connected connection, never {@code null}
+     * @throws IOException if the connection could not be opened
      */
     C connect(Endpoint endpoint) throws IOException;
 
@@ -25,6 +29,9 @@ public interface Connector<C> {
      * readiness, decide how it ended and close it the way the retirement policy says; without
      * one it can only {@linkplain #dispose dispose} of it, and records the ending as
      * {@link Ending#LOCAL}.
+     *
+     * @param connection a connection this connector opened
+     * @return its socket channel (the same one every time), or {@code null}
      */
     default SocketChannel channel(C connection) {
         return null;
@@ -35,6 +42,9 @@ public interface Connector<C> {
      * {@link #channel} returns {@code null} at close: a connection that never did ends
      * {@link Ending#FAILED}; otherwise the pool, unable to see how it closed, records the
      * cautious {@link Ending#LOCAL}. Default {@code true}.
+     *
+     * @param connection a connection without a socket
+     * @return {@code true} if it reached its peer
      */
     default boolean wasEstablished(C connection) {
         return true;
@@ -44,6 +54,9 @@ public interface Connector<C> {
      * Checks a connection taken from the idle set before it is leased (the validation hook).
      * Returning {@code false} discards it and the pool tries another. Keep it cheap: it runs on
      * every reuse. The default accepts every connection.
+     *
+     * @param connection an idle connection about to be leased
+     * @return {@code true} to lease it, {@code false} to discard it
      */
     default boolean validate(C connection) {
         return true;
@@ -55,6 +68,11 @@ public interface Connector<C> {
      * Called on an idle connection by a pool thread; returns {@code false} if the protocol has no
      * goodbye (the pool then just awaits the peer's FIN). Any response bytes the goodbye provokes
      * are drained and discarded by the pool. The default has none.
+     *
+     * @param connection the idle connection to retire
+     * @return {@code true} if the goodbye was sent, {@code false} if the protocol has none
+     * @throws IOException if sending it failed; the pool then ends the connection by the
+     *         retirement's fallback
      */
     default boolean requestPeerClose(C connection) throws IOException {
         return false;
@@ -65,6 +83,8 @@ public interface Connector<C> {
      * {@code Connection: close} on a request). If so, a connection past its lifetime or lease
      * budget is leased once more with {@link Lease#isLastUse()} set, instead of being retired
      * while idle. Default {@code false}.
+     *
+     * @return {@code true} if leases may be marked as a connection's last use
      */
     default boolean supportsLastUse() {
         return false;
@@ -73,6 +93,8 @@ public interface Connector<C> {
     /**
      * Releases what the connection holds besides its socket (buffers, codec state). Called
      * exactly once per connection, after its socket, if any, has been closed by the pool.
+     *
+     * @param connection the closed connection
      */
     default void dispose(C connection) {
     }

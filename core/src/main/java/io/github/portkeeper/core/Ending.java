@@ -30,7 +30,11 @@ public enum Ending {
      */
     ABORTED;
 
-    /** Whether this ending leaves a TIME_WAIT socket on this host. */
+    /**
+     * Whether this ending leaves a TIME_WAIT socket on this host.
+     *
+     * @return {@code true} only for {@link #LOCAL}
+     */
     public boolean createsTimeWait() {
         return this == LOCAL;
     }

@@ -24,7 +24,14 @@ public final class Endpoint {
         this.hash = 31 * (31 * host.hashCode() + port) + Objects.hashCode(qualifier);
     }
 
-    /** An endpoint for {@code host:port} with no qualifier. */
+    /**
+     * An endpoint for {@code host:port} with no qualifier.
+     *
+     * @param host a host name or address literal (IPv6 without brackets); not blank
+     * @param port from 1 to 65535
+     * @return the endpoint
+     * @throws IllegalArgumentException if the host is blank or the port out of range
+     */
     public static Endpoint of(String host, int port) {
         return of(host, port, null);
     }
@@ -32,6 +39,12 @@ public final class Endpoint {
     /**
      * An endpoint for {@code host:port} whose connections are interchangeable only with those of
      * an equal {@code qualifier} (for example a TLS configuration or a user identity).
+     *
+     * @param host      a host name or address literal (IPv6 without brackets); not blank
+     * @param port      from 1 to 65535
+     * @param qualifier an immutable value object, or {@code null} for none
+     * @return the endpoint
+     * @throws IllegalArgumentException if the host is blank or the port out of range
      */
     public static Endpoint of(String host, int port, Object qualifier) {
         Objects.requireNonNull(host, "host");
@@ -44,15 +57,30 @@ public final class Endpoint {
         return new Endpoint(host, port, qualifier);
     }
 
+    /**
+     * The host, as given: the pool does not resolve or normalise it, so {@code "localhost"} and
+     * {@code "127.0.0.1"} are different endpoints.
+     *
+     * @return the host name or address literal
+     */
     public String host() {
         return host;
     }
 
+    /**
+     * The TCP port.
+     *
+     * @return from 1 to 65535
+     */
     public int port() {
         return port;
     }
 
-    /** The qualifier, or {@code null} if connections are told apart by host and port alone. */
+    /**
+     * What else tells this endpoint's connections apart.
+     *
+     * @return the qualifier, or {@code null} if connections are told apart by host and port alone
+     */
     public Object qualifier() {
         return qualifier;
     }

@@ -15,10 +15,19 @@ package io.github.portkeeper.core;
  */
 public interface Lease<C> extends AutoCloseable {
 
-    /** The leased connection. */
+    /**
+     * The leased connection.
+     *
+     * @return the connection, the same one for the whole lease
+     * @throws IllegalStateException if the lease was closed
+     */
     C connection();
 
-    /** The endpoint the connection belongs to. */
+    /**
+     * The endpoint the connection belongs to.
+     *
+     * @return the endpoint it was leased for
+     */
     Endpoint endpoint();
 
     /**
@@ -50,6 +59,8 @@ public interface Lease<C> extends AutoCloseable {
      * connector {@linkplain Connector#supportsLastUse() can ask the peer to close} on it. The
      * protocol should do so (HTTP: {@code Connection: close} on this request), so the server
      * closes first; the pool retires the connection when the lease closes.
+     *
+     * @return {@code true} if the protocol should ask the peer to close on this use
      */
     boolean isLastUse();
 
@@ -61,7 +72,13 @@ public interface Lease<C> extends AutoCloseable {
      */
     void abort();
 
-    /** Whether the connection was reused from the pool rather than opened for this lease. */
+    /**
+     * Whether the connection was reused from the pool rather than opened for this lease. A
+     * reused connection may have been closed by the server a moment ago; a failure of its first
+     * exchange is worth one retry on a {@linkplain Pool#leaseNew new} connection.
+     *
+     * @return {@code true} if reused, {@code false} if newly opened
+     */
     boolean isReused();
 
     /** Gives the connection back to the pool (or discards it if broken or retiring). */

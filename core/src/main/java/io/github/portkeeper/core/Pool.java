@@ -20,8 +20,8 @@ import java.util.Optional;
  * }
  * }</pre>
  *
- * <p>Thread-safe. One background thread per pool (started with its first connection) watches idle
- * connections and does the housekeeping.
+ * <p>Thread-safe. One daemon thread per JVM, shared by every pool and running only while there is
+ * something to watch, watches idle connections and does the housekeeping.
  *
  * @param <C> the connection type
  */
@@ -33,14 +33,30 @@ public final class Pool<C> implements AutoCloseable {
         this.engine = engine;
     }
 
-    /** A pool that opens connections with {@code connector}. */
+    /**
+     * A pool that opens connections with {@code connector}. Nothing is opened until the first
+     * lease.
+     *
+     * @param <C>       the connection type
+     * @param connector opens, checks and closes the connections; called from several threads
+     * @param config    limits, timeouts, retirement and listeners
+     * @return a new, open pool; close it to close its connections
+     */
     public static <C> Pool<C> of(Connector<C> connector, PoolConfig config) {
         Objects.requireNonNull(connector, "connector");
         Objects.requireNonNull(config, "config");
         return new Pool<>(new PoolEngine<>(connector, config));
     }
 
-    /** Leases a connection to {@code endpoint}, waiting at most the configured lease timeout. */
+    /**
+     * Leases a connection to {@code endpoint}, waiting at most the configured
+     * {@linkplain PoolConfig#leaseTimeout() lease timeout}.
+     *
+     * @param endpoint where the connection goes
+     * @return the lease; close it (try-with-resources) to give the connection back
+     * @throws IOException a {@link PoolException} as for {@link #lease(Endpoint, Duration)}, or an
+     *         {@link java.io.InterruptedIOException} if the thread was interrupted while waiting
+     */
     public Lease<C> lease(Endpoint endpoint) throws IOException {
         return lease(endpoint, engine.config().leaseTimeout());
     }
@@ -49,6 +65,9 @@ public final class Pool<C> implements AutoCloseable {
      * Leases a connection to {@code endpoint}, waiting at most {@code timeout} for one to be
      * returned or for room to open one.
      *
+     * @param endpoint where the connection goes
+     * @param timeout  how long to wait at most
+     * @return the lease; close it (try-with-resources) to give the connection back
      * @throws LeaseTimeoutException   if none became available in time
      * @throws ConnectFailedException  if opening a new connection failed
      * @throws PoolClosedException     if the pool is or gets closed
@@ -87,6 +106,10 @@ public final class Pool<C> implements AutoCloseable {
      * Tells the pool the idle timeout the server at {@code endpoint} announced (for example
      * HTTP's {@code Keep-Alive: timeout=N}). Connections idle longer than that minus the safety
      * margin are no longer leased; the server still does the closing.
+     *
+     * @param endpoint the server that announced it
+     * @param timeout  the announced idle timeout, positive
+     * @throws IllegalArgumentException if {@code timeout} is {@code null}, zero or negative
      */
     public void hintIdleTimeout(Endpoint endpoint, Duration timeout) {
         Objects.requireNonNull(endpoint, "endpoint");
@@ -96,26 +119,43 @@ public final class Pool<C> implements AutoCloseable {
         engine.hintIdleTimeout(endpoint, timeout);
     }
 
-    /** The server idle timeout announced for or learned from {@code endpoint}, if known. */
+    /**
+     * The server idle timeout announced for or learned from {@code endpoint}.
+     *
+     * @param endpoint the server
+     * @return the timeout, or empty if none is known
+     */
     public Optional<Duration> serverIdleTimeout(Endpoint endpoint) {
         return engine.serverIdleTimeout(endpoint);
     }
 
-    /** A snapshot of the pool's connections and waiters. */
+    /**
+     * A snapshot of the pool's connections and waiters. Each figure is read on its own, without
+     * stopping the pool, so under load they need not add up exactly.
+     *
+     * @return the figures at about this moment
+     */
     public PoolStats stats() {
         return engine.stats();
     }
 
-    /** Figures for one endpoint; all zero for an endpoint the pool has never served. */
+    /**
+     * Figures for one endpoint.
+     *
+     * @param endpoint the endpoint
+     * @return its figures; all zero for an endpoint the pool has never served or has forgotten
+     */
     public PoolStats.EndpointStats stats(Endpoint endpoint) {
         return engine.stats(Objects.requireNonNull(endpoint, "endpoint"));
     }
 
     /**
-     * The endpoints the pool currently knows (a live, unmodifiable view). An endpoint with no
-     * connection, no waiter and no TIME_WAIT of the pool's in the last 60 seconds for
-     * {@code maxIdleTime} is forgotten by housekeeping,
-     * so the pool's memory follows its live endpoints; a later lease brings it back.
+     * The endpoints the pool currently knows. An endpoint that has had no connection, no waiter
+     * and no TIME_WAIT of the pool's (in the last 60 seconds) for {@code maxIdleTime} is
+     * forgotten by housekeeping, so the pool's memory follows its live endpoints; a later lease
+     * brings it back.
+     *
+     * @return a live, unmodifiable view
      */
     public java.util.Set<Endpoint> endpoints() {
         return engine.endpoints();
@@ -124,6 +164,8 @@ public final class Pool<C> implements AutoCloseable {
     /**
      * Adds a listener after the pool was built (for example a metrics binding). It sees events
      * from then on.
+     *
+     * @param listener the listener; not {@code null}
      */
     public void addListener(PoolListener listener) {
         engine.addListener(Objects.requireNonNull(listener, "listener"));
@@ -132,12 +174,18 @@ public final class Pool<C> implements AutoCloseable {
     /**
      * Ephemeral ports tied up per endpoint against the {@link PortBudget}: what the Spring Boot
      * health indicator and the {@code portkeeper.ports.budget.used} gauge report.
+     *
+     * @return the figures at about this moment
      */
     public PortBudgetSnapshot portBudget() {
         return engine.portBudget();
     }
 
-    /** The most connections across all endpoints now (initially {@link PoolConfig#maxTotal()}). */
+    /**
+     * The total limit now.
+     *
+     * @return the most connections across all endpoints; initially {@link PoolConfig#maxTotal()}
+     */
     public int maxTotal() {
         return engine.maxTotal();
     }
@@ -148,12 +196,17 @@ public final class Pool<C> implements AutoCloseable {
      * retire (the pool does not close connections to shrink).
      *
      * @param max the new limit, at least 1
+     * @throws IllegalArgumentException if {@code max} is below 1
      */
     public void setMaxTotal(int max) {
         engine.setMaxTotal(atLeastOne("maxTotal", max));
     }
 
-    /** The default per-endpoint limit now (initially {@link PoolConfig#maxPerEndpoint()}). */
+    /**
+     * The default per-endpoint limit now.
+     *
+     * @return the limit of endpoints without their own; initially {@link PoolConfig#maxPerEndpoint()}
+     */
     public int maxPerEndpoint() {
         return engine.maxPerEndpoint();
     }
@@ -207,17 +260,29 @@ public final class Pool<C> implements AutoCloseable {
         return value;
     }
 
-    /** The pool's configuration. */
+    /**
+     * The pool's configuration, as built (run-time limit changes are not reflected in it).
+     *
+     * @return the configuration the pool was created with
+     */
     public PoolConfig config() {
         return engine.config();
     }
 
-    /** The pool's name, as in its configuration. */
+    /**
+     * The pool's name, as in its configuration.
+     *
+     * @return the name, the {@code pool} tag of its meters
+     */
     public String name() {
         return engine.config().name();
     }
 
-    /** Whether {@link #close()} has been called. */
+    /**
+     * Whether {@link #close()} has been called.
+     *
+     * @return {@code true} once closing has begun
+     */
     public boolean isClosed() {
         return engine.isClosed();
     }

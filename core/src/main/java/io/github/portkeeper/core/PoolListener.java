@@ -7,43 +7,87 @@ import java.time.Duration;
  * what it needs. The Micrometer binding is one listener; tests and users can add their own.
  *
  * <p>Methods are called on the thread that caused the event (often a lease or release on the
- * hot path, or the pool's housekeeping thread): they must be fast, thread-safe and must not
- * throw (an exception is logged and otherwise ignored).
+ * hot path), or, for what housekeeping did, on the idle watcher's worker thread a moment later:
+ * they must be fast, thread-safe and must not throw (an exception is logged and otherwise
+ * ignored).
  */
 public interface PoolListener {
 
-    /** A new connection was opened in {@code connectNanos}. */
+    /**
+     * A new connection was opened.
+     *
+     * @param endpoint     where it goes
+     * @param connectNanos how long the connect took, in nanoseconds of the pool's ticker
+     */
     default void connectionOpened(Endpoint endpoint, long connectNanos) {
     }
 
-    /** Opening a connection failed; the lease that asked for it fails too. */
+    /**
+     * Opening a connection failed; the lease that asked for it fails too.
+     *
+     * @param endpoint where it was to go
+     * @param cause    the connector's exception (or the connect guard's refusal)
+     */
     default void connectFailed(Endpoint endpoint, Throwable cause) {
     }
 
-    /** A lease was served after waiting {@code waitNanos}; {@code reused} says whether from the idle set. */
+    /**
+     * A lease was served.
+     *
+     * @param endpoint  the lease's endpoint
+     * @param reused    {@code true} if its connection came from the idle set, {@code false} if it
+     *                  was opened for it
+     * @param waitNanos how long the lease waited, connect included, in nanoseconds
+     */
     default void leased(Endpoint endpoint, boolean reused, long waitNanos) {
     }
 
-    /** A lease gave up after waiting {@code waitNanos}. */
+    /**
+     * A lease gave up: no connection became free, and there was no room to open one, within its
+     * timeout.
+     *
+     * @param endpoint  the lease's endpoint
+     * @param waitNanos how long it waited, in nanoseconds
+     */
     default void leaseTimedOut(Endpoint endpoint, long waitNanos) {
     }
 
-    /** A lease was refused without waiting its timeout out (pool closed, interrupted, budget spent). */
+    /**
+     * A lease was refused without waiting its timeout out (pool closed, interrupted, budget spent).
+     *
+     * @param endpoint the lease's endpoint
+     * @param reason   the exception the lease failed with
+     */
     default void leaseRejected(Endpoint endpoint, Throwable reason) {
     }
 
-    /** A lease was given back; {@code reusable} says whether its connection went back to the idle set. */
+    /**
+     * A lease was given back.
+     *
+     * @param endpoint the lease's endpoint
+     * @param reusable {@code true} if its connection went back to the idle set, {@code false} if
+     *                 it was retired or discarded
+     */
     default void released(Endpoint endpoint, boolean reusable) {
     }
 
     /**
      * The pool stopped leasing a connection for {@code reason} and is waiting for it to end by its
      * retirement policy (for example for the peer to close it first).
+     *
+     * @param endpoint the connection's endpoint
+     * @param reason   why the pool gave it up
      */
     default void connectionRetiring(Endpoint endpoint, CloseReason reason) {
     }
 
-    /** A connection was closed; {@code ending} says which side, if any, was left with TIME_WAIT. */
+    /**
+     * A connection was closed.
+     *
+     * @param endpoint the connection's endpoint
+     * @param ending   how it ended: which side, if any, was left with TIME_WAIT
+     * @param reason   why it was closed
+     */
     default void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason) {
     }
 
@@ -51,11 +95,19 @@ public interface PoolListener {
      * The pool forgot {@code endpoint}: it has no connection, no waiter and no recent TIME_WAIT
      * toward it any more. A metrics binding drops the endpoint's meters; a later lease of the
      * endpoint starts afresh (and reports events for it again).
+     *
+     * @param endpoint the endpoint forgotten
      */
     default void endpointRemoved(Endpoint endpoint) {
     }
 
-    /** A lease has been held longer than the leak detection threshold; {@code leasedAt} shows where it was taken. */
+    /**
+     * A lease has been held longer than the leak detection threshold. Reported once per lease.
+     *
+     * @param endpoint the lease's endpoint
+     * @param heldFor  how long it had been held when the check ran
+     * @param leasedAt a throwable whose stack trace shows where the lease was taken
+     */
     default void leakSuspected(Endpoint endpoint, Duration heldFor, Throwable leasedAt) {
     }
 }

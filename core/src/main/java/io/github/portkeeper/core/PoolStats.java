@@ -25,11 +25,25 @@ public record PoolStats(int active, int idle, int draining, int pending, Map<End
     public record EndpointStats(int active, int idle, int draining, int pending) {
     }
 
+    /**
+     * Creates a snapshot, copying the per-endpoint map.
+     *
+     * @param active    connections leased out
+     * @param idle      connections ready to be leased
+     * @param draining  connections waiting to end by the retirement policy
+     * @param pending   leases waiting for a connection
+     * @param endpoints the same figures per endpoint; copied
+     */
     public PoolStats {
         endpoints = Map.copyOf(endpoints);
     }
 
-    /** Figures for {@code endpoint}, all zero if the pool has never seen it. */
+    /**
+     * Figures for one endpoint.
+     *
+     * @param endpoint the endpoint
+     * @return its figures, all zero if the snapshot does not hold it
+     */
     public EndpointStats endpoint(Endpoint endpoint) {
         return endpoints.getOrDefault(endpoint, new EndpointStats(0, 0, 0, 0));
     }

@@ -50,18 +50,32 @@ public final class PortBudget {
     /**
      * The default: the range this host uses ({@code ip_local_port_range} on Linux, else Linux's
      * default 32768–60999), 80% of it per endpoint, other sockets counted from the kernel.
+     *
+     * @return the default budget, with the range read now
      */
     public static PortBudget defaults() {
         int[] range = detectRange();
         return new PortBudget(true, range[0], range[1], 0.8, true);
     }
 
-    /** No budget: connections are opened whatever the port usage (the kernel has the last word). */
+    /**
+     * No budget: connections are opened whatever the port usage (the kernel has the last word).
+     *
+     * @return a disabled budget
+     */
     public static PortBudget disabled() {
         return new PortBudget(false, DEFAULT_LOW, DEFAULT_HIGH, 1.0, false);
     }
 
-    /** A budget over an explicit ephemeral range (for hosts where it cannot be read). */
+    /**
+     * A budget over an explicit ephemeral range (for hosts where it cannot be read), 80% of it
+     * per endpoint, other sockets counted from the kernel.
+     *
+     * @param low  the range's first port
+     * @param high the range's last port, inclusive
+     * @return the budget
+     * @throws IllegalArgumentException unless {@code 1 <= low <= high <= 65535}
+     */
     public static PortBudget ofRange(int low, int high) {
         if (low < 1 || high > 65535 || low > high) {
             throw new IllegalArgumentException("port budget range must satisfy 1 <= low <= high <= 65535, but was " + low + "-" + high);
@@ -69,7 +83,14 @@ public final class PortBudget {
         return new PortBudget(true, low, high, 0.8, true);
     }
 
-    /** The same budget allowing {@code share} ({@code 0 < share <= 1}) of the range per endpoint. Default 0.8. */
+    /**
+     * The same budget allowing a share of the range per endpoint. Default 0.8: the rest is left
+     * for other pools and processes that connect to the same endpoint.
+     *
+     * @param share the fraction of the range, {@code 0 < share <= 1}
+     * @return a new budget; this one is unchanged
+     * @throws IllegalArgumentException if {@code share} is out of range
+     */
     public PortBudget withShare(double share) {
         if (!(share > 0 && share <= 1)) {
             throw new IllegalArgumentException("port budget share must be > 0 and <= 1, but was " + share);
@@ -77,37 +98,76 @@ public final class PortBudget {
         return new PortBudget(enabled, low, high, share, useKernel);
     }
 
-    /** Whether to count other sockets on this host toward the endpoint, from the kernel probe. Default on. */
+    /**
+     * Whether to count other sockets on this host toward the endpoint, from the kernel probe.
+     * Default on; off, the pool counts only its own connections and TIME_WAIT.
+     *
+     * @param useKernel whether to count from the kernel where its socket table can be read
+     * @return a new budget; this one is unchanged
+     */
     public PortBudget withKernelCounting(boolean useKernel) {
         return new PortBudget(enabled, low, high, share, useKernel);
     }
 
+    /**
+     * Whether the budget is enforced.
+     *
+     * @return {@code false} only for {@link #disabled()}
+     */
     public boolean isEnabled() {
         return enabled;
     }
 
+    /**
+     * The ephemeral range's first port.
+     *
+     * @return the port number
+     */
     public int rangeLow() {
         return low;
     }
 
+    /**
+     * The ephemeral range's last port, inclusive.
+     *
+     * @return the port number
+     */
     public int rangeHigh() {
         return high;
     }
 
-    /** Ports in the ephemeral range. */
+    /**
+     * Ports in the ephemeral range.
+     *
+     * @return {@code rangeHigh() - rangeLow() + 1}
+     */
     public int rangeSize() {
         return high - low + 1;
     }
 
+    /**
+     * The fraction of the range one endpoint may tie up.
+     *
+     * @return a value in {@code (0, 1]}
+     */
     public double share() {
         return share;
     }
 
+    /**
+     * Whether other sockets on this host toward the endpoint are counted, from the kernel probe.
+     *
+     * @return {@code true} if the kernel's socket table is consulted where it can be read
+     */
     public boolean usesKernel() {
         return useKernel;
     }
 
-    /** Ports one endpoint may tie up: {@code floor(rangeSize × share)}, at least 1. */
+    /**
+     * Ports one endpoint may tie up.
+     *
+     * @return {@code floor(rangeSize × share)}, at least 1
+     */
     public int perEndpoint() {
         return Math.max(1, (int) Math.floor(rangeSize() * share));
     }

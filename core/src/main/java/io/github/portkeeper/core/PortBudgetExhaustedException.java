@@ -11,12 +11,24 @@ public final class PortBudgetExhaustedException extends PoolException {
 
     private final transient PortBudgetSnapshot.EndpointBudget usage;
 
+    /**
+     * Creates the refusal of a spent budget; the message names the endpoint, the range and the
+     * counts, and says what to do.
+     *
+     * @param endpoint the endpoint whose budget is spent
+     * @param budget   the pool's budget settings
+     * @param usage    the endpoint's port usage when the lease gave up
+     */
     public PortBudgetExhaustedException(Endpoint endpoint, PortBudget budget, PortBudgetSnapshot.EndpointBudget usage) {
         super(endpoint, message(endpoint, budget, usage), null);
         this.usage = usage;
     }
 
-    /** The endpoint's port usage when the lease gave up. */
+    /**
+     * The endpoint's port usage when the lease gave up. Not serialized.
+     *
+     * @return the usage, or {@code null} if the exception was deserialized
+     */
     public PortBudgetSnapshot.EndpointBudget usage() {
         return usage;
     }

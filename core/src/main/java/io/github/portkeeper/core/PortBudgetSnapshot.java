@@ -10,11 +10,22 @@ import java.util.Map;
  */
 public record PortBudgetSnapshot(PortBudget budget, Map<Endpoint, EndpointBudget> endpoints) {
 
+    /**
+     * Creates a snapshot, copying the per-endpoint map.
+     *
+     * @param budget    the pool's budget settings
+     * @param endpoints usage per endpoint; copied
+     */
     public PortBudgetSnapshot {
         endpoints = Map.copyOf(endpoints);
     }
 
-    /** The highest share of its budget any endpoint uses, 0..1 (0 when the budget is disabled). */
+    /**
+     * The highest share of its budget any endpoint uses: what the health indicator compares with
+     * its thresholds.
+     *
+     * @return usually 0..1, above 1 when other sockets took ports; 0 when the budget is disabled
+     */
     public double maxUsedRatio() {
         if (!budget.isEnabled()) {
             return 0;
@@ -36,12 +47,20 @@ public record PortBudgetSnapshot(PortBudget budget, Map<Endpoint, EndpointBudget
      */
     public record EndpointBudget(int budget, int live, int recentTimeWait, int otherSockets) {
 
-        /** Ports tied up toward the endpoint. */
+        /**
+         * Ports tied up toward the endpoint.
+         *
+         * @return {@code live + recentTimeWait + otherSockets}
+         */
         public int used() {
             return live + recentTimeWait + otherSockets;
         }
 
-        /** {@code used / budget}, 0..1 (may exceed 1 when others took ports). */
+        /**
+         * The share of the budget in use.
+         *
+         * @return {@code used / budget}, usually 0..1 (above 1 when others took ports)
+         */
         public double usedRatio() {
             return budget == 0 ? 0 : (double) used() / budget;
         }

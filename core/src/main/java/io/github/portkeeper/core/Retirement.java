@@ -41,27 +41,53 @@ public final class Retirement {
     /**
      * Await the peer's FIN for at most {@code drainTimeout}, then close by the fallback
      * ({@link Ending#RESET} unless changed with {@link #withFallback}).
+     *
+     * @param drainTimeout how long to wait for the peer's FIN; positive. Set it above the
+     *                     servers' idle timeout, so they close first.
+     * @return the policy
+     * @throws IllegalArgumentException if {@code drainTimeout} is zero or negative
      */
     public static Retirement awaitPeer(Duration drainTimeout) {
         return new Retirement(Policy.AWAIT_PEER, checkDrainTimeout(drainTimeout), Ending.RESET);
     }
 
-    /** Ask the peer to close (the connector's goodbye), then await its FIN for at most {@code drainTimeout}. */
+    /**
+     * Ask the peer to close (the connector's goodbye), then await its FIN for at most
+     * {@code drainTimeout}, then close by the fallback ({@link Ending#RESET} unless changed).
+     * With a connector that has no goodbye, this acts as {@link #awaitPeer(Duration)}.
+     *
+     * @param drainTimeout how long to wait for the peer's FIN after the goodbye; positive
+     * @return the policy
+     * @throws IllegalArgumentException if {@code drainTimeout} is zero or negative
+     */
     public static Retirement requestPeerClose(Duration drainTimeout) {
         return new Retirement(Policy.REQUEST_PEER_CLOSE, checkDrainTimeout(drainTimeout), Ending.RESET);
     }
 
-    /** Close retiring connections at once with RST. */
+    /**
+     * Close retiring connections at once with RST: no TIME_WAIT anywhere, but the peer sees a
+     * reset.
+     *
+     * @return the policy
+     */
     public static Retirement reset() {
         return new Retirement(Policy.RESET, Duration.ZERO, Ending.RESET);
     }
 
-    /** Close retiring connections at once with FIN (each leaves a TIME_WAIT on this host). */
+    /**
+     * Close retiring connections at once with FIN (each leaves a TIME_WAIT on this host).
+     *
+     * @return the policy
+     */
     public static Retirement local() {
         return new Retirement(Policy.LOCAL, Duration.ZERO, Ending.LOCAL);
     }
 
-    /** The default: {@code awaitPeer(30 s)} with fallback {@link Ending#RESET}. */
+    /**
+     * The default: {@code awaitPeer(30 s)} with fallback {@link Ending#RESET}.
+     *
+     * @return the default policy
+     */
     public static Retirement defaults() {
         return awaitPeer(DEFAULT_DRAIN_TIMEOUT);
     }
@@ -69,6 +95,11 @@ public final class Retirement {
     /**
      * The same policy with another fallback for when the drain timeout passes: {@link Ending#RESET}
      * (no TIME_WAIT, the peer sees a reset) or {@link Ending#LOCAL} (a FIN, one TIME_WAIT here).
+     *
+     * @param fallback {@link Ending#RESET} or {@link Ending#LOCAL}
+     * @return a new policy; this one is unchanged
+     * @throws IllegalArgumentException if {@code fallback} is another ending, or this policy is
+     *         {@code RESET} or {@code LOCAL} (which do not wait, so have no fallback)
      */
     public Retirement withFallback(Ending fallback) {
         Objects.requireNonNull(fallback, "fallback");
@@ -81,16 +112,30 @@ public final class Retirement {
         return new Retirement(policy, drainTimeout, fallback);
     }
 
+    /**
+     * The policy.
+     *
+     * @return how retiring connections leave
+     */
     public Policy policy() {
         return policy;
     }
 
-    /** How long a retiring connection waits for the peer's FIN before the fallback; zero for RESET and LOCAL. */
+    /**
+     * How long a retiring connection waits for the peer's FIN before the fallback.
+     *
+     * @return a positive duration; zero for {@code RESET} and {@code LOCAL}
+     */
     public Duration drainTimeout() {
         return drainTimeout;
     }
 
-    /** How a connection that drained in vain is closed. */
+    /**
+     * How a connection that drained in vain is closed (also how one is closed when the pool
+     * closes, or when the goodbye cannot be sent).
+     *
+     * @return {@link Ending#RESET} or {@link Ending#LOCAL}
+     */
     public Ending fallback() {
         return fallback;
     }

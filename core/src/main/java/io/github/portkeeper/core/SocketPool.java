@@ -35,21 +35,46 @@ public final class SocketPool implements AutoCloseable {
         this.readTimeoutMillis = connector.readTimeoutMillis();
     }
 
-    /** A socket pool with the default settings. */
+    /**
+     * A socket pool with the default settings (see the {@link Builder}'s setters).
+     *
+     * @return a new pool; close it to close its connections
+     */
     public static SocketPool create() {
         return builder().build();
     }
 
+    /**
+     * A builder with the defaults documented on each setter.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** A connected socket to {@code host:port}, reused if one is idle. */
+    /**
+     * A connected socket to {@code host:port}, reused if one is idle.
+     *
+     * @param host the server's host name or address literal
+     * @param port the server's TCP port
+     * @return a socket; closing it gives the connection back to the pool
+     * @throws IOException a {@link PoolException} naming the endpoint (connect failed, lease
+     *         timeout, pool closed), or an {@link java.io.InterruptedIOException}
+     */
     public Socket socket(String host, int port) throws IOException {
         return socket(Endpoint.of(host, port));
     }
 
-    /** A connected socket to {@code endpoint}, reused if one is idle. */
+    /**
+     * A connected socket to {@code endpoint}, reused if one is idle, waiting at most the pool's
+     * lease timeout.
+     *
+     * @param endpoint the server
+     * @return a socket; closing it gives the connection back to the pool
+     * @throws IOException a {@link PoolException} naming the endpoint (connect failed, lease
+     *         timeout, pool closed), or an {@link java.io.InterruptedIOException}
+     */
     public Socket socket(Endpoint endpoint) throws IOException {
         Lease<SocketChannel> lease = pool.lease(endpoint);
         try {
@@ -61,7 +86,11 @@ public final class SocketPool implements AutoCloseable {
         }
     }
 
-    /** The underlying pool, for its statistics and hints. */
+    /**
+     * The underlying pool, for its statistics, listeners and hints.
+     *
+     * @return the pool of the sockets' channels
+     */
     public Pool<SocketChannel> pool() {
         return pool;
     }
@@ -92,36 +121,68 @@ public final class SocketPool implements AutoCloseable {
         private Builder() {
         }
 
-        /** Limits, timeouts and policies of the pool. Default {@link PoolConfig#defaults()}. */
+        /**
+         * Limits, timeouts and policies of the pool. Default {@link PoolConfig#defaults()}.
+         *
+         * @param poolConfig the pool's settings; not {@code null}
+         * @return this builder
+         */
         public Builder poolConfig(PoolConfig poolConfig) {
             this.poolConfig = Objects.requireNonNull(poolConfig, "poolConfig");
             return this;
         }
 
-        /** Connect timeout for new sockets. Default 10 s. */
+        /**
+         * Connect timeout for new sockets. Default 10 s.
+         *
+         * @param connectTimeout a positive duration (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder connectTimeout(Duration connectTimeout) {
             this.connectTimeout = connectTimeout;
             return this;
         }
 
-        /** SO_TIMEOUT for reads; zero (default) waits forever. Restored when a socket is given back. */
+        /**
+         * SO_TIMEOUT for reads; zero (default) waits forever. Restored when a socket is given back.
+         * A sub-millisecond value is rounded up to 1 ms.
+         *
+         * @param readTimeout zero or a positive duration (checked by {@link #build()})
+         * @return this builder
+         */
         public Builder readTimeout(Duration readTimeout) {
             this.readTimeout = readTimeout;
             return this;
         }
 
-        /** TCP_NODELAY. Default on: pooled request/response traffic should not wait for Nagle. */
+        /**
+         * TCP_NODELAY. Default on: pooled request/response traffic should not wait for Nagle.
+         *
+         * @param tcpNoDelay whether to disable Nagle's algorithm on new sockets
+         * @return this builder
+         */
         public Builder tcpNoDelay(boolean tcpNoDelay) {
             this.tcpNoDelay = tcpNoDelay;
             return this;
         }
 
-        /** SO_KEEPALIVE. Default on, so a vanished peer is eventually noticed. */
+        /**
+         * SO_KEEPALIVE. Default on, so a vanished peer is eventually noticed.
+         *
+         * @param keepAlive whether new sockets send TCP keep-alive probes when idle
+         * @return this builder
+         */
         public Builder keepAlive(boolean keepAlive) {
             this.keepAlive = keepAlive;
             return this;
         }
 
+        /**
+         * Builds the pool. No connection is opened until the first {@code socket(...)} call.
+         *
+         * @return a new pool; close it to close its connections
+         * @throws IllegalArgumentException naming the setting, if a timeout is out of range
+         */
         public SocketPool build() {
             if (connectTimeout == null || connectTimeout.isNegative() || connectTimeout.isZero()) {
                 throw new IllegalArgumentException("connectTimeout must be positive, but was " + connectTimeout);

@@ -9,10 +9,18 @@ package io.github.portkeeper.core;
 @FunctionalInterface
 public interface Ticker {
 
-    /** Nanoseconds from an arbitrary origin; only differences are meaningful. */
+    /**
+     * The current time.
+     *
+     * @return nanoseconds from an arbitrary origin; only differences are meaningful
+     */
     long read();
 
-    /** The system ticker, {@link System#nanoTime()}. */
+    /**
+     * The system ticker.
+     *
+     * @return a ticker reading {@link System#nanoTime()}
+     */
     static Ticker system() {
         return System::nanoTime;
     }

@@ -66,7 +66,11 @@ public final class PoolMetrics implements MeterBinder {
     private volatile SocketTable snapshot;
     private volatile long snapshotAt;
 
-    /** Metrics for {@code pool} with the endpoint tag on and the Linux kernel probe. */
+    /**
+     * Metrics for {@code pool} with the endpoint tag on and the Linux kernel probe.
+     *
+     * @param pool the pool to measure
+     */
     public PoolMetrics(Pool<?> pool) {
         this(builder(pool));
     }
@@ -77,6 +81,12 @@ public final class PoolMetrics implements MeterBinder {
         this.probe = b.probe;
     }
 
+    /**
+     * Options for the metrics of {@code pool}.
+     *
+     * @param pool the pool to measure
+     * @return a builder with the endpoint tag on and the Linux kernel probe
+     */
     public static Builder builder(Pool<?> pool) {
         return new Builder(Source.of(Objects.requireNonNull(pool, "pool")));
     }
@@ -104,6 +114,12 @@ public final class PoolMetrics implements MeterBinder {
         return new Builder(Source.of(Objects.requireNonNull(factory, "factory")));
     }
 
+    /**
+     * Registers the meters with {@code registry} and starts counting the pool's events.
+     *
+     * @param registry where the meters are registered
+     * @throws IllegalStateException if this binding is already bound to a registry
+     */
     @Override
     public void bindTo(MeterRegistry registry) {
         Objects.requireNonNull(registry, "registry");
@@ -140,17 +156,30 @@ public final class PoolMetrics implements MeterBinder {
         }
     }
 
-    /** Leases served so far (reused plus new), as counted by this binding. */
+    /**
+     * Leases served so far (reused plus new), as counted by this binding since it was bound.
+     *
+     * @return the count
+     */
     public long leasesServed() {
         return leasesServed.sum();
     }
 
-    /** Connections that ended with a local FIN so far, each a TIME_WAIT socket on this host. */
+    /**
+     * Connections that ended with a local FIN so far, each a TIME_WAIT socket on this host.
+     *
+     * @return the count since the binding was bound
+     */
     public long timeWaitCaused() {
         return timeWaitCaused.sum();
     }
 
-    /** The value of {@code portkeeper.timewait.avoided}. */
+    /**
+     * The value of {@code portkeeper.timewait.avoided}: TIME_WAIT sockets a
+     * one-connection-per-request client would have left and this pool did not.
+     *
+     * @return the count since the binding was bound
+     */
     public long timeWaitAvoided() {
         return avoided.sum();
     }
@@ -431,18 +460,35 @@ public final class PoolMetrics implements MeterBinder {
             this.pool = pool;
         }
 
-        /** Tag per-endpoint meters with {@code endpoint=host:port} (default on); off aggregates them per pool. */
+        /**
+         * Tag per-endpoint meters with {@code endpoint=host:port} (default on); off aggregates
+         * them per pool, for pools that talk to very many endpoints.
+         *
+         * @param endpointTag whether per-endpoint meters carry the endpoint tag
+         * @return this builder
+         */
         public Builder endpointTag(boolean endpointTag) {
             this.endpointTag = endpointTag;
             return this;
         }
 
-        /** The kernel probe behind the {@code portkeeper.tcp.*} gauges. Default {@link KernelProbe#linux()}. */
+        /**
+         * The kernel probe behind the {@code portkeeper.tcp.*} gauges. Default
+         * {@link KernelProbe#linux()}; without an available probe those gauges are not registered.
+         *
+         * @param probe the probe; not {@code null}
+         * @return this builder
+         */
         public Builder kernelProbe(KernelProbe probe) {
             this.probe = Objects.requireNonNull(probe, "probe");
             return this;
         }
 
+        /**
+         * Builds the binding; nothing is registered until {@link PoolMetrics#bindTo}.
+         *
+         * @return the binding
+         */
         public PoolMetrics build() {
             return new PoolMetrics(this);
         }

@@ -44,16 +44,29 @@ public final class Resilience4jConnectGuard implements ConnectGuard {
         this.circuitBreakers = b.circuitBreaker != null ? CircuitBreakerRegistry.of(b.circuitBreaker) : null;
     }
 
+    /**
+     * A builder; give it a rate limiter, a circuit breaker or both.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** The per-endpoint rate limiters (for Resilience4j's Micrometer binding), or null if none. */
+    /**
+     * The per-endpoint rate limiters, for Resilience4j's Micrometer binding.
+     *
+     * @return the registry, or {@code null} if no rate limiter is configured
+     */
     public RateLimiterRegistry rateLimiters() {
         return rateLimiters;
     }
 
-    /** The per-endpoint circuit breakers (for Resilience4j's Micrometer binding), or null if none. */
+    /**
+     * The per-endpoint circuit breakers, for Resilience4j's Micrometer binding.
+     *
+     * @return the registry, or {@code null} if no circuit breaker is configured
+     */
     public CircuitBreakerRegistry circuitBreakers() {
         return circuitBreakers;
     }
@@ -108,18 +121,36 @@ public final class Resilience4jConnectGuard implements ConnectGuard {
         private Builder() {
         }
 
-        /** Limits new connections per endpoint; {@code timeoutDuration} is how long a connect may wait for a permit. */
+        /**
+         * Limits new connections per endpoint; {@code timeoutDuration} is how long a connect may
+         * wait for a permit (the lease waits with it).
+         *
+         * @param config the limit of every endpoint's limiter; not {@code null}
+         * @return this builder
+         */
         public Builder rateLimiter(RateLimiterConfig config) {
             this.rateLimiter = Objects.requireNonNull(config, "config");
             return this;
         }
 
-        /** Opens per endpoint on connect failures; while open, leases needing a new connection fail fast. */
+        /**
+         * Opens per endpoint on connect failures; while open, leases needing a new connection fail
+         * fast with a {@link CircuitOpenException}.
+         *
+         * @param config the settings of every endpoint's breaker; not {@code null}
+         * @return this builder
+         */
         public Builder circuitBreaker(CircuitBreakerConfig config) {
             this.circuitBreaker = Objects.requireNonNull(config, "config");
             return this;
         }
 
+        /**
+         * Builds the guard.
+         *
+         * @return the guard, for {@code PoolConfig.Builder.connectGuard}
+         * @throws IllegalArgumentException if neither a rate limiter nor a circuit breaker was given
+         */
         public Resilience4jConnectGuard build() {
             if (rateLimiter == null && circuitBreaker == null) {
                 throw new IllegalArgumentException("Resilience4jConnectGuard needs a rateLimiter or a circuitBreaker config, but has neither");
