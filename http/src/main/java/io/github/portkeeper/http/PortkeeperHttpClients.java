@@ -37,11 +37,21 @@ public final class PortkeeperHttpClients {
     private PortkeeperHttpClients() {
     }
 
-    /** A client with the default settings. */
+    /**
+     * A client with the default settings: {@link PoolConfig#defaults()}, HttpClient's default
+     * connection config, the dead-connection retry on.
+     *
+     * @return a new client; closing it closes its pool
+     */
     public static CloseableHttpClient createDefault() {
         return custom().build();
     }
 
+    /**
+     * A builder for a client with other settings.
+     *
+     * @return a new builder
+     */
     public static Builder custom() {
         return new Builder();
     }
@@ -59,25 +69,48 @@ public final class PortkeeperHttpClients {
         private Builder() {
         }
 
-        /** Use this manager (and its pool) instead of building one; closing the client closes it. */
+        /**
+         * Use this manager (and its pool) instead of building one; closing the client closes it.
+         * The builder's own pool, connection and TLS settings are then not used.
+         *
+         * @param manager the connection manager; not {@code null}
+         * @return this builder
+         */
         public Builder connectionManager(PortkeeperConnectionManager manager) {
             this.manager = Objects.requireNonNull(manager, "manager");
             return this;
         }
 
-        /** The pool's limits and policies ({@code maxPerEndpoint} is the per-route limit). */
+        /**
+         * The pool's limits and policies ({@code maxPerEndpoint} is the per-route limit, and
+         * {@code leaseTimeout} HttpClient's connection request timeout). Default
+         * {@link PoolConfig#defaults()}.
+         *
+         * @param poolConfig the pool's settings
+         * @return this builder
+         */
         public Builder poolConfig(PoolConfig poolConfig) {
             managerBuilder.setPoolConfig(poolConfig);
             return this;
         }
 
-        /** Connect and socket timeouts. */
+        /**
+         * Connect and socket timeouts of the connections. Default: HttpClient's defaults.
+         *
+         * @param connectionConfig HttpClient's connection settings
+         * @return this builder
+         */
         public Builder connectionConfig(ConnectionConfig connectionConfig) {
             managerBuilder.setDefaultConnectionConfig(connectionConfig);
             return this;
         }
 
-        /** TLS for https routes. */
+        /**
+         * TLS for https routes. Default: HttpClient's default (the JVM's trust store).
+         *
+         * @param tlsSocketStrategy how TLS sockets are made
+         * @return this builder
+         */
         public Builder tlsSocketStrategy(TlsSocketStrategy tlsSocketStrategy) {
             managerBuilder.setTlsSocketStrategy(tlsSocketStrategy);
             return this;
@@ -87,31 +120,56 @@ public final class PortkeeperHttpClients {
          * The Resilience4j retry for idempotent requests whose reused connection was dead. Default:
          * 2 attempts (one retry), no wait. Only the dead-connection failure is retried, whatever
          * the config's exception predicates say.
+         *
+         * @param retryConfig attempts and waits; not {@code null}
+         * @return this builder
          */
         public Builder retryConfig(RetryConfig retryConfig) {
             this.retryConfig = Objects.requireNonNull(retryConfig, "retryConfig");
             return this;
         }
 
-        /** Turns the dead-connection retry off. */
+        /**
+         * Turns the dead-connection retry off: a request on a connection the server had closed
+         * fails with HttpClient's {@code NoHttpResponseException}.
+         *
+         * @return this builder
+         */
         public Builder disableRetries() {
             this.retries = false;
             return this;
         }
 
-        /** Receives the Resilience4j {@link Retry} (for example to bind its Micrometer metrics). */
+        /**
+         * Receives the Resilience4j {@link Retry} when {@link #build()} creates it (for example to
+         * bind its Micrometer metrics). Not called when retries are off.
+         *
+         * @param listener called once per built client; not {@code null}
+         * @return this builder
+         */
         public Builder onRetryCreated(Consumer<Retry> listener) {
             this.retryListener = Objects.requireNonNull(listener, "listener");
             return this;
         }
 
-        /** Further HttpClient settings (interceptors, default request config, redirects...). */
+        /**
+         * Further HttpClient settings (interceptors, default request config, redirects...), applied
+         * last, so they override what Portkeeper set.
+         *
+         * @param customizer receives HttpClient's builder; not {@code null}
+         * @return this builder
+         */
         public Builder customize(Consumer<HttpClientBuilder> customizer) {
             this.customizer = Objects.requireNonNull(customizer, "customizer");
             return this;
         }
 
-        /** The connection manager this builder will use (built now if not given). */
+        /**
+         * The connection manager this builder will use, built now from the builder's settings if
+         * none was given; for binding its metrics before the client exists.
+         *
+         * @return the manager, the same one on every call
+         */
         public PortkeeperConnectionManager connectionManager() {
             if (manager == null) {
                 manager = managerBuilder.build();
@@ -119,6 +177,11 @@ public final class PortkeeperHttpClients {
             return manager;
         }
 
+        /**
+         * Builds the client.
+         *
+         * @return a new client; closing it closes its connection manager and pool
+         */
         public CloseableHttpClient build() {
             PortkeeperConnectionManager m = connectionManager();
             HttpClientBuilder b = HttpClients.custom()
