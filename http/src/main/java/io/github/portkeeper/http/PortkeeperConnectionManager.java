@@ -6,6 +6,7 @@ import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolStats.EndpointStats;
 import io.github.portkeeper.http.internal.ChannelSocketFactory;
 import io.github.portkeeper.http.internal.FreshConnection;
+import io.github.portkeeper.http.internal.HttpClientFeatures;
 import io.github.portkeeper.http.internal.HttpConnection;
 import io.github.portkeeper.http.internal.HttpConnector;
 import io.github.portkeeper.http.internal.LeaseChecks;
@@ -35,6 +36,7 @@ import org.apache.hc.core5.util.TimeValue;
 import org.apache.hc.core5.util.Timeout;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Map;
@@ -231,8 +233,16 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         Timeout timeout = connectTimeout != null ? Timeout.of(connectTimeout.getDuration(), connectTimeout.getTimeUnit())
                 : connectionConfig.getConnectTimeout();
         HttpConnection c = pe.connection();
-        operator.connect(c.managed(), firstHop, route.getTargetName(), route.getUnixDomainSocket(), route.getLocalSocketAddress(),
-                timeout, socketConfig, route.isTunnelled() ? null : tlsConfig(route.getTargetHost()), context);
+        TlsConfig tls = route.isTunnelled() ? null : tlsConfig(route.getTargetHost());
+        Path unixSocket = HttpClientFeatures.unixDomainSocket(route);
+        if (unixSocket != null) {
+            operator.connect(c.managed(), firstHop, route.getTargetName(), unixSocket, route.getLocalSocketAddress(),
+                    timeout, socketConfig, tls, context);
+        } else {
+            // The form without a socket path: HttpClient 5.5 has only this one.
+            operator.connect(c.managed(), firstHop, route.getTargetName(), route.getLocalSocketAddress(),
+                    timeout, socketConfig, tls, context);
+        }
         pe.markConnected(System.nanoTime());
         if (connectionConfig.getSocketTimeout() != null) {
             c.managed().setSocketTimeout(connectionConfig.getSocketTimeout());

@@ -22,7 +22,7 @@ public final class LeaseChecks {
         if (TimeValue.isNonNegative(ttl) && (ttl.getDuration() == 0 || now - c.connectedAt >= ttl.toNanoseconds())) {
             return "time to live";
         }
-        TimeValue idle = config.getIdleTimeout();
+        TimeValue idle = HttpClientFeatures.idleTimeout(config);
         if (TimeValue.isPositive(idle) && now - c.releasedAt >= idle.toNanoseconds()) {
             return "idle timeout";
         }

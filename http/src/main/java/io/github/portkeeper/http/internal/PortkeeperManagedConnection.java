@@ -1,53 +1,69 @@
 package io.github.portkeeper.http.internal;
 
-import org.apache.hc.client5.http.impl.io.DefaultManagedHttpClientConnection;
+import org.apache.hc.client5.http.impl.io.ManagedHttpClientConnectionFactory;
+import org.apache.hc.client5.http.io.ManagedHttpClientConnection;
+import org.apache.hc.core5.http.ClassicHttpRequest;
 import org.apache.hc.core5.http.ClassicHttpResponse;
+import org.apache.hc.core5.http.EndpointDetails;
+import org.apache.hc.core5.http.HttpException;
+import org.apache.hc.core5.http.ProtocolVersion;
 import org.apache.hc.core5.http.config.Http1Config;
 import org.apache.hc.core5.http.impl.io.DefaultHttpResponseParserFactory;
-import org.apache.hc.core5.http.impl.io.SocketHolder;
 import org.apache.hc.core5.http.io.HttpMessageParser;
 import org.apache.hc.core5.http.io.HttpMessageParserFactory;
 import org.apache.hc.core5.http.io.SessionInputBuffer;
 import org.apache.hc.core5.io.CloseMode;
+import org.apache.hc.core5.util.Identifiable;
+import org.apache.hc.core5.util.Timeout;
 
+import javax.net.ssl.SSLSession;
+import javax.net.ssl.SSLSocket;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.Socket;
+import java.net.SocketAddress;
 import java.nio.channels.SocketChannel;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * HttpClient's own connection, which additionally tells the pool the {@link SocketChannel} under
- * it and whether bytes are left in its session input buffer. The base socket is the plain one even
- * when TLS is layered on top, so the idle watcher and the close path work on TLS connections too.
+ * HttpClient's own connection (made by its public {@link ManagedHttpClientConnectionFactory}),
+ * which additionally tells the pool the {@link SocketChannel} under it and whether bytes are left
+ * in its session input buffer. The base socket is the plain one even when TLS is layered on top,
+ * so the idle watcher and the close path work on TLS connections too.
+ *
+ * <p>It wraps rather than extends HttpClient's connection class: that class is public only from
+ * HttpClient 5.6, and this works on 5.5 as well (the line Spring Boot 3.5 and 4.0 manage). Every
+ * method delegates; the binds are also seen here, which is how the base socket is known.
  */
-final class PortkeeperManagedConnection extends DefaultManagedHttpClientConnection {
+final class PortkeeperManagedConnection implements ManagedHttpClientConnection, Identifiable {
 
-    private static final AtomicLong IDS = new AtomicLong();
-
+    private final ManagedHttpClientConnection delegate;
     private final BufferProbe probe;
+    /** The plain socket under the connection (under TLS, if layered), once bound. */
+    private volatile Socket baseSocket;
 
     PortkeeperManagedConnection(Http1Config http1Config) {
-        this(http1Config, new BufferProbe());
-    }
-
-    private PortkeeperManagedConnection(Http1Config http1Config, BufferProbe probe) {
-        super("portkeeper-" + IDS.incrementAndGet(), null, null, http1Config, null, null, null, probe);
-        this.probe = probe;
-    }
-
-    /** The channel of the base (plain) socket, or null if not bound or not channel-backed. */
-    SocketChannel channel() {
-        SocketHolder holder = getSocketHolder();
-        if (holder == null) {
-            return null;
+        this.probe = new BufferProbe();
+        try {
+            this.delegate = ManagedHttpClientConnectionFactory.builder()
+                    .http1Config(http1Config)
+                    .responseParserFactory(probe)
+                    .build()
+                    .createConnection(null);
+        } catch (IOException e) {
+            // Without a socket the factory does no I/O.
+            throw new IllegalStateException(e);
         }
-        Socket base = holder.getBaseSocket();
-        return base != null ? base.getChannel() : null;
     }
 
+    /** The channel of the base (plain) socket, or null if not bound (or closed) or not channel-backed. */
+    SocketChannel channel() {
+        Socket base = baseSocket;
+        return base != null && isBound() ? base.getChannel() : null;
+    }
+
+    /** Whether a socket is bound: HttpClient's connection drops it when closed. */
     boolean isBound() {
-        return getSocketHolder() != null;
+        return delegate.getSocket() != null;
     }
 
     /**
@@ -57,8 +73,135 @@ final class PortkeeperManagedConnection extends DefaultManagedHttpClientConnecti
     void wakeAfterAbort() {
         SocketChannel channel = channel();
         if (channel != null && !channel.isOpen()) { // never closes a live connection behind the pool's back
-            closeQuietly(getSocketHolder() != null ? getSocketHolder().getBaseSocket() : null);
+            closeQuietly(baseSocket);
         }
+    }
+
+    /**
+     * Whether HttpClient has read bytes from the socket that no response consumed: bytes the
+     * server sent after a complete response. They sit in HttpClient's buffer, where a readiness
+     * check on the socket cannot see them, and would be read as the next caller's response.
+     */
+    boolean hasBufferedInput() {
+        SessionInputBuffer buffer = probe.buffer;
+        return buffer != null && buffer.length() > 0;
+    }
+
+    @Override
+    public String getId() {
+        return delegate instanceof Identifiable ? ((Identifiable) delegate).getId() : toString();
+    }
+
+    @Override
+    public void bind(Socket socket) throws IOException {
+        delegate.bind(socket);
+        baseSocket = socket;
+    }
+
+    @Override
+    public void bind(SSLSocket sslSocket, Socket socket) throws IOException {
+        delegate.bind(sslSocket, socket);
+        baseSocket = socket;
+    }
+
+    @Override
+    public Socket getSocket() {
+        return delegate.getSocket();
+    }
+
+    @Override
+    public SSLSession getSSLSession() {
+        return delegate.getSSLSession();
+    }
+
+    @Override
+    public void passivate() {
+        delegate.passivate();
+    }
+
+    @Override
+    public void activate() {
+        delegate.activate();
+    }
+
+    @Override
+    public boolean isConsistent() {
+        return delegate.isConsistent();
+    }
+
+    @Override
+    public void sendRequestHeader(ClassicHttpRequest request) throws HttpException, IOException {
+        delegate.sendRequestHeader(request);
+    }
+
+    @Override
+    public void terminateRequest(ClassicHttpRequest request) throws HttpException, IOException {
+        delegate.terminateRequest(request);
+    }
+
+    @Override
+    public void sendRequestEntity(ClassicHttpRequest request) throws HttpException, IOException {
+        delegate.sendRequestEntity(request);
+    }
+
+    @Override
+    public ClassicHttpResponse receiveResponseHeader() throws HttpException, IOException {
+        return delegate.receiveResponseHeader();
+    }
+
+    @Override
+    public void receiveResponseEntity(ClassicHttpResponse response) throws HttpException, IOException {
+        delegate.receiveResponseEntity(response);
+    }
+
+    @Override
+    public boolean isDataAvailable(Timeout timeout) throws IOException {
+        return delegate.isDataAvailable(timeout);
+    }
+
+    @Override
+    public boolean isStale() throws IOException {
+        return delegate.isStale();
+    }
+
+    @Override
+    public void flush() throws IOException {
+        delegate.flush();
+    }
+
+    @Override
+    public EndpointDetails getEndpointDetails() {
+        return delegate.getEndpointDetails();
+    }
+
+    @Override
+    public SocketAddress getLocalAddress() {
+        return delegate.getLocalAddress();
+    }
+
+    @Override
+    public SocketAddress getRemoteAddress() {
+        return delegate.getRemoteAddress();
+    }
+
+    @Override
+    public ProtocolVersion getProtocolVersion() {
+        return delegate.getProtocolVersion();
+    }
+
+    @Override
+    public boolean isOpen() {
+        return delegate.isOpen();
+    }
+
+    @Override
+    public Timeout getSocketTimeout() {
+        return delegate.getSocketTimeout();
+    }
+
+    @Override
+    public void setSocketTimeout(Timeout timeout) {
+        delegate.setSocketTimeout(timeout);
     }
 
     /**
@@ -66,22 +209,20 @@ final class PortkeeperManagedConnection extends DefaultManagedHttpClientConnecti
      * the TLS layer did not close it.
      */
     @Override
-    public void close(CloseMode closeMode) {
-        SocketHolder holder = getSocketHolder();
-        Socket base = holder != null ? holder.getBaseSocket() : null;
+    public void close() throws IOException {
+        Socket base = isBound() ? baseSocket : null;
         try {
-            super.close(closeMode);
+            delegate.close();
         } finally {
             closeQuietly(base);
         }
     }
 
     @Override
-    public void close() throws IOException {
-        SocketHolder holder = getSocketHolder();
-        Socket base = holder != null ? holder.getBaseSocket() : null;
+    public void close(CloseMode closeMode) {
+        Socket base = isBound() ? baseSocket : null;
         try {
-            super.close();
+            delegate.close(closeMode);
         } finally {
             closeQuietly(base);
         }
@@ -97,14 +238,9 @@ final class PortkeeperManagedConnection extends DefaultManagedHttpClientConnecti
         }
     }
 
-    /**
-     * Whether HttpClient has read bytes from the socket that no response consumed: bytes the
-     * server sent after a complete response. They sit in HttpClient's buffer, where a readiness
-     * check on the socket cannot see them, and would be read as the next caller's response.
-     */
-    boolean hasBufferedInput() {
-        SessionInputBuffer buffer = probe.buffer;
-        return buffer != null && buffer.length() > 0;
+    @Override
+    public String toString() {
+        return delegate.toString();
     }
 
     /**
