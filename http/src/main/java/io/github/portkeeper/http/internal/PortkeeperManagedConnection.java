@@ -32,7 +32,8 @@ import java.nio.channels.SocketChannel;
  *
  * <p>It wraps rather than extends HttpClient's connection class: that class is public only from
  * HttpClient 5.6, and this works on 5.5 as well (the line Spring Boot 3.5 and 4.0 manage). Every
- * method delegates; the binds are also seen here, which is how the base socket is known.
+ * method delegates; the binds are also seen here, which is how the base socket is known, and
+ * {@link #activate} evens out the one difference between the lines.
  */
 final class PortkeeperManagedConnection implements ManagedHttpClientConnection, Identifiable {
 
@@ -40,6 +41,8 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     private final BufferProbe probe;
     /** The plain socket under the connection (under TLS, if layered), once bound. */
     private volatile Socket baseSocket;
+    /** The socket timeout it was bound with (the SocketConfig's), which {@link #activate} restores. */
+    private volatile Timeout boundSocketTimeout;
 
     PortkeeperManagedConnection(Http1Config http1Config) {
         this.probe = new BufferProbe();
@@ -96,12 +99,14 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     public void bind(Socket socket) throws IOException {
         delegate.bind(socket);
         baseSocket = socket;
+        boundSocketTimeout = delegate.getSocketTimeout();
     }
 
     @Override
     public void bind(SSLSocket sslSocket, Socket socket) throws IOException {
         delegate.bind(sslSocket, socket);
         baseSocket = socket;
+        boundSocketTimeout = delegate.getSocketTimeout();
     }
 
     @Override
@@ -119,9 +124,19 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
         delegate.passivate();
     }
 
+    /**
+     * Restores the socket timeout the connection was bound with, as HttpClient 5.6 does. HttpClient
+     * 5.5 would restore the last one set instead (the previous exchange's own), so a reused
+     * connection behaves alike on both lines only if it is done here.
+     */
     @Override
     public void activate() {
-        delegate.activate();
+        Timeout bound = boundSocketTimeout;
+        if (bound != null) {
+            delegate.setSocketTimeout(bound);
+        } else {
+            delegate.activate();
+        }
     }
 
     @Override
