@@ -45,6 +45,8 @@ interface BenchPool {
                 return HttpCoreBenchPool.offlock(endpoints);
             case "commons-pool2":
                 return new CommonsPool2BenchPool(endpoints);
+            case "stormpot":
+                return new StormpotBenchPool(endpoints);
             default:
                 throw new IllegalArgumentException("unknown pool '" + pool + "'");
         }

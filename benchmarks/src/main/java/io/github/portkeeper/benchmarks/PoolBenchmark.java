@@ -41,7 +41,7 @@ public class PoolBenchmark {
     @State(Scope.Benchmark)
     public static class PoolState {
 
-        @Param({"portkeeper", "httpcore-strict", "httpcore-lax", "httpcore-offlock", "commons-pool2"})
+        @Param({"portkeeper", "httpcore-strict", "httpcore-lax", "httpcore-offlock", "commons-pool2", "stormpot"})
         public String pool;
 
         /** Endpoints (HttpCore routes, commons-pool2 keys) the traffic is spread over. */
