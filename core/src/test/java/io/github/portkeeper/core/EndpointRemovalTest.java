@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * A pool's memory and meters follow its live endpoints: an endpoint with no connection, no
@@ -149,6 +150,49 @@ class EndpointRemovalTest {
         pool.engine().maintain();
         assertThat(pool.endpoints()).isEmpty();
         assertThat(pool.serverIdleTimeout(endpoint(1))).contains(Duration.ofSeconds(30));
+    }
+
+    /** Connections that never reached a peer: their closes leave no TIME_WAIT to remember. */
+    private static Pool<Object> realTimePool(Duration maxIdle) {
+        Connector<Object> noPeer = new Connector<>() {
+            @Override
+            public Object connect(Endpoint endpoint) {
+                return new Object();
+            }
+
+            @Override
+            public boolean wasEstablished(Object connection) {
+                return false;
+            }
+        };
+        return Pool.of(noPeer, PoolConfig.builder().name("removal-deadline").maxIdleTime(maxIdle)
+                .housekeepingInterval(Duration.ofMillis(50)).portBudget(PortBudget.disabled()).build());
+    }
+
+    @Test
+    void anEndpointEmptiedOnTheLeasePathIsForgottenByItsDeadlineWithNoOtherActivity() throws IOException {
+        try (Pool<Object> p = realTimePool(Duration.ofMillis(300))) {
+            try (Lease<Object> lease = p.lease(endpoint(1))) {
+                lease.retire(); // closed as it is given back: the endpoint is empty from here on
+            }
+            assertThat(p.endpoints()).containsExactly(endpoint(1));
+            // Nothing else happens in this pool: only a wake-up scheduled by the removal's own
+            // deadline (maxIdleTime after it emptied) can forget the endpoint.
+            await().atMost(Duration.ofSeconds(10)).until(() -> p.endpoints().isEmpty());
+        }
+    }
+
+    @Test
+    void anEndpointWhoseLastIdleConnectionExpiredIsForgottenByItsDeadlineWithNoOtherActivity() throws IOException {
+        try (Pool<Object> p = realTimePool(Duration.ofMillis(300))) {
+            try (Lease<Object> lease = p.lease(endpoint(1))) {
+                lease.connection();
+            }
+            // The idle connection expires at maxIdleTime (a scheduled walk), then the endpoint,
+            // empty from that close on, must be forgotten maxIdleTime later with no other call.
+            await().atMost(Duration.ofSeconds(10)).until(() -> p.endpoints().isEmpty());
+            assertThat(p.stats().idle()).isZero();
+        }
     }
 
     private static long usedHeapAfterGc() {

@@ -97,6 +97,24 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         }
     }
 
+    /**
+     * {@code ep} just emptied (ticker time {@code now}): a walk must come by when it may be
+     * forgotten, even if nothing else in the pool ever asks for one.
+     */
+    void forgetLater(EndpointPool<C> ep, long now) {
+        if (!stopping) {
+            requestWalk(System.nanoTime() + Math.max(0, forgetDue(ep, now) - now));
+        }
+    }
+
+    /**
+     * When an empty endpoint pool may be forgotten (ticker time): once it has stayed empty for
+     * {@code maxIdleTime} and the last TIME_WAIT of ours toward it left the port budget's window.
+     */
+    private long forgetDue(EndpointPool<C> ep, long now) {
+        return Math.max(plus(ep.lastEmptied, maxIdleNanos), ep.ports.quietAt(now));
+    }
+
     private void requestWalk(long at) {
         long w;
         do {
@@ -163,6 +181,13 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         long next = NEVER;
         boolean any = false;
         for (EndpointPool<C> ep : engine.endpointPools()) {
+            if (ep.isEmpty()) {
+                // Not forgotten by checkIdleAndLeaks yet: wake when it may be. One that was due
+                // but stayed (a leaser arrived meanwhile) is looked at again a tick later.
+                long due = forgetDue(ep, now);
+                next = Math.min(next, due - now > 0 ? due : now + watchDelayNanos);
+                continue;
+            }
             for (PooledEntry<C> e : ep.entries()) {
                 any = true;
                 int s = e.state();

@@ -160,21 +160,25 @@ public final class PoolEngine<C> {
     }
 
     /**
+     * Something left {@code ep} (a connection closed, a connect failed, a waiter gave up): if
+     * that emptied it, housekeeping forgets it once it has stayed empty for {@code maxIdleTime},
+     * so an endpoint used one connection at a time keeps its meters.
+     */
+    void mayBeEmpty(EndpointPool<C> ep) {
+        long now = now();
+        ep.lastEmptied = now;
+        if (ep.isEmpty()) {
+            housekeeper.forgetLater(ep, now); // nothing else may ever come by to forget it
+        }
+    }
+
+    /**
      * Forgets an endpoint pool with nothing left in it (no connection, waiter, reservation, or
      * TIME_WAIT of ours in the last 60 s) for {@code maxIdleTime}, so memory and meters follow the live endpoints, not
      * every endpoint ever seen. Its allocation count is swapped to {@link EndpointPool#REMOVED}
      * first, so no lease can reserve in it; a leaser that queued meanwhile keeps it alive (it
      * increments {@code waiting} before checking for removal; this checks {@code waiting} after).
      */
-    /**
-     * Something left {@code ep} (a connection closed, a connect failed, a waiter gave up): if
-     * that emptied it, housekeeping forgets it once it has stayed empty for {@code maxIdleTime},
-     * so an endpoint used one connection at a time keeps its meters.
-     */
-    void mayBeEmpty(EndpointPool<C> ep) {
-        ep.lastEmptied = now();
-    }
-
     void removeIfEmpty(EndpointPool<C> ep) {
         if (!ep.isEmpty() || !ep.ports.isQuiet(now()) || !ep.allocated.compareAndSet(0, EndpointPool.REMOVED)) {
             return;

@@ -146,6 +146,21 @@ final class PortUsage {
         openedAndConnecting.addAndGet(-openedMark * OPENED);
     }
 
+    /**
+     * When (ticker time) the last TIME_WAIT of ours counted in the window leaves it, or
+     * {@code now} if none is counted.
+     */
+    synchronized long quietAt(long now) {
+        long second = now / 1_000_000_000L;
+        long last = Long.MIN_VALUE;
+        for (int i = 0; i < bucketSecond.length; i++) {
+            if (bucketCount[i] > 0 && second - bucketSecond[i] <= WINDOW_SECONDS) {
+                last = Math.max(last, bucketSecond[i]);
+            }
+        }
+        return last == Long.MIN_VALUE ? now : (last + WINDOW_SECONDS + 1) * 1_000_000_000L;
+    }
+
     /** Whether no socket of ours toward the endpoint is open or in the TIME_WAIT window: nothing to remember. */
     boolean isQuiet(long now) {
         return sockets.get() == 0 && recentTimeWait(now) == 0;
