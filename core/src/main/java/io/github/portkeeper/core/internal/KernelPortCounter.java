@@ -36,9 +36,12 @@ import java.util.concurrent.locks.ReentrantLock;
  *       left) has grown by a twentieth of the budget since the last count: the lease goes on,
  *       and waits for the count only once the growth reaches a tenth. A pool whose server closes
  *       first does not grow however fast it churns, so churn alone causes no reads;</li>
- *   <li>once every {@link #PERIOD_NANOS} while the JVM's pools use a tenth of an endpoint's
- *       budget, or sockets outside this JVM were seen toward it (other pools of this JVM
- *       toward the same server are not "outside"), and never otherwise.</li>
+ *   <li>periodically while the JVM's pools use a tenth of an endpoint's budget, or sockets
+ *       outside this JVM were seen toward it (other pools of this JVM toward the same server
+ *       are not "outside"), and never otherwise: every {@link #PERIOD_NANOS} while the counts
+ *       move or some endpoint has used half its budget; while a read finds what the last one
+ *       found, the period doubles, up to {@link #MAX_PERIOD_NANOS}. Parsing the table costs
+ *       in proportion to the host's sockets, so a large, still pool is read seldom.</li>
  * </ul>
  */
 final class KernelPortCounter extends IdleWatcher.Task {
@@ -47,6 +50,7 @@ final class KernelPortCounter extends IdleWatcher.Task {
     private static final long RESOLVE_RETRY_NANOS = 30_000_000_000L;
     static final long PERIOD_NANOS = TimeUnit.SECONDS.toNanos(1);
     static final long COUNT_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
+    static final long MAX_PERIOD_NANOS = TimeUnit.SECONDS.toNanos(8);
 
     private static final KernelPortCounter SHARED = new KernelPortCounter(KernelProbe.linux());
 
@@ -68,6 +72,11 @@ final class KernelPortCounter extends IdleWatcher.Task {
     /** The last table read, for endpoint pools that come back (see {@link #seedFromRecentRead}). */
     private volatile SocketTable lastTable;
     private volatile long lastTableAt = Long.MIN_VALUE / 2;
+    /** The periodic reads' current period and what the last periodic read found; the reader's thread only. */
+    private long periodNanos = PERIOD_NANOS;
+    private long lastFound;
+    /** Whether the probe's tables exist, asked once: a connect must not touch the file system. */
+    private volatile int available = -1;
     /**
      * Per pool engine (weakly), the endpoints counted from {@link #lastTable} with their resolved
      * addresses: only an endpoint pool of the same pool that comes back may be seeded from it.
@@ -80,7 +89,12 @@ final class KernelPortCounter extends IdleWatcher.Task {
     }
 
     boolean isAvailable() {
-        return probe.isAvailable();
+        int a = available;
+        if (a < 0) {
+            a = probe.isAvailable() ? 1 : 0;
+            available = a;
+        }
+        return a == 1;
     }
 
     /** Reads of the kernel's socket table so far in this JVM (for tests and benchmarks). */
@@ -218,6 +232,29 @@ final class KernelPortCounter extends IdleWatcher.Task {
         return due;
     }
 
+    /**
+     * The wait before the next periodic read: {@link #PERIOD_NANOS} if the counts moved since the
+     * last read or an endpoint has used half its budget, else twice the last wait, up to
+     * {@link #MAX_PERIOD_NANOS}. Growth of the pools' own use still asks for a read at once
+     * ({@link #beforeConnect}), whatever the period.
+     */
+    private long nextPeriod(List<EndpointPool<?>> due) {
+        long found = 1;
+        boolean nearEnd = false;
+        for (EndpointPool<?> ep : due) {
+            Integer budget = tracked.get(ep);
+            if (budget == null) {
+                continue;
+            }
+            PortBudgetSnapshot.EndpointBudget u = ep.ports.usage(budget, ep.engine.now());
+            found = 31 * (31 * (31 * found + u.live()) + u.recentTimeWait()) + u.otherSockets();
+            nearEnd |= 2L * u.used() >= budget;
+        }
+        periodNanos = found == lastFound && !nearEnd ? Math.min(2 * periodNanos, MAX_PERIOD_NANOS) : PERIOD_NANOS;
+        lastFound = found;
+        return periodNanos;
+    }
+
     private List<Map.Entry<EndpointPool<?>, Integer>> trackedNow() {
         synchronized (tracked) {
             return new ArrayList<>(tracked.entrySet());
@@ -250,8 +287,9 @@ final class KernelPortCounter extends IdleWatcher.Task {
             } finally {
                 doneLock.unlock();
             }
-            if (!periodicDue().isEmpty()) {
-                watcher.schedule(this, System.nanoTime() + PERIOD_NANOS);
+            List<EndpointPool<?>> due = periodicDue();
+            if (!due.isEmpty()) {
+                watcher.schedule(this, System.nanoTime() + nextPeriod(due));
             }
         }
     }

@@ -98,4 +98,33 @@ class KernelPortCounterTest {
             all.forEach(SocketPool::close);
         }
     }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void aStillTableIsReadLessAndLessOftenWhileFarFromTheBudget() throws Exception {
+        Assumptions.assumeTrue(KernelProbe.linux().isAvailable(), "needs /proc/net/tcp");
+        List<Socket> held = new ArrayList<>();
+        try (ScriptedServer server = ScriptedServer.start();
+             SocketPool sockets = SocketPool.builder().poolConfig(PoolConfig.builder().name("still-reads").maxPerEndpoint(20)
+                     .portBudget(HUNDRED).build()).build()) {
+            for (int i = 0; i < 20; i++) { // a fifth of the budget: worth periodic reads, far from its end
+                held.add(sockets.socket(server.host(), server.port()));
+            }
+            KernelPortCounter kernel = KernelPortCounter.shared();
+            long before = kernel.tableReads();
+            long t0 = System.nanoTime();
+            await().pollDelay(Duration.ofSeconds(6)).atMost(Duration.ofSeconds(10)).until(() -> true);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            long reads = kernel.tableReads() - before;
+            System.out.printf("[KernelPortCounterTest] 20 idle connections, nothing changing: %d kernel reads in %.1f s%n",
+                    reads, seconds);
+            // Read a second apart, then 2, 4 and 8 s apart while nothing changes: about 3 reads
+            // in 6 s (one a second would be 6). Still at least one: the count stays watched.
+            assertThat(reads).as("kernel reads in %.1f s of a still table", seconds).isBetween(1L, 4L);
+        } finally {
+            for (Socket s : held) {
+                s.close();
+            }
+        }
+    }
 }
