@@ -43,6 +43,18 @@ final class EndpointPool<C> {
     private volatile PooledEntry<C>[] entries = NONE;
     /** The most recently released entry: the first candidate for LIFO reuse. */
     private volatile PooledEntry<C> hint;
+    /**
+     * Per-thread hints, once threads were seen contending for {@link #hint} (null until then, so
+     * an endpoint used by one thread at a time costs no memory for them): each thread's last
+     * released entry, in a slot of its own cache line, so threads sharing an endpoint reuse
+     * "their" connection without writing to a line the others read (HikariCP's ConcurrentBag
+     * and Stormpot keep the same thread affinity). A slot is only a candidate: the claim is
+     * still the entry's CAS, so a stale or shared slot costs a failed CAS, never a second holder.
+     */
+    private volatile PooledEntry<C>[] lanes;
+    /** Lanes (threads are spread over them by id) and the slots between two lanes (64 bytes of references). */
+    private static final int LANES = 8;
+    private static final int SPACING = 16;
 
     /** Idle ages at which the server was seen to close (ring), written by the housekeeper only. */
     private final long[] observedIdleCloses = new long[8];
@@ -103,12 +115,30 @@ final class EndpointPool<C> {
         if (hint == e) {
             hint = null;
         }
+        PooledEntry<C>[] l = lanes;
+        if (l != null) {
+            for (int i = 0; i < l.length; i += SPACING) {
+                if (l[i] == e) {
+                    l[i] = null; // a closed entry is not kept reachable by a thread's slot
+                }
+            }
+        }
+    }
+
+    /** This thread's slot in {@link #lanes}. */
+    private static int lane() {
+        return ((int) Thread.currentThread().getId() & (LANES - 1)) * SPACING;
     }
 
     /** Publishes {@code e} (owned by the caller) as idle, the first candidate for the next lease; see {@link PoolEngine#publishIdle}. */
     void makeIdle(PooledEntry<C> e) {
         e.claim2idle();
-        hint = e;
+        PooledEntry<C>[] l = lanes;
+        if (l == null) {
+            hint = e;
+        } else {
+            l[lane()] = e;
+        }
         engine.housekeeper.becameIdle();
     }
 
@@ -117,9 +147,22 @@ final class EndpointPool<C> {
      * Returns {@code null} if none is idle. The caller must still admit it (expiry, validation).
      */
     PooledEntry<C> claimIdle() {
-        PooledEntry<C> h = hint;
-        if (h != null && h.idle2claim()) {
-            return h;
+        PooledEntry<C>[] l = lanes;
+        if (l == null) {
+            PooledEntry<C> h = hint;
+            if (h != null) {
+                if (h.idle2claim()) {
+                    return h;
+                }
+                if (h.state() == PooledEntry.LEASED) {
+                    startLanes(); // another thread took the hint first: threads share this endpoint
+                }
+            }
+        } else {
+            PooledEntry<C> mine = l[lane()];
+            if (mine != null && mine.idle2claim()) {
+                return mine;
+            }
         }
         for (;;) {
             PooledEntry<C> best = null;
@@ -142,6 +185,19 @@ final class EndpointPool<C> {
                 return best;
             }
             // Lost a race for it; look again.
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private void startLanes() {
+        structure.lock();
+        try {
+            if (lanes == null) {
+                lanes = new PooledEntry[LANES * SPACING];
+                hint = null;
+            }
+        } finally {
+            structure.unlock();
         }
     }
 
