@@ -166,7 +166,7 @@ class KernelAgreementTest {
         return s.length() <= 8_000 ? s : "...\n" + s.substring(s.length() - 8_000);
     }
 
-    private static boolean isRoot() {
+    static boolean isRoot() {
         try {
             return Files.readAllLines(Path.of("/proc/self/status")).stream()
                     .filter(l -> l.startsWith("Uid:"))
