@@ -265,7 +265,8 @@ public final class KernelAgreementWorkload {
     /**
      * The socket pool's own connector, leasing a new connection at a time while another thread
      * interrupts each lease a random few microseconds after it starts: before, during and after
-     * the TCP handshake. Connections that are leased are retired LOCAL.
+     * the TCP handshake. Connections that are leased make one exchange (after the interrupt has
+     * landed) and are retired LOCAL.
      */
     private static void interruptedConnects(String name) throws Exception {
         try (ScriptedServer s = ScriptedServer.start()) {
@@ -300,17 +301,29 @@ public final class KernelAgreementWorkload {
             int failed = 0;
             for (int i = 0; i < INTERRUPTS; i++) {
                 started.release();
+                boolean awaited = false;
                 try (Lease<SocketChannel> lease = m.pool.lease(m.endpoint)) {
                     leased++;
+                    // The interrupt meant for the connect may still be on its way: let it land
+                    // (and clear it) before the exchange, which interruptedReads covers.
+                    awaitUninterruptibly(fired);
+                    Thread.interrupted();
+                    awaited = true;
+                    ScriptedServer.exchange(lease.connection(), i);
                     lease.retire();
                 } catch (IOException e) {
                     failed++;
                 }
-                awaitUninterruptibly(fired);
-                Thread.interrupted();
+                if (!awaited) {
+                    awaitUninterruptibly(fired);
+                    Thread.interrupted();
+                }
             }
             interrupter.join(WAIT.toMillis());
             print(name + ".leased", String.valueOf(leased));
+            for (ScriptedServer.End end : ScriptedServer.End.values()) {
+                print(name + ".server." + end, String.valueOf(s.endedCount(end)));
+            }
             print(name + ".failedConnects", String.valueOf(failed));
             m.finish();
         }
