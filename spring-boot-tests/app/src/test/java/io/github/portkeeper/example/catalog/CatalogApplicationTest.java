@@ -5,6 +5,8 @@ import com.sun.net.httpserver.HttpServer;
 import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.core5.util.VersionInfo;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
@@ -38,6 +40,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The example service on a real port, calling a real catalog (the JDK's HTTP server) over
@@ -156,6 +159,20 @@ class CatalogApplicationTest {
             assertThat((Integer) JsonPath.read(health, "$.components.portkeeper.details.pools.http.kernel.timeWait")).isZero();
             assertThat((Integer) JsonPath.read(health, "$.components.portkeeper.details.pools.http.kernel.closeWait")).isZero();
         }
+    }
+
+    /**
+     * The application runs on the HttpClient and HttpCore its Boot line manages (each module names
+     * them), not on versions an override put there: adding the starter is all it takes.
+     */
+    @Test
+    void runsOnTheHttpClientItsBootLineManages() {
+        String client = System.getProperty("portkeeper.test.httpclient5");
+        String core = System.getProperty("portkeeper.test.httpcore5");
+        assumeTrue(client != null && core != null, "run by a Boot line's module, which names the managed versions");
+        ClassLoader loader = CloseableHttpClient.class.getClassLoader();
+        assertThat(VersionInfo.loadVersionInfo("org.apache.hc.client5", loader).getRelease()).isEqualTo(client);
+        assertThat(VersionInfo.loadVersionInfo("org.apache.hc.core5", loader).getRelease()).isEqualTo(core);
     }
 
     /** The COUNT measurement of an /actuator/metrics/{name} answer. */

@@ -18,10 +18,13 @@ import org.springframework.core.Ordered;
  */
 public abstract class StartupCheck implements ApplicationContextInitializer<ConfigurableApplicationContext>, Ordered {
 
-    /** The HttpClient and HttpCore lines portkeeper-http is built and tested against. */
-    static final String HTTPCLIENT_NEEDED = "5.6";
-    static final String HTTPCORE_NEEDED = "5.4";
-    /** The versions the build uses; suggested to applications whose Boot manages older ones. */
+    /**
+     * The oldest HttpClient and HttpCore lines portkeeper-http is tested on: the ones Boot 3.5 and
+     * 4.0 manage (it is built against 5.6 and 5.4, which Boot 4.1 manages).
+     */
+    static final String HTTPCLIENT_NEEDED = "5.5";
+    static final String HTTPCORE_NEEDED = "5.3";
+    /** The versions the build uses; suggested to applications that have older ones. */
     static final String HTTPCLIENT_TESTED = "5.6.5";
     static final String HTTPCORE_TESTED = "5.4.4";
 
@@ -104,8 +107,8 @@ public abstract class StartupCheck implements ApplicationContextInitializer<Conf
         throw new StartupFailureException(
                 "Portkeeper's pooled HttpClient needs Apache HttpClient " + HTTPCLIENT_NEEDED + " or later and HttpCore "
                         + HTTPCORE_NEEDED + " or later, but this application has HttpClient " + client + " and HttpCore " + core
-                        + (boot != null ? " (Spring Boot " + boot + " manages older versions than Portkeeper needs)" : "") + ".",
-                "Raise the versions Spring Boot manages: with spring-boot-starter-parent or spring-boot-dependencies set the "
+                        + (boot != null ? " (Spring Boot " + boot + " or a dependency override chose them)" : "") + ".",
+                "Use the versions Spring Boot manages, or raise them: with spring-boot-starter-parent or spring-boot-dependencies set the "
                         + "Maven properties httpclient5.version=" + HTTPCLIENT_TESTED + " and httpcore5.version=" + HTTPCORE_TESTED
                         + " (Gradle: ext['httpclient5.version'] and ext['httpcore5.version']). Or turn the pooled HTTP client off "
                         + "with portkeeper.http.enabled=false.");

@@ -39,16 +39,19 @@ class StartupCheckTest {
     }
 
     @Test
-    void anHttpClientOlderThanFiveSixFailsNamingTheVersionsAndTheProperties() {
+    void anHttpClientOlderThanFiveFiveFailsNamingTheVersionsAndTheProperties() {
         assertThatCode(() -> boot4.checkHttpClient("5.6.5", "5.4.4")).doesNotThrowAnyException();
+        // What Boot 3.5.7 and 4.0.7 manage.
+        assertThatCode(() -> boot4.checkHttpClient("5.5.1", "5.3.6")).doesNotThrowAnyException();
+        assertThatCode(() -> boot4.checkHttpClient("5.5.2", "5.3.6")).doesNotThrowAnyException();
         assertThatCode(() -> boot4.checkHttpClient("5.7", "5.5")).doesNotThrowAnyException();
-        assertThatThrownBy(() -> boot4.checkHttpClient("5.5.2", "5.3.6"))
+        assertThatThrownBy(() -> boot4.checkHttpClient("5.4.4", "5.3.6"))
                 .isInstanceOfSatisfying(StartupFailureException.class, e -> {
-                    assertThat(e.description()).contains("HttpClient 5.5.2 and HttpCore 5.3.6").contains("needs Apache HttpClient 5.6");
+                    assertThat(e.description()).contains("HttpClient 5.4.4 and HttpCore 5.3.6").contains("needs Apache HttpClient 5.5");
                     assertThat(e.action()).contains("httpclient5.version=5.6.5").contains("httpcore5.version=5.4.4")
                             .contains("portkeeper.http.enabled=false");
                 });
-        assertThatThrownBy(() -> boot4.checkHttpClient("5.6.5", "5.3.6")).isInstanceOf(StartupFailureException.class);
+        assertThatThrownBy(() -> boot4.checkHttpClient("5.5.2", "5.2.5")).isInstanceOf(StartupFailureException.class);
     }
 
     @Test
