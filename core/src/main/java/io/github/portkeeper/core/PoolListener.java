@@ -17,7 +17,7 @@ public interface PoolListener {
      * A new connection was opened.
      *
      * @param endpoint     where it goes
-     * @param connectNanos how long the connect took, in nanoseconds of the pool's ticker
+     * @param connectNanos how long the connect took, in nanoseconds ({@link System#nanoTime()})
      */
     default void connectionOpened(Endpoint endpoint, long connectNanos) {
     }
@@ -26,7 +26,8 @@ public interface PoolListener {
      * Opening a connection failed; the lease that asked for it fails too.
      *
      * @param endpoint where it was to go
-     * @param cause    the connector's exception (or the connect guard's refusal)
+     * @param cause    the connector's exception (a connect guard's refusal is reported by
+     *                 {@link #leaseRejected} instead)
      */
     default void connectFailed(Endpoint endpoint, Throwable cause) {
     }
@@ -37,7 +38,7 @@ public interface PoolListener {
      * @param endpoint  the lease's endpoint
      * @param reused    {@code true} if its connection came from the idle set, {@code false} if it
      *                  was opened for it
-     * @param waitNanos how long the lease waited, connect included, in nanoseconds
+     * @param waitNanos how long the lease waited for a connection, in nanoseconds
      */
     default void leased(Endpoint endpoint, boolean reused, long waitNanos) {
     }
