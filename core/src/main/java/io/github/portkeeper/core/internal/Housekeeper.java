@@ -398,7 +398,6 @@ final class Housekeeper<C> extends IdleWatcher.Task {
     private void register(PooledEntry<C> e) {
         try {
             SocketChannel ch = e.channel();
-            e.keepNonBlocking = e.keepNonBlocking || !ch.isBlocking();
             ch.configureBlocking(false);
             e.watchKey = watcher.watch(ch, new EntryWatch(e));
         } catch (IOException | RuntimeException ex) {

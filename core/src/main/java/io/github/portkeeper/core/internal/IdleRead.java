@@ -32,6 +32,12 @@ enum IdleRead {
      */
     ABORT;
 
+    /**
+     * Each thread's buffer for the first read: the lease path classifies on every reuse, and
+     * nearly always reads nothing, so it should not allocate.
+     */
+    private static final ThreadLocal<ByteBuffer> HEAD = ThreadLocal.withInitial(() -> ByteBuffer.allocate(512));
+
     /** Bytes discarded at most while looking for a FIN behind unexpected bytes. */
     static final int DRAIN_LIMIT = 64 * 1024;
 
@@ -40,7 +46,7 @@ enum IdleRead {
      * non-blocking mode and owned by the caller. Consumes what it reads.
      */
     static IdleRead classify(SocketChannel channel) {
-        ByteBuffer head = ByteBuffer.allocate(512);
+        ByteBuffer head = HEAD.get().clear();
         int n;
         try {
             n = channel.read(head);
