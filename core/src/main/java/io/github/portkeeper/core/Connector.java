@@ -17,6 +17,12 @@ public interface Connector<C> {
      * Opens a new connection to {@code endpoint}. Throwing releases the slot the pool reserved
      * for it; the lease fails with a {@link ConnectFailedException} naming the endpoint.
      *
+     * <p>The pool sets SO_LINGER 0 on the socket it gets (see {@link #channel}), so that a close
+     * it does not make itself, such as the JDK closing a channel whose thread was interrupted,
+     * is a reset and leaves no TIME_WAIT it cannot count. A connector that does blocking I/O
+     * after the TCP handshake (a greeting, a login) should set SO_LINGER 0 before connecting,
+     * for the same reason: an interrupt there comes before the pool has the socket.
+     *
      * @param endpoint where to connect
      * @return the connected connection, never {@code null}
      * @throws IOException if the connection could not be opened
