@@ -27,7 +27,8 @@ import java.util.function.Consumer;
  * <p>It sleeps until the next deadline any {@link Task} asked for (OkHttp's connection cleanup
  * returns its next run time the same way), or until a watched socket becomes readable. With
  * nothing idle-unwatched, draining or leased past a leak threshold it does not wake at all, and
- * with nothing to watch or schedule its thread ends; the next registration starts a new one.
+ * with nothing to watch or schedule for {@link #LINGER_NANOS} its thread ends; the next
+ * registration starts a new one.
  *
  * <p>User code (listeners, connectors' goodbyes and disposal) never runs on this thread: what
  * would call it from here is handed to {@link #offload}, one worker thread that exists only
@@ -47,6 +48,12 @@ public final class IdleWatcher {
     public static final long NEVER = Long.MAX_VALUE;
     private static final long AWAKE = Long.MAX_VALUE;
     private static final long RETRY_AFTER_FAILURE_NANOS = TimeUnit.SECONDS.toNanos(1);
+    /**
+     * How long the thread stays with nothing to do before it ends. A busy pool's connections are
+     * leased most of the time, so its rounds often find nothing due and the next release asks
+     * for a round a moment later: ending at once would start a thread per round.
+     */
+    static final long LINGER_NANOS = TimeUnit.SECONDS.toNanos(1);
     /** Sockets drained for others ({@link #drain}) at most at once; past it the fallback closes at once. */
     static final int MAX_FOREIGN_DRAINS = 4096;
 
@@ -103,6 +110,8 @@ public final class IdleWatcher {
     private volatile long sleepUntil = AWAKE;
     private volatile boolean running;
     private volatile Thread thread;
+    /** Threads started so far (for tests). */
+    private final AtomicLong threadStarts = new AtomicLong();
 
     IdleWatcher(String threadName) {
         this.threadName = threadName;
@@ -285,6 +294,7 @@ public final class IdleWatcher {
             Thread t = new Thread(this::loop, threadName);
             t.setDaemon(true);
             thread = t;
+            threadStarts.incrementAndGet();
             t.start();
         } finally {
             lock.unlock();
@@ -293,13 +303,23 @@ public final class IdleWatcher {
 
     private void loop() {
         List<SelectionKey> ready = new ArrayList<>();
+        long lingerUntil = NEVER;
         for (;;) {
             long now = System.nanoTime();
             long next = runDueTasks(now);
             long timeoutMillis;
             lock.lock();
             try {
-                if (next == NEVER && selector.keys().isEmpty() && selector.selectedKeys().isEmpty()) {
+                boolean nothing = next == NEVER && selector.keys().isEmpty() && selector.selectedKeys().isEmpty();
+                if (!nothing) {
+                    lingerUntil = NEVER;
+                } else if (lingerUntil == NEVER) {
+                    lingerUntil = now + LINGER_NANOS; // one more wakeup, then end if still nothing
+                    next = lingerUntil;
+                } else if (lingerUntil - now > 0) {
+                    next = lingerUntil;
+                }
+                if (nothing && next == NEVER) {
                     running = false;
                     // Re-check after publishing: a task scheduled meanwhile saw us running.
                     if (!anyTaskDue() && selector.keys().isEmpty()) {
@@ -386,6 +406,10 @@ public final class IdleWatcher {
         }
         long nanos = deadline - now;
         return nanos <= 0 ? -1 : Math.max(1, (nanos + 999_999) / 1_000_000);
+    }
+
+    long threadStarts() {
+        return threadStarts.get();
     }
 
     ForeignDrains foreignDrains() {

@@ -1,0 +1,49 @@
+package io.github.portkeeper.core.internal;
+
+import io.github.portkeeper.core.Connector;
+import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Lease;
+import io.github.portkeeper.core.Pool;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.PortBudget;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The shared watcher's thread outlives a round that found nothing due: a busy pool's
+ * connections are leased most of the time, so its rounds often find nothing to do, and the next
+ * release asks for a round a moment later. Ending the thread each time started one per round.
+ */
+class IdleWatcherThreadTest {
+
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void aBusyPoolsRoundsReuseOneWatcherThread() throws Exception {
+        Connector<Object> stub = endpoint -> new Object();
+        Endpoint endpoint = Endpoint.of("busy.example", 80);
+        try (Pool<Object> pool = Pool.of(stub, PoolConfig.builder().name("busy-rounds")
+                .housekeepingInterval(Duration.ofMillis(20)).portBudget(PortBudget.disabled()).build())) {
+            Lease<Object> lease = pool.lease(endpoint);
+            IdleWatcher watcher = IdleWatcher.shared();
+            long before = watcher.threadStarts();
+            int cycles = 5;
+            for (int i = 0; i < cycles; i++) {
+                lease.close(); // idle: a round is asked for 20 ms later
+                lease = pool.lease(endpoint); // leased again before it: the round finds nothing due
+                // Let the round run (and, before, the thread end) while the connection is leased.
+                await().pollDelay(Duration.ofMillis(100)).atMost(Duration.ofSeconds(5)).until(() -> true);
+            }
+            lease.close();
+            long started = watcher.threadStarts() - before;
+            System.out.printf("[IdleWatcherThreadTest] %d busy cycles: %d watcher threads started%n", cycles, started);
+            assertThat(started).as("watcher threads started over %d rounds that found nothing due", cycles)
+                    .isLessThanOrEqualTo(1);
+        }
+    }
+}
