@@ -44,12 +44,14 @@ import java.util.concurrent.TimeUnit;
  * {@code per-request} (a new connection per request that the client closes first: the
  * TIME_WAIT incident's pattern).
  *
- * <p>Run: {@code java -jar benchmarks/target/benchmarks.jar HttpBenchmark -t 16 -prof gc}
+ * <p>Run: {@code java -jar benchmarks/target/benchmarks.jar HttpBenchmark -t 16 -prof gc}. The
+ * warm-up is long on purpose: on a small shared machine the JIT is still compiling HttpClient's
+ * exchange after 30 s, and a shorter warm-up measures the compiler, not the clients.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 3, time = 2)
-@Measurement(iterations = 5, time = 2)
+@Warmup(iterations = 8, time = 5)
+@Measurement(iterations = 6, time = 3)
 @Fork(value = 1, jvmArgsAppend = "-Dsun.net.httpserver.nodelay=true")
 public class HttpBenchmark {
 

@@ -34,7 +34,8 @@ public interface Connector<C> {
      * in tests and benchmarks). With a socket the pool can watch the idle connection by
      * readiness, decide how it ended and close it the way the retirement policy says; without
      * one it can only {@linkplain #dispose dispose} of it, and records the ending as
-     * {@link Ending#LOCAL}.
+     * {@link Ending#LOCAL}. The channel may be blocking or non-blocking; the pool gives it back
+     * to a holder in the mode it had when the connection became idle.
      *
      * @param connection a connection this connector opened
      * @return its socket channel (the same one every time), or {@code null}
