@@ -115,4 +115,31 @@ class ChannelSocketTest {
             }
         }
     }
+
+    @Test
+    void anInterruptedWaitFailsWithoutClosingTheSocket() throws Exception {
+        try (ServerSocket listener = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             Socket socket = ChannelSocketFactory.INSTANCE.create(null)) {
+            socket.connect(listener.getLocalSocketAddress(), 5_000);
+            try (Socket peer = listener.accept()) {
+                InputStream in = socket.getInputStream();
+                java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+                Thread reader = new Thread(() -> {
+                    try {
+                        in.read();
+                    } catch (Throwable t) {
+                        failure.set(t);
+                    }
+                });
+                reader.start();
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+                        .until(() -> reader.getState() == Thread.State.RUNNABLE && failure.get() == null
+                                && java.util.Arrays.stream(reader.getStackTrace()).anyMatch(f -> f.getMethodName().equals("select")));
+                reader.interrupt();
+                reader.join(10_000);
+                assertThat(failure.get()).isInstanceOf(java.io.InterruptedIOException.class);
+                assertThat(socket.getChannel().isOpen()).as("the socket stays open: HttpClient decides what to do with it").isTrue();
+            }
+        }
+    }
 }
