@@ -137,8 +137,11 @@ class IdleWatcherTest {
         assertThat(tally.retiringEvents()).singleElement()
                 .satisfies(r -> assertThat(r.reason()).isEqualTo(CloseReason.UNEXPECTED_DATA));
         assertThat(sockets.pool().stats().idle()).as("never leased again").isZero();
-        assertThat(sockets.pool().stats().draining()).as("kept open for the server to close first").isEqualTo(1);
-        assertThat(tally.closedTotal()).isZero();
+        // Kept open for the server to close first: still draining, or (on a loaded machine the
+        // watcher may report late, after the server's close at 600 ms idle) already closed by it.
+        assertThat(sockets.pool().stats().draining() + tally.closed(Ending.PEER))
+                .as("draining, or closed by the server; closed otherwise: %s", tally.closedEvents()).isEqualTo(1);
+        assertThat(tally.closedTotal()).isEqualTo(tally.closed(Ending.PEER));
 
         try (Socket s = socket()) {
             assertThat(s.getLocalPort()).as("a fresh connection, not the desynced one").isNotEqualTo(desynced);
