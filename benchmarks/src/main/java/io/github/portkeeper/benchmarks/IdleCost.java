@@ -23,6 +23,7 @@ import java.io.Closeable;
 import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -77,9 +78,20 @@ public final class IdleCost {
                 fetchers.add(f);
             }
             long t0 = System.nanoTime();
+            // Every pool at once: one after the other, each held by the server for 15 s, the first
+            // pools' connections would pass the 2 min idle limit before the window.
+            ExecutorService opening = Executors.newFixedThreadPool(pools);
+            List<Future<?>> opened = new ArrayList<>();
             for (Fetcher f : fetchers) {
-                openConcurrently(f, base, perPool);
+                opened.add(opening.submit(() -> {
+                    openConcurrently(f, base, perPool);
+                    return null;
+                }));
             }
+            for (Future<?> o : opened) {
+                o.get(180, TimeUnit.SECONDS);
+            }
+            opening.shutdown();
             long setupMillis = (System.nanoTime() - t0) / 1_000_000;
             Thread.sleep(3_000); // settle: watches registered, evictors asleep
             InetSocketAddress target = new InetSocketAddress("127.0.0.1", port);
@@ -137,6 +149,7 @@ public final class IdleCost {
                 d.setMaxRequests(perPool);
                 d.setMaxRequestsPerHost(perPool);
                 OkHttpClient c = new OkHttpClient.Builder().dispatcher(d)
+                        .readTimeout(Duration.ofSeconds(60)) // the server holds each opening request 15 s
                         .connectionPool(new ConnectionPool(perPool, 2, TimeUnit.MINUTES)).build();
                 clients.add(() -> {
                     c.dispatcher().executorService().shutdown();
