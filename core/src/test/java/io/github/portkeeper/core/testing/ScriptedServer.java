@@ -145,7 +145,7 @@ public final class ScriptedServer implements AutoCloseable {
         return accepted.get();
     }
 
-    /** Requests answered so far (goodbyes not counted). */
+    /** Requests answered so far, counted as the answer goes out (a client holding an answer sees it counted; goodbyes not counted). */
     public int requests() {
         return requests.get();
     }
@@ -336,9 +336,9 @@ public final class ScriptedServer implements AutoCloseable {
                 reset(s);
                 return End.SERVER_RESET;
             }
+            requests.incrementAndGet(); // before the answer: a client that has it sees it counted
             out.write(answer(request));
             out.flush();
-            requests.incrementAndGet();
             if (++responses == maxResponses) {
                 return End.SERVER_LAST_RESPONSE_CLOSE;
             }
