@@ -14,6 +14,7 @@ import io.github.portkeeper.core.PortBudgetSnapshot;
 import io.github.portkeeper.core.PortBudgetSnapshot.EndpointBudget;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.TcpState;
+import io.github.portkeeper.core.internal.KernelReads;
 import io.github.portkeeper.core.micrometer.PoolMetrics;
 import io.github.portkeeper.core.testing.FakeTicker;
 import io.github.portkeeper.core.testing.StubConnection;
@@ -333,8 +334,8 @@ class PortBudgetTest {
         }
         long t0 = System.nanoTime();
         Future<Lease<StubConnection>> waiter = threads.submit(() -> pool.lease(A, Duration.ofSeconds(5)));
-        Thread.sleep(200);
-        assertThat(waiter).isNotDone();
+        // Still waiting 200 ms on: nothing was given back yet.
+        await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(5)).until(() -> !waiter.isDone());
         StubConnection returned = held.get(4).connection();
         held.get(4).close();
         Lease<StubConnection> served = waiter.get(5, TimeUnit.SECONDS);
@@ -539,12 +540,13 @@ class PortBudgetTest {
                      .maxPerEndpoint(20).maxTotal(20).leaseTimeout(Duration.ofMillis(100))
                      .retirement(Retirement.reset()).portBudget(fifty).build())) {
             Endpoint e = Endpoint.of("127.0.0.1", server.port());
+            long readsBefore = KernelReads.count();
             List<Lease<SocketChannel>> held = new ArrayList<>();
             for (int i = 0; i < 10; i++) {
                 held.add(sockets.lease(e));
             }
-            // The housekeeper counts the kernel's sockets within a second; wait for a count.
-            Thread.sleep(1_500);
+            // The JVM's kernel reader counts the sockets within a second; wait for a count.
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> KernelReads.count() > readsBefore);
             int churned = 0;
             int maxOthers = 0;
             long t0 = System.nanoTime();
