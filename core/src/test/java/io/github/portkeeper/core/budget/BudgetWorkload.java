@@ -11,6 +11,7 @@ import io.github.portkeeper.core.PortBudgetSnapshot.EndpointBudget;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
+import io.github.portkeeper.core.testing.Host;
 
 import java.io.BufferedReader;
 import java.io.IOException;

@@ -1,5 +1,6 @@
 package io.github.portkeeper.core.budget;
 
+import io.github.portkeeper.core.testing.Host;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;

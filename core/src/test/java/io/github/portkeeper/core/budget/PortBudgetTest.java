@@ -17,6 +17,7 @@ import io.github.portkeeper.core.TcpState;
 import io.github.portkeeper.core.internal.KernelReads;
 import io.github.portkeeper.core.micrometer.PoolMetrics;
 import io.github.portkeeper.core.testing.FakeTicker;
+import io.github.portkeeper.core.testing.Host;
 import io.github.portkeeper.core.testing.StubConnection;
 import io.github.portkeeper.core.testing.StubConnector;
 import io.micrometer.core.instrument.Gauge;

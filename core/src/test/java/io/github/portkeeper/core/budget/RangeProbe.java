@@ -1,6 +1,7 @@
 package io.github.portkeeper.core.budget;
 
 import io.github.portkeeper.core.PortBudget;
+import io.github.portkeeper.core.testing.Host;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

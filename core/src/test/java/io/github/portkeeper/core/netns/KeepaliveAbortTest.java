@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.github.portkeeper.core.testing.Host;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -45,8 +46,8 @@ class KeepaliveAbortTest {
     void keepaliveAbortOfIdleConnectionsIsAnAbortAndTeachesNoIdleTimeout() throws Exception {
         String os = System.getProperty("os.name", "");
         Assumptions.assumeTrue(os.toLowerCase(Locale.ROOT).startsWith("linux"), "needs Linux, this is " + os);
-        Assumptions.assumeTrue(KernelAgreementTest.isRoot(), "needs root to create network namespaces");
-        Optional<String> ipFound = KernelAgreementTest.executable("ip");
+        Assumptions.assumeTrue(Host.isRoot(), "needs root to create network namespaces");
+        Optional<String> ipFound = Host.executable("ip");
         Assumptions.assumeTrue(ipFound.isPresent(), "iproute2's 'ip' is not installed");
         String ip = ipFound.get();
 

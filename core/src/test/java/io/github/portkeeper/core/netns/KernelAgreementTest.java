@@ -3,13 +3,13 @@ package io.github.portkeeper.core.netns;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.github.portkeeper.core.testing.Host;
 import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -17,7 +17,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -49,8 +48,8 @@ class KernelAgreementTest {
     void timeWaitCausedEqualsTheKernelsCountInEveryWorkload() throws Exception {
         String os = System.getProperty("os.name", "");
         Assumptions.assumeTrue(os.toLowerCase(Locale.ROOT).startsWith("linux"), "needs Linux, this is " + os);
-        Assumptions.assumeTrue(isRoot(), "needs root to create a network namespace");
-        Optional<String> ip = executable("ip");
+        Assumptions.assumeTrue(Host.isRoot(), "needs root to create a network namespace");
+        Optional<String> ip = Host.executable("ip");
         Assumptions.assumeTrue(ip.isPresent(), "iproute2's 'ip' is not installed");
 
         String ns = "pk-agree-" + ProcessHandle.current().pid() + "-"
@@ -164,27 +163,6 @@ class KernelAgreementTest {
 
     private static String tail(String s) {
         return s.length() <= 8_000 ? s : "...\n" + s.substring(s.length() - 8_000);
-    }
-
-    static boolean isRoot() {
-        try {
-            return Files.readAllLines(Path.of("/proc/self/status")).stream()
-                    .filter(l -> l.startsWith("Uid:"))
-                    .map(l -> l.split("\\s+"))
-                    .anyMatch(f -> f.length > 2 && f[2].equals("0"));
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    static Optional<String> executable(String name) {
-        String path = System.getenv().getOrDefault("PATH", "");
-        return Stream.concat(Arrays.stream(path.split(File.pathSeparator)), Stream.of("/usr/sbin", "/sbin", "/usr/bin", "/bin"))
-                .filter(d -> !d.isEmpty())
-                .map(d -> Path.of(d, name))
-                .filter(Files::isExecutable)
-                .map(Path::toString)
-                .findFirst();
     }
 
     private static void deleteNamespace(String ip, String ns) {

@@ -1,4 +1,4 @@
-package io.github.portkeeper.core.budget;
+package io.github.portkeeper.core.testing;
 
 import java.io.File;
 import java.io.IOException;
@@ -17,25 +17,26 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * What the port-budget tests need from the machine: whether it is Linux and we are root, where
- * {@code ip}, {@code sysctl} and {@code unshare} live, running short commands and child JVMs on
- * this test's class path, and reading {@code /proc/sys} files correctly.
+ * What the tests that need the machine (network namespaces, {@code /proc/sys}) ask of it: whether
+ * it is Linux and we are root, where {@code ip}, {@code sysctl} and {@code unshare} live, running
+ * short commands and child JVMs on this test's class path, and reading {@code /proc/sys} files
+ * correctly.
  */
-final class Host {
+public final class Host {
 
     /** Children print their figures as lines {@code RESULT key=value} (the value may hold spaces). */
-    static final String RESULT_PREFIX = "RESULT ";
+    public static final String RESULT_PREFIX = "RESULT ";
 
     private static final long COMMAND_TIMEOUT_SECONDS = 15;
 
     private Host() {
     }
 
-    static boolean isLinux() {
+    public static boolean isLinux() {
         return System.getProperty("os.name", "").toLowerCase(Locale.ROOT).startsWith("linux");
     }
 
-    static boolean isRoot() {
+    public static boolean isRoot() {
         try {
             // "Uid:	real	effective	saved	fs"
             return Files.readAllLines(Path.of("/proc/self/status")).stream()
@@ -47,7 +48,7 @@ final class Host {
         }
     }
 
-    static Optional<String> executable(String name) {
+    public static Optional<String> executable(String name) {
         String path = System.getenv().getOrDefault("PATH", "");
         return Stream.concat(Arrays.stream(path.split(File.pathSeparator)), Stream.of("/usr/sbin", "/sbin", "/usr/bin", "/bin"))
                 .filter(d -> !d.isEmpty())
@@ -62,7 +63,7 @@ final class Host {
      * these files report size 0, and the sysctl handlers answer a read at a non-zero offset with
      * end of file, so a JDK that starts with a 1-byte read sees just the first character.
      */
-    static String readSysctl(String path) throws IOException {
+    public static String readSysctl(String path) throws IOException {
         try (InputStream in = Files.newInputStream(Path.of(path))) {
             byte[] buf = new byte[4096];
             int n = in.read(buf);
@@ -71,7 +72,7 @@ final class Host {
     }
 
     /** The command that starts {@code main} in a fresh JVM with this JVM's class path. */
-    static List<String> java(Class<?> main, String... args) {
+    public static List<String> java(Class<?> main, String... args) {
         List<String> command = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
@@ -82,7 +83,7 @@ final class Host {
     }
 
     /** A finished command: exit code and merged output. */
-    record Result(List<String> command, int exitCode, String output) {
+    public record Result(List<String> command, int exitCode, String output) {
         @Override
         public String toString() {
             return String.join(" ", command) + " -> exit " + exitCode + ": " + output.trim();
@@ -90,11 +91,11 @@ final class Host {
     }
 
     /** Runs a short command, output and errors merged, killed after 15 s. */
-    static Result run(List<String> command) throws IOException, InterruptedException {
+    public static Result run(List<String> command) throws IOException, InterruptedException {
         return run(command, COMMAND_TIMEOUT_SECONDS);
     }
 
-    static Result run(List<String> command, long timeoutSeconds) throws IOException, InterruptedException {
+    public static Result run(List<String> command, long timeoutSeconds) throws IOException, InterruptedException {
         Path log = Files.createTempFile("pk-budget-cmd", ".log");
         try {
             Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
@@ -112,7 +113,7 @@ final class Host {
     }
 
     /** The {@code RESULT key=value} lines of a child's output, in order. */
-    static Map<String, String> results(String output) {
+    public static Map<String, String> results(String output) {
         Map<String, String> map = new LinkedHashMap<>();
         output.lines().filter(l -> l.startsWith(RESULT_PREFIX)).forEach(l -> {
             String kv = l.substring(RESULT_PREFIX.length());
@@ -124,7 +125,7 @@ final class Host {
         return map;
     }
 
-    static String tail(String s) {
+    public static String tail(String s) {
         return s.length() <= 12_000 ? s : "...\n" + s.substring(s.length() - 12_000);
     }
 }
