@@ -10,6 +10,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Ports one endpoint's connections tie up: open sockets, TIME_WAIT left by our own closes in the
  * last 60 s (one-second buckets), and the kernel's count of every socket toward the endpoint as
  * of the last refresh (it includes ours; the difference is other pools' and processes').
+ *
+ * <p>Every change of the counts, and every {@link #usage} read of them, holds this object's
+ * monitor (connects and closes only, never a lease of a pooled connection): the counts move in
+ * pairs (a port taken is an open socket and a socket the kernel has not seen yet), and a reader
+ * that took one of a pair before a change and the other after it reported one socket of ours as
+ * another process's, or the reverse. The single-word reads ({@link #grownSinceRead},
+ * {@link #markBeforeRefresh}) need no lock.
  */
 final class PortUsage {
 
@@ -45,7 +52,7 @@ final class PortUsage {
     long lastResolveFailure = Long.MIN_VALUE / 2;
 
     /** Takes a port for a new connection if that keeps usage within {@code budget}. */
-    boolean tryTake(int budget, long now) {
+    synchronized boolean tryTake(int budget, long now) {
         sockets.incrementAndGet();
         openedAndConnecting.addAndGet(OPENED + 1);
         if (usage(budget, now).used() > budget) {
@@ -56,13 +63,13 @@ final class PortUsage {
     }
 
     /** Counts a port for a connect without checking the budget (the budget is off). */
-    void take() {
+    synchronized void take() {
         sockets.incrementAndGet();
         openedAndConnecting.addAndGet(OPENED + 1);
     }
 
     /** The connect for a taken port finished: its socket exists (or was given back). */
-    void connectDone() {
+    synchronized void connectDone() {
         openedAndConnecting.decrementAndGet();
     }
 
@@ -75,23 +82,23 @@ final class PortUsage {
     }
 
     /** A port taken for a connect that never happened, or that failed. */
-    void giveBack() {
+    synchronized void giveBack() {
         sockets.decrementAndGet();
         openedAndConnecting.addAndGet(-(OPENED + 1));
     }
 
     /** A connection moved to another endpoint of the same host and port: its socket is counted there now. */
-    void movedOut() {
+    synchronized void movedOut() {
         sockets.decrementAndGet();
     }
 
     /** A connection moved here from another endpoint of the same host and port. */
-    void movedIn() {
+    synchronized void movedIn() {
         sockets.incrementAndGet();
     }
 
     /** A socket closed; if by a local FIN it now sits in TIME_WAIT for 60 s. */
-    void closed(boolean timeWait, long now) {
+    synchronized void closed(boolean timeWait, long now) {
         sockets.decrementAndGet();
         if (timeWait) {
             timeWaitSinceRefresh.incrementAndGet();
@@ -138,7 +145,7 @@ final class PortUsage {
      * more would undercount; counting it as seen at worst overcounts until the next read. Every
      * step below leaves an overcount, never an undercount, for a concurrent reader.
      */
-    void refreshed(int kernelCount, long openedMark) {
+    synchronized void refreshed(int kernelCount, long openedMark) {
         closedSinceRefresh.addAndGet(-closedSinceRefresh.get());
         timeWaitSinceRefresh.addAndGet(-timeWaitSinceRefresh.get());
         socketsAtRefresh = sockets.get();
@@ -185,7 +192,7 @@ final class PortUsage {
         return kernelTotal >= 0;
     }
 
-    PortBudgetSnapshot.EndpointBudget usage(int budget, long now) {
+    synchronized PortBudgetSnapshot.EndpointBudget usage(int budget, long now) {
         int live = Math.max(0, sockets.get());
         int timeWait = recentTimeWait(now);
         int others = 0;
