@@ -13,6 +13,7 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.github.resilience4j.micrometer.tagged.TaggedRateLimiterMetrics;
+import io.github.resilience4j.ratelimiter.RateLimiter;
 import io.github.resilience4j.ratelimiter.RateLimiterConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -26,7 +27,11 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.channels.SocketChannel;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -92,7 +97,15 @@ class ConnectGuardTest {
      * and the limiter starts no earlier than the burst, so the i-th connection (in creation order)
      * exists no earlier than {@code floor(i / LIMIT)} periods after the burst began: in every
      * window of {@code k} periods from the start at most {@code k × LIMIT} connections are created
-     * (the first period's {@value #LIMIT} at once).
+     * (the first period's {@value #LIMIT} at once). That bound is checked at every connection.
+     *
+     * <p>A connection's time here is when the pool reports it opened, after its permit and its
+     * connect: later than the permit by however long the machine keeps its thread waiting. So a
+     * bound on any sliding window (say, two cycles' worth in any 100 ms) is not observable this
+     * way: on a loaded machine connections permitted in three cycles can be reported within one
+     * window while the limiter keeps its rate (106 in a window was seen at load 20). The window's
+     * maximum is printed, not asserted; the bound from the start is, and a late report can only
+     * make it hold more easily, never hide a limiter that lets too many through.
      */
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -131,6 +144,12 @@ class ConnectGuardTest {
             threads.add(t);
         }
         long start = System.nanoTime();
+        // The endpoint's limiter, made now (its first cycle starts no earlier than the burst): it
+        // counts the permits it hands out and refuses.
+        RateLimiter limiter = guard.rateLimiters().rateLimiter("portkeeper-" + endpoint);
+        AtomicInteger permits = new AtomicInteger();
+        AtomicInteger refusals = new AtomicInteger();
+        limiter.getEventPublisher().onSuccess(ev -> permits.incrementAndGet()).onFailure(ev -> refusals.incrementAndGet());
         go.countDown();
         for (Thread t : threads) {
             t.join(TimeUnit.SECONDS.toMillis(40));
@@ -162,11 +181,12 @@ class ConnectGuardTest {
                 LIMIT * 1000 / PERIOD.toMillis(), firstPeriod, maxInAnyPeriod, PERIOD.toMillis());
 
         assertThat(firstPeriod).as("connections in the first period").isLessThanOrEqualTo(LIMIT);
-        // A sliding window straddles at most two limiter cycles.
-        assertThat(maxInAnyPeriod).as("connections in any window of one period").isLessThanOrEqualTo(2 * LIMIT);
         assertThat(at[n - 1]).as("the last connection waited for its cycle")
                 .isGreaterThanOrEqualTo((n / LIMIT - 1) * periodNanos);
-        assertThat(millis).as("the limiter did not throttle far below its rate").isLessThan(15_000);
+        // Not throttled below its rate by the guard: one permit per connect, none refused (a
+        // wall-clock bound would measure the machine's load, not the limiter).
+        assertThat(permits).as("permits taken for %d connects", n).hasValue(n);
+        assertThat(refusals).as("permits refused").hasValue(0);
         assertThat(registry.get("resilience4j.ratelimiter.available.permissions")
                 .tag("name", "portkeeper-" + endpoint).gauge()).isNotNull();
         await().atMost(Duration.ofSeconds(10)).until(() -> server.accepted() == n);
@@ -345,6 +365,7 @@ class ConnectGuardTest {
     @Test
     @Timeout(value = 30, unit = TimeUnit.SECONDS)
     void rateLimitedProbeGivesTheHalfOpenBreakersPermissionBack() throws Exception {
+        SettableClock clock = new SettableClock();
         int port = freePort();
         Endpoint endpoint = Endpoint.of("127.0.0.1", port);
         Resilience4jConnectGuard guard = Resilience4jConnectGuard.builder()
@@ -352,6 +373,7 @@ class ConnectGuardTest {
                         .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
                         .slidingWindowSize(2).minimumNumberOfCalls(2)
                         .waitDurationInOpenState(Duration.ofMillis(100)).permittedNumberOfCallsInHalfOpenState(1)
+                        .clock(clock)
                         .build())
                 .rateLimiter(RateLimiterConfig.custom().limitForPeriod(2).limitRefreshPeriod(Duration.ofSeconds(20))
                         .timeoutDuration(Duration.ZERO).build())
@@ -362,13 +384,37 @@ class ConnectGuardTest {
         }
         CircuitBreaker breaker = guard.circuitBreakers().circuitBreaker("portkeeper-" + endpoint);
         assertThat(breaker.getState()).isEqualTo(CircuitBreaker.State.OPEN);
-        Thread.sleep(150);
+        clock.advance(Duration.ofMillis(150)); // past the open state's wait, by the breaker's clock
         // Half-open now; the limiter has no permit left this cycle (2 per 20 s, both spent).
         assertThatThrownBy(() -> pool.lease(endpoint)).isInstanceOf(ConnectRateLimitedException.class);
         assertThat(breaker.getState()).isEqualTo(CircuitBreaker.State.HALF_OPEN);
         assertThat(breaker.tryAcquirePermission()).as("the probe permission came back").isTrue();
         breaker.releasePermission();
         assertThat(connector.attempts()).isEqualTo(2);
+    }
+
+    /** A clock the test moves by hand, so the breaker's open-state wait passes without sleeping. */
+    private static final class SettableClock extends Clock {
+        private volatile Instant now = Instant.now();
+
+        void advance(Duration d) {
+            now = now.plus(d);
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+
+        @Override
+        public ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(ZoneId zone) {
+            throw new UnsupportedOperationException();
+        }
     }
 
     @Test
