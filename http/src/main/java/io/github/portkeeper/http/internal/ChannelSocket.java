@@ -21,6 +21,7 @@ import java.nio.channels.SocketChannel;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -42,6 +43,9 @@ final class ChannelSocket extends Socket {
 
     /** The longest single sleep of a waiter, so a channel closed behind its back is noticed. */
     static final long WAIT_SLICE_MILLIS = 1000;
+
+    /** A wait only needs to return: the caller reads or writes next and learns the outcome there. */
+    private static final Consumer<SelectionKey> IGNORE_READY = key -> { };
 
     private final SocketChannel channel;
     private final Socket adaptor;
@@ -212,8 +216,9 @@ final class ChannelSocket extends Socket {
             if (!channel.isOpen()) {
                 throw closedException();
             }
-            s.select(millis == 0 ? WAIT_SLICE_MILLIS : Math.min(millis, WAIT_SLICE_MILLIS));
-            s.selectedKeys().clear();
+            // The action form: the one key's readiness is not added to (and then cleared from)
+            // the selected-key set, which allocated a set entry per wait.
+            s.select(IGNORE_READY, millis == 0 ? WAIT_SLICE_MILLIS : Math.min(millis, WAIT_SLICE_MILLIS));
             if (Thread.currentThread().isInterrupted()) {
                 throw new InterruptedIOException("Interrupted while waiting on the socket");
             }
