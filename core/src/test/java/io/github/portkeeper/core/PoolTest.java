@@ -1,10 +1,8 @@
 package io.github.portkeeper.core;
 
-import io.github.portkeeper.core.testing.FakeTicker;
-import io.github.portkeeper.core.testing.RecordingListener;
 import io.github.portkeeper.core.testing.StubConnection;
 import io.github.portkeeper.core.testing.StubConnector;
-import org.junit.jupiter.api.AfterEach;
+import io.github.portkeeper.core.testing.StubPoolTestBase;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -15,8 +13,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -28,31 +24,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-class PoolTest {
+class PoolTest extends StubPoolTestBase {
 
     private static final Endpoint A = Endpoint.of("a.example", 80);
     private static final Endpoint B = Endpoint.of("b.example", 80);
-
-    private final StubConnector connector = new StubConnector();
-    private final FakeTicker ticker = new FakeTicker();
-    private final RecordingListener events = new RecordingListener();
-    private final ExecutorService threads = Executors.newCachedThreadPool();
-    private Pool<StubConnection> pool;
-
-    private Pool<StubConnection> pool(PoolConfig.Builder config) {
-        pool = Pool.of(connector, config.ticker(ticker).listener(events).lifetimeJitter(Duration.ZERO).build());
-        return pool;
-    }
-
-    @AfterEach
-    void tearDown() throws InterruptedException {
-        threads.shutdownNow();
-        assertThat(threads.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
-        if (pool != null) {
-            pool.close();
-            await().atMost(Duration.ofSeconds(5)).until(() -> connector.disposedCount() == connector.opened.size());
-        }
-    }
 
     @Test
     void releasedConnectionIsReusedForTheSameEndpoint() throws IOException {
