@@ -1,30 +1,22 @@
 package io.github.portkeeper.core.budget;
 
 import io.github.portkeeper.core.testing.Host;
+import io.github.portkeeper.core.testing.Netns;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * Issue 6 acceptance, the port budget against a real kernel: in a network namespace of its own
+ * The port budget against a real kernel: in a network namespace of its own
  * with a 200-port {@code ip_local_port_range} and {@code tcp_tw_reuse=0}, a child JVM
  * ({@link BudgetWorkload}, started with {@code ip netns exec}) drives a pool that must close
  * every connection first ({@code Retirement.local()}) as fast as it can, and a second process
@@ -57,74 +49,31 @@ class PortBudgetNamespaceTest {
     @TempDir
     static Path dir;
 
-    private String ip;
-    private String ns;
-    private Thread cleanup;
+    private Netns ns;
     private Map<String, String> r;
     private String context;
 
     @BeforeAll
     @Timeout(value = 170, unit = TimeUnit.SECONDS)
     void runWorkloadInANarrowNamespace() throws Exception {
-        Assumptions.assumeTrue(Host.isLinux(), "needs Linux, this is " + System.getProperty("os.name"));
-        Assumptions.assumeTrue(Host.isRoot(), "needs root to create a network namespace");
-        Optional<String> ipTool = Host.executable("ip");
-        Assumptions.assumeTrue(ipTool.isPresent(), "iproute2's 'ip' is not installed");
-        Optional<String> sysctl = Host.executable("sysctl");
-        Assumptions.assumeTrue(sysctl.isPresent(), "'sysctl' is not installed");
-        ip = ipTool.get();
-        ns = "pk-budget-" + ProcessHandle.current().pid() + "-"
-                + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0x10000));
-        Host.Result add = Host.run(List.of(ip, "netns", "add", ns));
-        Assumptions.assumeTrue(add.exitCode() == 0, "cannot create a network namespace: " + add);
-        cleanup = new Thread(this::deleteNamespace, "netns-cleanup-" + ns);
-        Runtime.getRuntime().addShutdownHook(cleanup); // should the test JVM be killed mid-run
+        ns = Netns.create("pk-budget");
+        ns.sysctl("net.ipv4.ip_local_port_range", PORT_RANGE);
+        ns.sysctl("net.ipv4.tcp_tw_reuse", "0");
 
-        check(Host.run(List.of(ip, "netns", "exec", ns, ip, "link", "set", "lo", "up")));
-        check(Host.run(List.of(ip, "netns", "exec", ns, sysctl.get(), "-w", "net.ipv4.ip_local_port_range=" + PORT_RANGE)));
-        check(Host.run(List.of(ip, "netns", "exec", ns, sysctl.get(), "-w", "net.ipv4.tcp_tw_reuse=0")));
-
-        List<String> command = new ArrayList<>(List.of(ip, "netns", "exec", ns));
-        command.addAll(Host.java(BudgetWorkload.class, String.valueOf(S1_PORT), String.valueOf(S2_PORT),
-                String.valueOf(HOLDER_COUNT), String.valueOf(STORM_THREADS)));
-        File out = dir.resolve("child.out").toFile();
-        File err = dir.resolve("child.err").toFile();
-        long t0 = System.nanoTime();
-        Process p = new ProcessBuilder(command).redirectOutput(out).redirectError(err).start();
-        boolean exited;
-        try {
-            exited = p.waitFor(CHILD_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        } finally {
-            if (p.isAlive()) {
-                p.descendants().forEach(ProcessHandle::destroyForcibly);
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
-            }
-        }
-        long millis = (System.nanoTime() - t0) / 1_000_000;
-        String stdout = Files.readString(out.toPath(), StandardCharsets.UTF_8);
-        String stderr = Files.readString(err.toPath(), StandardCharsets.UTF_8);
-        context = "child command: " + String.join(" ", command) + "\nchild took " + millis + " ms"
-                + "\n--- child stdout ---\n" + Host.tail(stdout) + "\n--- child stderr ---\n" + Host.tail(stderr);
-        System.out.println("[PortBudgetNamespaceTest] child took " + millis + " ms:");
-        stdout.lines().filter(l -> l.startsWith(Host.RESULT_PREFIX))
+        Netns.Child child = Netns.run(ns.java(BudgetWorkload.class, String.valueOf(S1_PORT), String.valueOf(S2_PORT),
+                String.valueOf(HOLDER_COUNT), String.valueOf(STORM_THREADS)), dir, "child", CHILD_TIMEOUT_SECONDS);
+        context = child.context();
+        System.out.println("[PortBudgetNamespaceTest] child took " + child.millis() + " ms:");
+        child.stdout().lines().filter(l -> l.startsWith(Host.RESULT_PREFIX))
                 .forEach(l -> System.out.println("[PortBudgetNamespaceTest]   " + l.substring(Host.RESULT_PREFIX.length())));
-        if (!exited) {
-            fail("child JVM did not finish within " + CHILD_TIMEOUT_SECONDS + " s and was killed\n" + context);
-        }
-        assertThat(p.exitValue()).as("child exit code\n%s", context).isZero();
-        r = Host.results(stdout);
+        child.requireSuccess(CHILD_TIMEOUT_SECONDS);
+        r = Host.results(child.stdout());
     }
 
     @AfterAll
     void deleteNamespaceAfterwards() {
         if (ns != null) {
-            deleteNamespace();
-            try {
-                Runtime.getRuntime().removeShutdownHook(cleanup);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook runs anyway; deleting twice is harmless
-            }
+            ns.close();
         }
     }
 
@@ -260,22 +209,5 @@ class PortBudgetNamespaceTest {
             throw new AssertionError("child printed no " + key + "\n" + context);
         }
         return Integer.parseInt(value);
-    }
-
-    private void deleteNamespace() {
-        try {
-            Host.Result del = Host.run(List.of(ip, "netns", "del", ns));
-            if (del.exitCode() != 0) {
-                System.err.println("[PortBudgetNamespaceTest] could not delete network namespace " + ns + ": " + del);
-            }
-        } catch (Exception e) {
-            System.err.println("[PortBudgetNamespaceTest] could not delete network namespace " + ns + ": " + e);
-        }
-    }
-
-    private static void check(Host.Result r) {
-        if (r.exitCode() != 0) {
-            fail("command failed: " + r);
-        }
     }
 }

@@ -1,21 +1,13 @@
 package io.github.portkeeper.core.netns;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.github.portkeeper.core.testing.Host;
-import java.io.File;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import io.github.portkeeper.core.testing.Netns;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -35,7 +27,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class KernelAgreementTest {
 
-    private static final long COMMAND_TIMEOUT_SECONDS = 15;
     private static final long CHILD_TIMEOUT_SECONDS = 150;
     private static final int SEQUENTIAL = 120;
     private static final int INTERRUPTS = 200;
@@ -46,24 +37,10 @@ class KernelAgreementTest {
     @Test
     @Timeout(value = 200, unit = TimeUnit.SECONDS)
     void timeWaitCausedEqualsTheKernelsCountInEveryWorkload() throws Exception {
-        String os = System.getProperty("os.name", "");
-        Assumptions.assumeTrue(os.toLowerCase(Locale.ROOT).startsWith("linux"), "needs Linux, this is " + os);
-        Assumptions.assumeTrue(Host.isRoot(), "needs root to create a network namespace");
-        Optional<String> ip = Host.executable("ip");
-        Assumptions.assumeTrue(ip.isPresent(), "iproute2's 'ip' is not installed");
+        try (Netns ns = Netns.create("pk-agree")) {
+            ns.sysctl("net.ipv4.tcp_tw_reuse", "0");
 
-        String ns = "pk-agree-" + ProcessHandle.current().pid() + "-"
-                + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0x10000));
-        Result add = run(ip.get(), "netns", "add", ns);
-        Assumptions.assumeTrue(add.exitCode == 0, "cannot create a network namespace: " + add);
-        Thread cleanup = new Thread(() -> deleteNamespace(ip.get(), ns), "netns-cleanup-" + ns);
-        Runtime.getRuntime().addShutdownHook(cleanup);
-        try {
-            check(run(ip.get(), "netns", "exec", ns, ip.get(), "link", "set", "lo", "up"));
-            // Written directly (not with sysctl(8)): /proc/sys inside 'ip netns exec' is the namespace's.
-            check(run(ip.get(), "netns", "exec", ns, "sh", "-c", "echo 0 > /proc/sys/net/ipv4/tcp_tw_reuse"));
-
-            Map<String, String> r = runChild(ip.get(), ns);
+            Map<String, String> r = runChild(ns);
             String context = r.toString();
             assertThat(r.get("twReuse")).as("tcp_tw_reuse in the namespace\n%s", context).isEqualTo("0");
 
@@ -105,51 +82,14 @@ class KernelAgreementTest {
                         .isEqualTo(longOf(r, "ipv6.opened")).isGreaterThanOrEqualTo(SEQUENTIAL / 2);
             }
             Assumptions.assumeTrue(ipv6, "every IPv4 workload agreed; IPv6 not checked: " + r.get("ipv6.skipped"));
-        } finally {
-            deleteNamespace(ip.get(), ns);
-            try {
-                Runtime.getRuntime().removeShutdownHook(cleanup);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook runs anyway; deleting twice is harmless
-            }
         }
     }
 
-    private Map<String, String> runChild(String ip, String ns) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = List.of(ip, "netns", "exec", ns, java,
-                "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-cp", System.getProperty("java.class.path"),
-                KernelAgreementWorkload.class.getName());
-        File out = dir.resolve("child.out").toFile();
-        File err = dir.resolve("child.err").toFile();
-        long t0 = System.nanoTime();
-        Process p = new ProcessBuilder(command).redirectOutput(out).redirectError(err).start();
-        boolean exited;
-        try {
-            exited = p.waitFor(CHILD_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        } finally {
-            if (p.isAlive()) {
-                p.destroyForcibly();
-                p.waitFor(10, TimeUnit.SECONDS);
-            }
-        }
-        long millis = (System.nanoTime() - t0) / 1_000_000;
-        String stdout = Files.readString(out.toPath(), StandardCharsets.UTF_8);
-        String stderr = Files.readString(err.toPath(), StandardCharsets.UTF_8);
-        String context = "child took " + millis + " ms\n--- child stdout ---\n" + tail(stdout)
-                + "\n--- child stderr ---\n" + tail(stderr);
-        if (!exited) {
-            fail("child JVM did not finish within " + CHILD_TIMEOUT_SECONDS + " s and was killed\n" + context);
-        }
-        assertThat(p.exitValue()).as("child exit code\n%s", context).isZero();
-        Map<String, String> result = new LinkedHashMap<>();
-        stdout.lines().filter(l -> l.startsWith(KernelAgreementWorkload.RESULT_PREFIX)).forEach(l -> {
-            String kv = l.substring(KernelAgreementWorkload.RESULT_PREFIX.length());
-            int eq = kv.indexOf('=');
-            result.put(kv.substring(0, eq), kv.substring(eq + 1));
-        });
-        System.out.println("[KernelAgreementTest] child took " + millis + " ms: " + result);
+    private Map<String, String> runChild(Netns ns) throws Exception {
+        Netns.Child child = Netns.run(ns.java(KernelAgreementWorkload.class), dir, "child", CHILD_TIMEOUT_SECONDS)
+                .requireSuccess(CHILD_TIMEOUT_SECONDS);
+        Map<String, String> result = Host.results(child.stdout());
+        System.out.println("[KernelAgreementTest] child took " + child.millis() + " ms: " + result);
         return result;
     }
 
@@ -159,48 +99,5 @@ class KernelAgreementTest {
             throw new AssertionError("the child printed no " + key + ": " + result);
         }
         return Long.parseLong(value);
-    }
-
-    private static String tail(String s) {
-        return s.length() <= 8_000 ? s : "...\n" + s.substring(s.length() - 8_000);
-    }
-
-    private static void deleteNamespace(String ip, String ns) {
-        try {
-            run(ip, "netns", "del", ns);
-        } catch (IOException | InterruptedException e) {
-            System.err.println("[KernelAgreementTest] could not delete network namespace " + ns + ": " + e);
-        }
-    }
-
-    private static void check(Result r) {
-        if (r.exitCode != 0) {
-            fail("command failed: " + r);
-        }
-    }
-
-    record Result(List<String> command, int exitCode, String output) {
-        @Override
-        public String toString() {
-            return String.join(" ", command) + " -> exit " + exitCode + ": " + output.trim();
-        }
-    }
-
-    /** Runs a short command, output and errors merged, killed after 15 s. */
-    static Result run(String... command) throws IOException, InterruptedException {
-        Path log = Files.createTempFile("pk-netns-cmd", ".log");
-        try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            boolean exited = p.waitFor(COMMAND_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-            if (!exited) {
-                p.destroyForcibly();
-                p.waitFor(5, TimeUnit.SECONDS);
-            }
-            String output = Files.readString(log, StandardCharsets.UTF_8);
-            return new Result(List.of(command), exited ? p.exitValue() : -1,
-                    exited ? output : output + " (timed out after " + COMMAND_TIMEOUT_SECONDS + " s)");
-        } finally {
-            Files.deleteIfExists(log);
-        }
     }
 }
