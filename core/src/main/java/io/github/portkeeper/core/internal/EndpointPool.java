@@ -3,6 +3,8 @@ package io.github.portkeeper.core.internal;
 import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.PoolStats;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.Arrays;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -41,8 +43,21 @@ final class EndpointPool<C> {
     private final ReentrantLock structure = new ReentrantLock();
     @SuppressWarnings("unchecked")
     private volatile PooledEntry<C>[] entries = NONE;
-    /** The most recently released entry: the first candidate for LIFO reuse. */
+    /**
+     * The most recently released entry: the first candidate for LIFO reuse. Only a candidate
+     * (the claim is the entry's CAS), so it is published with a release store, not a volatile
+     * write's full fence.
+     */
     private volatile PooledEntry<C> hint;
+    private static final VarHandle HINT;
+
+    static {
+        try {
+            HINT = MethodHandles.lookup().findVarHandle(EndpointPool.class, "hint", PooledEntry.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     /**
      * Per-thread hints, once threads were seen contending for {@link #hint} (null until then, so
      * an endpoint used by one thread at a time costs no memory for them): each thread's last
@@ -52,7 +67,12 @@ final class EndpointPool<C> {
      * still the entry's CAS, so a stale or shared slot costs a failed CAS, never a second holder.
      */
     private volatile PooledEntry<C>[] lanes;
-    /** Lanes (threads are spread over them by id) and the slots between two lanes (64 bytes of references). */
+    /**
+     * Lanes (threads are spread over them by id) and the slots between two lanes (64 bytes of
+     * references). The first lane starts one spacing in, and one spacing is left after the last,
+     * so no lane shares a cache line with the array's header (its length is read by every
+     * access) or with the next object in the heap.
+     */
     private static final int LANES = 8;
     private static final int SPACING = 16;
 
@@ -127,7 +147,7 @@ final class EndpointPool<C> {
 
     /** This thread's slot in {@link #lanes}. */
     private static int lane() {
-        return ((int) Thread.currentThread().getId() & (LANES - 1)) * SPACING;
+        return (((int) Thread.currentThread().getId() & (LANES - 1)) + 1) * SPACING;
     }
 
     /** Publishes {@code e} (owned by the caller) as idle, the first candidate for the next lease; see {@link PoolEngine#publishIdle}. */
@@ -135,7 +155,7 @@ final class EndpointPool<C> {
         e.claim2idle();
         PooledEntry<C>[] l = lanes;
         if (l == null) {
-            hint = e;
+            HINT.setRelease(this, e);
         } else {
             l[lane()] = e;
         }
@@ -193,7 +213,7 @@ final class EndpointPool<C> {
         structure.lock();
         try {
             if (lanes == null) {
-                lanes = new PooledEntry[LANES * SPACING];
+                lanes = new PooledEntry[(LANES + 2) * SPACING];
                 hint = null;
             }
         } finally {

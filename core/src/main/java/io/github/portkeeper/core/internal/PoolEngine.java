@@ -211,6 +211,15 @@ public final class PoolEngine<C> {
 
     /** Leases a connection to {@code endpoint}: an idle one if fit, else a new one, waiting at most {@code timeout}. */
     public LeaseHandle<C> lease(Endpoint endpoint, Duration timeout) throws IOException {
+        // The reuse path, kept small so the JIT inlines it into the caller: a known endpoint
+        // nobody waits for, and an idle connection fit to lease. Anything else takes the full path.
+        EndpointPool<C> ep = endpoints.get(endpoint);
+        if (ep != null && !closed && ep.waiting.get() == 0) {
+            PooledEntry<C> e = admission.claimAndAdmit(ep);
+            if (e != null) {
+                return onLeased(e, true, 0L);
+            }
+        }
         return lease(endpoint, timeout, false);
     }
 
@@ -287,9 +296,33 @@ public final class PoolEngine<C> {
     /**
      * A lease's first close gives {@code e} back: reuse it (hand-off or idle), or retire or
      * discard it. {@code broken}, {@code retire} and {@code moveTo} (null: its own endpoint) are
-     * what the holder asked for.
+     * what the holder asked for. The common case (nothing asked, nobody waiting, still fit) is
+     * this method alone, small enough to be inlined into the lease's close; the rest is
+     * {@link #releaseSlow}.
      */
     void release(PooledEntry<C> e, boolean broken, boolean retire, Endpoint moveTo) {
+        if (broken || retire || moveTo != null || e.aborted || e.lastUse || e.leasedFrom != null
+                || admission.lastUseCapable) {
+            releaseSlow(e, broken, retire, moveTo);
+            return;
+        }
+        EndpointPool<C> ep = e.pool;
+        long now = now();
+        if (closed || admission.unfitOnRelease(e, now) != null || ep.waiting.get() > 0) {
+            releaseSlow(e, false, false, null);
+            return;
+        }
+        e.idleSince = now;
+        listeners.released(ep.endpoint, true);
+        publishIdle(e);
+        if (ep.waiting.get() > 0) {
+            waiters.dispatch(ep);
+        }
+        waiters.serveOthersBlockedByTotal(ep);
+    }
+
+    /** {@link #release} for everything but the common case. */
+    private void releaseSlow(PooledEntry<C> e, boolean broken, boolean retire, Endpoint moveTo) {
         if (e.leasedFrom != null) {
             e.leasedFrom = null;
         }

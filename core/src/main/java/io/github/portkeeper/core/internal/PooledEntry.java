@@ -163,7 +163,9 @@ public final class PooledEntry<C> {
 
     /** Readies the entry for a new lease by its owner. */
     void prepareLease() {
-        this.aborted = false;
+        if (aborted) {
+            aborted = false; // a volatile write is a full fence: only when there is something to clear
+        }
         this.leaseCount++;
     }
 
