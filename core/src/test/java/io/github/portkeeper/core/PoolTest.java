@@ -122,6 +122,7 @@ class PoolTest extends StubPoolTestBase {
     }
 
     @Test
+    @SuppressWarnings("try") // resources held open for the block, not used in it
     void waitingLeasesAreServedFirstComeFirstServed() throws Exception {
         pool(PoolConfig.builder().maxPerEndpoint(1).maxTotal(1));
         Lease<StubConnection> held = pool.lease(A);
@@ -147,6 +148,7 @@ class PoolTest extends StubPoolTestBase {
     }
 
     @Test
+    @SuppressWarnings("try") // resources held open for the block, not used in it
     void newLeaseDoesNotJumpAheadOfWaitingOnes() throws Exception {
         pool(PoolConfig.builder().maxPerEndpoint(1).maxTotal(1));
         Lease<StubConnection> held = pool.lease(A);
@@ -364,6 +366,7 @@ class PoolTest extends StubPoolTestBase {
     }
 
     @Test
+    @SuppressWarnings("try") // resources held open for the block, not used in it
     void interruptedWaiterFailsAndLeaksNothing() throws Exception {
         pool(PoolConfig.builder().maxPerEndpoint(1).maxTotal(1));
         Lease<StubConnection> held = pool.lease(A);

@@ -101,6 +101,7 @@ public final class BudgetWorkload {
         return (System.nanoTime() - nanos) / 1_000_000;
     }
 
+    @SuppressWarnings("try") // resources held open for the block, not used in it
     private static void run(String[] args) throws Exception {
         int s1Port = Integer.parseInt(args[0]);
         int s2Port = Integer.parseInt(args[1]);

@@ -536,6 +536,7 @@ class PortBudgetTest {
      */
     @Test
     @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    @SuppressWarnings("try") // resources held open for the block, not used in it
     void connectionsClosedWithoutTimeWaitAreNotCountedAsOtherSockets() throws Exception {
         Assumptions.assumeTrue(KernelProbe.linux().isAvailable(), "needs /proc/net/tcp");
         PortBudget fifty = PortBudget.ofRange(40000, 40099).withShare(0.5); // kernel counting on

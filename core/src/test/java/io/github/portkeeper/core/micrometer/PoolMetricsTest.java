@@ -84,6 +84,7 @@ class PoolMetricsTest {
     }
 
     @Test
+    @SuppressWarnings("try") // resources held open for the block, not used in it
     void endpointsThatDifferOnlyByQualifierShareOneGaugeThatSumsThem() throws Exception {
         try (Pool<StubConnection> pool = Pool.of(connector, PoolConfig.defaults())) {
             new PoolMetrics(pool).bindTo(registry);
@@ -96,6 +97,7 @@ class PoolMetricsTest {
     }
 
     @Test
+    @SuppressWarnings("try") // resources held open for the block, not used in it
     void endpointTagCanBeTurnedOff() throws Exception {
         try (Pool<StubConnection> pool = Pool.of(connector, PoolConfig.defaults())) {
             PoolMetrics.builder(pool).endpointTag(false).build().bindTo(registry);

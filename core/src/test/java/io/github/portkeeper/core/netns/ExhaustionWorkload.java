@@ -72,6 +72,7 @@ public final class ExhaustionWorkload {
         }
     }
 
+    @SuppressWarnings("try") // resources held open for the block, not used in it
     private static void run(String[] args) throws Exception {
         int naivePort = Integer.parseInt(args[0]);
         int poolPort = Integer.parseInt(args[1]);
