@@ -126,9 +126,7 @@ final class KernelPortCounter extends IdleWatcher.Task {
         long seen = reads;
         want(ep, budget);
         awaitReadAfter(seen, ep);
-        if (!ports.kernelKnown()) {
-            ports.refreshed(0, 0L); // unresolvable or unreadable: count ours only
-        }
+        ports.countOursOnlyIfUnread(); // unresolvable or unreadable (or the read is late)
     }
 
     /**

@@ -154,6 +154,23 @@ final class PortUsage {
     }
 
     /**
+     * A connect that waited for the endpoint's first kernel count in vain counts this pool's
+     * sockets only (the kernel's count as 0) until a read arrives. Under {@link #readLock}, which
+     * a read holds from its mark to its refresh: a count that lands between "none yet" and the
+     * write of 0 would otherwise be erased, and the others' sockets not seen until the next read.
+     */
+    void countOursOnlyIfUnread() {
+        readLock.lock();
+        try {
+            if (!kernelKnown()) {
+                refreshed(0, 0L);
+            }
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    /**
      * When (ticker time) the last TIME_WAIT of ours counted in the window leaves it, or
      * {@code now} if none is counted.
      */
