@@ -78,7 +78,14 @@ public final class BenchServer {
         return 0;
     }
 
-    /** Starts the server in a child JVM (same class path); its first output line is the port. */
+    /** The port a server started by {@link #spawn} announced (its first output line). */
+    static int port(Process server) throws IOException {
+        java.io.BufferedReader out = new java.io.BufferedReader(
+                new java.io.InputStreamReader(server.getInputStream(), java.nio.charset.StandardCharsets.US_ASCII));
+        return Integer.parseInt(out.readLine().trim());
+    }
+
+    /** Starts the server in a child JVM (same class path); its first output line is the port (see {@link #port}). */
     static Process spawn() throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
         return new ProcessBuilder(java, "-Xss256k",

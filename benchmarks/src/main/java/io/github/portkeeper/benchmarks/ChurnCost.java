@@ -9,9 +9,6 @@ import org.apache.hc.client5.http.impl.classic.HttpClients;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -43,8 +40,7 @@ public final class ChurnCost {
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
         Process server = BenchServer.spawn();
         try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.US_ASCII));
-            String base = "http://127.0.0.1:" + Integer.parseInt(out.readLine().trim());
+            String base = "http://127.0.0.1:" + BenchServer.port(server);
             CloseableHttpClient stock = HttpClients.custom().setConnectionManager(PoolingHttpClientConnectionManagerBuilder.create()
                     .setMaxConnTotal(threads).setMaxConnPerRoute(threads).build()).build();
             CloseableHttpClient portkeeper = PortkeeperHttpClients.custom().poolConfig(PoolConfig.builder().name("churn")

@@ -18,11 +18,8 @@ import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuil
 import org.apache.hc.core5.http.io.entity.EntityUtils;
 import org.apache.hc.core5.util.TimeValue;
 
-import java.io.BufferedReader;
 import java.io.Closeable;
-import java.io.InputStreamReader;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,8 +63,7 @@ public final class IdleCost {
 
         Process server = BenchServer.spawn();
         try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.US_ASCII));
-            int port = Integer.parseInt(out.readLine().trim());
+            int port = BenchServer.port(server);
             String base = "http://127.0.0.1:" + port + "/?delay=15000";
 
             Set<Integer> baseline = TaskStats.tids();

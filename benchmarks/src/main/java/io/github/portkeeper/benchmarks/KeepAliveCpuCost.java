@@ -13,11 +13,8 @@ import org.apache.hc.client5.http.impl.classic.HttpClients;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,8 +55,7 @@ public final class KeepAliveCpuCost {
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 4;
         Process server = BenchServer.spawn();
         try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(server.getInputStream(), StandardCharsets.US_ASCII));
-            String uri = "http://127.0.0.1:" + Integer.parseInt(out.readLine().trim()) + "/hello";
+            String uri = "http://127.0.0.1:" + BenchServer.port(server) + "/hello";
             List<Callable<Object>> gets = new ArrayList<>();
             CloseableHttpClient portkeeper = PortkeeperHttpClients.custom()
                     .poolConfig(PoolConfig.builder().name("bench").maxPerEndpoint(16).maxTotal(16).build()).build();
