@@ -234,8 +234,16 @@ public final class BudgetWorkload {
                 throw new IllegalStateException(e);
             }
         });
-        Thread.sleep(300);
-        result("waiterDoneBeforeRelease", waiter.isDone());
+        // The waiter must still be waiting 300 ms on: held for that long, not slept through.
+        boolean doneEarly;
+        try {
+            Awaitility.await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2))
+                    .pollInSameThread().pollInterval(Duration.ofMillis(10)).until(() -> !waiter.isDone());
+            doneEarly = false;
+        } catch (ConditionTimeoutException served) {
+            doneEarly = true;
+        }
+        result("waiterDoneBeforeRelease", doneEarly);
         SocketChannel givenBack = held.get(HELD - 1).connection();
         held.remove(HELD - 1).close(); // normal release: idle, reusable
         Lease<SocketChannel> served = waiter.get(10, TimeUnit.SECONDS);
@@ -430,36 +438,36 @@ public final class BudgetWorkload {
         for (int i = 0; i < HELD; i++) {
             held.add(pool.lease(e1, Duration.ofSeconds(1)));
         }
-        int refused = 0;
-        long servedAt = -1;
-        while (System.nanoTime() < deadline) {
+        AtomicInteger refused = new AtomicInteger();
+        AtomicLong servedAt = new AtomicLong(-1);
+        // A probe every 100 ms until one is served (or fails otherwise), until the deadline.
+        untilOrDeadline(deadline, () -> {
             try (Lease<SocketChannel> l = pool.lease(e1, Duration.ofMillis(20))) {
                 exchange(l.connection(), 1);
-                servedAt = System.nanoTime();
+                servedAt.set(System.nanoTime());
                 result("recoveryProbeReused", l.isReused());
-                break;
+                return true;
             } catch (PortBudgetExhaustedException spent) {
-                refused++;
+                refused.incrementAndGet();
+                return false;
             } catch (IOException | RuntimeException e) {
                 failure("recovery", e);
-                break;
+                return true;
             }
-            Thread.sleep(100);
-        }
-        result("recoveryRefusedProbes", refused);
-        result("recoveredAfterMillis", servedAt < 0 ? -1 : (servedAt - firstClose) / 1_000_000);
+        }, 100);
+        result("recoveryRefusedProbes", refused.get());
+        result("recoveredAfterMillis", servedAt.get() < 0 ? -1 : (servedAt.get() - firstClose) / 1_000_000);
         result("recoveryKernelTimeWait", probe.snapshot().countToRemote(TcpState.TIME_WAIT, s1));
 
         // Until neither the pool's own count nor the kernel shows any of the storm's TIME_WAIT:
         // Linux may keep one a little past 60 s, and the pool then sees it as another socket.
-        EndpointBudget usage = pool.portBudget().endpoints().get(e1);
-        result("recoveryUsageAtFirstLease", describe(usage));
-        while ((usage.recentTimeWait() > 0 || usage.otherSockets() > 0) && System.nanoTime() < deadline) {
-            Thread.sleep(100);
-            usage = pool.portBudget().endpoints().get(e1);
-        }
+        result("recoveryUsageAtFirstLease", describe(pool.portBudget().endpoints().get(e1)));
+        untilOrDeadline(deadline, () -> {
+            EndpointBudget u = pool.portBudget().endpoints().get(e1);
+            return u.recentTimeWait() == 0 && u.otherSockets() == 0;
+        }, 100);
         result("timeWaitGoneAfterMillis", (System.nanoTime() - firstClose) / 1_000_000);
-        result("recoveryUsage", describe(usage));
+        result("recoveryUsage", describe(pool.portBudget().endpoints().get(e1)));
         int ok = 0;
         for (int i = 0; i < SECOND_STORM; i++) {
             try (Lease<SocketChannel> l = pool.lease(e1, Duration.ofSeconds(1))) {
@@ -474,19 +482,28 @@ public final class BudgetWorkload {
         result("secondStormConnections", ok);
         // The last closes may still be in FIN_WAIT (the server's ACK or FIN not yet in): read the
         // kernel once none is, so a socket on its way to TIME_WAIT is not missed (bounded: 5 s).
-        long settle = System.nanoTime() + 5_000_000_000L;
-        while (System.nanoTime() < settle) {
+        untilOrDeadline(System.nanoTime() + 5_000_000_000L, () -> {
             SocketTable table = probe.snapshot();
-            if (table.countToRemote(TcpState.FIN_WAIT1, s1) + table.countToRemote(TcpState.FIN_WAIT2, s1) == 0) {
-                break;
-            }
-            Thread.sleep(20);
-        }
+            return table.countToRemote(TcpState.FIN_WAIT1, s1) + table.countToRemote(TcpState.FIN_WAIT2, s1) == 0;
+        }, 20);
         result("secondStormKernelTimeWait", probe.snapshot().countToRemote(TcpState.TIME_WAIT, s1));
         held.forEach(Lease::close);
     }
 
     // ---------------------------------------------------------------- helpers
+
+    /**
+     * Polls {@code condition} every {@code pollMillis} until it holds or {@code deadline}
+     * (System.nanoTime) passes; the workload reports what it saw either way, and the test judges.
+     */
+    private static void untilOrDeadline(long deadline, java.util.concurrent.Callable<Boolean> condition, long pollMillis) {
+        try {
+            Awaitility.await().atMost(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())))
+                    .pollInSameThread().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(pollMillis)).until(condition);
+        } catch (ConditionTimeoutException reachedDeadline) {
+            // reported by the caller's results
+        }
+    }
 
     /** Any failure other than the budget's: EADDRNOTAVAIL is what the budget exists to prevent. */
     private static void failure(String phase, Throwable e) {
