@@ -1,8 +1,12 @@
 package io.github.portkeeper.core.internal;
 
 import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.KernelProbe;
+import io.github.portkeeper.core.SocketTable;
+import io.github.portkeeper.core.TcpState;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.SocketChannel;
 
@@ -16,11 +20,14 @@ import java.nio.channels.SocketChannel;
  * kernel answer our close with RST instead of FIN, so a bounded amount is drained first; if more
  * remains the close is recorded as {@link Ending#RESET}, which is what the kernel does.
  *
- * <p>Simultaneous close: if the peer's FIN is in flight while we check, we record
- * {@link Ending#LOCAL}; the FINs cross, both sides pass through CLOSING and both keep a
- * TIME_WAIT, so LOCAL is what the kernel shows too. If the FIN lands in the microseconds between
- * our check and our close, the kernel takes the passive path and we have over-counted one
- * TIME_WAIT: the count errs toward caution, never toward hiding one.
+ * <p>Simultaneous close: a FIN can land between our check and our close, and then the kernel
+ * takes the passive path although we checked first. So a graceful close sends our FIN on its own
+ * ({@code shutdownOutput}) and looks again: nothing from the peer yet means ours was first
+ * ({@link Ending#LOCAL}); its FIN there now came either just before ours (passive, no TIME_WAIT)
+ * or after it (TIME_WAIT here, through CLOSING when the FINs crossed on the wire), and for that
+ * rare case the kernel's table, which shows the connection as CLOSING or TIME_WAIT only in the
+ * second case, decides. Where the table cannot be read the close counts as LOCAL: the count errs
+ * toward a TIME_WAIT, never toward hiding one.
  *
  * <p>Pooled sockets are held with SO_LINGER 0 while open ({@link #holdForAbort}), so a close the
  * pool does not make (the JDK closes a blocking channel whose thread is interrupted) is an RST
@@ -30,8 +37,8 @@ import java.nio.channels.SocketChannel;
  */
 public final class SocketCloser {
 
-    /** Bytes drained at most before giving up on a clean FIN. */
-    private static final int DRAIN_LIMIT = 64 * 1024;
+    /** Judges FINs that crossed: this process's network namespace, as its sockets see it. */
+    private static final KernelProbe KERNEL = KernelProbe.linux();
 
     private SocketCloser() {
     }
@@ -63,6 +70,16 @@ public final class SocketCloser {
      * {@code reset}, else with FIN. Returns the ending that happened.
      */
     public static Ending close(SocketChannel channel, boolean reset) {
+        return close(channel, reset, NOTHING, NOTHING);
+    }
+
+    private static final Runnable NOTHING = () -> { };
+
+    /**
+     * {@link #close(SocketChannel, boolean)} with two points where a test makes the peer's FIN
+     * land: right after the check for it, and right after our own FIN.
+     */
+    static Ending close(SocketChannel channel, boolean reset, Runnable afterFinCheck, Runnable afterOurFin) {
         if (channel == null) {
             return Ending.LOCAL;
         }
@@ -74,11 +91,6 @@ public final class SocketCloser {
             setLinger(channel, -1); // a graceful close: FIN, not the RST a socket held for abort would send
         }
         java.net.Socket socket = channel.socket();
-        if (socket.isOutputShutdown()) {
-            // Our FIN already went out (shutdownOutput): we were the active closer.
-            closeQuietly(channel);
-            return Ending.LOCAL;
-        }
         if (socket.isInputShutdown()) {
             // After SHUT_RD reads report end of stream whatever the peer did: no proof of its FIN.
             if (reset) {
@@ -87,20 +99,82 @@ public final class SocketCloser {
             closeQuietly(channel);
             return reset ? Ending.RESET : Ending.LOCAL;
         }
+        if (!socket.isOutputShutdown()) {
+            int fin = peerFinArrived(channel);
+            afterFinCheck.run();
+            if (fin > 0) {
+                closeQuietly(channel);
+                return Ending.PEER;
+            }
+            if (fin == -2) {
+                closeQuietly(channel);
+                return Ending.ABORTED; // reset by the peer: nothing left to close cleanly
+            }
+            if (reset || fin < 0) {
+                setLingerZero(channel);
+                closeQuietly(channel);
+                return Ending.RESET;
+            }
+            // Our FIN goes out on its own first, so that whose FIN came first can be told.
+            if (!shutdownOutput(channel)) {
+                closeQuietly(channel);
+                return Ending.LOCAL; // it died under us: count the TIME_WAIT it may have left
+            }
+            afterOurFin.run();
+        }
+        return closeAfterOurFin(channel);
+    }
+
+    /**
+     * Closes a channel whose FIN went out, naming the ending by whose FIN came first. Nothing from
+     * the peer yet: ours was first, LOCAL. Its FIN here now: it came before ours (passive close,
+     * no TIME_WAIT here) or after it (TIME_WAIT here); the kernel's table tells which, since
+     * only then does this connection show as CLOSING or TIME_WAIT. That read of
+     * {@code /proc/net/tcp} happens only for FINs that cross within microseconds; where the
+     * table cannot be read, LOCAL: the count errs toward the TIME_WAIT, never away from it.
+     */
+    private static Ending closeAfterOurFin(SocketChannel channel) {
         int fin = peerFinArrived(channel);
         Ending ending;
-        if (fin > 0) {
-            ending = Ending.PEER;
+        if (fin == 0) {
+            ending = Ending.LOCAL;
         } else if (fin == -2) {
-            ending = Ending.ABORTED; // reset by the peer: nothing left to close cleanly
-        } else if (reset || fin < 0) {
-            setLingerZero(channel);
+            ending = Ending.ABORTED;
+        } else if (fin < 0) {
+            setLingerZero(channel); // unread bytes: the kernel resets, and so do we
             ending = Ending.RESET;
         } else {
-            ending = Ending.LOCAL;
+            ending = ourFinCameFirst(channel) ? Ending.LOCAL : Ending.PEER;
         }
         closeQuietly(channel);
         return ending;
+    }
+
+    /** Whether the kernel shows this connection, both FINs seen, as the active closer's. */
+    private static boolean ourFinCameFirst(SocketChannel channel) {
+        try {
+            InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
+            InetSocketAddress remote = (InetSocketAddress) channel.getRemoteAddress();
+            if (local == null || remote == null || !KERNEL.isAvailable()) {
+                return true;
+            }
+            SocketTable table = KERNEL.snapshot();
+            // Passive, it is LAST_ACK or already gone; active, CLOSING until our FIN is
+            // acknowledged, then TIME_WAIT.
+            return table.localPortsToRemote(TcpState.TIME_WAIT, remote).contains(local.getPort())
+                    || table.localPortsToRemote(TcpState.CLOSING, remote).contains(local.getPort());
+        } catch (IOException | RuntimeException e) {
+            return true;
+        }
+    }
+
+    private static boolean shutdownOutput(SocketChannel channel) {
+        try {
+            channel.shutdownOutput();
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     /** Closes a channel the peer reset (or the kernel aborted): there is no FIN or RST left to send. */
