@@ -141,7 +141,7 @@ class HttpsTest {
         CloseableHttpClient client = client(mgr);
 
         int first = secureGet(client, null);
-        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10)).until(() -> tally.closedTotal() == 1);
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(10)).until(() -> tally.closedTotal() == 1);
 
         assertThat(tally.closedEvents()).singleElement()
                 .satisfies(c -> assertThat(c.ending()).isEqualTo(Ending.PEER))
@@ -240,7 +240,7 @@ class HttpsTest {
 
         String body = client.execute(new HttpGet(server.url("/secure")), r -> EntityUtils.toString(r.getEntity()));
         assertThat(body).isEqualTo("secret");
-        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10)).until(() -> tally.closedTotal() == 1);
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(10)).until(() -> tally.closedTotal() == 1);
 
         assertThat(server.idleClosedPorts()).hasSize(1);
         assertThat(tally.closedEvents()).singleElement()
