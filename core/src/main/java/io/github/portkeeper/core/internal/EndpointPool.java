@@ -17,8 +17,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class EndpointPool<C> {
 
-    @SuppressWarnings("rawtypes")
-    private static final PooledEntry[] NONE = new PooledEntry[0];
+    private static final PooledEntry<?>[] NONE = new PooledEntry<?>[0];
 
     final PoolEngine<C> engine;
     final Endpoint endpoint;
@@ -41,8 +40,7 @@ final class EndpointPool<C> {
     final PortUsage ports = new PortUsage();
 
     private final ReentrantLock structure = new ReentrantLock();
-    @SuppressWarnings("unchecked")
-    private volatile PooledEntry<C>[] entries = NONE;
+    private volatile PooledEntry<C>[] entries = newEntries(0);
     /**
      * The most recently released entry: the first candidate for LIFO reuse. Only a candidate
      * (the claim is the entry's CAS), so it is published with a release store, not a volatile
@@ -89,6 +87,16 @@ final class EndpointPool<C> {
         this.endpoint = endpoint;
     }
 
+    /**
+     * An array for this pool's entries; the empty one is shared. A generic array cannot be
+     * created, so it is a {@code PooledEntry<?>[]} seen as {@code PooledEntry<C>[]}: sound, as
+     * only this pool's entries are ever stored in it and it never leaves the engine.
+     */
+    @SuppressWarnings("unchecked")
+    private static <C> PooledEntry<C>[] newEntries(int length) {
+        return (PooledEntry<C>[]) (length == 0 ? NONE : new PooledEntry<?>[length]);
+    }
+
     PooledEntry<C>[] entries() {
         return entries;
     }
@@ -121,8 +129,7 @@ final class EndpointPool<C> {
             PooledEntry<C>[] old = entries;
             for (int i = 0; i < old.length; i++) {
                 if (old[i] == e) {
-                    @SuppressWarnings("unchecked")
-                    PooledEntry<C>[] shrunk = new PooledEntry[old.length - 1];
+                    PooledEntry<C>[] shrunk = newEntries(old.length - 1);
                     System.arraycopy(old, 0, shrunk, 0, i);
                     System.arraycopy(old, i + 1, shrunk, i, old.length - i - 1);
                     entries = shrunk;
@@ -208,12 +215,11 @@ final class EndpointPool<C> {
         }
     }
 
-    @SuppressWarnings("unchecked")
     private void startLanes() {
         structure.lock();
         try {
             if (lanes == null) {
-                lanes = new PooledEntry[(LANES + 2) * SPACING];
+                lanes = newEntries((LANES + 2) * SPACING);
                 hint = null;
             }
         } finally {
