@@ -1,17 +1,14 @@
 package io.github.portkeeper.spring.boot;
 
 import io.github.portkeeper.http.PortkeeperConnectionManager;
-import io.github.portkeeper.spring.boot.common.internal.HttpClientInstaller;
-import io.github.portkeeper.spring.boot.common.internal.HttpManagers;
+import io.github.portkeeper.spring.boot.common.internal.BootClientPools;
 import io.github.portkeeper.spring.boot.internal.AddressFilters;
 import org.apache.hc.client5.http.config.RequestConfig;
-import org.apache.hc.core5.util.Timeout;
 import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.HttpClientSettings;
 import org.springframework.boot.http.client.HttpComponentsClientHttpRequestFactoryBuilder;
 import org.springframework.http.client.HttpComponentsClientHttpRequestFactory;
 
-import java.time.Duration;
 import java.util.Objects;
 
 /**
@@ -42,20 +39,12 @@ import java.util.Objects;
 public final class PortkeeperClientHttpRequestFactoryBuilder
         implements ClientHttpRequestFactoryBuilder<HttpComponentsClientHttpRequestFactory>, AutoCloseable {
 
-    /** HttpClient's own default connection request timeout, which nobody chose for this pool. */
-    private static final Timeout HTTPCLIENT_DEFAULT_REQUEST_TIMEOUT = RequestConfig.DEFAULT.getConnectionRequestTimeout();
-
     private final HttpComponentsClientHttpRequestFactoryBuilder delegate;
-    private final HttpManagers managers;
-    private final HttpClientInstaller installer;
-    private final Duration leaseTimeout;
+    private final BootClientPools pools;
 
-    PortkeeperClientHttpRequestFactoryBuilder(HttpComponentsClientHttpRequestFactoryBuilder delegate, HttpManagers managers,
-            HttpClientInstaller installer, Duration leaseTimeout) {
+    PortkeeperClientHttpRequestFactoryBuilder(HttpComponentsClientHttpRequestFactoryBuilder delegate, BootClientPools pools) {
         this.delegate = Objects.requireNonNull(delegate, "delegate");
-        this.managers = managers;
-        this.installer = installer;
-        this.leaseTimeout = leaseTimeout;
+        this.pools = pools;
     }
 
     /**
@@ -69,8 +58,8 @@ public final class PortkeeperClientHttpRequestFactoryBuilder
         HttpClientSettings s = settings != null ? settings : HttpClientSettings.defaults();
         PortkeeperConnectionManager manager = managerFor(s);
         return delegate
-                .withDefaultRequestConfigCustomizer(config -> applyTimeouts(config, s))
-                .withHttpClientCustomizer(builder -> installer.install(builder, manager))
+                .withDefaultRequestConfigCustomizer(config -> pools.applyTimeouts(config, s.connectTimeout(), s.readTimeout()))
+                .withHttpClientCustomizer(builder -> pools.install(builder, manager))
                 .build(s);
     }
 
@@ -86,7 +75,7 @@ public final class PortkeeperClientHttpRequestFactoryBuilder
 
     private PortkeeperConnectionManager managerFor(HttpClientSettings s) {
         Object filter = AddressFilters.filter(s);
-        return managers.managerFor(s.sslBundle(), filter, AddressFilters.accepts(filter));
+        return pools.managerFor(s.sslBundle(), filter, AddressFilters.accepts(filter));
     }
 
     /**
@@ -98,29 +87,10 @@ public final class PortkeeperClientHttpRequestFactoryBuilder
         return delegate;
     }
 
-    // RequestConfig's connect timeout is deprecated in favour of the connection manager's
-    // ConnectionConfig; but one pool serves clients with different connect timeouts, so the
-    // timeout must travel with the request. HttpClient still honours it (InternalExecRuntime
-    // passes it to HttpClientConnectionManager.connect).
-    @SuppressWarnings("deprecation")
-    private void applyTimeouts(RequestConfig.Builder config, HttpClientSettings s) {
-        if (s.connectTimeout() != null) {
-            config.setConnectTimeout(Timeout.of(s.connectTimeout()));
-        }
-        // Per request; a connection given back is passivated (socket timeout reset), and the pool
-        // applies portkeeper.http.socket-timeout on each lease, so it does not stick to the connection.
-        if (s.readTimeout() != null) {
-            config.setResponseTimeout(Timeout.of(s.readTimeout()));
-        }
-        if (HTTPCLIENT_DEFAULT_REQUEST_TIMEOUT.equals(config.build().getConnectionRequestTimeout())) {
-            config.setConnectionRequestTimeout(Timeout.of(leaseTimeout));
-        }
-    }
-
     /** Closes the pools created for SSL bundles and address filters. */
     @Override
     public void close() {
-        managers.close();
+        pools.close();
     }
 
     @Override

@@ -3,8 +3,8 @@ package io.github.portkeeper.spring.boot;
 import io.github.portkeeper.http.PortkeeperConnectionManager;
 import io.github.portkeeper.spring.boot.common.PortkeeperPools;
 import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
-import io.github.portkeeper.spring.boot.common.internal.HttpManagers;
-import io.github.portkeeper.spring.boot.common.internal.PortkeeperBeans;
+import io.github.portkeeper.spring.boot.common.internal.BootClientPools;
+import io.github.portkeeper.spring.boot.common.internal.HttpAutoConfigurationBase;
 import io.github.portkeeper.spring.boot.internal.OnHttpComponentsFactoryCondition;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.springframework.beans.factory.ObjectProvider;
@@ -17,7 +17,6 @@ import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.HttpComponentsClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.autoconfigure.ClientHttpRequestFactoryBuilderCustomizer;
 import org.springframework.boot.ssl.SslBundles;
-import org.springframework.boot.util.LambdaSafe;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
@@ -41,28 +40,10 @@ import java.util.List;
 @ConditionalOnClass({CloseableHttpClient.class, PortkeeperConnectionManager.class})
 @ConditionalOnBean(PortkeeperPools.class)
 @ConditionalOnBooleanProperty(name = {"portkeeper.enabled", "portkeeper.http.enabled"}, matchIfMissing = true)
-public final class PortkeeperHttpAutoConfiguration {
+public final class PortkeeperHttpAutoConfiguration extends HttpAutoConfigurationBase {
 
     /** Created by Spring Boot. */
     PortkeeperHttpAutoConfiguration() {
-    }
-
-    /** The pool behind every Portkeeper HTTP client of the application; closed with the context. */
-    @Bean(destroyMethod = "close")
-    @ConditionalOnMissingBean
-    PortkeeperConnectionManager portkeeperConnectionManager(PortkeeperProperties properties, PortkeeperPools pools) {
-        return PortkeeperBeans.connectionManager(properties, pools);
-    }
-
-    /**
-     * A standard {@link CloseableHttpClient} on the pool, for code that uses HttpClient directly.
-     * It shares the manager bean (closing the client leaves the pool open for the others).
-     */
-    @Bean(destroyMethod = "close")
-    @ConditionalOnMissingBean(CloseableHttpClient.class)
-    CloseableHttpClient portkeeperHttpClient(PortkeeperConnectionManager manager, PortkeeperProperties properties,
-            PortkeeperPools pools) {
-        return PortkeeperBeans.httpClient(manager, properties, pools);
     }
 
     /** Boot's HTTP client factory builder on the Portkeeper pool. */
@@ -78,34 +59,21 @@ public final class PortkeeperHttpAutoConfiguration {
         PortkeeperClientHttpRequestFactoryBuilder portkeeperClientHttpRequestFactoryBuilder(PortkeeperConnectionManager manager,
                 PortkeeperProperties properties, PortkeeperPools pools, ObjectProvider<SslBundles> sslBundles,
                 ObjectProvider<ClientHttpRequestFactoryBuilderCustomizer<?>> customizers) {
-            pools.register(manager.pool());
-            HttpManagers managers = new HttpManagers(manager, name -> PortkeeperBeans.managerBuilder(properties, name), pools,
-                    sslBundles.getIfAvailable());
             HttpComponentsClientHttpRequestFactoryBuilder delegate = customize(ClientHttpRequestFactoryBuilder.httpComponents(),
                     customizers.orderedStream().toList());
-            return new PortkeeperClientHttpRequestFactoryBuilder(delegate, managers, PortkeeperBeans.installer(properties),
-                    properties.getPool().getLeaseTimeout());
+            return new PortkeeperClientHttpRequestFactoryBuilder(delegate,
+                    BootClientPools.of(manager, properties, pools, sslBundles.getIfAvailable()));
         }
 
         /**
          * Applies the application's {@link ClientHttpRequestFactoryBuilderCustomizer}s for the
          * HttpComponents builder, as Boot does to its own builder (which this one replaces).
          */
-        @SuppressWarnings({"unchecked", "rawtypes"})
+        @SuppressWarnings("unchecked")
         private static HttpComponentsClientHttpRequestFactoryBuilder customize(HttpComponentsClientHttpRequestFactoryBuilder builder,
                 List<ClientHttpRequestFactoryBuilderCustomizer<?>> customizers) {
-            HttpComponentsClientHttpRequestFactoryBuilder[] ref = {builder};
-            LambdaSafe.callbacks(ClientHttpRequestFactoryBuilderCustomizer.class, customizers, builder)
-                    .invoke(c -> {
-                        Object customized = c.customize(ref[0]);
-                        if (!(customized instanceof HttpComponentsClientHttpRequestFactoryBuilder)) {
-                            throw new IllegalStateException("A ClientHttpRequestFactoryBuilderCustomizer (" + c.getClass().getName()
-                                    + ") replaced the HttpComponents builder with " + customized + "; to use another HTTP client,"
-                                    + " set spring.http.clients.imperative.factory or portkeeper.http.boot-clients=false");
-                        }
-                        ref[0] = (HttpComponentsClientHttpRequestFactoryBuilder) customized;
-                    });
-            return ref[0];
+            return BootClientPools.customize(ClientHttpRequestFactoryBuilderCustomizer.class, customizers, builder,
+                    HttpComponentsClientHttpRequestFactoryBuilder.class, (c, b) -> c.customize(b), OnHttpComponentsFactoryCondition.PROPERTY);
         }
     }
 }

@@ -4,13 +4,11 @@ import io.github.portkeeper.core.micrometer.PoolMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.github.portkeeper.spring.boot.common.PortkeeperMetrics;
 import io.github.portkeeper.spring.boot.common.PortkeeperPools;
-import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
+import io.github.portkeeper.spring.boot.common.internal.MetricsAutoConfigurationBase;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
-import org.springframework.context.annotation.Bean;
 
 /**
  * The pools' Micrometer meters ({@code portkeeper.connections.opened},
@@ -26,15 +24,9 @@ import org.springframework.context.annotation.Bean;
 @ConditionalOnClass(MeterRegistry.class)
 @ConditionalOnBean({MeterRegistry.class, PortkeeperPools.class})
 @ConditionalOnBooleanProperty(name = {"portkeeper.enabled", "portkeeper.metrics.enabled"}, matchIfMissing = true)
-public final class PortkeeperMetricsAutoConfiguration {
+public final class PortkeeperMetricsAutoConfiguration extends MetricsAutoConfigurationBase {
 
     /** Created by Spring Boot. */
     PortkeeperMetricsAutoConfiguration() {
-    }
-
-    @Bean
-    @ConditionalOnMissingBean({PortkeeperMetrics.class, PoolMetrics.class})
-    PortkeeperMetrics portkeeperMetrics(PortkeeperPools pools, PortkeeperProperties properties) {
-        return new PortkeeperMetrics(pools, properties.getMetrics().isEndpointTag());
     }
 }

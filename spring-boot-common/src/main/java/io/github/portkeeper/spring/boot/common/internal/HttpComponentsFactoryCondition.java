@@ -1,0 +1,38 @@
+package io.github.portkeeper.spring.boot.common.internal;
+
+import org.springframework.boot.autoconfigure.condition.ConditionOutcome;
+import org.springframework.boot.autoconfigure.condition.SpringBootCondition;
+import org.springframework.context.annotation.ConditionContext;
+import org.springframework.core.type.AnnotatedTypeMetadata;
+
+import java.util.Locale;
+
+/**
+ * Matches unless Boot's client-factory property selects a client other than Apache
+ * HttpComponents: an application that asked Boot for the JDK, Jetty or Reactor client keeps it.
+ * The property's name differs between Boot lines; each starter names it in a subclass.
+ */
+public abstract class HttpComponentsFactoryCondition extends SpringBootCondition {
+
+    private final String property;
+
+    /**
+     * @param property Boot's property that selects the HTTP client factory
+     */
+    protected HttpComponentsFactoryCondition(String property) {
+        this.property = property;
+    }
+
+    @Override
+    public ConditionOutcome getMatchOutcome(ConditionContext context, AnnotatedTypeMetadata metadata) {
+        String factory = context.getEnvironment().getProperty(property);
+        if (factory == null || factory.isBlank()) {
+            return ConditionOutcome.match(property + " is not set");
+        }
+        String normalized = factory.trim().toUpperCase(Locale.ROOT).replace('-', '_');
+        if (normalized.equals("HTTP_COMPONENTS")) {
+            return ConditionOutcome.match(property + " is " + factory);
+        }
+        return ConditionOutcome.noMatch(property + " is " + factory + ", not http-components");
+    }
+}
