@@ -1,12 +1,11 @@
 package io.github.portkeeper.cli.doctor;
 
-import io.github.portkeeper.cli.internal.Host;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import io.github.portkeeper.cli.MiniJson;
 import io.github.portkeeper.cli.PortkeeperCli;
+import io.github.portkeeper.core.testing.Netns;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -17,11 +16,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,7 +30,8 @@ import org.junit.jupiter.api.io.TempDir;
  * at, and the time to exhaustion that rate means for the namespace's range; about no TIME_WAIT
  * toward B; and C's CLOSE_WAIT sockets with the leaking process's pid.
  *
- * <p>Needs Linux, root and iproute2's {@code ip}; skipped otherwise, saying which is missing.
+ * <p>The namespace is core's {@link Netns}. Needs Linux, root and iproute2's {@code ip}; skipped
+ * otherwise, saying which is missing.
  */
 class DoctorNamespaceTest {
 
@@ -51,24 +48,14 @@ class DoctorNamespaceTest {
     Path dir;
 
     private final List<Process> processes = new ArrayList<>();
-    private String ip;
-    private String ns;
+    private Netns ns;
 
     @Test
     @Timeout(value = 90, unit = TimeUnit.SECONDS)
     void doctorReportsRateExhaustionPooledQuietAndLeakingProcess() throws Exception {
-        String os = System.getProperty("os.name", "");
-        Assumptions.assumeTrue(os.toLowerCase(Locale.ROOT).startsWith("linux"), "needs Linux, this is " + os);
-        Assumptions.assumeTrue(Host.isRoot(), "needs root to create a network namespace");
-        Optional<String> ipTool = Host.executable("ip");
-        Assumptions.assumeTrue(ipTool.isPresent(), "iproute2's 'ip' is not installed");
-        ip = ipTool.get();
-        ns = "pk-doctor-" + ProcessHandle.current().pid() + "-"
-                + Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000, 0x10000));
-        Assumptions.assumeTrue(run(ip, "netns", "add", ns) == 0, "cannot create a network namespace");
-        exec("ip", "link", "set", "lo", "up");
-        write("/proc/sys/net/ipv4/ip_local_port_range", RANGE_LOW + " " + RANGE_HIGH);
-        write("/proc/sys/net/ipv4/tcp_tw_reuse", "0");
+        ns = Netns.create("pk-doctor");
+        ns.sysctl("net.ipv4.ip_local_port_range", RANGE_LOW + " " + RANGE_HIGH);
+        ns.sysctl("net.ipv4.tcp_tw_reuse", "0");
 
         awaitReady(start("servers", "servers", String.valueOf(A), String.valueOf(B), String.valueOf(C)));
         Process naive = start("naive", "naive", String.valueOf(A), String.valueOf(RATE), String.valueOf(RUN_SECONDS));
@@ -78,8 +65,7 @@ class DoctorNamespaceTest {
         awaitReady(pooled);
 
         Path json = dir.resolve("doctor.json");
-        Process doctor = new ProcessBuilder(inNamespace(java("-cp", System.getProperty("java.class.path"),
-                PortkeeperCli.class.getName(), "doctor", "--interval", "3s", "--json", json.toString())))
+        Process doctor = new ProcessBuilder(ns.java(PortkeeperCli.class, "doctor", "--interval", "3s", "--json", json.toString()))
                 .redirectErrorStream(true).redirectOutput(dir.resolve("doctor.log").toFile()).start();
         processes.add(doctor);
         assertThat(doctor.waitFor(40, TimeUnit.SECONDS)).as("doctor finished").isTrue();
@@ -128,7 +114,7 @@ class DoctorNamespaceTest {
             p.waitFor(10, TimeUnit.SECONDS);
         }
         if (ns != null) {
-            run(ip, "netns", "del", ns);
+            ns.close();
         }
     }
 
@@ -147,10 +133,7 @@ class DoctorNamespaceTest {
     }
 
     private Process start(String name, String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of("-Xmx64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-                "-cp", System.getProperty("java.class.path"), NamespaceRoles.class.getName()));
-        command.addAll(List.of(args));
-        Process p = new ProcessBuilder(inNamespace(java(command.toArray(String[]::new))))
+        Process p = new ProcessBuilder(ns.java(NamespaceRoles.class, args))
                 .redirectError(dir.resolve(name + ".err").toFile()).start();
         processes.add(p);
         return p;
@@ -174,39 +157,5 @@ class DoctorNamespaceTest {
     private static BufferedReader lines(Process p) {
         return READERS.computeIfAbsent(p, x -> new BufferedReader(
                 new InputStreamReader(x.getInputStream(), StandardCharsets.US_ASCII)));
-    }
-
-    private List<String> inNamespace(List<String> command) {
-        List<String> all = new ArrayList<>(List.of(ip, "netns", "exec", ns));
-        all.addAll(command);
-        return all;
-    }
-
-    private static List<String> java(String... args) {
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        command.addAll(List.of(args));
-        return command;
-    }
-
-    private void exec(String... command) throws Exception {
-        List<String> c = new ArrayList<>(List.of(command));
-        c.set(0, ip);
-        assertThat(run(inNamespace(c).toArray(String[]::new))).as(String.join(" ", command)).isZero();
-    }
-
-    /** Writes a sysctl inside the namespace (sysctl files are per namespace). */
-    private void write(String file, String value) throws Exception {
-        assertThat(run(inNamespace(List.of("sh", "-c", "echo '" + value + "' > " + file)).toArray(String[]::new)))
-                .as("setting %s", file).isZero();
-    }
-
-    private static int run(String... command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .start();
-        if (!p.waitFor(15, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            return -1;
-        }
-        return p.exitValue();
     }
 }
