@@ -61,6 +61,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         if (!leaseRef.compareAndSet(old, fresh)) {
             return false;
         }
+        fresh.connection().holder = this;
         disconnected = false;
         discarded = false;
         return true;
@@ -83,6 +84,16 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         return lease();
     }
 
+    /**
+     * The lease of the connection HttpClient disconnected, no longer marked as held through this
+     * endpoint: the caller gives it back and {@link #replace}s it.
+     */
+    public Lease<HttpConnection> disconnectedLease() {
+        Lease<HttpConnection> lease = lease();
+        lease.connection().holder = null;
+        return lease;
+    }
+
     /** Records a reusable connection's return: its user token, when, and until when it may be reused. */
     public static void released(HttpConnection c, Object state, long now, long reusableUntil) {
         c.state = state;
@@ -100,9 +111,21 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         return discarded;
     }
 
+    /**
+     * Marks the connection as held through this endpoint, so the manager's
+     * {@code close(IMMEDIATE)} finds it (see {@link HttpConnection#holder()}).
+     */
+    public void attach() {
+        lease().connection().holder = this;
+    }
+
     /** Takes the lease away from this endpoint (on release); null if already released. */
     public Lease<HttpConnection> detach() {
-        return leaseRef.getAndSet(null);
+        Lease<HttpConnection> lease = leaseRef.getAndSet(null);
+        if (lease != null) {
+            lease.connection().holder = null;
+        }
+        return lease;
     }
 
     private Lease<HttpConnection> lease() {
@@ -135,13 +158,12 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
             request.setHeader(HttpHeaders.CONNECTION, HeaderElements.CLOSE);
         }
         context.setAttribute(REUSED_ATTRIBUTE, lease.isReused());
-        context.setAttribute(KeepAliveHintStrategy.CONNECTION_ATTRIBUTE, c);
         c.closeExpected = false;
         c.keepAliveHintMillis = -1;
         ClassicHttpResponse response = executor.execute(request, c.conn, context);
         c.closeExpected = lease.isLastUse() || serverWillClose(response);
         // Read here rather than in a keep-alive strategy, so the hint works with any HttpClientBuilder.
-        c.keepAliveHintMillis = KeepAliveHintStrategy.announcedTimeoutMillis(response);
+        c.keepAliveHintMillis = KeepAliveHint.announcedTimeoutMillis(response);
         return response;
     }
 
@@ -154,6 +176,9 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     }
 
     private static boolean hasToken(ClassicHttpResponse response, String token) {
+        if (!response.containsHeader(HttpHeaders.CONNECTION)) {
+            return false; // the common case: nothing to parse, nothing to allocate
+        }
         Iterator<HeaderElement> it = MessageSupport.iterate(response, HttpHeaders.CONNECTION);
         while (it.hasNext()) {
             if (token.equalsIgnoreCase(it.next().getName())) {
