@@ -71,14 +71,12 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class PortkeeperConnectionManager implements HttpClientConnectionManager, ConnPoolControl<HttpRoute> {
 
-    /** The wait for a connection when HttpClient sets none. */
-    private static final Duration NO_LEASE_TIMEOUT = Duration.ofDays(365);
-
     private final Pool<HttpConnection> pool;
-    private final HttpConnector connector;
     private final HttpClientConnectionOperator operator;
     private final SchemePortResolver portResolver;
     private final Map<HttpRoute, Integer> maxPerRoute = new ConcurrentHashMap<>();
+    /** Endpoints handed to HttpClient and not yet released, for close(IMMEDIATE). */
+    private final Set<PooledEndpoint> leased = ConcurrentHashMap.newKeySet();
     private volatile SocketConfig defaultSocketConfig;
     private volatile ConnectionConfig defaultConnectionConfig;
     private volatile TlsConfig defaultTlsConfig;
@@ -88,8 +86,7 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     PortkeeperConnectionManager(PortkeeperConnectionManagerBuilder b, io.github.portkeeper.core.PoolConfig poolConfig,
                                 TlsSocketStrategy tls, SchemePortResolver portResolver) {
-        this.connector = new HttpConnector(b.http1Config);
-        this.pool = Pool.of(connector, poolConfig);
+        this.pool = Pool.of(new HttpConnector(b.http1Config), poolConfig);
         this.portResolver = portResolver;
         this.operator = new DefaultHttpClientConnectionOperator(ChannelSocketFactory.INSTANCE, portResolver, b.dnsResolver,
                 RegistryBuilder.<TlsSocketStrategy>create().register(URIScheme.HTTPS.id, tls).build());
@@ -150,7 +147,7 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         boolean fresh = FreshConnection.isRequired();
         return new PendingLease(timeout -> {
             PooledEndpoint pe = new PooledEndpoint(take(endpoint, route, fresh, toDuration(timeout, requestTimeout)), route);
-            pe.attach(); // before the check: a close(IMMEDIATE) either finds this endpoint or is seen here
+            leased.add(pe);
             if (pool.isClosed()) {
                 pe.close(CloseMode.IMMEDIATE);
             }
@@ -185,6 +182,7 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
     @Override
     public void release(ConnectionEndpoint endpoint, Object newState, TimeValue validDuration) {
         PooledEndpoint pe = cast(endpoint);
+        leased.remove(pe);
         Lease<HttpConnection> lease = pe.detach();
         if (lease == null) {
             return;
@@ -221,7 +219,7 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         if (pe.isDisconnected()) {
             // HttpClient closed it and connects again (a retry after 401 + Connection: close, a
             // proxy CONNECT to re-send): the old one is given back, to leave by its discard.
-            Lease<HttpConnection> old = pe.disconnectedLease();
+            Lease<HttpConnection> old = pe.connectionLease();
             old.close(); // first, so it holds no slot: it was retired or aborted when closed
             Lease<HttpConnection> fresh = pool.leaseNew(old.endpoint(), pool.config().leaseTimeout());
             if (!pe.replace(old, fresh)) {
@@ -272,11 +270,8 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
     public void close(CloseMode closeMode) {
         pool.close();
         if (closeMode == CloseMode.IMMEDIATE) {
-            for (HttpConnection c : connector.live()) {
-                PooledEndpoint pe = c.holder();
-                if (pe != null) {
-                    pe.close(CloseMode.IMMEDIATE);
-                }
+            for (PooledEndpoint pe : leased) {
+                pe.close(CloseMode.IMMEDIATE);
             }
         }
     }
@@ -450,8 +445,10 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     private static Duration toDuration(Timeout timeout, Timeout requestTimeout) {
         Timeout t = timeout != null && !timeout.isDisabled() ? timeout : requestTimeout;
-        long millis = t == null || t.isDisabled() ? 0 : t.toMilliseconds();
-        return millis <= 0 ? NO_LEASE_TIMEOUT : Duration.ofMillis(millis);
+        if (t == null || t.isDisabled() || t.toMilliseconds() <= 0) {
+            return Duration.ofDays(365);
+        }
+        return Duration.ofMillis(t.toMilliseconds());
     }
 
     private static PooledEndpoint cast(ConnectionEndpoint endpoint) {

@@ -2,6 +2,7 @@ package io.github.portkeeper.http;
 
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.http.internal.DeadConnectionRetryExec;
+import io.github.portkeeper.http.internal.KeepAliveHintStrategy;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import org.apache.hc.client5.http.config.ConnectionConfig;
@@ -190,6 +191,7 @@ public final class PortkeeperHttpClients {
                     .setDefaultRequestConfig(RequestConfig.custom()
                             .setConnectionRequestTimeout(Timeout.of(m.pool().config().leaseTimeout()))
                             .build())
+                    .setKeepAliveStrategy(new KeepAliveHintStrategy(null))
                     .disableAutomaticRetries();
             if (retries) {
                 Retry retry = Retry.of("portkeeper-" + m.pool().name(), DeadConnectionRetryExec.restrict(retryConfig));

@@ -26,11 +26,6 @@ public final class HttpConnection {
     long releasedAt;
     /** Until when HttpClient's keep-alive strategy allows reuse (System.nanoTime), or Long.MAX_VALUE. */
     long reusableUntil = Long.MAX_VALUE;
-    /**
-     * The endpoint HttpClient holds it through, while leased; null while idle. Volatile: a
-     * {@code close(IMMEDIATE)} of the manager reads it from another thread to abort the exchange.
-     */
-    volatile PooledEndpoint holder;
 
     HttpConnection(PortkeeperManagedConnection conn) {
         this.conn = conn;
@@ -54,11 +49,6 @@ public final class HttpConnection {
     /** Whether bytes the server sent are left unread in HttpClient's buffer. */
     public boolean hasBufferedInput() {
         return conn.hasBufferedInput();
-    }
-
-    /** The endpoint holding it while leased, or null. */
-    public PooledEndpoint holder() {
-        return holder;
     }
 
     public ManagedHttpClientConnection managed() {

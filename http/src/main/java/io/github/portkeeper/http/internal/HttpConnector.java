@@ -6,9 +6,6 @@ import org.apache.hc.core5.http.config.Http1Config;
 import org.apache.hc.core5.io.CloseMode;
 
 import java.nio.channels.SocketChannel;
-import java.util.Collections;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Creates unbound HttpClient connections for the pool. The socket is opened later, by
@@ -18,12 +15,6 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class HttpConnector implements Connector<HttpConnection> {
 
     private final Http1Config http1Config;
-    /**
-     * Every connection made and not yet disposed of, so that a {@code close(IMMEDIATE)} of the
-     * manager finds the ones in use through their {@link HttpConnection#holder()}: one entry per
-     * connection rather than per lease keeps the exchange's path free of set updates.
-     */
-    private final Set<HttpConnection> live = ConcurrentHashMap.newKeySet();
 
     public HttpConnector(Http1Config http1Config) {
         this.http1Config = http1Config;
@@ -31,14 +22,7 @@ public final class HttpConnector implements Connector<HttpConnection> {
 
     @Override
     public HttpConnection connect(Endpoint endpoint) {
-        HttpConnection c = new HttpConnection(new PortkeeperManagedConnection(http1Config));
-        live.add(c);
-        return c;
-    }
-
-    /** The connections made and not yet disposed of (a live view). */
-    public Set<HttpConnection> live() {
-        return Collections.unmodifiableSet(live);
+        return new HttpConnection(new PortkeeperManagedConnection(http1Config));
     }
 
     @Override
@@ -60,7 +44,6 @@ public final class HttpConnector implements Connector<HttpConnection> {
     @Override
     public void dispose(HttpConnection connection) {
         // The pool has already closed the socket (or never had one); this releases HttpClient's buffers.
-        live.remove(connection);
         connection.conn.close(CloseMode.IMMEDIATE);
     }
 }

@@ -2,17 +2,24 @@ package io.github.portkeeper.http.internal;
 
 import org.apache.hc.client5.http.ConnectionKeepAliveStrategy;
 import org.apache.hc.client5.http.impl.DefaultConnectionKeepAliveStrategy;
+import org.apache.hc.core5.http.HeaderElement;
+import org.apache.hc.core5.http.HeaderElements;
 import org.apache.hc.core5.http.HttpResponse;
+import org.apache.hc.core5.http.message.MessageSupport;
 import org.apache.hc.core5.http.protocol.HttpContext;
 import org.apache.hc.core5.util.TimeValue;
 
+import java.util.Iterator;
+
 /**
- * HttpClient's keep-alive strategy (the given one, or its default). The server's announced
- * {@code Keep-Alive: timeout=N} reaches the pool without it: the endpoint reads it once per
- * response ({@link KeepAliveHint}), with any strategy. Kept so that builders which install it
- * keep working.
+ * HttpClient's keep-alive strategy, plus: a {@code Keep-Alive: timeout=N} the server announces
+ * is passed to the pool as the endpoint's idle timeout, which the pool applies with a safety
+ * margin (HttpClient itself subtracts none).
  */
 public final class KeepAliveHintStrategy implements ConnectionKeepAliveStrategy {
+
+    /** Context attribute under which the endpoint publishes the connection of the exchange. */
+    public static final String CONNECTION_ATTRIBUTE = "portkeeper.http.connection";
 
     private final ConnectionKeepAliveStrategy delegate;
 
@@ -22,6 +29,28 @@ public final class KeepAliveHintStrategy implements ConnectionKeepAliveStrategy 
 
     @Override
     public TimeValue getKeepAliveDuration(HttpResponse response, HttpContext context) {
+        Object c = context.getAttribute(CONNECTION_ATTRIBUTE);
+        if (c instanceof HttpConnection) {
+            ((HttpConnection) c).keepAliveHintMillis = announcedTimeoutMillis(response);
+        }
         return delegate.getKeepAliveDuration(response, context);
+    }
+
+    static long announcedTimeoutMillis(HttpResponse response) {
+        Iterator<HeaderElement> it = MessageSupport.iterate(response, HeaderElements.KEEP_ALIVE);
+        while (it.hasNext()) {
+            HeaderElement he = it.next();
+            if ("timeout".equalsIgnoreCase(he.getName()) && he.getValue() != null) {
+                try {
+                    long seconds = Long.parseLong(he.getValue().trim());
+                    if (seconds > 0) {
+                        return seconds * 1000;
+                    }
+                } catch (NumberFormatException ignored) {
+                    // A malformed hint is no hint.
+                }
+            }
+        }
+        return -1;
     }
 }

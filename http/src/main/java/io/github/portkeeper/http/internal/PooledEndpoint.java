@@ -61,7 +61,6 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         if (!leaseRef.compareAndSet(old, fresh)) {
             return false;
         }
-        fresh.connection().holder = this;
         disconnected = false;
         discarded = false;
         return true;
@@ -84,16 +83,6 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         return lease();
     }
 
-    /**
-     * The lease of the connection HttpClient disconnected, no longer marked as held through this
-     * endpoint: the caller gives it back and {@link #replace}s it.
-     */
-    public Lease<HttpConnection> disconnectedLease() {
-        Lease<HttpConnection> lease = lease();
-        lease.connection().holder = null;
-        return lease;
-    }
-
     /** Records a reusable connection's return: its user token, when, and until when it may be reused. */
     public static void released(HttpConnection c, Object state, long now, long reusableUntil) {
         c.state = state;
@@ -111,21 +100,9 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         return discarded;
     }
 
-    /**
-     * Marks the connection as held through this endpoint, so the manager's
-     * {@code close(IMMEDIATE)} finds it (see {@link HttpConnection#holder()}).
-     */
-    public void attach() {
-        lease().connection().holder = this;
-    }
-
     /** Takes the lease away from this endpoint (on release); null if already released. */
     public Lease<HttpConnection> detach() {
-        Lease<HttpConnection> lease = leaseRef.getAndSet(null);
-        if (lease != null) {
-            lease.connection().holder = null;
-        }
-        return lease;
+        return leaseRef.getAndSet(null);
     }
 
     private Lease<HttpConnection> lease() {
@@ -158,12 +135,13 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
             request.setHeader(HttpHeaders.CONNECTION, HeaderElements.CLOSE);
         }
         context.setAttribute(REUSED_ATTRIBUTE, lease.isReused());
+        context.setAttribute(KeepAliveHintStrategy.CONNECTION_ATTRIBUTE, c);
         c.closeExpected = false;
         c.keepAliveHintMillis = -1;
         ClassicHttpResponse response = executor.execute(request, c.conn, context);
         c.closeExpected = lease.isLastUse() || serverWillClose(response);
         // Read here rather than in a keep-alive strategy, so the hint works with any HttpClientBuilder.
-        c.keepAliveHintMillis = KeepAliveHint.announcedTimeoutMillis(response);
+        c.keepAliveHintMillis = KeepAliveHintStrategy.announcedTimeoutMillis(response);
         return response;
     }
 
@@ -176,9 +154,6 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     }
 
     private static boolean hasToken(ClassicHttpResponse response, String token) {
-        if (!response.containsHeader(HttpHeaders.CONNECTION)) {
-            return false; // the common case: nothing to parse, nothing to allocate
-        }
         Iterator<HeaderElement> it = MessageSupport.iterate(response, HttpHeaders.CONNECTION);
         while (it.hasNext()) {
             if (token.equalsIgnoreCase(it.next().getName())) {
