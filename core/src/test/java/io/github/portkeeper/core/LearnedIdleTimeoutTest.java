@@ -205,8 +205,10 @@ class LearnedIdleTimeoutTest {
         }
 
         private void exchange() throws IOException {
-            Socket s = socket();
+            // Stamped before the lease (and the release after it): the age seen is never more
+            // than the age the pool judged, however long this thread waits to run again.
             long leasedAt = System.nanoTime();
+            Socket s = socket();
             int port = s.getLocalPort();
             try {
                 Long previousRelease = releasedAt.get(port);
