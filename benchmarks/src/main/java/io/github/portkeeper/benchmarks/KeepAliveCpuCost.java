@@ -33,7 +33,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * each request costs rather than by throughput alone: on a small shared machine throughput moves
  * with whatever else runs, while the CPU time a request takes (of the client's JVM, and of the
  * server's, which runs in a child process so the two can be told apart) moves much less. Rounds
- * alternate between the clients, so a change in the machine's load falls on all of them alike.
+ * alternate between the clients, so a change in the machine's load falls on all of them alike,
+ * and each round starts with the next client, so none always runs in the same place.
  * Reports, per round and client: requests per second, client CPU µs per request, server CPU µs
  * per request; then each client's mean over the rounds.
  *
@@ -79,7 +80,10 @@ public final class KeepAliveCpuCost {
             }
             double[][] sums = new double[CLIENTS.length][3];
             for (int r = 0; r < rounds; r++) {
-                for (int c = 0; c < CLIENTS.length; c++) {
+                for (int k = 0; k < CLIENTS.length; k++) {
+                    // Each round starts one client later, so no client always follows the same
+                    // one (the first counted run follows the JDK client's warm-up, its heaviest).
+                    int c = (r + k) % CLIENTS.length;
                     double[] m = run(gets.get(c), threads, seconds, pid);
                     System.out.printf("round %d %-18s %8.0f req/s  client %6.1f µs/req  server %6.1f µs/req%n",
                             r + 1, CLIENTS[c], m[0], m[1], m[2]);
