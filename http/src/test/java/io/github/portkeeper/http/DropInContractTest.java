@@ -167,4 +167,23 @@ class DropInContractTest {
         assertThat(manager.pool().serverIdleTimeout(manager.pool().endpoints().iterator().next()))
                 .contains(Duration.ofSeconds(7));
     }
+    @Test
+    void aGarbageLineBeforeTheStatusLineIsSkippedAsHttpClientsOwnManagerSkipsIt() throws Exception {
+        // Some servers put a stray line (a debug print, a CRLF left from the previous body)
+        // before the status line. HttpClient's own manager parses responses leniently and skips
+        // such lines; a drop-in must read the same response.
+        byte[] reply = ("debug: handler start\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .getBytes(StandardCharsets.US_ASCII);
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder()
+                .responder(r -> new Reply(reply, Duration.ZERO, false)).start());
+        leaks.track(server.address());
+        CloseableHttpClient stock = leaks.closeAfter(HttpClients.createDefault());
+        CloseableHttpClient ours = leaks.closeAfter(HttpClients.custom()
+                .setConnectionManager(manager(PortkeeperConnectionManager.builder(), "lenient-parse")).build());
+
+        assertThat(get(stock, server.url("/stock"), HttpClientContext.create())).isEqualTo("ok");
+        assertThat(get(ours, server.url("/ours"), HttpClientContext.create())).isEqualTo("ok");
+        assertThat(get(ours, server.url("/ours-again"), HttpClientContext.create())).isEqualTo("ok");
+        assertThat(server.requests("GET")).hasSize(3);
+    }
 }

@@ -8,7 +8,6 @@ import org.apache.hc.core5.http.EndpointDetails;
 import org.apache.hc.core5.http.HttpException;
 import org.apache.hc.core5.http.ProtocolVersion;
 import org.apache.hc.core5.http.config.Http1Config;
-import org.apache.hc.core5.http.impl.io.DefaultHttpResponseParserFactory;
 import org.apache.hc.core5.http.io.HttpMessageParser;
 import org.apache.hc.core5.http.io.HttpMessageParserFactory;
 import org.apache.hc.core5.http.io.SessionInputBuffer;
@@ -268,7 +267,10 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
 
         @Override
         public HttpMessageParser<ClassicHttpResponse> create(Http1Config http1Config) {
-            HttpMessageParser<ClassicHttpResponse> parser = DefaultHttpResponseParserFactory.INSTANCE.create(http1Config);
+            // HttpClient's own factory, as its manager uses: a lenient parser that skips garbage
+            // lines before the status line (HttpCore's default parser fails on them).
+            HttpMessageParser<ClassicHttpResponse> parser =
+                    org.apache.hc.client5.http.impl.io.DefaultHttpResponseParserFactory.INSTANCE.create(http1Config);
             return (SessionInputBuffer buffer, InputStream in) -> {
                 if (this.buffer != buffer) {
                     this.buffer = buffer;
