@@ -56,6 +56,15 @@ final class Housekeeper<C> extends IdleWatcher.Task {
     private final AtomicLong walkAt = new AtomicLong(NEVER);
     /** A walk is due within one housekeeping interval: a connection going idle need not ask for one. */
     private volatile boolean walkSoon;
+    /**
+     * A connection went idle since the last walk began. A walk that finds nothing to do while
+     * connections keep coming back asks for one more walk an interval later instead of none:
+     * with none, the next release would wake the sleeping watcher to ask for it, so a busy pool
+     * (connections idle for microseconds, never long enough to be watched) cost the watcher two
+     * wakeups per interval and each interval's first release a wakeup call; now one of each per
+     * interval, and none once the releases stop.
+     */
+    private volatile boolean releasedSinceWalk;
     private volatile boolean stopping;
     private boolean finished;
     /** The JVM's one reader of the kernel's socket table, for the port budget. */
@@ -91,6 +100,9 @@ final class Housekeeper<C> extends IdleWatcher.Task {
 
     /** {@code e} just became idle: make sure a walk comes to watch it. One volatile read when one will. */
     void becameIdle() {
+        if (!releasedSinceWalk) { // read first: busy threads share this field's cache line
+            releasedSinceWalk = true;
+        }
         if (!walkSoon && !stopping) {
             walkSoon = true;
             requestWalk(System.nanoTime() + watchDelayNanos);
@@ -162,13 +174,29 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         long w = walkAt.get();
         if (walkNow || w - sysNow <= 0) {
             walkAt.compareAndSet(w, NEVER);
-            walkSoon = false;
+            // walkSoon stays as it is during the walk: a release meanwhile that saw it set and
+            // asked for nothing is caught below, by its releasedSinceWalk.
+            boolean released = releasedSinceWalk;
+            if (released) {
+                releasedSinceWalk = false;
+            }
             long next = walk(now);
-            if (next != NEVER) {
-                long delay = Math.max(0, next - now);
-                if (delay <= watchDelayNanos) {
-                    walkSoon = true;
+            if (released) {
+                next = Math.min(next, now + watchDelayNanos);
+            }
+            long delay = next == NEVER ? NEVER : Math.max(0, next - now);
+            if (delay > watchDelayNanos) {
+                walkSoon = false;
+                // Written before read, as becameIdle writes releasedSinceWalk before reading
+                // walkSoon: of a release and this walk, at least one sees the other.
+                if (releasedSinceWalk) {
+                    delay = watchDelayNanos;
                 }
+            }
+            if (delay <= watchDelayNanos) {
+                walkSoon = true;
+            }
+            if (delay != NEVER) {
                 requestWalk(sysNow + delay);
             }
         }

@@ -112,6 +112,8 @@ public final class IdleWatcher {
     private volatile Thread thread;
     /** Threads started so far (for tests). */
     private final AtomicLong threadStarts = new AtomicLong();
+    /** Times another thread woke the sleeping watcher to move its deadline earlier (for tests). */
+    private final AtomicLong scheduleWakeups = new AtomicLong();
 
     IdleWatcher(String threadName) {
         this.threadName = threadName;
@@ -183,6 +185,7 @@ public final class IdleWatcher {
         if (!running) {
             ensureRunning();
         } else if (at < sleepUntil && !onWatcherThread()) {
+            scheduleWakeups.incrementAndGet();
             selector.wakeup();
         }
     }
@@ -410,6 +413,10 @@ public final class IdleWatcher {
 
     long threadStarts() {
         return threadStarts.get();
+    }
+
+    long scheduleWakeups() {
+        return scheduleWakeups.get();
     }
 
     ForeignDrains foreignDrains() {

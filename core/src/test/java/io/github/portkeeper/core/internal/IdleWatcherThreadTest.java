@@ -46,4 +46,32 @@ class IdleWatcherThreadTest {
                     .isLessThanOrEqualTo(1);
         }
     }
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void aBusyPoolDoesNotWakeTheSleepingWatcherOnceAnInterval() throws Exception {
+        // One thread leasing and releasing without pause: connections idle for microseconds,
+        // never long enough to be watched. The watcher runs a walk each interval while
+        // releases go on; it must not go to sleep after each walk only for the next release to
+        // wake it again (a selector wakeup and two watcher wakeups per interval).
+        Connector<Object> stub = endpoint -> new Object();
+        Endpoint endpoint = Endpoint.of("busy.example", 80);
+        Duration interval = Duration.ofMillis(10);
+        try (Pool<Object> pool = Pool.of(stub, PoolConfig.builder().name("busy-wakeups")
+                .housekeepingInterval(interval).portBudget(PortBudget.disabled()).build())) {
+            IdleWatcher watcher = IdleWatcher.shared();
+            pool.lease(endpoint).close(); // the pool's first walk is asked for
+            long before = watcher.scheduleWakeups();
+            long start = System.nanoTime();
+            long span = interval.toNanos() * 40;
+            long cycles = 0;
+            while (System.nanoTime() - start < span && cycles < 50_000_000L) {
+                pool.lease(endpoint).close();
+                cycles++;
+            }
+            long wakeups = watcher.scheduleWakeups() - before;
+            System.out.printf("[IdleWatcherThreadTest] %d lease-release cycles over 40 intervals: %d schedule wakeups%n",
+                    cycles, wakeups);
+            assertThat(wakeups).as("wakeups of the sleeping watcher by releases over 40 busy intervals").isLessThanOrEqualTo(4);
+        }
+    }
 }

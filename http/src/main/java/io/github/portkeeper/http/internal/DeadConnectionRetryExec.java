@@ -85,7 +85,9 @@ public final class DeadConnectionRetryExec implements ExecChainHandler {
             } catch (HttpException | RuntimeException e) {
                 throw new NotRetried(e);
             } finally {
-                FreshConnection.clear();
+                if (!first) { // only a retry asked for one
+                    FreshConnection.clear();
+                }
             }
         };
         try {

@@ -37,6 +37,9 @@ public final class KeepAliveHintStrategy implements ConnectionKeepAliveStrategy 
     }
 
     static long announcedTimeoutMillis(HttpResponse response) {
+        if (!response.containsHeader(HeaderElements.KEEP_ALIVE)) {
+            return -1; // the common case, without the header parser's iterators
+        }
         Iterator<HeaderElement> it = MessageSupport.iterate(response, HeaderElements.KEEP_ALIVE);
         while (it.hasNext()) {
             HeaderElement he = it.next();

@@ -154,6 +154,9 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     }
 
     private static boolean hasToken(ClassicHttpResponse response, String token) {
+        if (!response.containsHeader(HttpHeaders.CONNECTION)) {
+            return false; // the common case, without the header parser's iterators
+        }
         Iterator<HeaderElement> it = MessageSupport.iterate(response, HttpHeaders.CONNECTION);
         while (it.hasNext()) {
             if (token.equalsIgnoreCase(it.next().getName())) {
