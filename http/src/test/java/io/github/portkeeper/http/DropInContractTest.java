@@ -167,6 +167,7 @@ class DropInContractTest {
         assertThat(manager.pool().serverIdleTimeout(manager.pool().endpoints().iterator().next()))
                 .contains(Duration.ofSeconds(7));
     }
+
     @Test
     void aGarbageLineBeforeTheStatusLineIsSkippedAsHttpClientsOwnManagerSkipsIt() throws Exception {
         // Some servers put a stray line (a debug print, a CRLF left from the previous body)

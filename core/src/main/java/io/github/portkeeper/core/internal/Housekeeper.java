@@ -61,8 +61,8 @@ final class Housekeeper<C> extends IdleWatcher.Task {
      * connections keep coming back asks for one more walk an interval later instead of none:
      * with none, the next release would wake the sleeping watcher to ask for it, so a busy pool
      * (connections idle for microseconds, never long enough to be watched) cost the watcher two
-     * wakeups per interval and each interval's first release a wakeup call; now one of each per
-     * interval, and none once the releases stop.
+     * wakeups per interval and each interval's first release a wakeup call; now one watcher
+     * wakeup per interval and no wakeup call, and none of either once the releases stop.
      */
     private volatile boolean releasedSinceWalk;
     private volatile boolean stopping;

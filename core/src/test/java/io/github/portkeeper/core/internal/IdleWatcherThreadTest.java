@@ -46,6 +46,7 @@ class IdleWatcherThreadTest {
                     .isLessThanOrEqualTo(1);
         }
     }
+
     @Test
     @Timeout(value = 30, unit = TimeUnit.SECONDS)
     void aBusyPoolDoesNotWakeTheSleepingWatcherOnceAnInterval() throws Exception {

@@ -1,5 +1,6 @@
 package io.github.portkeeper.http.internal;
 
+import org.apache.hc.client5.http.impl.io.DefaultHttpResponseParserFactory;
 import org.apache.hc.client5.http.impl.io.ManagedHttpClientConnectionFactory;
 import org.apache.hc.client5.http.io.ManagedHttpClientConnection;
 import org.apache.hc.core5.http.ClassicHttpRequest;
@@ -269,8 +270,7 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
         public HttpMessageParser<ClassicHttpResponse> create(Http1Config http1Config) {
             // HttpClient's own factory, as its manager uses: a lenient parser that skips garbage
             // lines before the status line (HttpCore's default parser fails on them).
-            HttpMessageParser<ClassicHttpResponse> parser =
-                    org.apache.hc.client5.http.impl.io.DefaultHttpResponseParserFactory.INSTANCE.create(http1Config);
+            HttpMessageParser<ClassicHttpResponse> parser = DefaultHttpResponseParserFactory.INSTANCE.create(http1Config);
             return (SessionInputBuffer buffer, InputStream in) -> {
                 if (this.buffer != buffer) {
                     this.buffer = buffer;
