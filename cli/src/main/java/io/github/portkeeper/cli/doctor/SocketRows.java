@@ -78,6 +78,42 @@ final class SocketRows {
         return (local < rangeLow || local > rangeHigh) && remote >= rangeLow && remote <= rangeHigh;
     }
 
+    /**
+     * Keeps one row per connection, the last one read. The kernel prints its table a page at a
+     * time and finds its place again by counting entries in a hash chain; a socket added to or
+     * dropped from a chain between two pages shifts that count, and rows already printed come
+     * out again (hundreds of repeats a second on a busy host). A 4-tuple names one connection at
+     * any instant, and the later row holds its newer state (ESTABLISHED, then TIME_WAIT). Rows
+     * with no remote port (listeners) are left alone: several may share a local address.
+     */
+    void dropRepeatedConnections() {
+        LongIntMap lastRow = new LongIntMap(size);
+        int connected = 0;
+        for (int i = 0; i < size; i++) {
+            if (remotePort(i) != 0) {
+                lastRow.put(tupleKey(i), i);
+                connected++;
+            }
+        }
+        if (lastRow.size() == connected) {
+            return; // no repeats
+        }
+        int kept = 0;
+        for (int i = 0; i < size; i++) {
+            if (remotePort(i) == 0 || lastRow.get(tupleKey(i), -1) == i) {
+                localHi[kept] = localHi[i];
+                localLo[kept] = localLo[i];
+                remoteHi[kept] = remoteHi[i];
+                remoteLo[kept] = remoteLo[i];
+                ports[kept] = ports[i];
+                states[kept] = states[i];
+                inodes[kept] = inodes[i];
+                kept++;
+            }
+        }
+        size = kept;
+    }
+
     /** A 64-bit hash of the socket's 4-tuple: the identity of a connection across reads. */
     long tupleKey(int i) {
         long h = localHi[i] * 0x9E3779B97F4A7C15L;

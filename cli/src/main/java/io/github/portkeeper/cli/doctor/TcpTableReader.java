@@ -32,10 +32,15 @@ final class TcpTableReader {
         this.littleEndian = hostOrder == ByteOrder.LITTLE_ENDIAN;
     }
 
-    /** Reads both tables; an absent file is an empty table. Returns false if neither exists. */
+    /**
+     * Reads both tables, one row per connection (see {@link SocketRows#dropRepeatedConnections});
+     * an absent file is an empty table. Returns false if neither exists.
+     */
     boolean read(Path tcp, Path tcp6, SocketRows into) throws IOException {
         boolean any = readFile(tcp, into);
-        return readFile(tcp6, into) || any;
+        any = readFile(tcp6, into) || any;
+        into.dropRepeatedConnections();
+        return any;
     }
 
     private boolean readFile(Path file, SocketRows into) throws IOException {

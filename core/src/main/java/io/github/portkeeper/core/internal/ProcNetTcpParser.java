@@ -127,41 +127,45 @@ public final class ProcNetTcpParser {
     /**
      * Returns an immutable copy of the entries parsed so far, each connected socket once. The
      * kernel serves these tables a page at a time and resumes by position, so while sockets come
-     * and go a socket can be listed twice; a second listing of the same remote address, remote
-     * port and local port is dropped (listening sockets, with no remote, are kept as listed).
+     * and go a socket can be listed twice; only the last listing of the same remote address,
+     * remote port and local port is kept, as it shows the newer state (ESTABLISHED, then
+     * TIME_WAIT). Listening sockets, with no remote, are kept as listed.
      */
     public Sockets toSockets() {
+        // Walked from the end, so the first listing met is the last one printed; filled from the
+        // end, so the entries keep the kernel's order.
         long[] keys = new long[v4Count];
         byte[] states = new byte[v4Count];
-        int n4 = 0;
+        int from4 = v4Count;
         LongIndex seen4 = new LongIndex(v4Count);
-        for (int i = 0; i < v4Count; i++) {
+        for (int i = v4Count - 1; i >= 0; i--) {
             long key = v4Keys[i];
             boolean connected = ((key >>> 16) & 0xffff) != 0;
             if (!connected || seen4.add(key, i, (a, b) -> v4Keys[a] == v4Keys[b])) {
-                keys[n4] = key;
-                states[n4++] = v4States[i];
+                keys[--from4] = key;
+                states[from4] = v4States[i];
             }
         }
         long[] hi = new long[v6Count];
         long[] lo = new long[v6Count];
         int[] ports = new int[v6Count];
         byte[] states6 = new byte[v6Count];
-        int n6 = 0;
+        int from6 = v6Count;
         LongIndex seen6 = new LongIndex(v6Count);
-        for (int i = 0; i < v6Count; i++) {
+        for (int i = v6Count - 1; i >= 0; i--) {
             boolean connected = (v6Ports[i] >>> 16) != 0;
             long mixed = v6RemoteHi[i] * 0x9E3779B97F4A7C15L ^ v6RemoteLo[i] * 31 ^ v6Ports[i];
             if (!connected || seen6.add(mixed, i, (a, b) -> v6RemoteHi[a] == v6RemoteHi[b]
                     && v6RemoteLo[a] == v6RemoteLo[b] && v6Ports[a] == v6Ports[b])) {
-                hi[n6] = v6RemoteHi[i];
-                lo[n6] = v6RemoteLo[i];
-                ports[n6] = v6Ports[i];
-                states6[n6++] = v6States[i];
+                hi[--from6] = v6RemoteHi[i];
+                lo[from6] = v6RemoteLo[i];
+                ports[from6] = v6Ports[i];
+                states6[from6] = v6States[i];
             }
         }
-        return new Sockets(Arrays.copyOf(keys, n4), Arrays.copyOf(states, n4),
-                Arrays.copyOf(hi, n6), Arrays.copyOf(lo, n6), Arrays.copyOf(ports, n6), Arrays.copyOf(states6, n6));
+        return new Sockets(Arrays.copyOfRange(keys, from4, v4Count), Arrays.copyOfRange(states, from4, v4Count),
+                Arrays.copyOfRange(hi, from6, v6Count), Arrays.copyOfRange(lo, from6, v6Count),
+                Arrays.copyOfRange(ports, from6, v6Count), Arrays.copyOfRange(states6, from6, v6Count));
     }
 
     /** Open-addressing set of entry indices by a 64-bit hash, with an exact comparison on collision. */

@@ -122,6 +122,21 @@ class ProcNetTcpParserTest {
     }
 
     @Test
+    void aSocketListedAgainInANewerStateCountsInItsLastState() {
+        // Closed between two pages: ESTABLISHED on the first, TIME_WAIT on the next.
+        String table = TCP_HEADER
+                + line(0, "0100007F:9C40", "0100007F:1F90", "01")
+                + line(1, "0100007F:9C41", "0100007F:1F90", "01")
+                + line(2, "0100007F:9C40", "0100007F:1F90", "06");
+
+        ProcNetTcpParser.Sockets sockets = littleEndian().parse(ascii(table)).toSockets();
+
+        assertThat(sockets.countToRemoteV4(TIME_WAIT, LOOPBACK, 0x1F90)).isEqualTo(1);
+        assertThat(sockets.countToRemoteV4(ESTABLISHED, LOOPBACK, 0x1F90)).isEqualTo(1);
+        assertThat(sockets.size()).isEqualTo(2);
+    }
+
+    @Test
     void malformedLinesAreSkippedAndTheRestParsed() {
         List<String> malformed = List.of(
                 "   1: 0100007F:1F90 0100007F:C3\n",                     // cut in the remote port
