@@ -17,9 +17,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -92,16 +90,13 @@ public final class ScriptedServer implements AutoCloseable {
     private final int maxResponses;
 
     private final ServerSocket listener;
-    private final Thread acceptor;
-    private final Set<Socket> open = ConcurrentHashMap.newKeySet();
-    private final List<Thread> handlers = new CopyOnWriteArrayList<>();
+    private final ConnectionThreads threads;
     private final List<Ended> ended = new CopyOnWriteArrayList<>();
     private final BlockingQueue<Ended> endings = new LinkedBlockingQueue<>();
     private final AtomicInteger accepted = new AtomicInteger();
     private final AtomicInteger requests = new AtomicInteger();
     private final AtomicInteger garbageSent = new AtomicInteger();
     private final AtomicBoolean resetNext = new AtomicBoolean();
-    private volatile boolean closed;
 
     private ScriptedServer(Builder b) throws IOException {
         this.exchange = b.exchange;
@@ -113,9 +108,7 @@ public final class ScriptedServer implements AutoCloseable {
         this.resetAfterIdle = b.resetAfterIdle;
         this.maxResponses = b.maxResponses;
         this.listener = new ServerSocket(0, 512, b.bindAddress);
-        this.acceptor = new Thread(this::acceptLoop, "scripted-server-" + listener.getLocalPort());
-        acceptor.setDaemon(true);
-        acceptor.start();
+        this.threads = new ConnectionThreads(listener, "scripted-server", this::accepted);
     }
 
     public static Builder builder() {
@@ -152,7 +145,7 @@ public final class ScriptedServer implements AutoCloseable {
 
     /** Connections still open on the server side. */
     public int openConnections() {
-        return open.size();
+        return threads.openConnections();
     }
 
     /** How many times unsolicited bytes were sent. */
@@ -199,58 +192,25 @@ public final class ScriptedServer implements AutoCloseable {
     /** Closes the listener and all connections, and joins the server's threads (at most 5 s in all). */
     @Override
     public void close() {
-        closed = true;
-        closeQuietly(listener);
-        for (Socket s : open) {
-            closeQuietly(s);
-        }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        try {
-            acceptor.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            for (Thread t : handlers) {
-                t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while stopping scripted server " + port(), e);
-        }
-        if (acceptor.isAlive() || handlers.stream().anyMatch(Thread::isAlive)) {
-            throw new IllegalStateException("scripted server " + port() + " did not stop within 5 s");
-        }
+        threads.close();
     }
 
     @Override
     public String toString() {
-        return "ScriptedServer[" + address() + ", accepted=" + accepted + ", open=" + open.size() + "]";
+        return "ScriptedServer[" + address() + ", accepted=" + accepted + ", open=" + threads.openConnections() + "]";
     }
 
     // ------------------------------------------------------------------ server side
 
-    private void acceptLoop() {
-        while (!closed) {
-            Socket s;
-            try {
-                s = listener.accept();
-            } catch (IOException e) {
-                return; // listener closed
-            }
-            accepted.incrementAndGet();
-            if (resetOnAccept) {
-                reset(s);
-                record(new Ended(s.getPort(), End.SERVER_RESET, System.nanoTime()));
-                continue;
-            }
-            open.add(s);
-            Thread t = new Thread(() -> serve(s), "scripted-conn-" + port() + "-" + s.getPort());
-            t.setDaemon(true);
-            handlers.add(t);
-            if (closed) {
-                closeQuietly(s);
-                open.remove(s);
-                continue;
-            }
-            t.start();
+    /** On the accepting thread: a reset at once, or the connection's work. */
+    private Runnable accepted(Socket s) {
+        accepted.incrementAndGet();
+        if (resetOnAccept) {
+            reset(s);
+            record(new Ended(s.getPort(), End.SERVER_RESET, System.nanoTime()));
+            return null;
         }
+        return () -> serve(s);
     }
 
     private void serve(Socket s) {
@@ -258,12 +218,12 @@ public final class ScriptedServer implements AutoCloseable {
         try {
             end = converse(s);
         } catch (IOException e) {
-            end = closed ? End.SERVER_SHUTDOWN : End.CLIENT_RESET_OR_ERROR;
+            end = threads.isClosed() ? End.SERVER_SHUTDOWN : End.CLIENT_RESET_OR_ERROR;
         }
         if (end != End.SERVER_RESET) {
-            closeQuietly(s);
+            ConnectionThreads.closeQuietly(s);
         }
-        open.remove(s);
+        threads.ended(s);
         record(new Ended(s.getPort(), end, System.nanoTime()));
     }
 
@@ -384,15 +344,7 @@ public final class ScriptedServer implements AutoCloseable {
         } catch (IOException ignored) {
             // closing anyway
         }
-        closeQuietly(s);
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        try {
-            c.close();
-        } catch (Exception ignored) {
-            // best effort
-        }
+        ConnectionThreads.closeQuietly(s);
     }
 
     // ------------------------------------------------------------------ client side of the protocol

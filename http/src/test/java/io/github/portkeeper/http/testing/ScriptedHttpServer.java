@@ -1,5 +1,6 @@
 package io.github.portkeeper.http.testing;
 
+import io.github.portkeeper.core.testing.ConnectionThreads;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
@@ -18,8 +19,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -129,13 +128,10 @@ public final class ScriptedHttpServer implements AutoCloseable {
     private final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
 
     private final ServerSocket listener;
-    private final Thread acceptor;
-    private final Set<Socket> open = ConcurrentHashMap.newKeySet();
-    private final List<Thread> handlers = new CopyOnWriteArrayList<>();
+    private final ConnectionThreads threads;
     private final List<Integer> acceptedPorts = new CopyOnWriteArrayList<>();
     private final List<Request> requests = new CopyOnWriteArrayList<>();
     private final List<Ended> ended = new CopyOnWriteArrayList<>();
-    private volatile boolean closed;
 
     private ScriptedHttpServer(Builder b) throws IOException {
         this.idleMillis = b.closeIdleAfter == null ? 0 : Math.max(1, b.closeIdleAfter.toMillis());
@@ -145,9 +141,7 @@ public final class ScriptedHttpServer implements AutoCloseable {
         this.body = b.body;
         this.responder = b.responder;
         this.listener = new ServerSocket(0, 512, InetAddress.getLoopbackAddress());
-        this.acceptor = new Thread(this::acceptLoop, "scripted-http-" + listener.getLocalPort());
-        acceptor.setDaemon(true);
-        acceptor.start();
+        this.threads = new ConnectionThreads(listener, "scripted-http", this::accepted);
     }
 
     public static Builder builder() {
@@ -193,61 +187,27 @@ public final class ScriptedHttpServer implements AutoCloseable {
 
     /** Connections still open on the server side. */
     public int openConnections() {
-        return open.size();
+        return threads.openConnections();
     }
 
     /** Closes the listener and all connections, and joins the server's threads (at most 5 s). */
     @Override
     public void close() {
-        closed = true;
-        closing.countDown();
-        closeQuietly(listener);
-        for (Socket s : open) {
-            closeQuietly(s);
-        }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        try {
-            acceptor.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            for (Thread t : handlers) {
-                t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
-        }
-        if (acceptor.isAlive() || handlers.stream().anyMatch(Thread::isAlive)) {
-            throw new IllegalStateException("scripted HTTP server " + port() + " did not stop within 5 s");
-        }
+        closing.countDown(); // wakes a delayed reply
+        threads.close();
     }
 
     @Override
     public String toString() {
-        return "ScriptedHttpServer[" + address() + ", accepted=" + acceptedPorts.size() + ", open=" + open.size()
+        return "ScriptedHttpServer[" + address() + ", accepted=" + acceptedPorts.size() + ", open=" + threads.openConnections()
                 + ", requests=" + requests.size() + "]";
     }
 
     // ------------------------------------------------------------------ server side
 
-    private void acceptLoop() {
-        while (!closed) {
-            Socket s;
-            try {
-                s = listener.accept();
-            } catch (IOException e) {
-                return; // listener closed
-            }
-            acceptedPorts.add(s.getPort());
-            open.add(s);
-            Thread t = new Thread(() -> serve(s), "scripted-http-" + port() + "-" + s.getPort());
-            t.setDaemon(true);
-            handlers.add(t);
-            if (closed) {
-                closeQuietly(s);
-                open.remove(s);
-                continue;
-            }
-            t.start();
-        }
+    private Runnable accepted(Socket s) {
+        acceptedPorts.add(s.getPort());
+        return () -> serve(s);
     }
 
     private void serve(Socket s) {
@@ -257,7 +217,7 @@ public final class ScriptedHttpServer implements AutoCloseable {
             s.setTcpNoDelay(true);
             InputStream in = new BufferedInputStream(s.getInputStream());
             OutputStream out = s.getOutputStream();
-            while (!closed) {
+            while (!threads.isClosed()) {
                 // Between requests: the idle timer runs (0 = wait forever).
                 s.setSoTimeout((int) idleMillis);
                 int first;
@@ -304,13 +264,13 @@ public final class ScriptedHttpServer implements AutoCloseable {
                 }
             }
         } catch (IOException e) {
-            end = closed ? End.SERVER_SHUTDOWN : End.CLIENT_RESET_OR_ERROR;
+            end = threads.isClosed() ? End.SERVER_SHUTDOWN : End.CLIENT_RESET_OR_ERROR;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
             // Everything the client sent has been read, so this close sends a FIN, not an RST.
-            closeQuietly(s);
-            open.remove(s);
+            ConnectionThreads.closeQuietly(s);
+            threads.ended(s);
             ended.add(new Ended(s.getPort(), end, n));
         }
     }
@@ -381,14 +341,6 @@ public final class ScriptedHttpServer implements AutoCloseable {
         }
         byte[] b = head.toByteArray();
         return b[n - 4] == '\r' && b[n - 3] == '\n' && b[n - 2] == '\r' && b[n - 1] == '\n';
-    }
-
-    private static void closeQuietly(AutoCloseable c) {
-        try {
-            c.close();
-        } catch (Exception ignored) {
-            // Closing anyway.
-        }
     }
 
     /** Policies of a {@link ScriptedHttpServer}. Not thread-safe. */

@@ -1,5 +1,6 @@
 package io.github.portkeeper.rpc.testing;
 
+import io.github.portkeeper.core.testing.ConnectionThreads;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -12,11 +13,8 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -62,24 +60,19 @@ public final class FrameServer implements AutoCloseable {
 
     private final Framing framing;
     private final ServerSocket listener;
-    private final Thread acceptor;
-    private final Set<Socket> open = ConcurrentHashMap.newKeySet();
-    private final List<Thread> handlers = new CopyOnWriteArrayList<>();
+    private final ConnectionThreads threads;
     private final ConcurrentLinkedQueue<Fault> faults = new ConcurrentLinkedQueue<>();
     private final List<Served> served = new CopyOnWriteArrayList<>();
     private final AtomicInteger accepted = new AtomicInteger();
     private final AtomicInteger goodbyes = new AtomicInteger();
     private final AtomicInteger clientClosed = new AtomicInteger();
-    private volatile boolean closed;
 
     private FrameServer(Framing framing, int port) throws IOException {
         this.framing = framing;
         this.listener = new ServerSocket();
         listener.setReuseAddress(true);
         listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 256);
-        this.acceptor = new Thread(this::acceptLoop, "frame-server-" + listener.getLocalPort());
-        acceptor.setDaemon(true);
-        acceptor.start();
+        this.threads = new ConnectionThreads(listener, "frame-server", this::accepted);
     }
 
     public static FrameServer start(Framing framing) throws IOException {
@@ -130,26 +123,13 @@ public final class FrameServer implements AutoCloseable {
     }
 
     public int openConnections() {
-        return open.size();
+        return threads.openConnections();
     }
 
-    /** Closes the listener and every connection, and joins the server's threads (bounded). */
+    /** Closes the listener and every connection, and joins the server's threads (at most 5 s). */
     @Override
     public void close() {
-        closed = true;
-        quietly(listener);
-        for (Socket s : open) {
-            quietly(s);
-        }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        try {
-            acceptor.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            for (Thread t : handlers) {
-                t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        threads.close();
     }
 
     @Override
@@ -157,21 +137,9 @@ public final class FrameServer implements AutoCloseable {
         return "FrameServer[" + address() + ", " + framing + ", accepted=" + accepted + "]";
     }
 
-    private void acceptLoop() {
-        while (!closed) {
-            Socket s;
-            try {
-                s = listener.accept();
-            } catch (IOException e) {
-                return;
-            }
-            int id = accepted.getAndIncrement();
-            open.add(s);
-            Thread t = new Thread(() -> serve(s, id), "frame-conn-" + port() + "-" + id);
-            t.setDaemon(true);
-            handlers.add(t);
-            t.start();
-        }
+    private Runnable accepted(Socket s) {
+        int id = accepted.getAndIncrement();
+        return () -> serve(s, id);
     }
 
     private void serve(Socket s, int id) {
@@ -201,8 +169,8 @@ public final class FrameServer implements AutoCloseable {
         } catch (IOException e) {
             clientClosed.incrementAndGet(); // reset by the client, or the server closing
         } finally {
-            quietly(s);
-            open.remove(s);
+            ConnectionThreads.closeQuietly(s);
+            threads.ended(s);
         }
     }
 
@@ -309,13 +277,5 @@ public final class FrameServer implements AutoCloseable {
             throw new EOFException("end of stream mid-frame");
         }
         return payload;
-    }
-
-    private static void quietly(AutoCloseable c) {
-        try {
-            c.close();
-        } catch (Exception ignored) {
-            // closing anyway
-        }
     }
 }
