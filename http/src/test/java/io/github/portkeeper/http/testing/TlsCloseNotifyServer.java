@@ -1,5 +1,6 @@
 package io.github.portkeeper.http.testing;
 
+import io.github.portkeeper.core.testing.ConnectionThreads;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
@@ -16,10 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.KeyStore;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 
 /**
  * An HTTPS keep-alive server (WireMock's self-signed certificate) that closes a connection idle
@@ -34,11 +32,8 @@ public final class TlsCloseNotifyServer implements AutoCloseable {
     private final long idleMillis;
     private final long gapMillis;
     private final ServerSocket listener;
-    private final Thread acceptor;
-    private final Set<Socket> open = ConcurrentHashMap.newKeySet();
-    private final List<Thread> handlers = new CopyOnWriteArrayList<>();
+    private final ConnectionThreads threads;
     private final List<Integer> idleClosedPorts = new CopyOnWriteArrayList<>();
-    private volatile boolean closed;
 
     public TlsCloseNotifyServer(Duration idle, Duration gap) throws Exception {
         KeyStore keyStore = KeyStore.getInstance("JKS");
@@ -52,9 +47,7 @@ public final class TlsCloseNotifyServer implements AutoCloseable {
         this.idleMillis = idle.toMillis();
         this.gapMillis = gap.toMillis();
         this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        this.acceptor = new Thread(this::acceptLoop, "tls-close-notify-" + listener.getLocalPort());
-        acceptor.setDaemon(true);
-        acceptor.start();
+        this.threads = new ConnectionThreads(listener, "tls-close-notify", plain -> () -> serve(plain));
     }
 
     public int port() {
@@ -74,22 +67,6 @@ public final class TlsCloseNotifyServer implements AutoCloseable {
         return List.copyOf(idleClosedPorts);
     }
 
-    private void acceptLoop() {
-        while (!closed) {
-            Socket plain;
-            try {
-                plain = listener.accept();
-            } catch (IOException e) {
-                return;
-            }
-            open.add(plain);
-            Thread t = new Thread(() -> serve(plain), "tls-close-notify-" + port() + "-" + plain.getPort());
-            t.setDaemon(true);
-            handlers.add(t);
-            t.start();
-        }
-    }
-
     private void serve(Socket plain) {
         try {
             plain.setTcpNoDelay(true);
@@ -101,7 +78,7 @@ public final class TlsCloseNotifyServer implements AutoCloseable {
             InputStream in = new BufferedInputStream(tls.getInputStream());
             OutputStream out = tls.getOutputStream();
             byte[] body = "secret".getBytes(StandardCharsets.US_ASCII);
-            while (!closed) {
+            while (!threads.isClosed()) {
                 plain.setSoTimeout((int) idleMillis);
                 int first;
                 try {
@@ -135,38 +112,14 @@ public final class TlsCloseNotifyServer implements AutoCloseable {
         } catch (IOException | InterruptedException e) {
             // Client went away, or the server is closing.
         } finally {
-            try {
-                plain.close();
-            } catch (IOException ignored) {
-                // Closing anyway.
-            }
-            open.remove(plain);
+            ConnectionThreads.closeQuietly(plain);
+            threads.ended(plain);
         }
     }
 
+    /** Closes the listener and every connection, and joins the server's threads (at most 5 s). */
     @Override
     public void close() {
-        closed = true;
-        try {
-            listener.close();
-        } catch (IOException ignored) {
-            // Closing anyway.
-        }
-        for (Socket s : open) {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // Closing anyway.
-            }
-        }
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        try {
-            acceptor.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            for (Thread t : handlers) {
-                t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        threads.close();
     }
 }
