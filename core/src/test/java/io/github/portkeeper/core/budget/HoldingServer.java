@@ -1,5 +1,8 @@
 package io.github.portkeeper.core.budget;
 
+import io.github.portkeeper.core.KernelProbe;
+import io.github.portkeeper.core.SocketTable;
+import io.github.portkeeper.core.TcpState;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -38,9 +41,30 @@ final class HoldingServer implements AutoCloseable {
         return new HoldingServer(ss, echo);
     }
 
-    /** Listens on {@code 127.0.0.1}, on {@code port} (0: any free port), holding connections without echo. */
+    /**
+     * Listens on {@code 127.0.0.1}, on {@code port}, holding connections without echo. Port 0
+     * takes a free port that no socket on this host points at yet: an earlier test's client
+     * socket toward an earlier server on the same port number (in TIME_WAIT for 60 s) would
+     * otherwise count as another process's socket toward this one.
+     */
     static HoldingServer onLoopback(int port) throws IOException {
-        return start(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), false);
+        InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
+        KernelProbe kernel = KernelProbe.linux();
+        if (port != 0 || !kernel.isAvailable()) {
+            return start(address, false);
+        }
+        for (int attempt = 1; ; attempt++) {
+            HoldingServer server = start(address, false);
+            SocketTable table = kernel.snapshot();
+            int pointing = 0;
+            for (TcpState state : TcpState.values()) {
+                pointing += table.countToRemote(state, server.address());
+            }
+            if (pointing == 0 || attempt == 50) {
+                return server;
+            }
+            server.close();
+        }
     }
 
     int port() {
