@@ -13,6 +13,7 @@ import io.github.portkeeper.core.PortBudgetExhaustedException;
 import io.github.portkeeper.core.PortBudgetSnapshot;
 import io.github.portkeeper.core.PortBudgetSnapshot.EndpointBudget;
 import io.github.portkeeper.core.Retirement;
+import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
 import io.github.portkeeper.core.internal.KernelReads;
 import io.github.portkeeper.core.micrometer.PoolMetrics;
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
@@ -552,7 +554,9 @@ class PortBudgetTest {
             }
             // A loaded machine may let the first lease go on before the read it asked for is done.
             await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> KernelReads.count() > readsBefore);
-            assertThat(sockets.portBudget().endpoints().get(e)).isEqualTo(new EndpointBudget(50, 10, 0, 0));
+            assertThat(sockets.portBudget().endpoints().get(e))
+                    .as(() -> "the kernel's sockets toward " + server.address() + " now: " + socketsToward(server.address()))
+                    .isEqualTo(new EndpointBudget(50, 10, 0, 0));
             List<Integer> othersSeen = new ArrayList<>();
             long readsAtChurn;
             try (AutoCloseable noReads = KernelReads.holdReads()) {
@@ -650,5 +654,18 @@ class PortBudgetTest {
 
     private static Gauge budgetGauge(MeterRegistry registry, Endpoint endpoint) {
         return registry.get("portkeeper.ports.budget.used").tag("endpoint", endpoint.toString()).gauge();
+    }
+
+    /** Local ports of the sockets toward {@code remote} by state, for a failure message. */
+    private static String socketsToward(InetSocketAddress remote) {
+        SocketTable table = KernelProbe.linux().snapshot();
+        StringBuilder b = new StringBuilder();
+        for (TcpState state : TcpState.values()) {
+            java.util.Set<Integer> ports = table.localPortsToRemote(state, remote);
+            if (!ports.isEmpty()) {
+                b.append(state).append(' ').append(ports).append("; ");
+            }
+        }
+        return b.length() == 0 ? "none" : b.toString();
     }
 }
