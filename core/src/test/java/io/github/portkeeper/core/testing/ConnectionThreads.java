@@ -40,8 +40,9 @@ public final class ConnectionThreads implements AutoCloseable {
     private volatile boolean closed;
 
     /**
-     * Starts accepting on {@code listener} (bound already); threads are named {@code name-port}
-     * and {@code name-port-clientPort}.
+     * Prepares to accept on {@code listener} (bound already); threads are named
+     * {@code name-port} and {@code name-port-clientPort}. Nothing runs until {@link #start()}, so
+     * a server can store this object in a field first: the threads it starts then see the field.
      */
     public ConnectionThreads(ServerSocket listener, String name, OnAccept onAccept) {
         this.listener = listener;
@@ -49,6 +50,10 @@ public final class ConnectionThreads implements AutoCloseable {
         this.onAccept = onAccept;
         this.acceptor = new Thread(this::acceptLoop, name + "-" + listener.getLocalPort());
         acceptor.setDaemon(true);
+    }
+
+    /** Starts accepting. */
+    public void start() {
         acceptor.start();
     }
 

@@ -109,6 +109,7 @@ public final class ScriptedServer implements AutoCloseable {
         this.maxResponses = b.maxResponses;
         this.listener = new ServerSocket(0, 512, b.bindAddress);
         this.threads = new ConnectionThreads(listener, "scripted-server", this::accepted);
+        threads.start();
     }
 
     public static Builder builder() {

@@ -142,6 +142,7 @@ public final class ScriptedHttpServer implements AutoCloseable {
         this.responder = b.responder;
         this.listener = new ServerSocket(0, 512, InetAddress.getLoopbackAddress());
         this.threads = new ConnectionThreads(listener, "scripted-http", this::accepted);
+        threads.start();
     }
 
     public static Builder builder() {

@@ -48,6 +48,7 @@ public final class TlsCloseNotifyServer implements AutoCloseable {
         this.gapMillis = gap.toMillis();
         this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         this.threads = new ConnectionThreads(listener, "tls-close-notify", plain -> () -> serve(plain));
+        threads.start();
     }
 
     public int port() {

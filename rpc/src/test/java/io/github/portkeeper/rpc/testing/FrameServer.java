@@ -73,6 +73,7 @@ public final class FrameServer implements AutoCloseable {
         listener.setReuseAddress(true);
         listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 256);
         this.threads = new ConnectionThreads(listener, "frame-server", this::accepted);
+        threads.start();
     }
 
     public static FrameServer start(Framing framing) throws IOException {
