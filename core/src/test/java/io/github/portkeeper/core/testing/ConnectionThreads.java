@@ -1,7 +1,6 @@
 package io.github.portkeeper.core.testing;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.List;
@@ -57,12 +56,8 @@ public final class ConnectionThreads implements AutoCloseable {
         acceptor.start();
     }
 
-    public int port() {
+    private int port() {
         return listener.getLocalPort();
-    }
-
-    public InetSocketAddress address() {
-        return new InetSocketAddress(listener.getInetAddress(), listener.getLocalPort());
     }
 
     /** Whether {@link #close()} has begun. */
