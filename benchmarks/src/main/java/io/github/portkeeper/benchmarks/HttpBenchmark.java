@@ -1,16 +1,12 @@
 package io.github.portkeeper.benchmarks;
 
 import com.sun.net.httpserver.HttpServer;
-import io.github.portkeeper.core.PoolConfig;
-import io.github.portkeeper.http.PortkeeperHttpClients;
 import okhttp3.ConnectionPool;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
-import org.apache.hc.client5.http.impl.classic.HttpClients;
-import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -29,11 +25,9 @@ import org.openjdk.jmh.annotations.Warmup;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -55,8 +49,6 @@ import java.util.concurrent.TimeUnit;
 @Fork(value = 1, jvmArgsAppend = "-Dsun.net.httpserver.nodelay=true")
 public class HttpBenchmark {
 
-    private static final byte[] BODY = "hello, keep-alive".getBytes(StandardCharsets.US_ASCII);
-
     @State(Scope.Benchmark)
     public static class Client {
 
@@ -75,30 +67,19 @@ public class HttpBenchmark {
 
         @Setup(Level.Trial)
         public void start() throws IOException {
-            server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 1024);
-            server.createContext("/", ex -> {
-                ex.getRequestBody().readAllBytes();
-                ex.sendResponseHeaders(200, BODY.length);
-                ex.getResponseBody().write(BODY);
-                ex.close();
-            });
-            serverThreads = Executors.newFixedThreadPool(8);
-            server.setExecutor(serverThreads);
-            server.start();
+            serverThreads = KeepAliveSetup.serverThreads();
+            server = KeepAliveSetup.server(serverThreads);
             port = server.getAddress().getPort();
             uri = "http://127.0.0.1:" + port + "/hello";
             switch (client) {
                 case "portkeeper":
-                    http = PortkeeperHttpClients.custom()
-                            .poolConfig(PoolConfig.builder().name("bench").maxPerEndpoint(16).maxTotal(16).build())
-                            .build();
+                    http = KeepAliveSetup.portkeeper();
                     break;
                 case "httpclient-default":
-                    http = HttpClients.custom().setConnectionManager(PoolingHttpClientConnectionManagerBuilder.create()
-                            .setMaxConnPerRoute(16).setMaxConnTotal(16).build()).build();
+                    http = KeepAliveSetup.stock();
                     break;
                 case "okhttp":
-                    okhttp = new OkHttpClient.Builder().connectionPool(new ConnectionPool(16, 5, TimeUnit.MINUTES)).build();
+                    okhttp = new OkHttpClient.Builder().connectionPool(new ConnectionPool(KeepAliveSetup.MAX_CONNECTIONS, 5, TimeUnit.MINUTES)).build();
                     okRequest = new Request.Builder().url(uri).build();
                     break;
                 case "jdk":

@@ -1,16 +1,12 @@
 package io.github.portkeeper.benchmarks;
 
 import com.sun.management.OperatingSystemMXBean;
-import io.github.portkeeper.core.PoolConfig;
-import io.github.portkeeper.http.PortkeeperHttpClients;
 import okhttp3.ConnectionPool;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
-import org.apache.hc.client5.http.impl.classic.HttpClients;
-import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
 
 import java.lang.management.ManagementFactory;
@@ -60,11 +56,9 @@ public final class KeepAliveCpuCost {
         try {
             String uri = "http://127.0.0.1:" + BenchServer.port(server) + "/hello";
             List<Callable<Object>> gets = new ArrayList<>();
-            CloseableHttpClient portkeeper = PortkeeperHttpClients.custom()
-                    .poolConfig(PoolConfig.builder().name("bench").maxPerEndpoint(16).maxTotal(16).build()).build();
-            CloseableHttpClient stock = HttpClients.custom().setConnectionManager(PoolingHttpClientConnectionManagerBuilder.create()
-                    .setMaxConnPerRoute(16).setMaxConnTotal(16).build()).build();
-            OkHttpClient okhttp = new OkHttpClient.Builder().connectionPool(new ConnectionPool(16, 5, TimeUnit.MINUTES)).build();
+            CloseableHttpClient portkeeper = KeepAliveSetup.portkeeper();
+            CloseableHttpClient stock = KeepAliveSetup.stock();
+            OkHttpClient okhttp = new OkHttpClient.Builder().connectionPool(new ConnectionPool(KeepAliveSetup.MAX_CONNECTIONS, 5, TimeUnit.MINUTES)).build();
             Request okRequest = new Request.Builder().url(uri).build();
             java.net.http.HttpClient jdk = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
             java.net.http.HttpRequest jdkRequest = java.net.http.HttpRequest.newBuilder(URI.create(uri)).build();

@@ -1,0 +1,62 @@
+package io.github.portkeeper.benchmarks;
+
+import com.sun.net.httpserver.HttpServer;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.http.PortkeeperHttpClients;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * What the keep-alive harnesses share: the two Apache clients as they are compared (the same
+ * per-route and total limit, HttpClient's defaults otherwise) and the embedded server that
+ * {@link HttpBenchmark} and {@link KeepAliveInTurn} run against.
+ */
+final class KeepAliveSetup {
+
+    /** Connections per route and in total, for every pooled client. */
+    static final int MAX_CONNECTIONS = 16;
+    static final byte[] BODY = "hello, keep-alive".getBytes(StandardCharsets.US_ASCII);
+
+    private KeepAliveSetup() {
+    }
+
+    static CloseableHttpClient portkeeper() {
+        return PortkeeperHttpClients.custom()
+                .poolConfig(PoolConfig.builder().name("bench").maxPerEndpoint(MAX_CONNECTIONS).maxTotal(MAX_CONNECTIONS).build())
+                .build();
+    }
+
+    static CloseableHttpClient stock() {
+        return HttpClients.custom().setConnectionManager(PoolingHttpClientConnectionManagerBuilder.create()
+                .setMaxConnPerRoute(MAX_CONNECTIONS).setMaxConnTotal(MAX_CONNECTIONS).build()).build();
+    }
+
+    /**
+     * A JDK {@code HttpServer} on loopback answering every request with {@link #BODY}, on
+     * {@code workers} threads; started. Its sockets set {@code TCP_NODELAY} only if the JVM runs
+     * with {@code -Dsun.net.httpserver.nodelay=true} (read once, when the JDK's server is first used).
+     */
+    static HttpServer server(ExecutorService workers) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 1024);
+        server.createContext("/", ex -> {
+            ex.getRequestBody().readAllBytes();
+            ex.sendResponseHeaders(200, BODY.length);
+            ex.getResponseBody().write(BODY);
+            ex.close();
+        });
+        server.setExecutor(workers);
+        server.start();
+        return server;
+    }
+
+    static ExecutorService serverThreads() {
+        return Executors.newFixedThreadPool(8);
+    }
+}
