@@ -10,10 +10,11 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Tallies a pool's events, cheaply enough for workloads of many thousands of leases, and keeps
- * every close and retirement with the {@link System#nanoTime()} it was reported at. It counts
- * what the Micrometer binding counts: {@code timewait.caused} is {@link #timeWaitCaused()}
- * (connections that ended {@link Ending#LOCAL}), {@code timewait.avoided} is
- * {@link #timeWaitAvoided()}.
+ * every close and retirement with the {@link System#nanoTime()} it was reported at.
+ * {@link #timeWaitCaused()} is what the Micrometer binding's {@code timewait.caused} counts
+ * (connections that ended {@link Ending#LOCAL}); {@link #timeWaitAvoided()} is the design's
+ * formula for {@code timewait.avoided}, leases minus TIME_WAIT caused, which the counter reaches
+ * once every connection has ended and none was discarded as broken.
  *
  * <pre>{@code
  * TallyListener tally = new TallyListener();
@@ -212,9 +213,12 @@ public final class TallyListener implements PoolListener {
     }
 
     /**
-     * Returns what a connection-per-request client would have left behind and the pool did not.
+     * Returns what a connection-per-request client would have left behind and the pool did not:
+     * leases minus TIME_WAIT caused. The {@code portkeeper.timewait.avoided} counter credits a new
+     * connection only when it ends, and never one discarded as broken, so it is lower while
+     * connections are open and after broken ones.
      *
-     * @return what {@code portkeeper.timewait.avoided} counts
+     * @return leases minus {@link #timeWaitCaused()}
      */
     public long timeWaitAvoided() {
         return leases() - timeWaitCaused();

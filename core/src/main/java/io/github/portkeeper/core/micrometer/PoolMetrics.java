@@ -436,7 +436,7 @@ public final class PoolMetrics implements MeterBinder {
                     break;
                 case ABORTED:
                     m.closedAborted.increment();
-                    avoided.increment();
+                    countAvoided(reason); // reset under a holder that gave up on it: broken, like PEER and RESET
                     break;
                 case LOCAL:
                     m.closedLocal.increment();
