@@ -15,7 +15,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ExtensionContext.Namespace;
 
 /**
- * A JUnit 5 extension that checks, after each test, what the test left in the kernel's socket
+ * A JUnit Jupiter extension that checks, after each test, what the test left in the kernel's socket
  * table toward a server: no new client TIME_WAIT (the client never closed first), no client
  * CLOSE_WAIT (it closed every connection the server closed), no lease still held, and a pool's
  * {@code timewait.caused} equal to the kernel's count. It works for any client: the checks read

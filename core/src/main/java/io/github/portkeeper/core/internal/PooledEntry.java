@@ -121,7 +121,7 @@ public final class PooledEntry<C> {
         return STATE.compareAndSet(this, IDLE, WATCHED);
     }
 
-    /** WATCHED → LEASED: a leaser or the watcher takes a watched connection; the winner reads it. */
+    /** WATCHED → LEASED: a leaser takes a watched connection back (the watcher uses {@link #watched2draining}); the winner reads it. */
     boolean watched2claim() {
         return STATE.compareAndSet(this, WATCHED, LEASED);
     }
