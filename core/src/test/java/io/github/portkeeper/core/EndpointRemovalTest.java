@@ -195,6 +195,26 @@ class EndpointRemovalTest {
         }
     }
 
+    @Test
+    void listenersHearOfARemovalOffTheWatchersThread() throws IOException {
+        try (Pool<Object> p = realTimePool(Duration.ofMillis(300))) {
+            java.util.concurrent.atomic.AtomicReference<String> heardOn = new java.util.concurrent.atomic.AtomicReference<>();
+            p.addListener(new PoolListener() {
+                @Override
+                public void endpointRemoved(Endpoint endpoint) {
+                    heardOn.set(Thread.currentThread().getName());
+                }
+            });
+            try (Lease<Object> lease = p.lease(endpoint(1))) {
+                lease.retire();
+            }
+            // Forgotten by the shared watcher's walk; listeners are user code and never run on
+            // that thread (a slow one would stall the watching of every pool).
+            await().atMost(Duration.ofSeconds(10)).until(() -> heardOn.get() != null);
+            assertThat(heardOn.get()).as("the thread that ran endpointRemoved").isNotEqualTo("portkeeper-watcher");
+        }
+    }
+
     private static long usedHeapAfterGc() {
         long used = Long.MAX_VALUE;
         for (int i = 0; i < 4; i++) {

@@ -134,6 +134,11 @@ final class Listeners {
     }
 
     void endpointRemoved(Endpoint endpoint) {
+        if (IdleWatcher.shared().onWatcherThread()) {
+            // Listeners are user code: never on the shared watcher's thread (in order, on its worker).
+            IdleWatcher.shared().offload(() -> endpointRemoved(endpoint));
+            return;
+        }
         for (PoolListener l : all) {
             try {
                 l.endpointRemoved(endpoint);

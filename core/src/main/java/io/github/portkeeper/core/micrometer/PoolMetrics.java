@@ -290,6 +290,11 @@ public final class PoolMetrics implements MeterBinder {
      * so the registry follows the live endpoints, not every endpoint ever seen.
      */
     private void forget(Endpoint e) {
+        if (pool.endpoints().contains(e)) {
+            // Back already (a lease since the removal, which housekeeping reports a moment
+            // later): its meters are live again; dropping them would restart its counters.
+            return;
+        }
         addresses.remove(e);
         if (perEndpoint.remove(e) == null || !endpointTag) {
             return;
