@@ -59,11 +59,11 @@ public interface Connector<C> {
 
     /**
      * Checks a connection taken from the idle set before it is leased (the validation hook).
-     * Returning {@code false} discards it and the pool tries another. Keep it cheap: it runs on
-     * every reuse. The default accepts every connection.
+     * Returning {@code false} retires it by the pool's {@link Retirement} policy and the pool
+     * tries another. Keep it cheap: it runs on every reuse. The default accepts every connection.
      *
      * @param connection an idle connection about to be leased
-     * @return {@code true} to lease it, {@code false} to discard it
+     * @return {@code true} to lease it, {@code false} to retire it
      */
     default boolean validate(C connection) {
         return true;
@@ -72,7 +72,8 @@ public interface Connector<C> {
     /**
      * Asks the peer to close the connection at the protocol level (HTTP {@code Connection: close}
      * on a last request, Redis {@code QUIT}), for {@link Retirement.Policy#REQUEST_PEER_CLOSE}.
-     * Called on an idle connection by a pool thread; returns {@code false} if the protocol has no
+     * Called on an idle connection, on the thread that retires it (often the one closing its
+     * last lease), never on the idle watcher's thread; returns {@code false} if the protocol has no
      * goodbye (the pool then just awaits the peer's FIN). Any response bytes the goodbye provokes
      * are drained and discarded by the pool. The default has none.
      *
@@ -88,8 +89,8 @@ public interface Connector<C> {
     /**
      * Whether the protocol can ask the peer to close on a connection's last use (HTTP's
      * {@code Connection: close} on a request). If so, a connection past its lifetime or lease
-     * budget is leased once more with {@link Lease#isLastUse()} set, instead of being retired
-     * while idle. Default {@code false}.
+     * budget is leased once more with {@link Lease#isLastUse()} set, if a lease comes for it within
+     * about a second; otherwise it is retired while idle. Default {@code false}.
      *
      * @return {@code true} if leases may be marked as a connection's last use
      */

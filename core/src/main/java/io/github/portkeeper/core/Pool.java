@@ -21,7 +21,9 @@ import java.util.Optional;
  * }</pre>
  *
  * <p>Thread-safe. One daemon thread per JVM, shared by every pool and running only while there is
- * something to watch, watches idle connections and does the housekeeping.
+ * something to watch, watches idle connections and does the housekeeping; two more daemon
+ * threads run only while they have work: one for listener events and closes the watcher hands
+ * off, one for reading the kernel's socket table for the port budget.
  *
  * @param <C> the connection type
  */
@@ -54,8 +56,7 @@ public final class Pool<C> implements AutoCloseable {
      *
      * @param endpoint where the connection goes
      * @return the lease; close it (try-with-resources) to give the connection back
-     * @throws IOException a {@link PoolException} as for {@link #lease(Endpoint, Duration)}, or an
-     *         {@link java.io.InterruptedIOException} if the thread was interrupted while waiting
+     * @throws IOException a {@link PoolException} as for {@link #lease(Endpoint, Duration)}
      */
     public Lease<C> lease(Endpoint endpoint) throws IOException {
         return lease(endpoint, engine.config().leaseTimeout());
@@ -69,10 +70,13 @@ public final class Pool<C> implements AutoCloseable {
      * @param timeout  how long to wait at most
      * @return the lease; close it (try-with-resources) to give the connection back
      * @throws LeaseTimeoutException   if none became available in time
+     * @throws PortBudgetExhaustedException if the port budget toward the endpoint stayed spent
+     *                                 for the whole timeout
      * @throws ConnectFailedException  if opening a new connection failed
      * @throws PoolClosedException     if the pool is or gets closed
-     * @throws java.io.InterruptedIOException if the thread was interrupted while waiting (its
-     *                                 interrupt status is kept)
+     * @throws PoolException           with an {@link java.io.InterruptedIOException} as its cause
+     *                                 if the thread was interrupted while waiting (its interrupt
+     *                                 status is kept); or another lease failure, naming the endpoint
      */
     public Lease<C> lease(Endpoint endpoint, Duration timeout) throws IOException {
         Objects.requireNonNull(endpoint, "endpoint");
@@ -151,8 +155,8 @@ public final class Pool<C> implements AutoCloseable {
 
     /**
      * The endpoints the pool currently knows. An endpoint that has had no connection, no waiter
-     * and no TIME_WAIT of the pool's (in the last 60 seconds) for {@code maxIdleTime} is
-     * forgotten by housekeeping, so the pool's memory follows its live endpoints; a later lease
+     * and no TIME_WAIT of the pool's (in the last 60 seconds) for {@code maxIdleTime}, and no
+     * limit of its own ({@link #setMaxPerEndpoint(Endpoint, int)}), is forgotten by housekeeping, so the pool's memory follows its live endpoints; a later lease
      * brings it back.
      *
      * @return a live, unmodifiable view

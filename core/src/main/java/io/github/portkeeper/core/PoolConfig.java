@@ -236,7 +236,8 @@ public final class PoolConfig {
     }
 
     /**
-     * The time source of every deadline and duration the pool measures.
+     * The time source of connection ages: lifetime, idle expiry and leak detection (lease waits
+     * and connect times use {@link System#nanoTime()}).
      *
      * @return the ticker, never {@code null}
      */
@@ -313,7 +314,8 @@ public final class PoolConfig {
 
         /**
          * How long a lease waits for a connection before failing with a
-         * {@link LeaseTimeoutException}. Default 10 s.
+         * {@link LeaseTimeoutException} (or a {@link PortBudgetExhaustedException} if the port
+         * budget was what it waited for). Default 10 s.
          *
          * @param leaseTimeout a positive duration (checked by {@link #build()})
          * @return this builder

@@ -54,7 +54,9 @@ public interface PoolListener {
     }
 
     /**
-     * A lease was refused without waiting its timeout out (pool closed, interrupted, budget spent).
+     * A lease failed other than by its timeout: the pool was closed, the thread interrupted, the
+     * connect failed or a connect guard refused it, validation threw, or the port budget stayed
+     * spent for the whole timeout. A failed connect is also reported by {@link #connectFailed}.
      *
      * @param endpoint the lease's endpoint
      * @param reason   the exception the lease failed with
@@ -93,8 +95,9 @@ public interface PoolListener {
     }
 
     /**
-     * The pool forgot {@code endpoint}: it has no connection, no waiter and no recent TIME_WAIT
-     * toward it any more. A metrics binding drops the endpoint's meters; a later lease of the
+     * The pool forgot {@code endpoint}: it has no connection, no waiter, no recent TIME_WAIT and
+     * no limit of its own toward it any more. Heard a moment after the pool forgot it (off the
+     * watcher's thread); a lease since then may have brought it back. A metrics binding drops the endpoint's meters; a later lease of the
      * endpoint starts afresh (and reports events for it again).
      *
      * @param endpoint the endpoint forgotten

@@ -5,8 +5,9 @@ import java.util.Objects;
 
 /**
  * How a connection the pool no longer wants leaves: its retirement policy. Connections retire
- * when they have been idle too long, outlived their lifetime, were asked to by
- * {@link Lease#retire()}, or the pool shrinks or closes.
+ * when they have been idle too long, outlived their lifetime or lease budget, failed
+ * validation, were asked to by {@link Lease#retire()} or {@link Pool#retireIdle}, or made room
+ * for a new connection; when the pool closes, they end by the fallback at once.
  *
  * <p>Only the side that sends the first FIN keeps a TIME_WAIT socket (60 s on Linux), so the
  * default, {@link #awaitPeer(Duration)}, stops leasing the connection and lets the server close

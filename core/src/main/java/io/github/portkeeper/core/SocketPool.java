@@ -60,7 +60,8 @@ public final class SocketPool implements AutoCloseable {
      * @param port the server's TCP port
      * @return a socket; closing it gives the connection back to the pool
      * @throws IOException a {@link PoolException} naming the endpoint (connect failed, lease
-     *         timeout, pool closed), or an {@link java.io.InterruptedIOException}
+     *         timeout, pool closed; an interrupt while waiting is its cause, an
+     *         {@link java.io.InterruptedIOException})
      */
     public Socket socket(String host, int port) throws IOException {
         return socket(Endpoint.of(host, port));
@@ -73,7 +74,8 @@ public final class SocketPool implements AutoCloseable {
      * @param endpoint the server
      * @return a socket; closing it gives the connection back to the pool
      * @throws IOException a {@link PoolException} naming the endpoint (connect failed, lease
-     *         timeout, pool closed), or an {@link java.io.InterruptedIOException}
+     *         timeout, pool closed; an interrupt while waiting is its cause, an
+     *         {@link java.io.InterruptedIOException})
      */
     public Socket socket(Endpoint endpoint) throws IOException {
         Lease<SocketChannel> lease = pool.lease(endpoint);

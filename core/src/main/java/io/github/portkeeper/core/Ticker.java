@@ -1,8 +1,9 @@
 package io.github.portkeeper.core;
 
 /**
- * A source of monotonic nanoseconds. The pool reads time only through a ticker, so tests can
- * drive lifetime, idle expiry and leak detection with a fake one instead of sleeping.
+ * A source of monotonic nanoseconds. The pool reads the ages it acts on through a ticker
+ * (lifetime, idle expiry, leak detection), so tests can drive them with a fake one instead of
+ * sleeping; how long a lease waits and a connect takes is measured with {@link System#nanoTime()}.
  *
  * <p>Implementations must be safe for concurrent use.
  */
