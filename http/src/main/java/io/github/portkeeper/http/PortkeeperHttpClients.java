@@ -27,7 +27,8 @@ import java.util.function.Consumer;
  *         .build();
  * }</pre>
  *
- * <p>Requests that fail because a reused connection turned out dead (no response received) are
+ * <p>Requests that fail because a reused connection turned out dead (no response received, or
+ * garbage where a response head should be) are
  * retried once on a fresh connection through a Resilience4j {@link Retry} when they are
  * idempotent; a non-idempotent request is never re-sent. HttpClient's own retry handler is
  * replaced by this one.
@@ -38,7 +39,7 @@ public final class PortkeeperHttpClients {
     }
 
     /**
-     * A client with the default settings: {@link PoolConfig#defaults()}, HttpClient's default
+     * A client with the default settings: {@link PoolConfig#defaults()} named {@code "http"}, HttpClient's default
      * connection config, the dead-connection retry on.
      *
      * @return a new client; closing it closes its pool
@@ -84,7 +85,7 @@ public final class PortkeeperHttpClients {
         /**
          * The pool's limits and policies ({@code maxPerEndpoint} is the per-route limit, and
          * {@code leaseTimeout} HttpClient's connection request timeout). Default
-         * {@link PoolConfig#defaults()}.
+         * {@link PoolConfig#defaults()} named {@code "http"}.
          *
          * @param poolConfig the pool's settings
          * @return this builder

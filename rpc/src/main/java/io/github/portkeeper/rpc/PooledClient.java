@@ -60,7 +60,8 @@ public final class PooledClient<T> implements AutoCloseable {
     }
 
     /**
-     * Discards the connection when it is given back (with RST: no TIME_WAIT). Call it when the
+     * Discards the connection when it is given back (with RST, no TIME_WAIT, unless the retirement
+     * policy is {@code LOCAL}). Call it when the
      * exchange failed in a way the socket could not see (a response the client could not parse, a
      * timeout the client handled).
      */

@@ -36,18 +36,21 @@ import java.util.Optional;
  * }</pre>
  *
  * <p><b>Failures.</b> A call fails with an {@link RpcException} naming the endpoint (see its table),
- * or an {@link java.io.InterruptedIOException} if the thread is interrupted. After a timeout, a
+ * or an {@link java.io.InterruptedIOException} if the thread is interrupted during the exchange
+ * (an interrupt while it waits for a connection fails it with an {@link RpcConnectException}
+ * whose cause says so). A codec that rejects a request throws before anything is sent. After a timeout, a
  * lost connection or a protocol error the connection is discarded, never reused: its stream may
  * be out of step.
  *
  * <p><b>Close ownership.</b> Connections retire by {@code REQUEST_PEER_CLOSE} when the codec has a
  * {@linkplain RpcCodec#goodbye() goodbye}, else by {@code AWAIT_PEER}; discarded ones are reset
- * (no TIME_WAIT on either side for those).
+ * (no TIME_WAIT on either side for those) unless the retirement policy is {@code LOCAL}.
  *
  * <p><b>Resilience.</b> With a circuit breaker configured, each endpoint has its own; while it is
  * open, calls fail at once with {@link RpcCircuitOpenException} and no connect is attempted.
  * Idempotent calls are retried (by default up to 3 attempts) when the failure was
- * {@linkplain RpcException#isRetrySafe() retry safe}, on a fresh connection.
+ * {@linkplain RpcException#isRetrySafe() retry safe}; after a dead reused connection the retry
+ * takes a new one.
  *
  * <p>Thread-safe: share one client; each call uses one connection exclusively.
  *
@@ -154,7 +157,8 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
      * @return the decoded response
      * @throws IOException an {@link RpcException} naming the endpoint, or an
      *         {@link java.io.InterruptedIOException} if the thread was interrupted
-     * @throws IllegalArgumentException if {@code timeout} is zero or negative
+     * @throws IllegalArgumentException if {@code timeout} is zero or negative, or if the codec
+     *         rejects the request (nothing is sent)
      */
     public Resp call(Endpoint endpoint, Req request, Duration timeout, Idempotency idempotency) throws IOException {
         Objects.requireNonNull(endpoint, "endpoint");
@@ -231,7 +235,10 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         return Optional.ofNullable(retryRegistry);
     }
 
-    /** Closes the pool (see {@link Pool#close()}); calls in flight complete, new ones fail. Idempotent. */
+    /**
+     * Closes the pool (see {@link Pool#close()}): calls holding a connection complete; calls
+     * waiting for one, and new ones, fail. Idempotent.
+     */
     @Override
     public void close() {
         pool.close();

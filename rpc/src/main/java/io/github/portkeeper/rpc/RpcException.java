@@ -12,7 +12,7 @@ import java.io.IOException;
  *   <caption>Call failures</caption>
  *   <tr><th>exception</th><th>what happened</th><th>connection</th></tr>
  *   <tr><td>{@link RpcConnectException}</td><td>no connection could be opened; the request was not sent</td><td>none</td></tr>
- *   <tr><td>{@link RpcTimeoutException}</td><td>no complete response within the call's timeout (or no free connection in time)</td><td>discarded</td></tr>
+ *   <tr><td>{@link RpcTimeoutException}</td><td>no complete response within the call's timeout (or no free connection in time)</td><td>discarded (none if no connection became free)</td></tr>
  *   <tr><td>{@link RpcConnectionLostException}</td><td>the peer closed or reset the connection before the response was complete</td><td>discarded</td></tr>
  *   <tr><td>{@link RpcProtocolException}</td><td>the response could not be decoded, or exceeded the codec's maximum frame size</td><td>discarded</td></tr>
  *   <tr><td>{@link RpcCircuitOpenException}</td><td>the endpoint's circuit breaker is open; nothing was attempted</td><td>none</td></tr>

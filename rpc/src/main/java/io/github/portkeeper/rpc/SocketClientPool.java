@@ -41,7 +41,8 @@ import java.util.function.Predicate;
  * </ul>
  *
  * <p>Retirement is {@code REQUEST_PEER_CLOSE} when a goodbye is given (the goodbye runs on the
- * idle connection, on the pool's thread: it should only write), else {@code AWAIT_PEER}.
+ * idle connection, on the thread that retires it, often one returning or borrowing a client,
+ * never the idle watcher's: it should only write), else {@code AWAIT_PEER}.
  *
  * <p>Thread-safe; each {@link PooledClient} is for one thread at a time.
  *
@@ -77,8 +78,9 @@ public final class SocketClientPool<T> implements AutoCloseable {
     @FunctionalInterface
     public interface Goodbye<T> {
         /**
-         * Writes the goodbye on an idle, retiring connection. Runs on the pool's thread, under
-         * the goodbye timeout: it should only write, not wait for a reply.
+         * Writes the goodbye on an idle, retiring connection. Runs on the thread that retires it
+         * (never the idle watcher's), under the goodbye timeout: it should only write, not wait
+         * for a reply.
          *
          * @param client the connection's client
          * @throws IOException if the write fails; the connection is then closed at once, by the
@@ -134,7 +136,8 @@ public final class SocketClientPool<T> implements AutoCloseable {
      * @return the borrowed client; close it (try-with-resources) to give it back
      * @throws io.github.portkeeper.core.PoolException naming the endpoint, if none could be had
      *         (connect failed, lease timeout, pool closed)
-     * @throws IOException the declared type of the above, or an I/O error of the client factory
+     * @throws IOException the declared type of the above; a failure of the client factory comes
+     *         as a {@link io.github.portkeeper.core.ConnectFailedException} with it as the cause
      */
     public PooledClient<T> borrow(Endpoint endpoint) throws IOException {
         Lease<ClientConnection<T>> lease = pool.lease(endpoint);
@@ -188,7 +191,8 @@ public final class SocketClientPool<T> implements AutoCloseable {
         }
 
         /**
-         * Checked before an idle client is lent again (keep it cheap); {@code false} discards it.
+         * Checked before an idle client is lent again (keep it cheap); {@code false} retires it
+         * by the retirement policy and another is tried.
          * Default: all usable.
          *
          * @param isUsable the check; not {@code null}
