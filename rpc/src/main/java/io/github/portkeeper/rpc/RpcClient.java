@@ -36,9 +36,10 @@ import java.util.Optional;
  * }</pre>
  *
  * <p><b>Failures.</b> A call fails with an {@link RpcException} naming the endpoint (see its table),
- * or an {@link java.io.InterruptedIOException} if the thread is interrupted during the exchange
- * (an interrupt while it waits for a connection fails it with an {@link RpcConnectException}
- * whose cause says so). A codec that rejects a request throws before anything is sent. After a timeout, a
+ * or an {@link java.io.InterruptedIOException} if the thread is interrupted (while it waits for
+ * or opens a connection, too; an interrupt is never retried and never counts against the
+ * endpoint's circuit breaker). A codec that rejects a request throws before anything is sent.
+ * After a timeout, a
  * lost connection or a protocol error the connection is discarded, never reused: its stream may
  * be out of step.
  *

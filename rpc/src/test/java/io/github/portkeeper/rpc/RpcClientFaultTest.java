@@ -187,6 +187,44 @@ class RpcClientFaultTest {
         assertThat(client.pool().stats().idle()).isZero();
     }
 
+    @Test
+    void aCallInterruptedWhileWaitingForAConnectionFailsWithInterruptedIOException() throws Exception {
+        server = FrameServer.start(Framing.LINES);
+        Endpoint endpoint = Endpoint.of(server.host(), server.port());
+        RpcClient<String, String> lines = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().maxPerEndpoint(1).listener(tally).build()).noRetry().build();
+        client = lines;
+        assertThat(lines.call(endpoint, "warm-up", TIMEOUT)).isEqualTo("warm-up");
+        server.inject(Fault.STALL);
+        java.util.concurrent.CompletableFuture<Void> holder = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                lines.call(endpoint, "hold", Duration.ofSeconds(3)); // holds the one connection until it times out
+            } catch (IOException expected) {
+                // RpcTimeoutException
+            }
+        });
+        await().atMost(Duration.ofSeconds(5)).until(() -> lines.pool().stats().active() == 1);
+
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread waiter = new Thread(() -> {
+            try {
+                lines.call(endpoint, "wait", Duration.ofSeconds(10));
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        waiter.start();
+        await().atMost(Duration.ofSeconds(5)).until(() -> lines.pool().stats().pending() == 1);
+        waiter.interrupt();
+        waiter.join(5_000);
+
+        assertThat(waiter.isAlive()).as("the interrupted caller is still waiting").isFalse();
+        assertThat(failure.get()).as("what the interrupted call failed with")
+                .isInstanceOf(java.io.InterruptedIOException.class)
+                .hasMessageContaining(endpoint.toString());
+        holder.get(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
     // ------------------------------------------------------------------ helpers
 
     /** One string-in, string-out call, whichever the framing. */

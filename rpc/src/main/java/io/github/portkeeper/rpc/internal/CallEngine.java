@@ -169,11 +169,17 @@ public final class CallEngine<Req, Resp> {
             throw new RpcTimeoutException(endpoint, "No connection to " + endpoint + " became free within the call timeout of "
                     + timeout.toMillis() + " ms: " + e.getMessage(), e, false, 0);
         } catch (ConnectFailedException e) {
-            throw new RpcConnectException(endpoint, e.getMessage(), e, true);
+            // A connect cut short by an interrupt says nothing about the endpoint: not retried, not counted.
+            throw e.getCause() instanceof IOException
+                    ? interruptedOr((IOException) e.getCause(), endpoint, () -> new RpcConnectException(endpoint, e.getMessage(), e, true))
+                    : new RpcConnectException(endpoint, e.getMessage(), e, true);
         } catch (PoolClosedException e) {
             throw new RpcException(endpoint, "RpcClient '" + pool.name() + "' is closed; cannot call " + endpoint, e, false);
         } catch (PoolException e) {
-            throw new RpcConnectException(endpoint, "No connection to " + endpoint + ": " + e.getMessage(), e, false);
+            // The pool reports an interrupt while waiting as a PoolException caused by it.
+            throw e.getCause() instanceof InterruptedIOException
+                    ? interruptedOr((IOException) e.getCause(), endpoint, () -> e)
+                    : new RpcConnectException(endpoint, "No connection to " + endpoint + ": " + e.getMessage(), e, false);
         }
     }
 
