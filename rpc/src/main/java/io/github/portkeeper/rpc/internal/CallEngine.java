@@ -170,17 +170,19 @@ public final class CallEngine<Req, Resp> {
                     + timeout.toMillis() + " ms: " + e.getMessage(), e, false, 0);
         } catch (ConnectFailedException e) {
             // A connect cut short by an interrupt says nothing about the endpoint: not retried, not counted.
-            throw e.getCause() instanceof IOException
-                    ? interruptedOr((IOException) e.getCause(), endpoint, () -> new RpcConnectException(endpoint, e.getMessage(), e, true))
-                    : new RpcConnectException(endpoint, e.getMessage(), e, true);
+            throw interruptedOr(causeOf(e), endpoint, () -> new RpcConnectException(endpoint, e.getMessage(), e, true));
         } catch (PoolClosedException e) {
             throw new RpcException(endpoint, "RpcClient '" + pool.name() + "' is closed; cannot call " + endpoint, e, false);
         } catch (PoolException e) {
             // The pool reports an interrupt while waiting as a PoolException caused by it.
-            throw e.getCause() instanceof InterruptedIOException
-                    ? interruptedOr((IOException) e.getCause(), endpoint, () -> e)
-                    : new RpcConnectException(endpoint, "No connection to " + endpoint + ": " + e.getMessage(), e, false);
+            throw interruptedOr(causeOf(e), endpoint,
+                    () -> new RpcConnectException(endpoint, "No connection to " + endpoint + ": " + e.getMessage(), e, false));
         }
+    }
+
+    /** What a pool failure wraps, if it is an I/O failure (an interrupt, a connect error), else the failure itself. */
+    private static IOException causeOf(PoolException e) {
+        return e.getCause() instanceof IOException ? (IOException) e.getCause() : e;
     }
 
     private Duration leaseWait(Endpoint endpoint, Duration timeout, long deadline) throws RpcTimeoutException {
