@@ -8,14 +8,18 @@ import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.core5.http.HttpHeaders;
+import org.apache.hc.core5.http.io.SocketConfig;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
 import org.apache.hc.core5.io.CloseMode;
 import org.apache.hc.core5.util.Timeout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -26,7 +30,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * Cancelling a request that waits for a connection aborts the wait at once, and closing the
  * manager with {@link CloseMode#IMMEDIATE} aborts requests in flight, as with HttpClient's own
- * manager.
+ * manager. So does cancelling a request whose response is still being read, even when the server
+ * announced it would close the connection after that response.
  */
 class CancelAndShutdownTest {
 
@@ -90,5 +95,41 @@ class CancelAndShutdownTest {
         assertThatThrownBy(() -> inFlight.get(SLOW.toMillis() / 2, TimeUnit.MILLISECONDS)).isInstanceOf(ExecutionException.class);
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(SLOW.dividedBy(2));
         await().atMost(Duration.ofSeconds(5)).until(() -> manager.pool().stats().active() == 0);
+    }
+
+    @Test
+    void cancellingARequestWhoseResponseAnnouncedCloseWakesItsBlockedBodyRead() throws Exception {
+        // The head says the server will close after this response, the body never completes.
+        byte[] head = ("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 100000\r\n\r\npartial")
+                .getBytes(StandardCharsets.US_ASCII);
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder()
+                .responder(r -> new Reply(head, Duration.ZERO, false)).start());
+        leaks.track(server.address());
+        PortkeeperConnectionManager manager = leaks.track(PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name("cancel-body").build())
+                .setDefaultSocketConfig(SocketConfig.custom().setSoTimeout(Timeout.ofSeconds(60)).build()).build());
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager)
+                .disableAutomaticRetries().build());
+
+        HttpGet get = new HttpGet(server.url("/"));
+        CountDownLatch headRead = new CountDownLatch(1);
+        CompletableFuture<byte[]> reading = CompletableFuture.supplyAsync(() -> {
+            try {
+                return client.execute(get, r -> {
+                    assertThat(r.getFirstHeader(HttpHeaders.CONNECTION).getValue()).isEqualTo("close");
+                    headRead.countDown();
+                    return EntityUtils.toByteArray(r.getEntity());
+                });
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertThat(headRead.await(10, TimeUnit.SECONDS)).isTrue();
+
+        long start = System.nanoTime();
+        get.cancel();
+        assertThatThrownBy(() -> reading.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+        await().atMost(Duration.ofSeconds(10)).until(() -> manager.pool().stats().active() == 0);
     }
 }

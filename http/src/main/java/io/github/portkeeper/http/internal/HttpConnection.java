@@ -26,6 +26,11 @@ public final class HttpConnection {
     long releasedAt;
     /** Until when HttpClient's keep-alive strategy allows reuse (System.nanoTime), or Long.MAX_VALUE. */
     long reusableUntil = Long.MAX_VALUE;
+    /**
+     * The thread running the current exchange; null between leases. Volatile: a cancel reads it
+     * from another thread, to know that a reader may be blocked on the connection.
+     */
+    volatile Thread exchangeThread;
 
     HttpConnection(PortkeeperManagedConnection conn) {
         this.conn = conn;

@@ -85,6 +85,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
 
     /** Records a reusable connection's return: its user token, when, and until when it may be reused. */
     public static void released(HttpConnection c, Object state, long now, long reusableUntil) {
+        c.exchangeThread = null; // an idle connection keeps no thread reachable
         c.state = state;
         c.releasedAt = now;
         c.reusableUntil = reusableUntil;
@@ -136,6 +137,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         }
         context.setAttribute(REUSED_ATTRIBUTE, lease.isReused());
         context.setAttribute(KeepAliveHintStrategy.CONNECTION_ATTRIBUTE, c);
+        c.exchangeThread = Thread.currentThread();
         c.closeExpected = false;
         c.keepAliveHintMillis = -1;
         ClassicHttpResponse response = executor.execute(request, c.conn, context);
@@ -199,6 +201,11 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
      * another thread), to disconnect it before a retry that needs a new one (GRACEFUL), or on
      * shutdown. From then on the endpoint reports itself disconnected. The socket is closed by
      * the pool's close path, so the ending is recorded; see {@link #discard(Lease, boolean)}.
+     *
+     * <p>An IMMEDIATE close from a thread other than the one that ran the exchange is a cancel:
+     * that thread may be blocked reading the body, so the connection is aborted at once, even if
+     * the server announced it would close it (retiring would leave the reader blocked until the
+     * server sent the rest, and then share the stream with the pool's drain).
      */
     @Override
     public void close(CloseMode closeMode) {
@@ -209,6 +216,10 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         disconnected = true;
         discarded = true;
         HttpConnection c = lease.connection();
+        if (closeMode == CloseMode.IMMEDIATE && c.used && c.exchangeThread != Thread.currentThread()) {
+            abort(lease, c);
+            return;
+        }
         // A graceful close of a clean connection (nothing unread, here or in the socket's stream
         // state) can let the server close first; anything else may be mid-exchange: RST.
         boolean clean = closeMode == CloseMode.GRACEFUL && c.used && c.conn.isOpen() && c.conn.isConsistent()
@@ -229,9 +240,13 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         } else if (c.closeExpected || consistent) {
             lease.retire();
         } else {
-            lease.abort();
-            c.conn.wakeAfterAbort(); // a reader blocked on it (a cancel from another thread) fails at once
+            abort(lease, c);
         }
+    }
+
+    private static void abort(Lease<HttpConnection> lease, HttpConnection c) {
+        lease.abort();
+        c.conn.wakeAfterAbort(); // a reader blocked on it (a cancel from another thread) fails at once
     }
 
     @Override
