@@ -97,39 +97,60 @@ class CancelAndShutdownTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> manager.pool().stats().active() == 0);
     }
 
+    /** A request whose response head says the server will close after it, and whose body never completes. */
+    private final class AnnouncedCloseStalledBody {
+        final PortkeeperConnectionManager manager;
+        final HttpGet get;
+        final CompletableFuture<byte[]> reading;
+
+        AnnouncedCloseStalledBody(String name) throws Exception {
+            byte[] head = ("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 100000\r\n\r\npartial")
+                    .getBytes(StandardCharsets.US_ASCII);
+            ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder()
+                    .responder(r -> new Reply(head, Duration.ZERO, false)).start());
+            leaks.track(server.address());
+            manager = PortkeeperConnectionManager.builder()
+                    .setPoolConfig(PoolConfig.builder().name(name).build())
+                    .setDefaultSocketConfig(SocketConfig.custom().setSoTimeout(Timeout.ofSeconds(60)).build()).build();
+            CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager)
+                    .disableAutomaticRetries().build());
+            get = new HttpGet(server.url("/"));
+            CountDownLatch headRead = new CountDownLatch(1);
+            reading = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return client.execute(get, r -> {
+                        assertThat(r.getFirstHeader(HttpHeaders.CONNECTION).getValue()).isEqualTo("close");
+                        headRead.countDown();
+                        return EntityUtils.toByteArray(r.getEntity());
+                    });
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            assertThat(headRead.await(10, TimeUnit.SECONDS)).isTrue();
+        }
+
+        /** The body read fails well before the 60 s socket timeout, and the connection is let go. */
+        void failsPromptly() {
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> reading.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+            await().atMost(Duration.ofSeconds(10)).until(() -> manager.pool().stats().active() == 0);
+        }
+    }
+
     @Test
     void cancellingARequestWhoseResponseAnnouncedCloseWakesItsBlockedBodyRead() throws Exception {
-        // The head says the server will close after this response, the body never completes.
-        byte[] head = ("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 100000\r\n\r\npartial")
-                .getBytes(StandardCharsets.US_ASCII);
-        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder()
-                .responder(r -> new Reply(head, Duration.ZERO, false)).start());
-        leaks.track(server.address());
-        PortkeeperConnectionManager manager = leaks.track(PortkeeperConnectionManager.builder()
-                .setPoolConfig(PoolConfig.builder().name("cancel-body").build())
-                .setDefaultSocketConfig(SocketConfig.custom().setSoTimeout(Timeout.ofSeconds(60)).build()).build());
-        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager)
-                .disableAutomaticRetries().build());
+        AnnouncedCloseStalledBody exchange = new AnnouncedCloseStalledBody("cancel-body");
+        leaks.track(exchange.manager);
+        exchange.get.cancel();
+        exchange.failsPromptly();
+    }
 
-        HttpGet get = new HttpGet(server.url("/"));
-        CountDownLatch headRead = new CountDownLatch(1);
-        CompletableFuture<byte[]> reading = CompletableFuture.supplyAsync(() -> {
-            try {
-                return client.execute(get, r -> {
-                    assertThat(r.getFirstHeader(HttpHeaders.CONNECTION).getValue()).isEqualTo("close");
-                    headRead.countDown();
-                    return EntityUtils.toByteArray(r.getEntity());
-                });
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        assertThat(headRead.await(10, TimeUnit.SECONDS)).isTrue();
-
-        long start = System.nanoTime();
-        get.cancel();
-        assertThatThrownBy(() -> reading.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class);
-        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
-        await().atMost(Duration.ofSeconds(10)).until(() -> manager.pool().stats().active() == 0);
+    @Test
+    void closeImmediateWakesABodyReadEvenWhenTheResponseAnnouncedClose() throws Exception {
+        AnnouncedCloseStalledBody exchange = new AnnouncedCloseStalledBody("close-immediate-body");
+        exchange.manager.close(CloseMode.IMMEDIATE);
+        exchange.failsPromptly();
     }
 }
