@@ -6,6 +6,7 @@ import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.rpc.internal.Breakers;
 import io.github.portkeeper.rpc.internal.CallEngine;
+import io.github.portkeeper.rpc.internal.Durations;
 import io.github.portkeeper.rpc.internal.RpcConnection;
 import io.github.portkeeper.rpc.internal.RpcConnector;
 import io.github.portkeeper.rpc.internal.SocketOptions;
@@ -74,7 +75,7 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         Retirement retirement = b.retirement != null ? b.retirement
                 : codec.goodbye().isPresent() ? Retirement.requestPeerClose(b.drainTimeout) : Retirement.awaitPeer(b.drainTimeout);
         PoolConfig config = b.poolConfig.toBuilder().retirement(retirement).build();
-        SocketOptions options = new SocketOptions(toMillis(b.connectTimeout), 0, b.tcpNoDelay, b.keepAlive);
+        SocketOptions options = new SocketOptions(Durations.socketMillis(b.connectTimeout), 0, b.tcpNoDelay, b.keepAlive);
         this.pool = Pool.of(new RpcConnector<>(codec, options), config);
         this.defaultTimeout = b.timeout;
         this.breakerRegistry = b.breakerRegistry;
@@ -137,7 +138,8 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
      * @param endpoint where to send the request
      * @param request  the request, encoded by the codec
      * @param timeout bounds the wait for a connection and for the complete response (each read
-     *                gets SO_TIMEOUT = the time left); connecting has its own timeout
+     *                gets SO_TIMEOUT = the time left); connecting has its own timeout. One longer
+     *                than a year is taken as a year
      * @return the decoded response
      * @throws RpcException            the call failed (the subclass says how; the message names the endpoint)
      * @throws java.io.InterruptedIOException the thread was interrupted (its interrupt status is kept)
@@ -270,10 +272,6 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
                 .build();
     }
 
-    private static int toMillis(Duration d) {
-        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, d.toMillis()));
-    }
-
     /**
      * Builds an {@link RpcClient}. Not thread-safe; {@link #build()} validates every setting and
      * names the one that is wrong.
@@ -309,7 +307,8 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         }
 
         /**
-         * Timeout of calls made without one. Default 10 s.
+         * Timeout of calls made without one. Default 10 s. As with every call timeout, one longer
+         * than a year is taken as a year.
          *
          * @param timeout a positive duration (checked by {@link #build()})
          * @return this builder
@@ -320,7 +319,9 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         }
 
         /**
-         * Connect timeout for new connections. Default 5 s.
+         * Connect timeout for new connections. Default 5 s. A sub-millisecond value is rounded up
+         * to 1 ms; one over {@code Integer.MAX_VALUE} ms (about 24.8 days, the most a socket
+         * takes) is taken as that.
          *
          * @param connectTimeout a positive duration (checked by {@link #build()})
          * @return this builder
@@ -334,7 +335,8 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          * How long a retiring connection waits for the peer's FIN before it is reset. Default 30 s.
          * Used by the retirement derived from the codec.
          *
-         * @param drainTimeout a positive duration (checked by {@link #build()})
+         * @param drainTimeout a positive duration of at most {@code Long.MAX_VALUE} nanoseconds
+         *                     (about 292 years; checked by {@link #build()})
          * @return this builder
          */
         public Builder<Req, Resp> drainTimeout(Duration drainTimeout) {
@@ -425,13 +427,19 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          * Builds the client and its pool.
          *
          * @return a new client; close it to close its connections
-         * @throws IllegalArgumentException naming the setting, if a timeout is not positive or the
-         *         codec's {@link RpcCodec#maxFrameSize()} is below 1
+         * @throws IllegalArgumentException naming the setting, if a timeout is not positive, a
+         *         drain timeout (this builder's or the retirement's) is longer than
+         *         {@code Long.MAX_VALUE} nanoseconds, or the codec's {@link RpcCodec#maxFrameSize()}
+         *         is below 1
          */
         public RpcClient<Req, Resp> build() {
             positive("timeout", timeout);
             positive("connectTimeout", connectTimeout);
             positive("drainTimeout", drainTimeout);
+            Durations.checkFitsNanos("drainTimeout", drainTimeout);
+            if (retirement != null) {
+                Durations.checkFitsNanos("retirement drainTimeout", retirement.drainTimeout());
+            }
             if (codec.maxFrameSize() < 1) {
                 throw new IllegalArgumentException("codec maxFrameSize must be at least 1, but was " + codec.maxFrameSize());
             }

@@ -21,6 +21,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketException;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -177,6 +178,50 @@ class SocketClientPoolTest {
             c.get().socket.close();
         }
         assertThat(tally.closed(Ending.RESET, CloseReason.BROKEN)).isEqualTo(1);
+    }
+
+    @Test
+    void aSubMillisecondReadTimeoutIsRoundedUpToOneMillisecondNotTurnedIntoNoTimeout() throws IOException {
+        try (SocketClientPool<LineClient> pool = SocketClientPool.builder(LineClient::new)
+                .readTimeout(Duration.ofNanos(500_000))
+                .build()) {
+            try (PooledClient<LineClient> c = pool.borrow(endpoint)) {
+                assertThat(c.get().socket.getSoTimeout()).as("SO_TIMEOUT of a new connection, in ms").isEqualTo(1);
+                c.get().socket.setSoTimeout(0); // the client changes it; the pool restores it on give-back
+            }
+            try (PooledClient<LineClient> c = pool.borrow(endpoint)) {
+                assertThat(c.isReused()).isTrue();
+                assertThat(c.get().socket.getSoTimeout()).as("SO_TIMEOUT restored on give-back, in ms").isEqualTo(1);
+                server.inject(Fault.STALL);
+                assertThatThrownBy(() -> c.get().call("stalled")).isInstanceOf(SocketTimeoutException.class);
+            }
+        }
+    }
+
+    @Test
+    void socketTimeoutsTooLongForTheSocketAreTakenAsTheLongestItAccepts() throws IOException {
+        Duration forever = Duration.ofSeconds(Long.MAX_VALUE);
+        try (SocketClientPool<LineClient> pool = SocketClientPool.builder(LineClient::new)
+                .goodbye(LineClient::bye)
+                .connectTimeout(forever)
+                .readTimeout(forever)
+                .goodbyeTimeout(forever)
+                .build();
+             PooledClient<LineClient> c = pool.borrow(endpoint)) {
+            assertThat(c.get().socket.getSoTimeout()).as("SO_TIMEOUT, in ms").isEqualTo(Integer.MAX_VALUE);
+            assertThat(c.get().call("still fine")).isEqualTo("still fine");
+        }
+    }
+
+    @Test
+    void aDrainTimeoutTooLongForTheClockIsRefusedByBuildNamingTheSetting() {
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).drainTimeout(Duration.ofSeconds(Long.MAX_VALUE)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new)
+                .retirement(Retirement.awaitPeer(Duration.ofSeconds(Long.MAX_VALUE))).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("retirement drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
     }
 
     /** A legacy-style blocking client: a line out, a line back, written against a plain Socket. */
