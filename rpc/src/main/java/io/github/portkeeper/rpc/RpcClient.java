@@ -283,6 +283,7 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         private Duration timeout = Duration.ofSeconds(10);
         private Duration connectTimeout = Duration.ofSeconds(5);
         private Duration drainTimeout = Duration.ofSeconds(30);
+        private boolean drainTimeoutSet;
         private Retirement retirement;
         private boolean tcpNoDelay = true;
         private boolean keepAlive = true;
@@ -333,7 +334,8 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
 
         /**
          * How long a retiring connection waits for the peer's FIN before it is reset. Default 30 s.
-         * Used by the retirement derived from the codec.
+         * Used by the retirement derived from the codec; not to be set together with
+         * {@link #retirement(Retirement)}, which carries its own ({@link #build()} refuses both).
          *
          * @param drainTimeout a positive duration of at most {@code Long.MAX_VALUE} nanoseconds
          *                     (about 292 years; checked by {@link #build()})
@@ -341,12 +343,16 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          */
         public Builder<Req, Resp> drainTimeout(Duration drainTimeout) {
             this.drainTimeout = drainTimeout;
+            this.drainTimeoutSet = true;
             return this;
         }
 
         /**
          * Overrides how connections retire. Default: {@code REQUEST_PEER_CLOSE} with the drain
-         * timeout if the codec has a goodbye, else {@code AWAIT_PEER}.
+         * timeout if the codec has a goodbye, else {@code AWAIT_PEER}. The policy's own drain
+         * timeout applies: {@link #build()} refuses a {@link #drainTimeout(Duration)} set as well,
+         * and {@code REQUEST_PEER_CLOSE} when the codec has no goodbye (it could not ask the peer to
+         * close, and would silently await the peer).
          *
          * @param retirement the retirement policy; not {@code null}
          * @return this builder
@@ -429,21 +435,41 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          * @return a new client; close it to close its connections
          * @throws IllegalArgumentException naming the setting, if a timeout is not positive, a
          *         drain timeout (this builder's or the retirement's) is longer than
-         *         {@code Long.MAX_VALUE} nanoseconds, or the codec's {@link RpcCodec#maxFrameSize()}
-         *         is below 1
+         *         {@code Long.MAX_VALUE} nanoseconds, the codec's {@link RpcCodec#maxFrameSize()}
+         *         is below 1, the retirement is {@code REQUEST_PEER_CLOSE} but the codec has no
+         *         goodbye, or both {@code drainTimeout} and {@code retirement} were set
          */
         public RpcClient<Req, Resp> build() {
             positive("timeout", timeout);
             positive("connectTimeout", connectTimeout);
             positive("drainTimeout", drainTimeout);
             Durations.checkFitsNanos("drainTimeout", drainTimeout);
-            if (retirement != null) {
-                Durations.checkFitsNanos("retirement drainTimeout", retirement.drainTimeout());
-            }
+            checkRetirement(retirement, drainTimeoutSet, drainTimeout, codec.goodbye().isPresent(), "the codec", "a codec");
             if (codec.maxFrameSize() < 1) {
                 throw new IllegalArgumentException("codec maxFrameSize must be at least 1, but was " + codec.maxFrameSize());
             }
             return new RpcClient<>(this);
+        }
+
+        /**
+         * An explicit retirement: its drain timeout fits the pool's nanoseconds, it comes without a
+         * {@code drainTimeout} of the builder's (which it would silently override), and it asks the
+         * peer to close only if there is a goodbye to do it with.
+         */
+        static void checkRetirement(Retirement retirement, boolean drainTimeoutSet, Duration drainTimeout, boolean goodbye,
+                                    String owner, String anOwner) {
+            if (retirement == null) {
+                return;
+            }
+            Durations.checkFitsNanos("retirement drainTimeout", retirement.drainTimeout());
+            if (drainTimeoutSet) {
+                throw new IllegalArgumentException("drainTimeout must not be set together with retirement, which carries its own ("
+                        + retirement + "), but was " + drainTimeout);
+            }
+            if (!goodbye && retirement.policy() == Retirement.Policy.REQUEST_PEER_CLOSE) {
+                throw new IllegalArgumentException("retirement must be AWAIT_PEER, RESET or LOCAL when " + owner
+                        + " has no goodbye, but was " + retirement + " (" + anOwner + " with no goodbye cannot ask the peer to close)");
+            }
         }
 
         static void positive(String setting, Duration value) {

@@ -169,6 +169,7 @@ public final class SocketClientPool<T> implements AutoCloseable {
         private Duration connectTimeout = Duration.ofSeconds(5);
         private Duration readTimeout = Duration.ZERO;
         private Duration drainTimeout = Duration.ofSeconds(30);
+        private boolean drainTimeoutSet;
         private Duration goodbyeTimeout = Duration.ofSeconds(1);
         private Retirement retirement;
         private boolean tcpNoDelay = true;
@@ -242,7 +243,8 @@ public final class SocketClientPool<T> implements AutoCloseable {
 
         /**
          * How long a retiring connection waits for the peer's FIN before it is reset. Default 30 s.
-         * Used by the retirement derived from the goodbye.
+         * Used by the retirement derived from the goodbye; not to be set together with
+         * {@link #retirement(Retirement)}, which carries its own ({@link #build()} refuses both).
          *
          * @param drainTimeout a positive duration of at most {@code Long.MAX_VALUE} nanoseconds
          *                     (about 292 years; checked by {@link #build()})
@@ -250,6 +252,7 @@ public final class SocketClientPool<T> implements AutoCloseable {
          */
         public Builder<T> drainTimeout(Duration drainTimeout) {
             this.drainTimeout = drainTimeout;
+            this.drainTimeoutSet = true;
             return this;
         }
 
@@ -267,7 +270,10 @@ public final class SocketClientPool<T> implements AutoCloseable {
 
         /**
          * Overrides how connections retire. Default: {@code REQUEST_PEER_CLOSE} with a goodbye,
-         * else {@code AWAIT_PEER}.
+         * else {@code AWAIT_PEER}, with the {@link #drainTimeout(Duration) drain timeout}. The
+         * policy's own drain timeout applies: {@link #build()} refuses a {@code drainTimeout} set
+         * as well, and {@code REQUEST_PEER_CLOSE} without a {@link #goodbye goodbye} (the pool could
+         * not ask the peer to close, and would silently await the peer).
          *
          * @param retirement the retirement policy; not {@code null}
          * @return this builder
@@ -305,7 +311,9 @@ public final class SocketClientPool<T> implements AutoCloseable {
          * @return a new pool; close it to close its connections
          * @throws IllegalArgumentException naming the setting, if a timeout is out of range (a
          *         drain timeout, this builder's or the retirement's, longer than
-         *         {@code Long.MAX_VALUE} nanoseconds included)
+         *         {@code Long.MAX_VALUE} nanoseconds included), the retirement is
+         *         {@code REQUEST_PEER_CLOSE} without a goodbye, or both {@code drainTimeout} and
+         *         {@code retirement} were set
          */
         public SocketClientPool<T> build() {
             RpcClient.Builder.positive("connectTimeout", connectTimeout);
@@ -315,9 +323,7 @@ public final class SocketClientPool<T> implements AutoCloseable {
                 throw new IllegalArgumentException("readTimeout must not be negative, but was " + readTimeout);
             }
             Durations.checkFitsNanos("drainTimeout", drainTimeout);
-            if (retirement != null) {
-                Durations.checkFitsNanos("retirement drainTimeout", retirement.drainTimeout());
-            }
+            RpcClient.Builder.checkRetirement(retirement, drainTimeoutSet, drainTimeout, goodbye != null, "the pool", "a pool");
             return new SocketClientPool<>(this);
         }
     }

@@ -89,4 +89,48 @@ class RpcClientSettingsTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("retirement drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
     }
+
+    @Test
+    void requestPeerCloseWithACodecThatHasNoGoodbyeIsRefusedByBuild() {
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64))
+                .retirement(Retirement.requestPeerClose(Duration.ofSeconds(5))).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("retirement must be AWAIT_PEER, RESET or LOCAL when the codec has no goodbye, but was "
+                        + "REQUEST_PEER_CLOSE(drainTimeout=PT5S, fallback=RESET) (a codec with no goodbye cannot ask the peer to close)");
+
+        client = RpcClient.builder(LineCodec.utf8(64).withGoodbye("QUIT"))
+                .retirement(Retirement.requestPeerClose(Duration.ofSeconds(5))).build();
+        assertThat(client.pool().config().retirement().policy()).isEqualTo(Retirement.Policy.REQUEST_PEER_CLOSE);
+    }
+
+    @Test
+    void drainTimeoutSetTogetherWithRetirementIsRefusedByBuildNamingBoth() {
+        String message = "drainTimeout must not be set together with retirement, which carries its own "
+                + "(AWAIT_PEER(drainTimeout=PT1M, fallback=RESET)), but was PT5S";
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64))
+                .drainTimeout(Duration.ofSeconds(5)).retirement(Retirement.awaitPeer(Duration.ofMinutes(1))).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(message);
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64))
+                .retirement(Retirement.awaitPeer(Duration.ofMinutes(1))).drainTimeout(Duration.ofSeconds(5)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(message);
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64))
+                .retirement(Retirement.reset()).drainTimeout(Duration.ofSeconds(30)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("drainTimeout must not be set together with retirement, which carries its own (RESET), but was PT30S");
+    }
+
+    @Test
+    void aRetirementAloneKeepsItsDrainTimeoutAndADrainTimeoutAloneShapesTheDerivedRetirement() {
+        try (RpcClient<String, String> explicit = RpcClient.builder(LineCodec.utf8(64))
+                .retirement(Retirement.awaitPeer(Duration.ofMinutes(1))).build();
+             RpcClient<String, String> derived = RpcClient.builder(LineCodec.utf8(64).withGoodbye("QUIT"))
+                     .drainTimeout(Duration.ofSeconds(5)).build();
+             RpcClient<String, String> byDefault = RpcClient.builder(LineCodec.utf8(64)).build()) {
+            assertThat(explicit.pool().config().retirement()).hasToString("AWAIT_PEER(drainTimeout=PT1M, fallback=RESET)");
+            assertThat(derived.pool().config().retirement()).hasToString("REQUEST_PEER_CLOSE(drainTimeout=PT5S, fallback=RESET)");
+            assertThat(byDefault.pool().config().retirement()).hasToString("AWAIT_PEER(drainTimeout=PT30S, fallback=RESET)");
+        }
+    }
 }

@@ -224,6 +224,40 @@ class SocketClientPoolTest {
                 .hasMessage("retirement drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
     }
 
+    @Test
+    void requestPeerCloseWithoutAGoodbyeIsRefusedByBuild() {
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new)
+                .retirement(Retirement.requestPeerClose(Duration.ofSeconds(5))).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("retirement must be AWAIT_PEER, RESET or LOCAL when the pool has no goodbye, but was "
+                        + "REQUEST_PEER_CLOSE(drainTimeout=PT5S, fallback=RESET) (a pool with no goodbye cannot ask the peer to close)");
+    }
+
+    @Test
+    void drainTimeoutSetTogetherWithRetirementIsRefusedByBuildNamingBoth() {
+        String message = "drainTimeout must not be set together with retirement, which carries its own "
+                + "(REQUEST_PEER_CLOSE(drainTimeout=PT1M, fallback=RESET)), but was PT5S";
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).goodbye(LineClient::bye)
+                .drainTimeout(Duration.ofSeconds(5)).retirement(Retirement.requestPeerClose(Duration.ofMinutes(1))).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(message);
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).goodbye(LineClient::bye)
+                .retirement(Retirement.requestPeerClose(Duration.ofMinutes(1))).drainTimeout(Duration.ofSeconds(5)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(message);
+    }
+
+    @Test
+    void aRetirementAloneKeepsItsDrainTimeoutAndADrainTimeoutAloneShapesTheDerivedRetirement() {
+        try (SocketClientPool<LineClient> explicit = SocketClientPool.builder(LineClient::new)
+                .retirement(Retirement.awaitPeer(Duration.ofMinutes(1))).build();
+             SocketClientPool<LineClient> derived = SocketClientPool.builder(LineClient::new).goodbye(LineClient::bye)
+                     .drainTimeout(Duration.ofSeconds(5)).build()) {
+            assertThat(explicit.pool().config().retirement()).hasToString("AWAIT_PEER(drainTimeout=PT1M, fallback=RESET)");
+            assertThat(derived.pool().config().retirement()).hasToString("REQUEST_PEER_CLOSE(drainTimeout=PT5S, fallback=RESET)");
+        }
+    }
+
     /** A legacy-style blocking client: a line out, a line back, written against a plain Socket. */
     static final class LineClient {
         final Socket socket;
