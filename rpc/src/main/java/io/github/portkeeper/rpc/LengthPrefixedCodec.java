@@ -41,14 +41,16 @@ public final class LengthPrefixedCodec implements RpcCodec<byte[], byte[]> {
      * Frames whose payload is at most {@code maxPayloadBytes} long, in either direction; no
      * goodbye, nothing idempotent.
      *
-     * @param maxPayloadBytes the longest payload, header not counted; from 0 to
-     *                        {@code Integer.MAX_VALUE - 4}
+     * @param maxPayloadBytes the longest payload, header not counted; from 1 to
+     *                        {@code Integer.MAX_VALUE - 4} (a limit of 0 would allow only empty
+     *                        frames, which is almost surely a mistake)
      * @return the codec
-     * @throws IllegalArgumentException if {@code maxPayloadBytes} is out of range
+     * @throws IllegalArgumentException if {@code maxPayloadBytes} is out of range:
+     *         {@code "maxPayloadBytes must be between 1 and 2147483643, but was 0"}
      */
     public static LengthPrefixedCodec withMaxPayload(int maxPayloadBytes) {
-        if (maxPayloadBytes < 0 || maxPayloadBytes > Integer.MAX_VALUE - HEADER_BYTES) {
-            throw new IllegalArgumentException("maxPayloadBytes must be between 0 and " + (Integer.MAX_VALUE - HEADER_BYTES)
+        if (maxPayloadBytes < 1 || maxPayloadBytes > Integer.MAX_VALUE - HEADER_BYTES) {
+            throw new IllegalArgumentException("maxPayloadBytes must be between 1 and " + (Integer.MAX_VALUE - HEADER_BYTES)
                     + ", but was " + maxPayloadBytes);
         }
         return new LengthPrefixedCodec(maxPayloadBytes, null, r -> false);

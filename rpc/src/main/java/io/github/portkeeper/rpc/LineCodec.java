@@ -40,7 +40,8 @@ public final class LineCodec implements RpcCodec<String, String> {
      *
      * @param maxLineBytes the longest line in UTF-8 bytes; from 1 to {@code Integer.MAX_VALUE - 2}
      * @return the codec
-     * @throws IllegalArgumentException if {@code maxLineBytes} is out of range
+     * @throws IllegalArgumentException if {@code maxLineBytes} is out of range:
+     *         {@code "maxLineBytes must be between 1 and 2147483645, but was 0"}
      */
     public static LineCodec utf8(int maxLineBytes) {
         if (maxLineBytes < 1 || maxLineBytes > Integer.MAX_VALUE - 2) {

@@ -103,9 +103,22 @@ class CodecsTest {
         LineCodec reads = LineCodec.utf8(8).idempotentWhen(r -> r.startsWith("GET"));
         assertThat(reads.isIdempotent("GET a")).isTrue();
         assertThat(reads.isIdempotent("INCR a")).isFalse();
-        assertThatThrownBy(() -> LineCodec.utf8(0)).hasMessage("maxLineBytes must be between 1 and 2147483645, but was 0");
-        assertThatThrownBy(() -> LengthPrefixedCodec.withMaxPayload(-1))
-                .hasMessage("maxPayloadBytes must be between 0 and 2147483643, but was -1");
+    }
+
+    @Test
+    void aMaximumPayloadOrLineLengthOutOfRangeIsRefusedNamingTheSetting() {
+        assertThatThrownBy(() -> LengthPrefixedCodec.withMaxPayload(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxPayloadBytes must be between 1 and 2147483643, but was 0");
+        assertThatThrownBy(() -> LengthPrefixedCodec.withMaxPayload(-1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxPayloadBytes must be between 1 and 2147483643, but was -1");
+        assertThatThrownBy(() -> LengthPrefixedCodec.withMaxPayload(Integer.MAX_VALUE - 3)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxPayloadBytes must be between 1 and 2147483643, but was 2147483644");
+        assertThat(LengthPrefixedCodec.withMaxPayload(1).maxFrameSize()).isEqualTo(5);
+        assertThatThrownBy(() -> LineCodec.utf8(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxLineBytes must be between 1 and 2147483645, but was 0");
+        assertThatThrownBy(() -> LineCodec.utf8(Integer.MAX_VALUE - 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxLineBytes must be between 1 and 2147483645, but was 2147483646");
+        assertThat(LineCodec.utf8(1).maxFrameSize()).isEqualTo(3);
     }
 
     /** Counts the bytes a codec consumed. */
