@@ -389,9 +389,10 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          *
          * @param config the settings of every endpoint's breaker; not {@code null}
          * @return this builder
+         * @throws NullPointerException {@code "circuitBreaker"}, if {@code config} is {@code null}
          */
         public Builder<Req, Resp> circuitBreaker(CircuitBreakerConfig config) {
-            return circuitBreakerRegistry(CircuitBreakerRegistry.of(Objects.requireNonNull(config, "config")));
+            return circuitBreakerRegistry(CircuitBreakerRegistry.of(Objects.requireNonNull(config, "circuitBreaker")));
         }
 
         /**
@@ -400,9 +401,10 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          *
          * @param registry where the breakers are created and kept; not {@code null}
          * @return this builder
+         * @throws NullPointerException {@code "circuitBreakerRegistry"}, if {@code registry} is {@code null}
          */
         public Builder<Req, Resp> circuitBreakerRegistry(CircuitBreakerRegistry registry) {
-            this.breakerRegistry = Objects.requireNonNull(registry, "registry");
+            this.breakerRegistry = Objects.requireNonNull(registry, "circuitBreakerRegistry");
             return this;
         }
 
@@ -411,11 +413,12 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          * names, only {@linkplain RpcException#isRetrySafe() retry-safe} failures are retried.
          * Default {@link #defaultRetryConfig()}.
          *
-         * @param config attempts and waits; not {@code null}
+         * @param config attempts and waits; not {@code null} (to turn retries off, {@link #noRetry()})
          * @return this builder
+         * @throws NullPointerException {@code "retry"}, if {@code config} is {@code null}
          */
         public Builder<Req, Resp> retry(RetryConfig config) {
-            this.retryConfig = Objects.requireNonNull(config, "config");
+            this.retryConfig = Objects.requireNonNull(config, "retry");
             return this;
         }
 

@@ -171,6 +171,7 @@ public final class SocketClientPool<T> implements AutoCloseable {
         private Duration drainTimeout = Duration.ofSeconds(30);
         private boolean drainTimeoutSet;
         private Duration goodbyeTimeout = Duration.ofSeconds(1);
+        private boolean goodbyeTimeoutSet;
         private Retirement retirement;
         private boolean tcpNoDelay = true;
         private boolean keepAlive = true;
@@ -258,13 +259,15 @@ public final class SocketClientPool<T> implements AutoCloseable {
 
         /**
          * SO_TIMEOUT while the goodbye runs, in case it waits for a reply. Default 1 s. Rounded
-         * as {@link #connectTimeout}.
+         * as {@link #connectTimeout}. Only with a {@link #goodbye goodbye}: {@link #build()}
+         * refuses it without one, where it would bound nothing.
          *
          * @param goodbyeTimeout a positive duration (checked by {@link #build()})
          * @return this builder
          */
         public Builder<T> goodbyeTimeout(Duration goodbyeTimeout) {
             this.goodbyeTimeout = goodbyeTimeout;
+            this.goodbyeTimeoutSet = true;
             return this;
         }
 
@@ -312,13 +315,16 @@ public final class SocketClientPool<T> implements AutoCloseable {
          * @throws IllegalArgumentException naming the setting, if a timeout is out of range (a
          *         drain timeout, this builder's or the retirement's, longer than
          *         {@code Long.MAX_VALUE} nanoseconds included), the retirement is
-         *         {@code REQUEST_PEER_CLOSE} without a goodbye, or both {@code drainTimeout} and
-         *         {@code retirement} were set
+         *         {@code REQUEST_PEER_CLOSE} without a goodbye, both {@code drainTimeout} and
+         *         {@code retirement} were set, or {@code goodbyeTimeout} was set without a goodbye
          */
         public SocketClientPool<T> build() {
             RpcClient.Builder.positive("connectTimeout", connectTimeout);
             RpcClient.Builder.positive("drainTimeout", drainTimeout);
             RpcClient.Builder.positive("goodbyeTimeout", goodbyeTimeout);
+            if (goodbyeTimeoutSet && goodbye == null) {
+                throw new IllegalArgumentException("goodbyeTimeout must not be set without a goodbye, but was " + goodbyeTimeout);
+            }
             if (readTimeout == null || readTimeout.isNegative()) {
                 throw new IllegalArgumentException("readTimeout must not be negative, but was " + readTimeout);
             }

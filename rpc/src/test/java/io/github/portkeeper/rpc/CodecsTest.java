@@ -121,6 +121,20 @@ class CodecsTest {
         assertThat(LineCodec.utf8(1).maxFrameSize()).isEqualTo(3);
     }
 
+    @Test
+    void goodbyesThatCouldNeverBeSentAreRefusedNamingTheSettingAndTheValue() {
+        assertThatThrownBy(() -> LengthPrefixedCodec.withMaxPayload(4).withGoodbye(new byte[5])).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("goodbyePayload must be at most maxPayload (4 bytes), but was 5 bytes");
+        assertThatThrownBy(() -> LineCodec.utf8(8).withGoodbye("GOODBYE!!")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("goodbyeLine must be at most maxLineBytes (8 bytes) in UTF-8, but was 9 bytes");
+        assertThatThrownBy(() -> LineCodec.utf8(8).withGoodbye("BYE\r\n")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("goodbyeLine must be a single line without a line end, but holds a line break");
+        assertThatThrownBy(() -> LineCodec.utf8(8).idempotentWhen(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("idempotentWhen");
+        assertThatThrownBy(() -> LengthPrefixedCodec.withMaxPayload(8).idempotentWhen(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("idempotentWhen");
+    }
+
     /** Counts the bytes a codec consumed. */
     private static final class CountingInput extends InputStream {
         private final byte[] data;

@@ -133,4 +133,15 @@ class RpcClientSettingsTest {
             assertThat(byDefault.pool().config().retirement()).hasToString("AWAIT_PEER(drainTimeout=PT30S, fallback=RESET)");
         }
     }
+
+    @Test
+    void missingResilienceSettingsAreRefusedNamingTheSetting() {
+        RpcClient.Builder<String, String> builder = RpcClient.builder(LineCodec.utf8(64));
+        assertThatThrownBy(() -> builder.circuitBreaker(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("circuitBreaker");
+        assertThatThrownBy(() -> builder.circuitBreakerRegistry(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("circuitBreakerRegistry");
+        assertThatThrownBy(() -> builder.retry(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("retry");
+    }
 }

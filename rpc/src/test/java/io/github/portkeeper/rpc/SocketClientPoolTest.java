@@ -258,6 +258,17 @@ class SocketClientPoolTest {
         }
     }
 
+    @Test
+    void aGoodbyeTimeoutWithoutAGoodbyeIsRefusedByBuild() {
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).goodbyeTimeout(Duration.ofSeconds(2)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("goodbyeTimeout must not be set without a goodbye, but was PT2S");
+        try (SocketClientPool<LineClient> pool = SocketClientPool.builder(LineClient::new)
+                .goodbye(LineClient::bye).goodbyeTimeout(Duration.ofSeconds(2)).build()) {
+            assertThat(pool.pool().config().retirement().policy()).isEqualTo(Retirement.Policy.REQUEST_PEER_CLOSE);
+        }
+    }
+
     /** A legacy-style blocking client: a line out, a line back, written against a plain Socket. */
     static final class LineClient {
         final Socket socket;
