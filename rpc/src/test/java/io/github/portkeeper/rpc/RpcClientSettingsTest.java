@@ -61,6 +61,7 @@ class RpcClientSettingsTest {
 
         assertThat(lines.call(endpoint, "hello", FOREVER)).isEqualTo("hello");
         try (Lease<?> held = lines.pool().lease(endpoint)) { // the only connection: the next call waits for it
+            assertThat(held.isReused()).as("the held connection is the one the call used").isTrue();
             assertThatThrownBy(() -> lines.call(endpoint, "waits", FOREVER))
                     .isInstanceOf(RpcTimeoutException.class)
                     .hasMessageContaining("No connection to " + endpoint + " became free within the call timeout of PT2562047788015215H30M7S");
