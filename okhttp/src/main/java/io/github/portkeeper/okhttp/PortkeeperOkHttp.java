@@ -37,6 +37,8 @@ public final class PortkeeperOkHttp {
     /** OkHttp's own default keep-alive of idle connections. */
     private static final Duration DEFAULT_KEEP_ALIVE = Duration.ofMinutes(5);
 
+    private static final Duration MAX_NANOS = Duration.ofNanos(Long.MAX_VALUE);
+
     private PortkeeperOkHttp() {
     }
 
@@ -53,6 +55,8 @@ public final class PortkeeperOkHttp {
      * @param sockets     the close-owning socket factory
      * @param concurrency the number of requests expected in flight at once, at least 1
      * @return {@code builder}
+     * @throws IllegalArgumentException {@code "concurrency must be at least 1, but was 0"}
+     * @throws NullPointerException {@code "builder"} or {@code "sockets"}, if one is {@code null}
      */
     public static OkHttpClient.Builder configure(OkHttpClient.Builder builder, CloseOwningSocketFactory sockets, int concurrency) {
         return configure(builder, sockets, concurrency, DEFAULT_KEEP_ALIVE);
@@ -61,13 +65,18 @@ public final class PortkeeperOkHttp {
     /**
      * As {@link #configure(OkHttpClient.Builder, CloseOwningSocketFactory, int)}, with the pool's
      * keep-alive: how long OkHttp keeps an unused connection before it closes it (through the
-     * factory, so by the retirement policy).
+     * factory, so by the retirement policy). It is handed to OkHttp in nanoseconds: a
+     * sub-millisecond keep-alive is kept as given, and one longer than {@code Long.MAX_VALUE}
+     * nanoseconds (about 292 years) is taken as that.
      *
      * @param builder     the OkHttp builder
      * @param sockets     the close-owning socket factory
      * @param concurrency the number of requests expected in flight at once, at least 1
      * @param keepAlive   OkHttp's keep-alive of idle connections, positive
      * @return {@code builder}
+     * @throws IllegalArgumentException {@code "concurrency must be at least 1, but was 0"}, or
+     *         {@code "keepAlive must be positive, but was PT0S"} (also for {@code null})
+     * @throws NullPointerException {@code "builder"} or {@code "sockets"}, if one is {@code null}
      */
     public static OkHttpClient.Builder configure(OkHttpClient.Builder builder, CloseOwningSocketFactory sockets, int concurrency,
             Duration keepAlive) {
@@ -83,9 +92,18 @@ public final class PortkeeperOkHttp {
         dispatcher.setMaxRequests(Math.max(dispatcher.getMaxRequests(), concurrency));
         dispatcher.setMaxRequestsPerHost(Math.max(dispatcher.getMaxRequestsPerHost(), concurrency));
         return builder.socketFactory(sockets)
-                .connectionPool(new ConnectionPool(concurrency, keepAlive.toMillis(), TimeUnit.MILLISECONDS))
+                .connectionPool(new ConnectionPool(concurrency, nanos(keepAlive), TimeUnit.NANOSECONDS))
                 .dispatcher(dispatcher)
                 .eventListenerFactory(call -> eventListener(sockets));
+    }
+
+    /**
+     * Nanoseconds, capped at {@code Long.MAX_VALUE}: whole milliseconds would turn a sub-millisecond
+     * keep-alive into 0 (which OkHttp refuses), and {@code toMillis()} or {@code toNanos()} throw for
+     * a long one.
+     */
+    private static long nanos(Duration d) {
+        return d.compareTo(MAX_NANOS) >= 0 ? Long.MAX_VALUE : d.toNanos();
     }
 
     /**

@@ -25,6 +25,7 @@ import static com.github.tomakehurst.wiremock.client.WireMock.ok;
 import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 class PortkeeperOkHttpTest {
 
@@ -72,6 +73,26 @@ class PortkeeperOkHttpTest {
                 .hasMessage("concurrency must be at least 1, but was 0");
         assertThatThrownBy(() -> PortkeeperOkHttp.configure(new OkHttpClient.Builder(), sockets, 4, Duration.ZERO))
                 .hasMessage("keepAlive must be positive, but was PT0S");
+    }
+
+    @Test
+    void aSubMillisecondKeepAliveIsKeptAsGivenNotTurnedIntoZero() throws Exception {
+        CloseOwningSocketFactory sockets = CloseOwningSocketFactory.create();
+        OkHttpClient client = PortkeeperOkHttp.configure(new OkHttpClient.Builder(), sockets, 4, Duration.ofNanos(500_000)).build();
+
+        burst(client, 1);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(client.connectionPool().connectionCount()).as("connections kept past a 500 µs keep-alive").isZero());
+    }
+
+    @Test
+    void aKeepAliveTooLongForTheClockIsTakenAsTheLongestNotAnArithmeticException() throws Exception {
+        CloseOwningSocketFactory sockets = CloseOwningSocketFactory.create();
+        OkHttpClient client = PortkeeperOkHttp.configure(new OkHttpClient.Builder(), sockets, 4, Duration.ofSeconds(Long.MAX_VALUE)).build();
+
+        burst(client, 1);
+        assertThat(client.connectionPool().idleConnectionCount()).as("the connection kept for reuse").isEqualTo(1);
+        client.connectionPool().evictAll();
     }
 
     /** {@code n} requests in flight at once (a latch holds them until all threads are ready). */

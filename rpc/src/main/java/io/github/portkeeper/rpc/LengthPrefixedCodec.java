@@ -41,14 +41,16 @@ public final class LengthPrefixedCodec implements RpcCodec<byte[], byte[]> {
      * Frames whose payload is at most {@code maxPayloadBytes} long, in either direction; no
      * goodbye, nothing idempotent.
      *
-     * @param maxPayloadBytes the longest payload, header not counted; from 0 to
-     *                        {@code Integer.MAX_VALUE - 4}
+     * @param maxPayloadBytes the longest payload, header not counted; from 1 to
+     *                        {@code Integer.MAX_VALUE - 4} (a limit of 0 would allow only empty
+     *                        frames, which is almost surely a mistake)
      * @return the codec
-     * @throws IllegalArgumentException if {@code maxPayloadBytes} is out of range
+     * @throws IllegalArgumentException if {@code maxPayloadBytes} is out of range:
+     *         {@code "maxPayloadBytes must be between 1 and 2147483643, but was 0"}
      */
     public static LengthPrefixedCodec withMaxPayload(int maxPayloadBytes) {
-        if (maxPayloadBytes < 0 || maxPayloadBytes > Integer.MAX_VALUE - HEADER_BYTES) {
-            throw new IllegalArgumentException("maxPayloadBytes must be between 0 and " + (Integer.MAX_VALUE - HEADER_BYTES)
+        if (maxPayloadBytes < 1 || maxPayloadBytes > Integer.MAX_VALUE - HEADER_BYTES) {
+            throw new IllegalArgumentException("maxPayloadBytes must be between 1 and " + (Integer.MAX_VALUE - HEADER_BYTES)
                     + ", but was " + maxPayloadBytes);
         }
         return new LengthPrefixedCodec(maxPayloadBytes, null, r -> false);
@@ -60,11 +62,16 @@ public final class LengthPrefixedCodec implements RpcCodec<byte[], byte[]> {
      *
      * @param goodbyePayload the payload the server takes as "close this connection"; copied
      * @return a new codec; this one is unchanged
-     * @throws IllegalArgumentException if the payload is longer than {@link #maxPayload()}
+     * @throws IllegalArgumentException if the payload is longer than {@link #maxPayload()}:
+     *         {@code "goodbyePayload must be at most maxPayload (4 bytes), but was 5 bytes"}
+     * @throws NullPointerException {@code "goodbyePayload"}, if it is {@code null}
      */
     public LengthPrefixedCodec withGoodbye(byte[] goodbyePayload) {
         Objects.requireNonNull(goodbyePayload, "goodbyePayload");
-        checkPayload(goodbyePayload.length, "goodbye");
+        if (goodbyePayload.length > maxPayload) {
+            throw new IllegalArgumentException("goodbyePayload must be at most maxPayload (" + maxPayload + " bytes), but was "
+                    + goodbyePayload.length + " bytes");
+        }
         return new LengthPrefixedCodec(maxPayload, goodbyePayload.clone(), idempotent);
     }
 
@@ -74,9 +81,10 @@ public final class LengthPrefixedCodec implements RpcCodec<byte[], byte[]> {
      *
      * @param predicate tells whether a request payload may be sent twice; must be thread-safe
      * @return a new codec; this one is unchanged
+     * @throws NullPointerException {@code "idempotentWhen"}, if {@code predicate} is {@code null}
      */
     public LengthPrefixedCodec idempotentWhen(Predicate<byte[]> predicate) {
-        return new LengthPrefixedCodec(maxPayload, goodbye, Objects.requireNonNull(predicate, "predicate"));
+        return new LengthPrefixedCodec(maxPayload, goodbye, Objects.requireNonNull(predicate, "idempotentWhen"));
     }
 
     /**
@@ -91,7 +99,10 @@ public final class LengthPrefixedCodec implements RpcCodec<byte[], byte[]> {
     /** @throws IllegalArgumentException if the payload is longer than {@link #maxPayload()} (nothing is sent) */
     @Override
     public void encode(byte[] request, OutputStream out) throws IOException {
-        checkPayload(request.length, "request");
+        if (request.length > maxPayload) {
+            throw new IllegalArgumentException("request payload of " + request.length + " bytes exceeds the maximum payload of "
+                    + maxPayload + " bytes");
+        }
         int n = request.length;
         out.write(new byte[] {(byte) (n >>> 24), (byte) (n >>> 16), (byte) (n >>> 8), (byte) n});
         out.write(request);
@@ -132,12 +143,6 @@ public final class LengthPrefixedCodec implements RpcCodec<byte[], byte[]> {
     @Override
     public boolean isIdempotent(byte[] request) {
         return idempotent.test(request);
-    }
-
-    private void checkPayload(int length, String what) {
-        if (length > maxPayload) {
-            throw new IllegalArgumentException(what + " payload of " + length + " bytes exceeds the maximum payload of " + maxPayload + " bytes");
-        }
     }
 
     @Override

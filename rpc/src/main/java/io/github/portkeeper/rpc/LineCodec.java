@@ -40,7 +40,8 @@ public final class LineCodec implements RpcCodec<String, String> {
      *
      * @param maxLineBytes the longest line in UTF-8 bytes; from 1 to {@code Integer.MAX_VALUE - 2}
      * @return the codec
-     * @throws IllegalArgumentException if {@code maxLineBytes} is out of range
+     * @throws IllegalArgumentException if {@code maxLineBytes} is out of range:
+     *         {@code "maxLineBytes must be between 1 and 2147483645, but was 0"}
      */
     public static LineCodec utf8(int maxLineBytes) {
         if (maxLineBytes < 1 || maxLineBytes > Integer.MAX_VALUE - 2) {
@@ -55,11 +56,22 @@ public final class LineCodec implements RpcCodec<String, String> {
      *
      * @param goodbyeLine the line, without line end
      * @return a new codec; this one is unchanged
-     * @throws IllegalArgumentException if the line holds a line break or is longer than the maximum
+     * @throws IllegalArgumentException if the line holds a line break
+     *         ({@code "goodbyeLine must be a single line without a line end, but holds a line break"})
+     *         or is longer than the maximum
+     *         ({@code "goodbyeLine must be at most maxLineBytes (8 bytes) in UTF-8, but was 9 bytes"})
+     * @throws NullPointerException {@code "goodbyeLine"}, if it is {@code null}
      */
     public LineCodec withGoodbye(String goodbyeLine) {
         Objects.requireNonNull(goodbyeLine, "goodbyeLine");
-        check(goodbyeLine, "goodbye");
+        if (hasLineBreak(goodbyeLine)) {
+            throw new IllegalArgumentException("goodbyeLine must be a single line without a line end, but holds a line break");
+        }
+        int length = goodbyeLine.getBytes(StandardCharsets.UTF_8).length;
+        if (length > maxLineBytes) {
+            throw new IllegalArgumentException("goodbyeLine must be at most maxLineBytes (" + maxLineBytes + " bytes) in UTF-8, but was "
+                    + length + " bytes");
+        }
         return new LineCodec(maxLineBytes, goodbyeLine, idempotent);
     }
 
@@ -69,9 +81,10 @@ public final class LineCodec implements RpcCodec<String, String> {
      *
      * @param predicate tells whether a request line may be sent twice; must be thread-safe
      * @return a new codec; this one is unchanged
+     * @throws NullPointerException {@code "idempotentWhen"}, if {@code predicate} is {@code null}
      */
     public LineCodec idempotentWhen(Predicate<String> predicate) {
-        return new LineCodec(maxLineBytes, goodbye, Objects.requireNonNull(predicate, "predicate"));
+        return new LineCodec(maxLineBytes, goodbye, Objects.requireNonNull(predicate, "idempotentWhen"));
     }
 
     /**
@@ -86,7 +99,7 @@ public final class LineCodec implements RpcCodec<String, String> {
     /** @throws IllegalArgumentException for a request holding a line break or longer than the maximum (nothing is sent) */
     @Override
     public void encode(String request, OutputStream out) throws IOException {
-        byte[] bytes = check(request, "request");
+        byte[] bytes = checkRequest(request);
         out.write(bytes);
         out.write('\n');
     }
@@ -142,13 +155,17 @@ public final class LineCodec implements RpcCodec<String, String> {
         return idempotent.test(request);
     }
 
-    private byte[] check(String line, String what) {
-        if (line.indexOf('\n') >= 0 || line.indexOf('\r') >= 0) {
-            throw new IllegalArgumentException(what + " must be a single line, but holds a line break");
+    private static boolean hasLineBreak(String line) {
+        return line.indexOf('\n') >= 0 || line.indexOf('\r') >= 0;
+    }
+
+    private byte[] checkRequest(String request) {
+        if (hasLineBreak(request)) {
+            throw new IllegalArgumentException("request must be a single line, but holds a line break");
         }
-        byte[] bytes = line.getBytes(StandardCharsets.UTF_8);
+        byte[] bytes = request.getBytes(StandardCharsets.UTF_8);
         if (bytes.length > maxLineBytes) {
-            throw new IllegalArgumentException(what + " of " + bytes.length + " bytes exceeds maxLineBytes " + maxLineBytes);
+            throw new IllegalArgumentException("request of " + bytes.length + " bytes exceeds maxLineBytes " + maxLineBytes);
         }
         return bytes;
     }

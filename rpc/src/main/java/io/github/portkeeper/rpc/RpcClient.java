@@ -6,6 +6,7 @@ import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.rpc.internal.Breakers;
 import io.github.portkeeper.rpc.internal.CallEngine;
+import io.github.portkeeper.rpc.internal.Durations;
 import io.github.portkeeper.rpc.internal.RpcConnection;
 import io.github.portkeeper.rpc.internal.RpcConnector;
 import io.github.portkeeper.rpc.internal.SocketOptions;
@@ -74,7 +75,7 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         Retirement retirement = b.retirement != null ? b.retirement
                 : codec.goodbye().isPresent() ? Retirement.requestPeerClose(b.drainTimeout) : Retirement.awaitPeer(b.drainTimeout);
         PoolConfig config = b.poolConfig.toBuilder().retirement(retirement).build();
-        SocketOptions options = new SocketOptions(toMillis(b.connectTimeout), 0, b.tcpNoDelay, b.keepAlive);
+        SocketOptions options = new SocketOptions(Durations.socketMillis(b.connectTimeout), 0, b.tcpNoDelay, b.keepAlive);
         this.pool = Pool.of(new RpcConnector<>(codec, options), config);
         this.defaultTimeout = b.timeout;
         this.breakerRegistry = b.breakerRegistry;
@@ -137,7 +138,8 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
      * @param endpoint where to send the request
      * @param request  the request, encoded by the codec
      * @param timeout bounds the wait for a connection and for the complete response (each read
-     *                gets SO_TIMEOUT = the time left); connecting has its own timeout
+     *                gets SO_TIMEOUT = the time left); connecting has its own timeout. One longer
+     *                than a year is taken as a year
      * @return the decoded response
      * @throws RpcException            the call failed (the subclass says how; the message names the endpoint)
      * @throws java.io.InterruptedIOException the thread was interrupted (its interrupt status is kept)
@@ -270,10 +272,6 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
                 .build();
     }
 
-    private static int toMillis(Duration d) {
-        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, d.toMillis()));
-    }
-
     /**
      * Builds an {@link RpcClient}. Not thread-safe; {@link #build()} validates every setting and
      * names the one that is wrong.
@@ -285,6 +283,7 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         private Duration timeout = Duration.ofSeconds(10);
         private Duration connectTimeout = Duration.ofSeconds(5);
         private Duration drainTimeout = Duration.ofSeconds(30);
+        private boolean drainTimeoutSet;
         private Retirement retirement;
         private boolean tcpNoDelay = true;
         private boolean keepAlive = true;
@@ -309,7 +308,8 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         }
 
         /**
-         * Timeout of calls made without one. Default 10 s.
+         * Timeout of calls made without one. Default 10 s. As with every call timeout, one longer
+         * than a year is taken as a year.
          *
          * @param timeout a positive duration (checked by {@link #build()})
          * @return this builder
@@ -320,7 +320,9 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         }
 
         /**
-         * Connect timeout for new connections. Default 5 s.
+         * Connect timeout for new connections. Default 5 s. A sub-millisecond value is rounded up
+         * to 1 ms; one over {@code Integer.MAX_VALUE} ms (about 24.8 days, the most a socket
+         * takes) is taken as that.
          *
          * @param connectTimeout a positive duration (checked by {@link #build()})
          * @return this builder
@@ -332,19 +334,25 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
 
         /**
          * How long a retiring connection waits for the peer's FIN before it is reset. Default 30 s.
-         * Used by the retirement derived from the codec.
+         * Used by the retirement derived from the codec; not to be set together with
+         * {@link #retirement(Retirement)}, which carries its own ({@link #build()} refuses both).
          *
-         * @param drainTimeout a positive duration (checked by {@link #build()})
+         * @param drainTimeout a positive duration of at most {@code Long.MAX_VALUE} nanoseconds
+         *                     (about 292 years; checked by {@link #build()})
          * @return this builder
          */
         public Builder<Req, Resp> drainTimeout(Duration drainTimeout) {
             this.drainTimeout = drainTimeout;
+            this.drainTimeoutSet = true;
             return this;
         }
 
         /**
          * Overrides how connections retire. Default: {@code REQUEST_PEER_CLOSE} with the drain
-         * timeout if the codec has a goodbye, else {@code AWAIT_PEER}.
+         * timeout if the codec has a goodbye, else {@code AWAIT_PEER}. The policy's own drain
+         * timeout applies: {@link #build()} refuses a {@link #drainTimeout(Duration)} set as well,
+         * and {@code REQUEST_PEER_CLOSE} when the codec has no goodbye (it could not ask the peer to
+         * close, and would silently await the peer).
          *
          * @param retirement the retirement policy; not {@code null}
          * @return this builder
@@ -381,9 +389,10 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          *
          * @param config the settings of every endpoint's breaker; not {@code null}
          * @return this builder
+         * @throws NullPointerException {@code "circuitBreaker"}, if {@code config} is {@code null}
          */
         public Builder<Req, Resp> circuitBreaker(CircuitBreakerConfig config) {
-            return circuitBreakerRegistry(CircuitBreakerRegistry.of(Objects.requireNonNull(config, "config")));
+            return circuitBreakerRegistry(CircuitBreakerRegistry.of(Objects.requireNonNull(config, "circuitBreaker")));
         }
 
         /**
@@ -392,9 +401,10 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          *
          * @param registry where the breakers are created and kept; not {@code null}
          * @return this builder
+         * @throws NullPointerException {@code "circuitBreakerRegistry"}, if {@code registry} is {@code null}
          */
         public Builder<Req, Resp> circuitBreakerRegistry(CircuitBreakerRegistry registry) {
-            this.breakerRegistry = Objects.requireNonNull(registry, "registry");
+            this.breakerRegistry = Objects.requireNonNull(registry, "circuitBreakerRegistry");
             return this;
         }
 
@@ -403,11 +413,12 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          * names, only {@linkplain RpcException#isRetrySafe() retry-safe} failures are retried.
          * Default {@link #defaultRetryConfig()}.
          *
-         * @param config attempts and waits; not {@code null}
+         * @param config attempts and waits; not {@code null} (to turn retries off, {@link #noRetry()})
          * @return this builder
+         * @throws NullPointerException {@code "retry"}, if {@code config} is {@code null}
          */
         public Builder<Req, Resp> retry(RetryConfig config) {
-            this.retryConfig = Objects.requireNonNull(config, "config");
+            this.retryConfig = Objects.requireNonNull(config, "retry");
             return this;
         }
 
@@ -425,17 +436,43 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          * Builds the client and its pool.
          *
          * @return a new client; close it to close its connections
-         * @throws IllegalArgumentException naming the setting, if a timeout is not positive or the
-         *         codec's {@link RpcCodec#maxFrameSize()} is below 1
+         * @throws IllegalArgumentException naming the setting, if a timeout is not positive, a
+         *         drain timeout (this builder's or the retirement's) is longer than
+         *         {@code Long.MAX_VALUE} nanoseconds, the codec's {@link RpcCodec#maxFrameSize()}
+         *         is below 1, the retirement is {@code REQUEST_PEER_CLOSE} but the codec has no
+         *         goodbye, or both {@code drainTimeout} and {@code retirement} were set
          */
         public RpcClient<Req, Resp> build() {
             positive("timeout", timeout);
             positive("connectTimeout", connectTimeout);
             positive("drainTimeout", drainTimeout);
+            Durations.checkFitsNanos("drainTimeout", drainTimeout);
+            checkRetirement(retirement, drainTimeoutSet, drainTimeout, codec.goodbye().isPresent(), "the codec", "a codec");
             if (codec.maxFrameSize() < 1) {
                 throw new IllegalArgumentException("codec maxFrameSize must be at least 1, but was " + codec.maxFrameSize());
             }
             return new RpcClient<>(this);
+        }
+
+        /**
+         * An explicit retirement: its drain timeout fits the pool's nanoseconds, it comes without a
+         * {@code drainTimeout} of the builder's (which it would silently override), and it asks the
+         * peer to close only if there is a goodbye to do it with.
+         */
+        static void checkRetirement(Retirement retirement, boolean drainTimeoutSet, Duration drainTimeout, boolean goodbye,
+                                    String owner, String anOwner) {
+            if (retirement == null) {
+                return;
+            }
+            Durations.checkFitsNanos("retirement drainTimeout", retirement.drainTimeout());
+            if (drainTimeoutSet) {
+                throw new IllegalArgumentException("drainTimeout must not be set together with retirement, which carries its own ("
+                        + retirement + "), but was " + drainTimeout);
+            }
+            if (!goodbye && retirement.policy() == Retirement.Policy.REQUEST_PEER_CLOSE) {
+                throw new IllegalArgumentException("retirement must be AWAIT_PEER, RESET or LOCAL when " + owner
+                        + " has no goodbye, but was " + retirement + " (" + anOwner + " with no goodbye cannot ask the peer to close)");
+            }
         }
 
         static void positive(String setting, Duration value) {

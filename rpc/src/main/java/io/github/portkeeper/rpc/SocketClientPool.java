@@ -6,6 +6,7 @@ import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.rpc.internal.ClientConnection;
+import io.github.portkeeper.rpc.internal.Durations;
 import io.github.portkeeper.rpc.internal.SocketClientConnector;
 import io.github.portkeeper.rpc.internal.SocketOptions;
 
@@ -93,12 +94,11 @@ public final class SocketClientPool<T> implements AutoCloseable {
     private final int readTimeoutMillis;
 
     private SocketClientPool(Builder<T> b) {
-        this.readTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, b.readTimeout.toMillis());
-        SocketOptions options = new SocketOptions((int) Math.min(Integer.MAX_VALUE, Math.max(1, b.connectTimeout.toMillis())),
-                readTimeoutMillis, b.tcpNoDelay, b.keepAlive);
+        this.readTimeoutMillis = Durations.socketMillis(b.readTimeout);
+        SocketOptions options = new SocketOptions(Durations.socketMillis(b.connectTimeout), readTimeoutMillis, b.tcpNoDelay, b.keepAlive);
         SocketClientConnector.Goodbye<T> goodbye = b.goodbye == null ? null : b.goodbye::sayGoodbye;
         SocketClientConnector<T> connector = new SocketClientConnector<>(b.factory::wrap, goodbye, b.isUsable, options,
-                (int) Math.max(1, Math.min(Integer.MAX_VALUE, b.goodbyeTimeout.toMillis())));
+                Durations.socketMillis(b.goodbyeTimeout));
         Retirement retirement = b.retirement != null ? b.retirement
                 : b.goodbye != null ? Retirement.requestPeerClose(b.drainTimeout) : Retirement.awaitPeer(b.drainTimeout);
         this.pool = Pool.of(connector, b.poolConfig.toBuilder().retirement(retirement).build());
@@ -169,7 +169,9 @@ public final class SocketClientPool<T> implements AutoCloseable {
         private Duration connectTimeout = Duration.ofSeconds(5);
         private Duration readTimeout = Duration.ZERO;
         private Duration drainTimeout = Duration.ofSeconds(30);
+        private boolean drainTimeoutSet;
         private Duration goodbyeTimeout = Duration.ofSeconds(1);
+        private boolean goodbyeTimeoutSet;
         private Retirement retirement;
         private boolean tcpNoDelay = true;
         private boolean keepAlive = true;
@@ -216,7 +218,8 @@ public final class SocketClientPool<T> implements AutoCloseable {
         }
 
         /**
-         * Connect timeout. Default 5 s.
+         * Connect timeout. Default 5 s. A sub-millisecond value is rounded up to 1 ms; one over
+         * {@code Integer.MAX_VALUE} ms (about 24.8 days, the most a socket takes) is taken as that.
          *
          * @param connectTimeout a positive duration (checked by {@link #build()})
          * @return this builder
@@ -228,7 +231,8 @@ public final class SocketClientPool<T> implements AutoCloseable {
 
         /**
          * SO_TIMEOUT while a client is borrowed; restored when it is given back. Default zero
-         * (none).
+         * (none). A sub-millisecond value is rounded up to 1 ms (never to 0, which would mean no
+         * timeout at all); one over {@code Integer.MAX_VALUE} ms (about 24.8 days) is taken as that.
          *
          * @param readTimeout zero for none, else positive (checked by {@link #build()})
          * @return this builder
@@ -240,29 +244,39 @@ public final class SocketClientPool<T> implements AutoCloseable {
 
         /**
          * How long a retiring connection waits for the peer's FIN before it is reset. Default 30 s.
+         * Used by the retirement derived from the goodbye; not to be set together with
+         * {@link #retirement(Retirement)}, which carries its own ({@link #build()} refuses both).
          *
-         * @param drainTimeout a positive duration (checked by {@link #build()})
+         * @param drainTimeout a positive duration of at most {@code Long.MAX_VALUE} nanoseconds
+         *                     (about 292 years; checked by {@link #build()})
          * @return this builder
          */
         public Builder<T> drainTimeout(Duration drainTimeout) {
             this.drainTimeout = drainTimeout;
+            this.drainTimeoutSet = true;
             return this;
         }
 
         /**
-         * SO_TIMEOUT while the goodbye runs, in case it waits for a reply. Default 1 s.
+         * SO_TIMEOUT while the goodbye runs, in case it waits for a reply. Default 1 s. Rounded
+         * as {@link #connectTimeout}. Only with a {@link #goodbye goodbye}: {@link #build()}
+         * refuses it without one, where it would bound nothing.
          *
          * @param goodbyeTimeout a positive duration (checked by {@link #build()})
          * @return this builder
          */
         public Builder<T> goodbyeTimeout(Duration goodbyeTimeout) {
             this.goodbyeTimeout = goodbyeTimeout;
+            this.goodbyeTimeoutSet = true;
             return this;
         }
 
         /**
          * Overrides how connections retire. Default: {@code REQUEST_PEER_CLOSE} with a goodbye,
-         * else {@code AWAIT_PEER}.
+         * else {@code AWAIT_PEER}, with the {@link #drainTimeout(Duration) drain timeout}. The
+         * policy's own drain timeout applies: {@link #build()} refuses a {@code drainTimeout} set
+         * as well, and {@code REQUEST_PEER_CLOSE} without a {@link #goodbye goodbye} (the pool could
+         * not ask the peer to close, and would silently await the peer).
          *
          * @param retirement the retirement policy; not {@code null}
          * @return this builder
@@ -298,15 +312,24 @@ public final class SocketClientPool<T> implements AutoCloseable {
          * Builds the pool. No connection is opened until the first borrow.
          *
          * @return a new pool; close it to close its connections
-         * @throws IllegalArgumentException naming the setting, if a timeout is out of range
+         * @throws IllegalArgumentException naming the setting, if a timeout is out of range (a
+         *         drain timeout, this builder's or the retirement's, longer than
+         *         {@code Long.MAX_VALUE} nanoseconds included), the retirement is
+         *         {@code REQUEST_PEER_CLOSE} without a goodbye, both {@code drainTimeout} and
+         *         {@code retirement} were set, or {@code goodbyeTimeout} was set without a goodbye
          */
         public SocketClientPool<T> build() {
             RpcClient.Builder.positive("connectTimeout", connectTimeout);
             RpcClient.Builder.positive("drainTimeout", drainTimeout);
             RpcClient.Builder.positive("goodbyeTimeout", goodbyeTimeout);
+            if (goodbyeTimeoutSet && goodbye == null) {
+                throw new IllegalArgumentException("goodbyeTimeout must not be set without a goodbye, but was " + goodbyeTimeout);
+            }
             if (readTimeout == null || readTimeout.isNegative()) {
                 throw new IllegalArgumentException("readTimeout must not be negative, but was " + readTimeout);
             }
+            Durations.checkFitsNanos("drainTimeout", drainTimeout);
+            RpcClient.Builder.checkRetirement(retirement, drainTimeoutSet, drainTimeout, goodbye != null, "the pool", "a pool");
             return new SocketClientPool<>(this);
         }
     }

@@ -103,9 +103,36 @@ class CodecsTest {
         LineCodec reads = LineCodec.utf8(8).idempotentWhen(r -> r.startsWith("GET"));
         assertThat(reads.isIdempotent("GET a")).isTrue();
         assertThat(reads.isIdempotent("INCR a")).isFalse();
-        assertThatThrownBy(() -> LineCodec.utf8(0)).hasMessage("maxLineBytes must be between 1 and 2147483645, but was 0");
-        assertThatThrownBy(() -> LengthPrefixedCodec.withMaxPayload(-1))
-                .hasMessage("maxPayloadBytes must be between 0 and 2147483643, but was -1");
+    }
+
+    @Test
+    void aMaximumPayloadOrLineLengthOutOfRangeIsRefusedNamingTheSetting() {
+        assertThatThrownBy(() -> LengthPrefixedCodec.withMaxPayload(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxPayloadBytes must be between 1 and 2147483643, but was 0");
+        assertThatThrownBy(() -> LengthPrefixedCodec.withMaxPayload(-1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxPayloadBytes must be between 1 and 2147483643, but was -1");
+        assertThatThrownBy(() -> LengthPrefixedCodec.withMaxPayload(Integer.MAX_VALUE - 3)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxPayloadBytes must be between 1 and 2147483643, but was 2147483644");
+        assertThat(LengthPrefixedCodec.withMaxPayload(1).maxFrameSize()).isEqualTo(5);
+        assertThatThrownBy(() -> LineCodec.utf8(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxLineBytes must be between 1 and 2147483645, but was 0");
+        assertThatThrownBy(() -> LineCodec.utf8(Integer.MAX_VALUE - 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxLineBytes must be between 1 and 2147483645, but was 2147483646");
+        assertThat(LineCodec.utf8(1).maxFrameSize()).isEqualTo(3);
+    }
+
+    @Test
+    void goodbyesThatCouldNeverBeSentAreRefusedNamingTheSettingAndTheValue() {
+        assertThatThrownBy(() -> LengthPrefixedCodec.withMaxPayload(4).withGoodbye(new byte[5])).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("goodbyePayload must be at most maxPayload (4 bytes), but was 5 bytes");
+        assertThatThrownBy(() -> LineCodec.utf8(8).withGoodbye("GOODBYE!!")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("goodbyeLine must be at most maxLineBytes (8 bytes) in UTF-8, but was 9 bytes");
+        assertThatThrownBy(() -> LineCodec.utf8(8).withGoodbye("BYE\r\n")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("goodbyeLine must be a single line without a line end, but holds a line break");
+        assertThatThrownBy(() -> LineCodec.utf8(8).idempotentWhen(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("idempotentWhen");
+        assertThatThrownBy(() -> LengthPrefixedCodec.withMaxPayload(8).idempotentWhen(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("idempotentWhen");
     }
 
     /** Counts the bytes a codec consumed. */

@@ -21,6 +21,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketException;
+import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -177,6 +178,95 @@ class SocketClientPoolTest {
             c.get().socket.close();
         }
         assertThat(tally.closed(Ending.RESET, CloseReason.BROKEN)).isEqualTo(1);
+    }
+
+    @Test
+    void aSubMillisecondReadTimeoutIsRoundedUpToOneMillisecondNotTurnedIntoNoTimeout() throws IOException {
+        try (SocketClientPool<LineClient> pool = SocketClientPool.builder(LineClient::new)
+                .readTimeout(Duration.ofNanos(500_000))
+                .build()) {
+            try (PooledClient<LineClient> c = pool.borrow(endpoint)) {
+                assertThat(c.get().socket.getSoTimeout()).as("SO_TIMEOUT of a new connection, in ms").isEqualTo(1);
+                c.get().socket.setSoTimeout(0); // the client changes it; the pool restores it on give-back
+            }
+            try (PooledClient<LineClient> c = pool.borrow(endpoint)) {
+                assertThat(c.isReused()).isTrue();
+                assertThat(c.get().socket.getSoTimeout()).as("SO_TIMEOUT restored on give-back, in ms").isEqualTo(1);
+                server.inject(Fault.STALL);
+                assertThatThrownBy(() -> c.get().call("stalled")).isInstanceOf(SocketTimeoutException.class);
+            }
+        }
+    }
+
+    @Test
+    void socketTimeoutsTooLongForTheSocketAreTakenAsTheLongestItAccepts() throws IOException {
+        Duration forever = Duration.ofSeconds(Long.MAX_VALUE);
+        try (SocketClientPool<LineClient> pool = SocketClientPool.builder(LineClient::new)
+                .goodbye(LineClient::bye)
+                .connectTimeout(forever)
+                .readTimeout(forever)
+                .goodbyeTimeout(forever)
+                .build();
+             PooledClient<LineClient> c = pool.borrow(endpoint)) {
+            assertThat(c.get().socket.getSoTimeout()).as("SO_TIMEOUT, in ms").isEqualTo(Integer.MAX_VALUE);
+            assertThat(c.get().call("still fine")).isEqualTo("still fine");
+        }
+    }
+
+    @Test
+    void aDrainTimeoutTooLongForTheClockIsRefusedByBuildNamingTheSetting() {
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).drainTimeout(Duration.ofSeconds(Long.MAX_VALUE)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new)
+                .retirement(Retirement.awaitPeer(Duration.ofSeconds(Long.MAX_VALUE))).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("retirement drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
+    }
+
+    @Test
+    void requestPeerCloseWithoutAGoodbyeIsRefusedByBuild() {
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new)
+                .retirement(Retirement.requestPeerClose(Duration.ofSeconds(5))).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("retirement must be AWAIT_PEER, RESET or LOCAL when the pool has no goodbye, but was "
+                        + "REQUEST_PEER_CLOSE(drainTimeout=PT5S, fallback=RESET) (a pool with no goodbye cannot ask the peer to close)");
+    }
+
+    @Test
+    void drainTimeoutSetTogetherWithRetirementIsRefusedByBuildNamingBoth() {
+        String message = "drainTimeout must not be set together with retirement, which carries its own "
+                + "(REQUEST_PEER_CLOSE(drainTimeout=PT1M, fallback=RESET)), but was PT5S";
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).goodbye(LineClient::bye)
+                .drainTimeout(Duration.ofSeconds(5)).retirement(Retirement.requestPeerClose(Duration.ofMinutes(1))).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(message);
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).goodbye(LineClient::bye)
+                .retirement(Retirement.requestPeerClose(Duration.ofMinutes(1))).drainTimeout(Duration.ofSeconds(5)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(message);
+    }
+
+    @Test
+    void aRetirementAloneKeepsItsDrainTimeoutAndADrainTimeoutAloneShapesTheDerivedRetirement() {
+        try (SocketClientPool<LineClient> explicit = SocketClientPool.builder(LineClient::new)
+                .retirement(Retirement.awaitPeer(Duration.ofMinutes(1))).build();
+             SocketClientPool<LineClient> derived = SocketClientPool.builder(LineClient::new).goodbye(LineClient::bye)
+                     .drainTimeout(Duration.ofSeconds(5)).build()) {
+            assertThat(explicit.pool().config().retirement()).hasToString("AWAIT_PEER(drainTimeout=PT1M, fallback=RESET)");
+            assertThat(derived.pool().config().retirement()).hasToString("REQUEST_PEER_CLOSE(drainTimeout=PT5S, fallback=RESET)");
+        }
+    }
+
+    @Test
+    void aGoodbyeTimeoutWithoutAGoodbyeIsRefusedByBuild() {
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).goodbyeTimeout(Duration.ofSeconds(2)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("goodbyeTimeout must not be set without a goodbye, but was PT2S");
+        try (SocketClientPool<LineClient> pool = SocketClientPool.builder(LineClient::new)
+                .goodbye(LineClient::bye).goodbyeTimeout(Duration.ofSeconds(2)).build()) {
+            assertThat(pool.pool().config().retirement().policy()).isEqualTo(Retirement.Policy.REQUEST_PEER_CLOSE);
+        }
     }
 
     /** A legacy-style blocking client: a line out, a line back, written against a plain Socket. */

@@ -32,6 +32,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class CallEngine<Req, Resp> {
 
+    /** The longest a call waits, whatever its timeout: a year (longer ones are taken as this). */
+    private static final long MAX_CALL_NANOS = TimeUnit.DAYS.toNanos(365);
+
     private final Pool<RpcConnection> pool;
     private final RpcCodec<Req, Resp> codec;
     private final Breakers breakers;
@@ -43,12 +46,12 @@ public final class CallEngine<Req, Resp> {
         this.codec = codec;
         this.breakers = breakers;
         this.retry = retry;
-        this.leaseTimeoutNanos = pool.config().leaseTimeout().toNanos();
+        this.leaseTimeoutNanos = Durations.nanos(pool.config().leaseTimeout());
     }
 
     public Resp call(Endpoint endpoint, Req request, Duration timeout, boolean idempotent) throws IOException {
         long start = System.nanoTime();
-        long deadline = start + Math.min(timeout.toNanos(), TimeUnit.DAYS.toNanos(365));
+        long deadline = start + Math.min(Durations.nanos(timeout), MAX_CALL_NANOS);
         CircuitBreaker breaker = breakers == null ? null : breakers.forEndpoint(endpoint);
         if (breaker != null && !breaker.tryAcquirePermission()) {
             throw new RpcCircuitOpenException(endpoint, breaker.getName(), null);
@@ -167,7 +170,7 @@ public final class CallEngine<Req, Resp> {
             return fresh ? pool.leaseNew(endpoint, wait) : pool.lease(endpoint, wait);
         } catch (LeaseTimeoutException e) {
             throw new RpcTimeoutException(endpoint, "No connection to " + endpoint + " became free within the call timeout of "
-                    + timeout.toMillis() + " ms: " + e.getMessage(), e, false, 0);
+                    + Durations.describe(timeout) + ": " + e.getMessage(), e, false, 0);
         } catch (ConnectFailedException e) {
             // A connect cut short by an interrupt says nothing about the endpoint: not retried, not counted.
             throw interruptedOr(causeOf(e), endpoint, () -> new RpcConnectException(endpoint, e.getMessage(), e, true));
@@ -188,7 +191,7 @@ public final class CallEngine<Req, Resp> {
     private Duration leaseWait(Endpoint endpoint, Duration timeout, long deadline) throws RpcTimeoutException {
         long remaining = deadline - System.nanoTime();
         if (remaining <= 0) {
-            throw new RpcTimeoutException(endpoint, "Call timeout of " + timeout.toMillis() + " ms to " + endpoint
+            throw new RpcTimeoutException(endpoint, "Call timeout of " + Durations.describe(timeout) + " to " + endpoint
                     + " passed before the request was sent", null, false, 0);
         }
         return Duration.ofNanos(Math.min(remaining, leaseTimeoutNanos));
@@ -198,8 +201,8 @@ public final class CallEngine<Req, Resp> {
         long got = in.delivered();
         String progress = got == 0 ? "before any response byte" : "after " + got + " bytes of the response";
         if (in.timedOut()) {
-            return new RpcTimeoutException(endpoint, "No complete response from " + endpoint + " within " + timeout.toMillis()
-                    + " ms (" + (got == 0 ? "nothing" : got + " bytes") + " received)", e, true, got);
+            return new RpcTimeoutException(endpoint, "No complete response from " + endpoint + " within " + Durations.describe(timeout)
+                    + " (" + (got == 0 ? "nothing" : got + " bytes") + " received)", e, true, got);
         }
         if (in.overLimit()) {
             return new RpcProtocolException(endpoint, "Response from " + endpoint + " exceeds the codec's maximum frame size of "
