@@ -35,8 +35,10 @@ class FreshRetryTest {
 
     private final TallyListener tally = new TallyListener();
 
+    private PortkeeperConnectionManager manager;
+
     private CloseableHttpClient client(String name, PoolMetrics[] metrics) {
-        PortkeeperConnectionManager manager = leaks.track(PortkeeperConnectionManager.builder()
+        manager = leaks.track(PortkeeperConnectionManager.builder()
                 .setPoolConfig(PoolConfig.builder().name(name).maxPerEndpoint(4).listener(tally).build()).build());
         metrics[0] = new PoolMetrics(manager.pool());
         metrics[0].bindTo(new SimpleMeterRegistry());
@@ -79,7 +81,11 @@ class FreshRetryTest {
 
         // Each request met one dead connection and was retried on one new connection.
         assertThat(server.acceptedPorts()).as("connections opened").hasSize(4 + 8);
-        assertThat(tally.retiringReasons()).as("healthy connections retired to find a fresh one").doesNotContain(CloseReason.RETIRED);
+        // Making room for a new connection would evict an idle one: none was, retired or evicted.
+        assertThat(tally.retiringReasons()).as("healthy connections retired to find a fresh one")
+                .doesNotContain(CloseReason.RETIRED, CloseReason.EVICTED);
+        assertThat(tally.closed(CloseReason.EVICTED)).as("healthy connections evicted: " + tally).isZero();
+        assertThat(manager.pool().stats().idle()).as("the three first connections and the last new one, all pooled").isEqualTo(4);
         assertThat(metrics[0].timeWaitAvoided()).as("timewait.avoided against %d requests served", served).isLessThanOrEqualTo(served);
     }
 
