@@ -1,5 +1,6 @@
 package io.github.portkeeper.core.netns;
 
+import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.Connector;
 import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.Ending;
@@ -254,6 +255,8 @@ public final class KernelAgreementWorkload {
             }
             print(name + ".interrupted", String.valueOf(interrupted));
             m.finish();
+            // What the pool itself recorded: each interrupted connection ended as a broken one.
+            print(name + ".broken", String.valueOf(m.tally.closed(CloseReason.BROKEN)));
         }
     }
 
