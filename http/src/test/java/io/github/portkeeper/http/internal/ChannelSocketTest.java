@@ -22,8 +22,6 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -100,17 +98,23 @@ class ChannelSocketTest {
             try (Socket peer = listener.accept()) {
                 socket.setSoTimeout(0);
                 InputStream in = socket.getInputStream();
-                CompletableFuture<Integer> reader = CompletableFuture.supplyAsync(() -> {
+                java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+                Thread reader = new Thread(() -> {
                     try {
-                        return in.read();
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
+                        in.read();
+                    } catch (Throwable t) {
+                        failure.set(t);
                     }
                 });
-                // The reader is blocked (nothing was sent); closing must end its wait, not a timeout.
-                assertThatThrownBy(() -> reader.get(300, TimeUnit.MILLISECONDS)).isInstanceOf(java.util.concurrent.TimeoutException.class);
+                reader.start();
+                // The reader is blocked in its wait (nothing was sent); closing must end it, not a timeout.
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+                        .until(() -> failure.get() == null
+                                && java.util.Arrays.stream(reader.getStackTrace()).anyMatch(f -> f.getMethodName().equals("select")));
                 socket.close();
-                assertThatThrownBy(() -> reader.get(10, TimeUnit.SECONDS)).hasRootCauseInstanceOf(SocketException.class);
+                reader.join(10_000);
+                assertThat(reader.isAlive()).as("reader still blocked after the close").isFalse();
+                assertThat(failure.get()).isInstanceOf(SocketException.class);
                 assertThat(socket.getChannel().isOpen()).isFalse();
             }
         }
