@@ -67,7 +67,7 @@ class SharedWatcherTest {
 
             // Pool B's server closes its idle connection while A's listener hangs.
             await().atMost(WAIT).until(() -> serverB.endedCount(End.SERVER_IDLE_CLOSE) == 1);
-            await().atMost(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(5)).until(() ->
+            await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(5)).until(() ->
                     Kernel.clientCloseWait(serverB.address()) == 0 && Kernel.clientEstablished(serverB.address()) == 0);
             assertThat(b.pool().stats().idle()).as("pool B's closed connection is gone from the pool").isZero();
             assertThat(tallyB.closedTotal()).as("B's event waits behind A's listener: %s", closedOn).isZero();
