@@ -67,7 +67,8 @@ public final class Pool<C> implements AutoCloseable {
      * returned or for room to open one.
      *
      * @param endpoint where the connection goes
-     * @param timeout  how long to wait at most
+     * @param timeout  how long to wait at most; one longer than the pool's nanosecond clock holds
+     *                 (about 292 years) waits practically forever
      * @return the lease; close it (try-with-resources) to give the connection back
      * @throws LeaseTimeoutException   if none became available in time
      * @throws PortBudgetExhaustedException if the port budget toward the endpoint stayed spent
@@ -92,7 +93,8 @@ public final class Pool<C> implements AutoCloseable {
      * idle connections is retired (by the retirement policy) to make room.
      *
      * @param endpoint where the connection goes
-     * @param timeout  how long to wait at most for room to open it
+     * @param timeout  how long to wait at most for room to open it, as for
+     *                 {@link #lease(Endpoint, Duration)}
      * @return a lease whose {@link Lease#isReused()} is {@code false}
      * @throws LeaseTimeoutException   if no room became available in time
      * @throws ConnectFailedException  if opening the connection failed
@@ -112,7 +114,9 @@ public final class Pool<C> implements AutoCloseable {
      * margin are no longer leased; the server still does the closing.
      *
      * @param endpoint the server that announced it
-     * @param timeout  the announced idle timeout, positive
+     * @param timeout  the announced idle timeout, positive; one longer than the pool's
+     *                 nanosecond clock holds (about 292 years) limits nothing, as if none was
+     *                 announced
      * @throws IllegalArgumentException if {@code timeout} is {@code null}, zero or negative
      */
     public void hintIdleTimeout(Endpoint endpoint, Duration timeout) {
