@@ -64,12 +64,14 @@ public final class Pool<C> implements AutoCloseable {
 
     /**
      * Leases a connection to {@code endpoint}, waiting at most {@code timeout} for one to be
-     * returned or for room to open one.
+     * returned or for room to open one. Zero does not wait: the lease gets an idle connection or
+     * opens one if there is room now, else fails at once. The wait does not include the connect.
      *
      * @param endpoint where the connection goes
-     * @param timeout  how long to wait at most; one longer than the pool's nanosecond clock holds
-     *                 (about 292 years) waits practically forever
+     * @param timeout  how long to wait at most, zero or more; one longer than the pool's
+     *                 nanosecond clock holds (about 292 years) waits practically forever
      * @return the lease; close it (try-with-resources) to give the connection back
+     * @throws IllegalArgumentException if {@code timeout} is negative
      * @throws LeaseTimeoutException   if none became available in time
      * @throws PortBudgetExhaustedException if the port budget toward the endpoint stayed spent
      *                                 for the whole timeout
@@ -81,8 +83,7 @@ public final class Pool<C> implements AutoCloseable {
      */
     public Lease<C> lease(Endpoint endpoint, Duration timeout) throws IOException {
         Objects.requireNonNull(endpoint, "endpoint");
-        Objects.requireNonNull(timeout, "timeout");
-        return engine.lease(endpoint, timeout);
+        return engine.lease(endpoint, leaseTimeout(timeout));
     }
 
     /**
@@ -93,9 +94,10 @@ public final class Pool<C> implements AutoCloseable {
      * idle connections is retired (by the retirement policy) to make room.
      *
      * @param endpoint where the connection goes
-     * @param timeout  how long to wait at most for room to open it, as for
+     * @param timeout  how long to wait at most for room to open it, zero or more, as for
      *                 {@link #lease(Endpoint, Duration)}
      * @return a lease whose {@link Lease#isReused()} is {@code false}
+     * @throws IllegalArgumentException if {@code timeout} is negative
      * @throws LeaseTimeoutException   if no room became available in time
      * @throws ConnectFailedException  if opening the connection failed
      * @throws PoolClosedException     if the pool is or gets closed
@@ -104,8 +106,15 @@ public final class Pool<C> implements AutoCloseable {
      */
     public Lease<C> leaseNew(Endpoint endpoint, Duration timeout) throws IOException {
         Objects.requireNonNull(endpoint, "endpoint");
+        return engine.leaseNew(endpoint, leaseTimeout(timeout));
+    }
+
+    private static Duration leaseTimeout(Duration timeout) {
         Objects.requireNonNull(timeout, "timeout");
-        return engine.leaseNew(endpoint, timeout);
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("lease timeout must not be negative, but was " + timeout);
+        }
+        return timeout;
     }
 
     /**

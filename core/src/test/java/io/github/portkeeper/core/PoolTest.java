@@ -580,4 +580,24 @@ class PoolTest extends StubPoolTestBase {
         // Housekeeping's events reach listeners on the watcher's worker thread.
         await().atMost(Duration.ofSeconds(5)).until(() -> events.count("closed LOCAL IDLE_TIMEOUT") == 1);
     }
+
+    @Test
+    void aNegativeLeaseTimeoutIsRejectedNamingTheValueWhileZeroMeansDoNotWait() throws IOException {
+        pool(PoolConfig.builder().maxPerEndpoint(1).maxTotal(1));
+        assertThatThrownBy(() -> pool.lease(A, Duration.ofMillis(-1)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("lease timeout must not be negative, but was PT-0.001S");
+        assertThatThrownBy(() -> pool.leaseNew(A, Duration.ofSeconds(-1)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("lease timeout must not be negative, but was PT-1S");
+        assertThat(pool.stats().active()).as("nothing was leased").isZero();
+        try (Lease<StubConnection> served = pool.lease(A, Duration.ZERO)) {
+            assertThat(served.isReused()).isFalse();
+            assertThatThrownBy(() -> pool.lease(A, Duration.ZERO)).isInstanceOf(LeaseTimeoutException.class);
+        }
+        try (Lease<StubConnection> reused = pool.lease(A, Duration.ZERO)) {
+            assertThat(reused.isReused()).isTrue();
+        }
+        assertThat(pool.stats().pending()).isZero();
+    }
 }
