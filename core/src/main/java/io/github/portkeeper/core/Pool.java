@@ -212,7 +212,13 @@ public final class Pool<C> implements AutoCloseable {
      * once; above a lower one no connection is opened, and the surplus leaves as connections
      * retire (the pool does not close connections to shrink).
      *
-     * @param max the new limit, at least 1
+     * <p>Unlike {@link PoolConfig.Builder#build()}, the run-time setters do not require the
+     * total to be at least the per-endpoint limits: HttpClient's {@code ConnPoolControl}, which
+     * the http module implements with them, sets the two one at a time, in either order, and
+     * allows a per-route limit above the total. Both limits always apply, so an endpoint whose
+     * limit is above the total gets at most the total.
+     *
+     * @param max the new limit, at least 1 (it may be below the per-endpoint limits)
      * @throws IllegalArgumentException if {@code max} is below 1
      */
     public void setMaxTotal(int max) {
@@ -230,9 +236,11 @@ public final class Pool<C> implements AutoCloseable {
 
     /**
      * Changes the default per-endpoint limit at run time, as {@link #setMaxTotal(int)} does the
-     * total one. Endpoints with their own limit keep it.
+     * total one. Endpoints with their own limit keep it. It may be above the total limit; see
+     * {@link #setMaxTotal(int)}.
      *
      * @param max the new limit, at least 1
+     * @throws IllegalArgumentException if {@code max} is below 1
      */
     public void setMaxPerEndpoint(int max) {
         engine.setMaxPerEndpoint(atLeastOne("maxPerEndpoint", max));
@@ -249,10 +257,12 @@ public final class Pool<C> implements AutoCloseable {
     }
 
     /**
-     * Gives one endpoint its own limit at run time.
+     * Gives one endpoint its own limit at run time. It may be above the total limit; see
+     * {@link #setMaxTotal(int)}.
      *
      * @param endpoint the endpoint
      * @param max      its limit, at least 1
+     * @throws IllegalArgumentException if {@code max} is below 1
      */
     public void setMaxPerEndpoint(Endpoint endpoint, int max) {
         engine.setMaxPerEndpoint(Objects.requireNonNull(endpoint, "endpoint"), atLeastOne("maxPerEndpoint", max));

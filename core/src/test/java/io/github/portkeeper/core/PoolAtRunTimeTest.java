@@ -105,4 +105,26 @@ class PoolAtRunTimeTest extends StubPoolTestBase {
         assertThat(pool.stats(A_ALICE).active()).isEqualTo(1);
         alices.close();
     }
+
+    @Test
+    void atRunTimeAnEndpointLimitAboveTheTotalIsAcceptedAndTheTotalStillCaps() throws IOException {
+        // HttpClient's ConnPoolControl sets the two limits one at a time, in either order.
+        pool(PoolConfig.builder().maxPerEndpoint(2).maxTotal(2));
+        pool.setMaxPerEndpoint(5);
+        pool.setMaxPerEndpoint(A, 6);
+        assertThat(pool.maxPerEndpoint()).isEqualTo(5);
+        assertThat(pool.maxPerEndpoint(A)).isEqualTo(6);
+        Lease<StubConnection> one = pool.lease(A);
+        Lease<StubConnection> two = pool.lease(A);
+        assertThatThrownBy(() -> pool.lease(A, Duration.ZERO)).isInstanceOf(LeaseTimeoutException.class)
+                .hasMessageContaining("maxTotal 2");
+        pool.setMaxTotal(3);
+        try (Lease<StubConnection> three = pool.lease(A, Duration.ZERO)) {
+            assertThat(three.isReused()).isFalse();
+        }
+        one.close();
+        two.close();
+        assertThatThrownBy(() -> pool.setMaxPerEndpoint(A, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxPerEndpoint must be at least 1, but was 0");
+    }
 }
