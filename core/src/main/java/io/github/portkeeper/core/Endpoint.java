@@ -30,7 +30,9 @@ public final class Endpoint {
      * @param host a host name or address literal (IPv6 without brackets); not blank
      * @param port from 1 to 65535
      * @return the endpoint
-     * @throws IllegalArgumentException if the host is blank or the port out of range
+     * @throws IllegalArgumentException if the host is blank or the port out of range, naming
+     *         the value
+     * @throws NullPointerException if the host is {@code null}
      */
     public static Endpoint of(String host, int port) {
         return of(host, port, null);
@@ -44,12 +46,14 @@ public final class Endpoint {
      * @param port      from 1 to 65535
      * @param qualifier an immutable value object, or {@code null} for none
      * @return the endpoint
-     * @throws IllegalArgumentException if the host is blank or the port out of range
+     * @throws IllegalArgumentException if the host is blank or the port out of range, naming
+     *         the value
+     * @throws NullPointerException if the host is {@code null}
      */
     public static Endpoint of(String host, int port, Object qualifier) {
         Objects.requireNonNull(host, "host");
         if (host.isBlank()) {
-            throw new IllegalArgumentException("host must not be blank");
+            throw new IllegalArgumentException("host must not be blank, but was '" + host + "'");
         }
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("port must be between 1 and 65535, but was " + port);

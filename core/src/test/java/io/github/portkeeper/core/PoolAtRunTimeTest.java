@@ -94,6 +94,21 @@ class PoolAtRunTimeTest extends StubPoolTestBase {
     }
 
     @Test
+    void moveToRefusesNullAndAnotherHostOrPortNamingTheSettingAndTheValue() throws IOException {
+        pool(PoolConfig.builder());
+        try (Lease<StubConnection> lease = pool.lease(A)) {
+            assertThatThrownBy(() -> lease.moveTo(null)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("moveTo endpoint must not be null");
+            assertThatThrownBy(() -> lease.moveTo(Endpoint.of("a.example", 8080, "alice")))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("moveTo endpoint must have the host and port of a.example:80, but was a.example:8080");
+        }
+        try (Lease<StubConnection> lease = pool.lease(A)) {
+            assertThat(lease.isReused()).as("a refused move leaves the connection where it was").isTrue();
+        }
+    }
+
+    @Test
     void aConnectionMovedToAnEndpointAtItsLimitRetiresInstead() throws IOException {
         pool(PoolConfig.builder());
         pool.setMaxPerEndpoint(A_ALICE, 1);
