@@ -139,11 +139,12 @@ public final class Pool<C> implements AutoCloseable {
     /**
      * The server idle timeout announced for or learned from {@code endpoint}.
      *
-     * @param endpoint the server
+     * @param endpoint the server; not {@code null}
      * @return the timeout, or empty if none is known
+     * @throws NullPointerException if {@code endpoint} is {@code null}
      */
     public Optional<Duration> serverIdleTimeout(Endpoint endpoint) {
-        return engine.serverIdleTimeout(endpoint);
+        return engine.serverIdleTimeout(Objects.requireNonNull(endpoint, "endpoint"));
     }
 
     /**

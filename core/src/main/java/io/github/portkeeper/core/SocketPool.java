@@ -65,6 +65,8 @@ public final class SocketPool implements AutoCloseable {
      * @throws IOException a {@link PoolException} naming the endpoint (connect failed, lease
      *         timeout, pool closed; an interrupt while waiting is its cause, an
      *         {@link java.io.InterruptedIOException})
+     * @throws IllegalArgumentException if the host or the port is not valid, as for
+     *         {@link Endpoint#of(String, int)}
      */
     public Socket socket(String host, int port) throws IOException {
         return socket(Endpoint.of(host, port));

@@ -22,4 +22,14 @@ class EndpointTest {
                 .hasMessage("port must be between 1 and 65535, but was 65536");
         assertThat(Endpoint.of("::1", 65535)).hasToString("[::1]:65535");
     }
+
+    @Test
+    void aHostWithSurroundingWhitespaceIsRejectedShowingTheValue() {
+        // No resolver takes " db " for "db": it would fail at connect, or pool apart from "db".
+        assertThatThrownBy(() -> Endpoint.of(" db", 7000)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("host must not begin or end with whitespace, but was ' db'");
+        assertThatThrownBy(() -> Endpoint.of("db\n", 7000)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("host must not begin or end with whitespace, but was 'db\n'");
+        assertThat(Endpoint.of("db", 7000)).hasToString("db:7000");
+    }
 }

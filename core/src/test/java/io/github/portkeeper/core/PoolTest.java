@@ -600,4 +600,15 @@ class PoolTest extends StubPoolTestBase {
         }
         assertThat(pool.stats().pending()).isZero();
     }
+
+    @Test
+    void aNullEndpointIsRefusedNamingItByEveryMethodThatTakesOne() {
+        pool(PoolConfig.builder());
+        assertThatThrownBy(() -> pool.serverIdleTimeout(null)).isInstanceOf(NullPointerException.class).hasMessage("endpoint");
+        assertThatThrownBy(() -> pool.stats(null)).isInstanceOf(NullPointerException.class).hasMessage("endpoint");
+        assertThatThrownBy(() -> pool.maxPerEndpoint(null)).isInstanceOf(NullPointerException.class).hasMessage("endpoint");
+        assertThatThrownBy(() -> pool.hintIdleTimeout(null, Duration.ofSeconds(1)))
+                .isInstanceOf(NullPointerException.class).hasMessage("endpoint");
+        assertThatThrownBy(() -> pool.lease(null)).isInstanceOf(NullPointerException.class).hasMessage("endpoint");
+    }
 }
