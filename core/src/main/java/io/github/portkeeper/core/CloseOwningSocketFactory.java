@@ -1,5 +1,6 @@
 package io.github.portkeeper.core;
 
+import io.github.portkeeper.core.internal.Nanos;
 import io.github.portkeeper.core.internal.OwnedSockets;
 
 import javax.net.SocketFactory;
@@ -63,7 +64,7 @@ public final class CloseOwningSocketFactory extends SocketFactory {
     private final OwnedSockets sockets;
 
     private CloseOwningSocketFactory(Builder b) {
-        this.sockets = new OwnedSockets(b.name, b.retirement, b.maxDraining, b.idleWatchDelay.toNanos(), b.listeners);
+        this.sockets = new OwnedSockets(b.name, b.retirement, b.maxDraining, Nanos.saturated(b.idleWatchDelay), b.listeners);
     }
 
     /**
@@ -236,7 +237,7 @@ public final class CloseOwningSocketFactory extends SocketFactory {
         /**
          * The name, used as the {@code pool} tag of the meters. Default {@code "sockets"}.
          *
-         * @param name the name
+         * @param name a non-blank name (checked by {@link #build()})
          * @return this builder
          */
         public Builder name(String name) {
@@ -249,7 +250,8 @@ public final class CloseOwningSocketFactory extends SocketFactory {
          * or {@code LOCAL}. {@code REQUEST_PEER_CLOSE} is refused: a socket factory knows no
          * protocol goodbye.
          *
-         * @param retirement the policy
+         * @param retirement the policy; not {@code null}, not {@code REQUEST_PEER_CLOSE} (checked
+         *                   by {@link #build()})
          * @return this builder
          */
         public Builder retirement(Retirement retirement) {
@@ -261,7 +263,7 @@ public final class CloseOwningSocketFactory extends SocketFactory {
          * Sockets allowed to drain at once (default 1024); closes beyond it take the fallback at
          * once, so a client can never run the process out of descriptors through draining.
          *
-         * @param maxDraining at least 0
+         * @param maxDraining at least 0 (checked by {@link #build()})
          * @return this builder
          */
         public Builder maxDraining(int maxDraining) {
@@ -274,7 +276,9 @@ public final class CloseOwningSocketFactory extends SocketFactory {
          * for the peer's FIN (default 100 ms). A peer's close of an idle socket is answered
          * within about this delay plus the watcher's 20 ms tick.
          *
-         * @param idleWatchDelay a positive duration
+         * @param idleWatchDelay a positive duration, at most {@code PT2562047H47M16.854775807S}
+         *                       (the nanosecond clock's range, about 292 years; checked by
+         *                       {@link #build()})
          * @return this builder
          */
         public Builder idleWatchDelay(Duration idleWatchDelay) {
@@ -285,7 +289,7 @@ public final class CloseOwningSocketFactory extends SocketFactory {
         /**
          * Adds a listener.
          *
-         * @param listener the listener
+         * @param listener the listener; not {@code null}
          * @return this builder
          */
         public Builder listener(PoolListener listener) {
@@ -297,6 +301,9 @@ public final class CloseOwningSocketFactory extends SocketFactory {
          * Validates the settings and builds the factory.
          *
          * @return the factory
+         * @throws IllegalArgumentException naming the setting, the rule and the value, if a
+         *         setting is out of range
+         * @throws NullPointerException if the retirement is {@code null}
          */
         public CloseOwningSocketFactory build() {
             if (name == null || name.isBlank()) {
@@ -312,6 +319,9 @@ public final class CloseOwningSocketFactory extends SocketFactory {
             }
             if (idleWatchDelay == null || idleWatchDelay.isNegative() || idleWatchDelay.isZero()) {
                 throw new IllegalArgumentException("idleWatchDelay must be positive, but was " + idleWatchDelay);
+            }
+            if (!Nanos.fits(idleWatchDelay)) {
+                throw new IllegalArgumentException("idleWatchDelay must be at most " + Nanos.MAX + ", but was " + idleWatchDelay);
             }
             return new CloseOwningSocketFactory(this);
         }

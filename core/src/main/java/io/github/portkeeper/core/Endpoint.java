@@ -27,10 +27,13 @@ public final class Endpoint {
     /**
      * An endpoint for {@code host:port} with no qualifier.
      *
-     * @param host a host name or address literal (IPv6 without brackets); not blank
+     * @param host a host name or address literal (IPv6 without brackets); not blank, and not
+     *             beginning or ending with whitespace
      * @param port from 1 to 65535
      * @return the endpoint
-     * @throws IllegalArgumentException if the host is blank or the port out of range
+     * @throws IllegalArgumentException if the host is blank or begins or ends with whitespace, or
+     *         the port is out of range, naming the value
+     * @throws NullPointerException if the host is {@code null}
      */
     public static Endpoint of(String host, int port) {
         return of(host, port, null);
@@ -40,16 +43,23 @@ public final class Endpoint {
      * An endpoint for {@code host:port} whose connections are interchangeable only with those of
      * an equal {@code qualifier} (for example a TLS configuration or a user identity).
      *
-     * @param host      a host name or address literal (IPv6 without brackets); not blank
+     * @param host      a host name or address literal (IPv6 without brackets); not blank, and
+     *                  not beginning or ending with whitespace
      * @param port      from 1 to 65535
      * @param qualifier an immutable value object, or {@code null} for none
      * @return the endpoint
-     * @throws IllegalArgumentException if the host is blank or the port out of range
+     * @throws IllegalArgumentException if the host is blank or begins or ends with whitespace, or
+     *         the port is out of range, naming the value
+     * @throws NullPointerException if the host is {@code null}
      */
     public static Endpoint of(String host, int port, Object qualifier) {
         Objects.requireNonNull(host, "host");
         if (host.isBlank()) {
-            throw new IllegalArgumentException("host must not be blank");
+            throw new IllegalArgumentException("host must not be blank, but was '" + host + "'");
+        }
+        if (host.strip().length() != host.length()) {
+            // No resolver reads " db" as "db": it would fail at connect, or pool apart from "db".
+            throw new IllegalArgumentException("host must not begin or end with whitespace, but was '" + host + "'");
         }
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("port must be between 1 and 65535, but was " + port);

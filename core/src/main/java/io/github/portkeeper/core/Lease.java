@@ -50,7 +50,8 @@ public interface Lease<C> extends AutoCloseable {
      * {@linkplain Pool#setMaxPerEndpoint(Endpoint, int) limit}, the connection retires instead.
      *
      * @param endpoint the endpoint the connection belongs to from now on
-     * @throws IllegalArgumentException if {@code endpoint} has another host or port
+     * @throws IllegalArgumentException if {@code endpoint} has another host or port, naming both
+     * @throws NullPointerException     if {@code endpoint} is {@code null}
      */
     void moveTo(Endpoint endpoint);
 

@@ -64,11 +64,14 @@ public final class Pool<C> implements AutoCloseable {
 
     /**
      * Leases a connection to {@code endpoint}, waiting at most {@code timeout} for one to be
-     * returned or for room to open one.
+     * returned or for room to open one. Zero does not wait: the lease gets an idle connection or
+     * opens one if there is room now, else fails at once. The wait does not include the connect.
      *
      * @param endpoint where the connection goes
-     * @param timeout  how long to wait at most
+     * @param timeout  how long to wait at most, zero or more; one longer than the pool's
+     *                 nanosecond clock holds (about 292 years) waits practically forever
      * @return the lease; close it (try-with-resources) to give the connection back
+     * @throws IllegalArgumentException if {@code timeout} is negative
      * @throws LeaseTimeoutException   if none became available in time
      * @throws PortBudgetExhaustedException if the port budget toward the endpoint stayed spent
      *                                 for the whole timeout
@@ -80,8 +83,7 @@ public final class Pool<C> implements AutoCloseable {
      */
     public Lease<C> lease(Endpoint endpoint, Duration timeout) throws IOException {
         Objects.requireNonNull(endpoint, "endpoint");
-        Objects.requireNonNull(timeout, "timeout");
-        return engine.lease(endpoint, timeout);
+        return engine.lease(endpoint, leaseTimeout(timeout));
     }
 
     /**
@@ -92,8 +94,10 @@ public final class Pool<C> implements AutoCloseable {
      * idle connections is retired (by the retirement policy) to make room.
      *
      * @param endpoint where the connection goes
-     * @param timeout  how long to wait at most for room to open it
+     * @param timeout  how long to wait at most for room to open it, zero or more, as for
+     *                 {@link #lease(Endpoint, Duration)}
      * @return a lease whose {@link Lease#isReused()} is {@code false}
+     * @throws IllegalArgumentException if {@code timeout} is negative
      * @throws LeaseTimeoutException   if no room became available in time
      * @throws ConnectFailedException  if opening the connection failed
      * @throws PoolClosedException     if the pool is or gets closed
@@ -102,8 +106,15 @@ public final class Pool<C> implements AutoCloseable {
      */
     public Lease<C> leaseNew(Endpoint endpoint, Duration timeout) throws IOException {
         Objects.requireNonNull(endpoint, "endpoint");
+        return engine.leaseNew(endpoint, leaseTimeout(timeout));
+    }
+
+    private static Duration leaseTimeout(Duration timeout) {
         Objects.requireNonNull(timeout, "timeout");
-        return engine.leaseNew(endpoint, timeout);
+        if (timeout.isNegative()) {
+            throw new IllegalArgumentException("lease timeout must not be negative, but was " + timeout);
+        }
+        return timeout;
     }
 
     /**
@@ -112,7 +123,9 @@ public final class Pool<C> implements AutoCloseable {
      * margin are no longer leased; the server still does the closing.
      *
      * @param endpoint the server that announced it
-     * @param timeout  the announced idle timeout, positive
+     * @param timeout  the announced idle timeout, positive; one longer than the pool's
+     *                 nanosecond clock holds (about 292 years) limits nothing, as if none was
+     *                 announced
      * @throws IllegalArgumentException if {@code timeout} is {@code null}, zero or negative
      */
     public void hintIdleTimeout(Endpoint endpoint, Duration timeout) {
@@ -126,11 +139,12 @@ public final class Pool<C> implements AutoCloseable {
     /**
      * The server idle timeout announced for or learned from {@code endpoint}.
      *
-     * @param endpoint the server
+     * @param endpoint the server; not {@code null}
      * @return the timeout, or empty if none is known
+     * @throws NullPointerException if {@code endpoint} is {@code null}
      */
     public Optional<Duration> serverIdleTimeout(Endpoint endpoint) {
-        return engine.serverIdleTimeout(endpoint);
+        return engine.serverIdleTimeout(Objects.requireNonNull(endpoint, "endpoint"));
     }
 
     /**
@@ -199,7 +213,13 @@ public final class Pool<C> implements AutoCloseable {
      * once; above a lower one no connection is opened, and the surplus leaves as connections
      * retire (the pool does not close connections to shrink).
      *
-     * @param max the new limit, at least 1
+     * <p>Unlike {@link PoolConfig.Builder#build()}, the run-time setters do not require the
+     * total to be at least the per-endpoint limits: HttpClient's {@code ConnPoolControl}, which
+     * the http module implements with them, sets the two one at a time, in either order, and
+     * allows a per-route limit above the total. Both limits always apply, so an endpoint whose
+     * limit is above the total gets at most the total.
+     *
+     * @param max the new limit, at least 1 (it may be below the per-endpoint limits)
      * @throws IllegalArgumentException if {@code max} is below 1
      */
     public void setMaxTotal(int max) {
@@ -217,9 +237,11 @@ public final class Pool<C> implements AutoCloseable {
 
     /**
      * Changes the default per-endpoint limit at run time, as {@link #setMaxTotal(int)} does the
-     * total one. Endpoints with their own limit keep it.
+     * total one. Endpoints with their own limit keep it. It may be above the total limit; see
+     * {@link #setMaxTotal(int)}.
      *
      * @param max the new limit, at least 1
+     * @throws IllegalArgumentException if {@code max} is below 1
      */
     public void setMaxPerEndpoint(int max) {
         engine.setMaxPerEndpoint(atLeastOne("maxPerEndpoint", max));
@@ -236,10 +258,12 @@ public final class Pool<C> implements AutoCloseable {
     }
 
     /**
-     * Gives one endpoint its own limit at run time.
+     * Gives one endpoint its own limit at run time. It may be above the total limit; see
+     * {@link #setMaxTotal(int)}.
      *
      * @param endpoint the endpoint
      * @param max      its limit, at least 1
+     * @throws IllegalArgumentException if {@code max} is below 1
      */
     public void setMaxPerEndpoint(Endpoint endpoint, int max) {
         engine.setMaxPerEndpoint(Objects.requireNonNull(endpoint, "endpoint"), atLeastOne("maxPerEndpoint", max));

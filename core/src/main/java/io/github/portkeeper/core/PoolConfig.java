@@ -1,5 +1,7 @@
 package io.github.portkeeper.core;
 
+import io.github.portkeeper.core.internal.Nanos;
+
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -315,7 +317,8 @@ public final class PoolConfig {
         /**
          * How long a lease waits for a connection before failing with a
          * {@link LeaseTimeoutException} (or a {@link PortBudgetExhaustedException} if the port
-         * budget was what it waited for). Default 10 s.
+         * budget was what it waited for). Default 10 s. A timeout longer than the pool's
+         * nanosecond clock holds (about 292 years) waits practically forever.
          *
          * @param leaseTimeout a positive duration (checked by {@link #build()})
          * @return this builder
@@ -328,7 +331,8 @@ public final class PoolConfig {
         /**
          * Age after which a connection is retired rather than reused. Default 30 min.
          *
-         * @param maxLifetime a positive duration (checked by {@link #build()})
+         * @param maxLifetime a positive duration, at most {@code PT2562047H47M16.854775807S} (the
+         *                    nanosecond clock's range, about 292 years; checked by {@link #build()})
          * @return this builder
          */
         public Builder maxLifetime(Duration maxLifetime) {
@@ -353,7 +357,8 @@ public final class PoolConfig {
          * Idle time after which a connection is no longer leased and is retired. Default 2 min;
          * servers usually time idle connections out sooner, and then the server closes first.
          *
-         * @param maxIdleTime a positive duration (checked by {@link #build()})
+         * @param maxIdleTime a positive duration, at most {@code PT2562047H47M16.854775807S} (the
+         *                    nanosecond clock's range, about 292 years; checked by {@link #build()})
          * @return this builder
          */
         public Builder maxIdleTime(Duration maxIdleTime) {
@@ -365,7 +370,9 @@ public final class PoolConfig {
          * Log a warning, with where it was taken, for a lease held longer than this. Zero
          * (default) turns it off: while it is on, every lease records a stack trace.
          *
-         * @param leakDetectionThreshold zero or a positive duration (checked by {@link #build()})
+         * @param leakDetectionThreshold zero or a positive duration, at most
+         *                               {@code PT2562047H47M16.854775807S} (the nanosecond clock's
+         *                               range, about 292 years; checked by {@link #build()})
          * @return this builder
          */
         public Builder leakDetectionThreshold(Duration leakDetectionThreshold) {
@@ -391,7 +398,9 @@ public final class PoolConfig {
          * also the shortest step between two housekeeping rounds; housekeeping is otherwise not
          * periodic (it sleeps until the pool's next deadline). Default 10 ms.
          *
-         * @param housekeepingInterval a positive duration (checked by {@link #build()})
+         * @param housekeepingInterval a positive duration, at most {@code PT2562047H47M16.854775807S}
+         *                             (the nanosecond clock's range, about 292 years; checked by
+         *                             {@link #build()})
          * @return this builder
          */
         public Builder housekeepingInterval(Duration housekeepingInterval) {
@@ -405,7 +414,9 @@ public final class PoolConfig {
          * server is about to close. The margin used is at most a quarter of the timeout.
          * Default 1 s.
          *
-         * @param idleTimeoutMargin zero or a positive duration (checked by {@link #build()})
+         * @param idleTimeoutMargin zero or a positive duration, at most
+         *                          {@code PT2562047H47M16.854775807S} (the nanosecond clock's range,
+         *                          about 292 years; checked by {@link #build()})
          * @return this builder
          */
         public Builder idleTimeoutMargin(Duration idleTimeoutMargin) {
@@ -491,12 +502,12 @@ public final class PoolConfig {
             if (maxLeasesPerConnection < 0) {
                 throw new IllegalArgumentException("maxLeasesPerConnection must not be negative, but was " + maxLeasesPerConnection);
             }
-            positive("leaseTimeout", leaseTimeout);
-            positive("maxLifetime", maxLifetime);
-            positive("maxIdleTime", maxIdleTime);
-            positive("housekeepingInterval", housekeepingInterval);
-            notNegative("leakDetectionThreshold", leakDetectionThreshold);
-            notNegative("idleTimeoutMargin", idleTimeoutMargin);
+            positive("leaseTimeout", leaseTimeout); // a wait: past the clock's range it saturates, practically forever
+            fitsTheClock("maxLifetime", positive("maxLifetime", maxLifetime));
+            fitsTheClock("maxIdleTime", positive("maxIdleTime", maxIdleTime));
+            fitsTheClock("housekeepingInterval", positive("housekeepingInterval", housekeepingInterval));
+            fitsTheClock("leakDetectionThreshold", notNegative("leakDetectionThreshold", leakDetectionThreshold));
+            fitsTheClock("idleTimeoutMargin", notNegative("idleTimeoutMargin", idleTimeoutMargin));
             if (lifetimeJitter != null) {
                 notNegative("lifetimeJitter", lifetimeJitter);
                 if (lifetimeJitter.compareTo(maxLifetime) >= 0) {
@@ -514,15 +525,24 @@ public final class PoolConfig {
             }
         }
 
-        private static void positive(String setting, Duration value) {
+        private static Duration positive(String setting, Duration value) {
             if (value == null || value.isNegative() || value.isZero()) {
                 throw new IllegalArgumentException(setting + " must be positive, but was " + value);
             }
+            return value;
         }
 
-        private static void notNegative(String setting, Duration value) {
+        private static Duration notNegative(String setting, Duration value) {
             if (value == null || value.isNegative()) {
                 throw new IllegalArgumentException(setting + " must not be negative, but was " + value);
+            }
+            return value;
+        }
+
+        /** An age or a delay, not a wait: it must fit the pool's nanosecond clock (about 292 years). */
+        private static void fitsTheClock(String setting, Duration value) {
+            if (!Nanos.fits(value)) {
+                throw new IllegalArgumentException(setting + " must be at most " + Nanos.MAX + ", but was " + value);
             }
         }
     }

@@ -60,6 +60,8 @@ public final class PortBudget {
 
     /**
      * No budget: connections are opened whatever the port usage (the kernel has the last word).
+     * It takes no share or kernel counting: {@link #withShare} and {@link #withKernelCounting}
+     * refuse it rather than keep a setting that would be ignored.
      *
      * @return a disabled budget
      */
@@ -89,9 +91,11 @@ public final class PortBudget {
      *
      * @param share the fraction of the range, {@code 0 < share <= 1}
      * @return a new budget; this one is unchanged
-     * @throws IllegalArgumentException if {@code share} is out of range
+     * @throws IllegalArgumentException if {@code share} is out of range, or this budget is
+     *         {@link #disabled()} (which would ignore it)
      */
     public PortBudget withShare(double share) {
+        enabledFor("share", "share " + share);
         if (!(share > 0 && share <= 1)) {
             throw new IllegalArgumentException("port budget share must be > 0 and <= 1, but was " + share);
         }
@@ -104,9 +108,21 @@ public final class PortBudget {
      *
      * @param useKernel whether to count from the kernel where its socket table can be read
      * @return a new budget; this one is unchanged
+     * @throws IllegalArgumentException if this budget is {@link #disabled()} (which would
+     *         ignore it)
      */
     public PortBudget withKernelCounting(boolean useKernel) {
+        enabledFor("kernel counting", "kernel counting " + useKernel);
         return new PortBudget(enabled, low, high, share, useKernel);
+    }
+
+    /** A wither's setting would be ignored by a disabled budget: refuse it, naming it and its value. */
+    private void enabledFor(String setting, String value) {
+        if (!enabled) {
+            throw new IllegalArgumentException("port budget " + setting + " applies only to an enabled budget, not to "
+                    + "PortBudget.disabled() (" + value + " would be ignored); start from PortBudget.defaults() or "
+                    + "PortBudget.ofRange(low, high)");
+        }
     }
 
     /**

@@ -44,7 +44,8 @@ public final class Retirement {
      * ({@link Ending#RESET} unless changed with {@link #withFallback}).
      *
      * @param drainTimeout how long to wait for the peer's FIN; positive. Set it above the
-     *                     servers' idle timeout, so they close first.
+     *                     servers' idle timeout, so they close first. One longer than the
+     *                     nanosecond clock holds (about 292 years) waits practically forever.
      * @return the policy
      * @throws IllegalArgumentException if {@code drainTimeout} is zero or negative
      */
@@ -57,7 +58,9 @@ public final class Retirement {
      * {@code drainTimeout}, then close by the fallback ({@link Ending#RESET} unless changed).
      * With a connector that has no goodbye, this acts as {@link #awaitPeer(Duration)}.
      *
-     * @param drainTimeout how long to wait for the peer's FIN after the goodbye; positive
+     * @param drainTimeout how long to wait for the peer's FIN after the goodbye; positive; one
+     *                     longer than the nanosecond clock holds (about 292 years) waits
+     *                     practically forever
      * @return the policy
      * @throws IllegalArgumentException if {@code drainTimeout} is zero or negative
      */

@@ -25,6 +25,9 @@ import java.util.Objects;
  */
 public final class SocketPool implements AutoCloseable {
 
+    /** The longest connect or read timeout a socket takes: {@code Integer.MAX_VALUE} ms (about 24.8 days). */
+    private static final Duration MAX_TIMEOUT = Duration.ofMillis(Integer.MAX_VALUE);
+
     private final Pool<SocketChannel> pool;
     private final int readTimeoutMillis;
 
@@ -62,6 +65,8 @@ public final class SocketPool implements AutoCloseable {
      * @throws IOException a {@link PoolException} naming the endpoint (connect failed, lease
      *         timeout, pool closed; an interrupt while waiting is its cause, an
      *         {@link java.io.InterruptedIOException})
+     * @throws IllegalArgumentException if the host or the port is not valid, as for
+     *         {@link Endpoint#of(String, int)}
      */
     public Socket socket(String host, int port) throws IOException {
         return socket(Endpoint.of(host, port));
@@ -103,12 +108,18 @@ public final class SocketPool implements AutoCloseable {
         pool.close();
     }
 
-    /** Whole milliseconds, rounding a positive sub-millisecond value up (0 would mean "no timeout"). */
+    /**
+     * Whole milliseconds, rounding a positive sub-millisecond value up (0 would mean "no timeout")
+     * and capping at {@code Integer.MAX_VALUE}, the most a socket timeout holds.
+     */
     private static int toMillis(Duration d) {
         if (d.isZero()) {
             return 0;
         }
-        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, d.plusNanos(999_999).toMillis()));
+        if (d.compareTo(MAX_TIMEOUT) >= 0) {
+            return Integer.MAX_VALUE;
+        }
+        return (int) Math.max(1, d.plusNanos(999_999).toMillis());
     }
 
     /** Builds a {@link SocketPool}. Not thread-safe. */
@@ -135,7 +146,8 @@ public final class SocketPool implements AutoCloseable {
         }
 
         /**
-         * Connect timeout for new sockets. Default 10 s.
+         * Connect timeout for new sockets. Default 10 s. A sub-millisecond value is rounded up to
+         * 1 ms; one above {@code Integer.MAX_VALUE} ms (about 24.8 days) is capped at that.
          *
          * @param connectTimeout a positive duration (checked by {@link #build()})
          * @return this builder
@@ -147,7 +159,8 @@ public final class SocketPool implements AutoCloseable {
 
         /**
          * SO_TIMEOUT for reads; zero (default) waits forever. Restored when a socket is given back.
-         * A sub-millisecond value is rounded up to 1 ms.
+         * A sub-millisecond value is rounded up to 1 ms; one above {@code Integer.MAX_VALUE} ms
+         * (about 24.8 days, the most {@code SO_TIMEOUT} holds) is capped at that.
          *
          * @param readTimeout zero or a positive duration (checked by {@link #build()})
          * @return this builder

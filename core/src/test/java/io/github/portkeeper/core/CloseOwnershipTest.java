@@ -211,4 +211,18 @@ class CloseOwnershipTest {
         await().atMost(WAIT).pollInterval(POLL).untilAsserted(() -> assertThat(Kernel.serverTimeWait(server.port()))
                 .as("the server closed first: " + Kernel.describe(address)).isEqualTo(N));
     }
+
+    @Test
+    void aDrainTimeoutTooLongForTheNanosecondClockAwaitsThePeerWithoutFallingBack() throws Exception {
+        server(ScriptedServer.builder().closeAfterIdle(Duration.ofMillis(300)));
+        Pool<SocketChannel> pool = pool(ChannelConnector.plain(), Retirement.awaitPeer(Duration.ofSeconds(Long.MAX_VALUE)));
+        try (Lease<SocketChannel> lease = pool.lease(endpoint())) {
+            assertThat(ScriptedServer.exchange(lease.connection(), 1)).isEqualTo(2);
+            lease.retire();
+        }
+        assertThat(pool.stats().draining()).isEqualTo(1);
+        await().atMost(WAIT).pollInterval(POLL).until(() -> tally.closedTotal() == 1);
+        assertThat(tally.closed(Ending.PEER)).as(tally.toString()).isEqualTo(1);
+        assertThat(Kernel.clientTimeWait(server.address())).isZero();
+    }
 }

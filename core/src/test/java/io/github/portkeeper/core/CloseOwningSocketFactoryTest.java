@@ -266,4 +266,29 @@ class CloseOwningSocketFactoryTest {
         assertThatThrownBy(() -> CloseOwningSocketFactory.builder().name(" ").build())
                 .hasMessage("name must not be blank, but was ' '");
     }
+
+    @Test
+    void aDrainTimeoutTooLongForTheNanosecondClockAwaitsThePeerWithoutFallingBack() throws Exception {
+        Kernel.assumeLinux();
+        TallyListener tally = new TallyListener();
+        CloseOwningSocketFactory sockets = factory(tally, Retirement.awaitPeer(Duration.ofSeconds(Long.MAX_VALUE)));
+        try (ScriptedServer server = ScriptedServer.builder().closeAfterIdle(Duration.ofMillis(300)).start()) {
+            Socket s = sockets.createSocket(server.host(), server.port());
+            assertThat(ScriptedServer.exchange(s, 1)).isEqualTo(2);
+            s.close();
+
+            assertThat(sockets.stats().draining()).isEqualTo(1);
+            await().atMost(WAIT).until(() -> tally.closedTotal() == 1);
+            assertThat(tally.closed(Ending.PEER)).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void anIdleWatchDelayTooLongForTheNanosecondClockIsRejectedByBuild() {
+        Duration tooLong = Duration.ofSeconds(Long.MAX_VALUE);
+        assertThatThrownBy(() -> CloseOwningSocketFactory.builder().idleWatchDelay(tooLong).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("idleWatchDelay must be at most PT2562047H47M16.854775807S, but was " + tooLong);
+        assertThat(CloseOwningSocketFactory.builder().idleWatchDelay(Duration.ofNanos(Long.MAX_VALUE)).build()).isNotNull();
+    }
 }

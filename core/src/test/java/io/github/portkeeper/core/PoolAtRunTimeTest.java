@@ -94,6 +94,21 @@ class PoolAtRunTimeTest extends StubPoolTestBase {
     }
 
     @Test
+    void moveToRefusesNullAndAnotherHostOrPortNamingTheSettingAndTheValue() throws IOException {
+        pool(PoolConfig.builder());
+        try (Lease<StubConnection> lease = pool.lease(A)) {
+            assertThatThrownBy(() -> lease.moveTo(null)).isInstanceOf(NullPointerException.class)
+                    .hasMessage("moveTo endpoint must not be null");
+            assertThatThrownBy(() -> lease.moveTo(Endpoint.of("a.example", 8080, "alice")))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("moveTo endpoint must have the host and port of a.example:80, but was a.example:8080");
+        }
+        try (Lease<StubConnection> lease = pool.lease(A)) {
+            assertThat(lease.isReused()).as("a refused move leaves the connection where it was").isTrue();
+        }
+    }
+
+    @Test
     void aConnectionMovedToAnEndpointAtItsLimitRetiresInstead() throws IOException {
         pool(PoolConfig.builder());
         pool.setMaxPerEndpoint(A_ALICE, 1);
@@ -104,5 +119,27 @@ class PoolAtRunTimeTest extends StubPoolTestBase {
         assertThat(pool.stats(A).idle()).isZero();
         assertThat(pool.stats(A_ALICE).active()).isEqualTo(1);
         alices.close();
+    }
+
+    @Test
+    void atRunTimeAnEndpointLimitAboveTheTotalIsAcceptedAndTheTotalStillCaps() throws IOException {
+        // HttpClient's ConnPoolControl sets the two limits one at a time, in either order.
+        pool(PoolConfig.builder().maxPerEndpoint(2).maxTotal(2));
+        pool.setMaxPerEndpoint(5);
+        pool.setMaxPerEndpoint(A, 6);
+        assertThat(pool.maxPerEndpoint()).isEqualTo(5);
+        assertThat(pool.maxPerEndpoint(A)).isEqualTo(6);
+        Lease<StubConnection> one = pool.lease(A);
+        Lease<StubConnection> two = pool.lease(A);
+        assertThatThrownBy(() -> pool.lease(A, Duration.ZERO)).isInstanceOf(LeaseTimeoutException.class)
+                .hasMessageContaining("maxTotal 2");
+        pool.setMaxTotal(3);
+        try (Lease<StubConnection> three = pool.lease(A, Duration.ZERO)) {
+            assertThat(three.isReused()).isFalse();
+        }
+        one.close();
+        two.close();
+        assertThatThrownBy(() -> pool.setMaxPerEndpoint(A, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxPerEndpoint must be at least 1, but was 0");
     }
 }

@@ -35,6 +35,36 @@ class PoolConfigTest {
     }
 
     @Test
+    void durationsTooLongForTheNanosecondClockAreRejectedByBuildNamingTheSettingAndTheLimit() {
+        Duration tooLong = Duration.ofSeconds(Long.MAX_VALUE);
+        String rule = " must be at most PT2562047H47M16.854775807S, but was " + tooLong;
+        assertThatThrownBy(() -> PoolConfig.builder().maxLifetime(tooLong).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("maxLifetime" + rule);
+        assertThatThrownBy(() -> PoolConfig.builder().maxIdleTime(tooLong).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("maxIdleTime" + rule);
+        assertThatThrownBy(() -> PoolConfig.builder().housekeepingInterval(tooLong).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("housekeepingInterval" + rule);
+        assertThatThrownBy(() -> PoolConfig.builder().leakDetectionThreshold(tooLong).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("leakDetectionThreshold" + rule);
+        assertThatThrownBy(() -> PoolConfig.builder().idleTimeoutMargin(tooLong).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("idleTimeoutMargin" + rule);
+        // The longest the clock holds is accepted, and a pool is built from it.
+        Duration longest = Duration.ofNanos(Long.MAX_VALUE);
+        PoolConfig config = PoolConfig.builder().maxLifetime(longest).maxIdleTime(longest).housekeepingInterval(longest)
+                .leakDetectionThreshold(longest).idleTimeoutMargin(longest).build();
+        Pool.of(new io.github.portkeeper.core.testing.StubConnector(), config).close();
+    }
+
+    @Test
+    void waitAtMostTimeoutsTooLongForTheNanosecondClockAreAccepted() {
+        Duration tooLong = Duration.ofSeconds(Long.MAX_VALUE, 999_999_999);
+        PoolConfig config = PoolConfig.builder().leaseTimeout(tooLong).retirement(Retirement.awaitPeer(tooLong)).build();
+        assertThat(config.leaseTimeout()).isEqualTo(tooLong);
+        assertThat(config.retirement().drainTimeout()).isEqualTo(tooLong);
+        Pool.of(new io.github.portkeeper.core.testing.StubConnector(), config).close();
+    }
+
+    @Test
     void toBuilderKeepsDerivingTheJitterFromTheLifetimeUnlessItWasSet() {
         PoolConfig shorter = PoolConfig.defaults().toBuilder().maxLifetime(Duration.ofMinutes(1)).build();
         assertThat(shorter.lifetimeJitter()).isEqualTo(Duration.ofSeconds(6));

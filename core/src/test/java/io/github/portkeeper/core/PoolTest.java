@@ -532,4 +532,83 @@ class PoolTest extends StubPoolTestBase {
         assertThat(events.count("released")).isEqualTo(1);
         assertThatThrownBy(l::connection).isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
     }
+
+    @Test
+    void aLeaseTimeoutTooLongForTheNanosecondClockWaitsUntilServed() throws Exception {
+        Duration practicallyForever = Duration.ofSeconds(Long.MAX_VALUE);
+        pool(PoolConfig.builder().maxPerEndpoint(1).maxTotal(1).leaseTimeout(practicallyForever));
+        Lease<StubConnection> held = pool.lease(A);
+        StubConnection connection = held.connection();
+        Future<StubConnection> waiter = threads.submit(() -> {
+            try (Lease<StubConnection> l = pool.lease(A, practicallyForever)) {
+                return l.connection();
+            }
+        });
+        await().atMost(Duration.ofSeconds(5)).until(() -> pool.stats(A).pending() == 1);
+        held.close();
+        assertThat(waiter.get(5, TimeUnit.SECONDS)).isSameAs(connection);
+        try (Lease<StubConnection> fresh = pool.leaseNew(A, practicallyForever)) {
+            assertThat(fresh.isReused()).isFalse();
+        }
+    }
+
+    @Test
+    void anIdleTimeoutHintTooLongForTheNanosecondClockLimitsNothing() throws IOException {
+        pool(PoolConfig.builder().maxIdleTime(Duration.ofSeconds(30)));
+        pool.hintIdleTimeout(A, Duration.ofSeconds(20));
+        pool.hintIdleTimeout(A, Duration.ofSeconds(Long.MAX_VALUE));
+        assertThat(pool.serverIdleTimeout(A)).isEmpty();
+        try (Lease<StubConnection> l = pool.lease(A)) {
+            l.connection();
+        }
+        ticker.advance(Duration.ofSeconds(29));
+        pool.engine().maintain();
+        assertThat(pool.stats().idle()).as("only maxIdleTime limits the idle connection").isEqualTo(1);
+    }
+
+    @Test
+    void housekeepingKeepsItsDeadlinesWithALeakThresholdAsLongAsTheNanosecondClockHolds() throws IOException {
+        // The system ticker: its readings are far from zero, as in production.
+        pool = Pool.of(connector, PoolConfig.builder().listener(events).maxIdleTime(Duration.ofMillis(200))
+                .leakDetectionThreshold(Duration.ofNanos(Long.MAX_VALUE)).build());
+        try (Lease<StubConnection> held = pool.lease(A)) {
+            pool.lease(A).close();
+            assertThat(pool.stats(A).idle()).isEqualTo(1);
+            await().atMost(Duration.ofSeconds(5)).until(() -> pool.stats(A).idle() == 0);
+            assertThat(held.connection().disposed).isFalse();
+        }
+        // Housekeeping's events reach listeners on the watcher's worker thread.
+        await().atMost(Duration.ofSeconds(5)).until(() -> events.count("closed LOCAL IDLE_TIMEOUT") == 1);
+    }
+
+    @Test
+    void aNegativeLeaseTimeoutIsRejectedNamingTheValueWhileZeroMeansDoNotWait() throws IOException {
+        pool(PoolConfig.builder().maxPerEndpoint(1).maxTotal(1));
+        assertThatThrownBy(() -> pool.lease(A, Duration.ofMillis(-1)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("lease timeout must not be negative, but was PT-0.001S");
+        assertThatThrownBy(() -> pool.leaseNew(A, Duration.ofSeconds(-1)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("lease timeout must not be negative, but was PT-1S");
+        assertThat(pool.stats().active()).as("nothing was leased").isZero();
+        try (Lease<StubConnection> served = pool.lease(A, Duration.ZERO)) {
+            assertThat(served.isReused()).isFalse();
+            assertThatThrownBy(() -> pool.lease(A, Duration.ZERO)).isInstanceOf(LeaseTimeoutException.class);
+        }
+        try (Lease<StubConnection> reused = pool.lease(A, Duration.ZERO)) {
+            assertThat(reused.isReused()).isTrue();
+        }
+        assertThat(pool.stats().pending()).isZero();
+    }
+
+    @Test
+    void aNullEndpointIsRefusedNamingItByEveryMethodThatTakesOne() {
+        pool(PoolConfig.builder());
+        assertThatThrownBy(() -> pool.serverIdleTimeout(null)).isInstanceOf(NullPointerException.class).hasMessage("endpoint");
+        assertThatThrownBy(() -> pool.stats(null)).isInstanceOf(NullPointerException.class).hasMessage("endpoint");
+        assertThatThrownBy(() -> pool.maxPerEndpoint(null)).isInstanceOf(NullPointerException.class).hasMessage("endpoint");
+        assertThatThrownBy(() -> pool.hintIdleTimeout(null, Duration.ofSeconds(1)))
+                .isInstanceOf(NullPointerException.class).hasMessage("endpoint");
+        assertThatThrownBy(() -> pool.lease(null)).isInstanceOf(NullPointerException.class).hasMessage("endpoint");
+    }
 }

@@ -224,4 +224,16 @@ class SocketPoolTest {
             assertThat(s.getSoTimeout()).as("the pool's read timeout, not the last caller's").isEqualTo(3_000);
         }
     }
+
+    @Test
+    void timeoutsTooLongForSoTimeoutAreCappedAtItsLargestValue() throws IOException {
+        server = ScriptedServer.start();
+        Duration practicallyForever = Duration.ofSeconds(Long.MAX_VALUE, 999_999_999);
+        sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally).build())
+                .connectTimeout(practicallyForever).readTimeout(practicallyForever).build();
+        try (Socket s = socket()) {
+            assertThat(ScriptedServer.exchange(s, 1)).isEqualTo(2);
+            assertThat(s.getSoTimeout()).isEqualTo(Integer.MAX_VALUE);
+        }
+    }
 }

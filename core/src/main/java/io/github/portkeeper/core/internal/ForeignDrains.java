@@ -41,7 +41,9 @@ final class ForeignDrains extends IdleWatcher.Task {
             tell(onEnd, new IdleWatcher.Drained(SocketCloser.close(channel, resetFallback), 0));
             return;
         }
-        Drain d = new Drain(channel, System.nanoTime() + retirement.drainTimeout().toNanos(), resetFallback, onEnd);
+        // A drain timeout past the nanosecond clock's range waits practically forever, never wraps into the past.
+        long deadline = Nanos.plus(System.nanoTime(), Nanos.saturated(retirement.drainTimeout()));
+        Drain d = new Drain(channel, deadline, resetFallback, onEnd);
         try {
             channel.configureBlocking(false);
             if (d.readAll()) {

@@ -73,12 +73,12 @@ final class Housekeeper<C> extends IdleWatcher.Task {
     Housekeeper(PoolEngine<C> engine, PoolConfig config) {
         this.engine = engine;
         this.watchDelayNanos = config.housekeepingInterval().toNanos();
-        this.drainTimeoutNanos = config.retirement().drainTimeout().toNanos();
+        this.drainTimeoutNanos = Nanos.saturated(config.retirement().drainTimeout());
         this.marginCapNanos = config.idleTimeoutMargin().toNanos();
         this.maxIdleNanos = config.maxIdleTime().toNanos();
         this.leakThresholdNanos = config.leakDetectionThreshold().toNanos();
         this.resetFallback = config.retirement().fallback() == Ending.RESET;
-        this.minObservableIdleNanos = Math.max(50_000_000L, 3 * watchDelayNanos);
+        this.minObservableIdleNanos = Math.max(50_000_000L, Nanos.times(3, watchDelayNanos));
     }
 
     /** Nothing to start: the watcher is shared and runs this pool only when something is due. */
@@ -105,7 +105,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         }
         if (!walkSoon && !stopping) {
             walkSoon = true;
-            requestWalk(System.nanoTime() + watchDelayNanos);
+            requestWalk(Nanos.plus(System.nanoTime(), watchDelayNanos));
         }
     }
 
@@ -115,7 +115,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
      */
     void forgetLater(EndpointPool<C> ep, long now) {
         if (!stopping) {
-            requestWalk(System.nanoTime() + Math.max(0, forgetDue(ep, now) - now));
+            requestWalk(Nanos.plus(System.nanoTime(), Math.max(0, forgetDue(ep, now) - now)));
         }
     }
 
@@ -124,7 +124,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
      * {@code maxIdleTime} and the last TIME_WAIT of ours toward it left the port budget's window.
      */
     private long forgetDue(EndpointPool<C> ep, long now) {
-        return Math.max(plus(ep.lastEmptied, maxIdleNanos), ep.ports.quietAt(now));
+        return Math.max(Nanos.plus(ep.lastEmptied, maxIdleNanos), ep.ports.quietAt(now));
     }
 
     private void requestWalk(long at) {
@@ -182,7 +182,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
             }
             long next = walk(now);
             if (released) {
-                next = Math.min(next, now + watchDelayNanos);
+                next = Math.min(next, Nanos.plus(now, watchDelayNanos));
             }
             long delay = next == NEVER ? NEVER : Math.max(0, next - now);
             if (delay > watchDelayNanos) {
@@ -197,7 +197,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
                 walkSoon = true;
             }
             if (delay != NEVER) {
-                requestWalk(sysNow + delay);
+                requestWalk(Nanos.plus(sysNow, delay));
             }
         }
         return walkAt.get();
@@ -213,14 +213,14 @@ final class Housekeeper<C> extends IdleWatcher.Task {
                 // Not forgotten by checkIdleAndLeaks yet: wake when it may be. One that was due
                 // but stayed (a leaser arrived meanwhile) is looked at again a tick later.
                 long due = forgetDue(ep, now);
-                next = Math.min(next, due - now > 0 ? due : now + watchDelayNanos);
+                next = Math.min(next, due - now > 0 ? due : Nanos.plus(now, watchDelayNanos));
                 continue;
             }
             for (PooledEntry<C> e : ep.entries()) {
                 any = true;
                 int s = e.state();
                 if (s == PooledEntry.DRAINING) {
-                    long due = e.drainingSince + drainTimeoutNanos;
+                    long due = Nanos.plus(e.drainingSince, drainTimeoutNanos);
                     if (due - now <= 0) {
                         closeDraining(e, resetFallback);
                     } else {
@@ -228,7 +228,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
                     }
                 } else if (s == PooledEntry.IDLE || s == PooledEntry.WATCHED) {
                     if (s == PooledEntry.IDLE) {
-                        long watchAt = e.idleSince + watchDelayNanos;
+                        long watchAt = Nanos.plus(e.idleSince, watchDelayNanos);
                         if (watchAt - now <= 0 && e.channel() != null) {
                             watch(e, now);
                         } else if (watchAt - now > 0) {
@@ -237,13 +237,13 @@ final class Housekeeper<C> extends IdleWatcher.Task {
                     }
                     next = Math.min(next, expiryDue(e, now));
                 } else if (s == PooledEntry.LEASED && leakThresholdNanos > 0 && e.leasedFrom != null && !e.leakReported) {
-                    next = Math.min(next, e.leasedAt + leakThresholdNanos);
+                    next = Math.min(next, Nanos.plus(e.leasedAt, leakThresholdNanos));
                 }
             }
         }
         if (any && leakThresholdNanos > 0) {
             // A lease taken after this walk passes the threshold no sooner than this.
-            next = Math.min(next, now + leakThresholdNanos);
+            next = Math.min(next, Nanos.plus(now, leakThresholdNanos));
         }
         return next;
     }
@@ -253,15 +253,10 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         if (engine.admission.unfitReason(e, now) != null) {
             // Unfit already but left its last use (or lost to a leaser): look again later.
             long grace = e.idleSince + LAST_USE_GRACE_NANOS;
-            return grace - now > 0 ? grace : now + watchDelayNanos;
+            return grace - now > 0 ? grace : Nanos.plus(now, watchDelayNanos);
         }
         long idleLimit = idleLimitNanos(e.pool, maxIdleNanos);
-        return Math.min(plus(e.idleSince, idleLimit), plus(e.createdAt, e.lifetimeNanos));
-    }
-
-    private static long plus(long t, long d) {
-        long r = t + d;
-        return d > 0 && r < t ? NEVER : r;
+        return Math.min(Nanos.plus(e.idleSince, idleLimit), Nanos.plus(e.createdAt, e.lifetimeNanos));
     }
 
     /**
@@ -387,7 +382,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         } else {
             register(e);
         }
-        requestWalk(System.nanoTime() + drainTimeoutNanos);
+        requestWalk(Nanos.plus(System.nanoTime(), drainTimeoutNanos));
     }
 
     /**
@@ -409,7 +404,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         e.drainingSince = engine.now();
         e.claim2draining();
         register(e);
-        requestWalk(System.nanoTime() + drainTimeoutNanos);
+        requestWalk(Nanos.plus(System.nanoTime(), drainTimeoutNanos));
         if (stopping) {
             // Raced with the pool's close: if it has already closed what was draining, close this one.
             lock.lock();

@@ -5,6 +5,7 @@ import io.github.portkeeper.core.Lease;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Objects;
 
 /**
  * One lease of a pooled connection: a handle, not the connection's slot. Each lease gets its
@@ -76,9 +77,10 @@ public final class LeaseHandle<C> implements Lease<C> {
 
     @Override
     public void moveTo(Endpoint endpoint) {
+        Objects.requireNonNull(endpoint, "moveTo endpoint must not be null");
         Endpoint own = entry.pool.endpoint;
         if (!endpoint.host().equals(own.host()) || endpoint.port() != own.port()) {
-            throw new IllegalArgumentException("a connection to " + own + " cannot move to " + endpoint);
+            throw new IllegalArgumentException("moveTo endpoint must have the host and port of " + own + ", but was " + endpoint);
         }
         if (state != CLOSED) {
             moveTo = endpoint.equals(own) ? null : endpoint;

@@ -108,7 +108,8 @@ public final class PoolEngine<C> {
      * no longer leased.
      */
     public void hintIdleTimeout(Endpoint endpoint, Duration timeout) {
-        endpointPool(endpoint).hintedIdleTimeoutNanos = timeout.toNanos();
+        // A hint past the nanosecond clock's range saturates to "none known": it limits nothing.
+        endpointPool(endpoint).hintedIdleTimeoutNanos = Nanos.saturated(timeout);
     }
 
     /** The server idle timeout learned or announced for {@code endpoint}, if any. */
@@ -232,7 +233,7 @@ public final class PoolEngine<C> {
     }
 
     private LeaseHandle<C> lease(Endpoint endpoint, Duration timeout, boolean fresh) throws IOException {
-        long timeoutNanos = timeout.toNanos();
+        long timeoutNanos = Nanos.saturated(timeout); // a wait past the clock's range: practically forever
         for (;;) {
             EndpointPool<C> ep = endpointPool(endpoint);
             if (closed) {

@@ -53,7 +53,7 @@ final class SocketWatcher extends IdleWatcher.Task {
     /** A connected socket, to be watched whenever its client leaves it idle. */
     void add(OwnedSocket s) {
         live.add(s);
-        watcher.schedule(this, System.nanoTime() + s.owner.watchDelayNanos());
+        watcher.schedule(this, Nanos.plus(System.nanoTime(), s.owner.watchDelayNanos()));
     }
 
     @Override

@@ -127,9 +127,11 @@ public final class Resilience4jConnectGuard implements ConnectGuard {
          *
          * @param config the limit of every endpoint's limiter; not {@code null}
          * @return this builder
+         * @throws NullPointerException if {@code config} is {@code null} (the message names
+         *         {@code rateLimiter})
          */
         public Builder rateLimiter(RateLimiterConfig config) {
-            this.rateLimiter = Objects.requireNonNull(config, "config");
+            this.rateLimiter = Objects.requireNonNull(config, "rateLimiter");
             return this;
         }
 
@@ -139,9 +141,11 @@ public final class Resilience4jConnectGuard implements ConnectGuard {
          *
          * @param config the settings of every endpoint's breaker; not {@code null}
          * @return this builder
+         * @throws NullPointerException if {@code config} is {@code null} (the message names
+         *         {@code circuitBreaker})
          */
         public Builder circuitBreaker(CircuitBreakerConfig config) {
-            this.circuitBreaker = Objects.requireNonNull(config, "config");
+            this.circuitBreaker = Objects.requireNonNull(config, "circuitBreaker");
             return this;
         }
 

@@ -428,6 +428,14 @@ class ConnectGuardTest {
         assertThatThrownBy(() -> Resilience4jConnectGuard.builder().rateLimiter(null)).isInstanceOf(NullPointerException.class);
     }
 
+    @Test
+    void aNullConfigIsRefusedNamingTheSettingNotJustConfig() {
+        assertThatThrownBy(() -> Resilience4jConnectGuard.builder().rateLimiter(null))
+                .isInstanceOf(NullPointerException.class).hasMessage("rateLimiter");
+        assertThatThrownBy(() -> Resilience4jConnectGuard.builder().circuitBreaker(null))
+                .isInstanceOf(NullPointerException.class).hasMessage("circuitBreaker");
+    }
+
     private static Lease<SocketChannel> tryLease(Pool<SocketChannel> pool, Endpoint endpoint) throws IOException {
         try {
             return pool.lease(endpoint);

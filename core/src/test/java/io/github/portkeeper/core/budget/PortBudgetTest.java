@@ -189,6 +189,18 @@ class PortBudgetTest {
     }
 
     @Test
+    void aDisabledBudgetRefusesASettingItWouldIgnore() {
+        PortBudget off = PortBudget.disabled();
+        assertThatThrownBy(() -> off.withShare(0.5)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("port budget share applies only to an enabled budget, not to PortBudget.disabled() "
+                        + "(share 0.5 would be ignored); start from PortBudget.defaults() or PortBudget.ofRange(low, high)");
+        assertThatThrownBy(() -> off.withKernelCounting(true)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("port budget kernel counting applies only to an enabled budget, not to PortBudget.disabled() "
+                        + "(kernel counting true would be ignored); start from PortBudget.defaults() or PortBudget.ofRange(low, high)");
+        assertThat(off).hasToString("PortBudget{disabled}");
+    }
+
+    @Test
     void poolConfigRefusesMissingBudgetOrGuard() {
         assertThatThrownBy(() -> PoolConfig.builder().portBudget(null)).isInstanceOf(NullPointerException.class)
                 .hasMessage("portBudget");
