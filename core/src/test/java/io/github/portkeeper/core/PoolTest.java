@@ -152,18 +152,23 @@ class PoolTest extends StubPoolTestBase {
     void newLeaseDoesNotJumpAheadOfWaitingOnes() throws Exception {
         pool(PoolConfig.builder().maxPerEndpoint(1).maxTotal(1));
         Lease<StubConnection> held = pool.lease(A);
+        StubConnection only = held.connection();
         CountDownLatch waiterServed = new CountDownLatch(1);
-        Future<?> waiter = threads.submit(() -> {
+        CountDownLatch waiterMayRelease = new CountDownLatch(1);
+        Future<StubConnection> waiter = threads.submit(() -> {
             try (Lease<StubConnection> l = pool.lease(A, Duration.ofSeconds(10))) {
                 waiterServed.countDown();
+                assertThat(waiterMayRelease.await(10, TimeUnit.SECONDS)).isTrue();
+                return l.connection();
             }
-            return null;
         });
         await().atMost(Duration.ofSeconds(5)).until(() -> pool.stats().pending() == 1);
         held.close();
-        // The released connection went to the waiter, not to whoever asks next.
+        // Whoever asks right after the release finds it handed to the waiter: nothing to take.
+        assertThatThrownBy(() -> pool.lease(A, Duration.ZERO)).isInstanceOf(LeaseTimeoutException.class);
         assertThat(waiterServed.await(5, TimeUnit.SECONDS)).isTrue();
-        waiter.get(5, TimeUnit.SECONDS);
+        waiterMayRelease.countDown();
+        assertThat(waiter.get(5, TimeUnit.SECONDS)).as("the waiter got the released connection").isSameAs(only);
     }
 
     @Test
