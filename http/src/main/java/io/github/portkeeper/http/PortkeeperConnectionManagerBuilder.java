@@ -36,6 +36,10 @@ import org.apache.hc.core5.pool.PoolReusePolicy;
  * accept it, and so does {@link #setPoolConfig} (the default pool configuration, named
  * {@code "http"}).
  *
+ * <p>Timeouts in the socket, connection and TLS configurations are applied in whole
+ * milliseconds, as HttpClient applies them; a positive one under 1 ms is applied as 1 ms, where
+ * HttpClient would truncate it to 0, which a socket takes for "no timeout".
+ *
  * <p>Not thread-safe.
  */
 public final class PortkeeperConnectionManagerBuilder {
