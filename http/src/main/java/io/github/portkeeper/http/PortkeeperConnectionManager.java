@@ -13,6 +13,7 @@ import io.github.portkeeper.http.internal.LeaseChecks;
 import io.github.portkeeper.http.internal.PendingLease;
 import io.github.portkeeper.http.internal.PooledEndpoint;
 import io.github.portkeeper.http.internal.RouteKey;
+import io.github.portkeeper.http.internal.SubMillisecondTimeouts;
 import org.apache.hc.client5.http.HttpRoute;
 import org.apache.hc.client5.http.SchemePortResolver;
 import org.apache.hc.client5.http.config.ConnectionConfig;
@@ -170,7 +171,7 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
             if (unfit == null) {
                 c.managed().activate(); // restores the socket timeout it was bound with (SocketConfig)
                 if (config.getSocketTimeout() != null) {
-                    c.managed().setSocketTimeout(config.getSocketTimeout());
+                    c.managed().setSocketTimeout(SubMillisecondTimeouts.roundedUp(config.getSocketTimeout()));
                 }
                 return lease;
             }
@@ -230,8 +231,8 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         SocketConfig socketConfig = socketConfig(route);
         ConnectionConfig connectionConfig = connectionConfig(route);
         HttpHost firstHop = route.getProxyHost() != null ? route.getProxyHost() : route.getTargetHost();
-        Timeout timeout = connectTimeout != null ? Timeout.of(connectTimeout.getDuration(), connectTimeout.getTimeUnit())
-                : connectionConfig.getConnectTimeout();
+        Timeout timeout = SubMillisecondTimeouts.roundedUp(connectTimeout != null
+                ? Timeout.of(connectTimeout.getDuration(), connectTimeout.getTimeUnit()) : connectionConfig.getConnectTimeout());
         HttpConnection c = pe.connection();
         TlsConfig tls = route.isTunnelled() ? null : tlsConfig(route.getTargetHost());
         Path unixSocket = HttpClientFeatures.unixDomainSocket(route);
@@ -245,7 +246,7 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         }
         pe.markConnected(System.nanoTime());
         if (connectionConfig.getSocketTimeout() != null) {
-            c.managed().setSocketTimeout(connectionConfig.getSocketTimeout());
+            c.managed().setSocketTimeout(SubMillisecondTimeouts.roundedUp(connectionConfig.getSocketTimeout()));
         }
     }
 
@@ -412,7 +413,7 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
     private SocketConfig socketConfig(HttpRoute route) {
         Resolver<HttpRoute, SocketConfig> r = socketConfigResolver;
         SocketConfig c = r != null ? r.resolve(route) : null;
-        return c != null ? c : defaultSocketConfig;
+        return SubMillisecondTimeouts.roundedUp(c != null ? c : defaultSocketConfig);
     }
 
     private ConnectionConfig connectionConfig(HttpRoute route) {
@@ -424,7 +425,7 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
     private TlsConfig tlsConfig(HttpHost host) {
         Resolver<HttpHost, TlsConfig> r = tlsConfigResolver;
         TlsConfig c = r != null ? r.resolve(host) : null;
-        return c != null ? c : defaultTlsConfig;
+        return SubMillisecondTimeouts.roundedUp(c != null ? c : defaultTlsConfig);
     }
 
     private Endpoint endpointOf(HttpRoute route, Object state) {
@@ -443,12 +444,16 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         return endpoint;
     }
 
+    /**
+     * The wait for a pooled connection. Zero (disabled) is HttpClient's "no timeout"; any other
+     * timeout is waited for to the nanosecond, so a positive one under 1 ms is not taken for 0.
+     */
     private static Duration toDuration(Timeout timeout, Timeout requestTimeout) {
         Timeout t = timeout != null && !timeout.isDisabled() ? timeout : requestTimeout;
-        if (t == null || t.isDisabled() || t.toMilliseconds() <= 0) {
+        if (t == null || t.isDisabled() || t.toNanoseconds() <= 0) {
             return Duration.ofDays(365);
         }
-        return Duration.ofMillis(t.toMilliseconds());
+        return Duration.ofNanos(t.toNanoseconds());
     }
 
     private static PooledEndpoint cast(ConnectionEndpoint endpoint) {

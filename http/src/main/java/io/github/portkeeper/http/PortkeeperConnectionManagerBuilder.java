@@ -16,8 +16,6 @@ import org.apache.hc.core5.http.io.SocketConfig;
 import org.apache.hc.core5.pool.PoolConcurrencyPolicy;
 import org.apache.hc.core5.pool.PoolReusePolicy;
 
-import java.util.Objects;
-
 /**
  * Builds a {@link PortkeeperConnectionManager}. Mirrors HttpClient's
  * {@code PoolingHttpClientConnectionManagerBuilder}: the methods with the same name mean the same,
@@ -33,11 +31,22 @@ import java.util.Objects;
  * CloseableHttpClient client = HttpClients.custom().setConnectionManager(cm).build();
  * }</pre>
  *
+ * <p>As with HttpClient's builder, {@code null} given to a setting means its default: the
+ * {@code setDefault...Config} methods, {@link #setHttp1Config}, the resolvers and strategies
+ * accept it, and so does {@link #setPoolConfig} (the default pool configuration, named
+ * {@code "http"}).
+ *
+ * <p>Timeouts in the socket, connection and TLS configurations are applied in whole
+ * milliseconds, as HttpClient applies them; a positive one under 1 ms is applied as 1 ms, where
+ * HttpClient would truncate it to 0, which a socket takes for "no timeout".
+ *
  * <p>Not thread-safe.
  */
 public final class PortkeeperConnectionManagerBuilder {
 
-    PoolConfig poolConfig = PoolConfig.builder().name("http").build();
+    private static final PoolConfig DEFAULT_POOL_CONFIG = PoolConfig.builder().name("http").build();
+
+    PoolConfig poolConfig = DEFAULT_POOL_CONFIG;
     int maxConnTotal;
     int maxConnPerRoute;
     ConnectionConfig connectionConfig = ConnectionConfig.DEFAULT;
@@ -70,18 +79,18 @@ public final class PortkeeperConnectionManagerBuilder {
      * set them. Default: {@link PoolConfig} defaults with name {@code "http"} (8 per route, 64 in
      * total; HttpClient's are 5 and 25).
      *
-     * @param poolConfig the pool configuration
+     * @param poolConfig the pool configuration; {@code null} for the default
      * @return this builder
      */
     public PortkeeperConnectionManagerBuilder setPoolConfig(PoolConfig poolConfig) {
-        this.poolConfig = Objects.requireNonNull(poolConfig, "poolConfig");
+        this.poolConfig = poolConfig != null ? poolConfig : DEFAULT_POOL_CONFIG;
         return this;
     }
 
     /**
      * Same as {@link #setPoolConfig(PoolConfig)}.
      *
-     * @param poolConfig the pool configuration
+     * @param poolConfig the pool configuration; {@code null} for the default
      * @return this builder
      */
     public PortkeeperConnectionManagerBuilder poolConfig(PoolConfig poolConfig) {
@@ -116,11 +125,12 @@ public final class PortkeeperConnectionManagerBuilder {
      * retires a connection by the pool's policy rather than closing it here; validation after
      * inactivity is off unless set (the pool watches idle connections without a blocking read).
      *
-     * @param config the connection configuration for every route the resolver does not cover
+     * @param config the connection configuration for every route the resolver does not cover;
+     *               {@code null} for {@link ConnectionConfig#DEFAULT}, as in HttpClient
      * @return this builder
      */
     public PortkeeperConnectionManagerBuilder setDefaultConnectionConfig(ConnectionConfig config) {
-        this.connectionConfig = Objects.requireNonNull(config, "config");
+        this.connectionConfig = config != null ? config : ConnectionConfig.DEFAULT;
         return this;
     }
 
@@ -139,11 +149,12 @@ public final class PortkeeperConnectionManagerBuilder {
      * Socket options (so-timeout, keep-alive, buffers, SOCKS proxy). The so-timeout is restored
      * every time a pooled connection is reused. Default {@link SocketConfig#DEFAULT}.
      *
-     * @param config the socket configuration for every route the resolver does not cover
+     * @param config the socket configuration for every route the resolver does not cover;
+     *               {@code null} for {@link SocketConfig#DEFAULT}, as in HttpClient
      * @return this builder
      */
     public PortkeeperConnectionManagerBuilder setDefaultSocketConfig(SocketConfig config) {
-        this.socketConfig = Objects.requireNonNull(config, "config");
+        this.socketConfig = config != null ? config : SocketConfig.DEFAULT;
         return this;
     }
 
@@ -161,11 +172,12 @@ public final class PortkeeperConnectionManagerBuilder {
     /**
      * TLS versions, handshake timeout and HTTP version policy. Default {@link TlsConfig#DEFAULT}.
      *
-     * @param config the TLS configuration for every host the resolver does not cover
+     * @param config the TLS configuration for every host the resolver does not cover;
+     *               {@code null} for {@link TlsConfig#DEFAULT}, as in HttpClient
      * @return this builder
      */
     public PortkeeperConnectionManagerBuilder setDefaultTlsConfig(TlsConfig config) {
-        this.tlsConfig = Objects.requireNonNull(config, "config");
+        this.tlsConfig = config != null ? config : TlsConfig.DEFAULT;
         return this;
     }
 
@@ -217,11 +229,12 @@ public final class PortkeeperConnectionManagerBuilder {
     /**
      * HTTP/1.1 message limits (line length, header count, buffer size). Default {@link Http1Config#DEFAULT}.
      *
-     * @param http1Config the configuration
+     * @param http1Config the configuration; {@code null} for {@link Http1Config#DEFAULT}, as
+     *                    HttpClient's connection factory takes it
      * @return this builder
      */
     public PortkeeperConnectionManagerBuilder setHttp1Config(Http1Config http1Config) {
-        this.http1Config = Objects.requireNonNull(http1Config, "http1Config");
+        this.http1Config = http1Config != null ? http1Config : Http1Config.DEFAULT;
         return this;
     }
 
@@ -247,8 +260,8 @@ public final class PortkeeperConnectionManagerBuilder {
      */
     public PortkeeperConnectionManagerBuilder setConnPoolPolicy(PoolReusePolicy policy) {
         if (policy == PoolReusePolicy.FIFO) {
-            throw new IllegalArgumentException("Portkeeper reuses connections LIFO only (so surplus connections idle out "
-                    + "and the server closes them); FIFO is not supported");
+            throw new IllegalArgumentException("connPoolPolicy must be LIFO or null (Portkeeper reuses the most recently used "
+                    + "connection first, so surplus connections idle out and the server closes them), but was " + policy);
         }
         return this;
     }

@@ -193,7 +193,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
 
     @Override
     public void setSocketTimeout(Timeout timeout) {
-        lease().connection().conn.setSocketTimeout(timeout);
+        lease().connection().conn.setSocketTimeout(SubMillisecondTimeouts.roundedUp(timeout));
     }
 
     /**

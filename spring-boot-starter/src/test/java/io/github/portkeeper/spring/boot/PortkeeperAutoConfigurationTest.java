@@ -296,6 +296,45 @@ class PortkeeperAutoConfigurationTest {
                         + "request-peer-close (the fallback closes connections that drained in vain), but policy was reset");
     }
 
+    @Test
+    void aDrainTimeoutOtherThanTheDefaultNextToAPolicyWithoutDrainingFailsNamingBoth() {
+        assertStartupFails(new String[] {"portkeeper.retirement.policy=reset", "portkeeper.retirement.drain-timeout=5s"},
+                "portkeeper.retirement.drain-timeout must be left at its default (PT30S) unless portkeeper.retirement.policy is "
+                        + "await-peer or request-peer-close (with policy reset nothing drains), but was \"5s\"");
+        assertStartupFails(new String[] {"portkeeper.retirement.policy=local", "portkeeper.retirement.drain-timeout=-1s"},
+                "portkeeper.retirement.drain-timeout must be left at its default (PT30S) unless portkeeper.retirement.policy is "
+                        + "await-peer or request-peer-close (with policy local nothing drains), but was \"-1s\"");
+    }
+
+    @Test
+    void theDefaultDrainTimeoutWrittenOutNextToAPolicyWithoutDrainingStarts() {
+        runner.withPropertyValues("portkeeper.retirement.policy=reset", "portkeeper.retirement.drain-timeout=30s")
+                .run(context -> assertThat(context).hasNotFailed());
+        runner.withPropertyValues("portkeeper.retirement.policy=local", "portkeeper.retirement.drain-timeout=30000ms")
+                .run(context -> assertThat(context).hasNotFailed());
+    }
+
+    @Test
+    void maxAttemptsOtherThanTheDefaultWithRetriesOffFailsNamingBoth() {
+        assertStartupFails(new String[] {"portkeeper.retries.enabled=false", "portkeeper.retries.max-attempts=3"},
+                "portkeeper.retries.max-attempts must be left at its default (2) when portkeeper.retries.enabled is false "
+                        + "(no retry is made), but was \"3\"");
+        runner.withPropertyValues("portkeeper.retries.enabled=false", "portkeeper.retries.max-attempts=2")
+                .run(context -> assertThat(context).hasNotFailed());
+    }
+
+    @Test
+    void portBudgetSettingsOtherThanTheDefaultsWithTheBudgetOffFailNamingBoth() {
+        assertStartupFails(new String[] {"portkeeper.port-budget.enabled=false", "portkeeper.port-budget.share=0.5"},
+                "portkeeper.port-budget.share must be left at its default (0.8) when portkeeper.port-budget.enabled is false "
+                        + "(no budget is kept), but was \"0.5\"");
+        assertStartupFails(new String[] {"portkeeper.port-budget.enabled=false", "portkeeper.port-budget.kernel=false"},
+                "portkeeper.port-budget.kernel must be left at its default (true) when portkeeper.port-budget.enabled is false "
+                        + "(no budget is kept), but was \"false\"");
+        runner.withPropertyValues("portkeeper.port-budget.enabled=false", "portkeeper.port-budget.share=0.8",
+                "portkeeper.port-budget.kernel=true").run(context -> assertThat(context).hasNotFailed());
+    }
+
     private void assertStartupFails(String property, String message) {
         assertStartupFails(new String[] {property}, message);
     }

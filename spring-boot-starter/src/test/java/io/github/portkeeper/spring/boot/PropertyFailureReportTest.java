@@ -68,6 +68,19 @@ class PropertyFailureReportTest {
                 .contains("but policy was local");
     }
 
+    @Test
+    void aDrainTimeoutNextToAPolicyWithoutDrainingNamesBothPropertiesTheValueAsWrittenAndItsOrigin(CapturedOutput output)
+            throws IOException {
+        String report = startWith(output, "portkeeper.retirement.policy=reset\nportkeeper.retirement.drain-timeout=5s");
+        assertThat(report).contains("Property: portkeeper.retirement.drain-timeout")
+                .contains("Value: \"5s\"")
+                .contains("Origin: URL [file:" + dir.resolve("application.properties") + "] - 3:")
+                .contains("portkeeper.retirement.drain-timeout must be left at its default (PT30S) unless "
+                        + "portkeeper.retirement.policy is await-peer or request-peer-close (with policy reset nothing drains), "
+                        + "but was \"5s\"")
+                .doesNotContain("drainTimeout");
+    }
+
     /** Starts an application with these lines in its properties file; returns the failure report. */
     private String startWith(CapturedOutput output, String lines) throws IOException {
         Path file = dir.resolve("application.properties");

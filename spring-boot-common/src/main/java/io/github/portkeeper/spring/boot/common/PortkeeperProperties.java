@@ -30,6 +30,16 @@ import java.util.List;
 @ConfigurationProperties("portkeeper")
 public class PortkeeperProperties implements Validator {
 
+    /*
+     * A setting that another one switches off must not be set to anything but its default: Boot
+     * binds only the properties that are written, so a value other than the default was written,
+     * and would be silently dropped. The default written out is accepted (it changes nothing),
+     * as portkeeper.retirement.fallback=reset is with a policy that does not drain.
+     */
+    private static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+    private static final int DEFAULT_MAX_ATTEMPTS = 2;
+    private static final double DEFAULT_SHARE = 0.8;
+
     /** Whether Portkeeper's auto-configuration is enabled at all. */
     private boolean enabled = true;
 
@@ -189,6 +199,11 @@ public class PortkeeperProperties implements Validator {
         if (drains && retirement.drainTimeout == null) {
             throw new IllegalArgumentException("retirement drainTimeout must be positive, but was null");
         }
+        if (!drains && retirement.drainTimeout != null && !retirement.drainTimeout.equals(DEFAULT_DRAIN_TIMEOUT)) {
+            throw new IllegalArgumentException("portkeeper.retirement.drain-timeout must be left at its default ("
+                    + DEFAULT_DRAIN_TIMEOUT + ") unless portkeeper.retirement.policy is await-peer or request-peer-close "
+                    + "(with policy " + kebab(retirement.policy.name()) + " nothing drains), but was " + retirement.drainTimeout);
+        }
         io.github.portkeeper.core.Retirement r;
         switch (retirement.policy) {
             case REQUEST_PEER_CLOSE:
@@ -221,6 +236,14 @@ public class PortkeeperProperties implements Validator {
 
     private io.github.portkeeper.core.PortBudget portBudget() {
         if (!portBudget.enabled) {
+            if (portBudget.share != DEFAULT_SHARE) {
+                throw new IllegalArgumentException("portkeeper.port-budget.share must be left at its default (" + DEFAULT_SHARE
+                        + ") when portkeeper.port-budget.enabled is false (no budget is kept), but was " + portBudget.share);
+            }
+            if (!portBudget.kernel) {
+                throw new IllegalArgumentException("portkeeper.port-budget.kernel must be left at its default (true) when "
+                        + "portkeeper.port-budget.enabled is false (no budget is kept), but was false");
+            }
             return io.github.portkeeper.core.PortBudget.disabled();
         }
         return io.github.portkeeper.core.PortBudget.defaults()
@@ -265,6 +288,9 @@ public class PortkeeperProperties implements Validator {
         }
         if (retries.maxAttempts < 1) {
             out.add("portkeeper.retries.max-attempts must be at least 1, but was " + retries.maxAttempts);
+        } else if (!retries.enabled && retries.maxAttempts != DEFAULT_MAX_ATTEMPTS) {
+            out.add("portkeeper.retries.max-attempts must be left at its default (" + DEFAULT_MAX_ATTEMPTS + ") when "
+                    + "portkeeper.retries.enabled is false (no retry is made), but was " + retries.maxAttempts);
         }
         if (socketPool.name == null || socketPool.name.isBlank()) {
             out.add("portkeeper.socket-pool.name must not be blank, but was " + quoted(socketPool.name));
@@ -552,7 +578,7 @@ public class PortkeeperProperties implements Validator {
         /** The retirement policy: AWAIT_PEER lets the server close first (no TIME_WAIT here), REQUEST_PEER_CLOSE asks it to (HTTP Connection: close), RESET closes with RST, LOCAL with a plain FIN (one TIME_WAIT each). */
         private io.github.portkeeper.core.Retirement.Policy policy = io.github.portkeeper.core.Retirement.Policy.AWAIT_PEER;
 
-        /** How long a retiring connection waits for the peer's FIN (AWAIT_PEER and REQUEST_PEER_CLOSE). */
+        /** How long a retiring connection waits for the peer's FIN. Depends on policy: used by await-peer and request-peer-close; with policy reset or local nothing drains, and only the default (30s, written out) is accepted. */
         private Duration drainTimeout = Duration.ofSeconds(30);
 
         /** How a connection that drained in vain is closed: RESET (no TIME_WAIT, the peer sees a reset) or LOCAL (a FIN, one TIME_WAIT here). Depends on policy: used by await-peer and request-peer-close, where it defaults to reset; with policy reset or local there is nothing to fall back from, and only reset (the default, written out) is accepted. */
@@ -623,10 +649,10 @@ public class PortkeeperProperties implements Validator {
         /** Whether new connections are held to a per-endpoint share of this host's ephemeral port range. */
         private boolean enabled = true;
 
-        /** Share of the ephemeral port range one endpoint may tie up, > 0 and <= 1. */
+        /** Share of the ephemeral port range one endpoint may tie up, > 0 and <= 1. Only with the budget enabled: with enabled=false only the default (0.8, written out) is accepted. */
         private double share = 0.8;
 
-        /** Whether sockets of other pools and processes toward the same endpoint are counted too (read from the kernel where available). */
+        /** Whether sockets of other pools and processes toward the same endpoint are counted too (read from the kernel where available). Only with the budget enabled: with enabled=false only the default (true, written out) is accepted. */
         private boolean kernel = true;
 
         /**
@@ -694,7 +720,7 @@ public class PortkeeperProperties implements Validator {
         /** Whether an idempotent request that got no response on a reused connection is retried on a fresh one. */
         private boolean enabled = true;
 
-        /** Attempts in all, the first included (2 = one retry). */
+        /** Attempts in all, the first included (2 = one retry). Only with retries enabled: with enabled=false only the default (2, written out) is accepted. */
         private int maxAttempts = 2;
 
         /**
