@@ -7,6 +7,7 @@ import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.http.testing.EndpointRecorder;
 import io.github.portkeeper.http.testing.LeakCheck;
+import io.github.portkeeper.http.testing.SilentServer;
 import io.github.portkeeper.http.testing.ServerConnections;
 import io.github.portkeeper.test.TallyListener;
 import io.github.portkeeper.http.testing.TlsCloseNotifyServer;
@@ -29,17 +30,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import javax.net.ssl.SSLContext;
-import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.ok;
@@ -188,26 +183,7 @@ class HttpsTest {
      */
     @Test
     void tlsConfigResolverSetsTheHandshakeTimeoutOfItsHost() throws Exception {
-        ServerSocket silent = leaks.closeAfter(new ServerSocket(0, 10, InetAddress.getLoopbackAddress()));
-        List<Socket> held = new CopyOnWriteArrayList<>();
-        Thread acceptor = new Thread(() -> {
-            try {
-                while (true) {
-                    held.add(silent.accept()); // never answers
-                }
-            } catch (IOException closed) {
-                // the test is over
-            }
-        }, "silent-tls-server");
-        acceptor.setDaemon(true);
-        acceptor.start();
-        leaks.closeAfter(() -> held.forEach(s -> {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closing anyway
-            }
-        }));
+        SilentServer silent = leaks.closeAfter(SilentServer.start()); // never answers the ClientHello
         PortkeeperConnectionManager manager = leaks.track(PortkeeperConnectionManager.builder()
                 .setPoolConfig(PoolConfig.builder().name("tls-resolver").build())
                 .setTlsSocketStrategy(trustingTls())
@@ -216,7 +192,7 @@ class HttpsTest {
                         ? TlsConfig.custom().setHandshakeTimeout(Timeout.ofMilliseconds(300)).build() : null)
                 .build());
         CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).disableAutomaticRetries().build());
-        String url = "https://127.0.0.1:" + silent.getLocalPort() + "/";
+        String url = "https://127.0.0.1:" + silent.port() + "/";
 
         long started = System.nanoTime();
         assertThatThrownBy(() -> client.execute(new HttpGet(url), r -> EntityUtils.toString(r.getEntity())))
@@ -225,7 +201,7 @@ class HttpsTest {
 
         // Generous for a loaded machine, and far below the 30 s the handshake would get otherwise.
         assertThat(took).as("time to give up on the handshake").isLessThan(Duration.ofSeconds(10));
-        assertThat(held).as("connections the silent server accepted").hasSize(1);
+        assertThat(silent.acceptedCount()).as("connections the silent server accepted").isEqualTo(1);
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.github.portkeeper.http;
 
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.http.testing.LeakCheck;
+import io.github.portkeeper.http.testing.SilentServer;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
 import io.github.portkeeper.http.testing.ScriptedHttpServer.Reply;
 import org.apache.hc.client5.http.HttpRoute;
@@ -21,14 +22,8 @@ import org.apache.hc.core5.util.Timeout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -114,31 +109,12 @@ class SubMillisecondTimeoutTest {
 
     @Test
     void aHandshakeTimeoutUnderOneMillisecondGivesUpOnASilentTlsServer() throws Exception {
-        ServerSocket silent = leaks.closeAfter(new ServerSocket(0, 10, InetAddress.getLoopbackAddress()));
-        List<Socket> held = new CopyOnWriteArrayList<>();
-        Thread acceptor = new Thread(() -> {
-            try {
-                while (true) {
-                    held.add(silent.accept()); // never answers the ClientHello
-                }
-            } catch (IOException closed) {
-                // the test is over
-            }
-        }, "silent-tls-server");
-        acceptor.setDaemon(true);
-        acceptor.start();
-        leaks.closeAfter(() -> held.forEach(s -> {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closing anyway
-            }
-        }));
+        SilentServer silent = leaks.closeAfter(SilentServer.start()); // never answers the ClientHello
         PortkeeperConnectionManager manager = manager(PortkeeperConnectionManager.builder()
                 .setDefaultTlsConfig(TlsConfig.custom().setHandshakeTimeout(HALF_A_MILLISECOND).build()), "sub-ms-handshake");
         CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).disableAutomaticRetries().build());
 
-        assertTimeoutPreemptively(BOUND, () -> assertThatThrownBy(() -> get(client, "https://127.0.0.1:" + silent.getLocalPort() + "/"))
+        assertTimeoutPreemptively(BOUND, () -> assertThatThrownBy(() -> get(client, "https://127.0.0.1:" + silent.port() + "/"))
                 .isInstanceOf(SocketTimeoutException.class));
         assertThat(manager.pool().stats().active()).isZero();
     }
