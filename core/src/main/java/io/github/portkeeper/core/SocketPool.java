@@ -1,5 +1,6 @@
 package io.github.portkeeper.core;
 
+import io.github.portkeeper.core.internal.Nanos;
 import io.github.portkeeper.core.internal.PooledSocket;
 import io.github.portkeeper.core.internal.SocketChannelConnector;
 
@@ -26,14 +27,13 @@ import java.util.Objects;
 public final class SocketPool implements AutoCloseable {
 
     /** The longest connect or read timeout a socket takes: {@code Integer.MAX_VALUE} ms (about 24.8 days). */
-    private static final Duration MAX_TIMEOUT = Duration.ofMillis(Integer.MAX_VALUE);
 
     private final Pool<SocketChannel> pool;
     private final int readTimeoutMillis;
 
     private SocketPool(Builder b) {
         SocketChannelConnector connector = new SocketChannelConnector(
-                toMillis(b.connectTimeout), toMillis(b.readTimeout), b.tcpNoDelay, b.keepAlive);
+                Nanos.socketMillis(b.connectTimeout), Nanos.socketMillis(b.readTimeout), b.tcpNoDelay, b.keepAlive);
         this.pool = Pool.of(connector, b.poolConfig);
         this.readTimeoutMillis = connector.readTimeoutMillis();
     }
@@ -106,20 +106,6 @@ public final class SocketPool implements AutoCloseable {
     @Override
     public void close() {
         pool.close();
-    }
-
-    /**
-     * Whole milliseconds, rounding a positive sub-millisecond value up (0 would mean "no timeout")
-     * and capping at {@code Integer.MAX_VALUE}, the most a socket timeout holds.
-     */
-    private static int toMillis(Duration d) {
-        if (d.isZero()) {
-            return 0;
-        }
-        if (d.compareTo(MAX_TIMEOUT) >= 0) {
-            return Integer.MAX_VALUE;
-        }
-        return (int) Math.max(1, d.plusNanos(999_999).toMillis());
     }
 
     /** Builds a {@link SocketPool}. Not thread-safe. */

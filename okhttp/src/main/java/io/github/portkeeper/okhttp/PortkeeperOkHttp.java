@@ -2,6 +2,7 @@ package io.github.portkeeper.okhttp;
 
 import io.github.portkeeper.core.CloseOwningSocketFactory;
 import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.internal.Nanos;
 import okhttp3.Call;
 import okhttp3.Connection;
 import okhttp3.ConnectionPool;
@@ -36,8 +37,6 @@ public final class PortkeeperOkHttp {
 
     /** OkHttp's own default keep-alive of idle connections. */
     private static final Duration DEFAULT_KEEP_ALIVE = Duration.ofMinutes(5);
-
-    private static final Duration MAX_NANOS = Duration.ofNanos(Long.MAX_VALUE);
 
     private PortkeeperOkHttp() {
     }
@@ -92,18 +91,9 @@ public final class PortkeeperOkHttp {
         dispatcher.setMaxRequests(Math.max(dispatcher.getMaxRequests(), concurrency));
         dispatcher.setMaxRequestsPerHost(Math.max(dispatcher.getMaxRequestsPerHost(), concurrency));
         return builder.socketFactory(sockets)
-                .connectionPool(new ConnectionPool(concurrency, nanos(keepAlive), TimeUnit.NANOSECONDS))
+                .connectionPool(new ConnectionPool(concurrency, Nanos.saturated(keepAlive), TimeUnit.NANOSECONDS)) // not whole ms: 500 µs must not become 0
                 .dispatcher(dispatcher)
                 .eventListenerFactory(call -> eventListener(sockets));
-    }
-
-    /**
-     * Nanoseconds, capped at {@code Long.MAX_VALUE}: whole milliseconds would turn a sub-millisecond
-     * keep-alive into 0 (which OkHttp refuses), and {@code toMillis()} or {@code toNanos()} throw for
-     * a long one.
-     */
-    private static long nanos(Duration d) {
-        return d.compareTo(MAX_NANOS) >= 0 ? Long.MAX_VALUE : d.toNanos();
     }
 
     /**

@@ -4,6 +4,7 @@ import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
+import io.github.portkeeper.core.internal.Nanos;
 import io.github.portkeeper.rpc.internal.Breakers;
 import io.github.portkeeper.rpc.internal.CallEngine;
 import io.github.portkeeper.rpc.internal.Durations;
@@ -75,7 +76,7 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         Retirement retirement = b.retirement != null ? b.retirement
                 : codec.goodbye().isPresent() ? Retirement.requestPeerClose(b.drainTimeout) : Retirement.awaitPeer(b.drainTimeout);
         PoolConfig config = b.poolConfig.toBuilder().retirement(retirement).build();
-        SocketOptions options = new SocketOptions(Durations.socketMillis(b.connectTimeout), 0, b.tcpNoDelay, b.keepAlive);
+        SocketOptions options = new SocketOptions(Nanos.socketMillis(b.connectTimeout), 0, b.tcpNoDelay, b.keepAlive);
         this.pool = Pool.of(new RpcConnector<>(codec, options), config);
         this.defaultTimeout = b.timeout;
         this.breakerRegistry = b.breakerRegistry;

@@ -5,6 +5,7 @@ import io.github.portkeeper.core.Lease;
 import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
+import io.github.portkeeper.core.internal.Nanos;
 import io.github.portkeeper.rpc.internal.ClientConnection;
 import io.github.portkeeper.rpc.internal.Durations;
 import io.github.portkeeper.rpc.internal.SocketClientConnector;
@@ -94,11 +95,11 @@ public final class SocketClientPool<T> implements AutoCloseable {
     private final int readTimeoutMillis;
 
     private SocketClientPool(Builder<T> b) {
-        this.readTimeoutMillis = Durations.socketMillis(b.readTimeout);
-        SocketOptions options = new SocketOptions(Durations.socketMillis(b.connectTimeout), readTimeoutMillis, b.tcpNoDelay, b.keepAlive);
+        this.readTimeoutMillis = Nanos.socketMillis(b.readTimeout);
+        SocketOptions options = new SocketOptions(Nanos.socketMillis(b.connectTimeout), readTimeoutMillis, b.tcpNoDelay, b.keepAlive);
         SocketClientConnector.Goodbye<T> goodbye = b.goodbye == null ? null : b.goodbye::sayGoodbye;
         SocketClientConnector<T> connector = new SocketClientConnector<>(b.factory::wrap, goodbye, b.isUsable, options,
-                Durations.socketMillis(b.goodbyeTimeout));
+                Nanos.socketMillis(b.goodbyeTimeout));
         Retirement retirement = b.retirement != null ? b.retirement
                 : b.goodbye != null ? Retirement.requestPeerClose(b.drainTimeout) : Retirement.awaitPeer(b.drainTimeout);
         this.pool = Pool.of(connector, b.poolConfig.toBuilder().retirement(retirement).build());

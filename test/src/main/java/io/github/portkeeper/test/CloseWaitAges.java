@@ -104,12 +104,21 @@ public final class CloseWaitAges implements AutoCloseable {
         return samples;
     }
 
-    /** Stops sampling; the figures stay readable. */
+    /**
+     * Stops sampling; the figures stay readable.
+     *
+     * @throws IllegalStateException if the sampler does not stop within 10 s, or the wait is interrupted
+     */
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         sampler.shutdown();
-        if (!sampler.awaitTermination(10, TimeUnit.SECONDS)) {
-            throw new IllegalStateException("CLOSE_WAIT sampler did not stop within 10 s");
+        try {
+            if (!sampler.awaitTermination(10, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("CLOSE_WAIT sampler did not stop within 10 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while stopping the CLOSE_WAIT sampler", e);
         }
     }
 

@@ -7,6 +7,7 @@ import io.github.portkeeper.core.LeaseTimeoutException;
 import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolClosedException;
 import io.github.portkeeper.core.PoolException;
+import io.github.portkeeper.core.internal.Nanos;
 import io.github.portkeeper.rpc.RpcCircuitOpenException;
 import io.github.portkeeper.rpc.RpcCodec;
 import io.github.portkeeper.rpc.RpcConnectException;
@@ -46,12 +47,12 @@ public final class CallEngine<Req, Resp> {
         this.codec = codec;
         this.breakers = breakers;
         this.retry = retry;
-        this.leaseTimeoutNanos = Durations.nanos(pool.config().leaseTimeout());
+        this.leaseTimeoutNanos = Nanos.saturated(pool.config().leaseTimeout());
     }
 
     public Resp call(Endpoint endpoint, Req request, Duration timeout, boolean idempotent) throws IOException {
         long start = System.nanoTime();
-        long deadline = start + Math.min(Durations.nanos(timeout), MAX_CALL_NANOS);
+        long deadline = start + Math.min(Nanos.saturated(timeout), MAX_CALL_NANOS);
         CircuitBreaker breaker = breakers == null ? null : breakers.forEndpoint(endpoint);
         if (breaker != null && !breaker.tryAcquirePermission()) {
             throw new RpcCircuitOpenException(endpoint, breaker.getName(), null);
