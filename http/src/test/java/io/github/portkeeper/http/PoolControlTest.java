@@ -166,4 +166,16 @@ class PoolControlTest {
         assertThat(impatient.acceptedPorts()).hasSize(1);
         assertThat(get(client, patient.url("/slow"))).isEqualTo("late");
     }
+
+    @Test
+    void aRouteLimitBelowOneIsRefusedNamingTheRouteAndTheValue() throws Exception {
+        PortkeeperConnectionManager manager = leaks.closeAfter(manager(PortkeeperConnectionManager.builder(), "route-limit"));
+        HttpRoute route = new HttpRoute(new HttpHost("http", "127.0.0.1", 9));
+
+        assertThatThrownBy(() -> manager.setMaxPerRoute(route, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxPerRoute of route " + route + " must be at least 1, but was 0")
+                .hasMessageContaining("127.0.0.1:9");
+        assertThat(manager.getMaxPerRoute(route)).as("unchanged").isEqualTo(manager.getDefaultMaxPerRoute());
+    }
 }
