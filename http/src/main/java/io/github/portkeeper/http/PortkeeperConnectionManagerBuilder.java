@@ -284,8 +284,11 @@ public final class PortkeeperConnectionManagerBuilder {
     }
 
     /**
-     * Takes the default TLS settings from the system properties ({@code javax.net.ssl.*}), as
-     * HttpClient's builder does.
+     * Takes the default TLS settings from the system properties, as HttpClient's builder does:
+     * without {@link #setTlsSocketStrategy}, TLS is HttpClient's
+     * {@code DefaultClientTlsStrategy.createSystemDefault()}: the JDK's default SSL context (key and
+     * trust stores from {@code javax.net.ssl.*}) with the protocols and cipher suites of
+     * {@code https.protocols} and {@code https.cipherSuites}, read by {@link #build()}.
      *
      * @return this builder
      */

@@ -1,12 +1,15 @@
 package io.github.portkeeper.http;
 
 import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.http.testing.ClientHelloServer;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
 import org.apache.hc.client5.http.HttpRoute;
+import org.apache.hc.client5.http.SchemePortResolver;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.client5.http.config.TlsConfig;
+import org.apache.hc.client5.http.impl.DefaultSchemePortResolver;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
@@ -22,17 +25,21 @@ import org.apache.hc.core5.util.Timeout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * {@link PortkeeperConnectionManagerBuilder} takes what HttpClient's
- * {@code PoolingHttpClientConnectionManagerBuilder} takes: {@code null} for a default
- * configuration means that default, so code migrating keeps working.
+ * {@code PoolingHttpClientConnectionManagerBuilder} takes, with the same meaning, so code
+ * migrating keeps working: {@code null} for a default configuration means that default, 0 for a
+ * limit keeps the default one, the scheme port resolver and the system properties apply. What
+ * HttpClient's builder ignores silently (a negative limit) is refused.
  */
 class ManagerBuilderSettingsTest {
 
@@ -172,6 +179,60 @@ class ManagerBuilderSettingsTest {
                 for (ConnectionEndpoint e : held) {
                     manager.release(e, null, null);
                 }
+            }
+        }
+    }
+
+    @Test
+    void theSchemePortResolverGivesThePortOfAProxyWithoutOneAsInHttpClientsBuilder() throws Exception {
+        // HttpClient's route planner gives every target its port, but not a proxy: a proxy host
+        // without a port reaches the connection manager, whose resolver gives the port. Here the
+        // resolver sends "http" without a port to the loopback server, which answers as a proxy.
+        ScriptedHttpServer proxy = server();
+        SchemePortResolver httpToProxy = host -> host.getPort() < 0 && "http".equals(host.getSchemeName())
+                ? proxy.port() : DefaultSchemePortResolver.INSTANCE.resolve(host);
+        HttpClientConnectionManager stock = PoolingHttpClientConnectionManagerBuilder.create().setSchemePortResolver(httpToProxy).build();
+        PortkeeperConnectionManager ours = leaks.track(PortkeeperConnectionManager.builder().setSchemePortResolver(httpToProxy).build());
+
+        for (HttpClientConnectionManager manager : new HttpClientConnectionManager[] {stock, ours}) {
+            CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager)
+                    .setProxy(new HttpHost("http", "127.0.0.1", -1)).build());
+            assertThat(get(client, "http://target.invalid/" + manager.getClass().getSimpleName())).isEqualTo("ok");
+        }
+        assertThat(proxy.requests()).extracting(ScriptedHttpServer.Request::target).containsExactly(
+                "http://target.invalid/PoolingHttpClientConnectionManager", "http://target.invalid/PortkeeperConnectionManager");
+    }
+
+    @Test
+    void useSystemPropertiesOffersTheCipherSuitesOfHttpsCipherSuitesAsHttpClientsBuilderDoes() throws Exception {
+        ClientHelloServer server = leaks.closeAfter(ClientHelloServer.start());
+        String url = "https://127.0.0.1:" + server.port() + "/";
+        int onlySuite = 0xC02F; // TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+        Function<HttpClientConnectionManager, List<Integer>> offered = manager -> {
+            CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager)
+                    .disableAutomaticRetries().build());
+            int before = server.offeredCipherSuites().size();
+            assertThatThrownBy(() -> get(client, url)).as("no server certificate: the handshake fails")
+                    .isInstanceOf(IOException.class);
+            List<Integer> suites = new ArrayList<>(server.offeredCipherSuites().get(before));
+            suites.remove(Integer.valueOf(0x00FF)); // TLS_EMPTY_RENEGOTIATION_INFO_SCSV, a signal, not a suite
+            return suites;
+        };
+        String previous = System.getProperty("https.cipherSuites");
+        System.setProperty("https.cipherSuites", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+        try {
+            PortkeeperConnectionManager withProperties = leaks.track(PortkeeperConnectionManager.builder().useSystemProperties().build());
+            PortkeeperConnectionManager without = leaks.track(PortkeeperConnectionManager.builder().build());
+            HttpClientConnectionManager stock = PoolingHttpClientConnectionManagerBuilder.create().useSystemProperties().build();
+
+            assertThat(offered.apply(stock)).as("HttpClient's own builder").containsExactly(onlySuite);
+            assertThat(offered.apply(withProperties)).containsExactly(onlySuite);
+            assertThat(offered.apply(without)).as("without useSystemProperties()").contains(onlySuite).hasSizeGreaterThan(1);
+        } finally {
+            if (previous == null) {
+                System.clearProperty("https.cipherSuites");
+            } else {
+                System.setProperty("https.cipherSuites", previous);
             }
         }
     }
