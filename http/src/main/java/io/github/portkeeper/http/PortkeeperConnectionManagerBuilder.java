@@ -259,7 +259,7 @@ public final class PortkeeperConnectionManagerBuilder {
      * Accepted for source compatibility with HttpClient's builder, and ignored: Portkeeper has one
      * pool engine, lock-free on the lease path, for what STRICT and LAX choose between.
      *
-     * @param policy ignored
+     * @param policy ignored, whatever it is (null included)
      * @return this builder
      */
     public PortkeeperConnectionManagerBuilder setPoolConcurrencyPolicy(PoolConcurrencyPolicy policy) {

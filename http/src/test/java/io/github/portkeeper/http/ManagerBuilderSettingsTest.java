@@ -19,6 +19,7 @@ import org.apache.hc.client5.http.io.HttpClientConnectionManager;
 import org.apache.hc.core5.http.HttpHost;
 import org.apache.hc.core5.http.io.SocketConfig;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.apache.hc.core5.pool.PoolConcurrencyPolicy;
 import org.apache.hc.core5.pool.PoolReusePolicy;
 import org.apache.hc.core5.util.TimeValue;
 import org.apache.hc.core5.util.Timeout;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
@@ -234,6 +236,30 @@ class ManagerBuilderSettingsTest {
             } else {
                 System.setProperty("https.cipherSuites", previous);
             }
+        }
+    }
+
+    @Test
+    void poolConcurrencyPolicyIsAcceptedForEveryValueAndNullAndChangesNothing() throws Exception {
+        ScriptedHttpServer server = server();
+        PoolConfig config = PoolConfig.builder().name("concurrency-policy").build();
+        List<PoolConcurrencyPolicy> policies = new ArrayList<>(Arrays.asList(PoolConcurrencyPolicy.values()));
+        policies.add(null); // HttpClient's builder takes null for its default, STRICT
+        assertThat(policies).contains(PoolConcurrencyPolicy.STRICT, PoolConcurrencyPolicy.LAX);
+
+        for (PoolConcurrencyPolicy policy : policies) {
+            PortkeeperConnectionManager manager = leaks.track(PortkeeperConnectionManager.builder()
+                    .setPoolConfig(config).setPoolConcurrencyPolicy(policy).build());
+            CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).build());
+            int accepted = server.acceptedPorts().size();
+
+            get(client, server.url("/" + policy + "/1"));
+            get(client, server.url("/" + policy + "/2"));
+
+            assertThat(manager.pool().config()).as("%s", policy).isSameAs(config);
+            assertThat(manager.getMaxTotal()).as("%s", policy).isEqualTo(config.maxTotal());
+            assertThat(manager.getDefaultMaxPerRoute()).as("%s", policy).isEqualTo(config.maxPerEndpoint());
+            assertThat(server.acceptedPorts()).as("%s: one connection, reused", policy).hasSize(accepted + 1);
         }
     }
 }
