@@ -299,12 +299,19 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         return pool.maxPerEndpoint();
     }
 
-    /** The limit applies to each user token's connections of the route (they are pooled apart). */
+    /**
+     * The limit applies to each user token's connections of the route (they are pooled apart).
+     *
+     * @throws IllegalArgumentException if {@code max} is below 1 (HttpClient's pool takes 0 for a
+     *                                  route that gets no connection, so every request to it
+     *                                  waits out its timeout, and a negative value for "back to
+     *                                  the default")
+     */
     @Override
     public void setMaxPerRoute(HttpRoute route, int max) {
         Objects.requireNonNull(route, "route");
         if (max < 1) {
-            throw new IllegalArgumentException("maxPerRoute must be at least 1, but was " + max);
+            throw new IllegalArgumentException("maxPerRoute of route " + route + " must be at least 1, but was " + max);
         }
         maxPerRoute.put(route, max);
         for (Endpoint e : pool.endpoints()) {

@@ -98,25 +98,42 @@ public final class PortkeeperConnectionManagerBuilder {
     }
 
     /**
-     * Most connections in total (0, the default, keeps the pool configuration's {@code maxTotal}).
+     * Most connections in total (0, the default, keeps the pool configuration's {@code maxTotal},
+     * as 0 keeps HttpClient's default in its builder). The per-route limit is not changed by it:
+     * as in HttpClient, a per-route limit above the total is kept, and the total still caps
+     * every route.
      *
-     * @param maxConnTotal the limit
+     * @param maxConnTotal the limit, or 0
      * @return this builder
+     * @throws IllegalArgumentException if {@code maxConnTotal} is negative (HttpClient's builder
+     *                                  ignores it silently)
      */
     public PortkeeperConnectionManagerBuilder setMaxConnTotal(int maxConnTotal) {
-        this.maxConnTotal = maxConnTotal;
+        this.maxConnTotal = notNegative("maxConnTotal", maxConnTotal);
         return this;
     }
 
     /**
-     * Most connections per route (0, the default, keeps the pool configuration's {@code maxPerEndpoint}).
+     * Most connections per route (0, the default, keeps the pool configuration's
+     * {@code maxPerEndpoint}, as 0 keeps HttpClient's default in its builder). The total limit is
+     * not changed by it: a per-route limit above the total is kept, as in HttpClient, and the
+     * total still caps every route.
      *
-     * @param maxConnPerRoute the limit
+     * @param maxConnPerRoute the limit, or 0
      * @return this builder
+     * @throws IllegalArgumentException if {@code maxConnPerRoute} is negative (HttpClient's
+     *                                  builder ignores it silently)
      */
     public PortkeeperConnectionManagerBuilder setMaxConnPerRoute(int maxConnPerRoute) {
-        this.maxConnPerRoute = maxConnPerRoute;
+        this.maxConnPerRoute = notNegative("maxConnPerRoute", maxConnPerRoute);
         return this;
+    }
+
+    private static int notNegative(String setting, int value) {
+        if (value < 0) {
+            throw new IllegalArgumentException(setting + " must not be negative, but was " + value);
+        }
+        return value;
     }
 
     /**
@@ -242,7 +259,7 @@ public final class PortkeeperConnectionManagerBuilder {
      * Accepted for source compatibility with HttpClient's builder, and ignored: Portkeeper has one
      * pool engine, lock-free on the lease path, for what STRICT and LAX choose between.
      *
-     * @param policy ignored
+     * @param policy ignored, whatever it is (null included)
      * @return this builder
      */
     public PortkeeperConnectionManagerBuilder setPoolConcurrencyPolicy(PoolConcurrencyPolicy policy) {
@@ -267,8 +284,11 @@ public final class PortkeeperConnectionManagerBuilder {
     }
 
     /**
-     * Takes the default TLS settings from the system properties ({@code javax.net.ssl.*}), as
-     * HttpClient's builder does.
+     * Takes the default TLS settings from the system properties, as HttpClient's builder does:
+     * without {@link #setTlsSocketStrategy}, TLS is HttpClient's
+     * {@code DefaultClientTlsStrategy.createSystemDefault()}: the JDK's default SSL context (key and
+     * trust stores from {@code javax.net.ssl.*}) with the protocols and cipher suites of
+     * {@code https.protocols} and {@code https.cipherSuites}, read by {@link #build()}.
      *
      * @return this builder
      */
@@ -284,14 +304,21 @@ public final class PortkeeperConnectionManagerBuilder {
      */
     public PortkeeperConnectionManager build() {
         PoolConfig config = poolConfig;
+        int perRoute = maxConnPerRoute > 0 ? maxConnPerRoute : config.maxPerEndpoint();
+        int total = maxConnTotal > 0 ? maxConnTotal : config.maxTotal();
         if (maxConnTotal > 0 || maxConnPerRoute > 0) {
-            int perRoute = maxConnPerRoute > 0 ? maxConnPerRoute : config.maxPerEndpoint();
-            int total = maxConnTotal > 0 ? maxConnTotal : Math.max(config.maxTotal(), perRoute);
+            // A PoolConfig needs the total to be at least the per-route limit; HttpClient's builder
+            // sets the two apart and keeps a per-route limit above the total, so that one is set
+            // on the pool once it is built (the pool allows it at run time; both limits apply).
             config = config.toBuilder().maxPerEndpoint(Math.min(perRoute, total)).maxTotal(total).build();
         }
         TlsSocketStrategy tls = tlsSocketStrategy != null ? tlsSocketStrategy
                 : systemProperties ? DefaultClientTlsStrategy.createSystemDefault() : DefaultClientTlsStrategy.createDefault();
         SchemePortResolver ports = schemePortResolver != null ? schemePortResolver : DefaultSchemePortResolver.INSTANCE;
-        return new PortkeeperConnectionManager(this, config, tls, ports);
+        PortkeeperConnectionManager manager = new PortkeeperConnectionManager(this, config, tls, ports);
+        if (perRoute > total) {
+            manager.setDefaultMaxPerRoute(perRoute);
+        }
+        return manager;
     }
 }

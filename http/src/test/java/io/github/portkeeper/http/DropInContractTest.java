@@ -115,6 +115,33 @@ class DropInContractTest {
     }
 
     @Test
+    void leaseWithoutATimeoutServesAConnectionGivenBackWithAStateOnlyToThatState() throws Exception {
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder().start());
+        leaks.track(server.address());
+        PortkeeperConnectionManager manager = leaks.closeAfter(manager(PortkeeperConnectionManager.builder(), "lease-state"));
+        HttpRoute route = new HttpRoute(new HttpHost("http", "127.0.0.1", server.port()));
+
+        ConnectionEndpoint first = manager.lease("1", route, null).get(Timeout.ofSeconds(5));
+        manager.connect(first, null, HttpClientContext.create());
+        manager.release(first, "alice", TimeValue.NEG_ONE_MILLISECOND);
+        for (Object other : new Object[] {null, "bob"}) {
+            ConnectionEndpoint e = manager.lease("other", route, other).get(Timeout.ofSeconds(5));
+            try {
+                assertThat(e.isConnected()).as("state %s gets a new endpoint, not alice's connection", other).isFalse();
+            } finally {
+                manager.release(e, null, null);
+            }
+        }
+        ConnectionEndpoint again = manager.lease("2", route, "alice").get(Timeout.ofSeconds(5));
+        try {
+            assertThat(again.isConnected()).as("alice's connection, reused").isTrue();
+        } finally {
+            manager.release(again, "alice", TimeValue.NEG_ONE_MILLISECOND);
+        }
+        assertThat(server.acceptedPorts()).hasSize(1);
+    }
+
+    @Test
     void unauthorizedWithConnectionCloseIsRetriedWithCredentialsOnANewConnection() throws Exception {
         String challenge = "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"test\"\r\nConnection: close\r\n"
                 + "Content-Type: text/plain\r\nContent-Length: 26\r\n\r\nnot for you, not this time";

@@ -166,4 +166,52 @@ class PoolControlTest {
         assertThat(impatient.acceptedPorts()).hasSize(1);
         assertThat(get(client, patient.url("/slow"))).isEqualTo("late");
     }
+
+    @Test
+    void aRouteLimitBelowOneIsRefusedNamingTheRouteAndTheValue() throws Exception {
+        PortkeeperConnectionManager manager = leaks.closeAfter(manager(PortkeeperConnectionManager.builder(), "route-limit"));
+        HttpRoute route = new HttpRoute(new HttpHost("http", "127.0.0.1", 9));
+
+        assertThatThrownBy(() -> manager.setMaxPerRoute(route, 0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxPerRoute of route " + route + " must be at least 1, but was 0")
+                .hasMessageContaining("127.0.0.1:9");
+        assertThat(manager.getMaxPerRoute(route)).as("unchanged").isEqualTo(manager.getDefaultMaxPerRoute());
+    }
+
+    @Test
+    void closeExpiredRetiresAConnectionPastItsTimeToLiveSoTheServerClosesItAndKeepsOneNotExpired() throws Exception {
+        // The server closes connections idle for 1.5 s, well after the time to live of 200 ms: the
+        // expired one, once retired (no longer leased, left open), ends by the server's FIN. The
+        // other server never closes idle ones.
+        ScriptedHttpServer expiring = leaks.closeAfter(ScriptedHttpServer.builder().closeIdleAfter(Duration.ofMillis(1500)).start());
+        InetSocketAddress expiringAddress = leaks.track(expiring.address());
+        ScriptedHttpServer lasting = server();
+        Duration timeToLive = Duration.ofMillis(200);
+        PortkeeperConnectionManager manager = manager(PortkeeperConnectionManager.builder()
+                .setConnectionConfigResolver(route -> ConnectionConfig.custom().setTimeToLive(TimeValue.ofMilliseconds(
+                        route.getTargetHost().getPort() == expiring.port() ? timeToLive.toMillis() : TimeUnit.HOURS.toMillis(1))).build()),
+                "close-expired");
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).build());
+        HttpRoute expiringRoute = new HttpRoute(new HttpHost("http", "127.0.0.1", expiring.port()));
+        HttpRoute lastingRoute = new HttpRoute(new HttpHost("http", "127.0.0.1", lasting.port()));
+
+        long connected = System.nanoTime();
+        get(client, expiring.url("/"));
+        get(client, lasting.url("/1"));
+        // Expiry is checked by closeExpired() alone (HttpClient's evictor calls it); poll it.
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).untilAsserted(() -> {
+            manager.closeExpired();
+            assertThat(tally.retiringReasons()).containsExactly(CloseReason.EVICTED);
+        });
+
+        assertThat(Duration.ofNanos(System.nanoTime() - connected)).as("not before its time to live").isGreaterThanOrEqualTo(timeToLive);
+        assertThat(manager.getStats(expiringRoute).getAvailable()).isZero();
+        assertThat(manager.getStats(lastingRoute).getAvailable()).as("not expired: kept").isEqualTo(1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> tally.closedTotal() == 1);
+        assertThat(tally.closed(Ending.PEER)).as("ended by the server's FIN: %s", tally).isEqualTo(1);
+        assertThat(Kernel.clientTimeWait(expiringAddress)).as(() -> Kernel.describe(expiringAddress)).isZero();
+        get(client, lasting.url("/2"));
+        assertThat(lasting.acceptedPorts()).as("the kept connection serves the next request").hasSize(1);
+    }
 }
