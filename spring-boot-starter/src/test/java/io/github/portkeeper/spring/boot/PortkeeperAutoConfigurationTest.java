@@ -273,7 +273,7 @@ class PortkeeperAutoConfigurationTest {
         assertStartupFails("portkeeper.port-budget.share=1.5", "portkeeper.port-budget.share must be > 0 and <= 1, but was \"1.5\"");
         assertStartupFails("portkeeper.retries.max-attempts=0", "portkeeper.retries.max-attempts must be at least 1, but was \"0\"");
         assertStartupFails("portkeeper.http.connect-timeout=0s", "portkeeper.http.connect-timeout must be positive, but was \"0s\"");
-        assertStartupFails("portkeeper.socket-pool.name=http",
+        assertStartupFails(new String[] {"portkeeper.socket-pool.enabled=true", "portkeeper.socket-pool.name=http"},
                 "portkeeper.socket-pool.name must differ from portkeeper.pool.name");
         assertStartupFails("portkeeper.pool.max-per-endpoint=many", "portkeeper.pool.max-per-endpoint");
     }
@@ -333,6 +333,75 @@ class PortkeeperAutoConfigurationTest {
                         + "(no budget is kept), but was \"false\"");
         runner.withPropertyValues("portkeeper.port-budget.enabled=false", "portkeeper.port-budget.share=0.8",
                 "portkeeper.port-budget.kernel=true").run(context -> assertThat(context).hasNotFailed());
+    }
+
+    @Test
+    void socketPoolSettingsOtherThanTheDefaultsWithTheSocketPoolOffFailNamingBoth() {
+        assertStartupFails("portkeeper.socket-pool.name=orders",
+                "portkeeper.socket-pool.name must be left at its default (socket) when portkeeper.socket-pool.enabled is false "
+                        + "(no socket pool is created), but was \"orders\"");
+        assertStartupFails("portkeeper.socket-pool.connect-timeout=2s",
+                "portkeeper.socket-pool.connect-timeout must be left at its default (PT10S) when portkeeper.socket-pool.enabled "
+                        + "is false (no socket pool is created), but was \"2s\"");
+        assertStartupFails("portkeeper.socket-pool.read-timeout=5s",
+                "portkeeper.socket-pool.read-timeout must be left at its default (PT0S) when portkeeper.socket-pool.enabled "
+                        + "is false (no socket pool is created), but was \"5s\"");
+        runner.withPropertyValues("portkeeper.socket-pool.enabled=false", "portkeeper.socket-pool.name=socket",
+                "portkeeper.socket-pool.connect-timeout=10s", "portkeeper.socket-pool.read-timeout=0")
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(SocketPool.class));
+    }
+
+    @Test
+    void httpSettingsOtherThanTheDefaultsWithHttpOffFailNamingBoth() {
+        String off = "portkeeper.http.enabled=false";
+        String reason = " when portkeeper.http.enabled is false (no HTTP client is created), but was ";
+        assertStartupFails(new String[] {off, "portkeeper.http.connect-timeout=2s"},
+                "portkeeper.http.connect-timeout must be left at its default (PT10S)" + reason + "\"2s\"");
+        assertStartupFails(new String[] {off, "portkeeper.http.socket-timeout=30s"},
+                "portkeeper.http.socket-timeout must be left at its default (PT3M)" + reason + "\"30s\"");
+        assertStartupFails(new String[] {off, "portkeeper.http.boot-clients=false"},
+                "portkeeper.http.boot-clients must be left at its default (true)" + reason + "\"false\"");
+        assertStartupFails(new String[] {off, "portkeeper.retries.enabled=false"},
+                "portkeeper.retries.enabled must be left at its default (true)" + reason + "\"false\"");
+        assertStartupFails(new String[] {off, "portkeeper.retries.max-attempts=3"},
+                "portkeeper.retries.max-attempts must be left at its default (2)" + reason + "\"3\"");
+        assertStartupFails(new String[] {off, "portkeeper.pool.name=catalog"},
+                "portkeeper.pool.name must be left at its default (http)" + reason + "\"catalog\"");
+        runner.withPropertyValues(off, "portkeeper.http.connect-timeout=10s", "portkeeper.http.socket-timeout=3m",
+                "portkeeper.http.boot-clients=true", "portkeeper.retries.enabled=true", "portkeeper.retries.max-attempts=2",
+                "portkeeper.pool.name=http").run(context -> {
+                    assertThat(context).hasNotFailed().doesNotHaveBean(PortkeeperConnectionManager.class);
+                    assertThat(context).hasSingleBean(PortkeeperPools.class);
+                });
+    }
+
+    @Test
+    void metricsSettingsOtherThanTheDefaultsWithMetricsOffFailNamingBoth() {
+        assertStartupFails(new String[] {"portkeeper.metrics.enabled=false", "portkeeper.metrics.endpoint-tag=false"},
+                "portkeeper.metrics.endpoint-tag must be left at its default (true) when portkeeper.metrics.enabled is false "
+                        + "(no meters are bound), but was \"false\"");
+        runner.withPropertyValues("portkeeper.metrics.enabled=false", "portkeeper.metrics.endpoint-tag=true")
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(PortkeeperMetrics.class));
+    }
+
+    @Test
+    void theSocketPoolsDefaultNameIsFreeForTheHttpPoolWhileTheSocketPoolIsOff() {
+        runner.withPropertyValues("portkeeper.pool.name=socket").run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context.getBean(PortkeeperConnectionManager.class).pool().name()).isEqualTo("socket");
+        });
+        assertStartupFails(new String[] {"portkeeper.socket-pool.enabled=true", "portkeeper.pool.name=socket"},
+                "portkeeper.socket-pool.name must differ from portkeeper.pool.name (their meters would mix), but both were 'socket'");
+    }
+
+    @Test
+    void withPortkeeperOffNoPropertyIsBoundOrChecked() {
+        runner.withPropertyValues("portkeeper.enabled=false", "portkeeper.pool.max-per-endpoint=0",
+                "portkeeper.socket-pool.connect-timeout=2s", "portkeeper.http.enabled=false", "portkeeper.http.socket-timeout=30s",
+                "portkeeper.health.warn-ratio=1.5").run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThat(context).doesNotHaveBean(PortkeeperProperties.class);
+                });
     }
 
     private void assertStartupFails(String property, String message) {
