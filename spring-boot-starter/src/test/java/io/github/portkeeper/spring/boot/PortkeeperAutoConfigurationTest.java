@@ -253,6 +253,72 @@ class PortkeeperAutoConfigurationTest {
     }
 
     @Test
+    void theHealthWarnRatioDecidesFromWhichShareOfItsBudgetAnEndpointIsNamed() {
+        // One connection uses far less than a ten-thousandth of an endpoint's budget (a share of the ephemeral range).
+        runner.withPropertyValues("portkeeper.health.warn-ratio=0.00001").run(context -> {
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            Health health = context.getBean(PortkeeperHealthIndicator.class).health();
+            assertThat(health.getStatus()).isEqualTo(Status.UP);
+            assertThat((java.util.List<?>) health.getDetails().get("warnings")).singleElement().asString()
+                    .startsWith("http -> 127.0.0.1:" + server.getAddress().getPort() + " uses 1 of ");
+        });
+        runner.run(context -> {
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            assertThat(context.getBean(PortkeeperHealthIndicator.class).health().getDetails()).doesNotContainKey("warnings");
+        });
+        assertStartupFails("portkeeper.health.warn-ratio=0", "portkeeper.health.warn-ratio must be > 0 and <= 1, but was \"0\"");
+        assertStartupFails("portkeeper.health.warn-ratio=1.5", "portkeeper.health.warn-ratio must be > 0 and <= 1, but was \"1.5\"");
+    }
+
+    @Test
+    void theEndpointTagCanBeDroppedFromTheMeters() {
+        runner.withPropertyValues("portkeeper.metrics.endpoint-tag=false").run(context -> {
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            MeterRegistry registry = context.getBean(MeterRegistry.class);
+            assertThat(registry.get("portkeeper.connections.opened").tag("pool", "http").counter().count()).isEqualTo(1.0);
+            assertThat(registry.find("portkeeper.connections.opened").tagKeys("endpoint").meters()).isEmpty();
+        });
+        runner.run(context -> {
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            assertThat(context.getBean(MeterRegistry.class).get("portkeeper.connections.opened")
+                    .tag("endpoint", "127.0.0.1:" + server.getAddress().getPort()).counter().count()).isEqualTo(1.0);
+        });
+    }
+
+    @Test
+    void theSocketPoolsTimeoutsBind() {
+        runner.withPropertyValues("portkeeper.socket-pool.enabled=true", "portkeeper.socket-pool.connect-timeout=3s",
+                "portkeeper.socket-pool.read-timeout=250ms").run(context -> {
+                    assertThat(context).hasNotFailed();
+                    // SocketPool does not show its connect timeout; the bound value is what it was built with.
+                    assertThat(context.getBean(PortkeeperProperties.class).getSocketPool().getConnectTimeout())
+                            .isEqualTo(Duration.ofSeconds(3));
+                    try (java.net.Socket socket = context.getBean(SocketPool.class).socket("127.0.0.1", server.getAddress().getPort())) {
+                        assertThat(socket.getSoTimeout()).isEqualTo(250);
+                    }
+                });
+        assertStartupFails(new String[] {"portkeeper.socket-pool.enabled=true", "portkeeper.socket-pool.connect-timeout=0s"},
+                "portkeeper.socket-pool.connect-timeout must be positive, but was \"0s\"");
+        assertStartupFails(new String[] {"portkeeper.socket-pool.enabled=true", "portkeeper.socket-pool.read-timeout=-1s"},
+                "portkeeper.socket-pool.read-timeout must not be negative, but was \"-1s\"");
+    }
+
+    @Test
+    void aBlankSocketPoolNameFailsStartupNamingTheProperty() {
+        assertStartupFails(new String[] {"portkeeper.socket-pool.enabled=true", "portkeeper.socket-pool.name= "},
+                "portkeeper.socket-pool.name must not be blank, but was \"\"");
+    }
+
+    @Test
+    void theHttpSocketTimeoutAppliesToThePooledClient() {
+        runner.withPropertyValues("portkeeper.http.socket-timeout=200ms").run(context -> {
+            CloseableHttpClient client = context.getBean(CloseableHttpClient.class);
+            assertThatThrownBy(() -> client.execute(new org.apache.hc.client5.http.classic.methods.HttpGet(baseUrl + "/slow"),
+                    response -> response.getCode())).isInstanceOf(java.net.SocketTimeoutException.class);
+        });
+    }
+
+    @Test
     void thePortBudgetCanBeTurnedOff() {
         runner.withPropertyValues("portkeeper.port-budget.enabled=false").run(context ->
                 assertThat(context.getBean(PortkeeperConnectionManager.class).pool().config().portBudget().isEnabled()).isFalse());
