@@ -385,6 +385,9 @@ class PortkeeperAutoConfigurationTest {
         assertStartupFails(new String[] {"portkeeper.retries.enabled=false", "portkeeper.retries.max-attempts=3"},
                 "portkeeper.retries.max-attempts must be left at its default (2) when portkeeper.retries.enabled is false "
                         + "(no retry is made), but was \"3\"");
+        assertStartupFails(new String[] {"portkeeper.retries.enabled=false", "portkeeper.retries.max-attempts=0"},
+                "portkeeper.retries.max-attempts must be left at its default (2) when portkeeper.retries.enabled is false "
+                        + "(no retry is made), but was \"0\"");
         runner.withPropertyValues("portkeeper.retries.enabled=false", "portkeeper.retries.max-attempts=2")
                 .run(context -> assertThat(context).hasNotFailed());
     }

@@ -289,11 +289,11 @@ public class PortkeeperProperties implements Validator {
             out.add(e.getMessage());
         }
         if (http.enabled) {
-            if (retries.maxAttempts < 1) {
-                out.add("portkeeper.retries.max-attempts must be at least 1, but was " + retries.maxAttempts);
-            } else if (!retries.enabled && retries.maxAttempts != DEFAULT_MAX_ATTEMPTS) {
+            if (!retries.enabled && retries.maxAttempts != DEFAULT_MAX_ATTEMPTS) {
                 out.add("portkeeper.retries.max-attempts must be left at its default (" + DEFAULT_MAX_ATTEMPTS + ") when "
                         + "portkeeper.retries.enabled is false (no retry is made), but was " + retries.maxAttempts);
+            } else if (retries.maxAttempts < 1) {
+                out.add("portkeeper.retries.max-attempts must be at least 1, but was " + retries.maxAttempts);
             }
             positive(out, "portkeeper.http.connect-timeout", http.connectTimeout);
             notNegative(out, "portkeeper.http.socket-timeout", http.socketTimeout);
