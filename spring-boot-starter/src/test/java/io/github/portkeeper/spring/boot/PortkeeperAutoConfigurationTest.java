@@ -253,6 +253,72 @@ class PortkeeperAutoConfigurationTest {
     }
 
     @Test
+    void theHealthWarnRatioDecidesFromWhichShareOfItsBudgetAnEndpointIsNamed() {
+        // One connection uses far less than a ten-thousandth of an endpoint's budget (a share of the ephemeral range).
+        runner.withPropertyValues("portkeeper.health.warn-ratio=0.00001").run(context -> {
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            Health health = context.getBean(PortkeeperHealthIndicator.class).health();
+            assertThat(health.getStatus()).isEqualTo(Status.UP);
+            assertThat((java.util.List<?>) health.getDetails().get("warnings")).singleElement().asString()
+                    .startsWith("http -> 127.0.0.1:" + server.getAddress().getPort() + " uses 1 of ");
+        });
+        runner.run(context -> {
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            assertThat(context.getBean(PortkeeperHealthIndicator.class).health().getDetails()).doesNotContainKey("warnings");
+        });
+        assertStartupFails("portkeeper.health.warn-ratio=0", "portkeeper.health.warn-ratio must be > 0 and <= 1, but was \"0\"");
+        assertStartupFails("portkeeper.health.warn-ratio=1.5", "portkeeper.health.warn-ratio must be > 0 and <= 1, but was \"1.5\"");
+    }
+
+    @Test
+    void theEndpointTagCanBeDroppedFromTheMeters() {
+        runner.withPropertyValues("portkeeper.metrics.endpoint-tag=false").run(context -> {
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            MeterRegistry registry = context.getBean(MeterRegistry.class);
+            assertThat(registry.get("portkeeper.connections.opened").tag("pool", "http").counter().count()).isEqualTo(1.0);
+            assertThat(registry.find("portkeeper.connections.opened").tagKeys("endpoint").meters()).isEmpty();
+        });
+        runner.run(context -> {
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            assertThat(context.getBean(MeterRegistry.class).get("portkeeper.connections.opened")
+                    .tag("endpoint", "127.0.0.1:" + server.getAddress().getPort()).counter().count()).isEqualTo(1.0);
+        });
+    }
+
+    @Test
+    void theSocketPoolsTimeoutsBind() {
+        runner.withPropertyValues("portkeeper.socket-pool.enabled=true", "portkeeper.socket-pool.connect-timeout=3s",
+                "portkeeper.socket-pool.read-timeout=250ms").run(context -> {
+                    assertThat(context).hasNotFailed();
+                    // SocketPool does not show its connect timeout; the bound value is what it was built with.
+                    assertThat(context.getBean(PortkeeperProperties.class).getSocketPool().getConnectTimeout())
+                            .isEqualTo(Duration.ofSeconds(3));
+                    try (java.net.Socket socket = context.getBean(SocketPool.class).socket("127.0.0.1", server.getAddress().getPort())) {
+                        assertThat(socket.getSoTimeout()).isEqualTo(250);
+                    }
+                });
+        assertStartupFails(new String[] {"portkeeper.socket-pool.enabled=true", "portkeeper.socket-pool.connect-timeout=0s"},
+                "portkeeper.socket-pool.connect-timeout must be positive, but was \"0s\"");
+        assertStartupFails(new String[] {"portkeeper.socket-pool.enabled=true", "portkeeper.socket-pool.read-timeout=-1s"},
+                "portkeeper.socket-pool.read-timeout must not be negative, but was \"-1s\"");
+    }
+
+    @Test
+    void aBlankSocketPoolNameFailsStartupNamingTheProperty() {
+        assertStartupFails(new String[] {"portkeeper.socket-pool.enabled=true", "portkeeper.socket-pool.name= "},
+                "portkeeper.socket-pool.name must not be blank, but was \"\"");
+    }
+
+    @Test
+    void theHttpSocketTimeoutAppliesToThePooledClient() {
+        runner.withPropertyValues("portkeeper.http.socket-timeout=200ms").run(context -> {
+            CloseableHttpClient client = context.getBean(CloseableHttpClient.class);
+            assertThatThrownBy(() -> client.execute(new org.apache.hc.client5.http.classic.methods.HttpGet(baseUrl + "/slow"),
+                    response -> response.getCode())).isInstanceOf(java.net.SocketTimeoutException.class);
+        });
+    }
+
+    @Test
     void thePortBudgetCanBeTurnedOff() {
         runner.withPropertyValues("portkeeper.port-budget.enabled=false").run(context ->
                 assertThat(context.getBean(PortkeeperConnectionManager.class).pool().config().portBudget().isEnabled()).isFalse());
@@ -273,7 +339,7 @@ class PortkeeperAutoConfigurationTest {
         assertStartupFails("portkeeper.port-budget.share=1.5", "portkeeper.port-budget.share must be > 0 and <= 1, but was \"1.5\"");
         assertStartupFails("portkeeper.retries.max-attempts=0", "portkeeper.retries.max-attempts must be at least 1, but was \"0\"");
         assertStartupFails("portkeeper.http.connect-timeout=0s", "portkeeper.http.connect-timeout must be positive, but was \"0s\"");
-        assertStartupFails("portkeeper.socket-pool.name=http",
+        assertStartupFails(new String[] {"portkeeper.socket-pool.enabled=true", "portkeeper.socket-pool.name=http"},
                 "portkeeper.socket-pool.name must differ from portkeeper.pool.name");
         assertStartupFails("portkeeper.pool.max-per-endpoint=many", "portkeeper.pool.max-per-endpoint");
     }
@@ -319,6 +385,9 @@ class PortkeeperAutoConfigurationTest {
         assertStartupFails(new String[] {"portkeeper.retries.enabled=false", "portkeeper.retries.max-attempts=3"},
                 "portkeeper.retries.max-attempts must be left at its default (2) when portkeeper.retries.enabled is false "
                         + "(no retry is made), but was \"3\"");
+        assertStartupFails(new String[] {"portkeeper.retries.enabled=false", "portkeeper.retries.max-attempts=0"},
+                "portkeeper.retries.max-attempts must be left at its default (2) when portkeeper.retries.enabled is false "
+                        + "(no retry is made), but was \"0\"");
         runner.withPropertyValues("portkeeper.retries.enabled=false", "portkeeper.retries.max-attempts=2")
                 .run(context -> assertThat(context).hasNotFailed());
     }
@@ -333,6 +402,75 @@ class PortkeeperAutoConfigurationTest {
                         + "(no budget is kept), but was \"false\"");
         runner.withPropertyValues("portkeeper.port-budget.enabled=false", "portkeeper.port-budget.share=0.8",
                 "portkeeper.port-budget.kernel=true").run(context -> assertThat(context).hasNotFailed());
+    }
+
+    @Test
+    void socketPoolSettingsOtherThanTheDefaultsWithTheSocketPoolOffFailNamingBoth() {
+        assertStartupFails("portkeeper.socket-pool.name=orders",
+                "portkeeper.socket-pool.name must be left at its default (socket) when portkeeper.socket-pool.enabled is false "
+                        + "(no socket pool is created), but was \"orders\"");
+        assertStartupFails("portkeeper.socket-pool.connect-timeout=2s",
+                "portkeeper.socket-pool.connect-timeout must be left at its default (PT10S) when portkeeper.socket-pool.enabled "
+                        + "is false (no socket pool is created), but was \"2s\"");
+        assertStartupFails("portkeeper.socket-pool.read-timeout=5s",
+                "portkeeper.socket-pool.read-timeout must be left at its default (PT0S) when portkeeper.socket-pool.enabled "
+                        + "is false (no socket pool is created), but was \"5s\"");
+        runner.withPropertyValues("portkeeper.socket-pool.enabled=false", "portkeeper.socket-pool.name=socket",
+                "portkeeper.socket-pool.connect-timeout=10s", "portkeeper.socket-pool.read-timeout=0")
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(SocketPool.class));
+    }
+
+    @Test
+    void httpSettingsOtherThanTheDefaultsWithHttpOffFailNamingBoth() {
+        String off = "portkeeper.http.enabled=false";
+        String reason = " when portkeeper.http.enabled is false (no HTTP client is created), but was ";
+        assertStartupFails(new String[] {off, "portkeeper.http.connect-timeout=2s"},
+                "portkeeper.http.connect-timeout must be left at its default (PT10S)" + reason + "\"2s\"");
+        assertStartupFails(new String[] {off, "portkeeper.http.socket-timeout=30s"},
+                "portkeeper.http.socket-timeout must be left at its default (PT3M)" + reason + "\"30s\"");
+        assertStartupFails(new String[] {off, "portkeeper.http.boot-clients=false"},
+                "portkeeper.http.boot-clients must be left at its default (true)" + reason + "\"false\"");
+        assertStartupFails(new String[] {off, "portkeeper.retries.enabled=false"},
+                "portkeeper.retries.enabled must be left at its default (true)" + reason + "\"false\"");
+        assertStartupFails(new String[] {off, "portkeeper.retries.max-attempts=3"},
+                "portkeeper.retries.max-attempts must be left at its default (2)" + reason + "\"3\"");
+        assertStartupFails(new String[] {off, "portkeeper.pool.name=catalog"},
+                "portkeeper.pool.name must be left at its default (http)" + reason + "\"catalog\"");
+        runner.withPropertyValues(off, "portkeeper.http.connect-timeout=10s", "portkeeper.http.socket-timeout=3m",
+                "portkeeper.http.boot-clients=true", "portkeeper.retries.enabled=true", "portkeeper.retries.max-attempts=2",
+                "portkeeper.pool.name=http").run(context -> {
+                    assertThat(context).hasNotFailed().doesNotHaveBean(PortkeeperConnectionManager.class);
+                    assertThat(context).hasSingleBean(PortkeeperPools.class);
+                });
+    }
+
+    @Test
+    void metricsSettingsOtherThanTheDefaultsWithMetricsOffFailNamingBoth() {
+        assertStartupFails(new String[] {"portkeeper.metrics.enabled=false", "portkeeper.metrics.endpoint-tag=false"},
+                "portkeeper.metrics.endpoint-tag must be left at its default (true) when portkeeper.metrics.enabled is false "
+                        + "(no meters are bound), but was \"false\"");
+        runner.withPropertyValues("portkeeper.metrics.enabled=false", "portkeeper.metrics.endpoint-tag=true")
+                .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(PortkeeperMetrics.class));
+    }
+
+    @Test
+    void theSocketPoolsDefaultNameIsFreeForTheHttpPoolWhileTheSocketPoolIsOff() {
+        runner.withPropertyValues("portkeeper.pool.name=socket").run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context.getBean(PortkeeperConnectionManager.class).pool().name()).isEqualTo("socket");
+        });
+        assertStartupFails(new String[] {"portkeeper.socket-pool.enabled=true", "portkeeper.pool.name=socket"},
+                "portkeeper.socket-pool.name must differ from portkeeper.pool.name (their meters would mix), but both were 'socket'");
+    }
+
+    @Test
+    void withPortkeeperOffNoPropertyIsBoundOrChecked() {
+        runner.withPropertyValues("portkeeper.enabled=false", "portkeeper.pool.max-per-endpoint=0",
+                "portkeeper.socket-pool.connect-timeout=2s", "portkeeper.http.enabled=false", "portkeeper.http.socket-timeout=30s",
+                "portkeeper.health.warn-ratio=1.5").run(context -> {
+                    assertThat(context).hasNotFailed();
+                    assertThat(context).doesNotHaveBean(PortkeeperProperties.class);
+                });
     }
 
     private void assertStartupFails(String property, String message) {

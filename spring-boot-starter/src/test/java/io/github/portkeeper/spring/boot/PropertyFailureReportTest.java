@@ -81,6 +81,18 @@ class PropertyFailureReportTest {
                 .doesNotContain("drainTimeout");
     }
 
+    @Test
+    void aSocketPoolSettingWithoutTheSocketPoolNamesBothPropertiesTheValueAsWrittenAndItsOrigin(CapturedOutput output)
+            throws IOException {
+        String report = startWith(output, "portkeeper.socket-pool.read-timeout=5s");
+        assertThat(report).contains("Property: portkeeper.socket-pool.read-timeout")
+                .contains("Value: \"5s\"")
+                .contains("Origin: URL [file:" + dir.resolve("application.properties") + "] - 2:")
+                .contains("portkeeper.socket-pool.read-timeout must be left at its default (PT0S) when "
+                        + "portkeeper.socket-pool.enabled is false (no socket pool is created), but was \"5s\"")
+                .doesNotContain("readTimeout");
+    }
+
     /** Starts an application with these lines in its properties file; returns the failure report. */
     private String startWith(CapturedOutput output, String lines) throws IOException {
         Path file = dir.resolve("application.properties");

@@ -13,6 +13,7 @@ import org.springframework.validation.Validator;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * Settings of the Portkeeper pools, bound from {@code portkeeper.*}. Validated at startup the
@@ -282,31 +283,66 @@ public class PortkeeperProperties implements Validator {
     List<String> problems() {
         List<String> out = new ArrayList<>();
         try {
-            toPoolConfig(pool.name);
+            // With HTTP off the pool's name must be the default, a rule of its own below; one message for it is enough.
+            toPoolConfig(http.enabled ? pool.name : new Pool().name);
         } catch (IllegalArgumentException e) {
             out.add(e.getMessage());
         }
-        if (retries.maxAttempts < 1) {
-            out.add("portkeeper.retries.max-attempts must be at least 1, but was " + retries.maxAttempts);
-        } else if (!retries.enabled && retries.maxAttempts != DEFAULT_MAX_ATTEMPTS) {
-            out.add("portkeeper.retries.max-attempts must be left at its default (" + DEFAULT_MAX_ATTEMPTS + ") when "
-                    + "portkeeper.retries.enabled is false (no retry is made), but was " + retries.maxAttempts);
+        if (http.enabled) {
+            if (!retries.enabled && retries.maxAttempts != DEFAULT_MAX_ATTEMPTS) {
+                out.add("portkeeper.retries.max-attempts must be left at its default (" + DEFAULT_MAX_ATTEMPTS + ") when "
+                        + "portkeeper.retries.enabled is false (no retry is made), but was " + retries.maxAttempts);
+            } else if (retries.maxAttempts < 1) {
+                out.add("portkeeper.retries.max-attempts must be at least 1, but was " + retries.maxAttempts);
+            }
+            positive(out, "portkeeper.http.connect-timeout", http.connectTimeout);
+            notNegative(out, "portkeeper.http.socket-timeout", http.socketTimeout);
+        } else {
+            // The HTTP pool's name and the retries serve only the HTTP client.
+            Http h = new Http();
+            String off = "portkeeper.http.enabled is false (no HTTP client is created)";
+            leftAtDefault(out, "portkeeper.http.connect-timeout", http.connectTimeout, h.connectTimeout, off);
+            leftAtDefault(out, "portkeeper.http.socket-timeout", http.socketTimeout, h.socketTimeout, off);
+            leftAtDefault(out, "portkeeper.http.boot-clients", http.bootClients, h.bootClients, off);
+            leftAtDefault(out, "portkeeper.retries.enabled", retries.enabled, new Retries().enabled, off);
+            leftAtDefault(out, "portkeeper.retries.max-attempts", retries.maxAttempts, new Retries().maxAttempts, off);
+            leftAtDefault(out, "portkeeper.pool.name", pool.name, new Pool().name, off);
         }
-        if (socketPool.name == null || socketPool.name.isBlank()) {
-            out.add("portkeeper.socket-pool.name must not be blank, but was " + quoted(socketPool.name));
-        } else if (socketPool.name.equals(pool.name)) {
-            out.add("portkeeper.socket-pool.name must differ from portkeeper.pool.name (their meters would mix), but both were '"
-                    + pool.name + "'");
+        if (socketPool.enabled) {
+            if (socketPool.name == null || socketPool.name.isBlank()) {
+                out.add("portkeeper.socket-pool.name must not be blank, but was " + quoted(socketPool.name));
+            } else if (http.enabled && socketPool.name.equals(pool.name)) {
+                out.add("portkeeper.socket-pool.name must differ from portkeeper.pool.name (their meters would mix), but both were '"
+                        + pool.name + "'");
+            }
+            positive(out, "portkeeper.socket-pool.connect-timeout", socketPool.connectTimeout);
+            notNegative(out, "portkeeper.socket-pool.read-timeout", socketPool.readTimeout);
+        } else {
+            SocketPool d = new SocketPool();
+            String off = "portkeeper.socket-pool.enabled is false (no socket pool is created)";
+            leftAtDefault(out, "portkeeper.socket-pool.name", socketPool.name, d.name, off);
+            leftAtDefault(out, "portkeeper.socket-pool.connect-timeout", socketPool.connectTimeout, d.connectTimeout, off);
+            leftAtDefault(out, "portkeeper.socket-pool.read-timeout", socketPool.readTimeout, d.readTimeout, off);
         }
-        positive(out, "portkeeper.http.connect-timeout", http.connectTimeout);
-        notNegative(out, "portkeeper.http.socket-timeout", http.socketTimeout);
-        positive(out, "portkeeper.socket-pool.connect-timeout", socketPool.connectTimeout);
-        notNegative(out, "portkeeper.socket-pool.read-timeout", socketPool.readTimeout);
+        if (!metrics.enabled) {
+            leftAtDefault(out, "portkeeper.metrics.endpoint-tag", metrics.endpointTag, new Metrics().endpointTag,
+                    "portkeeper.metrics.enabled is false (no meters are bound)");
+        }
         double warn = health.warnRatio;
         if (!(warn > 0 && warn <= 1)) {
             out.add("portkeeper.health.warn-ratio must be > 0 and <= 1, but was " + warn);
         }
         return out;
+    }
+
+    /**
+     * A setting another one switches off: anything but its default was written on purpose and
+     * would be dropped. {@code off} says which setting is false and what then does not exist.
+     */
+    private static void leftAtDefault(List<String> out, String property, Object value, Object dflt, String off) {
+        if (!Objects.equals(value, dflt)) {
+            out.add(property + " must be left at its default (" + dflt + ") when " + off + ", but was " + value);
+        }
     }
 
     private static void positive(List<String> out, String property, Duration value) {
@@ -336,7 +372,7 @@ public class PortkeeperProperties implements Validator {
         public Pool() {
         }
 
-        /** Name of the HTTP pool: the pool tag of its meters, part of its housekeeping thread's name. Pools Portkeeper adds for SSL bundles are named after it. */
+        /** Name of the HTTP pool: the pool tag of its meters, part of its housekeeping thread's name. Pools Portkeeper adds for SSL bundles are named after it. Only with the HTTP client enabled: with portkeeper.http.enabled=false only the default (http, written out) is accepted. */
         private String name = "http";
 
         /** Most connections (leased plus idle) to one endpoint; for HTTP, the per-route limit. */
@@ -717,10 +753,10 @@ public class PortkeeperProperties implements Validator {
         public Retries() {
         }
 
-        /** Whether an idempotent request that got no response on a reused connection is retried on a fresh one. */
+        /** Whether an idempotent request that got no response on a reused connection is retried on a fresh one. Only with the HTTP client enabled: with portkeeper.http.enabled=false only the default (true, written out) is accepted. */
         private boolean enabled = true;
 
-        /** Attempts in all, the first included (2 = one retry). Only with retries enabled: with enabled=false only the default (2, written out) is accepted. */
+        /** Attempts in all, the first included (2 = one retry). Only with retries and the HTTP client enabled: with portkeeper.retries.enabled=false or portkeeper.http.enabled=false only the default (2, written out) is accepted. */
         private int maxAttempts = 2;
 
         /**
@@ -770,7 +806,7 @@ public class PortkeeperProperties implements Validator {
         /** Whether the pools' meters (portkeeper.*) are bound to the application's MeterRegistry. */
         private boolean enabled = true;
 
-        /** Whether per-endpoint meters carry an endpoint=host:port tag; turn off for many endpoints (high cardinality). */
+        /** Whether per-endpoint meters carry an endpoint=host:port tag; turn off for many endpoints (high cardinality). Only with metrics enabled: with enabled=false only the default (true, written out) is accepted. */
         private boolean endpointTag = true;
 
         /**
@@ -820,13 +856,13 @@ public class PortkeeperProperties implements Validator {
         /** Whether the pooled HttpClient 5 (and Boot's RestClient.Builder and RestTemplateBuilder on top of it) is auto-configured. */
         private boolean enabled = true;
 
-        /** Whether Boot-built clients (RestClient.Builder, RestTemplateBuilder, the ClientHttpRequestFactory) use the Portkeeper pool. */
+        /** Whether Boot-built clients (RestClient.Builder, RestTemplateBuilder, the ClientHttpRequestFactory) use the Portkeeper pool. Only with the HTTP client enabled: with enabled=false only the default (true, written out) is accepted. */
         private boolean bootClients = true;
 
-        /** Connect timeout of new connections; Boot's spring.http.clients.connect-timeout, when set, wins for Boot-built clients. */
+        /** Connect timeout of new connections; Boot's spring.http.clients.connect-timeout, when set, wins for Boot-built clients. Only with the HTTP client enabled: with enabled=false only the default (10s, written out) is accepted. */
         private Duration connectTimeout = Duration.ofSeconds(10);
 
-        /** Socket (read) timeout of pooled connections (HttpClient's own default is the same 3m); 0 waits indefinitely. Boot's spring.http.clients.read-timeout (Boot 3: spring.http.client.read-timeout), when set, wins for Boot-built clients. */
+        /** Socket (read) timeout of pooled connections (HttpClient's own default is the same 3m); 0 waits indefinitely. Boot's spring.http.clients.read-timeout (Boot 3: spring.http.client.read-timeout), when set, wins for Boot-built clients. Only with the HTTP client enabled: with enabled=false only the default (3m, written out) is accepted. */
         private Duration socketTimeout = Duration.ofMinutes(3);
 
         /**
@@ -912,13 +948,13 @@ public class PortkeeperProperties implements Validator {
         /** Whether a SocketPool bean is created (with the portkeeper.pool.* limits). */
         private boolean enabled;
 
-        /** Name of the socket pool: the pool tag of its meters. */
+        /** Name of the socket pool: the pool tag of its meters. Only with the socket pool enabled: with enabled=false only the default (socket, written out) is accepted. */
         private String name = "socket";
 
-        /** Connect timeout of new sockets. */
+        /** Connect timeout of new sockets. Only with the socket pool enabled: with enabled=false only the default (10s, written out) is accepted. */
         private Duration connectTimeout = Duration.ofSeconds(10);
 
-        /** SO_TIMEOUT for reads; 0 waits indefinitely. */
+        /** SO_TIMEOUT for reads; 0 waits indefinitely. Only with the socket pool enabled: with enabled=false only the default (0, written out) is accepted. */
         private Duration readTimeout = Duration.ZERO;
 
         /**
