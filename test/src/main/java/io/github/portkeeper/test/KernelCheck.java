@@ -63,10 +63,16 @@ public final class KernelCheck implements BeforeTestExecutionCallback, AfterTest
     /**
      * Checks sockets toward {@code port} on the loopback address.
      *
-     * @param port the server's port
+     * @param port the server's port, from 1 to 65535 (a server bound to port 0 listens on
+     *             another, which is the one to give here)
      * @return a check with nothing enabled yet
+     * @throws IllegalArgumentException {@code "port must be between 1 and 65535, but was 0"}:
+     *         no client connects to port 0, so every check would count nothing and pass
      */
     public static KernelCheck towardLoopbackPort(int port) {
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port must be between 1 and 65535, but was " + port);
+        }
         InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
         return new KernelCheck(() -> address);
     }
