@@ -90,11 +90,13 @@ public final class KernelCheck implements BeforeTestExecutionCallback, AfterTest
     /**
      * Fails a test after which a client socket toward the server stays in CLOSE_WAIT longer than {@code grace}.
      *
-     * @param grace how long closes already on their way may take
+     * @param grace how long closes already on their way may take; zero checks once, without waiting
      * @return this check
+     * @throws NullPointerException {@code "grace"}, if {@code grace} is {@code null}
+     * @throws IllegalArgumentException {@code "grace must not be negative, but was PT-1S"}
      */
     public KernelCheck noClientCloseWait(Duration grace) {
-        this.closeWaitGrace = Objects.requireNonNull(grace, "grace");
+        this.closeWaitGrace = PortkeeperAssertions.checkGrace(grace);
         return this;
     }
 
