@@ -5,8 +5,8 @@ import io.github.portkeeper.core.Lease;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.rpc.testing.FrameServer;
+import io.github.portkeeper.rpc.testing.Leaks;
 import io.github.portkeeper.rpc.testing.FrameServer.Framing;
-import io.github.portkeeper.test.Kernel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -15,7 +15,6 @@ import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.awaitility.Awaitility.await;
 
 /**
  * What {@link RpcClient.Builder} and a call make of the settings they are given: wrong ones are
@@ -31,18 +30,7 @@ class RpcClientSettingsTest {
 
     @AfterEach
     void noLeaks() throws Exception {
-        if (client != null) {
-            assertThat(client.pool().stats().active()).as("leased connections").isZero();
-            client.close();
-        }
-        if (server != null) {
-            if (Kernel.isAvailable()) {
-                await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-                        assertThat(Kernel.clientCloseWait(server.address())).as("CLOSE_WAIT toward the server").isZero());
-                assertThat(Kernel.clientTimeWait(server.address())).as("client TIME_WAIT toward the server").isZero();
-            }
-            server.close();
-        }
+        Leaks.assertNoneAndClose(client == null ? null : client.pool(), client, server);
     }
 
     private Endpoint startServer() throws IOException {

@@ -8,7 +8,7 @@ import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.rpc.testing.FrameServer;
 import io.github.portkeeper.rpc.testing.FrameServer.Fault;
 import io.github.portkeeper.rpc.testing.FrameServer.Framing;
-import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.rpc.testing.Leaks;
 import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -63,14 +63,7 @@ class SocketClientPoolTest {
 
     @AfterEach
     void stop() throws Exception {
-        assertThat(clients.pool().stats().active()).as("borrowed clients").isZero();
-        clients.close();
-        if (Kernel.isAvailable()) {
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-                    assertThat(Kernel.clientCloseWait(server.address())).as("CLOSE_WAIT toward the server").isZero());
-            assertThat(Kernel.clientTimeWait(server.address())).as("client TIME_WAIT toward the server").isZero();
-        }
-        server.close();
+        Leaks.assertNoneAndClose(clients.pool(), clients, server);
     }
 
     @Test
