@@ -195,8 +195,10 @@ public final class SocketClientPool<T> implements AutoCloseable {
 
         /**
          * Checked before an idle client is lent again (keep it cheap); {@code false} retires it
-         * by the retirement policy and another is tried.
-         * Default: all usable.
+         * by the retirement policy (with a goodbye: the goodbye is sent and the server closes
+         * first; reason {@code VALIDATION_FAILED}) and another idle client is tried, or a new
+         * connection opened. A check that throws fails the borrow, and that connection is
+         * closed at once. Default: all usable.
          *
          * @param isUsable the check; not {@code null}
          * @return this builder

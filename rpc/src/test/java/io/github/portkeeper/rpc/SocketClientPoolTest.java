@@ -31,6 +31,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -49,7 +50,12 @@ class SocketClientPoolTest {
     void start() throws IOException {
         server = FrameServer.start(Framing.LINES);
         endpoint = Endpoint.of(server.host(), server.port());
-        clients = SocketClientPool.builder(socket -> {
+        clients = builder().build();
+    }
+
+    /** The pool under test's settings: a goodbye, at most 4 connections, every client kept in {@link #built}. */
+    private SocketClientPool.Builder<LineClient> builder() {
+        return SocketClientPool.builder(socket -> {
                     LineClient c = new LineClient(socket);
                     synchronized (built) {
                         built.add(c);
@@ -57,8 +63,7 @@ class SocketClientPoolTest {
                     return c;
                 })
                 .goodbye(LineClient::bye)
-                .poolConfig(PoolConfig.builder().name("line-clients").maxPerEndpoint(4).listener(tally).build())
-                .build();
+                .poolConfig(PoolConfig.builder().name("line-clients").maxPerEndpoint(4).listener(tally).build());
     }
 
     @AfterEach
@@ -120,6 +125,37 @@ class SocketClientPoolTest {
             assertThat(tally.closed(Ending.PEER, CloseReason.RETIRED)).isEqualTo(1);
         });
         assertThat(clients.pool().stats().draining()).isZero();
+    }
+
+    @Test
+    void aClientIsUsableRejectsIsNotLentAgainAndLeavesByTheRetirementPolicy() throws IOException {
+        AtomicReference<LineClient> unusable = new AtomicReference<>();
+        clients.close();
+        clients = builder().isUsable(c -> c != unusable.get()).build();
+        LineClient first;
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            first = c.get();
+            assertThat(first.call("before")).isEqualTo("before");
+        }
+        unusable.set(first);
+
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.isReused()).as("a new connection, not the rejected one").isFalse();
+            assertThat(c.get()).isNotSameAs(first);
+            assertThat(c.get().call("after")).isEqualTo("after");
+        }
+        assertThat(server.accepted()).isEqualTo(2);
+        assertThat(built).hasSize(2);
+        // Retired, not discarded: the goodbye goes out and the server closes first (no reset, no TIME_WAIT here).
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            assertThat(server.goodbyes()).isEqualTo(1);
+            assertThat(tally.closed(Ending.PEER, CloseReason.VALIDATION_FAILED)).isEqualTo(1);
+        });
+        assertThat(tally.closed(Ending.RESET)).isZero();
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.isReused()).as("the usable client is lent again").isTrue();
+            assertThat(c.get()).isSameAs(built.get(1));
+        }
     }
 
     @Test
