@@ -226,6 +226,22 @@ class SocketPoolTest {
     }
 
     @Test
+    void newSocketsHaveTcpNoDelayAndKeepAliveOnByDefaultAndOffWhenTurnedOff() throws IOException {
+        sockets(ScriptedServer.start());
+        try (Socket s = socket()) {
+            assertThat(s.getTcpNoDelay()).as("TCP_NODELAY by default").isTrue();
+            assertThat(s.getKeepAlive()).as("SO_KEEPALIVE by default").isTrue();
+            assertThat(s.getOption(StandardSocketOptions.TCP_NODELAY)).isTrue();
+        }
+        try (SocketPool off = SocketPool.builder().tcpNoDelay(false).keepAlive(false).build();
+             Socket s = off.socket(server.host(), server.port())) {
+            assertThat(s.getTcpNoDelay()).as("TCP_NODELAY turned off").isFalse();
+            assertThat(s.getKeepAlive()).as("SO_KEEPALIVE turned off").isFalse();
+            assertThat(ScriptedServer.exchange(s, 1)).isEqualTo(2);
+        }
+    }
+
+    @Test
     void timeoutsTooLongForSoTimeoutAreCappedAtItsLargestValue() throws IOException {
         server = ScriptedServer.start();
         Duration practicallyForever = Duration.ofSeconds(Long.MAX_VALUE, 999_999_999);

@@ -254,6 +254,20 @@ class SocketClientPoolTest {
     }
 
     @Test
+    void newConnectionsHaveTcpNoDelayAndKeepAliveOnByDefaultAndOffWhenTurnedOff() throws IOException {
+        try (SocketClientPool<Socket> byDefault = SocketClientPool.builder(socket -> socket).build();
+             PooledClient<Socket> c = byDefault.borrow(endpoint)) {
+            assertThat(c.get().getTcpNoDelay()).as("TCP_NODELAY by default").isTrue();
+            assertThat(c.get().getKeepAlive()).as("SO_KEEPALIVE by default").isTrue();
+        }
+        try (SocketClientPool<Socket> off = SocketClientPool.builder(socket -> socket).tcpNoDelay(false).keepAlive(false).build();
+             PooledClient<Socket> c = off.borrow(endpoint)) {
+            assertThat(c.get().getTcpNoDelay()).as("TCP_NODELAY turned off").isFalse();
+            assertThat(c.get().getKeepAlive()).as("SO_KEEPALIVE turned off").isFalse();
+        }
+    }
+
+    @Test
     void requestPeerCloseWithoutAGoodbyeIsRefusedByBuild() {
         assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new)
                 .retirement(Retirement.requestPeerClose(Duration.ofSeconds(5))).build())
