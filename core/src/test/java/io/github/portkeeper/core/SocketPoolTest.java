@@ -242,6 +242,23 @@ class SocketPoolTest {
     }
 
     @Test
+    void timeoutsOutOfRangeAreRefusedByBuildNamingTheSetting() {
+        assertThatThrownBy(() -> SocketPool.builder().connectTimeout(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was PT0S");
+        assertThatThrownBy(() -> SocketPool.builder().connectTimeout(Duration.ofMillis(-1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was PT-0.001S");
+        assertThatThrownBy(() -> SocketPool.builder().connectTimeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was null");
+        assertThatThrownBy(() -> SocketPool.builder().readTimeout(Duration.ofSeconds(-1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("readTimeout must not be negative, but was PT-1S");
+        assertThatThrownBy(() -> SocketPool.builder().readTimeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("readTimeout must not be negative, but was null");
+        try (SocketPool zeroReadTimeout = SocketPool.builder().readTimeout(Duration.ZERO).build()) {
+            assertThat(zeroReadTimeout.pool().isClosed()).isFalse();
+        }
+    }
+
+    @Test
     void timeoutsTooLongForSoTimeoutAreCappedAtItsLargestValue() throws IOException {
         server = ScriptedServer.start();
         Duration practicallyForever = Duration.ofSeconds(Long.MAX_VALUE, 999_999_999);

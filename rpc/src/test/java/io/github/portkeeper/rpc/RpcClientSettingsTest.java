@@ -80,6 +80,41 @@ class RpcClientSettingsTest {
     }
 
     @Test
+    void timeoutsThatAreNotPositiveAreRefusedByBuildNamingTheSetting() {
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).timeout(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("timeout must be positive, but was PT0S");
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).timeout(Duration.ofMillis(-5)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("timeout must be positive, but was PT-0.005S");
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).timeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("timeout must be positive, but was null");
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).connectTimeout(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was PT0S");
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).connectTimeout(Duration.ofSeconds(-1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was PT-1S");
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).drainTimeout(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("drainTimeout must be positive, but was PT0S");
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).drainTimeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("drainTimeout must be positive, but was null");
+    }
+
+    @Test
+    void aCallTimeoutThatIsNotPositiveIsRefusedBeforeAnythingIsSent() throws Exception {
+        Endpoint endpoint = startServer();
+        RpcClient<String, String> lines = RpcClient.builder(LineCodec.utf8(64)).build();
+        client = lines;
+
+        assertThatThrownBy(() -> lines.call(endpoint, "never sent", Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("timeout must be positive, but was PT0S");
+        assertThatThrownBy(() -> lines.call(endpoint, "never sent", Duration.ofMillis(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("timeout must be positive, but was PT-0.001S");
+        assertThatThrownBy(() -> lines.call(endpoint, "never sent", null))
+                .isInstanceOf(NullPointerException.class).hasMessage("timeout");
+        assertThat(server.accepted()).as("no connection opened").isZero();
+        assertThat(lines.call(endpoint, "sent", Duration.ofSeconds(5))).isEqualTo("sent");
+        assertThat(server.served()).extracting(FrameServer.Served::request).containsExactly("sent");
+    }
+
+    @Test
     void requestPeerCloseWithACodecThatHasNoGoodbyeIsRefusedByBuild() {
         assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64))
                 .retirement(Retirement.requestPeerClose(Duration.ofSeconds(5))).build())

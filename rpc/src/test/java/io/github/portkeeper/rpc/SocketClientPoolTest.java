@@ -268,6 +268,23 @@ class SocketClientPoolTest {
     }
 
     @Test
+    void timeoutsOutOfRangeAreRefusedByBuildNamingTheSetting() {
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).connectTimeout(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was PT0S");
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).connectTimeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was null");
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).readTimeout(Duration.ofSeconds(-1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("readTimeout must not be negative, but was PT-1S");
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).readTimeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("readTimeout must not be negative, but was null");
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).drainTimeout(Duration.ofMillis(-1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("drainTimeout must be positive, but was PT-0.001S");
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).goodbye(LineClient::bye)
+                .goodbyeTimeout(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("goodbyeTimeout must be positive, but was PT0S");
+    }
+
+    @Test
     void requestPeerCloseWithoutAGoodbyeIsRefusedByBuild() {
         assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new)
                 .retirement(Retirement.requestPeerClose(Duration.ofSeconds(5))).build())
