@@ -1,12 +1,15 @@
 package io.github.portkeeper.rpc;
 
+import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.Lease;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.rpc.testing.FrameServer;
 import io.github.portkeeper.rpc.testing.Leaks;
 import io.github.portkeeper.rpc.testing.FrameServer.Framing;
+import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -15,6 +18,7 @@ import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 /**
  * What {@link RpcClient.Builder} and a call make of the settings they are given: wrong ones are
@@ -27,6 +31,7 @@ class RpcClientSettingsTest {
 
     private FrameServer server;
     private RpcClient<?, ?> client;
+    private final TallyListener tally = new TallyListener();
 
     @AfterEach
     void noLeaks() throws Exception {
@@ -70,13 +75,24 @@ class RpcClientSettingsTest {
     }
 
     @Test
-    void aDrainTimeoutTooLongForTheClockIsRefusedByBuildNamingTheSetting() {
-        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).drainTimeout(FOREVER).build())
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
-        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).retirement(Retirement.awaitPeer(FOREVER)).build())
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("retirement drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
+    void aDrainTimeoutTooLongForTheClockIsTakenAsPracticallyForeverAsCoreTakesIt() throws Exception {
+        try (RpcClient<String, String> explicit = RpcClient.builder(LineCodec.utf8(64)).retirement(Retirement.awaitPeer(FOREVER)).build()) {
+            assertThat(explicit.pool().config().retirement().drainTimeout()).isEqualTo(FOREVER);
+        }
+        Endpoint endpoint = startServer();
+        RpcClient<String, String> lines = RpcClient.builder(LineCodec.utf8(64).withGoodbye(FrameServer.GOODBYE))
+                .drainTimeout(FOREVER)
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .build();
+        client = lines;
+        assertThat(lines.pool().config().retirement()).hasToString("REQUEST_PEER_CLOSE(drainTimeout=" + FOREVER + ", fallback=RESET)");
+
+        assertThat(lines.call(endpoint, "hello")).isEqualTo("hello");
+        assertThat(lines.pool().retireIdle((connection, idleFor) -> true)).as("retired as EVICTED").isEqualTo(1);
+        // Taken, not refused: the retiring connection drains as with any drain timeout, and the server closes first.
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(tally.closed(Ending.PEER, CloseReason.EVICTED)).isEqualTo(1));
+        assertThat(tally.closed(Ending.RESET)).isZero();
     }
 
     @Test

@@ -243,14 +243,23 @@ class SocketClientPoolTest {
     }
 
     @Test
-    void aDrainTimeoutTooLongForTheClockIsRefusedByBuildNamingTheSetting() {
-        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).drainTimeout(Duration.ofSeconds(Long.MAX_VALUE)).build())
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
-        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new)
-                .retirement(Retirement.awaitPeer(Duration.ofSeconds(Long.MAX_VALUE))).build())
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("retirement drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
+    void aDrainTimeoutTooLongForTheClockIsTakenAsPracticallyForeverAsCoreTakesIt() throws IOException {
+        Duration forever = Duration.ofSeconds(Long.MAX_VALUE);
+        try (SocketClientPool<LineClient> explicit = SocketClientPool.builder(LineClient::new)
+                .retirement(Retirement.awaitPeer(forever)).build()) {
+            assertThat(explicit.pool().config().retirement().drainTimeout()).isEqualTo(forever);
+        }
+        clients.close();
+        clients = builder().drainTimeout(forever).build();
+        assertThat(clients.pool().config().retirement()).hasToString("REQUEST_PEER_CLOSE(drainTimeout=" + forever + ", fallback=RESET)");
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.get().call("last")).isEqualTo("last");
+            c.retire();
+        }
+        // Taken, not refused: the goodbye goes out, the connection drains and the server closes first.
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(tally.closed(Ending.PEER, CloseReason.RETIRED)).isEqualTo(1));
+        assertThat(tally.closed(Ending.RESET)).isZero();
     }
 
     @Test
