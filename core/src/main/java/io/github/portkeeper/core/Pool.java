@@ -263,10 +263,12 @@ public final class Pool<C> implements AutoCloseable {
      *
      * @param endpoint the endpoint
      * @param max      its limit, at least 1
-     * @throws IllegalArgumentException if {@code max} is below 1
+     * @throws IllegalArgumentException if {@code max} is below 1, naming the endpoint:
+     *         {@code "maxPerEndpoint for db:7000 must be at least 1, but was 0"}
      */
     public void setMaxPerEndpoint(Endpoint endpoint, int max) {
-        engine.setMaxPerEndpoint(Objects.requireNonNull(endpoint, "endpoint"), atLeastOne("maxPerEndpoint", max));
+        Objects.requireNonNull(endpoint, "endpoint");
+        engine.setMaxPerEndpoint(endpoint, atLeastOne("maxPerEndpoint for " + endpoint, max));
     }
 
     /**

@@ -139,7 +139,15 @@ class PoolAtRunTimeTest extends StubPoolTestBase {
         }
         one.close();
         two.close();
+    }
+
+    @Test
+    void anEndpointLimitBelowOneIsRefusedNamingTheEndpoint() {
+        pool(PoolConfig.builder());
         assertThatThrownBy(() -> pool.setMaxPerEndpoint(A, 0)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("maxPerEndpoint must be at least 1, but was 0");
+                .hasMessage("maxPerEndpoint for a.example:80 must be at least 1, but was 0");
+        assertThatThrownBy(() -> pool.setMaxPerEndpoint(Endpoint.of("::1", 7000), -2)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxPerEndpoint for [::1]:7000 must be at least 1, but was -2");
+        assertThat(pool.maxPerEndpoint(A)).as("unchanged").isEqualTo(pool.maxPerEndpoint());
     }
 }

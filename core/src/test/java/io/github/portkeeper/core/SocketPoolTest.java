@@ -226,6 +226,39 @@ class SocketPoolTest {
     }
 
     @Test
+    void newSocketsHaveTcpNoDelayAndKeepAliveOnByDefaultAndOffWhenTurnedOff() throws IOException {
+        sockets(ScriptedServer.start());
+        try (Socket s = socket()) {
+            assertThat(s.getTcpNoDelay()).as("TCP_NODELAY by default").isTrue();
+            assertThat(s.getKeepAlive()).as("SO_KEEPALIVE by default").isTrue();
+            assertThat(s.getOption(StandardSocketOptions.TCP_NODELAY)).isTrue();
+        }
+        try (SocketPool off = SocketPool.builder().tcpNoDelay(false).keepAlive(false).build();
+             Socket s = off.socket(server.host(), server.port())) {
+            assertThat(s.getTcpNoDelay()).as("TCP_NODELAY turned off").isFalse();
+            assertThat(s.getKeepAlive()).as("SO_KEEPALIVE turned off").isFalse();
+            assertThat(ScriptedServer.exchange(s, 1)).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void timeoutsOutOfRangeAreRefusedByBuildNamingTheSetting() {
+        assertThatThrownBy(() -> SocketPool.builder().connectTimeout(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was PT0S");
+        assertThatThrownBy(() -> SocketPool.builder().connectTimeout(Duration.ofMillis(-1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was PT-0.001S");
+        assertThatThrownBy(() -> SocketPool.builder().connectTimeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was null");
+        assertThatThrownBy(() -> SocketPool.builder().readTimeout(Duration.ofSeconds(-1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("readTimeout must not be negative, but was PT-1S");
+        assertThatThrownBy(() -> SocketPool.builder().readTimeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("readTimeout must not be negative, but was null");
+        try (SocketPool zeroReadTimeout = SocketPool.builder().readTimeout(Duration.ZERO).build()) {
+            assertThat(zeroReadTimeout.pool().isClosed()).isFalse();
+        }
+    }
+
+    @Test
     void timeoutsTooLongForSoTimeoutAreCappedAtItsLargestValue() throws IOException {
         server = ScriptedServer.start();
         Duration practicallyForever = Duration.ofSeconds(Long.MAX_VALUE, 999_999_999);

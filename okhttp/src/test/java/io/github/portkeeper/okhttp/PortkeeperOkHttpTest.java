@@ -6,6 +6,9 @@ import io.github.portkeeper.core.micrometer.PoolMetrics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import okhttp3.Call;
+import okhttp3.Connection;
+import okhttp3.EventListener;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
 import okhttp3.Response;
@@ -13,7 +16,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.net.InetSocketAddress;
+import java.net.Proxy;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -64,6 +71,44 @@ class PortkeeperOkHttpTest {
         assertThat(leases(registry, "new")).isEqualTo(count(registry, "portkeeper.connections.opened")).isEqualTo(concurrency);
         assertThat(leases(registry, "reused")).isEqualTo(concurrency);
         assertThat(count(registry, "portkeeper.timewait.avoided")).isEqualTo(concurrency);
+    }
+
+    @Test
+    void aListenerOfYourOwnAddedWithPlusSeesEachCallAndPortkeeperStillCountsTheLeases() throws Exception {
+        CloseOwningSocketFactory sockets = CloseOwningSocketFactory.builder().name("okhttp-own-listener").build();
+        MeterRegistry registry = new SimpleMeterRegistry();
+        PoolMetrics.of(sockets).bindTo(registry);
+        List<String> seen = new CopyOnWriteArrayList<>();
+        EventListener mine = new EventListener() {
+            @Override
+            public void connectStart(Call call, InetSocketAddress address, Proxy proxy) {
+                seen.add("connectStart");
+            }
+
+            @Override
+            public void connectionAcquired(Call call, Connection connection) {
+                seen.add("connectionAcquired");
+            }
+
+            @Override
+            public void callEnd(Call call) {
+                seen.add("callEnd");
+            }
+        };
+        // As docs/any-client.md says: configure, then put Portkeeper's listener and yours together.
+        OkHttpClient client = PortkeeperOkHttp.configure(new OkHttpClient.Builder(), sockets, 4)
+                .eventListenerFactory(call -> PortkeeperOkHttp.eventListener(sockets).plus(mine))
+                .build();
+
+        burst(client, 1);
+        burst(client, 1);
+
+        assertThat(seen).as("your listener, call by call")
+                .containsExactly("connectStart", "connectionAcquired", "callEnd", "connectionAcquired", "callEnd");
+        assertThat(leases(registry, "new")).as("Portkeeper's accounting").isEqualTo(1);
+        assertThat(leases(registry, "reused")).isEqualTo(1);
+        assertThat(count(registry, "portkeeper.connections.opened")).isEqualTo(1);
+        client.connectionPool().evictAll();
     }
 
     @Test

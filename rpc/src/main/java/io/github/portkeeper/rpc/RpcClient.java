@@ -7,7 +7,6 @@ import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.internal.Nanos;
 import io.github.portkeeper.rpc.internal.Breakers;
 import io.github.portkeeper.rpc.internal.CallEngine;
-import io.github.portkeeper.rpc.internal.Durations;
 import io.github.portkeeper.rpc.internal.RpcConnection;
 import io.github.portkeeper.rpc.internal.RpcConnector;
 import io.github.portkeeper.rpc.internal.SocketOptions;
@@ -338,8 +337,9 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          * Used by the retirement derived from the codec; not to be set together with
          * {@link #retirement(Retirement)}, which carries its own ({@link #build()} refuses both).
          *
-         * @param drainTimeout a positive duration of at most {@code Long.MAX_VALUE} nanoseconds
-         *                     (about 292 years; checked by {@link #build()})
+         * @param drainTimeout a positive duration (checked by {@link #build()}); one longer than
+         *                     the nanosecond clock holds (about 292 years) waits practically
+         *                     forever, as core's {@link Retirement#awaitPeer(Duration)} takes it
          * @return this builder
          */
         public Builder<Req, Resp> drainTimeout(Duration drainTimeout) {
@@ -437,17 +437,14 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          * Builds the client and its pool.
          *
          * @return a new client; close it to close its connections
-         * @throws IllegalArgumentException naming the setting, if a timeout is not positive, a
-         *         drain timeout (this builder's or the retirement's) is longer than
-         *         {@code Long.MAX_VALUE} nanoseconds, the codec's {@link RpcCodec#maxFrameSize()}
-         *         is below 1, the retirement is {@code REQUEST_PEER_CLOSE} but the codec has no
+         * @throws IllegalArgumentException naming the setting, if a timeout is not positive, the
+         *         codec's {@link RpcCodec#maxFrameSize()} is below 1, the retirement is {@code REQUEST_PEER_CLOSE} but the codec has no
          *         goodbye, or both {@code drainTimeout} and {@code retirement} were set
          */
         public RpcClient<Req, Resp> build() {
             positive("timeout", timeout);
             positive("connectTimeout", connectTimeout);
             positive("drainTimeout", drainTimeout);
-            Durations.checkFitsNanos("drainTimeout", drainTimeout);
             checkRetirement(retirement, drainTimeoutSet, drainTimeout, codec.goodbye().isPresent(), "the codec", "a codec");
             if (codec.maxFrameSize() < 1) {
                 throw new IllegalArgumentException("codec maxFrameSize must be at least 1, but was " + codec.maxFrameSize());
@@ -456,16 +453,15 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         }
 
         /**
-         * An explicit retirement: its drain timeout fits the pool's nanoseconds, it comes without a
-         * {@code drainTimeout} of the builder's (which it would silently override), and it asks the
-         * peer to close only if there is a goodbye to do it with.
+         * An explicit retirement: it comes without a {@code drainTimeout} of the builder's (which it
+         * would silently override), and it asks the peer to close only if there is a goodbye to do
+         * it with.
          */
         static void checkRetirement(Retirement retirement, boolean drainTimeoutSet, Duration drainTimeout, boolean goodbye,
                                     String owner, String anOwner) {
             if (retirement == null) {
                 return;
             }
-            Durations.checkFitsNanos("retirement drainTimeout", retirement.drainTimeout());
             if (drainTimeoutSet) {
                 throw new IllegalArgumentException("drainTimeout must not be set together with retirement, which carries its own ("
                         + retirement + "), but was " + drainTimeout);

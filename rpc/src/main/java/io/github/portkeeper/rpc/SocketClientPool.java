@@ -7,7 +7,6 @@ import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.internal.Nanos;
 import io.github.portkeeper.rpc.internal.ClientConnection;
-import io.github.portkeeper.rpc.internal.Durations;
 import io.github.portkeeper.rpc.internal.SocketClientConnector;
 import io.github.portkeeper.rpc.internal.SocketOptions;
 
@@ -195,8 +194,10 @@ public final class SocketClientPool<T> implements AutoCloseable {
 
         /**
          * Checked before an idle client is lent again (keep it cheap); {@code false} retires it
-         * by the retirement policy and another is tried.
-         * Default: all usable.
+         * by the retirement policy (with a goodbye: the goodbye is sent and the server closes
+         * first; reason {@code VALIDATION_FAILED}) and another idle client is tried, or a new
+         * connection opened. A check that throws fails the borrow, and that connection is
+         * closed at once. Default: all usable.
          *
          * @param isUsable the check; not {@code null}
          * @return this builder
@@ -248,8 +249,9 @@ public final class SocketClientPool<T> implements AutoCloseable {
          * Used by the retirement derived from the goodbye; not to be set together with
          * {@link #retirement(Retirement)}, which carries its own ({@link #build()} refuses both).
          *
-         * @param drainTimeout a positive duration of at most {@code Long.MAX_VALUE} nanoseconds
-         *                     (about 292 years; checked by {@link #build()})
+         * @param drainTimeout a positive duration (checked by {@link #build()}); one longer than
+         *                     the nanosecond clock holds (about 292 years) waits practically
+         *                     forever, as core's {@link Retirement#awaitPeer(Duration)} takes it
          * @return this builder
          */
         public Builder<T> drainTimeout(Duration drainTimeout) {
@@ -313,9 +315,8 @@ public final class SocketClientPool<T> implements AutoCloseable {
          * Builds the pool. No connection is opened until the first borrow.
          *
          * @return a new pool; close it to close its connections
-         * @throws IllegalArgumentException naming the setting, if a timeout is out of range (a
-         *         drain timeout, this builder's or the retirement's, longer than
-         *         {@code Long.MAX_VALUE} nanoseconds included), the retirement is
+         * @throws IllegalArgumentException naming the setting, if a timeout is out of range, the
+         *         retirement is
          *         {@code REQUEST_PEER_CLOSE} without a goodbye, both {@code drainTimeout} and
          *         {@code retirement} were set, or {@code goodbyeTimeout} was set without a goodbye
          */
@@ -329,7 +330,6 @@ public final class SocketClientPool<T> implements AutoCloseable {
             if (readTimeout == null || readTimeout.isNegative()) {
                 throw new IllegalArgumentException("readTimeout must not be negative, but was " + readTimeout);
             }
-            Durations.checkFitsNanos("drainTimeout", drainTimeout);
             RpcClient.Builder.checkRetirement(retirement, drainTimeoutSet, drainTimeout, goodbye != null, "the pool", "a pool");
             return new SocketClientPool<>(this);
         }

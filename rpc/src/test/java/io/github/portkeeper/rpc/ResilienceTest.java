@@ -69,6 +69,9 @@ class ResilienceTest {
         CircuitBreaker breaker = client.circuitBreaker(endpoint).orElseThrow();
         assertThat(breaker.getState()).isEqualTo(CircuitBreaker.State.OPEN);
         assertThat(tally.connectFailed()).isEqualTo(4);
+        assertThat(client.circuitBreakerRegistry().orElseThrow().getAllCircuitBreakers()).containsExactly(breaker);
+        assertThat(client.retry()).as("noRetry()").isEmpty();
+        assertThat(client.retryRegistry()).as("noRetry()").isEmpty();
 
         for (int i = 0; i < 20; i++) {
             long start = System.nanoTime();
@@ -134,6 +137,9 @@ class ResilienceTest {
         assertThat(client.pool().stats().idle()).isEqualTo(2);
         Retry.Metrics metrics = client.retry().orElseThrow().getMetrics();
         assertThat(metrics.getNumberOfSuccessfulCallsWithRetryAttempt()).isEqualTo(1);
+        assertThat(client.retryRegistry().orElseThrow().getAllRetries())
+                .as("the registry holds the client's one retry, for metrics").containsExactly(client.retry().orElseThrow());
+        assertThat(client.circuitBreakerRegistry()).as("no breaker configured").isEmpty();
     }
 
     @Test

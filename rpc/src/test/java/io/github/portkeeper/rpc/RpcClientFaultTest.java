@@ -5,9 +5,9 @@ import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.rpc.testing.FrameServer;
+import io.github.portkeeper.rpc.testing.Leaks;
 import io.github.portkeeper.rpc.testing.FrameServer.Fault;
 import io.github.portkeeper.rpc.testing.FrameServer.Framing;
-import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -42,18 +42,7 @@ class RpcClientFaultTest {
 
     @AfterEach
     void noLeaks() throws Exception {
-        if (client != null) {
-            assertThat(client.pool().stats().active()).as("leased connections").isZero();
-            client.close();
-        }
-        if (server != null) {
-            if (Kernel.isAvailable()) {
-                await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-                        assertThat(Kernel.clientCloseWait(server.address())).as("CLOSE_WAIT toward the server").isZero());
-                assertThat(Kernel.clientTimeWait(server.address())).as("client TIME_WAIT toward the server").isZero();
-            }
-            server.close();
-        }
+        Leaks.assertNoneAndClose(client == null ? null : client.pool(), client, server);
     }
 
     static Stream<Arguments> faults() {

@@ -1,12 +1,15 @@
 package io.github.portkeeper.rpc;
 
+import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.Lease;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.rpc.testing.FrameServer;
+import io.github.portkeeper.rpc.testing.Leaks;
 import io.github.portkeeper.rpc.testing.FrameServer.Framing;
-import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -28,21 +31,11 @@ class RpcClientSettingsTest {
 
     private FrameServer server;
     private RpcClient<?, ?> client;
+    private final TallyListener tally = new TallyListener();
 
     @AfterEach
     void noLeaks() throws Exception {
-        if (client != null) {
-            assertThat(client.pool().stats().active()).as("leased connections").isZero();
-            client.close();
-        }
-        if (server != null) {
-            if (Kernel.isAvailable()) {
-                await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-                        assertThat(Kernel.clientCloseWait(server.address())).as("CLOSE_WAIT toward the server").isZero());
-                assertThat(Kernel.clientTimeWait(server.address())).as("client TIME_WAIT toward the server").isZero();
-            }
-            server.close();
-        }
+        Leaks.assertNoneAndClose(client == null ? null : client.pool(), client, server);
     }
 
     private Endpoint startServer() throws IOException {
@@ -82,13 +75,59 @@ class RpcClientSettingsTest {
     }
 
     @Test
-    void aDrainTimeoutTooLongForTheClockIsRefusedByBuildNamingTheSetting() {
-        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).drainTimeout(FOREVER).build())
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
-        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).retirement(Retirement.awaitPeer(FOREVER)).build())
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("retirement drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
+    void aDrainTimeoutTooLongForTheClockIsTakenAsPracticallyForeverAsCoreTakesIt() throws Exception {
+        try (RpcClient<String, String> explicit = RpcClient.builder(LineCodec.utf8(64)).retirement(Retirement.awaitPeer(FOREVER)).build()) {
+            assertThat(explicit.pool().config().retirement().drainTimeout()).isEqualTo(FOREVER);
+        }
+        Endpoint endpoint = startServer();
+        RpcClient<String, String> lines = RpcClient.builder(LineCodec.utf8(64).withGoodbye(FrameServer.GOODBYE))
+                .drainTimeout(FOREVER)
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .build();
+        client = lines;
+        assertThat(lines.pool().config().retirement()).hasToString("REQUEST_PEER_CLOSE(drainTimeout=" + FOREVER + ", fallback=RESET)");
+
+        assertThat(lines.call(endpoint, "hello")).isEqualTo("hello");
+        assertThat(lines.pool().retireIdle((connection, idleFor) -> true)).as("retired as EVICTED").isEqualTo(1);
+        // Taken, not refused: the retiring connection drains as with any drain timeout, and the server closes first.
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(tally.closed(Ending.PEER, CloseReason.EVICTED)).isEqualTo(1));
+        assertThat(tally.closed(Ending.RESET)).isZero();
+    }
+
+    @Test
+    void timeoutsThatAreNotPositiveAreRefusedByBuildNamingTheSetting() {
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).timeout(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("timeout must be positive, but was PT0S");
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).timeout(Duration.ofMillis(-5)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("timeout must be positive, but was PT-0.005S");
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).timeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("timeout must be positive, but was null");
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).connectTimeout(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was PT0S");
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).connectTimeout(Duration.ofSeconds(-1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was PT-1S");
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).drainTimeout(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("drainTimeout must be positive, but was PT0S");
+        assertThatThrownBy(() -> RpcClient.builder(LineCodec.utf8(64)).drainTimeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("drainTimeout must be positive, but was null");
+    }
+
+    @Test
+    void aCallTimeoutThatIsNotPositiveIsRefusedBeforeAnythingIsSent() throws Exception {
+        Endpoint endpoint = startServer();
+        RpcClient<String, String> lines = RpcClient.builder(LineCodec.utf8(64)).build();
+        client = lines;
+
+        assertThatThrownBy(() -> lines.call(endpoint, "never sent", Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("timeout must be positive, but was PT0S");
+        assertThatThrownBy(() -> lines.call(endpoint, "never sent", Duration.ofMillis(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("timeout must be positive, but was PT-0.001S");
+        assertThatThrownBy(() -> lines.call(endpoint, "never sent", null))
+                .isInstanceOf(NullPointerException.class).hasMessage("timeout");
+        assertThat(server.accepted()).as("no connection opened").isZero();
+        assertThat(lines.call(endpoint, "sent", Duration.ofSeconds(5))).isEqualTo("sent");
+        assertThat(server.served()).extracting(FrameServer.Served::request).containsExactly("sent");
     }
 
     @Test

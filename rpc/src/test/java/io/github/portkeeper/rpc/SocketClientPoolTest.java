@@ -8,7 +8,7 @@ import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.rpc.testing.FrameServer;
 import io.github.portkeeper.rpc.testing.FrameServer.Fault;
 import io.github.portkeeper.rpc.testing.FrameServer.Framing;
-import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.rpc.testing.Leaks;
 import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -31,6 +31,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -49,7 +50,12 @@ class SocketClientPoolTest {
     void start() throws IOException {
         server = FrameServer.start(Framing.LINES);
         endpoint = Endpoint.of(server.host(), server.port());
-        clients = SocketClientPool.builder(socket -> {
+        clients = builder().build();
+    }
+
+    /** The pool under test's settings: a goodbye, at most 4 connections, every client kept in {@link #built}. */
+    private SocketClientPool.Builder<LineClient> builder() {
+        return SocketClientPool.builder(socket -> {
                     LineClient c = new LineClient(socket);
                     synchronized (built) {
                         built.add(c);
@@ -57,20 +63,12 @@ class SocketClientPoolTest {
                     return c;
                 })
                 .goodbye(LineClient::bye)
-                .poolConfig(PoolConfig.builder().name("line-clients").maxPerEndpoint(4).listener(tally).build())
-                .build();
+                .poolConfig(PoolConfig.builder().name("line-clients").maxPerEndpoint(4).listener(tally).build());
     }
 
     @AfterEach
     void stop() throws Exception {
-        assertThat(clients.pool().stats().active()).as("borrowed clients").isZero();
-        clients.close();
-        if (Kernel.isAvailable()) {
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-                    assertThat(Kernel.clientCloseWait(server.address())).as("CLOSE_WAIT toward the server").isZero());
-            assertThat(Kernel.clientTimeWait(server.address())).as("client TIME_WAIT toward the server").isZero();
-        }
-        server.close();
+        Leaks.assertNoneAndClose(clients.pool(), clients, server);
     }
 
     @Test
@@ -127,6 +125,37 @@ class SocketClientPoolTest {
             assertThat(tally.closed(Ending.PEER, CloseReason.RETIRED)).isEqualTo(1);
         });
         assertThat(clients.pool().stats().draining()).isZero();
+    }
+
+    @Test
+    void aClientIsUsableRejectsIsNotLentAgainAndLeavesByTheRetirementPolicy() throws IOException {
+        AtomicReference<LineClient> unusable = new AtomicReference<>();
+        clients.close();
+        clients = builder().isUsable(c -> c != unusable.get()).build();
+        LineClient first;
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            first = c.get();
+            assertThat(first.call("before")).isEqualTo("before");
+        }
+        unusable.set(first);
+
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.isReused()).as("a new connection, not the rejected one").isFalse();
+            assertThat(c.get()).isNotSameAs(first);
+            assertThat(c.get().call("after")).isEqualTo("after");
+        }
+        assertThat(server.accepted()).isEqualTo(2);
+        assertThat(built).hasSize(2);
+        // Retired, not discarded: the goodbye goes out and the server closes first (no reset, no TIME_WAIT here).
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            assertThat(server.goodbyes()).isEqualTo(1);
+            assertThat(tally.closed(Ending.PEER, CloseReason.VALIDATION_FAILED)).isEqualTo(1);
+        });
+        assertThat(tally.closed(Ending.RESET)).isZero();
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.isReused()).as("the usable client is lent again").isTrue();
+            assertThat(c.get()).isSameAs(built.get(1));
+        }
     }
 
     @Test
@@ -214,14 +243,54 @@ class SocketClientPoolTest {
     }
 
     @Test
-    void aDrainTimeoutTooLongForTheClockIsRefusedByBuildNamingTheSetting() {
-        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).drainTimeout(Duration.ofSeconds(Long.MAX_VALUE)).build())
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
-        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new)
-                .retirement(Retirement.awaitPeer(Duration.ofSeconds(Long.MAX_VALUE))).build())
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("retirement drainTimeout must be at most PT2562047H47M16.854775807S, but was PT2562047788015215H30M7S");
+    void aDrainTimeoutTooLongForTheClockIsTakenAsPracticallyForeverAsCoreTakesIt() throws IOException {
+        Duration forever = Duration.ofSeconds(Long.MAX_VALUE);
+        try (SocketClientPool<LineClient> explicit = SocketClientPool.builder(LineClient::new)
+                .retirement(Retirement.awaitPeer(forever)).build()) {
+            assertThat(explicit.pool().config().retirement().drainTimeout()).isEqualTo(forever);
+        }
+        clients.close();
+        clients = builder().drainTimeout(forever).build();
+        assertThat(clients.pool().config().retirement()).hasToString("REQUEST_PEER_CLOSE(drainTimeout=" + forever + ", fallback=RESET)");
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.get().call("last")).isEqualTo("last");
+            c.retire();
+        }
+        // Taken, not refused: the goodbye goes out, the connection drains and the server closes first.
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(tally.closed(Ending.PEER, CloseReason.RETIRED)).isEqualTo(1));
+        assertThat(tally.closed(Ending.RESET)).isZero();
+    }
+
+    @Test
+    void newConnectionsHaveTcpNoDelayAndKeepAliveOnByDefaultAndOffWhenTurnedOff() throws IOException {
+        try (SocketClientPool<Socket> byDefault = SocketClientPool.builder(socket -> socket).build();
+             PooledClient<Socket> c = byDefault.borrow(endpoint)) {
+            assertThat(c.get().getTcpNoDelay()).as("TCP_NODELAY by default").isTrue();
+            assertThat(c.get().getKeepAlive()).as("SO_KEEPALIVE by default").isTrue();
+        }
+        try (SocketClientPool<Socket> off = SocketClientPool.builder(socket -> socket).tcpNoDelay(false).keepAlive(false).build();
+             PooledClient<Socket> c = off.borrow(endpoint)) {
+            assertThat(c.get().getTcpNoDelay()).as("TCP_NODELAY turned off").isFalse();
+            assertThat(c.get().getKeepAlive()).as("SO_KEEPALIVE turned off").isFalse();
+        }
+    }
+
+    @Test
+    void timeoutsOutOfRangeAreRefusedByBuildNamingTheSetting() {
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).connectTimeout(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was PT0S");
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).connectTimeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("connectTimeout must be positive, but was null");
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).readTimeout(Duration.ofSeconds(-1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("readTimeout must not be negative, but was PT-1S");
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).readTimeout(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("readTimeout must not be negative, but was null");
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).drainTimeout(Duration.ofMillis(-1)).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("drainTimeout must be positive, but was PT-0.001S");
+        assertThatThrownBy(() -> SocketClientPool.builder(LineClient::new).goodbye(LineClient::bye)
+                .goodbyeTimeout(Duration.ZERO).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("goodbyeTimeout must be positive, but was PT0S");
     }
 
     @Test

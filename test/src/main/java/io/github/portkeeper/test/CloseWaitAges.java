@@ -1,11 +1,13 @@
 package io.github.portkeeper.test;
 
+import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.core.TcpState;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -25,20 +27,28 @@ import java.util.concurrent.TimeUnit;
  * }
  * }</pre>
  *
+ * <p>If a sample fails (the kernel's tables cannot be read), sampling stops and the failure is
+ * kept: {@link #oldest()}, {@link #peak()} and {@link #close()} throw it rather than report
+ * figures that stopped short of the workload.
+ *
  * <p>Thread-safety: the figures may be read from any thread while sampling runs.
  */
 public final class CloseWaitAges implements AutoCloseable {
 
     private final InetSocketAddress server;
+    private final KernelProbe probe;
     private final ScheduledExecutorService sampler;
     /** Touched only by the sampler's thread. */
     private final Map<Integer, Long> since = new HashMap<>();
     private volatile long oldestNanos;
     private volatile int peak;
     private volatile int samples;
+    /** What stopped the sampler, if a sample failed. */
+    private volatile Throwable failure;
 
-    private CloseWaitAges(InetSocketAddress server, Duration interval) {
+    private CloseWaitAges(InetSocketAddress server, Duration interval, KernelProbe probe) {
         this.server = server;
+        this.probe = probe;
         this.sampler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "close-wait-ages");
             t.setDaemon(true);
@@ -53,36 +63,71 @@ public final class CloseWaitAges implements AutoCloseable {
      * @param server   the server's resolved address and port
      * @param interval time between samples, positive
      * @return the running sampler; close it to stop
-     * @throws IllegalArgumentException if {@code interval} is not positive
+     * @throws NullPointerException {@code "server"}, if {@code server} is {@code null}
+     * @throws IllegalArgumentException if {@code server} is unresolved
+     *         ({@code "server must be resolved, but was localhost/<unresolved>:8080"}), or
+     *         {@code interval} is not positive ({@code "interval must be positive, but was PT0S"},
+     *         also for {@code null})
      * @throws org.opentest4j.TestAbortedException where the kernel cannot be asked (the test is skipped)
      */
     public static CloseWaitAges sample(InetSocketAddress server, Duration interval) {
+        checkArguments(server, interval);
+        Kernel.assumeLinux();
+        return new CloseWaitAges(server, interval, Kernel.probe());
+    }
+
+    /** As {@link #sample(InetSocketAddress, Duration)}, reading the tables {@code probe} reads. */
+    static CloseWaitAges sample(InetSocketAddress server, Duration interval, KernelProbe probe) {
+        checkArguments(server, interval);
+        return new CloseWaitAges(server, interval, Objects.requireNonNull(probe, "probe"));
+    }
+
+    /** Refused here, not in the first sample: the sampler's thread has no one to tell. */
+    private static void checkArguments(InetSocketAddress server, Duration interval) {
+        Objects.requireNonNull(server, "server");
+        if (server.isUnresolved()) {
+            throw new IllegalArgumentException("server must be resolved, but was " + server);
+        }
         if (interval == null || interval.isZero() || interval.isNegative()) {
             throw new IllegalArgumentException("interval must be positive, but was " + interval);
         }
-        Kernel.assumeLinux();
-        return new CloseWaitAges(server, interval);
     }
 
     private void sampleOnce() {
-        long now = System.nanoTime();
-        Set<Integer> closeWait = Kernel.clientPorts(server, TcpState.CLOSE_WAIT);
-        since.keySet().retainAll(closeWait);
-        long oldest = oldestNanos;
-        for (Integer port : closeWait) {
-            oldest = Math.max(oldest, now - since.computeIfAbsent(port, p -> now));
+        try {
+            long now = System.nanoTime();
+            Set<Integer> closeWait = probe.snapshot().localPortsToRemote(TcpState.CLOSE_WAIT, server);
+            since.keySet().retainAll(closeWait);
+            long oldest = oldestNanos;
+            for (Integer port : closeWait) {
+                oldest = Math.max(oldest, now - since.computeIfAbsent(port, p -> now));
+            }
+            oldestNanos = oldest;
+            peak = Math.max(peak, closeWait.size());
+            samples++;
+        } catch (RuntimeException | Error e) {
+            failure = e;
+            throw e; // no further samples: the executor drops a periodic task that throws
         }
-        oldestNanos = oldest;
-        peak = Math.max(peak, closeWait.size());
-        samples++;
+    }
+
+    /** Throws the sampler's failure, if it had one, in a new exception for this caller's stack. */
+    private void checkSampling() {
+        Throwable f = failure;
+        if (f != null) {
+            throw new IllegalStateException("CLOSE_WAIT sampling toward " + server + " failed after " + samples
+                    + " samples, so its figures stop there: " + f, f);
+        }
     }
 
     /**
      * How long the oldest CLOSE_WAIT seen so far lasted (still lasts, if it has not ended).
      *
      * @return zero if none was seen in two samples or more
+     * @throws IllegalStateException if a sample failed (the cause), and sampling stopped there
      */
     public Duration oldest() {
+        checkSampling();
         return Duration.ofNanos(oldestNanos);
     }
 
@@ -90,8 +135,10 @@ public final class CloseWaitAges implements AutoCloseable {
      * The most client CLOSE_WAIT sockets toward the server seen in one sample.
      *
      * @return the peak count
+     * @throws IllegalStateException if a sample failed (the cause), and sampling stopped there
      */
     public int peak() {
+        checkSampling();
         return peak;
     }
 
@@ -107,7 +154,8 @@ public final class CloseWaitAges implements AutoCloseable {
     /**
      * Stops sampling; the figures stay readable.
      *
-     * @throws IllegalStateException if the sampler does not stop within 10 s, or the wait is interrupted
+     * @throws IllegalStateException if a sample failed (the cause), if the sampler does not stop
+     *         within 10 s, or if the wait is interrupted
      */
     @Override
     public void close() {
@@ -120,10 +168,12 @@ public final class CloseWaitAges implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("Interrupted while stopping the CLOSE_WAIT sampler", e);
         }
+        checkSampling();
     }
 
     @Override
     public String toString() {
-        return "CloseWaitAges[" + server + ", oldest " + oldest().toMillis() + " ms, peak " + peak + ", " + samples + " samples]";
+        return "CloseWaitAges[" + server + ", oldest " + Duration.ofNanos(oldestNanos).toMillis() + " ms, peak " + peak + ", "
+                + samples + " samples" + (failure != null ? ", failed: " + failure : "") + "]";
     }
 }

@@ -42,6 +42,11 @@ public final class Kernel {
         return PROBE.isAvailable();
     }
 
+    /** The probe every reading of this class goes through. */
+    static KernelProbe probe() {
+        return PROBE;
+    }
+
     /** Skips the calling test, with {@link #UNAVAILABLE_REASON}, where the kernel cannot be asked. */
     public static void assumeLinux() {
         Assumptions.assumeTrue(PROBE.isAvailable(), UNAVAILABLE_REASON);

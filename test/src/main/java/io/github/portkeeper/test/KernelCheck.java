@@ -63,10 +63,16 @@ public final class KernelCheck implements BeforeTestExecutionCallback, AfterTest
     /**
      * Checks sockets toward {@code port} on the loopback address.
      *
-     * @param port the server's port
+     * @param port the server's port, from 1 to 65535 (a server bound to port 0 listens on
+     *             another, which is the one to give here)
      * @return a check with nothing enabled yet
+     * @throws IllegalArgumentException {@code "port must be between 1 and 65535, but was 0"}:
+     *         no client connects to port 0, so every check would count nothing and pass
      */
     public static KernelCheck towardLoopbackPort(int port) {
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port must be between 1 and 65535, but was " + port);
+        }
         InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
         return new KernelCheck(() -> address);
     }
@@ -84,11 +90,13 @@ public final class KernelCheck implements BeforeTestExecutionCallback, AfterTest
     /**
      * Fails a test after which a client socket toward the server stays in CLOSE_WAIT longer than {@code grace}.
      *
-     * @param grace how long closes already on their way may take
+     * @param grace how long closes already on their way may take; zero checks once, without waiting
      * @return this check
+     * @throws NullPointerException {@code "grace"}, if {@code grace} is {@code null}
+     * @throws IllegalArgumentException {@code "grace must not be negative, but was PT-1S"}
      */
     public KernelCheck noClientCloseWait(Duration grace) {
-        this.closeWaitGrace = Objects.requireNonNull(grace, "grace");
+        this.closeWaitGrace = PortkeeperAssertions.checkGrace(grace);
         return this;
     }
 

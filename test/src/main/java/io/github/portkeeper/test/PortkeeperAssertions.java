@@ -52,9 +52,13 @@ public final class PortkeeperAssertions {
      * closed shortly after, not at once).
      *
      * @param server the server's resolved address and port
-     * @param grace how long CLOSE_WAIT may take to clear
+     * @param grace how long CLOSE_WAIT may take to clear; zero checks once, without waiting
+     * @throws NullPointerException {@code "server"} or {@code "grace"}, if one is {@code null}
+     * @throws IllegalArgumentException {@code "grace must not be negative, but was PT-1S"}
      */
     public static void assertNoClientCloseWait(InetSocketAddress server, Duration grace) {
+        Objects.requireNonNull(server, "server");
+        checkGrace(grace);
         Kernel.assumeLinux();
         int left = awaitZero(() -> Kernel.clientCloseWait(server), grace);
         if (left != 0) {
@@ -99,6 +103,15 @@ public final class PortkeeperAssertions {
             throw new AssertionFailedError("expected timewait.caused to equal the kernel's new client TIME_WAIT toward "
                     + before.server() + ", but the pool counted " + caused + " and the kernel " + kernel, kernel, caused);
         }
+    }
+
+    /** A CLOSE_WAIT grace: not null, not negative. */
+    static Duration checkGrace(Duration grace) {
+        Objects.requireNonNull(grace, "grace");
+        if (grace.isNegative()) {
+            throw new IllegalArgumentException("grace must not be negative, but was " + grace);
+        }
+        return grace;
     }
 
     /** Polls until {@code count} is zero or {@code grace} has passed; returns the last count. */

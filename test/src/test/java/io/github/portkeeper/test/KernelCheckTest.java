@@ -1,6 +1,7 @@
 package io.github.portkeeper.test;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 
 import io.github.portkeeper.core.SocketPool;
@@ -10,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -60,6 +62,23 @@ class KernelCheckTest {
         TestExecutionSummary s = run(CounterMissesTimeWait.class);
         assertThat(failureMessages(s)).singleElement().asString()
                 .contains("the pool counted 0 and the kernel 2");
+    }
+
+    @Test
+    void aCheckTowardALoopbackPortCountsTheSocketsTowardThatPort() {
+        TestExecutionSummary s = run(ClosesFirstTowardLoopbackPort.class);
+        assertThat(failureMessages(s)).singleElement().asString()
+                .contains("expected no new client TIME_WAIT", "but 2 appeared");
+    }
+
+    @Test
+    void aLoopbackPortOutsideOneTo65535IsRefusedRatherThanCheckingNothing() {
+        assertThatThrownBy(() -> KernelCheck.towardLoopbackPort(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("port must be between 1 and 65535, but was 0");
+        assertThatThrownBy(() -> KernelCheck.towardLoopbackPort(-1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("port must be between 1 and 65535, but was -1");
+        assertThatThrownBy(() -> KernelCheck.towardLoopbackPort(65536)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("port must be between 1 and 65535, but was 65536");
     }
 
     @Test
@@ -130,6 +149,32 @@ class KernelCheckTest {
         @Test
         void opensThreeConnectionsAndClosesEachFirst() throws IOException {
             for (int i = 0; i < 3; i++) {
+                try (Socket s = new Socket(server.address().getAddress(), server.address().getPort())) {
+                    exchange(s);
+                }
+            }
+        }
+    }
+
+    static class ClosesFirstTowardLoopbackPort {
+        static LineServer server;
+
+        @BeforeAll
+        static void startServer() throws IOException {
+            server = LineServer.echo();
+        }
+
+        @AfterAll
+        static void stopServer() throws IOException {
+            server.close();
+        }
+
+        @RegisterExtension
+        final KernelCheck kernel = KernelCheck.towardLoopbackPort(server.address().getPort()).noNewClientTimeWait();
+
+        @Test
+        void opensTwoConnectionsAndClosesEachFirst() throws IOException {
+            for (int i = 0; i < 2; i++) {
                 try (Socket s = new Socket(server.address().getAddress(), server.address().getPort())) {
                     exchange(s);
                 }

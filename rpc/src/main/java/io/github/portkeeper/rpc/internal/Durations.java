@@ -5,9 +5,9 @@ import io.github.portkeeper.core.internal.Nanos;
 import java.time.Duration;
 
 /**
- * The rpc module's duration checks and messages; the conversions themselves are core's
- * {@link Nanos} (sub-millisecond socket timeouts rounded up, waits past the nanosecond clock
- * capped). Stateless.
+ * The rpc module's duration messages; the conversions themselves are core's {@link Nanos}
+ * (sub-millisecond socket timeouts rounded up, waits past the nanosecond clock capped).
+ * Stateless.
  */
 public final class Durations {
 
@@ -24,16 +24,5 @@ public final class Durations {
             return d.toMillis() + " ms";
         }
         return d.toString();
-    }
-
-    /**
-     * Checks that a duration the pool keeps and times in nanoseconds fits them.
-     *
-     * @throws IllegalArgumentException {@code "<setting> must be at most PT2562047H47M16.854775807S, but was <d>"}
-     */
-    public static void checkFitsNanos(String setting, Duration d) {
-        if (!Nanos.fits(d)) {
-            throw new IllegalArgumentException(setting + " must be at most " + Nanos.MAX + ", but was " + d);
-        }
     }
 }
