@@ -116,9 +116,12 @@ public final class PortkeeperAssertions {
 
     /** Polls until {@code count} is zero or {@code grace} has passed; returns the last count. */
     static int awaitZero(IntSupplier count, Duration grace) {
-        long deadline = System.nanoTime() + grace.toNanos();
+        // Elapsed time against the budget, never a deadline: a grace past the nanosecond clock's
+        // range (about 292 years) is "as long as it takes", not an overflow.
+        long budget = grace.compareTo(Duration.ofNanos(Long.MAX_VALUE)) >= 0 ? Long.MAX_VALUE : grace.toNanos();
+        long start = System.nanoTime();
         int n = count.getAsInt();
-        while (n != 0 && System.nanoTime() < deadline) {
+        while (n != 0 && System.nanoTime() - start < budget) {
             try {
                 Thread.sleep(POLL_MILLIS); // polling the kernel, not synchronising with the code under test
             } catch (InterruptedException e) {

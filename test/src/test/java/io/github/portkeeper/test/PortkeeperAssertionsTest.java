@@ -51,6 +51,16 @@ class PortkeeperAssertionsTest {
     }
 
     @Test
+    void aGraceLongerThanTheNanosecondClockMeansWaitAsLongAsItTakes() throws IOException {
+        Kernel.assumeLinux();
+        Duration forever = Duration.ofSeconds(Long.MAX_VALUE);
+        try (LineServer server = LineServer.echo()) {
+            PortkeeperAssertions.assertNoClientCloseWait(server.address(), forever);
+            KernelCheck.towardLoopbackPort(server.address().getPort()).noClientCloseWait(forever);
+        }
+    }
+
+    @Test
     void aClientThatClosesFirstFailsNoNewTimeWaitAndTheKernelCountIsWhatACounterMustMatch() throws IOException {
         Kernel.assumeLinux();
         try (LineServer server = LineServer.echo()) {
