@@ -170,7 +170,7 @@ public final class Pool<C> implements AutoCloseable {
     /**
      * The endpoints the pool currently knows. An endpoint that has had no connection, no waiter
      * and no TIME_WAIT of the pool's (in the last 60 seconds) for {@code maxIdleTime}, and no
-     * limit of its own ({@link #setMaxPerEndpoint(Endpoint, int)}), is forgotten by housekeeping, so the pool's memory follows its live endpoints; a later lease
+     * limit of its own ({@link #setMaxPerEndpoint(Endpoint, int)}, until {@link #clearMaxPerEndpoint}), is forgotten by housekeeping, so the pool's memory follows its live endpoints; a later lease
      * brings it back.
      *
      * @return a live, unmodifiable view
@@ -269,6 +269,17 @@ public final class Pool<C> implements AutoCloseable {
     public void setMaxPerEndpoint(Endpoint endpoint, int max) {
         Objects.requireNonNull(endpoint, "endpoint");
         engine.setMaxPerEndpoint(endpoint, atLeastOne("maxPerEndpoint for " + endpoint, max));
+    }
+
+    /**
+     * Takes back one endpoint's own limit ({@link #setMaxPerEndpoint(Endpoint, int)}): it follows
+     * the default limit again, including later changes to it. Nothing happens if it had no limit
+     * of its own.
+     *
+     * @param endpoint the endpoint
+     */
+    public void clearMaxPerEndpoint(Endpoint endpoint) {
+        engine.clearMaxPerEndpoint(Objects.requireNonNull(endpoint, "endpoint"));
     }
 
     /**

@@ -41,6 +41,32 @@ class PoolAtRunTimeTest extends StubPoolTestBase {
     }
 
     @Test
+    void clearingAnEndpointsOwnLimitLetsAWaitingLeaseOpenAConnectionUnderTheDefault() throws Exception {
+        pool(PoolConfig.builder().maxPerEndpoint(2));
+        pool.setMaxPerEndpoint(A, 1);
+        try (Lease<StubConnection> held = pool.lease(A)) {
+            CompletableFuture<Lease<StubConnection>> waiting = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return pool.lease(A, Duration.ofSeconds(10));
+                } catch (IOException e) {
+                    throw new IllegalStateException(e);
+                }
+            }, threads);
+            await().atMost(Duration.ofSeconds(5)).until(() -> pool.stats(A).pending() == 1);
+            pool.clearMaxPerEndpoint(A);
+            try (Lease<StubConnection> second = waiting.get(5, TimeUnit.SECONDS)) {
+                assertThat(second.connection()).isNotSameAs(held.connection());
+            }
+        }
+        assertThat(pool.maxPerEndpoint(A)).isEqualTo(2);
+        pool.setMaxPerEndpoint(3);
+        assertThat(pool.maxPerEndpoint(A)).as("follows the default").isEqualTo(3);
+        pool.clearMaxPerEndpoint(Endpoint.of("never.example", 80)); // no limit of its own: nothing happens
+        assertThat(pool.maxPerEndpoint(Endpoint.of("never.example", 80))).isEqualTo(3);
+        assertThatThrownBy(() -> pool.clearMaxPerEndpoint(null)).isInstanceOf(NullPointerException.class).hasMessage("endpoint");
+    }
+
+    @Test
     void aLowerTotalLimitStopsNewConnectionsButClosesNone() throws IOException {
         pool(PoolConfig.builder().maxPerEndpoint(2).maxTotal(2));
         Lease<StubConnection> first = pool.lease(A);

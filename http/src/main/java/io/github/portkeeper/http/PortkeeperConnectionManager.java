@@ -301,17 +301,28 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     /**
      * The limit applies to each user token's connections of the route (they are pooled apart).
+     * A negative {@code max} takes the route's own limit back, as in HttpClient's pool: the route
+     * follows the default limit again.
      *
-     * @throws IllegalArgumentException if {@code max} is below 1 (HttpClient's pool takes 0 for a
-     *                                  route that gets no connection, so every request to it
-     *                                  waits out its timeout, and a negative value for "back to
-     *                                  the default")
+     * @throws IllegalArgumentException if {@code max} is 0 (HttpClient's pool takes 0 for a route
+     *                                  that gets no new connection, so every request to it that
+     *                                  finds no idle one waits out its timeout)
      */
     @Override
     public void setMaxPerRoute(HttpRoute route, int max) {
         Objects.requireNonNull(route, "route");
-        if (max < 1) {
-            throw new IllegalArgumentException("maxPerRoute of route " + route + " must be at least 1, but was " + max);
+        if (max < 0) {
+            maxPerRoute.remove(route);
+            for (Endpoint e : pool.endpoints()) {
+                if (((RouteKey) e.qualifier()).route().equals(route)) {
+                    pool.clearMaxPerEndpoint(e);
+                }
+            }
+            return;
+        }
+        if (max == 0) {
+            throw new IllegalArgumentException("maxPerRoute of route " + route + " must be at least 1 (or negative, to "
+                    + "follow the default again), but was 0");
         }
         maxPerRoute.put(route, max);
         for (Endpoint e : pool.endpoints()) {

@@ -174,9 +174,40 @@ class PoolControlTest {
 
         assertThatThrownBy(() -> manager.setMaxPerRoute(route, 0))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("maxPerRoute of route " + route + " must be at least 1, but was 0")
+                .hasMessage("maxPerRoute of route " + route + " must be at least 1 (or negative, to follow the default again), but was 0")
                 .hasMessageContaining("127.0.0.1:9");
         assertThat(manager.getMaxPerRoute(route)).as("unchanged").isEqualTo(manager.getDefaultMaxPerRoute());
+    }
+
+    @Test
+    void aNegativeRouteLimitTakesTheRoutesOwnLimitBackAsInHttpClientsPool() throws Exception {
+        ScriptedHttpServer server = server();
+        PortkeeperConnectionManager manager = manager(PortkeeperConnectionManager.builder(), "route-limit-back");
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).build());
+        HttpRoute route = new HttpRoute(new HttpHost("http", "127.0.0.1", server.port()));
+        manager.setDefaultMaxPerRoute(2);
+        manager.setMaxPerRoute(route, 1);
+        assertThat(get(client, server.url("/"))).isEqualTo("ok"); // the route's endpoint now exists, with limit 1
+
+        manager.setMaxPerRoute(route, -1);
+        assertThat(manager.getMaxPerRoute(route)).isEqualTo(2);
+        manager.setDefaultMaxPerRoute(3);
+        assertThat(manager.getMaxPerRoute(route)).as("follows later changes of the default").isEqualTo(3);
+
+        // Two requests at once on the route: with the limit of 1 still in force the second would
+        // queue behind the slow one; now both run, on two connections.
+        CompletableFuture<String> slow = CompletableFuture.supplyAsync(() -> {
+            try {
+                return get(client, server.url("/slow"));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(5)).until(() -> manager.getStats(route).getLeased() == 1);
+        assertThat(get(client, server.url("/beside"))).isEqualTo("ok");
+        assertThat(manager.getStats(route).getLeased()).as("the slow one still out").isEqualTo(1);
+        assertThat(slow.get(10, TimeUnit.SECONDS)).isEqualTo("late");
+        assertThat(server.acceptedPorts()).hasSize(2);
     }
 
     @Test

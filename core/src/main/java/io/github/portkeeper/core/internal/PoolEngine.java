@@ -450,6 +450,15 @@ public final class PoolEngine<C> {
         wakeAll();
     }
 
+    /** {@code endpoint} follows the default limit again (and may be forgotten when empty). */
+    public void clearMaxPerEndpoint(Endpoint endpoint) {
+        EndpointPool<C> ep = endpoints.get(endpoint);
+        if (ep != null && ep.maxOverride != 0) {
+            ep.maxOverride = 0;
+            wakeAll(); // the default may be above the limit it had
+        }
+    }
+
     private void wakeAll() {
         for (EndpointPool<C> ep : endpoints.values()) {
             if (ep.waiting.get() > 0) {
