@@ -1,6 +1,8 @@
 package io.github.portkeeper.http;
 
+import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.test.TallyListener;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
 import io.github.portkeeper.http.testing.ScriptedHttpServer.Reply;
@@ -8,6 +10,13 @@ import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.io.ConnectionEndpoint;
+import org.apache.hc.client5.http.protocol.HttpClientContext;
+import org.apache.hc.client5.http.HttpRoute;
+import org.apache.hc.core5.http.HttpHost;
+import org.apache.hc.core5.http.message.BasicClassicHttpRequest;
+import org.apache.hc.core5.http.impl.io.HttpRequestExecutor;
+import org.apache.hc.core5.util.TimeValue;
 import org.apache.hc.core5.http.HttpHeaders;
 import org.apache.hc.core5.http.io.SocketConfig;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
@@ -20,6 +29,8 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
@@ -145,6 +156,80 @@ class CancelAndShutdownTest {
         leaks.track(exchange.manager);
         exchange.get.cancel();
         exchange.failsPromptly();
+    }
+
+    @Test
+    void aResponseThatAnnouncedCloseReadToItsEndOnAnotherThreadStillLetsTheServerCloseFirst() throws Exception {
+        // Handing a response to another thread to read is ordinary. Once that thread has read the
+        // body to its end, HttpClient discards the connection (IMMEDIATE, from that thread): nobody
+        // is reading any more, so it is retired to await the server's FIN, not reset.
+        byte[] reply = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello".getBytes(StandardCharsets.US_ASCII);
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder()
+                .responder(r -> new Reply(reply, Duration.ZERO, false)).closeIdleAfter(Duration.ofMillis(300)).start());
+        leaks.track(server.address());
+        TallyListener tally = new TallyListener();
+        PortkeeperConnectionManager manager = leaks.track(PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name("body-elsewhere").listener(tally).build()).build());
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).build());
+        ExecutorService reader = Executors.newSingleThreadExecutor();
+        try {
+            org.apache.hc.core5.http.ClassicHttpResponse response = client.executeOpen(null, new HttpGet(server.url("/")), null);
+            String body = reader.submit(() -> {
+                try (response) {
+                    return EntityUtils.toString(response.getEntity());
+                }
+            }).get(10, TimeUnit.SECONDS);
+            assertThat(body).isEqualTo("hello");
+        } finally {
+            reader.shutdownNow();
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> tally.closedTotal() == 1);
+        assertThat(tally.closed(Ending.RESET)).as("reset").isZero();
+        assertThat(tally.closed(Ending.PEER)).as("closed by the server first").isEqualTo(1);
+    }
+
+    @Test
+    void aReconnectWhoseNewLeaseTimesOutFailsWithTheTimeoutAndTheEndpointStillClosesQuietly() throws Exception {
+        // A connection HttpClient closed (a 401 with Connection: close, say) is given back when it
+        // connects again, and a new one is leased; if another request takes the freed slot, that
+        // lease can time out. The endpoint then holds a lease already closed: closing it, or the
+        // manager, must neither throw nor stop, and the caller must learn of the timeout.
+        ScriptedHttpServer server = slowServer();
+        PortkeeperConnectionManager manager = leaks.track(PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name("reconnect-timeout").maxPerEndpoint(1).maxTotal(1)
+                        .leaseTimeout(Duration.ofMillis(300)).build()).build());
+        HttpRoute route = new HttpRoute(new HttpHost("http", "127.0.0.1", server.port()));
+        ConnectionEndpoint first = manager.lease("1", route, Timeout.ofSeconds(5), null).get(Timeout.ofSeconds(5));
+        manager.connect(first, null, HttpClientContext.create());
+        try (ClassicHttpResponseHolder ignored = new ClassicHttpResponseHolder(first.execute("1",
+                new BasicClassicHttpRequest("GET", new HttpHost("http", "127.0.0.1", server.port()), "/"),
+                new HttpRequestExecutor(), HttpClientContext.create()))) {
+            first.close(CloseMode.GRACEFUL); // HttpClient disconnects it before connecting again
+        }
+        CompletableFuture<ConnectionEndpoint> second = CompletableFuture.supplyAsync(() -> {
+            try {
+                return manager.lease("2", route, Timeout.ofSeconds(10), null).get(Timeout.ofSeconds(10));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(5)).until(() -> manager.pool().stats().pending() == 1);
+
+        assertThatThrownBy(() -> manager.connect(first, null, HttpClientContext.create()))
+                .as("the slot went to the waiting lease").isInstanceOf(java.io.IOException.class);
+        first.close(CloseMode.IMMEDIATE); // what HttpClient does next: must not throw
+        manager.close(CloseMode.IMMEDIATE); // reaches the same endpoint: must not throw either
+        manager.release(first, null, TimeValue.ZERO_MILLISECONDS);
+        manager.release(second.get(10, TimeUnit.SECONDS), null, TimeValue.ZERO_MILLISECONDS);
+        await().atMost(Duration.ofSeconds(10)).until(() -> manager.pool().stats().active() == 0);
+    }
+
+    /** Closes a response's entity stream, so the connection is left consistent. */
+    private record ClassicHttpResponseHolder(org.apache.hc.core5.http.ClassicHttpResponse response) implements AutoCloseable {
+        @Override
+        public void close() throws java.io.IOException {
+            EntityUtils.consume(response.getEntity());
+        }
     }
 
     @Test

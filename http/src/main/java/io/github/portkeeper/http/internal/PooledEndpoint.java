@@ -140,7 +140,9 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         c.exchangeThread = Thread.currentThread();
         c.closeExpected = false;
         c.keepAliveHintMillis = -1;
+        c.conn.exchangeStarted();
         ClassicHttpResponse response = executor.execute(request, c.conn, context);
+        c.conn.responseReceived(response);
         c.closeExpected = lease.isLastUse() || serverWillClose(response);
         // Read here rather than in a keep-alive strategy, so the hint works with any HttpClientBuilder.
         c.keepAliveHintMillis = KeepAliveHintStrategy.announcedTimeoutMillis(response);
@@ -202,10 +204,16 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
      * shutdown. From then on the endpoint reports itself disconnected. The socket is closed by
      * the pool's close path, so the ending is recorded; see {@link #discard(Lease, boolean)}.
      *
-     * <p>An IMMEDIATE close from a thread other than the one that ran the exchange is a cancel:
-     * that thread may be blocked reading the body, so the connection is aborted at once, even if
-     * the server announced it would close it (retiring would leave the reader blocked until the
-     * server sent the rest, and then share the stream with the pool's drain).
+     * <p>An IMMEDIATE close from a thread other than the one that ran the exchange, while the
+     * response is still being read, is a cancel: a reader may be blocked on the body, so the
+     * connection is aborted at once, even if the server announced it would close it (retiring
+     * would leave the reader blocked until the server sent the rest, and then share the stream
+     * with the pool's drain). Once the body was read to its end (or its stream closed) nobody
+     * reads it any more, whichever thread did it: HttpClient's discard that follows leaves the
+     * close to the server as usual.
+     *
+     * <p>A lease closed meanwhile (given back by a release on another thread, or when HttpClient
+     * connects the endpoint again) leaves nothing of this endpoint's to close.
      */
     @Override
     public void close(CloseMode closeMode) {
@@ -215,8 +223,14 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         }
         disconnected = true;
         discarded = true;
-        HttpConnection c = lease.connection();
-        if (closeMode == CloseMode.IMMEDIATE && c.used && c.exchangeThread != Thread.currentThread()) {
+        HttpConnection c;
+        try {
+            c = lease.connection();
+        } catch (IllegalStateException closed) {
+            return;
+        }
+        if (closeMode == CloseMode.IMMEDIATE && c.used && c.exchangeThread != Thread.currentThread()
+                && !c.conn.isResponseDone()) {
             abort(lease, c);
             return;
         }

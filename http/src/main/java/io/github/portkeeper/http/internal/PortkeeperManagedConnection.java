@@ -6,20 +6,24 @@ import org.apache.hc.client5.http.io.ManagedHttpClientConnection;
 import org.apache.hc.core5.http.ClassicHttpRequest;
 import org.apache.hc.core5.http.ClassicHttpResponse;
 import org.apache.hc.core5.http.EndpointDetails;
+import org.apache.hc.core5.http.HttpEntity;
 import org.apache.hc.core5.http.HttpException;
 import org.apache.hc.core5.http.ProtocolVersion;
 import org.apache.hc.core5.http.config.Http1Config;
 import org.apache.hc.core5.http.io.HttpMessageParser;
 import org.apache.hc.core5.http.io.HttpMessageParserFactory;
 import org.apache.hc.core5.http.io.SessionInputBuffer;
+import org.apache.hc.core5.http.io.entity.HttpEntityWrapper;
 import org.apache.hc.core5.io.CloseMode;
 import org.apache.hc.core5.util.Identifiable;
 import org.apache.hc.core5.util.Timeout;
 
 import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSocket;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketAddress;
 import java.nio.channels.SocketChannel;
@@ -43,6 +47,12 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     private volatile Socket baseSocket;
     /** The socket timeout it was bound with (the SocketConfig's), which {@link #activate} restores. */
     private volatile Timeout boundSocketTimeout;
+    /**
+     * Whether nobody reads the current response any more: its body was read to its end or its
+     * stream closed, or it had none. Volatile: a close from another thread reads it, to tell a
+     * cancel (a reader may be blocked: abort) from a response finished on another thread.
+     */
+    private volatile boolean responseDone = true;
 
     PortkeeperManagedConnection(Http1Config http1Config) {
         this.probe = new BufferProbe();
@@ -167,6 +177,76 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     @Override
     public void receiveResponseEntity(ClassicHttpResponse response) throws HttpException, IOException {
         delegate.receiveResponseEntity(response);
+        HttpEntity entity = response.getEntity();
+        if (entity != null) {
+            response.setEntity(new EndSensingEntity(entity));
+        }
+    }
+
+    /** A request is about to go out: its response is not done until its body is. */
+    void exchangeStarted() {
+        responseDone = false;
+    }
+
+    /** The exchange returned a response head; one without a body is done at once. */
+    void responseReceived(ClassicHttpResponse response) {
+        if (response.getEntity() == null) {
+            responseDone = true;
+        }
+    }
+
+    /** Whether nobody reads the current response any more (see {@link #responseDone}). */
+    boolean isResponseDone() {
+        return responseDone;
+    }
+
+    /** The response body, noting when it is read to its end or its stream is closed. */
+    private final class EndSensingEntity extends HttpEntityWrapper {
+
+        private InputStream content;
+
+        EndSensingEntity(HttpEntity entity) {
+            super(entity);
+        }
+
+        @Override
+        public InputStream getContent() throws IOException {
+            if (content == null) {
+                content = new FilterInputStream(super.getContent()) {
+                    @Override
+                    public int read() throws IOException {
+                        int b = super.read();
+                        if (b < 0) {
+                            responseDone = true;
+                        }
+                        return b;
+                    }
+
+                    @Override
+                    public int read(byte[] b, int off, int len) throws IOException {
+                        int n = in.read(b, off, len);
+                        if (n < 0) {
+                            responseDone = true;
+                        }
+                        return n;
+                    }
+
+                    @Override
+                    public void close() throws IOException {
+                        super.close(); // HttpCore's body streams read what is left of the body here
+                        responseDone = true;
+                    }
+                };
+            }
+            return content;
+        }
+
+        @Override
+        public void writeTo(OutputStream out) throws IOException {
+            try (InputStream in = getContent()) {
+                in.transferTo(out);
+            }
+        }
     }
 
     @Override
