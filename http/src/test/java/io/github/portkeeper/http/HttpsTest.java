@@ -10,6 +10,7 @@ import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.SilentServer;
 import io.github.portkeeper.http.testing.ServerConnections;
 import io.github.portkeeper.test.TallyListener;
+import io.github.portkeeper.http.testing.TestCertificate;
 import io.github.portkeeper.http.testing.TlsCloseNotifyServer;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
@@ -77,13 +78,9 @@ class HttpsTest {
         return SSLContexts.custom().loadTrustMaterial(TrustAllStrategy.INSTANCE).build();
     }
 
-    /**
-     * Trusts WireMock's self-signed certificate; for this test only. The policy must be CLIENT: with
-     * HttpClient 5.6 the two-argument constructor also lets JSSE check the host name (policy BOTH),
-     * which fails on WireMock's certificate (no subject alternative names) whatever the verifier.
-     */
+    /** Trusts WireMock's self-signed certificate; for this test only. */
     private static TlsSocketStrategy trustingTls() throws Exception {
-        return new DefaultClientTlsStrategy(trustAll(), HostnameVerificationPolicy.CLIENT, NoopHostnameVerifier.INSTANCE);
+        return TestCertificate.trustingClientTls();
     }
 
     private PortkeeperConnectionManager manager(String name, TallyListener tally, TlsSocketStrategy tls) {

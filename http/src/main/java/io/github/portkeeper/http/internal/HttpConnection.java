@@ -51,7 +51,10 @@ public final class HttpConnection {
         return state;
     }
 
-    /** Whether bytes the server sent are left unread in HttpClient's buffer. */
+    /**
+     * Whether bytes the server sent are left unread in HttpClient's buffer or, over TLS, decrypted
+     * in the TLS socket. No system call.
+     */
     public boolean hasBufferedInput() {
         return conn.hasBufferedInput();
     }

@@ -91,13 +91,36 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     }
 
     /**
-     * Whether HttpClient has read bytes from the socket that no response consumed: bytes the
-     * server sent after a complete response. They sit in HttpClient's buffer, where a readiness
-     * check on the socket cannot see them, and would be read as the next caller's response.
+     * Whether bytes the server sent after a complete response were read from the network and no
+     * response consumed them. They would be read as the next caller's response, and a readiness
+     * check on the channel cannot see them: they sit in HttpClient's session buffer or, over TLS,
+     * decrypted inside the {@link SSLSocket} (HttpClient reads a body over 512 bytes straight
+     * into the caller's array, asking for no more than the body, and the rest of the TLS record
+     * stays in the socket).
      */
     boolean hasBufferedInput() {
         SessionInputBuffer buffer = probe.buffer;
-        return buffer != null && buffer.length() > 0;
+        return buffer != null && buffer.length() > 0 || hasDecryptedInput();
+    }
+
+    /**
+     * Whether the TLS socket holds decrypted bytes not yet read. JSSE's {@code available()}
+     * answers from the record it has decrypted, without touching the network (read in
+     * {@code sun.security.ssl.SSLSocketImpl.AppInputStream}). A plain socket is not asked: it
+     * buffers nothing of its own (its buffer is HttpClient's), and asking would be a system call
+     * for what the channel check at lease already sees. A socket that can no longer say (closed,
+     * or its TLS layer broken) counts as holding bytes: such a connection is not reused.
+     */
+    private boolean hasDecryptedInput() {
+        Socket socket = delegate.getSocket();
+        if (!(socket instanceof SSLSocket)) {
+            return false;
+        }
+        try {
+            return socket.getInputStream().available() > 0;
+        } catch (IOException e) {
+            return true;
+        }
     }
 
     @Override

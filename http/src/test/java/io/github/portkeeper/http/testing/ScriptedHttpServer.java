@@ -1,6 +1,8 @@
 package io.github.portkeeper.http.testing;
 
 import io.github.portkeeper.core.testing.ConnectionThreads;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
@@ -40,6 +42,8 @@ import java.util.stream.Collectors;
  * </ul>
  * <li>{@link Builder#responder}: each response is scripted per request, raw bytes included
  *       (extra bytes after a complete response, a slow response, a 401 followed by a close).</li>
+ * <li>{@link Builder#tls}: HTTPS, with {@link TestCertificate}'s certificate; each write is then
+ *       one TLS record (up to 16 KiB), so a reply says what shares a record.</li>
  * A request carrying {@code Connection: close} is answered with {@code Connection: close} and the
  * server closes after the response, as servers do. Every request is recorded with the client port
  * of its connection, every connection's end with how it ended.
@@ -68,9 +72,14 @@ public final class ScriptedHttpServer implements AutoCloseable {
     /**
      * What the server sends for one request: raw {@code bytes} (head and body, and whatever else
      * the test wants on the wire), sent after waiting {@code delay} (bounded by {@link #close()}),
-     * then whether the server closes the connection.
+     * then whether the server closes the connection. The bytes go in one write, or in two if
+     * {@code firstWrite} (the length of the first) is positive.
      */
-    public record Reply(byte[] bytes, Duration delay, boolean closeAfter) {
+    public record Reply(byte[] bytes, Duration delay, boolean closeAfter, int firstWrite) {
+
+        public Reply(byte[] bytes, Duration delay, boolean closeAfter) {
+            this(bytes, delay, closeAfter, 0);
+        }
 
         /** A 200 response with {@code body}, then {@code extra} raw bytes in the same write. */
         public static Reply ok(String body, String extra) {
@@ -80,12 +89,25 @@ public final class ScriptedHttpServer implements AutoCloseable {
 
         /** The same reply, sent only after {@code delay}. */
         public Reply after(Duration delay) {
-            return new Reply(bytes, delay, closeAfter);
+            return new Reply(bytes, delay, closeAfter, firstWrite);
         }
 
         /** The same reply, after which the server closes the connection. */
         public Reply thenClose() {
-            return new Reply(bytes, delay, true);
+            return new Reply(bytes, delay, true, firstWrite);
+        }
+
+        /**
+         * The same reply with the head (up to its blank line) in a write of its own, and the rest
+         * (body and any extra bytes) in a second one: over TLS, in a record of its own.
+         */
+        public Reply headInItsOwnWrite() {
+            String text = new String(bytes, StandardCharsets.ISO_8859_1);
+            int end = text.indexOf("\r\n\r\n");
+            if (end < 0) {
+                throw new IllegalStateException("no blank line after a head in " + text);
+            }
+            return new Reply(bytes, delay, closeAfter, end + 4);
         }
     }
 
@@ -125,6 +147,8 @@ public final class ScriptedHttpServer implements AutoCloseable {
     private final int dropRequest;
     private final byte[] body;
     private final Responder responder;
+    /** The server's TLS context, or null for plain HTTP. */
+    private final SSLContext tls;
     private final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
 
     private final ServerSocket listener;
@@ -140,6 +164,7 @@ public final class ScriptedHttpServer implements AutoCloseable {
         this.dropRequest = b.dropRequest;
         this.body = b.body;
         this.responder = b.responder;
+        this.tls = b.tls;
         this.listener = new ServerSocket(0, 512, InetAddress.getLoopbackAddress());
         this.threads = new ConnectionThreads(listener, "scripted-http", this::accepted);
         threads.start();
@@ -157,9 +182,9 @@ public final class ScriptedHttpServer implements AutoCloseable {
         return new InetSocketAddress(listener.getInetAddress(), listener.getLocalPort());
     }
 
-    /** {@code http://127.0.0.1:port} followed by {@code path}. */
+    /** {@code http://127.0.0.1:port} (https with {@link Builder#tls}) followed by {@code path}. */
     public String url(String path) {
-        return "http://" + listener.getInetAddress().getHostAddress() + ":" + port() + path;
+        return (tls != null ? "https://" : "http://") + listener.getInetAddress().getHostAddress() + ":" + port() + path;
     }
 
     /** Client ports of the connections accepted so far, in order. */
@@ -216,8 +241,18 @@ public final class ScriptedHttpServer implements AutoCloseable {
         int n = 0;
         try {
             s.setTcpNoDelay(true);
-            InputStream in = new BufferedInputStream(s.getInputStream());
-            OutputStream out = s.getOutputStream();
+            Socket io = s;
+            if (tls != null) {
+                // Layered over the plain socket, which alone is closed at the end (a FIN, as
+                // without TLS; no close_notify).
+                SSLSocket layered = (SSLSocket) tls.getSocketFactory().createSocket(s, null, s.getPort(), false);
+                layered.setUseClientMode(false);
+                s.setSoTimeout(10_000);
+                layered.startHandshake();
+                io = layered;
+            }
+            InputStream in = new BufferedInputStream(io.getInputStream());
+            OutputStream out = io.getOutputStream();
             while (!threads.isClosed()) {
                 // Between requests: the idle timer runs (0 = wait forever).
                 s.setSoTimeout((int) idleMillis);
@@ -245,8 +280,13 @@ public final class ScriptedHttpServer implements AutoCloseable {
                     if (!reply.delay().isZero() && closing.await(reply.delay().toMillis(), TimeUnit.MILLISECONDS)) {
                         break;
                     }
-                    out.write(reply.bytes());
+                    int firstWrite = reply.firstWrite() > 0 ? reply.firstWrite() : reply.bytes().length;
+                    out.write(reply.bytes(), 0, firstWrite);
                     out.flush();
+                    if (firstWrite < reply.bytes().length) {
+                        out.write(reply.bytes(), firstWrite, reply.bytes().length - firstWrite);
+                        out.flush();
+                    }
                     if (reply.closeAfter() || clientAsksToClose) {
                         end = reply.closeAfter() ? End.SERVER_CLOSE_AFTER_RESPONSE : End.SERVER_CLOSE_REQUESTED;
                         break;
@@ -353,6 +393,7 @@ public final class ScriptedHttpServer implements AutoCloseable {
         private int dropRequest;
         private byte[] body = "ok".getBytes(StandardCharsets.US_ASCII);
         private Responder responder;
+        private SSLContext tls;
 
         private Builder() {
         }
@@ -390,6 +431,12 @@ public final class ScriptedHttpServer implements AutoCloseable {
         /** Scripts every reply (the other response policies then do not apply). */
         public Builder responder(Responder responder) {
             this.responder = responder;
+            return this;
+        }
+
+        /** Serves HTTPS with {@link TestCertificate}'s self-signed certificate. */
+        public Builder tls() throws Exception {
+            this.tls = TestCertificate.serverContext();
             return this;
         }
 

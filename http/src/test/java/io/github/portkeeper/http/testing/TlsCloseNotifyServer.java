@@ -1,7 +1,6 @@
 package io.github.portkeeper.http.testing;
 
 import io.github.portkeeper.core.testing.ConnectionThreads;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import java.io.BufferedInputStream;
@@ -14,7 +13,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
-import java.security.KeyStore;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -36,14 +34,7 @@ public final class TlsCloseNotifyServer implements AutoCloseable {
     private final List<Integer> idleClosedPorts = new CopyOnWriteArrayList<>();
 
     public TlsCloseNotifyServer(Duration idle, Duration gap) throws Exception {
-        KeyStore keyStore = KeyStore.getInstance("JKS");
-        try (InputStream in = TlsCloseNotifyServer.class.getResourceAsStream("/keystore")) {
-            keyStore.load(in, "password".toCharArray()); // WireMock's bundled self-signed certificate
-        }
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(keyStore, "password".toCharArray());
-        this.context = SSLContext.getInstance("TLS");
-        context.init(kmf.getKeyManagers(), null, null);
+        this.context = TestCertificate.serverContext();
         this.idleMillis = idle.toMillis();
         this.gapMillis = gap.toMillis();
         this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
