@@ -70,12 +70,21 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         return route;
     }
 
-    /** The connection reached its peer (HttpClient's operator connected it) at {@code now} (nanoTime). */
-    public void markConnected(long now) {
-        HttpConnection c = connection();
+    /**
+     * The connection reached its peer (HttpClient's operator connected it) at {@code now}
+     * (nanoTime). False if the endpoint was closed or released while it connected (a cancel, the
+     * manager's close): then nobody else closes what was connected, and the caller must.
+     */
+    public boolean markConnected(long now) {
+        Lease<HttpConnection> lease = leaseRef.get();
+        if (lease == null || disconnected) {
+            return false;
+        }
+        HttpConnection c = lease.connection();
         c.used = true;
         c.connectedAt = now;
         c.route = route;
+        return true;
     }
 
     /** The lease this endpoint holds. */
