@@ -4,6 +4,7 @@ import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
+import io.github.portkeeper.http.testing.SilentServer;
 import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.test.TallyListener;
 import org.apache.hc.client5.http.DnsResolver;
@@ -11,6 +12,8 @@ import org.apache.hc.client5.http.SystemDefaultDnsResolver;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
 import org.apache.hc.client5.http.io.HttpClientConnectionManager;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
 import org.apache.hc.core5.io.CloseMode;
@@ -100,12 +103,13 @@ class CancelWhileConnectingTest {
     }
 
     /**
-     * The pool records the connection as one that was never established ({@link Ending#FAILED}),
-     * as it does a failed TLS handshake: it never carried a request.
+     * The pool records the one connection as ending {@code ending}: {@link Ending#FAILED} for one
+     * dropped before its socket connected, {@link Ending#RESET} for one whose TCP connection was
+     * up (in its TLS handshake), closed with RST.
      */
-    private static void recordedAsNeverEstablished(TallyListener tally) {
+    private static void recordedAs(TallyListener tally, Ending ending) {
         await().atMost(PROMPTLY).until(() -> tally.closedTotal() == 1);
-        assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsExactly(Ending.FAILED);
+        assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsExactly(ending);
     }
 
     /** Client sockets toward {@code server} that are still open: connected, or left by a server's close. */
@@ -146,6 +150,63 @@ class CancelWhileConnectingTest {
         awaitNoOpenClientSocket(server.address());
         assertThat(failure).as("what the request threw").isInstanceOf(IOException.class);
         assertThat(server.requests()).isEmpty();
-        recordedAsNeverEstablished(tally);
+        recordedAs(tally, Ending.FAILED);
+    }
+
+    @Test
+    void closeImmediateWhileResolvingTheHostFailsTheRequestWithoutSendingIt() throws Exception {
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder().closeIdleAfter(Duration.ofMillis(200)).start());
+        leaks.track(server.address());
+        HeldDns dns = new HeldDns();
+        TallyListener tally = new TallyListener();
+        PortkeeperConnectionManager manager = ours("close-resolving", dns, tally);
+
+        Throwable failure = interruptWhileResolving(manager, dns, server, get -> manager.close(CloseMode.IMMEDIATE));
+
+        assertThat(failure).as("what the request threw").isInstanceOf(IOException.class);
+        assertThat(server.requests()).as("requests sent on a closed manager").isEmpty();
+        awaitNoOpenClientSocket(server.address());
+        recordedAs(tally, Ending.FAILED);
+    }
+
+    // ------------------------------------------------------------------ in the TLS handshake
+
+    /**
+     * Starts an https request to a server that accepts and never answers the ClientHello, does
+     * {@code interrupt} once the server has accepted, and asserts that the request fails promptly
+     * and that no socket toward the server is left open.
+     */
+    private void interruptInTheHandshake(HttpClientConnectionManager manager, Consumer<HttpGet> interrupt) throws Exception {
+        SilentServer silent = leaks.closeAfter(SilentServer.start());
+        InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), silent.port());
+        HttpGet get = new HttpGet("https://127.0.0.1:" + silent.port() + "/");
+        CompletableFuture<Throwable> failure = failureOf(client(manager), get);
+        await().atMost(PROMPTLY).until(() -> silent.acceptedCount() == 1);
+
+        long start = System.nanoTime();
+        interrupt.accept(get);
+        assertThat(failure.get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS)).as("what the request threw").isInstanceOf(IOException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(PROMPTLY);
+        awaitNoOpenClientSocket(address); // the silent server never closes: an open socket stays ESTABLISHED
+    }
+
+    @Test
+    void closeImmediateFailsARequestInItsTlsHandshakeAtOnceAsHttpClientsOwnManagerDoes() throws Exception {
+        PoolingHttpClientConnectionManager stock = leaks.closeAfter(PoolingHttpClientConnectionManagerBuilder.create().build());
+        interruptInTheHandshake(stock, get -> stock.close(CloseMode.IMMEDIATE));
+
+        TallyListener tally = new TallyListener();
+        PortkeeperConnectionManager manager = ours("close-handshake", null, tally);
+        interruptInTheHandshake(manager, get -> manager.close(CloseMode.IMMEDIATE));
+        recordedAs(tally, Ending.RESET);
+    }
+
+    @Test
+    void cancelFailsARequestInItsTlsHandshakeAtOnceAsHttpClientsOwnManagerDoes() throws Exception {
+        interruptInTheHandshake(leaks.closeAfter(PoolingHttpClientConnectionManagerBuilder.create().build()), HttpGet::cancel);
+
+        TallyListener tally = new TallyListener();
+        interruptInTheHandshake(ours("cancel-handshake", null, tally), HttpGet::cancel);
+        recordedAs(tally, Ending.RESET);
     }
 }

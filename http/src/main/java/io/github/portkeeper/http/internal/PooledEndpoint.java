@@ -20,6 +20,7 @@ import org.apache.hc.core5.io.CloseMode;
 import org.apache.hc.core5.util.Timeout;
 
 import java.io.IOException;
+import java.nio.channels.SocketChannel;
 import java.util.Iterator;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -240,12 +241,21 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
      * Decides how an unwanted connection leaves. One the server announced it will close, or a
      * clean one ({@code consistent}: nothing left unread), is retired: it awaits the server's FIN.
      * One in mid-exchange is aborted with RST: bytes are in flight, and a reader may be blocked.
-     * One that never connected is simply dropped.
+     * One not yet connected by HttpClient's operator is dropped; it may still be connecting, or
+     * in its TLS handshake, on another thread (a cancel, the manager's close), so a socket bound
+     * to it is closed at once, as HttpClient's manager does: aborted with RST if TCP is up (the
+     * pool records RESET), else closed (never established: FAILED).
      */
     public static void discard(Lease<HttpConnection> lease, boolean consistent) {
         HttpConnection c = lease.connection();
         if (!c.used) {
-            lease.markBroken();
+            SocketChannel channel = c.conn.channel();
+            if (channel != null && channel.isConnected()) {
+                abort(lease, c);
+            } else {
+                lease.markBroken();
+                c.conn.close(CloseMode.IMMEDIATE);
+            }
         } else if (c.closeExpected || consistent) {
             lease.retire();
         } else {
