@@ -18,11 +18,13 @@ import org.apache.hc.client5.http.HttpRoute;
 import org.apache.hc.client5.http.SchemePortResolver;
 import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.client5.http.config.TlsConfig;
+import org.apache.hc.client5.http.impl.classic.RequestFailedException;
 import org.apache.hc.client5.http.impl.io.DefaultHttpClientConnectionOperator;
 import org.apache.hc.client5.http.io.ConnectionEndpoint;
 import org.apache.hc.client5.http.io.HttpClientConnectionManager;
 import org.apache.hc.client5.http.io.HttpClientConnectionOperator;
 import org.apache.hc.client5.http.io.LeaseRequest;
+import org.apache.hc.client5.http.io.ManagedHttpClientConnection;
 import org.apache.hc.client5.http.ssl.TlsSocketStrategy;
 import org.apache.hc.core5.function.Resolver;
 import org.apache.hc.core5.http.HttpHost;
@@ -31,12 +33,14 @@ import org.apache.hc.core5.http.config.RegistryBuilder;
 import org.apache.hc.core5.http.io.SocketConfig;
 import org.apache.hc.core5.http.protocol.HttpContext;
 import org.apache.hc.core5.io.CloseMode;
+import org.apache.hc.core5.io.Closer;
 import org.apache.hc.core5.pool.ConnPoolControl;
 import org.apache.hc.core5.pool.PoolStats;
 import org.apache.hc.core5.util.TimeValue;
 import org.apache.hc.core5.util.Timeout;
 
 import java.io.IOException;
+import java.net.Socket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
@@ -244,10 +248,32 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
             operator.connect(c.managed(), firstHop, route.getTargetName(), route.getLocalSocketAddress(),
                     timeout, socketConfig, tls, context);
         }
-        pe.markConnected(System.nanoTime());
+        if (!pe.markConnected(System.nanoTime())) {
+            closeAtOnce(c.managed());
+            // What HttpClient throws for a request cancelled a moment earlier, before it connects.
+            throw new RequestFailedException("Request aborted: the endpoint was closed while it connected");
+        }
         if (connectionConfig.getSocketTimeout() != null) {
             c.managed().setSocketTimeout(SubMillisecondTimeouts.roundedUp(connectionConfig.getSocketTimeout()));
         }
+    }
+
+    /**
+     * Closes, with RST, what the operator connected for an endpoint closed meanwhile. Closed
+     * before the socket was bound (while the host name was resolved), HttpClient's connection
+     * ignores a second close, so the socket is also closed here.
+     */
+    private static void closeAtOnce(ManagedHttpClientConnection conn) {
+        Socket socket = conn.getSocket();
+        if (socket != null) {
+            try {
+                socket.setSoLinger(true, 0);
+            } catch (IOException ignored) {
+                // Closed already.
+            }
+        }
+        conn.close(CloseMode.IMMEDIATE);
+        Closer.closeQuietly(socket);
     }
 
     @Override

@@ -20,6 +20,7 @@ import org.apache.hc.core5.io.CloseMode;
 import org.apache.hc.core5.util.Timeout;
 
 import java.io.IOException;
+import java.nio.channels.SocketChannel;
 import java.util.Iterator;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -70,12 +71,21 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         return route;
     }
 
-    /** The connection reached its peer (HttpClient's operator connected it) at {@code now} (nanoTime). */
-    public void markConnected(long now) {
-        HttpConnection c = connection();
+    /**
+     * The connection reached its peer (HttpClient's operator connected it) at {@code now}
+     * (nanoTime). False if the endpoint was closed or released while it connected (a cancel, the
+     * manager's close): then nobody else closes what was connected, and the caller must.
+     */
+    public boolean markConnected(long now) {
+        Lease<HttpConnection> lease = leaseRef.get();
+        if (lease == null || disconnected) {
+            return false;
+        }
+        HttpConnection c = lease.connection();
         c.used = true;
         c.connectedAt = now;
         c.route = route;
+        return true;
     }
 
     /** The lease this endpoint holds. */
@@ -245,12 +255,21 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
      * Decides how an unwanted connection leaves. One the server announced it will close, or a
      * clean one ({@code consistent}: nothing left unread), is retired: it awaits the server's FIN.
      * One in mid-exchange is aborted with RST: bytes are in flight, and a reader may be blocked.
-     * One that never connected is simply dropped.
+     * One not yet connected by HttpClient's operator is dropped; it may still be connecting, or
+     * in its TLS handshake, on another thread (a cancel, the manager's close), so a socket bound
+     * to it is closed at once, as HttpClient's manager does: aborted with RST if TCP is up (the
+     * pool records RESET), else closed (never established: FAILED).
      */
     public static void discard(Lease<HttpConnection> lease, boolean consistent) {
         HttpConnection c = lease.connection();
         if (!c.used) {
-            lease.markBroken();
+            SocketChannel channel = c.conn.channel();
+            if (channel != null && channel.isConnected()) {
+                abort(lease, c);
+            } else {
+                lease.markBroken();
+                c.conn.close(CloseMode.IMMEDIATE);
+            }
         } else if (c.closeExpected || consistent) {
             lease.retire();
         } else {

@@ -1,0 +1,212 @@
+package io.github.portkeeper.http;
+
+import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.http.testing.LeakCheck;
+import io.github.portkeeper.http.testing.ScriptedHttpServer;
+import io.github.portkeeper.http.testing.SilentServer;
+import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.test.TallyListener;
+import org.apache.hc.client5.http.DnsResolver;
+import org.apache.hc.client5.http.SystemDefaultDnsResolver;
+import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
+import org.apache.hc.client5.http.io.HttpClientConnectionManager;
+import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.apache.hc.core5.io.CloseMode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A request cancelled, or whose manager is closed with {@link CloseMode#IMMEDIATE}, while its
+ * connection is still being made (host name resolution, TCP connect, TLS handshake) fails at
+ * once, with an {@link IOException}, and leaves no socket open.
+ *
+ * <p>In the TLS handshake HttpClient's own manager does the same, and each such test runs it
+ * beside ours. While the host name is being resolved it does not: the socket connected after the
+ * cancel is bound to a connection the pool has already dropped, so it stays open (CLOSE_WAIT
+ * once the server closes), and the request fails with HttpClient's
+ * {@code IllegalStateException("Endpoint not acquired / already released")} (5.5.1 and 5.6).
+ * Here the socket is closed and the request fails as a cancel that lands a moment earlier does,
+ * with HttpClient's {@code RequestFailedException}.
+ */
+class CancelWhileConnectingTest {
+
+    @RegisterExtension
+    final LeakCheck leaks = new LeakCheck();
+
+    /** Far below HttpClient's default connect timeout (3 minutes), which is also the handshake's. */
+    private static final Duration PROMPTLY = Duration.ofSeconds(5);
+
+    /** Resolves every name to the loopback address, once the test lets it go on. */
+    private static final class HeldDns implements DnsResolver {
+        final CountDownLatch resolving = new CountDownLatch(1);
+        final CountDownLatch proceed = new CountDownLatch(1);
+
+        @Override
+        public InetAddress[] resolve(String host) throws UnknownHostException {
+            resolving.countDown();
+            try {
+                proceed.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new UnknownHostException(host);
+            }
+            return new InetAddress[] {InetAddress.getLoopbackAddress()};
+        }
+
+        @Override
+        public String resolveCanonicalHostname(String host) throws UnknownHostException {
+            return SystemDefaultDnsResolver.INSTANCE.resolveCanonicalHostname(host);
+        }
+    }
+
+    /** Runs {@code get} on another thread; completes with what it threw, or null if it did not. */
+    private static CompletableFuture<Throwable> failureOf(CloseableHttpClient client, HttpGet get) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                client.execute(get, r -> EntityUtils.toString(r.getEntity()));
+                return null;
+            } catch (Throwable t) {
+                return t;
+            }
+        });
+    }
+
+    private CloseableHttpClient client(HttpClientConnectionManager manager) {
+        return leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).disableAutomaticRetries().build());
+    }
+
+    private PortkeeperConnectionManager ours(String name, HeldDns dns, TallyListener tally) {
+        PortkeeperConnectionManagerBuilder b = PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name(name).listener(tally).build());
+        if (dns != null) {
+            b.setDnsResolver(dns);
+        }
+        return leaks.track(leaks.closeAfter(b.build()));
+    }
+
+    /**
+     * The pool records the one connection as ending {@code ending}: {@link Ending#FAILED} for one
+     * dropped before its socket connected, {@link Ending#RESET} for one whose TCP connection was
+     * up (in its TLS handshake), closed with RST.
+     */
+    private static void recordedAs(TallyListener tally, Ending ending) {
+        await().atMost(PROMPTLY).until(() -> tally.closedTotal() == 1);
+        assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsExactly(ending);
+    }
+
+    /** Client sockets toward {@code server} that are still open: connected, or left by a server's close. */
+    private static void awaitNoOpenClientSocket(InetSocketAddress server) {
+        await("no open client socket toward " + server).atMost(PROMPTLY).pollInterval(Duration.ofMillis(10))
+                .untilAsserted(() -> assertThat(Kernel.clientEstablished(server) + Kernel.clientCloseWait(server))
+                        .as(() -> Kernel.describe(server)).isZero());
+    }
+
+    // ------------------------------------------------------------------ while resolving the host name
+
+    /**
+     * Starts a request to a host name the held resolver resolves, does {@code interrupt} while it
+     * resolves, then lets it connect; returns what the request threw.
+     */
+    private Throwable interruptWhileResolving(HttpClientConnectionManager manager, HeldDns dns, ScriptedHttpServer server,
+                                              Consumer<HttpGet> interrupt) throws Exception {
+        HttpGet get = new HttpGet("http://portkeeper.test:" + server.port() + "/");
+        CompletableFuture<Throwable> failure = failureOf(client(manager), get);
+        assertThat(dns.resolving.await(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS)).as("resolving the host name").isTrue();
+        interrupt.accept(get);
+        dns.proceed.countDown();
+        return failure.get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Test
+    void cancelWhileResolvingTheHostClosesTheSocketConnectedAfterAndFailsWithAnIOException() throws Exception {
+        // The server closes a connection idle for 200 ms: a socket left open here turns CLOSE_WAIT.
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder().closeIdleAfter(Duration.ofMillis(200)).start());
+        leaks.track(server.address());
+        HeldDns dns = new HeldDns();
+        TallyListener tally = new TallyListener();
+        PortkeeperConnectionManager manager = ours("cancel-resolving", dns, tally);
+
+        Throwable failure = interruptWhileResolving(manager, dns, server, HttpGet::cancel);
+
+        await().atMost(PROMPTLY).until(() -> server.acceptedPorts().size() == 1); // it did connect, after the cancel
+        awaitNoOpenClientSocket(server.address());
+        assertThat(failure).as("what the request threw").isInstanceOf(IOException.class);
+        assertThat(server.requests()).isEmpty();
+        recordedAs(tally, Ending.FAILED);
+    }
+
+    @Test
+    void closeImmediateWhileResolvingTheHostFailsTheRequestWithoutSendingIt() throws Exception {
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder().closeIdleAfter(Duration.ofMillis(200)).start());
+        leaks.track(server.address());
+        HeldDns dns = new HeldDns();
+        TallyListener tally = new TallyListener();
+        PortkeeperConnectionManager manager = ours("close-resolving", dns, tally);
+
+        Throwable failure = interruptWhileResolving(manager, dns, server, get -> manager.close(CloseMode.IMMEDIATE));
+
+        assertThat(failure).as("what the request threw").isInstanceOf(IOException.class);
+        assertThat(server.requests()).as("requests sent on a closed manager").isEmpty();
+        awaitNoOpenClientSocket(server.address());
+        recordedAs(tally, Ending.FAILED);
+    }
+
+    // ------------------------------------------------------------------ in the TLS handshake
+
+    /**
+     * Starts an https request to a server that accepts and never answers the ClientHello, does
+     * {@code interrupt} once the server has accepted, and asserts that the request fails promptly
+     * and that no socket toward the server is left open.
+     */
+    private void interruptInTheHandshake(HttpClientConnectionManager manager, Consumer<HttpGet> interrupt) throws Exception {
+        SilentServer silent = leaks.closeAfter(SilentServer.start());
+        InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), silent.port());
+        HttpGet get = new HttpGet("https://127.0.0.1:" + silent.port() + "/");
+        CompletableFuture<Throwable> failure = failureOf(client(manager), get);
+        await().atMost(PROMPTLY).until(() -> silent.acceptedCount() == 1);
+
+        long start = System.nanoTime();
+        interrupt.accept(get);
+        assertThat(failure.get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS)).as("what the request threw").isInstanceOf(IOException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(PROMPTLY);
+        awaitNoOpenClientSocket(address); // the silent server never closes: an open socket stays ESTABLISHED
+    }
+
+    @Test
+    void closeImmediateFailsARequestInItsTlsHandshakeAtOnceAsHttpClientsOwnManagerDoes() throws Exception {
+        PoolingHttpClientConnectionManager stock = leaks.closeAfter(PoolingHttpClientConnectionManagerBuilder.create().build());
+        interruptInTheHandshake(stock, get -> stock.close(CloseMode.IMMEDIATE));
+
+        TallyListener tally = new TallyListener();
+        PortkeeperConnectionManager manager = ours("close-handshake", null, tally);
+        interruptInTheHandshake(manager, get -> manager.close(CloseMode.IMMEDIATE));
+        recordedAs(tally, Ending.RESET);
+    }
+
+    @Test
+    void cancelFailsARequestInItsTlsHandshakeAtOnceAsHttpClientsOwnManagerDoes() throws Exception {
+        interruptInTheHandshake(leaks.closeAfter(PoolingHttpClientConnectionManagerBuilder.create().build()), HttpGet::cancel);
+
+        TallyListener tally = new TallyListener();
+        interruptInTheHandshake(ours("cancel-handshake", null, tally), HttpGet::cancel);
+        recordedAs(tally, Ending.RESET);
+    }
+}
