@@ -56,11 +56,22 @@ final class ChannelSocket extends Socket {
     private volatile int timeoutMillis;
     private volatile boolean closed;
     /**
-     * A request went out since the last read: its answer takes a round trip, so the next read
-     * waits for readiness first instead of trying (and failing) to read at once, one system call
-     * fewer per exchange. Touched by the one thread that reads and writes.
+     * A request went out since the last read. The first read after it either tries at once or
+     * waits for readiness first, whichever costs one system call fewer here: on a host with cores
+     * to spare the reply takes a round trip and a read at once finds nothing, while on a busy one
+     * (more request threads than cores) the reply is usually there by the time this thread runs
+     * again, and a wait would only say so. Learned per connection: after
+     * {@link #LATE_REPLIES_BEFORE_WAITING} first reads in a row found nothing, waits come first,
+     * and one exchange in {@link #REPROBE_EVERY} reads first again, to notice the host got busy.
+     * These fields are touched by the one thread that reads and writes.
      */
     private boolean awaitingReply;
+    /** First reads after a request that found nothing, in a row (capped). */
+    private int lateReplies;
+    private int exchanges;
+    static final int LATE_REPLIES_BEFORE_WAITING = 4;
+    /** A power of two. */
+    static final int REPROBE_EVERY = 16;
     /** The last buffer read into or written from, wrapped: HttpClient reuses its session buffers. */
     private ByteBuffer readBuffer;
     private ByteBuffer writeBuffer;
@@ -134,8 +145,10 @@ final class ChannelSocket extends Socket {
         readBuffer = buffer;
         long deadline = 0;
         boolean timed = false;
-        boolean tryFirst = !awaitingReply;
+        boolean afterRequest = awaitingReply;
         awaitingReply = false;
+        boolean tryFirst = !afterRequest || readsFirstAfterRequest();
+        boolean learn = afterRequest && tryFirst; // only a read at once says whether the reply was there
         for (;;) {
             if (tryFirst) {
                 int n;
@@ -143,6 +156,10 @@ final class ChannelSocket extends Socket {
                     n = channel.read(buffer);
                 } catch (ClosedChannelException e) {
                     throw closedException();
+                }
+                if (learn) {
+                    lateReplies = n == 0 ? Math.min(lateReplies + 1, LATE_REPLIES_BEFORE_WAITING) : 0;
+                    learn = false;
                 }
                 if (n != 0) {
                     return n;
@@ -165,6 +182,15 @@ final class ChannelSocket extends Socket {
             }
             await(SelectionKey.OP_READ, wait);
         }
+    }
+
+    /** For tests: first reads after a request that found nothing, in a row. */
+    int lateReplies() {
+        return lateReplies;
+    }
+
+    private boolean readsFirstAfterRequest() {
+        return lateReplies < LATE_REPLIES_BEFORE_WAITING || (++exchanges & (REPROBE_EVERY - 1)) == 0;
     }
 
     private void write(byte[] b, int off, int len) throws IOException {

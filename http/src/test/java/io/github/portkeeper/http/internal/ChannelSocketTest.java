@@ -146,4 +146,65 @@ class ChannelSocketTest {
             }
         }
     }
+
+    @Test
+    void theFirstReadAfterARequestWaitsFirstOnlyWhileRepliesKeepComingLate() throws Exception {
+        try (ServerSocket listener = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             ChannelSocket socket = (ChannelSocket) ChannelSocketFactory.INSTANCE.create(null)) {
+            socket.connect(listener.getLocalSocketAddress(), 5_000);
+            try (Socket peer = listener.accept()) {
+                socket.setSoTimeout(10_000);
+                // Replies already there when the client reads (a busy host): it reads at once.
+                for (int i = 0; i < 3; i++) {
+                    exchange(socket, peer, true);
+                }
+                assertThat(socket.lateReplies()).isZero();
+                // Replies a round trip later, time after time (a host with cores to spare): waits come first.
+                for (int i = 0; i < ChannelSocket.LATE_REPLIES_BEFORE_WAITING; i++) {
+                    exchange(socket, peer, false);
+                }
+                assertThat(socket.lateReplies()).isEqualTo(ChannelSocket.LATE_REPLIES_BEFORE_WAITING);
+                exchange(socket, peer, true);
+                assertThat(socket.lateReplies()).as("the wait came first, so a ready reply taught nothing")
+                        .isEqualTo(ChannelSocket.LATE_REPLIES_BEFORE_WAITING);
+                // Ready replies are not seen by a wait that comes first: only the periodic probe
+                // reads at once again, and then the connection is back to reading first.
+                for (int i = 0; i < ChannelSocket.REPROBE_EVERY && socket.lateReplies() > 0; i++) {
+                    exchange(socket, peer, true);
+                }
+                assertThat(socket.lateReplies()).as("relearned within %d exchanges", ChannelSocket.REPROBE_EVERY).isZero();
+            }
+        }
+    }
+
+    /** One request and its 3-byte reply; {@code ready}: the reply is in the socket before the client reads. */
+    private static void exchange(ChannelSocket socket, Socket peer, boolean ready) throws Exception {
+        socket.getOutputStream().write("req".getBytes(StandardCharsets.US_ASCII));
+        assertThat(peer.getInputStream().readNBytes(3)).hasSize(3);
+        byte[] reply = new byte[3];
+        if (ready) {
+            peer.getOutputStream().write("rep".getBytes(StandardCharsets.US_ASCII));
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+                    .until(() -> socket.getChannel().socket().getInputStream().available() == 3);
+            assertThat(socket.getInputStream().readNBytes(reply, 0, 3)).isEqualTo(3);
+            return;
+        }
+        java.util.concurrent.atomic.AtomicInteger got = new java.util.concurrent.atomic.AtomicInteger(-1);
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread reader = new Thread(() -> {
+            try {
+                got.set(socket.getInputStream().readNBytes(reply, 0, 3));
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        reader.start();
+        // The reply goes out only once the reader waits: whatever it tried first found nothing.
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> failure.get() != null
+                || java.util.Arrays.stream(reader.getStackTrace()).anyMatch(f -> f.getMethodName().equals("select")));
+        peer.getOutputStream().write("rep".getBytes(StandardCharsets.US_ASCII));
+        reader.join(10_000);
+        assertThat(failure.get()).isNull();
+        assertThat(got.get()).isEqualTo(3);
+    }
 }
