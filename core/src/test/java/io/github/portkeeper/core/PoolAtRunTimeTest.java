@@ -23,14 +23,7 @@ class PoolAtRunTimeTest extends StubPoolTestBase {
     void raisingTheEndpointLimitLetsAWaitingLeaseOpenAConnectionAtOnce() throws Exception {
         pool(PoolConfig.builder().maxPerEndpoint(1));
         try (Lease<StubConnection> held = pool.lease(A)) {
-            CompletableFuture<Lease<StubConnection>> waiting = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return pool.lease(A, Duration.ofSeconds(10));
-                } catch (IOException e) {
-                    throw new IllegalStateException(e);
-                }
-            }, threads);
-            await().atMost(Duration.ofSeconds(5)).until(() -> pool.stats(A).pending() == 1);
+            CompletableFuture<Lease<StubConnection>> waiting = waitingLease(A);
             pool.setMaxPerEndpoint(A, 2);
             try (Lease<StubConnection> second = waiting.get(5, TimeUnit.SECONDS)) {
                 assertThat(second.connection()).isNotSameAs(held.connection());
@@ -45,14 +38,7 @@ class PoolAtRunTimeTest extends StubPoolTestBase {
         pool(PoolConfig.builder().maxPerEndpoint(2));
         pool.setMaxPerEndpoint(A, 1);
         try (Lease<StubConnection> held = pool.lease(A)) {
-            CompletableFuture<Lease<StubConnection>> waiting = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return pool.lease(A, Duration.ofSeconds(10));
-                } catch (IOException e) {
-                    throw new IllegalStateException(e);
-                }
-            }, threads);
-            await().atMost(Duration.ofSeconds(5)).until(() -> pool.stats(A).pending() == 1);
+            CompletableFuture<Lease<StubConnection>> waiting = waitingLease(A);
             pool.clearMaxPerEndpoint(A);
             try (Lease<StubConnection> second = waiting.get(5, TimeUnit.SECONDS)) {
                 assertThat(second.connection()).isNotSameAs(held.connection());
@@ -64,6 +50,19 @@ class PoolAtRunTimeTest extends StubPoolTestBase {
         pool.clearMaxPerEndpoint(Endpoint.of("never.example", 80)); // no limit of its own: nothing happens
         assertThat(pool.maxPerEndpoint(Endpoint.of("never.example", 80))).isEqualTo(3);
         assertThatThrownBy(() -> pool.clearMaxPerEndpoint(null)).isInstanceOf(NullPointerException.class).hasMessage("endpoint");
+    }
+
+    /** A lease of {@code endpoint} on another thread, once it waits for a connection. */
+    private CompletableFuture<Lease<StubConnection>> waitingLease(Endpoint endpoint) {
+        CompletableFuture<Lease<StubConnection>> waiting = CompletableFuture.supplyAsync(() -> {
+            try {
+                return pool.lease(endpoint, Duration.ofSeconds(10));
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }, threads);
+        await().atMost(Duration.ofSeconds(5)).until(() -> pool.stats(endpoint).pending() == 1);
+        return waiting;
     }
 
     @Test
