@@ -290,6 +290,13 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     @Override
     public String toString() {
         Lease<HttpConnection> lease = leaseRef.get();
-        return "PooledEndpoint[" + (lease == null ? "released" : lease.endpoint() + ", " + lease.connection().conn.getId()) + "]";
+        if (lease == null) {
+            return "PooledEndpoint[released]";
+        }
+        try {
+            return "PooledEndpoint[" + lease.endpoint() + ", " + lease.connection().conn.getId() + "]";
+        } catch (IllegalStateException closed) { // given back meanwhile (see close)
+            return "PooledEndpoint[" + lease.endpoint() + ", closed]";
+        }
     }
 }
