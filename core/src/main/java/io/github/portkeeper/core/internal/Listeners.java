@@ -8,6 +8,7 @@ import io.github.portkeeper.core.PoolListener;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.Consumer;
 
 /** Calls every listener, isolating the pool from a listener that throws. */
 final class Listeners {
@@ -26,7 +27,6 @@ final class Listeners {
         grown[all.length] = listener;
         all = grown;
     }
-
 
     void connectionOpened(Endpoint endpoint, long connectNanos) {
         for (PoolListener l : all) {
@@ -89,59 +89,39 @@ final class Listeners {
     }
 
     void connectionRetiring(Endpoint endpoint, CloseReason reason) {
-        if (IdleWatcher.shared().onWatcherThread()) {
-            // Listeners are user code: never on the shared watcher's thread (in order, on its worker).
-            IdleWatcher.shared().offload(() -> connectionRetiring(endpoint, reason));
-            return;
-        }
-        for (PoolListener l : all) {
-            try {
-                l.connectionRetiring(endpoint, reason);
-            } catch (RuntimeException e) {
-                failed(l, e);
-            }
-        }
+        offWatcherThread(l -> l.connectionRetiring(endpoint, reason));
     }
 
     void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason) {
-        if (IdleWatcher.shared().onWatcherThread()) {
-            // Listeners are user code: never on the shared watcher's thread (in order, on its worker).
-            IdleWatcher.shared().offload(() -> connectionClosed(endpoint, ending, reason));
-            return;
-        }
-        for (PoolListener l : all) {
-            try {
-                l.connectionClosed(endpoint, ending, reason);
-            } catch (RuntimeException e) {
-                failed(l, e);
-            }
-        }
+        offWatcherThread(l -> l.connectionClosed(endpoint, ending, reason));
     }
 
     void leakSuspected(Endpoint endpoint, Duration heldFor, Throwable leasedAt) {
-        if (IdleWatcher.shared().onWatcherThread()) {
-            // Listeners are user code: never on the shared watcher's thread (in order, on its worker).
-            IdleWatcher.shared().offload(() -> leakSuspected(endpoint, heldFor, leasedAt));
-            return;
-        }
-        for (PoolListener l : all) {
-            try {
-                l.leakSuspected(endpoint, heldFor, leasedAt);
-            } catch (RuntimeException e) {
-                failed(l, e);
-            }
-        }
+        offWatcherThread(l -> l.leakSuspected(endpoint, heldFor, leasedAt));
     }
 
     void endpointRemoved(Endpoint endpoint) {
+        offWatcherThread(l -> l.endpointRemoved(endpoint));
+    }
+
+    /**
+     * Calls every listener with {@code event}, but never on the shared watcher's thread:
+     * listeners are user code, and there they run on the watcher's worker instead, in order.
+     * For the events the watcher can raise; the per-lease ones above stay loops of their own
+     * so the hot path allocates no lambda.
+     */
+    private void offWatcherThread(Consumer<PoolListener> event) {
         if (IdleWatcher.shared().onWatcherThread()) {
-            // Listeners are user code: never on the shared watcher's thread (in order, on its worker).
-            IdleWatcher.shared().offload(() -> endpointRemoved(endpoint));
+            IdleWatcher.shared().offload(() -> callAll(event));
             return;
         }
+        callAll(event);
+    }
+
+    private void callAll(Consumer<PoolListener> event) {
         for (PoolListener l : all) {
             try {
-                l.endpointRemoved(endpoint);
+                event.accept(l);
             } catch (RuntimeException e) {
                 failed(l, e);
             }
