@@ -37,10 +37,11 @@ public final class LeaseHandle<C> implements Lease<C> {
     private final PooledEntry<C> entry;
     private final boolean reused;
     private volatile int state;
-    // Written and read by the holder only.
-    private boolean broken;
-    private boolean retire;
-    /** Where the connection goes back to on release, if not its own endpoint. */
+    // Volatile: besides the holder, a canceller may mark the lease (HttpClient's cancel closes
+    // the endpoint from its own thread), and the holder's close must see that mark.
+    private volatile boolean broken;
+    private volatile boolean retire;
+    /** Where the connection goes back to on release, if not its own endpoint. Holder only. */
     private Endpoint moveTo;
 
     LeaseHandle(PooledEntry<C> entry, boolean reused) {
