@@ -54,7 +54,16 @@ public final class CloseWaitAges implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        sampler.scheduleAtFixedRate(this::sampleOnce, 0, interval.toNanos(), TimeUnit.NANOSECONDS);
+        sampler.scheduleAtFixedRate(this::sampleOnce, 0, nanosSaturated(interval), TimeUnit.NANOSECONDS);
+    }
+
+    /** An interval past the nanosecond clock (about 292 years) means one sample, not a failure. */
+    private static long nanosSaturated(Duration interval) {
+        try {
+            return interval.toNanos();
+        } catch (ArithmeticException e) {
+            return Long.MAX_VALUE;
+        }
     }
 
     /**

@@ -67,6 +67,17 @@ class CloseWaitAgesTest {
     }
 
     @Test
+    void anIntervalPastTheNanosecondClockTakesOneSampleRatherThanFailing() throws IOException {
+        Path tcp = Files.writeString(dir.resolve("tcp"), "  sl  local_address rem_address   st tx_queue rx_queue\n",
+                StandardCharsets.US_ASCII);
+        KernelProbe probe = KernelProbe.reading(tcp, dir.resolve("tcp6"));
+        try (CloseWaitAges ages = CloseWaitAges.sample(new InetSocketAddress("127.0.0.1", 8080), Duration.ofDays(300 * 365), probe)) {
+            await().atMost(Duration.ofSeconds(5)).until(() -> ages.samples() >= 1);
+            assertThat(ages.peak()).isZero();
+        }
+    }
+
+    @Test
     void aSampleThatFailsIsRethrownByTheFiguresAndCloseRatherThanReportedAsNoCloseWait() throws IOException {
         Path tcp = Files.writeString(dir.resolve("tcp"), "  sl  local_address rem_address   st tx_queue rx_queue\n",
                 StandardCharsets.US_ASCII);
