@@ -372,13 +372,13 @@ public class PortkeeperProperties implements Validator {
         public Pool() {
         }
 
-        /** Name of the HTTP pool: the pool tag of its meters, part of its housekeeping thread's name. Pools Portkeeper adds for SSL bundles are named after it. Only with the HTTP client enabled: with portkeeper.http.enabled=false only the default (http, written out) is accepted. */
+        /** Name of the HTTP pool: the pool tag of its meters. Pools Portkeeper adds for SSL bundles are named after it. Only with the HTTP client enabled: with portkeeper.http.enabled=false only the default (http, written out) is accepted. */
         private String name = "http";
 
-        /** Most connections (leased plus idle) to one endpoint; for HTTP, the per-route limit. */
+        /** Most connections (leased, idle and being opened) to one endpoint; for HTTP, the per-route limit. */
         private int maxPerEndpoint = 8;
 
-        /** Most connections (leased plus idle) across all endpoints. */
+        /** Most connections (leased, idle and being opened) across all endpoints. */
         private int maxTotal = 64;
 
         /** How long a request waits for a pooled connection before failing. */
@@ -402,7 +402,7 @@ public class PortkeeperProperties implements Validator {
         /** Safety margin below a server's idle timeout (announced by Keep-Alive or learned): connections idle longer than the timeout minus this are not leased. */
         private Duration idleTimeoutMargin = Duration.ofSeconds(1);
 
-        /** How often the housekeeping thread checks idle and leased connections. */
+        /** The watch delay: a connection idle this long is handed to the idle watcher; also the shortest step between housekeeping rounds, which otherwise sleep until the next deadline. */
         private Duration housekeepingInterval = Duration.ofMillis(10);
 
         /**
@@ -862,7 +862,7 @@ public class PortkeeperProperties implements Validator {
         /** Connect timeout of new connections; Boot's spring.http.clients.connect-timeout, when set, wins for Boot-built clients. Only with the HTTP client enabled: with enabled=false only the default (10s, written out) is accepted. */
         private Duration connectTimeout = Duration.ofSeconds(10);
 
-        /** Socket (read) timeout of pooled connections (HttpClient's own default is the same 3m); 0 waits indefinitely. Boot's spring.http.clients.read-timeout (Boot 3: spring.http.client.read-timeout), when set, wins for Boot-built clients. Only with the HTTP client enabled: with enabled=false only the default (3m, written out) is accepted. */
+        /** Socket (read) timeout of pooled connections (Portkeeper's choice: HttpClient itself sets none); 0 waits indefinitely. Boot's spring.http.clients.read-timeout (Boot 3: spring.http.client.read-timeout), when set, wins for Boot-built clients. Only with the HTTP client enabled: with enabled=false only the default (3m, written out) is accepted. */
         private Duration socketTimeout = Duration.ofMinutes(3);
 
         /**
