@@ -87,10 +87,18 @@ public final class BenchServer {
 
     /** Starts the server in a child JVM (same class path); its first output line is the port (see {@link #port}). */
     static Process spawn() throws IOException {
+        return spawn(BenchServer.class);
+    }
+
+    /**
+     * Starts {@code main}'s {@code main} in a child JVM with this JVM's class path and the server
+     * settings the harnesses share; it must print its port as its first output line.
+     */
+    static Process spawn(Class<?> main) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
         return new ProcessBuilder(java, "-Xss256k",
                 "-Dsun.net.httpserver.idleInterval=600", "-Dsun.net.httpserver.maxIdleConnections=100000", "-Dsun.net.httpserver.nodelay=true",
-                "-cp", System.getProperty("java.class.path"), BenchServer.class.getName())
+                "-cp", System.getProperty("java.class.path"), main.getName())
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     }
 }

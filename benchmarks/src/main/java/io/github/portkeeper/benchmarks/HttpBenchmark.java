@@ -38,6 +38,9 @@ import java.util.concurrent.TimeUnit;
  * {@code per-request} (a new connection per request that the client closes first: the
  * TIME_WAIT incident's pattern).
  *
+ * <p>The server runs in the benchmark's JVM unless {@code -p server=process} puts it in a JVM
+ * of its own; either way each fork gets a fresh one.
+ *
  * <p>Run: {@code java -jar benchmarks/target/benchmarks.jar HttpBenchmark -t 16 -prof gc}. The
  * warm-up is long on purpose: on a small shared machine the JIT is still compiling HttpClient's
  * exchange after 30 s, and a shorter warm-up measures the compiler, not the clients.
@@ -55,7 +58,16 @@ public class HttpBenchmark {
         @Param({"portkeeper", "httpclient-default", "okhttp", "jdk", "per-request"})
         public String client;
 
-        HttpServer server;
+        /**
+         * {@code embedded}: the server runs in the benchmark's JVM (sharing its cores, heap and
+         * JIT with the client); {@code process}: the same server in a JVM of its own, as a real
+         * server would be.
+         */
+        @Param({"embedded"})
+        public String server;
+
+        HttpServer embedded;
+        Process serverProcess;
         ExecutorService serverThreads;
         CloseableHttpClient http;
         OkHttpClient okhttp;
@@ -67,9 +79,19 @@ public class HttpBenchmark {
 
         @Setup(Level.Trial)
         public void start() throws IOException {
-            serverThreads = KeepAliveSetup.serverThreads();
-            server = KeepAliveSetup.server(serverThreads);
-            port = server.getAddress().getPort();
+            switch (server) {
+                case "embedded":
+                    serverThreads = KeepAliveSetup.serverThreads();
+                    embedded = KeepAliveSetup.server(serverThreads);
+                    port = embedded.getAddress().getPort();
+                    break;
+                case "process":
+                    serverProcess = BenchServer.spawn(KeepAliveSetup.class);
+                    port = BenchServer.port(serverProcess);
+                    break;
+                default:
+                    throw new IllegalArgumentException("server must be embedded or process, but was " + server);
+            }
             uri = "http://127.0.0.1:" + port + "/hello";
             switch (client) {
                 case "portkeeper":
@@ -94,7 +116,7 @@ public class HttpBenchmark {
         }
 
         @TearDown(Level.Trial)
-        public void stop() throws IOException {
+        public void stop() throws IOException, InterruptedException {
             if (http != null) {
                 http.close();
             }
@@ -102,8 +124,14 @@ public class HttpBenchmark {
                 okhttp.dispatcher().executorService().shutdown();
                 okhttp.connectionPool().evictAll();
             }
-            server.stop(0);
-            serverThreads.shutdownNow();
+            if (embedded != null) {
+                embedded.stop(0);
+                serverThreads.shutdownNow();
+            }
+            if (serverProcess != null) {
+                serverProcess.destroy();
+                serverProcess.waitFor();
+            }
         }
     }
 

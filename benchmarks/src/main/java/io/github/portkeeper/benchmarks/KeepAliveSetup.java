@@ -59,4 +59,14 @@ final class KeepAliveSetup {
     static ExecutorService serverThreads() {
         return Executors.newFixedThreadPool(8);
     }
+
+    /**
+     * {@link #server} in a JVM of its own ({@link BenchServer#spawn(Class)}): prints its port,
+     * then serves until killed.
+     */
+    public static void main(String[] args) throws IOException {
+        HttpServer server = server(serverThreads());
+        System.out.println(server.getAddress().getPort());
+        System.out.flush();
+    }
 }
