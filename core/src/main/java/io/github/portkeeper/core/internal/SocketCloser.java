@@ -67,7 +67,9 @@ public final class SocketCloser {
 
     /**
      * Closes {@code channel}: passively if the peer's FIN has arrived, else with RST when
-     * {@code reset}, else with FIN. Returns the ending that happened.
+     * {@code reset}, else with FIN. Returns the ending that happened. A channel whose output was
+     * already shut down sent its FIN: it is not reset then, and its ending is named by whose FIN
+     * came first.
      */
     public static Ending close(SocketChannel channel, boolean reset) {
         return close(channel, reset, NOTHING, NOTHING);
@@ -87,9 +89,10 @@ public final class SocketCloser {
             closeQuietly(channel);
             return Ending.FAILED;
         }
-        if (!reset) {
-            setLinger(channel, -1); // a graceful close: FIN, not the RST a socket held for abort would send
-        }
+        // Lingering off whatever was asked: a socket held for abort would send RST on every path,
+        // also on those that end PEER (the peer's FIN came) or LOCAL (our FIN already went out).
+        // Only the RESET paths below set SO_LINGER 0, just before their close.
+        setLinger(channel, -1);
         java.net.Socket socket = channel.socket();
         if (socket.isInputShutdown()) {
             // After SHUT_RD reads report end of stream whatever the peer did: no proof of its FIN.

@@ -106,6 +106,30 @@ class SocketCloserTest {
         assertThat(ours(TcpState.TIME_WAIT)).isFalse();
     }
 
+    @Test
+    void aSocketHeldForAbortWhosePeerFinArrivedClosesPassivelyWhenAskedToReset() throws IOException {
+        assertThat(SocketCloser.holdForAbort(client)).isTrue();
+        accepted.shutdownOutput();
+        await().atMost(WAIT).until(() -> ours(TcpState.CLOSE_WAIT));
+
+        assertThat(SocketCloser.close(client, true)).isEqualTo(Ending.PEER);
+        // A PEER close is passive: the server gets our FIN, not the RST that linger 0 would send.
+        readEndOfStream();
+        assertThat(ours(TcpState.TIME_WAIT)).isFalse();
+    }
+
+    @Test
+    void aSocketHeldForAbortWhoseOutputWasShutClosesLocalWithATimeWaitWhenAskedToReset() throws IOException {
+        assertThat(SocketCloser.holdForAbort(client)).isTrue();
+        client.shutdownOutput();
+        readEndOfStream();
+
+        assertThat(SocketCloser.close(client, true)).isEqualTo(Ending.LOCAL);
+        // Our FIN went first and the close keeps the connection: the server's FIN, second, puts us in TIME_WAIT.
+        closeServerSide();
+        await().atMost(WAIT).until(() -> ours(TcpState.TIME_WAIT));
+    }
+
     /** Whether the kernel lists our client socket (by its local port, toward the server) in {@code state}. */
     private boolean ours(TcpState state) {
         Set<Integer> ports = KERNEL.snapshot().localPortsToRemote(state, serverAddress);

@@ -54,6 +54,8 @@ public final class SocketClientConnector<T> implements Connector<ClientConnectio
             }
             return c;
         } catch (IOException | RuntimeException e) {
+            // Counted a failed connect: SO_LINGER 0 (set by Channels.open) makes this close an
+            // RST, so no TIME_WAIT is left behind once the server closes.
             Channels.closeQuietly(channel);
             throw e;
         }
