@@ -7,20 +7,32 @@ import java.net.Socket;
 import java.net.SocketException;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The {@link Socket} handed out by {@code SocketPool}: a view of a leased, connected socket.
  * Closing it (or either of its streams) gives the connection back; an I/O error or the peer's
  * end of stream marks it broken so it is never reused. It owns no descriptor of its own.
  *
- * <p>Like a plain socket, one instance is meant for one thread at a time.
+ * <p>Like a plain socket, one instance is meant for one thread at a time, except that
+ * {@link #close()} may come from another thread to cancel a read or write in progress (a
+ * watchdog, a timeout handler): that aborts the connection with RST, which wakes the blocked
+ * thread, and the connection is never reused.
+ *
+ * <p>Concurrency: {@link #inFlight} counts stream calls in progress. A call raises it before it
+ * reads {@link #closed}; {@link #close()} writes {@link #closed} before it reads
+ * {@link #inFlight}; so either the call sees the close and fails without touching the
+ * connection, or the close sees the call and aborts it.
  */
 public final class PooledSocket extends SocketView {
 
     private final Lease<SocketChannel> lease;
     private final int defaultTimeout;
     private final AtomicBoolean closing = new AtomicBoolean();
+    private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean closed;
+    /** Set by a close that aborted a call in progress; read by that call's failure. */
+    private volatile boolean aborted;
 
     public PooledSocket(Lease<SocketChannel> lease, int defaultTimeout) throws SocketException {
         super(lease.connection().socket());
@@ -44,13 +56,47 @@ public final class PooledSocket extends SocketView {
         }
     }
 
-    /** Gives the connection back to the pool (or discards it if it broke). Idempotent. */
+    @Override
+    protected void beginCall() {
+        inFlight.incrementAndGet();
+    }
+
+    @Override
+    protected void endCall() {
+        inFlight.decrementAndGet();
+    }
+
+    /**
+     * A call our own close aborted fails as a plain socket's does when another thread closes it,
+     * with a {@link SocketException}, not the channel's {@code AsynchronousCloseException}.
+     */
+    @Override
+    protected IOException failure(IOException e) {
+        if (aborted && !(e instanceof SocketException)) {
+            SocketException closedUnderIt = new SocketException("Socket closed");
+            closedUnderIt.initCause(e);
+            return closedUnderIt;
+        }
+        return e;
+    }
+
+    /**
+     * Gives the connection back to the pool (or discards it if it broke). Idempotent. A close
+     * while a read or write is in progress on another thread aborts the lease instead: the
+     * stream is out of step, and the RST (no TIME_WAIT) is also what wakes the blocked thread.
+     */
     @Override
     public void close() {
         if (!closing.compareAndSet(false, true)) {
             return;
         }
         closed = true;
+        if (inFlight.get() > 0) {
+            aborted = true;
+            lease.abort();
+            lease.close();
+            return;
+        }
         try {
             if (delegate.getSoTimeout() != defaultTimeout) {
                 delegate.setSoTimeout(defaultTimeout);

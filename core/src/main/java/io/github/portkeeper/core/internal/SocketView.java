@@ -44,6 +44,26 @@ public abstract class SocketView extends Socket {
     @Override
     public abstract void close();
 
+    /**
+     * A stream call (read, write, flush, {@code available}, urgent data) is starting, before it
+     * checks that this view is open. Nothing by default; a subclass whose close must know
+     * whether a call is in progress on another thread counts calls here.
+     */
+    protected void beginCall() {
+    }
+
+    /** The call {@link #beginCall()} announced has ended, however it ended. */
+    protected void endCall() {
+    }
+
+    /**
+     * The exception a failed stream call throws, after {@link #failed()}: {@code e} by default.
+     * A subclass may translate what its own close caused into what a plain socket throws.
+     */
+    protected IOException failure(IOException e) {
+        return e;
+    }
+
     /** The delegate's input stream, fetched once (the JDK makes a new wrapper on every call). */
     private InputStream rawIn() throws IOException {
         Socket s = open();
@@ -67,7 +87,7 @@ public abstract class SocketView extends Socket {
 
     private IOException failed(IOException e) {
         failed();
-        return e;
+        return failure(e);
     }
 
     @Override
@@ -246,11 +266,16 @@ public abstract class SocketView extends Socket {
 
     @Override
     public void sendUrgentData(int data) throws IOException {
-        Socket s = open();
+        beginCall();
         try {
-            s.sendUrgentData(data);
-        } catch (IOException e) {
-            throw failed(e);
+            Socket s = open();
+            try {
+                s.sendUrgentData(data);
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        } finally {
+            endCall();
         }
     }
 
@@ -282,39 +307,54 @@ public abstract class SocketView extends Socket {
 
         @Override
         public int read() throws IOException {
-            InputStream raw = rawIn();
+            beginCall();
             try {
-                int b = raw.read();
-                if (b < 0) {
-                    failed();
+                InputStream raw = rawIn();
+                try {
+                    int b = raw.read();
+                    if (b < 0) {
+                        failed();
+                    }
+                    return b;
+                } catch (IOException e) {
+                    throw failed(e);
                 }
-                return b;
-            } catch (IOException e) {
-                throw failed(e);
+            } finally {
+                endCall();
             }
         }
 
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
-            InputStream raw = rawIn();
+            beginCall();
             try {
-                int n = raw.read(b, off, len);
-                if (n < 0) {
-                    failed();
+                InputStream raw = rawIn();
+                try {
+                    int n = raw.read(b, off, len);
+                    if (n < 0) {
+                        failed();
+                    }
+                    return n;
+                } catch (IOException e) {
+                    throw failed(e);
                 }
-                return n;
-            } catch (IOException e) {
-                throw failed(e);
+            } finally {
+                endCall();
             }
         }
 
         @Override
         public int available() throws IOException {
-            InputStream raw = rawIn();
+            beginCall();
             try {
-                return raw.available();
-            } catch (IOException e) {
-                throw failed(e);
+                InputStream raw = rawIn();
+                try {
+                    return raw.available();
+                } catch (IOException e) {
+                    throw failed(e);
+                }
+            } finally {
+                endCall();
             }
         }
 
@@ -329,31 +369,46 @@ public abstract class SocketView extends Socket {
 
         @Override
         public void write(int b) throws IOException {
-            OutputStream raw = rawOut();
+            beginCall();
             try {
-                raw.write(b);
-            } catch (IOException e) {
-                throw failed(e);
+                OutputStream raw = rawOut();
+                try {
+                    raw.write(b);
+                } catch (IOException e) {
+                    throw failed(e);
+                }
+            } finally {
+                endCall();
             }
         }
 
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
-            OutputStream raw = rawOut();
+            beginCall();
             try {
-                raw.write(b, off, len);
-            } catch (IOException e) {
-                throw failed(e);
+                OutputStream raw = rawOut();
+                try {
+                    raw.write(b, off, len);
+                } catch (IOException e) {
+                    throw failed(e);
+                }
+            } finally {
+                endCall();
             }
         }
 
         @Override
         public void flush() throws IOException {
-            OutputStream raw = rawOut();
+            beginCall();
             try {
-                raw.flush();
-            } catch (IOException e) {
-                throw failed(e);
+                OutputStream raw = rawOut();
+                try {
+                    raw.flush();
+                } catch (IOException e) {
+                    throw failed(e);
+                }
+            } finally {
+                endCall();
             }
         }
 
