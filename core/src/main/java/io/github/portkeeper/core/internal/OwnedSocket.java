@@ -9,6 +9,8 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketAddress;
 import java.net.SocketException;
+import java.net.SocketOption;
+import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.SocketChannel;
@@ -50,6 +52,8 @@ public final class OwnedSocket extends SocketView {
     private volatile Endpoint endpoint;
     private final AtomicBoolean closing = new AtomicBoolean();
     private int linger = -1;
+    /** Whether the channel holds SO_LINGER 0, so a close the factory does not make is an RST. */
+    private volatile boolean heldForAbort;
     private volatile boolean inputShut;
     private volatile boolean outputShut;
     private InputStream in;
@@ -63,6 +67,15 @@ public final class OwnedSocket extends SocketView {
 
     Endpoint endpoint() {
         return endpoint;
+    }
+
+    boolean heldForAbort() {
+        return heldForAbort;
+    }
+
+    /** Connected, then closed without the factory: the JDK closed the channel of an interrupted call. */
+    boolean closedUnder() {
+        return endpoint != null && !channel.isOpen();
     }
 
     @Override
@@ -91,6 +104,10 @@ public final class OwnedSocket extends SocketView {
         }
         InetSocketAddress remote = (InetSocketAddress) address;
         Endpoint ep = Endpoint.of(remote.getHostString(), remote.getPort());
+        // Held for abort from before the connect: the JDK closes a blocking channel whose thread is
+        // interrupted, in the connect or in any later read or write, and that close must be an RST
+        // (no TIME_WAIT) rather than a FIN the factory never sees. Graceful closes turn it off first.
+        heldForAbort = SocketCloser.holdForAbort(channel);
         long start = System.nanoTime();
         try {
             delegate.connect(remote, timeout);
@@ -120,11 +137,14 @@ public final class OwnedSocket extends SocketView {
         return endpoint != null || delegate.isBound();
     }
 
-    /** True once closed, and once the peer closed it while the client left it idle (the factory answered the FIN). */
+    /**
+     * True once closed, once the peer closed it while the client left it idle (the factory answered
+     * the FIN), and once an interrupted call made the JDK close its channel.
+     */
     @Override
     public boolean isClosed() {
         int s = state;
-        return s == CLOSED || s == PEER_ENDED || closing.get();
+        return s == CLOSED || s == PEER_ENDED || closing.get() || closedUnder();
     }
 
     /** Recorded but not applied: how the connection closes is the factory's retirement policy. */
@@ -138,6 +158,29 @@ public final class OwnedSocket extends SocketView {
     public int getSoLinger() throws SocketException {
         open();
         return linger;
+    }
+
+    /** SO_LINGER is recorded as by {@link #setSoLinger}, not applied: applying it would undo the hold for abort. */
+    @Override
+    public <T> Socket setOption(SocketOption<T> name, T value) throws IOException {
+        if (name == StandardSocketOptions.SO_LINGER) {
+            if (!(value instanceof Integer)) {
+                throw new IllegalArgumentException("Invalid value '" + value + "'");
+            }
+            int seconds = (Integer) value;
+            setSoLinger(seconds >= 0, seconds);
+            return this;
+        }
+        return super.setOption(name, value);
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <T> T getOption(SocketOption<T> name) throws IOException {
+        if (name == StandardSocketOptions.SO_LINGER) {
+            return (T) Integer.valueOf(getSoLinger());
+        }
+        return super.getOption(name);
     }
 
     @Override
@@ -231,8 +274,16 @@ public final class OwnedSocket extends SocketView {
             return;
         }
         int was = owner.watcher().takeOver(this);
-        if (was == PEER_ENDED || !channel.isConnected()) {
-            closeQuietly(); // already ended and counted, or never connected (a failed connect is counted as such)
+        if (was == PEER_ENDED || was == CLOSED) {
+            closeQuietly(); // already ended and counted by the watcher
+            return;
+        }
+        if (closedUnder()) {
+            owner.closedUnder(this);
+            return;
+        }
+        if (!channel.isConnected()) {
+            closeQuietly(); // never connected (a failed connect is counted as such)
             return;
         }
         owner.retire(this, was == ACTIVE && inFlight.get() > 0);

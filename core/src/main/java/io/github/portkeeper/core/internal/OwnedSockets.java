@@ -130,6 +130,17 @@ public final class OwnedSockets {
     }
 
     /**
+     * The channel of connected {@code s} was closed without the factory: the JDK closes a blocking
+     * channel whose thread is interrupted. Held with SO_LINGER 0, that close was an RST; if the
+     * hold could not be set, a FIN, counted LOCAL so the count errs toward the TIME_WAIT. Called
+     * once per socket, by its client's close or by the watcher, whichever finds it first.
+     */
+    void closedUnder(OwnedSocket s) {
+        open.decrementAndGet();
+        listeners.connectionClosed(s.endpoint(), s.heldForAbort() ? Ending.RESET : Ending.LOCAL, CloseReason.BROKEN);
+    }
+
+    /**
      * The client closed {@code s}: end it by the retirement policy. {@code abort}: another
      * thread is blocked in I/O on it, so this close is an abort of the exchange (RST, which is
      * also what wakes that thread).

@@ -74,9 +74,16 @@ final class SocketWatcher extends IdleWatcher.Task {
                     s.key = watcher.watch(s.channel, (key, t) -> ready(s));
                     readIdle(s); // what arrived before we registered
                 } catch (IOException | RuntimeException e) {
-                    // Closed under us (a client close racing): leave it to that close.
-                    s.state = OwnedSocket.ACTIVE;
                     live.remove(s);
+                    if (s.closedUnder()) {
+                        // The JDK closed it for an interrupted call (a client close cannot race: it
+                        // takes the socket over under this lock). Counted here, once: the client's
+                        // close, if it ever comes, then finds it CLOSED.
+                        s.state = OwnedSocket.CLOSED;
+                        watcher.offload(() -> s.owner.closedUnder(s));
+                    } else {
+                        s.state = OwnedSocket.ACTIVE;
+                    }
                 }
             }
         } finally {
@@ -168,7 +175,8 @@ final class SocketWatcher extends IdleWatcher.Task {
 
     /**
      * The client closed {@code s}: stop watching it and return the state it was in (ACTIVE,
-     * WATCHED or PEER_ENDED). Afterwards the watcher leaves it alone and it is CLOSED.
+     * WATCHED, PEER_ENDED, or CLOSED if the watcher found its channel closed under it and counted
+     * that). Afterwards the watcher leaves it alone and it is CLOSED.
      */
     int takeOver(OwnedSocket s) {
         live.remove(s);
