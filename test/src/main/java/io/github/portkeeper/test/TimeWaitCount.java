@@ -10,9 +10,10 @@ import java.util.Objects;
  * has not arrived yet) count too, so a check right after the client's last close is exact.
  *
  * <p>The count is a difference of two readings. TIME_WAIT lasts 60 s, so a test shorter than
- * that counts exactly; a server on a fresh port (bound to port 0) starts at zero, which makes
- * the count exact whatever the test's length, up to the 60 s the oldest of its own TIME_WAIT
- * sockets lives.
+ * that counts exactly. A server on a fresh port (bound to port 0) usually starts at zero, but not
+ * always: that port comes from the ephemeral range, so it may have been a client port of an
+ * earlier connection whose server closed first, and that server's TIME_WAIT socket, pointing at
+ * it, looks like a client's; the starting reading takes such sockets out.
  *
  * <p>Thread-safety: immutable.
  */

@@ -1,6 +1,8 @@
 package io.github.portkeeper.rpc.testing;
 
+import io.github.portkeeper.core.TcpState;
 import io.github.portkeeper.core.testing.ConnectionThreads;
+import io.github.portkeeper.test.Kernel;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -13,6 +15,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -67,11 +70,17 @@ public final class FrameServer implements AutoCloseable {
     private final AtomicInteger goodbyes = new AtomicInteger();
     private final AtomicInteger clientClosed = new AtomicInteger();
 
+    private final Set<Integer> timeWaitAtStart;
+
     private FrameServer(Framing framing, int port) throws IOException {
         this.framing = framing;
         this.listener = new ServerSocket();
         listener.setReuseAddress(true);
         listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 256);
+        // Sockets that already look like client TIME_WAIT toward this port: a port bound to 0 is
+        // taken from the ephemeral range, so it can be a client port of an earlier test whose
+        // server closed first, and that server's TIME_WAIT socket now points here.
+        this.timeWaitAtStart = Kernel.isAvailable() ? Kernel.clientPorts(address(), TcpState.TIME_WAIT) : Set.of();
         this.threads = new ConnectionThreads(listener, "frame-server", this::accepted);
         threads.start();
     }
@@ -83,6 +92,16 @@ public final class FrameServer implements AutoCloseable {
     /** A server on a given port, for a test that needs the same endpoint to come back. */
     public static FrameServer start(Framing framing, int port) throws IOException {
         return new FrameServer(framing, port);
+    }
+
+    /**
+     * Client TIME_WAIT sockets toward this server that appeared since it started (by local
+     * port): what a test's client left, without the sockets of earlier tests that only look alike.
+     */
+    public Set<Integer> clientTimeWaitSinceStart() {
+        Set<Integer> now = new java.util.TreeSet<>(Kernel.clientPorts(address(), TcpState.TIME_WAIT));
+        now.removeAll(timeWaitAtStart);
+        return now;
     }
 
     public int port() {
