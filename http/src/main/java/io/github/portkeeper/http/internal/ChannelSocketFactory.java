@@ -5,6 +5,7 @@ import org.apache.hc.client5.http.io.DetachedSocketFactory;
 import java.io.IOException;
 import java.net.Proxy;
 import java.net.Socket;
+import java.net.StandardSocketOptions;
 import java.nio.channels.SocketChannel;
 
 /**
@@ -12,6 +13,13 @@ import java.nio.channels.SocketChannel;
  * idle connections can be watched by readiness; the channel stays in non-blocking mode once
  * connected ({@link ChannelSocket}). Through a SOCKS proxy a channel cannot be used; those
  * connections get a plain socket and go unwatched.
+ *
+ * <p>The channel is held with SO_LINGER 0 before it connects, as core's {@code Connector} asks of
+ * a connector that does I/O after the TCP handshake: HttpClient closes the socket itself when a
+ * TLS handshake or an exchange fails (and the JDK closes a channel whose blocking connect is
+ * interrupted), before or behind the pool, and those closes must be RSTs, as the endings the
+ * pool records for them (FAILED, RESET) say, not FINs that leave a TIME_WAIT nobody counts. The
+ * pool's own graceful closes turn lingering off first.
  */
 public final class ChannelSocketFactory implements DetachedSocketFactory {
 
@@ -25,6 +33,13 @@ public final class ChannelSocketFactory implements DetachedSocketFactory {
         if (proxy != null && proxy.type() != Proxy.Type.DIRECT) {
             return new Socket(proxy);
         }
-        return new ChannelSocket(SocketChannel.open());
+        SocketChannel channel = SocketChannel.open();
+        try {
+            channel.setOption(StandardSocketOptions.SO_LINGER, 0);
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            throw e;
+        }
+        return new ChannelSocket(channel);
     }
 }

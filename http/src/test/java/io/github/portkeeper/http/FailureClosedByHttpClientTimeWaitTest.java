@@ -1,0 +1,103 @@
+package io.github.portkeeper.http;
+
+import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.TcpState;
+import io.github.portkeeper.http.testing.LeakCheck;
+import io.github.portkeeper.http.testing.ScriptedHttpServer;
+import io.github.portkeeper.http.testing.ScriptedHttpServer.Reply;
+import io.github.portkeeper.http.testing.SilentServer;
+import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.test.TallyListener;
+import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.config.TlsConfig;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.apache.hc.core5.util.Timeout;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * A connection HttpClient closes itself, behind the pool's back, after a failure on a live TCP
+ * connection (a TLS handshake that times out, a response head it cannot parse) leaves no client
+ * TIME_WAIT the pool does not count: its socket is held with SO_LINGER 0, so that close is an RST,
+ * as the ending the pool records (FAILED or RESET) says.
+ */
+class FailureClosedByHttpClientTimeWaitTest {
+
+    @RegisterExtension
+    final LeakCheck leaks = new LeakCheck();
+
+    /** Generous: a loaded two-core machine. */
+    private static final Duration PROMPTLY = Duration.ofSeconds(10);
+
+    private CloseableHttpClient client(String name, TallyListener tally, TlsConfig tls) {
+        PortkeeperConnectionManager manager = leaks.track(leaks.closeAfter(PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name(name).listener(tally).build())
+                .setDefaultTlsConfig(tls)
+                .build()));
+        return leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).disableAutomaticRetries().build());
+    }
+
+    /**
+     * Once the one connection is recorded and the server's side is gone, the kernel's client
+     * TIME_WAIT toward {@code server} equals the connections recorded LOCAL.
+     */
+    private static void kernelAgreesWithTheTally(InetSocketAddress server, TallyListener tally) {
+        await().atMost(PROMPTLY).until(() -> tally.closedTotal() == 1);
+        await("client sockets toward " + server + " settled").atMost(PROMPTLY).pollInterval(Duration.ofMillis(10))
+                .untilAsserted(() -> assertThat(Kernel.clientEstablished(server) + Kernel.clientCloseWait(server)
+                        + Kernel.toward(server, TcpState.FIN_WAIT1) + Kernel.toward(server, TcpState.FIN_WAIT2)
+                        + Kernel.toward(server, TcpState.CLOSING) + Kernel.toward(server, TcpState.LAST_ACK))
+                        .as(() -> Kernel.describe(server)).isZero());
+        assertThat(Kernel.clientTimeWait(server))
+                .as(() -> "client TIME_WAIT vs the tally's LOCAL count (" + tally.closedEvents() + "); " + Kernel.describe(server))
+                .isEqualTo(tally.closed(Ending.LOCAL));
+    }
+
+    @Test
+    void tlsHandshakeTimeoutLeavesNoClientTimeWaitThePoolDidNotCount() throws Exception {
+        SilentServer silent = leaks.closeAfter(SilentServer.start()); // accepts, never answers the ClientHello
+        InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), silent.port());
+        TallyListener tally = new TallyListener();
+        CloseableHttpClient client = client("tls-timeout-linger", tally,
+                TlsConfig.custom().setHandshakeTimeout(Timeout.ofMilliseconds(300)).build());
+
+        assertThatThrownBy(() -> client.execute(new HttpGet("https://127.0.0.1:" + silent.port() + "/"),
+                r -> EntityUtils.toString(r.getEntity()))).isInstanceOf(IOException.class);
+        silent.close(); // the server closes its side
+
+        kernelAgreesWithTheTally(address, tally);
+        assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsExactly(Ending.FAILED);
+    }
+
+    @Test
+    void unparsableResponseHeadLeavesNoClientTimeWaitThePoolDidNotCount() throws Exception {
+        byte[] badHead = "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder()
+                .closeIdleAfter(Duration.ofMillis(200)) // and so closes its side after the failure
+                .responder(r -> new Reply(badHead, Duration.ZERO, false))
+                .start());
+        leaks.track(server.address());
+        TallyListener tally = new TallyListener();
+        CloseableHttpClient client = client("bad-head-linger", tally, TlsConfig.DEFAULT);
+
+        assertThatThrownBy(() -> client.execute(new HttpGet(server.url("/")), r -> EntityUtils.toString(r.getEntity())))
+                .isInstanceOf(IOException.class);
+        await().atMost(PROMPTLY).until(() -> server.ended().size() == 1);
+
+        kernelAgreesWithTheTally(server.address(), tally);
+        assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsExactly(Ending.RESET);
+    }
+}
