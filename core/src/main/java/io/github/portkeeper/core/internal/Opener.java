@@ -7,7 +7,6 @@ import io.github.portkeeper.core.Connector;
 import io.github.portkeeper.core.PoolException;
 
 import java.io.IOException;
-import java.nio.channels.SocketChannel;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -79,9 +78,9 @@ final class Opener<C> {
         long now = engine.now();
         long jitter = lifetimeJitterNanos > 0 ? ThreadLocalRandom.current().nextLong(lifetimeJitterNanos + 1) : 0L;
         PooledEntry<C> e = new PooledEntry<>(ep, connection, now, maxLifetimeNanos - jitter);
-        SocketChannel channel = e.channel();
-        // An interrupt that closes the channel behind our back must reset it, not leave a TIME_WAIT we cannot see.
-        e.heldForAbort = channel != null && SocketCloser.holdForAbort(channel);
+        // Seeing the socket holds it for abort: an interrupt that closes the channel behind our
+        // back must reset it, not leave a TIME_WAIT we cannot see.
+        e.channel();
         e.idleSince = now;
         ep.add(e);
         engine.housekeeper.ensureStarted();

@@ -58,7 +58,10 @@ public final class PooledEntry<C> {
     volatile Throwable leasedFrom;
     boolean leakReported;
 
-    /** The socket is held with SO_LINGER 0 (set once, by the opener): a close behind the pool's back is an RST. */
+    /**
+     * The socket is held with SO_LINGER 0 (set once, when the pool first sees it open): a close
+     * behind the pool's back is an RST.
+     */
     boolean heldForAbort;
     /** Set by the current lease's abort: the socket was closed with RST outside the close path. */
     volatile boolean aborted;
@@ -93,11 +96,20 @@ public final class PooledEntry<C> {
     /**
      * The connection's socket, or null. Read only by the thread that owns the entry (its state
      * moves are the happens-before edges), so caching it needs no synchronisation.
+     *
+     * <p>The first time it is seen it is held for abort: at open for a connector that connects
+     * eagerly, later for one that connects late (http's: the socket comes with the first
+     * exchange), so that either way a close behind the pool's back is an RST and is recorded as
+     * one. A socket first seen already closed cannot be asked; its close counts by
+     * {@link io.github.portkeeper.core.Connector#wasEstablished}, as before.
      */
     SocketChannel channel() {
         SocketChannel c = channel;
         if (c == null) {
             c = pool.engine.connector().channel(connection);
+            if (c != null) {
+                heldForAbort = SocketCloser.holdForAbort(c);
+            }
             channel = c;
         }
         return c;
