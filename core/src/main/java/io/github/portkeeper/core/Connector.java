@@ -33,8 +33,8 @@ public interface Connector<C> {
      * The socket under {@code connection}, or {@code null} if there is none (stub connections
      * in tests and benchmarks). With a socket the pool can watch the idle connection by
      * readiness, decide how it ended and close it the way the retirement policy says; without
-     * one it can only {@linkplain #dispose dispose} of it, and records the ending as
-     * {@link Ending#LOCAL}. The channel may be blocking or non-blocking; the pool gives it back
+     * one it can only {@linkplain #dispose dispose} of it, and records the ending
+     * {@link #endingWithoutChannel} names. The channel may be blocking or non-blocking; the pool gives it back
      * to a holder in the mode it had when the connection became idle.
      *
      * @param connection a connection this connector opened
@@ -55,6 +55,21 @@ public interface Connector<C> {
      */
     default boolean wasEstablished(C connection) {
         return true;
+    }
+
+    /**
+     * How an established connection without a socket (see {@link #channel}) ends: the pool
+     * records this, then {@linkplain #dispose disposes} of it. Override it where the connector
+     * knows, e.g. because {@code dispose} resets the connection, or it is not TCP at all (a Unix
+     * domain socket leaves no TIME_WAIT anywhere). The default is the cautious
+     * {@link Ending#LOCAL}: unable to see how it closed, the pool counts the TIME_WAIT it may
+     * have left, so {@code timewait.caused} may run over the kernel's count but never under it.
+     *
+     * @param connection an established connection without a socket
+     * @return the ending to record; not {@link Ending#FAILED}, which {@link #wasEstablished} decides
+     */
+    default Ending endingWithoutChannel(C connection) {
+        return Ending.LOCAL;
     }
 
     /**

@@ -1,8 +1,10 @@
 package io.github.portkeeper.http;
 
+import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
+import io.github.portkeeper.test.TallyListener;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
@@ -20,9 +22,11 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * A route through a Unix domain socket goes through that socket (HttpClient's
@@ -61,6 +65,29 @@ class UnixDomainSocketTest {
         }
         assertThat(tcp.requests()).as("requests that went over TCP").isEmpty();
         assertThat(accepted.get()).as("connections over the Unix domain socket").isEqualTo(1);
+    }
+
+    @Test
+    void aUnixDomainSocketConnectionIsNeverCountedAsATimeWaitCaused() throws Exception {
+        ScriptedHttpServer tcp = leaks.closeAfter(ScriptedHttpServer.builder().body("tcp").start());
+        Path socket = dir.resolve("http.sock");
+        ServerSocketChannel uds = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        uds.bind(UnixDomainSocketAddress.of(socket));
+        leaks.closeAfter(uds);
+        Thread server = new Thread(() -> serve(uds, new AtomicInteger()), "uds-http");
+        server.setDaemon(true);
+        server.start();
+        TallyListener tally = new TallyListener();
+        PortkeeperConnectionManager manager = leaks.track(PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name("uds-count").listener(tally).build()).build());
+        CloseableHttpClient client = HttpClients.custom().setConnectionManager(manager)
+                .setDefaultRequestConfig(RequestConfig.custom().setUnixDomainSocket(socket).build()).build();
+        client.execute(new HttpGet(tcp.url("/")), r -> EntityUtils.toString(r.getEntity()));
+
+        client.close(); // closes the pool, which disposes of the connection: no TCP, no TIME_WAIT anywhere
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> tally.closedTotal() == 1);
+        assertThat(tally.closed(Ending.LOCAL)).as("endings counted as a TIME_WAIT caused: %s", tally.closedEvents()).isZero();
     }
 
     /** A minimal keep-alive HTTP server on the socket: one thread, one connection at a time. */

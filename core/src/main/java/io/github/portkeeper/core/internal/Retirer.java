@@ -95,6 +95,8 @@ final class Retirer<C> {
             // with SO_LINGER 0, that close was an RST; otherwise a plain FIN, cautiously LOCAL.
             ending = e.heldForAbort ? Ending.RESET
                     : connector.wasEstablished(e.connection) ? Ending.LOCAL : Ending.FAILED;
+        } else if (channel == null) {
+            ending = connector.endingWithoutChannel(e.connection);
         } else {
             ending = SocketCloser.close(channel, reset);
         }

@@ -55,6 +55,8 @@ final class ChannelSocket extends Socket {
     private SelectionKey key;
     private volatile int timeoutMillis;
     private volatile boolean closed;
+    /** SO_LINGER 0, as set through this socket (or by the factory before): a close is an RST. */
+    private volatile boolean lingerZero;
     /**
      * A request went out since the last read. The first read after it either tries at once or
      * waits for readiness first, whichever costs one system call fewer here: on a host with cores
@@ -79,9 +81,24 @@ final class ChannelSocket extends Socket {
     private final OutputStream out = new Out();
 
     ChannelSocket(SocketChannel channel) throws SocketException {
+        this(channel, false);
+    }
+
+    /** @param lingerZero whether the channel is already held with SO_LINGER 0 (its closes are RSTs) */
+    ChannelSocket(SocketChannel channel, boolean lingerZero) throws SocketException {
         super((SocketImpl) null);
         this.channel = channel;
         this.adaptor = channel.socket();
+        this.lingerZero = lingerZero;
+    }
+
+    /**
+     * Whether a close of this socket by HttpClient (not by the pool, whose closes set the linger
+     * they need on the channel) is an RST: SO_LINGER 0, as the factory sets it, unless HttpClient
+     * set another linger through this socket since.
+     */
+    boolean closesWithReset() {
+        return lingerZero;
     }
 
     // ------------------------------------------------------------------ connecting
@@ -381,6 +398,7 @@ final class ChannelSocket extends Socket {
     @Override
     public void setSoLinger(boolean on, int linger) throws SocketException {
         adaptor.setSoLinger(on, linger);
+        lingerZero = on && linger == 0;
     }
 
     @Override
@@ -461,6 +479,9 @@ final class ChannelSocket extends Socket {
     @Override
     public <T> Socket setOption(SocketOption<T> name, T value) throws IOException {
         adaptor.setOption(name, value);
+        if (name == java.net.StandardSocketOptions.SO_LINGER) {
+            lingerZero = value != null && (Integer) value == 0;
+        }
         return this;
     }
 

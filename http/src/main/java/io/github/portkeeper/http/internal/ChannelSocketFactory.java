@@ -40,6 +40,6 @@ public final class ChannelSocketFactory implements DetachedSocketFactory {
             channel.close();
             throw e;
         }
-        return new ChannelSocket(channel);
+        return new ChannelSocket(channel, true);
     }
 }

@@ -2,6 +2,7 @@ package io.github.portkeeper.http.internal;
 
 import io.github.portkeeper.core.Connector;
 import io.github.portkeeper.core.Endpoint;
+import io.github.portkeeper.core.Ending;
 import org.apache.hc.core5.http.config.Http1Config;
 import org.apache.hc.core5.io.CloseMode;
 
@@ -33,6 +34,11 @@ public final class HttpConnector implements Connector<HttpConnection> {
     @Override
     public boolean wasEstablished(HttpConnection connection) {
         return connection.used;
+    }
+
+    @Override
+    public Ending endingWithoutChannel(HttpConnection connection) {
+        return connection.conn.endingWithoutChannel();
     }
 
     /** HTTP/1.1 can ask the server to close on a last request: {@code Connection: close}. */

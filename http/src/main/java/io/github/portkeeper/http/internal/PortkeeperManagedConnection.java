@@ -1,5 +1,6 @@
 package io.github.portkeeper.http.internal;
 
+import io.github.portkeeper.core.Ending;
 import org.apache.hc.client5.http.impl.io.DefaultHttpResponseParserFactory;
 import org.apache.hc.client5.http.impl.io.ManagedHttpClientConnectionFactory;
 import org.apache.hc.client5.http.io.ManagedHttpClientConnection;
@@ -72,6 +73,24 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     SocketChannel channel() {
         Socket base = baseSocket;
         return base != null && isBound() ? base.getChannel() : null;
+    }
+
+    /**
+     * How this connection ends when the pool finds no channel under it ({@link #channel}): it is
+     * closed already (HttpClient's connection closed it and dropped it), or it is not a channel
+     * of ours (a SOCKS socket, a Unix domain socket), which the pool's dispose closes with
+     * {@link CloseMode#IMMEDIATE}: an RST, or no TCP at all. Ours are held with SO_LINGER 0 unless
+     * HttpClient's {@code SocketConfig} set a linger, so their closes are RSTs too.
+     */
+    Ending endingWithoutChannel() {
+        Socket base = baseSocket;
+        if (base instanceof ChannelSocket) {
+            return ((ChannelSocket) base).closesWithReset() ? Ending.RESET : Ending.LOCAL;
+        }
+        if (base != null && !base.isClosed()) {
+            return Ending.RESET; // dispose resets it
+        }
+        return Ending.LOCAL; // closed some other way: cautiously, the TIME_WAIT it may have left
     }
 
     /** Whether a socket is bound: HttpClient's connection drops it when closed. */

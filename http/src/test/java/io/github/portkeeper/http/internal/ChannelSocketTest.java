@@ -70,6 +70,20 @@ class ChannelSocketTest {
     }
 
     @Test
+    void aSocketFromTheFactoryClosesWithResetUntilHttpClientSetsAnotherLinger() throws Exception {
+        try (ChannelSocket socket = (ChannelSocket) ChannelSocketFactory.INSTANCE.create(null)) {
+            assertThat(socket.getSoLinger()).as("SO_LINGER as the factory leaves it").isZero();
+            assertThat(socket.closesWithReset()).isTrue();
+            socket.setSoLinger(true, 5); // SocketConfig.setSoLinger(5s), as HttpClient's operator applies it
+            assertThat(socket.closesWithReset()).isFalse();
+            socket.setSoLinger(true, 0); // HttpCore's close(IMMEDIATE)
+            assertThat(socket.closesWithReset()).isTrue();
+            socket.setOption(java.net.StandardSocketOptions.SO_LINGER, -1);
+            assertThat(socket.closesWithReset()).isFalse();
+        }
+    }
+
+    @Test
     void aReadTimesOutAndTheSocketStaysUsable() throws Exception {
         try (ServerSocket listener = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
              Socket socket = ChannelSocketFactory.INSTANCE.create(null)) {
