@@ -44,24 +44,7 @@ class PooledSocketCancelTest {
         try {
             Socket s = sockets.socket(server.host(), server.port());
             int abortedPort = s.getLocalPort();
-            InputStream in = s.getInputStream();
-            owner = new Thread(() -> {
-                try {
-                    assertThat(ScriptedServer.exchange(s, 41)).isEqualTo(42);
-                    // The server answered and now waits for the next request: nothing more comes.
-                    read.complete(in.read());
-                } catch (Throwable e) {
-                    read.complete(e);
-                }
-            }, "blocked-owner");
-            owner.start();
-            Thread blocked = owner;
-            // Blocked in the kernel or in a poll of it (a native frame of the JDK's socket code on top), not about to read.
-            await().atMost(WAIT).until(() -> {
-                StackTraceElement[] stack = blocked.getStackTrace();
-                return !read.isDone() && stack.length > 0 && stack[0].isNativeMethod()
-                        && stack[0].getClassName().startsWith("sun.nio.ch.");
-            });
+            owner = startBlockedReader(s, read);
 
             assertTimeoutPreemptively(WAIT, s::close, "the canceller's close() must not block");
             assertThat(s.isClosed()).isTrue();
@@ -113,22 +96,7 @@ class PooledSocketCancelTest {
         try {
             Socket s = sockets.socket(server.host(), server.port());
             int abortedPort = s.getLocalPort();
-            InputStream in = s.getInputStream();
-            owner = new Thread(() -> {
-                try {
-                    assertThat(ScriptedServer.exchange(s, 41)).isEqualTo(42);
-                    read.complete(in.read()); // the server stays silent
-                } catch (Throwable e) {
-                    read.complete(e);
-                }
-            }, "blocked-owner");
-            owner.start();
-            Thread blocked = owner;
-            await().atMost(WAIT).until(() -> {
-                StackTraceElement[] stack = blocked.getStackTrace();
-                return !read.isDone() && stack.length > 0 && stack[0].isNativeMethod()
-                        && stack[0].getClassName().startsWith("sun.nio.ch.");
-            });
+            owner = startBlockedReader(s, read);
             waiter = new Thread(() -> {
                 try (Socket next = sockets.socket(server.host(), server.port())) {
                     assertThat(ScriptedServer.exchange(next, 1)).isEqualTo(2);
@@ -158,5 +126,30 @@ class PooledSocketCancelTest {
                 }
             }
         }
+    }
+
+    /**
+     * Starts the owner: one exchange on {@code s}, then a read the server never answers (it waits
+     * for the next request); its outcome, a value or a throwable, completes {@code read}. Returns
+     * once the owner is blocked in the kernel or in a poll of it (a native frame of the JDK's
+     * socket code on top), not about to read.
+     */
+    private static Thread startBlockedReader(Socket s, CompletableFuture<Object> read) throws Exception {
+        InputStream in = s.getInputStream();
+        Thread owner = new Thread(() -> {
+            try {
+                assertThat(ScriptedServer.exchange(s, 41)).isEqualTo(42);
+                read.complete(in.read());
+            } catch (Throwable e) {
+                read.complete(e);
+            }
+        }, "blocked-owner");
+        owner.start();
+        await().atMost(WAIT).until(() -> {
+            StackTraceElement[] stack = owner.getStackTrace();
+            return !read.isDone() && stack.length > 0 && stack[0].isNativeMethod()
+                    && stack[0].getClassName().startsWith("sun.nio.ch.");
+        });
+        return owner;
     }
 }
