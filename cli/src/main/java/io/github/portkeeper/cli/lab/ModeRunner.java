@@ -235,7 +235,7 @@ final class ModeRunner {
             }
             case HTTPCLIENT: {
                 // The embedded server counts the connections it accepted; with --target, the
-                // client's pool counts the connections it created. Endings are counted among those.
+                // client counts the sockets it connected. Endings are counted among those.
                 opened = server != null ? server.accepted() : ((StockHttpClient) client).connectionsOpened();
                 if (kernel && server != null && opened != null) {
                     long peer = Math.min(serverTw.end(), opened);

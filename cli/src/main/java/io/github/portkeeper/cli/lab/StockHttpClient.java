@@ -3,22 +3,29 @@ package io.github.portkeeper.cli.lab;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
-import org.apache.hc.client5.http.impl.io.ManagedHttpClientConnectionFactory;
+import org.apache.hc.client5.http.DnsResolver;
+import org.apache.hc.client5.http.SchemePortResolver;
+import org.apache.hc.client5.http.impl.io.DefaultHttpClientConnectionOperator;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
-import org.apache.hc.client5.http.io.ManagedHttpClientConnection;
-import org.apache.hc.core5.http.io.HttpConnectionFactory;
+import org.apache.hc.client5.http.io.HttpClientConnectionOperator;
+import org.apache.hc.client5.http.ssl.TlsSocketStrategy;
+import org.apache.hc.core5.http.URIScheme;
+import org.apache.hc.core5.http.config.RegistryBuilder;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
 
 import java.io.IOException;
+import java.net.Proxy;
 import java.net.Socket;
+import java.net.SocketAddress;
 import java.net.URI;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Apache HttpClient 5 as most services create it: the defaults of {@code HttpClients.createDefault()},
- * whose pool keeps at most 5 connections per route and 25 in all. The one addition is a
- * connection factory that counts the connections the pool creates (it delegates to HttpClient's
- * own), so "connections opened" counts the same connections as the kernel's figures.
+ * whose pool keeps at most 5 connections per route and 25 in all. The one addition counts the
+ * sockets its connection operator connected, so "connections opened" counts the same connections as
+ * the kernel's figures. (Its connection factory would not do: the pool creates the connection object
+ * before the operator connects it, so a connect that fails would count too.)
  */
 final class StockHttpClient implements LabClient {
 
@@ -27,9 +34,7 @@ final class StockHttpClient implements LabClient {
 
     private final AtomicLong connectionsOpened = new AtomicLong();
     private final CloseableHttpClient client = HttpClients.custom()
-            .setConnectionManager(PoolingHttpClientConnectionManagerBuilder.create()
-                    .setConnectionFactory(new CountingConnectionFactory(connectionsOpened))
-                    .build())
+            .setConnectionManager(new CountingManagerBuilder(connectionsOpened).build())
             .build();
     private final URI uri;
 
@@ -37,7 +42,7 @@ final class StockHttpClient implements LabClient {
         this.uri = uri;
     }
 
-    /** Connections the client's pool created, one per TCP connection it opened (or tried to). */
+    /** TCP connections the client's pool opened: sockets whose connect succeeded. */
     long connectionsOpened() {
         return connectionsOpened.get();
     }
@@ -58,18 +63,46 @@ final class StockHttpClient implements LabClient {
         client.close();
     }
 
-    /** HttpClient's own connection factory, counting. */
-    private static final class CountingConnectionFactory implements HttpConnectionFactory<ManagedHttpClientConnection> {
-        private final AtomicLong created;
+    /**
+     * HttpClient's own pool and connection operator, on sockets that count their successful
+     * connects. Everything else is as {@code PoolingHttpClientConnectionManagerBuilder.create()}
+     * builds it.
+     */
+    private static final class CountingManagerBuilder extends PoolingHttpClientConnectionManagerBuilder {
+        private final AtomicLong connected;
 
-        CountingConnectionFactory(AtomicLong created) {
-            this.created = created;
+        CountingManagerBuilder(AtomicLong connected) {
+            this.connected = connected;
         }
 
         @Override
-        public ManagedHttpClientConnection createConnection(Socket socket) throws IOException {
-            created.incrementAndGet();
-            return ManagedHttpClientConnectionFactory.INSTANCE.createConnection(socket);
+        protected HttpClientConnectionOperator createConnectionOperator(SchemePortResolver schemePortResolver,
+                                                                        DnsResolver dnsResolver,
+                                                                        TlsSocketStrategy tlsSocketStrategy) {
+            return new DefaultHttpClientConnectionOperator(
+                    proxy -> proxy != null ? new CountingSocket(proxy, connected) : new CountingSocket(connected),
+                    schemePortResolver, dnsResolver,
+                    RegistryBuilder.<TlsSocketStrategy>create().register(URIScheme.HTTPS.id, tlsSocketStrategy).build());
+        }
+    }
+
+    /** A plain socket that counts its connect once it has succeeded. */
+    private static final class CountingSocket extends Socket {
+        private final AtomicLong connected;
+
+        CountingSocket(AtomicLong connected) {
+            this.connected = connected;
+        }
+
+        CountingSocket(Proxy proxy, AtomicLong connected) {
+            super(proxy);
+            this.connected = connected;
+        }
+
+        @Override
+        public void connect(SocketAddress endpoint, int timeout) throws IOException {
+            super.connect(endpoint, timeout);
+            connected.incrementAndGet();
         }
     }
 }

@@ -5,6 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.portkeeper.cli.CliRun;
 import io.github.portkeeper.cli.MiniJson;
 import io.github.portkeeper.test.Kernel;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -17,7 +20,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * With {@code --target}, the httpclient column's figures count the same connections: the
- * connections opened are those the server accepted, and every one of them has one ending.
+ * connections opened are those the server accepted, and every one of them has one ending. A
+ * connect that failed opened no connection and has no ending.
  */
 class TargetFiguresTest {
 
@@ -45,5 +49,34 @@ class TargetFiguresTest {
                     .findFirst().orElseThrow().replaceAll("\\D", "");
             assertThat(Long.parseLong(closeWait)).as("CLOSE_WAIT among the opened\n%s", run).isLessThanOrEqualTo(opened);
         }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void httpclientCountsNoConnectionOpenedAndNoEndingWhenEveryConnectIsRefused(@TempDir Path dir) throws Exception {
+        Kernel.assumeLinux();
+        Path json = dir.resolve("lab.json");
+        CliRun run = LabRun.of("--mode", "httpclient", "--target", "http://127.0.0.1:" + portNobodyListensOn() + "/",
+                "--requests", "100", "--concurrency", "4", "--json", json.toString());
+        assertThat(run.exitCode()).as("%s", run).isZero();
+
+        Map<String, Object> r = onlyRun(json);
+        assertThat(((Number) ((Map<?, ?>) r.get("errors")).get("ECONNREFUSED")).longValue()).as("%s", run).isEqualTo(100);
+        assertThat(((Number) r.get("connectionsOpened")).longValue()).as("connections opened\n%s", run).isZero();
+        Map<?, ?> closes = (Map<?, ?>) r.get("closes");
+        assertThat(((Number) closes.get("peer")).longValue()).as("peer endings\n%s", run).isZero();
+        assertThat(((Number) closes.get("local")).longValue()).as("local endings\n%s", run).isZero();
+    }
+
+    /** A loopback port that was free a moment ago: connects to it are refused. */
+    private static int portNobodyListensOn() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> onlyRun(Path json) throws IOException {
+        return ((List<Map<String, Object>>) ((Map<String, Object>) MiniJson.parse(Files.readString(json))).get("runs")).get(0);
     }
 }
