@@ -218,17 +218,18 @@ final class ModeRunner {
             case NAIVE: {
                 NaiveClient naive = (NaiveClient) client;
                 opened = naive.connectionsOpened();
-                long peer = naive.closedByServer();
-                long local = opened - peer;
-                closes = new ModeResult.Closes(peer, local, 0L);
-                // Each connection closed here first is a TIME_WAIT caused here. The kernel may count
-                // fewer at the end: with tcp_tw_reuse it hands TIME_WAIT ports to new connections.
+                long local = naive.closedHere();
+                closes = new ModeResult.Closes(naive.closedByServer(), local, naive.reset());
+                // Each connection closed here first, before any FIN from the server, is a TIME_WAIT
+                // caused here. The kernel may count fewer at the end: with tcp_tw_reuse it hands
+                // TIME_WAIT ports to new connections, and a server that closes without saying so may
+                // have sent its FIN just before the client's close, which then was passive.
                 caused = local;
                 avoided = Math.max(0, outcome.succeeded() - local);
                 if (kernel && clientTw.end() < local) {
                     notes.add(String.format(Locale.ROOT, "naive: the kernel shows %,d TIME_WAIT for %,d connections closed"
-                            + " first here; it recycled %,d of them early for new connections (tcp_tw_reuse)",
-                            clientTw.end(), local, local - clientTw.end()));
+                            + " first here: %,d fewer, recycled early for new connections (tcp_tw_reuse) or closed by"
+                            + " the server just before the client", clientTw.end(), local, local - clientTw.end()));
                 }
                 poolLimit = -1;
                 break;

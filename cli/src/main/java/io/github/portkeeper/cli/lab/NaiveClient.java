@@ -1,10 +1,12 @@
 package io.github.portkeeper.cli.lab;
 
 import java.io.BufferedInputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicLong;
@@ -23,6 +25,8 @@ final class NaiveClient implements LabClient {
     private final byte[] request;
     private final AtomicLong connected = new AtomicLong();
     private final AtomicLong closedByServer = new AtomicLong();
+    private final AtomicLong closedHere = new AtomicLong();
+    private final AtomicLong reset = new AtomicLong();
 
     NaiveClient(InetSocketAddress address, String hostHeader, String path) {
         this.address = address;
@@ -40,32 +44,121 @@ final class NaiveClient implements LabClient {
     }
 
     /**
-     * Connections the server closed first: it answered {@code Connection: close} (or spoke
-     * HTTP/1.0), so the client waited for its FIN before closing. Never with the embedded server.
+     * Connections the server closed first: its FIN had arrived ({@code read() == -1}) before the
+     * client closed, so the close here was passive. The server announced it ({@code Connection:
+     * close}, HTTP/1.0) or simply closed. Never with the embedded server.
      */
     long closedByServer() {
         return closedByServer.get();
     }
 
+    /**
+     * Connections closed here first, with a FIN and no FIN from the server seen yet: each one a
+     * TIME_WAIT on this host.
+     */
+    long closedHere() {
+        return closedHere.get();
+    }
+
+    /**
+     * Connections that ended in a reset: the server reset them ({@code ECONNRESET}, {@code EPIPE}),
+     * or the client closed with bytes it had not read, which makes the kernel send RST instead of FIN.
+     * No TIME_WAIT on either side.
+     */
+    long reset() {
+        return reset.get();
+    }
+
     @Override
     public void get() throws IOException {
-        try (Socket s = new Socket()) {
+        Socket s = new Socket();
+        Watched in = null;
+        boolean resetSeen = false;
+        try {
             s.setTcpNoDelay(true);
             s.setSoTimeout(TIMEOUT_MILLIS);
             s.connect(address, TIMEOUT_MILLIS);
             connected.incrementAndGet();
+            in = new Watched(s.getInputStream());
             s.getOutputStream().write(request);
-            InputStream in = new BufferedInputStream(s.getInputStream(), 4096);
-            Response response = readResponse(in);
+            InputStream buffered = new BufferedInputStream(in, 4096);
+            Response response = readResponse(buffered);
             if (response.serverCloses()) {
                 // The server said it would close: wait for its FIN, so that the close here is passive.
-                in.transferTo(java.io.OutputStream.nullOutputStream());
-                closedByServer.incrementAndGet();
+                buffered.transferTo(java.io.OutputStream.nullOutputStream());
             }
             if (response.status() >= 400) {
                 throw new HttpStatusException(response.status());
             }
-        } // otherwise the client closes first: a FIN from here, a TIME_WAIT here
+        } catch (SocketException e) {
+            resetSeen = isReset(e);
+            throw e;
+        } finally {
+            if (in != null) {
+                countEnding(s, in, resetSeen);
+            }
+            s.close(); // without the server's FIN first: a FIN from here, a TIME_WAIT here
+        }
+    }
+
+    /** How the connection is about to end, counted before {@code s} is closed. */
+    private void countEnding(Socket s, Watched in, boolean resetSeen) {
+        if (resetSeen || in.resetSeen) {
+            reset.incrementAndGet();
+        } else if (in.endSeen) {
+            closedByServer.incrementAndGet();
+        } else if (unreadBytes(s)) {
+            reset.incrementAndGet();
+        } else {
+            closedHere.incrementAndGet();
+        }
+    }
+
+    private static boolean unreadBytes(Socket s) {
+        try {
+            return s.getInputStream().available() > 0;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static boolean isReset(SocketException e) {
+        String m = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT);
+        return m.contains("connection reset") || m.contains("broken pipe");
+    }
+
+    /** The socket's input, noting whether a read saw the server's FIN or a reset. */
+    private static final class Watched extends FilterInputStream {
+        boolean endSeen;
+        boolean resetSeen;
+
+        Watched(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                int b = super.read();
+                endSeen |= b == -1;
+                return b;
+            } catch (SocketException e) {
+                resetSeen |= isReset(e);
+                throw e;
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                int n = super.read(b, off, len);
+                endSeen |= n == -1;
+                return n;
+            } catch (SocketException e) {
+                resetSeen |= isReset(e);
+                throw e;
+            }
+        }
     }
 
     @Override

@@ -203,11 +203,17 @@ final class Report {
                     num(r.connectionsOpened()), num(eaddr), tw);
         }
         long peer = r.closes().peer() == null ? 0 : r.closes().peer();
+        long reset = r.closes().reset() == null ? 0 : r.closes().reset();
         if (peer > 0) {
             return String.format(Locale.ROOT, "The naive client opened a connection per request, but the server closed %s of"
-                            + " them first (it answered Connection: close), so the kernel counted %s TIME_WAIT sockets on this"
-                            + " host at the end: here the server pays the TIME_WAIT, and new connections still cost a"
-                            + " handshake each.", num(peer), tw);
+                            + " them first%s, so the kernel counted %s TIME_WAIT sockets on this host at the end: here the"
+                            + " server pays the TIME_WAIT, and new connections still cost a handshake each.", num(peer),
+                    reset > 0 ? " and " + num(reset) + " ended in a reset" : "", tw);
+        }
+        if (reset > 0) {
+            return String.format(Locale.ROOT, "The naive client opened a connection per request, but %s of them ended in a"
+                    + " reset, which leaves no TIME_WAIT, so the kernel counted %s TIME_WAIT sockets on this host at the"
+                    + " end; new connections still cost a handshake each.", num(reset), tw);
         }
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
                 "The naive client opened a connection per request and closed each one first, so the kernel counted %s"

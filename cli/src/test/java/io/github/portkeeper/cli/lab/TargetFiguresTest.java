@@ -21,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * With {@code --target}, the httpclient column's figures count the same connections: the
  * connections opened are those the server accepted, and every one of them has one ending. A
- * connect that failed opened no connection and has no ending.
+ * connect that failed opened no connection and has no ending; a connection the server closed
+ * first did not end here first.
  */
 class TargetFiguresTest {
 
@@ -66,6 +67,44 @@ class TargetFiguresTest {
         Map<?, ?> closes = (Map<?, ?>) r.get("closes");
         assertThat(((Number) closes.get("peer")).longValue()).as("peer endings\n%s", run).isZero();
         assertThat(((Number) closes.get("local")).longValue()).as("local endings\n%s", run).isZero();
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void naiveCountsAConnectionTheServerClosedBeforeAnsweringAsNotClosedHere(@TempDir Path dir) throws Exception {
+        Kernel.assumeLinux();
+        try (ServerSocket server = new ServerSocket(0, 200, InetAddress.getLoopbackAddress())) {
+            Thread closer = new Thread(() -> acceptAndCloseAtOnce(server), "accept-and-close");
+            closer.setDaemon(true);
+            closer.start();
+            Path json = dir.resolve("lab.json");
+            CliRun run = LabRun.of("--mode", "naive", "--target", "http://127.0.0.1:" + server.getLocalPort() + "/",
+                    "--requests", "200", "--concurrency", "4", "--json", json.toString());
+            assertThat(run.exitCode()).as("%s", run).isZero();
+
+            Map<String, Object> r = onlyRun(json);
+            long opened = ((Number) r.get("connectionsOpened")).longValue();
+            assertThat(opened).as("connections opened\n%s", run).isEqualTo(200);
+            Map<?, ?> closes = (Map<?, ?>) r.get("closes");
+            long peer = ((Number) closes.get("peer")).longValue();
+            long reset = ((Number) closes.get("reset")).longValue();
+            assertThat(((Number) closes.get("local")).longValue()).as("closed here first\n%s", run).isZero();
+            assertThat(peer + reset).as("endings of the %d connections\n%s", opened, run).isEqualTo(opened);
+            assertThat(((Number) r.get("timewaitCaused")).longValue()).as("TIME_WAIT caused\n%s", run).isZero();
+            Map<?, ?> clientTimeWait = (Map<?, ?>) r.get("clientTimeWait");
+            assertThat(((Number) clientTimeWait.get("end")).longValue()).as("the kernel's client TIME_WAIT\n%s", run)
+                    .isZero();
+        }
+    }
+
+    private static void acceptAndCloseAtOnce(ServerSocket server) {
+        while (!server.isClosed()) {
+            try {
+                server.accept().close();
+            } catch (IOException closed) {
+                return;
+            }
+        }
     }
 
     /** A loopback port that was free a moment ago: connects to it are refused. */
