@@ -75,6 +75,20 @@ final class LongIntMap {
         }
     }
 
+    /** Calls {@code action} with every key and its value. */
+    void forEach(EntryConsumer action) {
+        for (int i = 0; i < keys.length; i++) {
+            if (used[i]) {
+                action.accept(keys[i], values[i]);
+            }
+        }
+    }
+
+    /** Receives a key and its value. */
+    interface EntryConsumer {
+        void accept(long key, int value);
+    }
+
     void clear() {
         Arrays.fill(used, false);
         size = 0;

@@ -114,6 +114,30 @@ final class ProcFs {
         return readSmall(dir.resolve("comm")).map(String::trim).filter(s -> !s.isEmpty()).orElse("?");
     }
 
+    /**
+     * When a process started (field 22 of {@code /proc/<pid>/stat}, clock ticks since boot): with
+     * the pid, it names one process, as pids are reused. Empty if the process is gone.
+     */
+    OptionalLong startTime(int pid) {
+        Optional<String> stat = readSmall(proc.resolve(pid + "/stat"));
+        if (stat.isEmpty()) {
+            return OptionalLong.empty();
+        }
+        // The command name in parentheses may hold blanks and parentheses: count from the last ')'.
+        String text = stat.get();
+        int close = text.lastIndexOf(')');
+        String[] fields = text.substring(close + 1).trim().split("\\s+");
+        int index = 22 - 3; // fields[0] is field 3, the state
+        if (close < 0 || fields.length <= index) {
+            return OptionalLong.empty();
+        }
+        try {
+            return OptionalLong.of(Long.parseLong(fields[index]));
+        } catch (NumberFormatException e) {
+            return OptionalLong.empty();
+        }
+    }
+
     private static boolean isPid(String name) {
         if (name.isEmpty() || name.length() > 10) {
             return false;

@@ -3,9 +3,11 @@ package io.github.portkeeper.cli.doctor;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -116,6 +118,15 @@ final class Sampler {
         if (ownerByTuple.size() > MAX_REMEMBERED_OWNERS) {
             ownerByTuple.clear();
         }
+        LongIntMap liveInodes = new LongIntMap(last.size);
+        for (int i = 0; i < last.size; i++) {
+            if (last.inodes[i] > 0) {
+                liveInodes.put(last.inodes[i], 1);
+            }
+        }
+        Set<Integer> attributable = new HashSet<>();
+        ownerByTuple.forEach((tuple, pid) -> attributable.add(pid));
+        owners.retainOnly(liveInodes, attributable);
         return result;
     }
 

@@ -5,14 +5,17 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Finds which process holds a socket: the kernel lists a socket's inode in its table, and each
  * process's open sockets as links {@code /proc/<pid>/fd/N -> socket:[inode]}. Scanning every
  * process's descriptors costs a few milliseconds on a quiet host, so it is done only when a read
  * of the table holds sockets whose owner is not yet known; owners are remembered by inode (an
- * inode stays with one socket for its life).
+ * inode stays with one socket for its life) while the socket is in the table, and commands by pid
+ * and start time (a pid is reused by later processes).
  *
  * <p>Processes of other users cannot be read without root: their sockets stay unattributed.
  */
@@ -20,9 +23,12 @@ final class SocketOwners {
 
     static final int UNKNOWN = -1;
 
+    /** {@link #command}'s start time for a process that is not running (any more). */
+    private static final long NOT_RUNNING = -1;
+
     private final ProcFs proc;
-    private final LongIntMap pidByInode = new LongIntMap(1024);
-    private final Map<Integer, String> commands = new HashMap<>();
+    private LongIntMap pidByInode = new LongIntMap(1024);
+    private final Map<Integer, Command> commands = new HashMap<>();
     private int scans;
 
     SocketOwners(ProcFs proc) {
@@ -59,8 +65,47 @@ final class SocketOwners {
         return pidByInode.containsKey(inode);
     }
 
+    /** How many sockets' owners are remembered: a figure for tests. */
+    int rememberedSockets() {
+        return pidByInode.size();
+    }
+
+    /** How many processes' commands are remembered: a figure for tests. */
+    int rememberedCommands() {
+        return commands.size();
+    }
+
+    /**
+     * The command of {@code pid}: remembered, so a process that has ended is still named, but read
+     * again when the pid now belongs to another process (another start time).
+     */
     String command(int pid) {
-        return commands.computeIfAbsent(pid, proc::command);
+        long started = proc.startTime(pid).orElse(NOT_RUNNING);
+        Command known = commands.get(pid);
+        if (known != null && (started == NOT_RUNNING || started == known.startTime())) {
+            return known.command();
+        }
+        String command = proc.command(pid);
+        commands.put(pid, new Command(started, command));
+        return command;
+    }
+
+    /**
+     * Forgets the owners of sockets not in {@code liveInodes} (those of the latest read of the
+     * table) and the commands of processes that own none of them and are not in {@code keepPids}, so
+     * what is remembered follows the host's live sockets, not every socket {@code --watch} ever saw.
+     */
+    void retainOnly(LongIntMap liveInodes, Set<Integer> keepPids) {
+        LongIntMap kept = new LongIntMap(Math.max(16, liveInodes.size()));
+        Set<Integer> owning = new HashSet<>(keepPids);
+        pidByInode.forEach((inode, pid) -> {
+            if (liveInodes.containsKey(inode)) {
+                kept.put(inode, pid);
+                owning.add(pid);
+            }
+        });
+        pidByInode = kept;
+        commands.keySet().retainAll(owning);
     }
 
     /** How many times all processes were scanned: a figure for the report and tests. */
@@ -95,5 +140,9 @@ final class SocketOwners {
         } catch (NumberFormatException e) {
             return -1;
         }
+    }
+
+    /** A process's command line, read when it had {@code startTime}. */
+    private record Command(long startTime, String command) {
     }
 }

@@ -62,6 +62,59 @@ class DoctorAttributionTest {
     }
 
     @Test
+    void watchForgetsTheOwnersOfSocketsThatAreGone() throws Exception {
+        ProcFs proc = new ProcFs(root);
+        Sampler sampler = null;
+        for (int interval = 0; interval < 5; interval++) {
+            long[] inodes = new long[100];
+            Files.deleteIfExists(root.resolve("proc/net/tcp"));
+            try (SyntheticProc p = new SyntheticProc(root)) {
+                for (int i = 0; i < inodes.length; i++) {
+                    inodes[i] = 10_000L * (interval + 1) + i; // fresh sockets every interval
+                    p.socket("10.0.0.2", 40_000 + i, "10.1.0.1", 5432, SocketRows.ESTABLISHED, inodes[i]);
+                }
+                p.process(77, "java -jar orders.jar", inodes);
+            }
+            if (sampler == null) {
+                sampler = new Sampler(proc);
+            }
+            Diagnoser.diagnose(proc, sampler.run(Duration.ofMillis(100)), sampler.owners(), Duration.ofMillis(100));
+        }
+
+        assertThat(sampler.owners().rememberedSockets()).as("owners remembered after 5 intervals of 100 new sockets")
+                .isEqualTo(100);
+        assertThat(sampler.owners().rememberedCommands()).isEqualTo(1);
+    }
+
+    @Test
+    void aPidReusedByAnotherProcessIsShownWithTheNewCommand() throws Exception {
+        try (SyntheticProc p = new SyntheticProc(root)) {
+            p.socket("10.0.0.2", 40_001, "10.1.0.1", 5432, SocketRows.ESTABLISHED, 501);
+            p.process(77, 1_000, "java -jar orders.jar", 501);
+        }
+        ProcFs proc = new ProcFs(root);
+        Sampler sampler = new Sampler(proc);
+        Diagnosis first = Diagnoser.diagnose(proc, sampler.run(Duration.ofMillis(100)), sampler.owners(),
+                Duration.ofMillis(100));
+        assertThat(first.destinations()).singleElement().satisfies(d -> assertThat(d.processes()).singleElement()
+                .satisfies(o -> assertThat(o.command()).isEqualTo("java -jar orders.jar")));
+
+        Files.delete(root.resolve("proc/net/tcp"));
+        try (SyntheticProc p = new SyntheticProc(root)) {
+            p.socket("10.0.0.2", 40_002, "10.1.0.1", 5432, SocketRows.ESTABLISHED, 601);
+            p.process(77, 2_000, "python3 worker.py", 601); // orders.jar ended; its pid went to another process
+        }
+        Diagnosis second = Diagnoser.diagnose(proc, sampler.run(Duration.ofMillis(100)), sampler.owners(),
+                Duration.ofMillis(100));
+
+        assertThat(second.destinations()).singleElement().satisfies(d -> assertThat(d.processes()).singleElement()
+                .satisfies(o -> {
+                    assertThat(o.pid()).isEqualTo(77);
+                    assertThat(o.command()).isEqualTo("python3 worker.py");
+                }));
+    }
+
+    @Test
     void watchRefreshesUntilItsCount() throws Exception {
         try (SyntheticProc p = new SyntheticProc(root)) {
             p.socket("10.0.0.2", 40_001, "10.1.0.1", 5432, SocketRows.ESTABLISHED, 501);

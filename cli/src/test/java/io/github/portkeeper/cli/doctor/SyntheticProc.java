@@ -48,9 +48,29 @@ final class SyntheticProc implements AutoCloseable {
 
     /** Gives {@code pid} a command line and descriptors linking to the socket inodes. */
     void process(int pid, String command, long... inodes) throws IOException {
+        process(pid, 1, command, inodes);
+    }
+
+    /**
+     * Gives {@code pid} a start time (field 22 of its {@code stat}, in clock ticks since boot), a
+     * command line and descriptors linking to the socket inodes, replacing any it had: a new
+     * start time is a new process under a reused pid.
+     */
+    void process(int pid, long startTime, String command, long... inodes) throws IOException {
         Path dir = proc.resolve(Integer.toString(pid));
         Files.createDirectories(dir.resolve("fd"));
+        try (var old = Files.list(dir.resolve("fd"))) {
+            for (Path link : (Iterable<Path>) old::iterator) {
+                Files.delete(link);
+            }
+        }
         Files.writeString(dir.resolve("cmdline"), command.replace(' ', '\0') + "\0");
+        String name = command.split(" ")[0];
+        StringBuilder stat = new StringBuilder(pid + " (" + name + ") S");
+        for (int field = 4; field <= 52; field++) {
+            stat.append(' ').append(field == 22 ? startTime : 0);
+        }
+        Files.writeString(dir.resolve("stat"), stat.append('\n').toString());
         int fd = 3;
         for (long inode : inodes) {
             Files.createSymbolicLink(dir.resolve("fd/" + fd++), Path.of("socket:[" + inode + "]"));
