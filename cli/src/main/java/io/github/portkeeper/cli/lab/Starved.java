@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * {@code --starved}: re-runs the lab in a network namespace of its own whose kernel has 1,000
@@ -24,14 +25,16 @@ import java.util.concurrent.TimeUnit;
  * against a remote server.
  *
  * <p>A JVM cannot move its threads into another namespace, so the lab runs as a child JVM under
- * {@code ip netns exec}; its output is passed through. The namespace is deleted afterwards, also
- * if this JVM is stopped.
+ * {@code ip netns exec}; its output is passed through. The child is stopped and the namespace
+ * deleted afterwards, also if this JVM is stopped.
  */
 final class Starved {
 
     static final String PORT_RANGE = "40000 40999";
     static final int PORT_RANGE_SIZE = 1_000;
     private static final long COMMAND_TIMEOUT_SECONDS = 15;
+    /** How long a child asked to stop may take before it is killed. */
+    private static final long STOP_SECONDS = 5;
 
     private Starved() {
     }
@@ -77,7 +80,14 @@ final class Starved {
             Thread.currentThread().interrupt();
             return 1;
         }
-        Thread cleanup = new Thread(() -> delete(ip, ns), "netns-cleanup-" + ns);
+        // Stopped by a signal, this JVM runs its shutdown hooks but no finally block: the hook
+        // stops the child (ip netns exec runs java in place, so it is the child itself) before it
+        // deletes the namespace, else the child runs on in a namespace that has lost its name.
+        AtomicReference<Process> running = new AtomicReference<>();
+        Thread cleanup = new Thread(() -> {
+            stop(running.get());
+            delete(ip, ns);
+        }, "netns-cleanup-" + ns);
         Runtime.getRuntime().addShutdownHook(cleanup);
         try {
             for (String[] setup : new String[][] {
@@ -93,7 +103,7 @@ final class Starved {
             out.printf(Locale.ROOT, "--starved: running the lab in network namespace %s: ip_local_port_range %s (%,d ports),"
                     + " tcp_tw_reuse=0%n%n", ns, PORT_RANGE.replace(' ', '-'), PORT_RANGE_SIZE);
             out.flush();
-            return child(ip, ns, options, out, err);
+            return child(ip, ns, options, out, err, running);
         } catch (IOException e) {
             err.println("portkeeper lab: --starved failed: " + e.getMessage());
             return 1;
@@ -111,13 +121,14 @@ final class Starved {
     }
 
     /** Runs the lab, without --starved, in the namespace; passes its output through; returns its exit status. */
-    private static int child(String ip, String ns, LabOptions options, PrintStream out, PrintStream err)
-            throws IOException, InterruptedException {
+    private static int child(String ip, String ns, LabOptions options, PrintStream out, PrintStream err,
+                             AtomicReference<Process> running) throws IOException, InterruptedException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> command = new ArrayList<>(List.of(ip, "netns", "exec", ns, java, "-Xmx512m",
                 "-cp", System.getProperty("java.class.path"), PortkeeperCli.class.getName(), "lab"));
         command.addAll(options.forwardable());
         Process p = new ProcessBuilder(command).start();
+        running.set(p);
         Thread o = pump(p.getInputStream(), out, "stdout");
         Thread e = pump(p.getErrorStream(), err, "stderr");
         try {
@@ -130,6 +141,23 @@ final class Starved {
                 p.destroyForcibly();
                 p.waitFor(10, TimeUnit.SECONDS);
             }
+        }
+    }
+
+    /** Asks the child to stop (SIGTERM), then, if it has not within a few seconds, kills it. */
+    private static void stop(Process p) {
+        if (p == null || !p.isAlive()) {
+            return;
+        }
+        p.destroy();
+        try {
+            if (!p.waitFor(STOP_SECONDS, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                p.waitFor(STOP_SECONDS, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            Thread.currentThread().interrupt();
         }
     }
 

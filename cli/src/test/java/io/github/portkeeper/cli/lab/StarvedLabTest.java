@@ -3,11 +3,16 @@ package io.github.portkeeper.cli.lab;
 import io.github.portkeeper.cli.MiniJson;
 
 import io.github.portkeeper.cli.CliRun;
+import io.github.portkeeper.cli.PortkeeperCli;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,8 +20,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -59,5 +66,70 @@ class StarvedLabTest {
         assertThat(((Number) byMode.get("portkeeper").get("failed")).longValue()).as("%s", run).isZero();
         assertThat((Map<?, ?>) byMode.get("portkeeper").get("errors")).as("%s", run).isEmpty();
         assertThat(run.out()).contains("EADDRNOTAVAIL", "Verdict: The naive client ran out of ports");
+    }
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void stoppingTheLabStopsItsRunInTheNamespaceAndDeletesTheNamespace() throws Exception {
+        Optional<String> why = Starved.unavailableReason();
+        assumeTrue(why.isEmpty(), () -> "--starved cannot run here: " + why.orElse(""));
+        String javaCommand = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Path err = dir.resolve("lab.err");
+        Process lab = new ProcessBuilder(javaCommand, "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                PortkeeperCli.class.getName(), "lab", "--starved", "--mode", "naive", "--requests", "10000000")
+                .redirectError(err.toFile()).start();
+        ProcessHandle child = null;
+        try {
+            BufferedReader out = new BufferedReader(new InputStreamReader(lab.getInputStream(), StandardCharsets.UTF_8));
+            String prefix = "--starved: running the lab in network namespace ";
+            String line;
+            do {
+                line = out.readLine();
+            } while (line != null && !line.startsWith(prefix));
+            String started = line;
+            assumeFalse(started == null && Files.readString(err).contains("cannot create a network namespace"),
+                    () -> "--starved cannot run here: " + readQuietly(err));
+            assertThat(started).as("the lab's announcement; stderr: %s", readQuietly(err)).isNotNull();
+            String ns = started.substring(prefix.length(), started.indexOf(':', prefix.length()));
+            Thread drain = new Thread(() -> {
+                try {
+                    out.transferTo(Writer.nullWriter());
+                } catch (IOException gone) {
+                    // the lab ended
+                }
+            });
+            drain.setDaemon(true);
+            drain.start();
+            ProcessHandle[] run = new ProcessHandle[1];
+            await("the lab's run in the namespace").atMost(Duration.ofSeconds(30)).until(() -> {
+                run[0] = lab.descendants().filter(h -> h.info().commandLine().orElse("")
+                        .contains(PortkeeperCli.class.getName())).findFirst().orElse(null);
+                return run[0] != null;
+            });
+            child = run[0];
+
+            lab.destroy(); // SIGTERM to the lab only, as a terminal's kill or a service manager sends it
+
+            assertThat(lab.waitFor(30, TimeUnit.SECONDS)).as("the lab stopped").isTrue();
+            ProcessHandle orphan = child;
+            await("the run in the namespace stopped").atMost(Duration.ofSeconds(30)).until(() -> !orphan.isAlive());
+            Process list = new ProcessBuilder("ip", "netns", "list").redirectErrorStream(true).start();
+            String namespaces = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            list.waitFor(10, TimeUnit.SECONDS);
+            assertThat(namespaces).as("namespaces after the lab stopped").doesNotContain(ns);
+        } finally {
+            lab.destroyForcibly();
+            if (child != null) {
+                child.destroyForcibly();
+            }
+        }
+    }
+
+    private static String readQuietly(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "(unreadable: " + e + ")";
+        }
     }
 }
