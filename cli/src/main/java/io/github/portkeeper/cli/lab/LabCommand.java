@@ -183,6 +183,9 @@ public final class LabCommand implements Callable<Integer> {
         if (uri.getRawUserInfo() != null) {
             throw usage("--target must not carry user info, but was '" + value + "'");
         }
+        if (uri.getPort() != -1 && (uri.getPort() < 1 || uri.getPort() > 65_535)) {
+            throw usage("--target's port must be between 1 and 65535, but was " + uri.getPort() + " in '" + value + "'");
+        }
         return uri;
     }
 

@@ -29,6 +29,8 @@ class TimeWaitLabFlagsTest {
             "--target ftp://example.org/                    | --target       | ftp://example.org/",
             "--target https://127.0.0.1/                    | --target       | https://127.0.0.1/",
             "--target not-a-url                             | --target       | not-a-url",
+            "--target http://127.0.0.1:99999/               | --target       | http://127.0.0.1:99999/",
+            "--target http://127.0.0.1:0/                   | --target       | http://127.0.0.1:0/",
             "--json /no/such/directory/out.json             | --json         | /no/such/directory",
             "--chart /tmp                                   | --chart        | /tmp",
             "--bogus                                        | --bogus        | --bogus",
