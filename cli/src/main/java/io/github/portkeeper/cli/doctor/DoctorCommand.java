@@ -1,6 +1,7 @@
 package io.github.portkeeper.cli.doctor;
 
 import io.github.portkeeper.cli.internal.DurationConverter;
+import io.github.portkeeper.cli.internal.OutputFile;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -34,6 +35,9 @@ public final class DoctorCommand implements Callable<Integer> {
     /** Exit status when a destination is running out of ports. */
     public static final int EXHAUSTING = 4;
 
+    /** The longest --interval: as the lab's durations, and far from where nanoseconds overflow. */
+    private static final Duration MAX_INTERVAL = Duration.ofHours(1);
+
     @Spec
     CommandSpec spec;
 
@@ -43,7 +47,10 @@ public final class DoctorCommand implements Callable<Integer> {
     Duration interval;
 
     @Option(names = "--json", paramLabel = "FILE", description = "also write the diagnosis as JSON")
-    Path json;
+    String jsonFile;
+
+    /** The checked {@code --json} file, or {@code null}. */
+    private Path json;
 
     @Option(names = "--watch", description = "refresh the diagnosis every interval until interrupted")
     boolean watch;
@@ -66,12 +73,17 @@ public final class DoctorCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(),
                     "--interval must be at least 200ms, but was '" + given("--interval") + "'");
         }
+        if (interval.compareTo(MAX_INTERVAL) > 0) {
+            throw new ParameterException(spec.commandLine(),
+                    "--interval must be at most 1 hour, but was '" + given("--interval") + "'");
+        }
         if (top < 1) {
             throw new ParameterException(spec.commandLine(), "--top must be at least 1, but was '" + top + "'");
         }
         if (count < 0) {
             throw new ParameterException(spec.commandLine(), "--count must be 0 or more, but was '" + count + "'");
         }
+        json = jsonFile == null ? null : OutputFile.of(spec.commandLine(), "--json", jsonFile);
         return run(spec.commandLine().getOut(), spec.commandLine().getErr());
     }
 

@@ -2,10 +2,10 @@ package io.github.portkeeper.cli.lab;
 
 import io.github.portkeeper.cli.PortkeeperCli;
 import io.github.portkeeper.cli.internal.DurationConverter;
+import io.github.portkeeper.cli.internal.OutputFile;
 import io.github.portkeeper.cli.internal.Version;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -190,23 +190,7 @@ public final class LabCommand implements Callable<Integer> {
     }
 
     private Path outputFile(String flag, String value) {
-        if (value.isBlank()) {
-            throw usage(flag + " needs a file name, but was '" + value + "'");
-        }
-        Path p;
-        try {
-            p = Path.of(value).toAbsolutePath();
-        } catch (RuntimeException e) {
-            throw usage(flag + " must be a file name, but was '" + value + "': " + e.getMessage());
-        }
-        if (Files.isDirectory(p)) {
-            throw usage(flag + " must name a file, but '" + value + "' is a directory");
-        }
-        Path dir = p.getParent();
-        if (dir != null && !Files.isDirectory(dir)) {
-            throw usage(flag + " must be in an existing directory, but " + dir + " does not exist (was '" + value + "')");
-        }
-        return p;
+        return OutputFile.of(spec.commandLine(), flag, value);
     }
 
     private ParameterException usage(String message) {
