@@ -24,13 +24,7 @@ final class Advice {
         int range = d.host().rangeSize();
         for (Destination dest : d.destinations()) {
             if (dest.verdict() == Verdict.EXHAUSTING) {
-                advice.add(String.format(Locale.ROOT, "%s: %.1f new client TIME_WAIT/s needs %,.0f ports at 60 s each, "
-                        + "more than the %,d of ip_local_port_range; %s. Fix %s: reuse connections (a pool with "
-                        + "keep-alive) and let the server close first.",
-                        dest.remote(), dest.newTimeWaitPerSecond(), dest.newTimeWaitPerSecond() * 60, range,
-                        dest.secondsToExhaustion() == null ? "ports run out soon"
-                                : String.format(Locale.ROOT, "ports run out in about %.0f s", dest.secondsToExhaustion()),
-                        who(dest)));
+                advice.add(exhausting(dest, range));
             } else if (dest.verdict() == Verdict.AT_RISK && dest.closeWait() == 0) {
                 advice.add(String.format(Locale.ROOT, "%s: %,d client sockets and %.1f new TIME_WAIT/s use over half of "
                         + "the %,d ports toward it. Fix %s: reuse connections and let the server close first.",
@@ -58,6 +52,35 @@ final class Advice {
         }
         advice.addAll(sysctls(d));
         return advice;
+    }
+
+    /**
+     * Why a destination runs out of ports, from what used them up: TIME_WAIT at the current rate,
+     * sockets held open, or both; and the fix for that.
+     */
+    private static String exhausting(Destination dest, int range) {
+        double rate = dest.newTimeWaitPerSecond();
+        double timeWaitPorts = rate * 60;
+        int open = dest.established() + dest.synSent() + dest.closeWait();
+        String why;
+        if (timeWaitPorts >= range) {
+            why = String.format(Locale.ROOT, "%.1f new client TIME_WAIT/s needs %,.0f ports at 60 s each, more than the %,d"
+                    + " of ip_local_port_range", rate, timeWaitPorts, range);
+        } else if (rate > 0) {
+            why = String.format(Locale.ROOT, "%,d open client sockets and %.1f new TIME_WAIT/s (%,.0f ports at 60 s each)"
+                    + " need more than the %,d ports of ip_local_port_range", open, rate, timeWaitPorts, range);
+        } else {
+            why = String.format(Locale.ROOT, "%,d open client sockets%s hold the %,d ports of ip_local_port_range",
+                    open, dest.timeWait() > 0 ? String.format(Locale.ROOT, " and %,d in TIME_WAIT", dest.timeWait()) : "",
+                    range);
+        }
+        String when = dest.portsLeft() == 0 ? "no port is left toward it"
+                : dest.secondsToExhaustion() == null ? "ports run out soon"
+                : String.format(Locale.ROOT, "ports run out in about %.0f s", dest.secondsToExhaustion());
+        String fix = timeWaitPorts >= open
+                ? "reuse connections (a pool with keep-alive) and let the server close first"
+                : "hold fewer connections open toward it (a pool with a per-destination limit that closes idle ones)";
+        return String.format(Locale.ROOT, "%s: %s; %s. Fix %s: %s.", dest.remote(), why, when, who(dest), fix);
     }
 
     /** "pid 42 (java -jar app.jar)" for each owner, or a statement that none is known. */
