@@ -25,7 +25,7 @@ final class HostFacts {
     private final String twReuse;
     private SocketTable table;
 
-    private HostFacts(int low, int high, String twReuse) {
+    HostFacts(int low, int high, String twReuse) {
         this.low = low;
         this.high = high;
         this.twReuse = twReuse;

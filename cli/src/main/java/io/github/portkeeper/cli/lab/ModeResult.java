@@ -22,11 +22,14 @@ import java.util.List;
  * @param cooldownMillis    how long the pooled client stayed open, idle, after the last request
  * @param series            client TIME_WAIT over time, for the chart
  * @param notes             caveats to print under the table
+ * @param loopback          whether the server's addresses are all loopback ones (resolved, not read
+ *                          from the name), where the kernel's tcp_tw_reuse=2 reuses TIME_WAIT ports
  */
 record ModeResult(Mode mode, String target, Workload.Outcome outcome, Long connectionsOpened, Closes closes,
                   Peak clientTimeWait, Peak serverTimeWait, Integer clientCloseWaitAtClose, Long timeWaitCaused,
                   Long timeWaitAvoided,
-                  int poolLimit, long lastRequestMillis, long cooldownMillis, List<Point> series, List<String> notes) {
+                  int poolLimit, long lastRequestMillis, long cooldownMillis, List<Point> series, List<String> notes,
+                  boolean loopback) {
 
     /** Peak during the mode and value at its end (after the client was closed). */
     record Peak(int peak, int end) {

@@ -280,7 +280,7 @@ final class ModeRunner {
             }
         }
         return new ModeResult(mode, where.description, outcome, opened, closes, clientTw, serverTw, closeWaitAtClose, caused,
-                avoided, poolLimit, lastRequestMillis, cooldownMillis, series, notes);
+                avoided, poolLimit, lastRequestMillis, cooldownMillis, series, notes, where.loopback());
     }
 
     /**
@@ -338,6 +338,11 @@ final class ModeRunner {
             }
             String hostHeader = host + (target.getPort() == -1 ? "" : ":" + port);
             return new Where(target, List.copyOf(addresses), hostHeader, path, host + ":" + port);
+        }
+
+        /** Whether every address the server was resolved to is a loopback one (127.0.0.0/8, ::1). */
+        boolean loopback() {
+            return addresses.stream().allMatch(a -> a.getAddress() != null && a.getAddress().isLoopbackAddress());
         }
     }
 }

@@ -225,11 +225,9 @@ final class Report {
             double unit = Math.pow(10, Math.max(0, Math.floor(Math.log10(Math.max(1, steady))) - 1));
             sb.append(String.format(Locale.ROOT, " At %,.0f new connections per second that is about %,.0f TIME_WAIT sockets"
                             + " in steady state, %s the %,d ports this host has for one server:",
-                    rate, Math.round(steady / unit) * unit, steady > host.rangeSize() ? "more than" : "a large share of",
-                    host.rangeSize()));
+                    rate, Math.round(steady / unit) * unit, share(steady, host.rangeSize()), host.rangeSize()));
             sb.append(String.format(Locale.ROOT, " past %,.0f new connections per second", perSecondLimit));
-            boolean loopback = options.target().isEmpty() || r.target().startsWith("127.") || r.target().startsWith("localhost");
-            if ("0".equals(host.twReuse()) || !loopback) {
+            if ("0".equals(host.twReuse()) || !r.loopback()) {
                 sb.append(" connect() fails with EADDRNOTAVAIL.");
             } else {
                 sb.append(" connect() fails with EADDRNOTAVAIL. On loopback the kernel hides this by reusing TIME_WAIT"
@@ -237,6 +235,15 @@ final class Report {
             }
         }
         return sb.toString();
+    }
+
+    /** "more than", or the share of the range that {@code sockets} would hold: "12% of", "under 1% of". */
+    static String share(double sockets, int range) {
+        if (sockets > range) {
+            return "more than";
+        }
+        double percent = 100.0 * sockets / range;
+        return percent < 1 ? "under 1% of" : String.format(Locale.ROOT, "%.0f%% of", Math.floor(percent));
     }
 
     private String httpclient(ModeResult r) {
