@@ -14,7 +14,7 @@ import java.util.Map;
  *   "timewaitCaused":…, "timewaitAvoided":…}]}
  * }</pre>
  * {@code serverTimeWait} appears only when the server ran on this host. A figure the lab could
- * not observe is {@code null}.
+ * not observe is {@code null} ({@code serverTimeWait} too, as {@code {"peak":null,"end":null}}).
  */
 final class JsonReport {
 
@@ -54,7 +54,7 @@ final class JsonReport {
                 + ",\"p99\":" + (o.p99Micros() < 0 ? "null" : o.p99Micros()) + "}").append(',');
         field(sb, "connectionsOpened", num(r.connectionsOpened())).append(',');
         field(sb, "clientTimeWait", peak(r.clientTimeWait())).append(',');
-        if (r.serverTimeWait() != null) {
+        if (r.serverOnThisHost()) {
             field(sb, "serverTimeWait", peak(r.serverTimeWait())).append(',');
         }
         ModeResult.Closes c = r.closes();

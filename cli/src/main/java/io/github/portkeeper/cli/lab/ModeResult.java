@@ -4,7 +4,8 @@ import java.util.List;
 
 /**
  * One mode's figures. Kernel-derived figures are {@code null} where the kernel could not be read
- * (not Linux), and {@link #serverTimeWait} also where the server is not on this host.
+ * (not Linux), and {@link #serverTimeWait} also where the server is not on this host
+ * ({@link #serverOnThisHost} tells the two apart).
  *
  * @param mode              the mode
  * @param target            the server, {@code host:port}
@@ -24,12 +25,14 @@ import java.util.List;
  * @param notes             caveats to print under the table
  * @param loopback          whether the server's addresses are all loopback ones (resolved, not read
  *                          from the name), where the kernel's tcp_tw_reuse=2 reuses TIME_WAIT ports
+ * @param serverOnThisHost  whether the server ran on this host (the embedded one), so that its
+ *                          TIME_WAIT is a figure of this run, observed or not
  */
 record ModeResult(Mode mode, String target, Workload.Outcome outcome, Long connectionsOpened, Closes closes,
                   Peak clientTimeWait, Peak serverTimeWait, Integer clientCloseWaitAtClose, Long timeWaitCaused,
                   Long timeWaitAvoided,
                   int poolLimit, long lastRequestMillis, long cooldownMillis, List<Point> series, List<String> notes,
-                  boolean loopback) {
+                  boolean loopback, boolean serverOnThisHost) {
 
     /** Peak during the mode and value at its end (after the client was closed). */
     record Peak(int peak, int end) {

@@ -280,7 +280,8 @@ final class ModeRunner {
             }
         }
         return new ModeResult(mode, where.description, outcome, opened, closes, clientTw, serverTw, closeWaitAtClose, caused,
-                avoided, poolLimit, lastRequestMillis, cooldownMillis, series, notes, where.loopback());
+                avoided, poolLimit, lastRequestMillis, cooldownMillis, series, notes, where.loopback(),
+                server != null);
     }
 
     /**
