@@ -72,7 +72,7 @@ public final class KernelCheck implements BeforeTestExecutionCallback, AfterTest
      */
     public static KernelCheck toward(Supplier<InetSocketAddress> server) {
         Objects.requireNonNull(server, "server");
-        return new KernelCheck(() -> List.of(server.get()));
+        return new KernelCheck(() -> List.of(Objects.requireNonNull(server.get(), "server")));
     }
 
     /**
