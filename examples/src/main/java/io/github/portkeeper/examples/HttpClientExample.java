@@ -1,5 +1,6 @@
 package io.github.portkeeper.examples;
 
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.core.PoolConfig;
@@ -41,45 +42,54 @@ public final class HttpClientExample {
      * @throws Exception if the server cannot start or a request fails (the example stops there)
      */
     public static void main(String[] args) throws Exception {
-        // Without it the JDK server's Nagle and the client's delayed ACK add 40 ms per exchange.
-        System.setProperty("sun.net.httpserver.nodelay", "true");
-        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), 50);
-        server.createContext("/", exchange -> {
+        run(exchange -> {
             byte[] body = "hello\n".getBytes(StandardCharsets.US_ASCII);
             exchange.sendResponseHeaders(200, body.length);
             exchange.getResponseBody().write(body);
             exchange.close();
         });
+    }
+
+    /** Runs the example against a server that answers with {@code handler}; stops the server however it ends. */
+    static void run(HttpHandler handler) throws Exception {
+        // Without it the JDK server's Nagle and the client's delayed ACK add 40 ms per exchange.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), 50);
+        server.createContext("/", handler);
         server.start();
-        String url = "http://127.0.0.1:" + server.getAddress().getPort() + "/hello";
-
-        PortkeeperConnectionManager manager = PortkeeperConnectionManager.builder()
-                .poolConfig(PoolConfig.builder().name("hello").maxPerEndpoint(4).build())
-                .build();
-        PoolMetrics metrics = new PoolMetrics(manager.pool());
-        metrics.bindTo(new SimpleMeterRegistry()); // your registry: Prometheus, OTLP, ...
-
+        int port = server.getAddress().getPort();
+        String url = "http://127.0.0.1:" + port + "/hello";
+        PoolMetrics metrics;
         ExecutorService threads = Executors.newFixedThreadPool(4);
-        try (CloseableHttpClient client = PortkeeperHttpClients.custom().connectionManager(manager).build()) {
-            List<Future<String>> answers = new ArrayList<>();
-            for (int i = 0; i < 1_000; i++) {
-                answers.add(threads.submit(() ->
-                        client.execute(new HttpGet(url), response -> EntityUtils.toString(response.getEntity()))));
-            }
-            for (Future<String> answer : answers) {
-                if (!answer.get().equals("hello\n")) {
-                    throw new IllegalStateException("unexpected answer: " + answer.get());
-                }
-            }
-            System.out.println("1,000 GETs on " + manager.pool().stats().idle() + " pooled connection(s)");
-        } finally {
-            threads.shutdown();
-        }
-        // The client is closed: its idle connections left by the pool's retirement fallback
-        // (a reset by default), since the JDK server keeps idle connections for 30 s.
-        server.stop(0);
+        try {
+            PortkeeperConnectionManager manager = PortkeeperConnectionManager.builder()
+                    .poolConfig(PoolConfig.builder().name("hello").maxPerEndpoint(4).build())
+                    .build();
+            metrics = new PoolMetrics(manager.pool());
+            metrics.bindTo(new SimpleMeterRegistry()); // your registry: Prometheus, OTLP, ...
 
-        InetSocketAddress remote = new InetSocketAddress(InetAddress.getByName("127.0.0.1"), server.getAddress().getPort());
+            try (CloseableHttpClient client = PortkeeperHttpClients.custom().connectionManager(manager).build()) {
+                List<Future<String>> answers = new ArrayList<>();
+                for (int i = 0; i < 1_000; i++) {
+                    answers.add(threads.submit(() ->
+                            client.execute(new HttpGet(url), response -> EntityUtils.toString(response.getEntity()))));
+                }
+                for (Future<String> answer : answers) {
+                    if (!answer.get().equals("hello\n")) {
+                        throw new IllegalStateException("unexpected answer: " + answer.get());
+                    }
+                }
+                System.out.println("1,000 GETs on " + manager.pool().stats().idle() + " pooled connection(s)");
+            } // closing the client closes its connection manager
+        } finally {
+            threads.shutdownNow();
+            // The client is closed: its idle connections left by the pool's retirement fallback
+            // (a reset by default), since the JDK server keeps idle connections for 30 s. The
+            // server stops however the run ended: its dispatcher thread would keep the JVM running.
+            server.stop(0);
+        }
+
+        InetSocketAddress remote = new InetSocketAddress(InetAddress.getByName("127.0.0.1"), port);
         System.out.println("leases served:            " + metrics.leasesServed());
         System.out.println("TIME_WAIT caused (pool): " + metrics.timeWaitCaused());
         System.out.println("timewait.avoided:         " + metrics.timeWaitAvoided());

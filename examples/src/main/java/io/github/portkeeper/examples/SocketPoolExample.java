@@ -40,26 +40,27 @@ public final class SocketPoolExample {
     public static void main(String[] args) throws Exception {
         try (ServerSocket server = startDoublingServer(Duration.ofSeconds(1))) {
             int port = server.getLocalPort();
-            SocketPool pool = SocketPool.builder()
+            PoolMetrics metrics;
+            try (SocketPool pool = SocketPool.builder()
                     .poolConfig(PoolConfig.builder().name("doubler").maxPerEndpoint(4).build())
                     .readTimeout(Duration.ofSeconds(5))
-                    .build();
-            PoolMetrics metrics = new PoolMetrics(pool.pool());
-            metrics.bindTo(new SimpleMeterRegistry());
+                    .build()) {
+                metrics = new PoolMetrics(pool.pool());
+                metrics.bindTo(new SimpleMeterRegistry());
 
-            for (int i = 0; i < 1_000; i++) {
-                try (Socket s = pool.socket("127.0.0.1", port)) {           // was: new Socket(host, port)
-                    new DataOutputStream(s.getOutputStream()).writeInt(i);  // one request...
-                    int answer = new DataInputStream(s.getInputStream()).readInt(); // ...exactly its response
-                    if (answer != 2 * i) {
-                        throw new IllegalStateException("expected " + 2 * i + " but got " + answer);
-                    }
-                }                                                            // close = give it back
-            }
-            System.out.println("1,000 requests on " + pool.pool().stats().idle() + " pooled connection(s)");
+                for (int i = 0; i < 1_000; i++) {
+                    try (Socket s = pool.socket("127.0.0.1", port)) {           // was: new Socket(host, port)
+                        new DataOutputStream(s.getOutputStream()).writeInt(i);  // one request...
+                        int answer = new DataInputStream(s.getInputStream()).readInt(); // ...exactly its response
+                        if (answer != 2 * i) {
+                            throw new IllegalStateException("expected " + 2 * i + " but got " + answer);
+                        }
+                    }                                                            // close = give it back
+                }
+                System.out.println("1,000 requests on " + pool.pool().stats().idle() + " pooled connection(s)");
 
-            Thread.sleep(1_500); // idle past the server's timeout: the server closes first
-            pool.close();
+                Thread.sleep(1_500); // idle past the server's timeout: the server closes first
+            } // closed however the run ends
 
             InetSocketAddress remote = new InetSocketAddress(InetAddress.getByName("127.0.0.1"), port);
             KernelProbe kernel = KernelProbe.linux();

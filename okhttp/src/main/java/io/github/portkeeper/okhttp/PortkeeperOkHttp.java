@@ -46,15 +46,28 @@ public final class PortkeeperOkHttp {
      * {@code concurrency} idle connections (OkHttp's default of 5 closes every connection beyond
      * five right after use: with 32 threads, a new connection for most requests), a dispatcher
      * allowing {@code concurrency} asynchronous calls per host, and an event listener that
-     * reports reused and new connections to the factory's meters. Replaces any event listener
-     * set before; to keep one, combine them with {@link #eventListener} and
-     * {@link EventListener#plus}.
+     * reports reused and new connections to the factory's meters.
+     *
+     * <p>Replaces any event listener set before; to keep one, combine them with
+     * {@link #eventListener} and {@link EventListener#plus}. Replaces any connection pool set
+     * before too (its idle limit is fixed when it is made), so clients meant to share one pool
+     * should be built from one configured builder, or with {@code newBuilder()} from one
+     * configured client. Keeps a dispatcher set before, raising its limits of requests in all and
+     * per host to {@code concurrency} where they are lower (on a dispatcher shared with other
+     * clients, for those too); without one, sets a new one.
+     *
+     * <p>Refuses a builder whose proxy is a SOCKS proxy: OkHttp connects through one with
+     * {@code new Socket(proxy)}, never with the socket factory. A {@link java.net.ProxySelector}
+     * that returns SOCKS proxies (the JVM's default does when {@code socksProxyHost} is set) is
+     * not checked: connections it routes through SOCKS bypass the factory the same way.
      *
      * @param builder     the OkHttp builder
      * @param sockets     the close-owning socket factory
      * @param concurrency the number of requests expected in flight at once, at least 1
      * @return {@code builder}
-     * @throws IllegalArgumentException {@code "concurrency must be at least 1, but was 0"}
+     * @throws IllegalArgumentException {@code "concurrency must be at least 1, but was 0"}, or a
+     *         builder whose proxy is a SOCKS proxy ({@code "proxy must not be a SOCKS proxy, but was
+     *         SOCKS @ /127.0.0.1:1080: ..."})
      * @throws NullPointerException {@code "builder"} or {@code "sockets"}, if one is {@code null}
      */
     public static OkHttpClient.Builder configure(OkHttpClient.Builder builder, CloseOwningSocketFactory sockets, int concurrency) {
@@ -73,8 +86,9 @@ public final class PortkeeperOkHttp {
      * @param concurrency the number of requests expected in flight at once, at least 1
      * @param keepAlive   OkHttp's keep-alive of idle connections, positive
      * @return {@code builder}
-     * @throws IllegalArgumentException {@code "concurrency must be at least 1, but was 0"}, or
-     *         {@code "keepAlive must be positive, but was PT0S"} (also for {@code null})
+     * @throws IllegalArgumentException {@code "concurrency must be at least 1, but was 0"},
+     *         {@code "keepAlive must be positive, but was PT0S"} (also for {@code null}), or a
+     *         builder whose proxy is a SOCKS proxy
      * @throws NullPointerException {@code "builder"} or {@code "sockets"}, if one is {@code null}
      */
     public static OkHttpClient.Builder configure(OkHttpClient.Builder builder, CloseOwningSocketFactory sockets, int concurrency,
@@ -87,7 +101,16 @@ public final class PortkeeperOkHttp {
         if (keepAlive == null || keepAlive.isNegative() || keepAlive.isZero()) {
             throw new IllegalArgumentException("keepAlive must be positive, but was " + keepAlive);
         }
-        Dispatcher dispatcher = new Dispatcher();
+        // The builder has no getters: a client built from it shows what it holds, the caller's
+        // dispatcher (or a new one) and proxy. Nothing it builds starts a thread.
+        OkHttpClient configured = builder.build();
+        Proxy proxy = configured.proxy();
+        if (proxy != null && proxy.type() == Proxy.Type.SOCKS) {
+            throw new IllegalArgumentException("proxy must not be a SOCKS proxy, but was " + proxy + ": OkHttp opens a "
+                    + "connection through a SOCKS proxy with new Socket(proxy), never with the socket factory, so "
+                    + "Portkeeper would own none of its closes");
+        }
+        Dispatcher dispatcher = configured.dispatcher();
         dispatcher.setMaxRequests(Math.max(dispatcher.getMaxRequests(), concurrency));
         dispatcher.setMaxRequestsPerHost(Math.max(dispatcher.getMaxRequestsPerHost(), concurrency));
         return builder.socketFactory(sockets)

@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import okhttp3.Call;
 import okhttp3.Connection;
+import okhttp3.Dispatcher;
 import okhttp3.EventListener;
 import okhttp3.OkHttpClient;
 import okhttp3.Request;
@@ -118,6 +119,36 @@ class PortkeeperOkHttpTest {
                 .hasMessage("concurrency must be at least 1, but was 0");
         assertThatThrownBy(() -> PortkeeperOkHttp.configure(new OkHttpClient.Builder(), sockets, 4, Duration.ZERO))
                 .hasMessage("keepAlive must be positive, but was PT0S");
+    }
+
+    @Test
+    void aBuilderWithASocksProxyIsRefusedSinceOkHttpWouldConnectAroundTheSocketFactory() {
+        CloseOwningSocketFactory sockets = CloseOwningSocketFactory.builder().name("okhttp-socks").build();
+        Proxy socks = new Proxy(Proxy.Type.SOCKS, new InetSocketAddress("127.0.0.1", 1080));
+        OkHttpClient.Builder builder = new OkHttpClient.Builder().proxy(socks);
+
+        assertThatThrownBy(() -> PortkeeperOkHttp.configure(builder, sockets, 4))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("proxy must not be a SOCKS proxy, but was " + socks + ": OkHttp opens a connection through a "
+                        + "SOCKS proxy with new Socket(proxy), never with the socket factory, so Portkeeper would own none "
+                        + "of its closes");
+        Proxy http = new Proxy(Proxy.Type.HTTP, new InetSocketAddress("127.0.0.1", 3128));
+        assertThat(PortkeeperOkHttp.configure(new OkHttpClient.Builder().proxy(http), sockets, 4).build().proxy())
+                .as("an HTTP proxy is reached through the socket factory").isEqualTo(http);
+    }
+
+    @Test
+    void aDispatcherOfYourOwnIsKeptWithItsLimitsRaisedToTheConcurrency() {
+        CloseOwningSocketFactory sockets = CloseOwningSocketFactory.builder().name("okhttp-own-dispatcher").build();
+        Dispatcher own = new Dispatcher();
+        own.setMaxRequests(100);
+        own.setMaxRequestsPerHost(2);
+
+        OkHttpClient client = PortkeeperOkHttp.configure(new OkHttpClient.Builder().dispatcher(own), sockets, 8).build();
+
+        assertThat(client.dispatcher()).isSameAs(own);
+        assertThat(own.getMaxRequests()).as("already above the concurrency: left as it was").isEqualTo(100);
+        assertThat(own.getMaxRequestsPerHost()).isEqualTo(8);
     }
 
     @Test

@@ -74,7 +74,9 @@ public final class CloseWaitAges implements AutoCloseable {
      * @return the running sampler; close it to stop
      * @throws NullPointerException {@code "server"}, if {@code server} is {@code null}
      * @throws IllegalArgumentException if {@code server} is unresolved
-     *         ({@code "server must be resolved, but was localhost/<unresolved>:8080"}), or
+     *         ({@code "server must be resolved, but was localhost/<unresolved>:8080"}) or a
+     *         wildcard address such as {@code 0.0.0.0} (no client connects to one, so there would
+     *         be nothing to sample), or
      *         {@code interval} is not positive ({@code "interval must be positive, but was PT0S"},
      *         also for {@code null})
      * @throws org.opentest4j.TestAbortedException where the kernel cannot be asked (the test is skipped)
@@ -93,10 +95,7 @@ public final class CloseWaitAges implements AutoCloseable {
 
     /** Refused here, not in the first sample: the sampler's thread has no one to tell. */
     private static void checkArguments(InetSocketAddress server, Duration interval) {
-        Objects.requireNonNull(server, "server");
-        if (server.isUnresolved()) {
-            throw new IllegalArgumentException("server must be resolved, but was " + server);
-        }
+        Kernel.requireConnectable(server);
         if (interval == null || interval.isZero() || interval.isNegative()) {
             throw new IllegalArgumentException("interval must be positive, but was " + interval);
         }

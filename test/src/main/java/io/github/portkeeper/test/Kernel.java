@@ -4,6 +4,7 @@ import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
 import java.net.InetSocketAddress;
+import java.util.Objects;
 import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
 
@@ -19,6 +20,11 @@ import org.junit.jupiter.api.Assumptions;
  * }</pre>
  *
  * <p>Works for any client, not only Portkeeper's: it reads the kernel, not the pool.
+ *
+ * <p>A server is the address and port clients connect to. A wildcard address ({@code 0.0.0.0},
+ * {@code ::}), what a server bound to all interfaces reports as its own, is refused with an
+ * {@link IllegalArgumentException}: no client socket has it as its remote address, so every
+ * count toward it would be zero and every check would pass.
  *
  * <p>Thread-safety: stateless; every call reads the kernel's tables anew.
  */
@@ -70,6 +76,7 @@ public final class Kernel {
      * @return the count
      */
     public static int toward(InetSocketAddress server, TcpState state) {
+        requireConnectable(server);
         return snapshot().countToRemote(state, server);
     }
 
@@ -93,6 +100,7 @@ public final class Kernel {
      * @return the count
      */
     public static int clientClosedFirst(InetSocketAddress server) {
+        requireConnectable(server);
         SocketTable t = snapshot();
         return t.countToRemote(TcpState.TIME_WAIT, server) + t.countToRemote(TcpState.FIN_WAIT1, server)
                 + t.countToRemote(TcpState.FIN_WAIT2, server) + t.countToRemote(TcpState.CLOSING, server);
@@ -119,6 +127,7 @@ public final class Kernel {
      * @return the client sockets' local ports, ascending, unmodifiable
      */
     public static Set<Integer> clientPorts(InetSocketAddress server, TcpState state) {
+        requireConnectable(server);
         return snapshot().localPortsToRemote(state, server);
     }
 
@@ -151,6 +160,29 @@ public final class Kernel {
      */
     public static int serverCloseWait(int port) {
         return snapshot().countOnLocalPort(TcpState.CLOSE_WAIT, port);
+    }
+
+    /**
+     * Returns {@code server} if a client can connect to it: not {@code null}, resolved, and not a
+     * wildcard address.
+     *
+     * @throws NullPointerException {@code "server"}
+     * @throws IllegalArgumentException {@code "server must be resolved, but was
+     *         localhost/<unresolved>:8080"}, or {@code "server must be an address clients connect
+     *         to, but was the wildcard 0.0.0.0/0.0.0.0:8080 (...)"}
+     */
+    static InetSocketAddress requireConnectable(InetSocketAddress server) {
+        Objects.requireNonNull(server, "server");
+        if (server.isUnresolved()) {
+            throw new IllegalArgumentException("server must be resolved, but was " + server);
+        }
+        if (server.getAddress().isAnyLocalAddress()) {
+            throw new IllegalArgumentException("server must be an address clients connect to, but was the wildcard " + server
+                    + " (no client socket has a wildcard remote address, so every count toward it would be zero and every "
+                    + "check would pass): give the address clients connect to, e.g. "
+                    + "new InetSocketAddress(InetAddress.getLoopbackAddress(), " + server.getPort() + ")");
+        }
+        return server;
     }
 
     /**

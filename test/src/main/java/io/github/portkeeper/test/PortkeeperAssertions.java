@@ -4,8 +4,10 @@ import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolStats;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.function.IntSupplier;
+import java.util.stream.Collectors;
 import org.opentest4j.AssertionFailedError;
 
 /**
@@ -38,10 +40,16 @@ public final class PortkeeperAssertions {
      * @param before the count taken before the code under test ran
      */
     public static void assertNoNewClientTimeWait(TimeWaitCount before) {
-        int fresh = before.newSince();
+        assertNoNewClientTimeWaitTowardAll(List.of(Objects.requireNonNull(before, "before")));
+    }
+
+    /** As {@link #assertNoNewClientTimeWait(TimeWaitCount)}, toward any of the servers counted. */
+    static void assertNoNewClientTimeWaitTowardAll(List<TimeWaitCount> before) {
+        int fresh = before.stream().mapToInt(TimeWaitCount::newSince).sum();
         if (fresh != 0) {
-            throw new AssertionFailedError("expected no new client TIME_WAIT toward " + before.server() + ", but "
-                    + fresh + " appeared: the client closed first " + fresh + " times (" + Kernel.describe(before.server())
+            List<InetSocketAddress> servers = before.stream().map(TimeWaitCount::server).toList();
+            throw new AssertionFailedError("expected no new client TIME_WAIT toward " + names(servers) + ", but "
+                    + fresh + " appeared: the client closed first " + fresh + " times (" + describe(servers)
                     + ")", 0, fresh);
         }
     }
@@ -51,19 +59,27 @@ public final class PortkeeperAssertions {
      * {@code grace} for closes that are on their way (a pool closes a connection the server
      * closed shortly after, not at once).
      *
-     * @param server the server's resolved address and port
+     * @param server the server's resolved address and port, the one clients connect to
      * @param grace how long CLOSE_WAIT may take to clear; zero checks once, without waiting
      * @throws NullPointerException {@code "server"} or {@code "grace"}, if one is {@code null}
-     * @throws IllegalArgumentException {@code "grace must not be negative, but was PT-1S"}
+     * @throws IllegalArgumentException {@code "grace must not be negative, but was PT-1S"}, or a
+     *         {@code server} that is unresolved or a wildcard address such as {@code 0.0.0.0} (no
+     *         client connects to one, so the check would count nothing and pass)
      */
     public static void assertNoClientCloseWait(InetSocketAddress server, Duration grace) {
-        Objects.requireNonNull(server, "server");
+        Kernel.requireConnectable(server);
+        assertNoClientCloseWaitTowardAll(List.of(server), grace);
+    }
+
+    /** As {@link #assertNoClientCloseWait(InetSocketAddress, Duration)}, toward any of {@code servers}. */
+    static void assertNoClientCloseWaitTowardAll(List<InetSocketAddress> servers, Duration grace) {
+        servers.forEach(Kernel::requireConnectable);
         checkGrace(grace);
         Kernel.assumeLinux();
-        int left = awaitZero(() -> Kernel.clientCloseWait(server), grace);
+        int left = awaitZero(() -> servers.stream().mapToInt(Kernel::clientCloseWait).sum(), grace);
         if (left != 0) {
-            throw new AssertionFailedError("expected no client CLOSE_WAIT toward " + server + " after " + grace
-                    + ", but " + left + " remain: the server closed and the client never did (" + Kernel.describe(server)
+            throw new AssertionFailedError("expected no client CLOSE_WAIT toward " + names(servers) + " after " + grace
+                    + ", but " + left + " remain: the server closed and the client never did (" + describe(servers)
                     + ")", 0, left);
         }
     }
@@ -98,11 +114,26 @@ public final class PortkeeperAssertions {
      * @param before the count taken before the code under test ran
      */
     public static void assertTimeWaitCausedMatchesKernel(long caused, TimeWaitCount before) {
-        int kernel = before.newSince();
+        assertTimeWaitCausedMatchesKernelTowardAll(caused, List.of(Objects.requireNonNull(before, "before")));
+    }
+
+    /** As {@link #assertTimeWaitCausedMatchesKernel(long, TimeWaitCount)}, toward any of the servers counted. */
+    static void assertTimeWaitCausedMatchesKernelTowardAll(long caused, List<TimeWaitCount> before) {
+        int kernel = before.stream().mapToInt(TimeWaitCount::newSince).sum();
         if (kernel != caused) {
+            List<InetSocketAddress> servers = before.stream().map(TimeWaitCount::server).toList();
             throw new AssertionFailedError("expected timewait.caused to equal the kernel's new client TIME_WAIT toward "
-                    + before.server() + ", but the pool counted " + caused + " and the kernel " + kernel, kernel, caused);
+                    + names(servers) + ", but the pool counted " + caused + " and the kernel " + kernel, kernel, caused);
         }
+    }
+
+    /** The servers, for a message: {@code /127.0.0.1:8080}, or {@code /127.0.0.1:8080 or /0:0:0:0:0:0:0:1:8080}. */
+    private static String names(List<InetSocketAddress> servers) {
+        return servers.stream().map(String::valueOf).collect(Collectors.joining(" or "));
+    }
+
+    private static String describe(List<InetSocketAddress> servers) {
+        return servers.stream().map(Kernel::describe).collect(Collectors.joining("; "));
     }
 
     /** A CLOSE_WAIT grace: not null, not negative. */

@@ -10,7 +10,9 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Tallies a pool's events, cheaply enough for workloads of many thousands of leases, and keeps
- * every close and retirement with the {@link System#nanoTime()} it was reported at.
+ * every close and retirement with the {@link System#nanoTime()} it was reported at. The counts are
+ * the Micrometer binding's: {@link #closed(Ending) closed(Ending.FAILED)}, like
+ * {@code portkeeper.connections.closed{closed.by=failed}}, includes the connects that failed.
  * {@link #timeWaitCaused()} is what the Micrometer binding's {@code timewait.caused} counts
  * (connections that ended {@link Ending#LOCAL}); {@link #timeWaitAvoided()} is the design's
  * formula for {@code timewait.avoided}, leases minus TIME_WAIT caused, which the counter reaches
@@ -137,13 +139,18 @@ public final class TallyListener implements PoolListener {
     }
 
     /**
-     * Returns the connections that ended as {@code ending}.
+     * Returns the connections that ended as {@code ending}, as the
+     * {@code portkeeper.connections.closed} meter tagged with that ending counts them: for
+     * {@link Ending#FAILED} that includes the {@linkplain #connectFailed() connects that failed},
+     * which end before there is a connection to close, so they have no {@link CloseReason} and
+     * are not among {@link #closedEvents()} or in {@link #closedTotal()}.
      *
      * @param ending how they ended
      * @return the count
      */
     public long closed(Ending ending) {
-        return closed.stream().filter(c -> c.ending() == ending).count();
+        long closes = closed.stream().filter(c -> c.ending() == ending).count();
+        return ending == Ending.FAILED ? closes + connectFailed() : closes;
     }
 
     /**
@@ -168,7 +175,10 @@ public final class TallyListener implements PoolListener {
     }
 
     /**
-     * Returns all connections closed.
+     * Returns all connections closed: every one reported closed after it was opened, so it equals
+     * {@link #opened()} once all have ended. Failed connects are not in it; the
+     * {@code portkeeper.connections.closed} meter, summed over its endings, counts them too, as
+     * {@code closedTotal() + connectFailed()} does.
      *
      * @return the count
      */

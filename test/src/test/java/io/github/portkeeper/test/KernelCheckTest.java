@@ -6,6 +6,8 @@ import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass
 
 import io.github.portkeeper.core.SocketPool;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -13,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -79,6 +82,67 @@ class KernelCheckTest {
                 .hasMessage("port must be between 1 and 65535, but was -1");
         assertThatThrownBy(() -> KernelCheck.towardLoopbackPort(65536)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("port must be between 1 and 65535, but was 65536");
+    }
+
+    @Test
+    void aCheckTowardALoopbackPortAlsoCountsTheSocketsOverTheIpv6LoopbackAddress() {
+        TestExecutionSummary s = run(ClosesFirstOverIpv6Loopback.class);
+        assertThat(s.getTestsAbortedCount()).as("skipped: %s", s.getFailures()).isZero();
+        assertThat(failureMessages(s)).singleElement().asString()
+                .contains("expected no new client TIME_WAIT", "but 2 appeared");
+    }
+
+    @Test
+    void aWildcardServerAddressIsRefusedRatherThanCheckingNothing() {
+        TestExecutionSummary s = run(ClosesFirstTowardWildcard.class);
+        assertThat(failureMessages(s)).singleElement().asString()
+                .startsWith("server must be an address clients connect to, but was the wildcard 0.0.0.0/0.0.0.0:");
+    }
+
+    @Test
+    void aWildcardServerAddressIsRefusedByEveryCountTowardAServer() {
+        InetSocketAddress wildcard = new InetSocketAddress(8080);
+        String refusal = "server must be an address clients connect to, but was the wildcard 0.0.0.0/0.0.0.0:8080 "
+                + "(no client socket has a wildcard remote address, so every count toward it would be zero and every "
+                + "check would pass): give the address clients connect to, e.g. "
+                + "new InetSocketAddress(InetAddress.getLoopbackAddress(), 8080)";
+        assertThatThrownBy(() -> TimeWaitCount.toward(wildcard)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(refusal);
+        assertThatThrownBy(() -> PortkeeperAssertions.assertNoClientCloseWait(wildcard, Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage(refusal);
+        assertThatThrownBy(() -> CloseWaitAges.sample(wildcard, Duration.ofMillis(50)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage(refusal);
+        assertThatThrownBy(() -> Kernel.clientTimeWait(new InetSocketAddress("::", 8080)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("server must be an address clients connect to, but was the wildcard ");
+    }
+
+    @Test
+    void aCheckThatThrowsDoesNotHideTheOtherChecksFailures() {
+        TestExecutionSummary s = run(PoolSupplierThrows.class);
+        assertThat(s.getFailures()).singleElement().satisfies(f -> {
+            assertThat(f.getException()).isInstanceOf(IllegalStateException.class).hasMessage("no pool here");
+            assertThat(f.getException().getSuppressed()).singleElement().asString()
+                    .contains("expected no new client TIME_WAIT", "but 1 appeared");
+        });
+    }
+
+    @Test
+    void onlyNoLeaseHeldStillChecksWhereTheKernelCannotBeAsked() {
+        TestExecutionSummary s = run(HoldsLeaseWithoutKernel.class);
+        if (HoldsLeaseWithoutKernel.pool != null) {
+            HoldsLeaseWithoutKernel.pool.close();
+        }
+        assertThat(s.getTestsAbortedCount()).as("skipped").isZero();
+        assertThat(failureMessages(s)).singleElement().asString()
+                .contains("expected no Portkeeper lease still held", "but 1 are");
+    }
+
+    @Test
+    void aCheckThatReadsTheKernelIsSkippedWhereTheKernelCannotBeAsked() {
+        TestExecutionSummary s = run(ClosesFirstWithoutKernel.class);
+        assertThat(s.getTestsAbortedCount()).isEqualTo(1);
+        assertThat(s.getTestsFailedCount()).isZero();
     }
 
     @Test
@@ -178,6 +242,100 @@ class KernelCheckTest {
                 try (Socket s = new Socket(server.address().getAddress(), server.address().getPort())) {
                     exchange(s);
                 }
+            }
+        }
+    }
+
+    static class ClosesFirstOverIpv6Loopback {
+        static LineServer server;
+
+        @BeforeAll
+        static void startServer() throws IOException {
+            InetAddress ipv6Loopback = InetAddress.getByName("::1");
+            try {
+                server = LineServer.echoOn(ipv6Loopback);
+            } catch (IOException e) {
+                Assumptions.abort("this host has no IPv6 loopback address: " + e);
+            }
+        }
+
+        @AfterAll
+        static void stopServer() throws IOException {
+            if (server != null) {
+                server.close();
+            }
+        }
+
+        @RegisterExtension
+        final KernelCheck kernel = KernelCheck.towardLoopbackPort(server.address().getPort()).noNewClientTimeWait();
+
+        @Test
+        void opensTwoConnectionsOverIpv6AndClosesEachFirst() throws IOException {
+            for (int i = 0; i < 2; i++) {
+                try (Socket s = new Socket(server.address().getAddress(), server.address().getPort())) {
+                    exchange(s);
+                }
+            }
+        }
+    }
+
+    static class ClosesFirstTowardWildcard extends WithServer {
+        @RegisterExtension
+        final KernelCheck kernel = KernelCheck.toward(() -> new InetSocketAddress(server.address().getPort()))
+                .noNewClientTimeWait();
+
+        @Test
+        void opensTwoConnectionsAndClosesEachFirst() throws IOException {
+            for (int i = 0; i < 2; i++) {
+                try (Socket s = new Socket(server.address().getAddress(), server.address().getPort())) {
+                    exchange(s);
+                }
+            }
+        }
+    }
+
+    static class PoolSupplierThrows extends WithServer {
+        @RegisterExtension
+        final KernelCheck kernel = KernelCheck.toward(() -> server.address())
+                .noLeaseHeld(() -> {
+                    throw new IllegalStateException("no pool here");
+                })
+                .noNewClientTimeWait();
+
+        @Test
+        void closesOneConnectionFirst() throws IOException {
+            try (Socket s = new Socket(server.address().getAddress(), server.address().getPort())) {
+                exchange(s);
+            }
+        }
+    }
+
+    static class HoldsLeaseWithoutKernel extends WithServer {
+        static SocketPool pool;
+
+        @RegisterExtension
+        final KernelCheck kernel = KernelCheck.toward(() -> server.address()).noLeaseHeld(() -> pool.pool())
+                .kernelAvailable(() -> false);
+
+        @Test
+        void leasesASocketAndNeverGivesItBack() throws IOException {
+            pool = SocketPool.create();
+            exchange(pool.socket("127.0.0.1", server.address().getPort()));
+        }
+    }
+
+    static class ClosesFirstWithoutKernel extends WithServer {
+        @RegisterExtension
+        final KernelCheck kernel = KernelCheck.toward(() -> server.address())
+                .noLeaseHeld(() -> {
+                    throw new IllegalStateException("checked, though the test was to be skipped");
+                })
+                .noNewClientTimeWait().kernelAvailable(() -> false);
+
+        @Test
+        void closesOneConnectionFirst() throws IOException {
+            try (Socket s = new Socket(server.address().getAddress(), server.address().getPort())) {
+                exchange(s);
             }
         }
     }

@@ -23,20 +23,25 @@ public final class LineServer implements AutoCloseable {
     private final boolean closeOnAccept;
     private final List<Socket> open = new CopyOnWriteArrayList<>();
 
-    private LineServer(boolean closeOnAccept) throws IOException {
+    private LineServer(boolean closeOnAccept, InetAddress bindTo) throws IOException {
         this.closeOnAccept = closeOnAccept;
-        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.server = new ServerSocket(0, 50, bindTo);
         Thread t = new Thread(this::acceptLoop, "line-server-" + server.getLocalPort());
         t.setDaemon(true);
         t.start();
     }
 
     public static LineServer echo() throws IOException {
-        return new LineServer(false);
+        return new LineServer(false, InetAddress.getLoopbackAddress());
+    }
+
+    /** An echo server on {@code bindTo}, e.g. the IPv6 loopback address. */
+    public static LineServer echoOn(InetAddress bindTo) throws IOException {
+        return new LineServer(false, bindTo);
     }
 
     public static LineServer closingOnAccept() throws IOException {
-        return new LineServer(true);
+        return new LineServer(true, InetAddress.getLoopbackAddress());
     }
 
     public InetSocketAddress address() {
