@@ -12,6 +12,8 @@ import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.actuate.autoconfigure.health.HealthContributorAutoConfiguration;
 import org.springframework.boot.actuate.autoconfigure.metrics.CompositeMeterRegistryAutoConfiguration;
 import org.springframework.boot.actuate.autoconfigure.metrics.MetricsAutoConfiguration;
@@ -189,6 +191,17 @@ class PortkeeperBoot3AutoConfigurationTest {
         runner.withPropertyValues("spring.http.client.factory=jdk").run(context -> {
             assertThat(context).hasSingleBean(PortkeeperConnectionManager.class);
             assertThat(context).getBean(ClientHttpRequestFactoryBuilder.class).isNotInstanceOf(PortkeeperClientHttpRequestFactoryBuilder.class);
+        });
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"http-components", "HTTP_COMPONENTS", "httpcomponents", "httpComponents", "HttpComponents", "http.components"})
+    void everySpellingBootReadsAsHttpComponentsKeepsBootsClientsOnThePool(String spelling) {
+        runner.withPropertyValues("spring.http.client.factory=" + spelling).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context).getBean(ClientHttpRequestFactoryBuilder.class).isInstanceOf(PortkeeperClientHttpRequestFactoryBuilder.class);
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            assertThat(context.getBean(PortkeeperConnectionManager.class).pool().stats().idle()).isEqualTo(1);
         });
     }
 
