@@ -44,6 +44,7 @@ import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Primary;
 import org.springframework.http.client.ClientHttpRequestFactory;
 import org.springframework.http.client.HttpComponentsClientHttpRequestFactory;
 import org.springframework.web.client.ResourceAccessException;
@@ -582,6 +583,29 @@ class PortkeeperAutoConfigurationTest {
     }
 
     @Test
+    void twoUserConnectionManagersWithoutAPrimaryOneBackOffInsteadOfFailingStartup() {
+        runner.withUserConfiguration(TwoUserManagers.class).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context).getBeans(PortkeeperConnectionManager.class).containsOnlyKeys("mine", "theirs");
+            assertThat(context).doesNotHaveBean("portkeeperHttpClient");
+            assertThat(context).doesNotHaveBean(PortkeeperClientHttpRequestFactoryBuilder.class);
+            assertThat(context).hasSingleBean(ClientHttpRequestFactoryBuilder.class);
+        });
+    }
+
+    @Test
+    void ofTwoUserConnectionManagersThePrimaryOneIsThePoolBehindBootsClients() {
+        runner.withUserConfiguration(TwoUserManagers.class, PrimaryUserManager.class).run(context -> {
+            assertThat(context).hasNotFailed();
+            PortkeeperConnectionManager primary = context.getBean("primary", PortkeeperConnectionManager.class);
+            assertThat(context).hasBean("portkeeperHttpClient");
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            assertThat(primary.pool().stats().idle()).isEqualTo(1);
+            assertThat(context.getBean("mine", PortkeeperConnectionManager.class).pool().stats().idle()).isZero();
+        });
+    }
+
+    @Test
     void backsOffForAUserHttpClient() {
         runner.withUserConfiguration(UserHttpClient.class).run(context -> {
             assertThat(context).hasSingleBean(CloseableHttpClient.class);
@@ -685,6 +709,28 @@ class PortkeeperAutoConfigurationTest {
         @Bean
         PortkeeperConnectionManager myManager() {
             return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("mine").build()).build();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class TwoUserManagers {
+        @Bean
+        PortkeeperConnectionManager mine() {
+            return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("mine").build()).build();
+        }
+
+        @Bean
+        PortkeeperConnectionManager theirs() {
+            return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("theirs").build()).build();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class PrimaryUserManager {
+        @Bean
+        @Primary
+        PortkeeperConnectionManager primary() {
+            return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("primary").build()).build();
         }
     }
 

@@ -1,6 +1,7 @@
 package io.github.portkeeper.spring.boot3;
 
 import com.sun.net.httpserver.HttpServer;
+import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.SocketPool;
 import io.github.portkeeper.http.PortkeeperConnectionManager;
@@ -32,6 +33,8 @@ import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.ssl.SslStoreBundle;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.web.client.RestTemplateBuilder;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 import org.springframework.web.client.ResourceAccessException;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.client.RestClient;
@@ -203,6 +206,30 @@ class PortkeeperBoot3AutoConfigurationTest {
             context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
             assertThat(context.getBean(PortkeeperConnectionManager.class).pool().stats().idle()).isEqualTo(1);
         });
+    }
+
+    @Test
+    void twoUserConnectionManagersWithoutAPrimaryOneBackOffInsteadOfFailingStartup() {
+        runner.withUserConfiguration(TwoUserManagers.class).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context).getBeans(PortkeeperConnectionManager.class).containsOnlyKeys("mine", "theirs");
+            assertThat(context).doesNotHaveBean("portkeeperHttpClient");
+            assertThat(context).doesNotHaveBean(PortkeeperClientHttpRequestFactoryBuilder.class);
+            assertThat(context).hasSingleBean(ClientHttpRequestFactoryBuilder.class);
+        });
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class TwoUserManagers {
+        @Bean
+        PortkeeperConnectionManager mine() {
+            return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("mine").build()).build();
+        }
+
+        @Bean
+        PortkeeperConnectionManager theirs() {
+            return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("theirs").build()).build();
+        }
     }
 
     @Test
