@@ -1,11 +1,15 @@
 package io.github.portkeeper.observability;
 
 import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.http.PortkeeperHttpClients;
 import io.github.portkeeper.rpc.LineCodec;
 import io.github.portkeeper.rpc.RpcClient;
 import io.github.portkeeper.rpc.micrometer.RpcMetrics;
+import io.github.resilience4j.micrometer.tagged.TaggedRetryMetrics;
+import io.github.resilience4j.retry.RetryRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 
@@ -14,6 +18,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -23,6 +29,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * registry exposes it here for an RPC client bound with {@link RpcMetrics}.
  */
 class DashboardTest {
+
+    private static final Pattern NAME_MATCHER = Pattern.compile("\\bname=~\"([^\"]*)\"");
+    private static final Pattern RETRY_NAME = Pattern.compile("resilience4j_retry_calls_total\\{[^}]*\\bname=\"([^\"]*)\"");
 
     @Test
     void everyQueryNamesOnlySeriesThatAreExposed() throws IOException {
@@ -66,6 +75,71 @@ class DashboardTest {
     @Test
     void theRetryPanelMatchesTheRetryMeterOfAnRpcClient() {
         assertThat(retrySampleNames()).containsExactly("resilience4j_retry_calls_total");
+    }
+
+    @Test
+    void theRetryPanelShowsTheRetryOfTheSelectedPoolsRpcAndHttpClients() throws IOException {
+        String rpcRetry = retryName(rpcRetryScrape("orders"));
+        String httpRetry = retryName(httpRetryScrape("orders"));
+        assertThat(rpcRetry).isEqualTo("orders");
+        assertThat(httpRetry).isEqualTo("portkeeper-orders");
+        String matcher = retryPanelNameMatcher();
+        // The pool variable as Grafana writes it: one pool, several, and All (allValue ".*").
+        for (String pool : List.of("orders", "(orders|billing)", ".*")) {
+            Pattern selected = Pattern.compile(matcher.replace("$pool", pool));
+            assertThat(selected.matcher(rpcRetry).matches()).as("%s matches %s", selected, rpcRetry).isTrue();
+            assertThat(selected.matcher(httpRetry).matches()).as("%s matches %s", selected, httpRetry).isTrue();
+        }
+        Pattern other = Pattern.compile(matcher.replace("$pool", "billing"));
+        assertThat(other.matcher(rpcRetry).matches()).as("%s leaves out %s", other, rpcRetry).isFalse();
+        assertThat(other.matcher(httpRetry).matches()).as("%s leaves out %s", other, httpRetry).isFalse();
+    }
+
+    /** The regular expression the Retries panel matches the retry's {@code name} label with (PromQL anchors it). */
+    private static String retryPanelNameMatcher() throws IOException {
+        for (JsonNode panel : Kit.dashboard().get("panels")) {
+            if ("Retries".equals(panel.get("title").asString())) {
+                Matcher m = NAME_MATCHER.matcher(panel.get("targets").get(0).get("expr").asString());
+                assertThat(m.find()).as("a name=~ matcher in the Retries panel").isTrue();
+                return m.group(1);
+            }
+        }
+        throw new AssertionError("no Retries panel");
+    }
+
+    private static String retryName(String scrape) {
+        Matcher m = RETRY_NAME.matcher(scrape);
+        assertThat(m.find()).as(scrape).isTrue();
+        return m.group(1);
+    }
+
+    /** The Prometheus scrape of an HTTP client's retry, bound as docs/metrics.md shows: from onRetryCreated. */
+    private static String httpRetryScrape(String pool) throws IOException {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        RetryRegistry retries = RetryRegistry.ofDefaults();
+        TaggedRetryMetrics.ofRetryRegistry(retries).bindTo(registry);
+        try (CloseableHttpClient client = PortkeeperHttpClients.custom()
+                .poolConfig(PoolConfig.builder().name(pool).build())
+                .onRetryCreated(retry -> {
+                    retries.retry(retry.getName());
+                    retries.replace(retry.getName(), retry);
+                })
+                .build()) {
+            return registry.scrape();
+        } finally {
+            registry.close();
+        }
+    }
+
+    private static String rpcRetryScrape(String pool) {
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        try (RpcClient<String, String> client = RpcClient.builder(LineCodec.utf8(64))
+                .poolConfig(PoolConfig.builder().name(pool).build()).build()) {
+            RpcMetrics.bind(client, registry);
+            return registry.scrape();
+        } finally {
+            registry.close();
+        }
     }
 
     /**

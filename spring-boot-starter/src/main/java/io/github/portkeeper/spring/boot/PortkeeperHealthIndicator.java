@@ -12,8 +12,10 @@ import org.springframework.boot.health.contributor.HealthIndicator;
  * pools' endpoints.
  *
  * <ul>
- *   <li>{@code DOWN} when an endpoint uses its whole port budget (usedRatio &ge; 1): new
- *       connections to it fail fast with {@code PortBudgetExhaustedException};</li>
+ *   <li>{@code DOWN} when an endpoint uses its whole port budget (usedRatio &ge; 1): a lease
+ *       that needs a new connection to it waits up to the lease timeout
+ *       ({@code portkeeper.pool.lease-timeout}) for an idle connection or a freed port, and
+ *       fails with {@code PortBudgetExhaustedException} if none comes;</li>
  *   <li>{@code UP} otherwise, with a {@code warnings} detail naming each endpoint at or above
  *       {@code portkeeper.health.warn-ratio} (default 0.9) of its budget.</li>
  * </ul>

@@ -5,6 +5,7 @@ import io.github.portkeeper.spring.boot.common.PortkeeperPools;
 import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
 import io.github.portkeeper.spring.boot.common.internal.BootClientPools;
 import io.github.portkeeper.spring.boot.common.internal.HttpAutoConfigurationBase;
+import io.github.portkeeper.spring.boot.common.internal.OnUnambiguousConnectionManagerCondition;
 import io.github.portkeeper.spring.boot.internal.OnHttpComponentsFactoryCondition;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.springframework.beans.factory.ObjectProvider;
@@ -33,7 +34,8 @@ import java.util.List;
  * then backs off. Each bean backs off for one the application defines; the whole of it with
  * {@code portkeeper.http.enabled=false}; the Boot builder alone with
  * {@code portkeeper.http.boot-clients=false} or when {@code spring.http.clients.imperative.factory}
- * names another client.
+ * names another client. The client and the builder also back off when the application defines
+ * several {@link PortkeeperConnectionManager}s and none of them is primary.
  */
 @AutoConfiguration(after = PortkeeperAutoConfiguration.class,
         beforeName = "org.springframework.boot.http.client.autoconfigure.imperative.ImperativeHttpClientAutoConfiguration")
@@ -56,6 +58,7 @@ public final class PortkeeperHttpAutoConfiguration extends HttpAutoConfiguration
 
         @Bean(destroyMethod = "close")
         @ConditionalOnMissingBean(ClientHttpRequestFactoryBuilder.class)
+        @Conditional(OnUnambiguousConnectionManagerCondition.class)
         PortkeeperClientHttpRequestFactoryBuilder portkeeperClientHttpRequestFactoryBuilder(PortkeeperConnectionManager manager,
                 PortkeeperProperties properties, PortkeeperPools pools, ObjectProvider<SslBundles> sslBundles,
                 ObjectProvider<ClientHttpRequestFactoryBuilderCustomizer<?>> customizers) {

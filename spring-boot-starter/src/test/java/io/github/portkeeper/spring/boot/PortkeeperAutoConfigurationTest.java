@@ -16,6 +16,8 @@ import org.apache.hc.client5.http.impl.classic.HttpClients;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.ssl.SslAutoConfiguration;
 import org.springframework.boot.health.autoconfigure.contributor.HealthContributorAutoConfiguration;
@@ -42,6 +44,7 @@ import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Primary;
 import org.springframework.http.client.ClientHttpRequestFactory;
 import org.springframework.http.client.HttpComponentsClientHttpRequestFactory;
 import org.springframework.web.client.ResourceAccessException;
@@ -554,6 +557,17 @@ class PortkeeperAutoConfigurationTest {
         });
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"http-components", "HTTP_COMPONENTS", "httpcomponents", "httpComponents", "HttpComponents", "http.components"})
+    void everySpellingBootReadsAsHttpComponentsKeepsBootsClientsOnThePool(String spelling) {
+        runner.withPropertyValues("spring.http.clients.imperative.factory=" + spelling).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context).getBean(ClientHttpRequestFactoryBuilder.class).isInstanceOf(PortkeeperClientHttpRequestFactoryBuilder.class);
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            assertThat(context.getBean(PortkeeperConnectionManager.class).pool().stats().idle()).isEqualTo(1);
+        });
+    }
+
     // --- backing off for the application's own beans ---
 
     @Test
@@ -565,6 +579,29 @@ class PortkeeperAutoConfigurationTest {
             context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
             assertThat(manager.pool().stats().idle()).isEqualTo(1);
             assertThat(context.getBean(PortkeeperPools.class).pools()).contains(manager.pool());
+        });
+    }
+
+    @Test
+    void twoUserConnectionManagersWithoutAPrimaryOneBackOffInsteadOfFailingStartup() {
+        runner.withUserConfiguration(TwoUserManagers.class).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context).getBeans(PortkeeperConnectionManager.class).containsOnlyKeys("mine", "theirs");
+            assertThat(context).doesNotHaveBean("portkeeperHttpClient");
+            assertThat(context).doesNotHaveBean(PortkeeperClientHttpRequestFactoryBuilder.class);
+            assertThat(context).hasSingleBean(ClientHttpRequestFactoryBuilder.class);
+        });
+    }
+
+    @Test
+    void ofTwoUserConnectionManagersThePrimaryOneIsThePoolBehindBootsClients() {
+        runner.withUserConfiguration(TwoUserManagers.class, PrimaryUserManager.class).run(context -> {
+            assertThat(context).hasNotFailed();
+            PortkeeperConnectionManager primary = context.getBean("primary", PortkeeperConnectionManager.class);
+            assertThat(context).hasBean("portkeeperHttpClient");
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            assertThat(primary.pool().stats().idle()).isEqualTo(1);
+            assertThat(context.getBean("mine", PortkeeperConnectionManager.class).pool().stats().idle()).isZero();
         });
     }
 
@@ -672,6 +709,28 @@ class PortkeeperAutoConfigurationTest {
         @Bean
         PortkeeperConnectionManager myManager() {
             return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("mine").build()).build();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class TwoUserManagers {
+        @Bean
+        PortkeeperConnectionManager mine() {
+            return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("mine").build()).build();
+        }
+
+        @Bean
+        PortkeeperConnectionManager theirs() {
+            return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("theirs").build()).build();
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class PrimaryUserManager {
+        @Bean
+        @Primary
+        PortkeeperConnectionManager primary() {
+            return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("primary").build()).build();
         }
     }
 

@@ -59,6 +59,27 @@ class PropertyFailureReportTest {
     }
 
     @Test
+    void aCrossPropertyRuleBrokenByTheOnlyWrittenPropertyIsReportedOnThatPropertyWithItsValueAndOrigin(CapturedOutput output)
+            throws IOException {
+        String report = startWith(output, "portkeeper.pool.max-per-endpoint=100");
+        assertThat(report).contains("Property: portkeeper.pool.max-per-endpoint")
+                .contains("Value: \"100\"")
+                .contains("Origin: URL [file:" + dir.resolve("application.properties") + "] - 2:")
+                .contains("portkeeper.pool.max-total must be at least portkeeper.pool.max-per-endpoint (100), but was 64")
+                .doesNotContain("Value: \"null\"").doesNotContain("maxTotal");
+    }
+
+    @Test
+    void anHttpPoolNamedLikeTheDefaultSocketPoolIsReportedOnTheWrittenName(CapturedOutput output) throws IOException {
+        String report = startWith(output, "portkeeper.pool.name=socket\nportkeeper.socket-pool.enabled=true");
+        assertThat(report).contains("Property: portkeeper.pool.name")
+                .contains("Value: \"socket\"")
+                .contains("Origin: URL [file:" + dir.resolve("application.properties") + "] - 2:")
+                .contains("portkeeper.socket-pool.name must differ from portkeeper.pool.name")
+                .doesNotContain("Value: \"null\"");
+    }
+
+    @Test
     void aNonDefaultFallbackNextToAPolicyWithoutDrainingNamesBothProperties(CapturedOutput output) throws IOException {
         String report = startWith(output, "portkeeper.retirement.policy=local\nportkeeper.retirement.fallback=local");
         assertThat(report).contains("Property: portkeeper.retirement.fallback")

@@ -1,6 +1,7 @@
 package io.github.portkeeper.spring.boot3;
 
 import com.sun.net.httpserver.HttpServer;
+import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.SocketPool;
 import io.github.portkeeper.http.PortkeeperConnectionManager;
@@ -12,6 +13,8 @@ import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.actuate.autoconfigure.health.HealthContributorAutoConfiguration;
 import org.springframework.boot.actuate.autoconfigure.metrics.CompositeMeterRegistryAutoConfiguration;
 import org.springframework.boot.actuate.autoconfigure.metrics.MetricsAutoConfiguration;
@@ -30,6 +33,8 @@ import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.ssl.SslStoreBundle;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.web.client.RestTemplateBuilder;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 import org.springframework.web.client.ResourceAccessException;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.client.RestClient;
@@ -190,6 +195,41 @@ class PortkeeperBoot3AutoConfigurationTest {
             assertThat(context).hasSingleBean(PortkeeperConnectionManager.class);
             assertThat(context).getBean(ClientHttpRequestFactoryBuilder.class).isNotInstanceOf(PortkeeperClientHttpRequestFactoryBuilder.class);
         });
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"http-components", "HTTP_COMPONENTS", "httpcomponents", "httpComponents", "HttpComponents", "http.components"})
+    void everySpellingBootReadsAsHttpComponentsKeepsBootsClientsOnThePool(String spelling) {
+        runner.withPropertyValues("spring.http.client.factory=" + spelling).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context).getBean(ClientHttpRequestFactoryBuilder.class).isInstanceOf(PortkeeperClientHttpRequestFactoryBuilder.class);
+            context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build().get().uri("/hello").retrieve().toBodilessEntity();
+            assertThat(context.getBean(PortkeeperConnectionManager.class).pool().stats().idle()).isEqualTo(1);
+        });
+    }
+
+    @Test
+    void twoUserConnectionManagersWithoutAPrimaryOneBackOffInsteadOfFailingStartup() {
+        runner.withUserConfiguration(TwoUserManagers.class).run(context -> {
+            assertThat(context).hasNotFailed();
+            assertThat(context).getBeans(PortkeeperConnectionManager.class).containsOnlyKeys("mine", "theirs");
+            assertThat(context).doesNotHaveBean("portkeeperHttpClient");
+            assertThat(context).doesNotHaveBean(PortkeeperClientHttpRequestFactoryBuilder.class);
+            assertThat(context).hasSingleBean(ClientHttpRequestFactoryBuilder.class);
+        });
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class TwoUserManagers {
+        @Bean
+        PortkeeperConnectionManager mine() {
+            return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("mine").build()).build();
+        }
+
+        @Bean
+        PortkeeperConnectionManager theirs() {
+            return PortkeeperConnectionManager.builder().poolConfig(PoolConfig.builder().name("theirs").build()).build();
+        }
     }
 
     @Test

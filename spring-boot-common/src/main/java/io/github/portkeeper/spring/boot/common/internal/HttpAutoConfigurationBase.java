@@ -6,6 +6,7 @@ import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
 
 /**
  * The beans of each starter's {@code PortkeeperHttpAutoConfiguration} that are the same on every
@@ -28,10 +29,12 @@ public abstract class HttpAutoConfigurationBase {
 
     /**
      * A standard {@link CloseableHttpClient} on the pool, for code that uses HttpClient directly.
-     * It shares the manager bean (closing the client leaves the pool open for the others).
+     * It shares the manager bean (closing the client leaves the pool open for the others). Backs off
+     * when the application defines several managers and none of them is primary.
      */
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean(CloseableHttpClient.class)
+    @Conditional(OnUnambiguousConnectionManagerCondition.class)
     CloseableHttpClient portkeeperHttpClient(PortkeeperConnectionManager manager, PortkeeperProperties properties,
             PortkeeperPools pools) {
         return PortkeeperBeans.httpClient(manager, properties, pools);

@@ -5,8 +5,6 @@ import org.springframework.boot.autoconfigure.condition.SpringBootCondition;
 import org.springframework.context.annotation.ConditionContext;
 import org.springframework.core.type.AnnotatedTypeMetadata;
 
-import java.util.Locale;
-
 /**
  * Matches unless Boot's client-factory property selects a client other than Apache
  * HttpComponents: an application that asked Boot for the JDK, Jetty or Reactor client keeps it.
@@ -29,10 +27,22 @@ public abstract class HttpComponentsFactoryCondition extends SpringBootCondition
         if (factory == null || factory.isBlank()) {
             return ConditionOutcome.match(property + " is not set");
         }
-        String normalized = factory.trim().toUpperCase(Locale.ROOT).replace('-', '_');
-        if (normalized.equals("HTTP_COMPONENTS")) {
+        if (canonical(factory).equals("httpcomponents")) {
             return ConditionOutcome.match(property + " is " + factory);
         }
         return ConditionOutcome.noMatch(property + " is " + factory + ", not http-components");
+    }
+
+    /**
+     * The name as Boot compares it when it binds the property to its enum (its lenient enum
+     * converter keeps letters and digits only, lower-cased), so that every spelling Boot reads
+     * as {@code HTTP_COMPONENTS} ({@code httpComponents}, {@code http.components} ...) matches
+     * here too. Were one missed, Boot would build its own pool for its clients without a word.
+     */
+    static String canonical(String name) {
+        StringBuilder canonical = new StringBuilder(name.length());
+        name.chars().filter(Character::isLetterOrDigit).map(Character::toLowerCase)
+                .forEach(c -> canonical.append((char) c));
+        return canonical.toString();
     }
 }

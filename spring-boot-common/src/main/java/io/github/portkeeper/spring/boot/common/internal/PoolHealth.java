@@ -14,10 +14,12 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -56,9 +58,14 @@ public final class PoolHealth {
         Map<String, Object> poolDetails = new LinkedHashMap<>();
         List<String> warnings = new ArrayList<>();
         List<String> exhausted = new ArrayList<>();
+        Set<Endpoint> live = new HashSet<>();
         for (Pool<?> pool : pools.pools()) {
             poolDetails.put(pool.name(), poolDetails(pool, kernel, warnings, exhausted));
+            live.addAll(pool.endpoints());
         }
+        // The cache follows the pools' live endpoints: one a pool forgot is forgotten here too,
+        // and resolved afresh should it come back.
+        addresses.keySet().retainAll(live);
         Map<String, Object> details = new LinkedHashMap<>();
         details.put("pools", poolDetails);
         if (!exhausted.isEmpty()) {
@@ -159,6 +166,11 @@ public final class PoolHealth {
             // Not resolvable now: no socket can point at it either; tried again next time.
         }
         return out;
+    }
+
+    /** How many endpoints' addresses are cached, for tests. */
+    int cachedEndpoints() {
+        return addresses.size();
     }
 
     private static double round(double ratio) {

@@ -23,6 +23,10 @@ import java.util.regex.Pattern;
  * its origin (file and line, environment variable...). Boot's failure analysis prints
  * {@code Property}, {@code Value}, {@code Origin} and {@code Reason} from it.
  *
+ * <p>A rule between two properties of which only one was written (a {@code max-per-endpoint}
+ * above the default {@code max-total}) is reported on the written one, with its value and origin,
+ * though the message leads with the other.
+ *
  * <p>Boot keeps an error that carries its own origin as it is; a plain {@link FieldError} would be
  * printed with the Java field path ({@code pool.maxPerEndpoint}) and the converted value.
  */
@@ -34,6 +38,7 @@ public final class PropertyErrors {
     private final Errors errors;
     private final Environment environment;
     private final String prefix;
+    private final Pattern mentionedProperty;
 
     /**
      * @param errors      the errors of the object being validated
@@ -44,6 +49,7 @@ public final class PropertyErrors {
         this.errors = errors;
         this.environment = environment;
         this.prefix = prefix;
+        this.mentionedProperty = Pattern.compile("\\b" + Pattern.quote(prefix) + "(?:\\.[a-z0-9-]+)+");
     }
 
     /**
@@ -59,8 +65,23 @@ public final class PropertyErrors {
             return;
         }
         ConfigurationProperty written = find(property);
-        Object value = written != null ? asWritten(written.getValue()) : null;
-        String reason = value != null ? BUT_WAS.matcher(message).replaceFirst(", but was \"" + value + "\"") : message;
+        Object value;
+        String reason;
+        if (written != null) {
+            value = asWritten(written.getValue());
+            reason = BUT_WAS.matcher(message).replaceFirst(", but was \"" + value + "\"");
+        } else {
+            // The rule names a property left at its default: the one written is the partner the
+            // message also names (max-per-endpoint raised above the default max-total).
+            written = writtenPartner(message, property);
+            if (written != null) {
+                property = written.getName().toString();
+                value = asWritten(written.getValue());
+            } else {
+                value = effectiveValue(message);
+            }
+            reason = message;
+        }
         String field = property.substring(prefix.length() + 1);
         ((BindingResult) errors).addError(new PropertyFieldError(errors.getObjectName(), field, value,
                 written != null ? written.getOrigin() : null, reason));
@@ -78,6 +99,27 @@ public final class PropertyErrors {
             return m.group(1);
         }
         return null;
+    }
+
+    /** The first property other than {@code leading} that the message names and the user wrote. */
+    private ConfigurationProperty writtenPartner(String message, String leading) {
+        Matcher m = mentionedProperty.matcher(message);
+        while (m.find()) {
+            String other = m.group();
+            if (!other.equals(leading)) {
+                ConfigurationProperty found = find(other);
+                if (found != null) {
+                    return found;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** What the message says the value was, for a property nobody wrote (its default); null if it says nothing. */
+    private static String effectiveValue(String message) {
+        Matcher m = BUT_WAS.matcher(message);
+        return m.find() ? m.group().substring(", but was ".length()) : null;
     }
 
     private ConfigurationProperty find(String property) {
