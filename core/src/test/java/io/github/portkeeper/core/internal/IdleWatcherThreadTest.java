@@ -65,14 +65,25 @@ class IdleWatcherThreadTest {
             long start = System.nanoTime();
             long span = interval.toNanos() * 40;
             long cycles = 0;
-            while (System.nanoTime() - start < span && cycles < 50_000_000L) {
+            // On a loaded machine this thread can be descheduled for longer than an interval;
+            // the pool is then really quiet and the watcher may rightly sleep and be woken by
+            // the next release. Such pauses are counted and allowed for, one wakeup each.
+            long pauses = 0;
+            long last = start;
+            while (last - start < span && cycles < 50_000_000L) {
                 pool.lease(endpoint).close();
                 cycles++;
+                long now = System.nanoTime();
+                if (now - last > interval.toNanos() / 2) {
+                    pauses++;
+                }
+                last = now;
             }
             long wakeups = watcher.scheduleWakeups() - before;
-            System.out.printf("[IdleWatcherThreadTest] %d lease-release cycles over 40 intervals: %d schedule wakeups%n",
-                    cycles, wakeups);
-            assertThat(wakeups).as("wakeups of the sleeping watcher by releases over 40 busy intervals").isLessThanOrEqualTo(4);
+            System.out.printf("[IdleWatcherThreadTest] %d lease-release cycles over 40 intervals, %d pauses: %d schedule wakeups%n",
+                    cycles, pauses, wakeups);
+            assertThat(wakeups).as("wakeups of the sleeping watcher by releases over 40 busy intervals (%d pauses of this thread)", pauses)
+                    .isLessThanOrEqualTo(4 + pauses);
         }
     }
 }
