@@ -664,6 +664,42 @@ class PortBudgetTest {
         }
     }
 
+    /**
+     * A connector that finds its server by means of its own (service discovery, a custom DNS
+     * resolver, a SOCKS proxy's remote lookup) reaches endpoints the JVM cannot resolve, so the
+     * kernel cannot be read for them and the budget counts this pool's sockets only. Its TIME_WAITs
+     * leave that count after 60 s like any other's: they never turn into "other sockets".
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void timeWaitTowardAnEndpointTheJvmCannotResolveLeavesTheBudgetAfterSixtySeconds() throws Exception {
+        Assumptions.assumeTrue(KernelProbe.linux().isAvailable(), "needs /proc/net/tcp");
+        PortBudget ten = PortBudget.ofRange(40000, 40009).withShare(1.0); // 10 ports per endpoint, kernel counting on
+        try (HoldingServer server = HoldingServer.onLoopback(0);
+             Pool<SocketChannel> sockets = Pool.of(endpoint -> SocketChannel.open(server.address()),
+                     PoolConfig.builder().name("own-resolver").maxPerEndpoint(1).maxTotal(1)
+                             .leaseTimeout(Duration.ofMillis(100)).retirement(Retirement.local())
+                             .portBudget(ten).ticker(ticker).build())) {
+            Endpoint e = Endpoint.of("pk.invalid", server.port()); // .invalid never resolves (RFC 6761)
+            for (int i = 0; i < 10; i++) {
+                try (Lease<SocketChannel> l = sockets.lease(e)) {
+                    l.retire();
+                }
+                ticker.advance(Duration.ofSeconds(61));
+            }
+            assertThat(sockets.portBudget().endpoints().get(e))
+                    .as("ten TIME_WAITs of ours, each more than 60 s old").isEqualTo(new EndpointBudget(10, 0, 0, 0));
+            for (int i = 0; i < 10; i++) {
+                try (Lease<SocketChannel> l = sockets.lease(e)) {
+                    l.retire();
+                }
+            }
+            assertThat(sockets.portBudget().endpoints().get(e)).isEqualTo(new EndpointBudget(10, 0, 10, 0));
+            assertThatThrownBy(() -> sockets.lease(e).close()).as("the budget is spent by our own TIME_WAITs")
+                    .isInstanceOf(PortBudgetExhaustedException.class);
+        }
+    }
+
     private static Gauge budgetGauge(MeterRegistry registry, Endpoint endpoint) {
         return registry.get("portkeeper.ports.budget.used").tag("endpoint", endpoint.toString()).gauge();
     }
