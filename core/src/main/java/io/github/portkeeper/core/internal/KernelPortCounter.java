@@ -253,8 +253,14 @@ final class KernelPortCounter extends IdleWatcher.Task {
         return periodNanos;
     }
 
+    /**
+     * The tracked endpoint pools, less those of closed pools, which are dropped: a closed pool
+     * needs no counts, and one its user still holds would otherwise keep asking for periodic
+     * reads (at a read a second, near its budget) until the TIME_WAITs it counted expire.
+     */
     private List<Map.Entry<EndpointPool<?>, Integer>> trackedNow() {
         synchronized (tracked) {
+            tracked.keySet().removeIf(ep -> ep.engine.isClosed());
             return new ArrayList<>(tracked.entrySet());
         }
     }

@@ -1,10 +1,14 @@
 package io.github.portkeeper.core.internal;
 
+import io.github.portkeeper.core.LeaseTimeoutException;
+import io.github.portkeeper.core.PoolStats;
 import io.github.portkeeper.core.PortBudget;
 import io.github.portkeeper.core.PortBudgetExhaustedException;
+import io.github.portkeeper.core.PortBudgetSnapshot;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.time.Duration;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -45,8 +49,10 @@ final class PortGate<C> {
     /**
      * The endpoint's port budget is spent. Wait, within the lease timeout, for a connection to
      * come back to the idle set or for ports to come back (TIME_WAIT expiring, connections
-     * closing), checking every 10 ms; then fail with a {@link PortBudgetExhaustedException}.
-     * Arrival order is not kept in this state: the budget, not the limits, is the bottleneck.
+     * closing), checking every 10 ms; then fail with a {@link PortBudgetExhaustedException}, or,
+     * if by then the budget has room and the limits are what holds the lease back, with the
+     * {@link LeaseTimeoutException} of any lease the limits held back. Arrival order is not kept
+     * in this state: the budget, not the limits, is the bottleneck.
      * A {@code fresh} lease takes no idle connection.
      */
     LeaseHandle<C> awaitPortBudget(EndpointPool<C> ep, long waitedNanos, long timeoutNanos, boolean fresh)
@@ -71,8 +77,11 @@ final class PortGate<C> {
             }
             long remaining = timeoutNanos - (System.nanoTime() - start);
             if (remaining <= 0) {
-                PortBudgetExhaustedException spent = new PortBudgetExhaustedException(ep.endpoint, portBudget,
-                        ep.ports.usage(perEndpoint, engine.now()));
+                PortBudgetSnapshot.EndpointBudget usage = ep.ports.usage(perEndpoint, engine.now());
+                if (usage.used() < perEndpoint) {
+                    throw heldBackByLimits(ep, System.nanoTime() - start);
+                }
+                PortBudgetExhaustedException spent = new PortBudgetExhaustedException(ep.endpoint, portBudget, usage);
                 engine.listeners.leaseRejected(ep.endpoint, spent);
                 throw spent;
             }
@@ -83,6 +92,19 @@ final class PortGate<C> {
             }
             LockSupport.parkNanos(this, Math.min(remaining, BUDGET_POLL_NANOS));
         }
+    }
+
+    /**
+     * The budget has room now, so the limits held the lease back when it gave up: a timeout, as
+     * the waiter queue reports one, not a budget that is not spent and advice about TIME_WAIT.
+     */
+    private LeaseTimeoutException heldBackByLimits(EndpointPool<C> ep, long waitedNanos) {
+        engine.listeners.leaseTimedOut(ep.endpoint, waitedNanos);
+        PoolStats.EndpointStats s = ep.stats();
+        return new LeaseTimeoutException(ep.endpoint, "Timed out after " + Duration.ofNanos(waitedNanos).toMillis()
+                + " ms waiting for a connection to " + ep.endpoint + " (active " + s.active() + ", idle " + s.idle()
+                + ", pending " + s.pending() + "; maxPerEndpoint " + engine.capacity.maxPerEndpoint()
+                + ", maxTotal " + engine.capacity.maxTotal() + ", total open " + engine.capacity.total() + ")");
     }
 
     int perEndpoint() {

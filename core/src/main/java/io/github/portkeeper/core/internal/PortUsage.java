@@ -44,8 +44,15 @@ final class PortUsage {
     private volatile int socketsAtRefresh;
     private final long[] bucketSecond = new long[WINDOW_SECONDS + 1];
     private final int[] bucketCount = new int[WINDOW_SECONDS + 1];
-    /** The kernel's count of sockets toward the endpoint at the last refresh, or -1 if unknown. */
-    private volatile int kernelTotal = -1;
+    /** {@link #kernelTotal} before any count: a connect waits for the first. */
+    private static final int UNREAD = -1;
+    /** {@link #kernelTotal} when the kernel could not be read (yet): the budget counts ours only. */
+    private static final int OURS_ONLY = -2;
+    /**
+     * The kernel's count of sockets toward the endpoint at the last refresh, or {@link #UNREAD},
+     * or {@link #OURS_ONLY}.
+     */
+    private volatile int kernelTotal = UNREAD;
     /** The endpoint's resolved addresses, for the kernel count; set by the housekeeper. */
     volatile List<InetSocketAddress> addresses;
     /** When resolving the endpoint last failed (ticker time), so a bad name is not looked up every second. */
@@ -155,15 +162,19 @@ final class PortUsage {
 
     /**
      * A connect that waited for the endpoint's first kernel count in vain counts this pool's
-     * sockets only (the kernel's count as 0) until a read arrives. Under {@link #readLock}, which
-     * a read holds from its mark to its refresh: a count that lands between "none yet" and the
-     * write of 0 would otherwise be erased, and the others' sockets not seen until the next read.
+     * sockets only (no others) until a read arrives, which may be never: a name only the
+     * connector can resolve, a table that cannot be read. Not "the kernel said 0": that count
+     * would keep every TIME_WAIT of ours the kernel has since dropped, and after enough of them
+     * the budget would refuse every connect on account of sockets nobody holds. Under
+     * {@link #readLock}, which a read holds from its mark to its refresh: a count that lands
+     * between "none yet" and this write would otherwise be erased, and the others' sockets not
+     * seen until the next read.
      */
     void countOursOnlyIfUnread() {
         readLock.lock();
         try {
             if (!kernelKnown()) {
-                refreshed(0, 0L);
+                refreshed(OURS_ONLY, 0L);
             }
         } finally {
             readLock.unlock();
@@ -204,9 +215,9 @@ final class PortUsage {
         return sockets.get() + timeWaitSinceRefresh.get() - socketsAtRefresh;
     }
 
-    /** Whether the kernel has been read for this endpoint yet. */
+    /** Whether the budget has a count to go by: the kernel's, or ours only after a connect gave up waiting for it. */
     boolean kernelKnown() {
-        return kernelTotal >= 0;
+        return kernelTotal != UNREAD;
     }
 
     synchronized PortBudgetSnapshot.EndpointBudget usage(int budget, long now) {
@@ -214,7 +225,7 @@ final class PortUsage {
         int timeWait = recentTimeWait(now);
         int others = 0;
         int kernel = kernelTotal;
-        if (kernel >= 0) {
+        if (kernel >= 0) { // else unread, or ours only: no others known
             int kernelNow = kernel + opened(openedAndConnecting.get()) - closedSinceRefresh.get();
             others = Math.max(0, kernelNow - live - timeWait);
         }

@@ -29,6 +29,7 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Binds a {@link Pool}'s meters to a Micrometer registry. Meter names and tags are part of
@@ -59,6 +60,12 @@ public final class PoolMetrics implements MeterBinder {
     /** Meters registered per endpoint tag value, and how many live endpoints share it, to drop them when the pool forgets the endpoints. */
     private final ConcurrentHashMap<String, List<io.micrometer.core.instrument.Meter>> metersByTag = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Integer> endpointsByTag = new ConcurrentHashMap<>();
+    /**
+     * Taken to register an endpoint's meters and to drop them, never by an event for an endpoint
+     * whose meters exist: without it an endpoint leased again while its meters were being dropped
+     * got back the very meters about to leave the registry, and counted into them for good.
+     */
+    private final ReentrantLock endpointMetersLock = new ReentrantLock();
     private final LongAdder leasesServed = new LongAdder();
     private final LongAdder timeWaitCaused = new LongAdder();
     private final LongAdder avoided = new LongAdder();
@@ -252,10 +259,25 @@ public final class PoolMetrics implements MeterBinder {
 
     private EndpointMeters meters(Endpoint e) {
         EndpointMeters m = perEndpoint.get(e);
-        if (m == null) {
-            m = perEndpoint.computeIfAbsent(e, this::register);
+        return m != null ? m : registerOnce(e);
+    }
+
+    /**
+     * Registers outside the map's own compute: {@link #forget} removes from the map while holding
+     * the lock, so taking the lock inside a compute would deadlock against it.
+     */
+    private EndpointMeters registerOnce(Endpoint e) {
+        endpointMetersLock.lock();
+        try {
+            EndpointMeters m = perEndpoint.get(e);
+            if (m == null) {
+                m = register(e);
+                perEndpoint.put(e, m);
+            }
+            return m;
+        } finally {
+            endpointMetersLock.unlock();
         }
-        return m;
     }
 
     private EndpointMeters register(Endpoint e) {
@@ -295,22 +317,38 @@ public final class PoolMetrics implements MeterBinder {
             // later): its meters are live again; dropping them would restart its counters.
             return;
         }
-        addresses.remove(e);
-        if (perEndpoint.remove(e) == null || !endpointTag) {
-            return;
-        }
-        String tag = e.toString();
-        Integer left = endpointsByTag.computeIfPresent(tag, (t, n) -> n > 1 ? n - 1 : null);
-        if (left != null) {
-            return;
-        }
-        gaugedEndpointTags.remove(tag);
-        gaugedBudgetTags.remove(tag);
-        List<io.micrometer.core.instrument.Meter> meters = metersByTag.remove(tag);
-        if (meters != null) {
-            for (io.micrometer.core.instrument.Meter m : meters) {
-                registry.remove(m);
+        endpointMetersLock.lock();
+        try {
+            addresses.remove(e);
+            EndpointMeters m = perEndpoint.remove(e);
+            if (m == null) {
+                return;
             }
+            // Looked at again after the removal from the map: an event of a lease that brought the
+            // endpoint back either found the meters before that removal, and then the pool's map
+            // shows the endpoint here, or missed them and waits on the lock for new ones.
+            if (pool.endpoints().contains(e)) {
+                perEndpoint.put(e, m);
+                return;
+            }
+            if (!endpointTag) {
+                return;
+            }
+            String tag = e.toString();
+            Integer left = endpointsByTag.computeIfPresent(tag, (t, n) -> n > 1 ? n - 1 : null);
+            if (left != null) {
+                return;
+            }
+            gaugedEndpointTags.remove(tag);
+            gaugedBudgetTags.remove(tag);
+            List<io.micrometer.core.instrument.Meter> meters = metersByTag.remove(tag);
+            if (meters != null) {
+                for (io.micrometer.core.instrument.Meter meter : meters) {
+                    registry.remove(meter);
+                }
+            }
+        } finally {
+            endpointMetersLock.unlock();
         }
     }
 

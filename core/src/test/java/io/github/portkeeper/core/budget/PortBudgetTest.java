@@ -5,6 +5,7 @@ import io.github.portkeeper.core.ConnectGuard;
 import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.core.Lease;
+import io.github.portkeeper.core.LeaseTimeoutException;
 import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.PoolListener;
@@ -46,6 +47,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -338,6 +340,53 @@ class PortBudgetTest {
         // The budget is per endpoint: another one is not affected.
         pool.lease(B).close();
         held.forEach(Lease::close);
+    }
+
+    /**
+     * A lease that began waiting for the port budget and is, by the time it gives up, blocked by
+     * the pool's limits instead (the budget came back, another lease took the last slot) times out
+     * like any lease held back by the limits: a budget exception would report a budget that is
+     * not spent and advise on TIME_WAIT when the limits are the answer.
+     */
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void aLeaseThatWaitedForTheBudgetButIsHeldBackByTheLimitsWhenItGivesUpTimesOut() throws Exception {
+        PortBudget three = PortBudget.ofRange(40000, 40002).withShare(1.0).withKernelCounting(false);
+        pool = Pool.of(connector, PoolConfig.builder().name("budget").maxPerEndpoint(2).maxTotal(2)
+                .retirement(Retirement.local()).portBudget(three).ticker(ticker)
+                .listener(new PoolListener() {
+                    @Override
+                    public void leaseRejected(Endpoint endpoint, Throwable reason) {
+                        rejections.add(reason);
+                    }
+                })
+                .build());
+        for (int i = 0; i < 2; i++) {
+            try (Lease<StubConnection> l = pool.lease(A)) {
+                l.retire(); // a TIME_WAIT
+            }
+        }
+        Lease<StubConnection> held = pool.lease(A); // A's budget of 3 is spent; 1 of 2 slots in use
+        Future<?> c = threads.submit(() -> {
+            Thread.currentThread().setName("budget-waiter");
+            try (Lease<StubConnection> l = pool.lease(A, Duration.ofSeconds(2))) {
+                return l;
+            }
+        });
+        // Wait until the lease parks in the port budget's wait (not in the queue of the limits).
+        await().atMost(Duration.ofSeconds(10)).until(() -> Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> "budget-waiter".equals(t.getName()))
+                .map(LockSupport::getBlocker)
+                .anyMatch(blocker -> blocker != null && blocker.getClass().getSimpleName().equals("PortGate")));
+        Lease<StubConnection> other = pool.lease(B, Duration.ofSeconds(10)); // takes the last slot of maxTotal
+        ticker.advance(Duration.ofSeconds(62)); // A's TIME_WAITs expire: its budget allows a port again
+        assertThat(pool.portBudget().endpoints().get(A)).isEqualTo(new EndpointBudget(3, 1, 0, 0));
+
+        assertThatThrownBy(() -> c.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(LeaseTimeoutException.class)
+                .cause().hasMessageContaining("maxTotal 2");
+        assertThat(rejections).as("budget rejections").isEmpty();
+        other.close();
+        held.close();
     }
 
     @Test
@@ -661,6 +710,42 @@ class PortBudgetTest {
             for (Socket s : others) {
                 s.close();
             }
+        }
+    }
+
+    /**
+     * A connector that finds its server by means of its own (service discovery, a custom DNS
+     * resolver, a SOCKS proxy's remote lookup) reaches endpoints the JVM cannot resolve, so the
+     * kernel cannot be read for them and the budget counts this pool's sockets only. Its TIME_WAITs
+     * leave that count after 60 s like any other's: they never turn into "other sockets".
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void timeWaitTowardAnEndpointTheJvmCannotResolveLeavesTheBudgetAfterSixtySeconds() throws Exception {
+        Assumptions.assumeTrue(KernelProbe.linux().isAvailable(), "needs /proc/net/tcp");
+        PortBudget ten = PortBudget.ofRange(40000, 40009).withShare(1.0); // 10 ports per endpoint, kernel counting on
+        try (HoldingServer server = HoldingServer.onLoopback(0);
+             Pool<SocketChannel> sockets = Pool.of(endpoint -> SocketChannel.open(server.address()),
+                     PoolConfig.builder().name("own-resolver").maxPerEndpoint(1).maxTotal(1)
+                             .leaseTimeout(Duration.ofMillis(100)).retirement(Retirement.local())
+                             .portBudget(ten).ticker(ticker).build())) {
+            Endpoint e = Endpoint.of("pk.invalid", server.port()); // .invalid never resolves (RFC 6761)
+            for (int i = 0; i < 10; i++) {
+                try (Lease<SocketChannel> l = sockets.lease(e)) {
+                    l.retire();
+                }
+                ticker.advance(Duration.ofSeconds(61));
+            }
+            assertThat(sockets.portBudget().endpoints().get(e))
+                    .as("ten TIME_WAITs of ours, each more than 60 s old").isEqualTo(new EndpointBudget(10, 0, 0, 0));
+            for (int i = 0; i < 10; i++) {
+                try (Lease<SocketChannel> l = sockets.lease(e)) {
+                    l.retire();
+                }
+            }
+            assertThat(sockets.portBudget().endpoints().get(e)).isEqualTo(new EndpointBudget(10, 0, 10, 0));
+            assertThatThrownBy(() -> sockets.lease(e).close()).as("the budget is spent by our own TIME_WAITs")
+                    .isInstanceOf(PortBudgetExhaustedException.class);
         }
     }
 

@@ -1,10 +1,14 @@
 package io.github.portkeeper.core.internal;
 
+import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.KernelProbe;
+import io.github.portkeeper.core.Lease;
+import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.PortBudget;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.SocketPool;
+import io.github.portkeeper.core.testing.FakeTicker;
 import io.github.portkeeper.core.testing.ScriptedServer;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -96,6 +100,50 @@ class KernelPortCounterTest {
                 s.close();
             }
             all.forEach(SocketPool::close);
+        }
+    }
+
+    /**
+     * A closed pool needs no counts: one closed at half its budget toward the server (its
+     * TIME_WAITs still in their window) must not keep the JVM's reader at a read a second for the
+     * pools still open. The closed pool stays reachable, as a user's field may keep it.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void aClosedPoolNearItsBudgetNoLongerKeepsTheReaderReadingEverySecond() throws Exception {
+        Assumptions.assumeTrue(KernelProbe.linux().isAvailable(), "needs /proc/net/tcp");
+        List<Socket> held = new ArrayList<>();
+        try (ScriptedServer server = ScriptedServer.start();
+             SocketPool sockets = SocketPool.builder().poolConfig(PoolConfig.builder().name("still-next-to-closed")
+                     .maxPerEndpoint(20).portBudget(HUNDRED).build()).build()) {
+            Endpoint endpoint = Endpoint.of(server.host(), server.port());
+            Pool<Object> closed = Pool.of(e -> new Object(), PoolConfig.builder().name("closed-near-budget")
+                    .ticker(new FakeTicker()) // its TIME_WAITs stay in their window
+                    .retirement(Retirement.local()).portBudget(PortBudget.ofRange(40000, 40019).withShare(0.5)).build());
+            for (int i = 0; i < 5; i++) {
+                try (Lease<Object> lease = closed.lease(endpoint)) {
+                    lease.retire(); // a stub ends LOCAL: a TIME_WAIT counted, none in the kernel
+                }
+            }
+            assertThat(closed.portBudget().endpoints().get(endpoint).used()).as("half of the closed pool's budget of 10").isEqualTo(5);
+            closed.close();
+            for (int i = 0; i < 20; i++) { // a fifth of the budget: worth periodic reads, far from its end
+                held.add(sockets.socket(server.host(), server.port()));
+            }
+            KernelPortCounter kernel = KernelPortCounter.shared();
+            long before = kernel.tableReads();
+            long t0 = System.nanoTime();
+            await().pollDelay(Duration.ofSeconds(6)).atMost(Duration.ofSeconds(10)).until(() -> true);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            long reads = kernel.tableReads() - before;
+            System.out.printf("[KernelPortCounterTest] 20 idle connections next to a closed pool: %d kernel reads in %.1f s%n",
+                    reads, seconds);
+            assertThat(reads).as("kernel reads in %.1f s of a still table", seconds).isBetween(1L, 4L);
+            assertThat(closed.isClosed()).isTrue(); // reachable to the end
+        } finally {
+            for (Socket s : held) {
+                s.close();
+            }
         }
     }
 
