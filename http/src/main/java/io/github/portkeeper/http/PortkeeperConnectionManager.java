@@ -9,7 +9,6 @@ import io.github.portkeeper.http.internal.FreshConnection;
 import io.github.portkeeper.http.internal.HttpClientFeatures;
 import io.github.portkeeper.http.internal.HttpConnection;
 import io.github.portkeeper.http.internal.HttpConnector;
-import io.github.portkeeper.http.internal.LeaseChecks;
 import io.github.portkeeper.http.internal.PendingLease;
 import io.github.portkeeper.http.internal.PooledEndpoint;
 import io.github.portkeeper.http.internal.RouteKey;
@@ -91,7 +90,9 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     PortkeeperConnectionManager(PortkeeperConnectionManagerBuilder b, io.github.portkeeper.core.PoolConfig poolConfig,
                                 TlsSocketStrategy tls, SchemePortResolver portResolver) {
-        this.pool = Pool.of(new HttpConnector(b.http1Config), poolConfig);
+        // The connector reads the route's ConnectionConfig only for idle connections, so after
+        // this constructor has set the resolvers.
+        this.pool = Pool.of(new HttpConnector(b.http1Config, this::connectionConfig), poolConfig);
         this.portResolver = portResolver;
         this.operator = new DefaultHttpClientConnectionOperator(ChannelSocketFactory.INSTANCE, portResolver, b.dnsResolver,
                 RegistryBuilder.<TlsSocketStrategy>create().register(URIScheme.HTTPS.id, tls).build());
@@ -160,28 +161,21 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         });
     }
 
-    /** A connection fit for the route's {@link ConnectionConfig}, reused if one is. */
+    /**
+     * A connection for the route, reused if one is fit: the pool's validation runs HttpClient's
+     * reuse checks ({@code LeaseChecks}, through {@link HttpConnector#validate}) on idle ones.
+     */
     private Lease<HttpConnection> take(Endpoint endpoint, HttpRoute route, boolean fresh, Duration wait) throws IOException {
-        ConnectionConfig config = connectionConfig(route);
-        // Unfit reused ones retire (by the policy); each round either returns or retires one, so
-        // rounds are bounded by the connections there are; past that, a new connection.
-        for (int round = 0; ; round++) {
-            Lease<HttpConnection> lease = fresh || round > pool.maxTotal() ? pool.leaseNew(endpoint, wait) : pool.lease(endpoint, wait);
-            if (!lease.isReused()) {
-                return lease;
-            }
+        Lease<HttpConnection> lease = fresh ? pool.leaseNew(endpoint, wait) : pool.lease(endpoint, wait);
+        if (lease.isReused()) {
+            ConnectionConfig config = connectionConfig(route);
             HttpConnection c = lease.connection();
-            String unfit = LeaseChecks.unfit(c, config, System.nanoTime());
-            if (unfit == null) {
-                c.managed().activate(); // restores the socket timeout it was bound with (SocketConfig)
-                if (config.getSocketTimeout() != null) {
-                    c.managed().setSocketTimeout(SubMillisecondTimeouts.roundedUp(config.getSocketTimeout()));
-                }
-                return lease;
+            c.managed().activate(); // restores the socket timeout it was bound with (SocketConfig)
+            if (config.getSocketTimeout() != null) {
+                c.managed().setSocketTimeout(SubMillisecondTimeouts.roundedUp(config.getSocketTimeout()));
             }
-            lease.retire();
-            lease.close();
         }
+        return lease;
     }
 
     @Override
