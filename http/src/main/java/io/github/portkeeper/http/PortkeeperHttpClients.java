@@ -3,6 +3,7 @@ package io.github.portkeeper.http;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.http.internal.DeadConnectionRetryExec;
 import io.github.portkeeper.http.internal.KeepAliveHintStrategy;
+import io.github.portkeeper.http.internal.NoRetries;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import org.apache.hc.client5.http.config.ConnectionConfig;
@@ -33,8 +34,9 @@ import java.util.function.Consumer;
  * <p>Requests that fail because a reused connection turned out dead (no response received, or
  * garbage where a response head should be) are
  * retried once on a fresh connection through a Resilience4j {@link Retry} when they are
- * idempotent; a non-idempotent request is never re-sent. HttpClient's own retry handler is
- * replaced by this one.
+ * idempotent; a non-idempotent request is never re-sent. HttpClient's own retry strategy is
+ * replaced by one that never retries; a strategy set through {@link Builder#customize} replaces
+ * that in turn, and runs besides the dead-connection retry.
  */
 public final class PortkeeperHttpClients {
 
@@ -233,7 +235,9 @@ public final class PortkeeperHttpClients {
                             .setConnectionRequestTimeout(Timeout.of(m.pool().config().leaseTimeout()))
                             .build())
                     .setKeepAliveStrategy(new KeepAliveHintStrategy(null))
-                    .disableAutomaticRetries();
+                    // Not disableAutomaticRetries(): that would also drop a retry strategy a
+                    // customizer sets, which then replaces this one.
+                    .setRetryStrategy(NoRetries.INSTANCE);
             if (retries) {
                 RetryConfig config = retryConfig != null ? retryConfig : DeadConnectionRetryExec.defaultConfig();
                 Retry retry = Retry.of("portkeeper-" + m.pool().name(), DeadConnectionRetryExec.restrict(config));

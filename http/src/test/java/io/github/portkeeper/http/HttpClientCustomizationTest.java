@@ -1,0 +1,59 @@
+package io.github.portkeeper.http;
+
+import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.http.testing.LeakCheck;
+import io.github.portkeeper.http.testing.ScriptedHttpServer;
+import io.github.portkeeper.http.testing.ScriptedHttpServer.Reply;
+import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.impl.DefaultHttpRequestRetryStrategy;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.apache.hc.core5.util.TimeValue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * What {@link PortkeeperHttpClients.Builder#customize} promises: HttpClient settings given there
+ * are applied last and override what Portkeeper set.
+ */
+class HttpClientCustomizationTest {
+
+    @RegisterExtension
+    final LeakCheck leaks = new LeakCheck();
+
+    private ScriptedHttpServer server(ScriptedHttpServer.Responder responder) throws Exception {
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder().responder(responder).start());
+        leaks.track(server.address());
+        return server;
+    }
+
+    private static Reply status(int code, String reason, String headers) {
+        return new Reply(("HTTP/1.1 " + code + " " + reason + "\r\n" + headers + "Content-Length: 0\r\n\r\n")
+                .getBytes(StandardCharsets.ISO_8859_1), Duration.ZERO, false);
+    }
+
+    @Test
+    void aRetryStrategyGivenThroughCustomizeRetriesA503WithRetryAfter() throws Exception {
+        AtomicInteger seen = new AtomicInteger();
+        ScriptedHttpServer server = server(r -> seen.incrementAndGet() == 1
+                ? status(503, "Service Unavailable", "Retry-After: 0\r\n") : Reply.ok("ok", ""));
+        CloseableHttpClient client = leaks.closeAfter(PortkeeperHttpClients.custom()
+                .poolConfig(PoolConfig.builder().name("retry-strategy").build())
+                .customize(b -> b.setRetryStrategy(new DefaultHttpRequestRetryStrategy(1, TimeValue.ZERO_MILLISECONDS)))
+                .build());
+
+        int code = client.execute(new HttpGet(server.url("/busy")), r -> {
+            EntityUtils.consume(r.getEntity());
+            return r.getCode();
+        });
+
+        assertThat(code).as("the retry's answer").isEqualTo(200);
+        assertThat(server.requests()).as("the first request and one retry").hasSize(2);
+    }
+}
