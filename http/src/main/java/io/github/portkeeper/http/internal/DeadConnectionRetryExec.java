@@ -58,10 +58,15 @@ public final class DeadConnectionRetryExec implements ExecChainHandler {
         if (!isIdempotent(request)) {
             return chain.proceed(request, scope);
         }
+        // The request as this step got it, with what the steps above added (HttpClient's
+        // Accept-Encoding, a customizer's exec interceptors), copied before the protocol step
+        // below adds its headers to it in place. Each retry sends a copy of that, not of the
+        // caller's untouched request (scope.originalRequest).
+        ClassicHttpRequest received = ClassicRequestBuilder.copy(request).build();
         int[] attempts = {0};
         CheckedSupplier<ClassicHttpResponse> attempt = () -> {
             boolean first = attempts[0]++ == 0;
-            ClassicHttpRequest current = first ? request : ClassicRequestBuilder.copy(scope.originalRequest).build();
+            ClassicHttpRequest current = first ? request : ClassicRequestBuilder.copy(received).build();
             HttpContext context = scope.clientContext;
             context.removeAttribute(PooledEndpoint.REUSED_ATTRIBUTE);
             if (!first) {
