@@ -152,7 +152,9 @@ public final class PortkeeperHttpClients {
         /**
          * The Resilience4j retry for idempotent requests whose reused connection was dead. Default:
          * 2 attempts (one retry), no wait. Only the dead-connection failure is retried, whatever
-         * the config's exception predicates say. Not with {@link #disableRetries()}.
+         * the config's exception predicates say: the first attempt failed on a reused connection,
+         * and each retry goes out on a new one; with more than 2 attempts, a retry that again
+         * gets no response is retried in turn. Not with {@link #disableRetries()}.
          *
          * @param retryConfig attempts and waits; {@code null} for the default
          * @return this builder
