@@ -3,6 +3,7 @@ package io.github.portkeeper.http;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.http.internal.DeadConnectionRetryExec;
 import io.github.portkeeper.http.internal.KeepAliveHintStrategy;
+import io.github.portkeeper.http.internal.LeaseTimeoutDefault;
 import io.github.portkeeper.http.internal.NoRetries;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
@@ -194,7 +195,9 @@ public final class PortkeeperHttpClients {
         /**
          * Further HttpClient settings (interceptors, default request config, redirects...), applied
          * last, so they override what Portkeeper set. Customizers given by several calls are all
-         * applied, in order.
+         * applied, in order. A request config that leaves the connection request timeout at
+         * HttpClient's default (3 minutes) still waits the pool's {@code leaseTimeout} for a
+         * connection; one set explicitly is kept.
          *
          * @param customizer receives HttpClient's builder; not {@code null}
          * @return this builder
@@ -229,13 +232,14 @@ public final class PortkeeperHttpClients {
         public CloseableHttpClient build() {
             checkSettings();
             PortkeeperConnectionManager m = connectionManager();
+            Timeout leaseTimeout = Timeout.of(m.pool().config().leaseTimeout());
             HttpClientBuilder b = HttpClients.custom()
                     .setConnectionManager(m)
                     // HttpClient's own default wait for a connection is 3 minutes; the pool's
-                    // leaseTimeout is the documented one. A customizer may still override it.
-                    .setDefaultRequestConfig(RequestConfig.custom()
-                            .setConnectionRequestTimeout(Timeout.of(m.pool().config().leaseTimeout()))
-                            .build())
+                    // leaseTimeout is the documented one. A customizer may still set another;
+                    // one whose request config leaves it untouched keeps the leaseTimeout.
+                    .setDefaultRequestConfig(RequestConfig.custom().setConnectionRequestTimeout(leaseTimeout).build())
+                    .addExecInterceptorFirst("portkeeper-lease-timeout", new LeaseTimeoutDefault(leaseTimeout))
                     .setKeepAliveStrategy(new KeepAliveHintStrategy(null))
                     // Not disableAutomaticRetries(): that would also drop a retry strategy a
                     // customizer sets, which then replaces this one.
