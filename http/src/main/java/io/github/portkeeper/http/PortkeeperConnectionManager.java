@@ -15,6 +15,7 @@ import io.github.portkeeper.http.internal.RouteKey;
 import io.github.portkeeper.http.internal.SubMillisecondTimeouts;
 import org.apache.hc.client5.http.HttpRoute;
 import org.apache.hc.client5.http.SchemePortResolver;
+import org.apache.hc.client5.http.UnsupportedSchemeException;
 import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.client5.http.config.TlsConfig;
 import org.apache.hc.client5.http.impl.classic.RequestFailedException;
@@ -149,6 +150,17 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
     @Override
     public LeaseRequest lease(String id, HttpRoute route, Timeout requestTimeout, Object state) {
         Objects.requireNonNull(route, "route");
+        HttpHost firstHop = route.getProxyHost() != null ? route.getProxyHost() : route.getTargetHost();
+        if (portOf(firstHop) < 0) {
+            // No port, and a scheme with no default one (HttpClient's resolver says -1): fail the
+            // lease as HttpClient's operator fails such a connect, rather than with the pool's
+            // port check. Its route planner refuses such a request first; this is a route built
+            // by hand, through a proxy (a route refuses a target without a port).
+            UnsupportedSchemeException unsupported = new UnsupportedSchemeException(firstHop.getSchemeName() + " protocol is not supported");
+            return new PendingLease(timeout -> {
+                throw unsupported;
+            });
+        }
         Endpoint endpoint = endpointOf(route, state);
         boolean fresh = FreshConnection.isRequired();
         return new PendingLease(timeout -> {
@@ -468,18 +480,21 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     private Endpoint endpointOf(HttpRoute route, Object state) {
         HttpHost firstHop = route.getProxyHost() != null ? route.getProxyHost() : route.getTargetHost();
-        int port;
-        try {
-            port = portResolver.resolve(firstHop);
-        } catch (RuntimeException e) {
-            port = firstHop.getPort();
-        }
-        Endpoint endpoint = Endpoint.of(firstHop.getHostName(), port, new RouteKey(route, state));
+        Endpoint endpoint = Endpoint.of(firstHop.getHostName(), portOf(firstHop), new RouteKey(route, state));
         Integer max = maxPerRoute.isEmpty() ? null : maxPerRoute.get(route);
         if (max != null && pool.maxPerEndpoint(endpoint) != max) {
             pool.setMaxPerEndpoint(endpoint, max);
         }
         return endpoint;
+    }
+
+    /** The host's port, or its scheme's default; -1 if it has neither. */
+    private int portOf(HttpHost host) {
+        try {
+            return portResolver.resolve(host);
+        } catch (RuntimeException e) {
+            return host.getPort();
+        }
     }
 
     /**
