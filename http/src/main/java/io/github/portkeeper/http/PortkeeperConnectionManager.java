@@ -311,9 +311,13 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     // ------------------------------------------------------------------ ConnPoolControl
 
+    /**
+     * @throws IllegalArgumentException if {@code max} is below 1 (HttpClient's pool takes 0 for a
+     *                                  pool that opens no connection)
+     */
     @Override
     public void setMaxTotal(int max) {
-        pool.setMaxTotal(max);
+        pool.setMaxTotal(atLeastOne("maxTotal", max));
     }
 
     @Override
@@ -321,9 +325,21 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         return pool.maxTotal();
     }
 
+    /**
+     * @throws IllegalArgumentException if {@code max} is below 1 (HttpClient's pool takes 0 for
+     *                                  routes that get no new connection)
+     */
     @Override
     public void setDefaultMaxPerRoute(int max) {
-        pool.setMaxPerEndpoint(max);
+        pool.setMaxPerEndpoint(atLeastOne("defaultMaxPerRoute", max));
+    }
+
+    /** Checked here, so that the message names HttpClient's setting rather than the pool's. */
+    private static int atLeastOne(String name, int max) {
+        if (max < 1) {
+            throw new IllegalArgumentException(name + " must be at least 1, but was " + max);
+        }
+        return max;
     }
 
     @Override

@@ -206,6 +206,22 @@ class PoolControlTest {
     }
 
     @Test
+    void aDefaultRouteLimitOrTotalLimitBelowOneIsRefusedNamingHttpClientsSetting() throws Exception {
+        PortkeeperConnectionManager manager = leaks.closeAfter(manager(PortkeeperConnectionManager.builder(), "default-limits"));
+        int perRoute = manager.getDefaultMaxPerRoute();
+        int total = manager.getMaxTotal();
+
+        assertThatThrownBy(() -> manager.setDefaultMaxPerRoute(0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("defaultMaxPerRoute must be at least 1, but was 0");
+        assertThatThrownBy(() -> manager.setMaxTotal(-1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxTotal must be at least 1, but was -1");
+        assertThat(manager.getDefaultMaxPerRoute()).as("unchanged").isEqualTo(perRoute);
+        assertThat(manager.getMaxTotal()).as("unchanged").isEqualTo(total);
+    }
+
+    @Test
     void aNegativeRouteLimitTakesTheRoutesOwnLimitBackAsInHttpClientsPool() throws Exception {
         ScriptedHttpServer server = server();
         PortkeeperConnectionManager manager = manager(PortkeeperConnectionManager.builder(), "route-limit-back");
