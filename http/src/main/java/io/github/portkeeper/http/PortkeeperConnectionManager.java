@@ -9,13 +9,13 @@ import io.github.portkeeper.http.internal.FreshConnection;
 import io.github.portkeeper.http.internal.HttpClientFeatures;
 import io.github.portkeeper.http.internal.HttpConnection;
 import io.github.portkeeper.http.internal.HttpConnector;
-import io.github.portkeeper.http.internal.LeaseChecks;
 import io.github.portkeeper.http.internal.PendingLease;
 import io.github.portkeeper.http.internal.PooledEndpoint;
 import io.github.portkeeper.http.internal.RouteKey;
 import io.github.portkeeper.http.internal.SubMillisecondTimeouts;
 import org.apache.hc.client5.http.HttpRoute;
 import org.apache.hc.client5.http.SchemePortResolver;
+import org.apache.hc.client5.http.UnsupportedSchemeException;
 import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.client5.http.config.TlsConfig;
 import org.apache.hc.client5.http.impl.classic.RequestFailedException;
@@ -91,7 +91,9 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     PortkeeperConnectionManager(PortkeeperConnectionManagerBuilder b, io.github.portkeeper.core.PoolConfig poolConfig,
                                 TlsSocketStrategy tls, SchemePortResolver portResolver) {
-        this.pool = Pool.of(new HttpConnector(b.http1Config), poolConfig);
+        // The connector reads the route's ConnectionConfig only for idle connections, so after
+        // this constructor has set the resolvers.
+        this.pool = Pool.of(new HttpConnector(b.http1Config, this::connectionConfig), poolConfig);
         this.portResolver = portResolver;
         this.operator = new DefaultHttpClientConnectionOperator(ChannelSocketFactory.INSTANCE, portResolver, b.dnsResolver,
                 RegistryBuilder.<TlsSocketStrategy>create().register(URIScheme.HTTPS.id, tls).build());
@@ -148,6 +150,17 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
     @Override
     public LeaseRequest lease(String id, HttpRoute route, Timeout requestTimeout, Object state) {
         Objects.requireNonNull(route, "route");
+        HttpHost firstHop = route.getProxyHost() != null ? route.getProxyHost() : route.getTargetHost();
+        if (portOf(firstHop) < 0) {
+            // No port, and a scheme with no default one (HttpClient's resolver says -1): fail the
+            // lease as HttpClient's operator fails such a connect, rather than with the pool's
+            // port check. Its route planner refuses such a request first; this is a route built
+            // by hand, through a proxy (a route refuses a target without a port).
+            UnsupportedSchemeException unsupported = new UnsupportedSchemeException(firstHop.getSchemeName() + " protocol is not supported");
+            return new PendingLease(timeout -> {
+                throw unsupported;
+            });
+        }
         Endpoint endpoint = endpointOf(route, state);
         boolean fresh = FreshConnection.isRequired();
         return new PendingLease(timeout -> {
@@ -160,28 +173,21 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         });
     }
 
-    /** A connection fit for the route's {@link ConnectionConfig}, reused if one is. */
+    /**
+     * A connection for the route, reused if one is fit: the pool's validation runs HttpClient's
+     * reuse checks ({@code LeaseChecks}, through {@link HttpConnector#validate}) on idle ones.
+     */
     private Lease<HttpConnection> take(Endpoint endpoint, HttpRoute route, boolean fresh, Duration wait) throws IOException {
-        ConnectionConfig config = connectionConfig(route);
-        // Unfit reused ones retire (by the policy); each round either returns or retires one, so
-        // rounds are bounded by the connections there are; past that, a new connection.
-        for (int round = 0; ; round++) {
-            Lease<HttpConnection> lease = fresh || round > pool.maxTotal() ? pool.leaseNew(endpoint, wait) : pool.lease(endpoint, wait);
-            if (!lease.isReused()) {
-                return lease;
-            }
+        Lease<HttpConnection> lease = fresh ? pool.leaseNew(endpoint, wait) : pool.lease(endpoint, wait);
+        if (lease.isReused()) {
+            ConnectionConfig config = connectionConfig(route);
             HttpConnection c = lease.connection();
-            String unfit = LeaseChecks.unfit(c, config, System.nanoTime());
-            if (unfit == null) {
-                c.managed().activate(); // restores the socket timeout it was bound with (SocketConfig)
-                if (config.getSocketTimeout() != null) {
-                    c.managed().setSocketTimeout(SubMillisecondTimeouts.roundedUp(config.getSocketTimeout()));
-                }
-                return lease;
+            c.managed().activate(); // restores the socket timeout it was bound with (SocketConfig)
+            if (config.getSocketTimeout() != null) {
+                c.managed().setSocketTimeout(SubMillisecondTimeouts.roundedUp(config.getSocketTimeout()));
             }
-            lease.retire();
-            lease.close();
         }
+        return lease;
     }
 
     @Override
@@ -305,9 +311,13 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     // ------------------------------------------------------------------ ConnPoolControl
 
+    /**
+     * @throws IllegalArgumentException if {@code max} is below 1 (HttpClient's pool takes 0 for a
+     *                                  pool that opens no connection)
+     */
     @Override
     public void setMaxTotal(int max) {
-        pool.setMaxTotal(max);
+        pool.setMaxTotal(atLeastOne("maxTotal", max));
     }
 
     @Override
@@ -315,9 +325,21 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         return pool.maxTotal();
     }
 
+    /**
+     * @throws IllegalArgumentException if {@code max} is below 1 (HttpClient's pool takes 0 for
+     *                                  routes that get no new connection)
+     */
     @Override
     public void setDefaultMaxPerRoute(int max) {
-        pool.setMaxPerEndpoint(max);
+        pool.setMaxPerEndpoint(atLeastOne("defaultMaxPerRoute", max));
+    }
+
+    /** Checked here, so that the message names HttpClient's setting rather than the pool's. */
+    private static int atLeastOne(String name, int max) {
+        if (max < 1) {
+            throw new IllegalArgumentException(name + " must be at least 1, but was " + max);
+        }
+        return max;
     }
 
     @Override
@@ -474,18 +496,21 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     private Endpoint endpointOf(HttpRoute route, Object state) {
         HttpHost firstHop = route.getProxyHost() != null ? route.getProxyHost() : route.getTargetHost();
-        int port;
-        try {
-            port = portResolver.resolve(firstHop);
-        } catch (RuntimeException e) {
-            port = firstHop.getPort();
-        }
-        Endpoint endpoint = Endpoint.of(firstHop.getHostName(), port, new RouteKey(route, state));
+        Endpoint endpoint = Endpoint.of(firstHop.getHostName(), portOf(firstHop), new RouteKey(route, state));
         Integer max = maxPerRoute.isEmpty() ? null : maxPerRoute.get(route);
         if (max != null && pool.maxPerEndpoint(endpoint) != max) {
             pool.setMaxPerEndpoint(endpoint, max);
         }
         return endpoint;
+    }
+
+    /** The host's port, or its scheme's default; -1 if it has neither. */
+    private int portOf(HttpHost host) {
+        try {
+            return portResolver.resolve(host);
+        } catch (RuntimeException e) {
+            return host.getPort();
+        }
     }
 
     /**

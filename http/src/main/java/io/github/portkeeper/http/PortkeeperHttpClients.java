@@ -3,6 +3,8 @@ package io.github.portkeeper.http;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.http.internal.DeadConnectionRetryExec;
 import io.github.portkeeper.http.internal.KeepAliveHintStrategy;
+import io.github.portkeeper.http.internal.LeaseTimeoutDefault;
+import io.github.portkeeper.http.internal.NoRetries;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import org.apache.hc.client5.http.config.ConnectionConfig;
@@ -33,8 +35,9 @@ import java.util.function.Consumer;
  * <p>Requests that fail because a reused connection turned out dead (no response received, or
  * garbage where a response head should be) are
  * retried once on a fresh connection through a Resilience4j {@link Retry} when they are
- * idempotent; a non-idempotent request is never re-sent. HttpClient's own retry handler is
- * replaced by this one.
+ * idempotent; a non-idempotent request is never re-sent. HttpClient's own retry strategy is
+ * replaced by one that never retries; a strategy set through {@link Builder#customize} replaces
+ * that in turn, and runs besides the dead-connection retry.
  */
 public final class PortkeeperHttpClients {
 
@@ -150,7 +153,9 @@ public final class PortkeeperHttpClients {
         /**
          * The Resilience4j retry for idempotent requests whose reused connection was dead. Default:
          * 2 attempts (one retry), no wait. Only the dead-connection failure is retried, whatever
-         * the config's exception predicates say. Not with {@link #disableRetries()}.
+         * the config's exception predicates say: the first attempt failed on a reused connection,
+         * and each retry goes out on a new one; with more than 2 attempts, a retry that again
+         * gets no response is retried in turn. Not with {@link #disableRetries()}.
          *
          * @param retryConfig attempts and waits; {@code null} for the default
          * @return this builder
@@ -190,7 +195,9 @@ public final class PortkeeperHttpClients {
         /**
          * Further HttpClient settings (interceptors, default request config, redirects...), applied
          * last, so they override what Portkeeper set. Customizers given by several calls are all
-         * applied, in order.
+         * applied, in order. A request config that leaves the connection request timeout at
+         * HttpClient's default (3 minutes) still waits the pool's {@code leaseTimeout} for a
+         * connection; one set explicitly is kept.
          *
          * @param customizer receives HttpClient's builder; not {@code null}
          * @return this builder
@@ -225,15 +232,18 @@ public final class PortkeeperHttpClients {
         public CloseableHttpClient build() {
             checkSettings();
             PortkeeperConnectionManager m = connectionManager();
+            Timeout leaseTimeout = Timeout.of(m.pool().config().leaseTimeout());
             HttpClientBuilder b = HttpClients.custom()
                     .setConnectionManager(m)
                     // HttpClient's own default wait for a connection is 3 minutes; the pool's
-                    // leaseTimeout is the documented one. A customizer may still override it.
-                    .setDefaultRequestConfig(RequestConfig.custom()
-                            .setConnectionRequestTimeout(Timeout.of(m.pool().config().leaseTimeout()))
-                            .build())
+                    // leaseTimeout is the documented one. A customizer may still set another;
+                    // one whose request config leaves it untouched keeps the leaseTimeout.
+                    .setDefaultRequestConfig(RequestConfig.custom().setConnectionRequestTimeout(leaseTimeout).build())
+                    .addExecInterceptorFirst("portkeeper-lease-timeout", new LeaseTimeoutDefault(leaseTimeout))
                     .setKeepAliveStrategy(new KeepAliveHintStrategy(null))
-                    .disableAutomaticRetries();
+                    // Not disableAutomaticRetries(): that would also drop a retry strategy a
+                    // customizer sets, which then replaces this one.
+                    .setRetryStrategy(NoRetries.INSTANCE);
             if (retries) {
                 RetryConfig config = retryConfig != null ? retryConfig : DeadConnectionRetryExec.defaultConfig();
                 Retry retry = Retry.of("portkeeper-" + m.pool().name(), DeadConnectionRetryExec.restrict(config));

@@ -91,6 +91,23 @@ class DeadConnectionRetryTest {
         assertNoTimeWait();
     }
 
+    @Test
+    void theRetryCarriesTheHeadersHttpClientAddedAboveTheRetryAsTheFirstAttemptDid() throws Exception {
+        HttpGet get = new HttpGet(server.url("/items/8"));
+        get.addHeader("X-Trace", "t-1");
+
+        String body = client.execute(get, r -> EntityUtils.toString(r.getEntity()));
+
+        assertThat(body).isEqualTo("ok");
+        List<Request> gets = server.requests().stream().filter(r -> r.target().equals("/items/8")).toList();
+        assertThat(gets).as("the first attempt and the retry").hasSize(2);
+        assertThat(gets.get(0).header("accept-encoding")).as("added by HttpClient's content compression").isNotNull();
+        assertThat(gets.get(1).header("accept-encoding")).as("on the retry").isEqualTo(gets.get(0).header("accept-encoding"));
+        assertThat(gets.get(1).header("x-trace")).as("the caller's own header, once").isEqualTo("t-1");
+        assertThat(gets.get(1).header("user-agent")).as("added by the protocol step, once").isEqualTo(gets.get(0).header("user-agent"));
+        assertNoTimeWait();
+    }
+
     private void assertNoTimeWait() {
         await().atMost(Duration.ofSeconds(3)).until(() -> server.endedCount(End.SERVER_DROPPED_REQUEST) == 1 && tally.closedTotal() >= 1);
         assertThat(tally.closed(Ending.LOCAL)).as("%s", tally).isZero();

@@ -5,6 +5,7 @@ import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
 import io.github.portkeeper.http.testing.ScriptedHttpServer.Reply;
 import org.apache.hc.client5.http.HttpRoute;
+import org.apache.hc.client5.http.UnsupportedSchemeException;
 import org.apache.hc.client5.http.auth.AuthScope;
 import org.apache.hc.client5.http.auth.UsernamePasswordCredentials;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
@@ -26,6 +27,7 @@ import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -47,6 +49,21 @@ class DropInContractTest {
 
     private static String get(CloseableHttpClient client, String url, HttpClientContext context) throws Exception {
         return client.execute(new HttpGet(url), context, r -> EntityUtils.toString(r.getEntity()));
+    }
+
+    @Test
+    void aLeaseForARouteWhoseProxySchemeHttpClientDoesNotSupportFailsWithUnsupportedSchemeException() {
+        // HttpClient's route planner refuses a request with such a scheme before any manager sees
+        // it, and a route refuses a target without a port; a route built by hand through such a
+        // proxy, without a port, reaches the manager, which has no port to pool it under.
+        PortkeeperConnectionManager manager = manager(PortkeeperConnectionManager.builder(), "unsupported-scheme");
+        HttpRoute route = new HttpRoute(new HttpHost("http", "127.0.0.1", 9), new HttpHost("ftp", "127.0.0.1", -1));
+
+        assertThatThrownBy(() -> manager.lease("ex-1", route, Timeout.ofSeconds(1), null).get(Timeout.ofSeconds(1)))
+                .isInstanceOf(ExecutionException.class)
+                .cause().isInstanceOf(UnsupportedSchemeException.class)
+                .hasMessage("ftp protocol is not supported");
+        assertThat(manager.getTotalStats().getLeased()).isZero();
     }
 
     @Test

@@ -8,6 +8,8 @@ import io.github.portkeeper.http.testing.ScriptedHttpServer;
 import io.github.portkeeper.http.testing.ScriptedHttpServer.Reply;
 import io.github.portkeeper.test.TallyListener;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.github.resilience4j.retry.RetryConfig;
+import org.apache.hc.core5.http.NoHttpResponseException;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
@@ -22,6 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * A request retried after its reused connection turned out dead goes out on a new connection,
@@ -87,6 +90,46 @@ class FreshRetryTest {
         assertThat(tally.closed(CloseReason.EVICTED)).as("healthy connections evicted: " + tally).isZero();
         assertThat(manager.pool().stats().idle()).as("the three first connections and the last new one, all pooled").isEqualTo(4);
         assertThat(metrics[0].timeWaitAvoided()).as("timewait.avoided against %d requests served", served).isLessThanOrEqualTo(served);
+    }
+
+    /** Answers every request but those to {@code /flaky}, which it reads and closes unanswered. */
+    private ScriptedHttpServer flakyServer() throws Exception {
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder()
+                .responder(r -> r.target().equals("/flaky") ? new Reply(new byte[0], Duration.ZERO, true) : Reply.ok("ok", ""))
+                .start());
+        leaks.track(server.address());
+        return server;
+    }
+
+    private CloseableHttpClient clientOfAttempts(String name, int maxAttempts) {
+        manager = leaks.track(PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name(name).listener(tally).build()).build());
+        return leaks.closeAfter(PortkeeperHttpClients.custom().connectionManager(manager)
+                .retryConfig(RetryConfig.custom().maxAttempts(maxAttempts).waitDuration(Duration.ZERO).build())
+                .build());
+    }
+
+    @Test
+    void withThreeAttemptsARequestWhoseRetryGetsNoResponseEitherIsRetriedOnceMore() throws Exception {
+        ScriptedHttpServer server = flakyServer();
+        CloseableHttpClient client = clientOfAttempts("three-attempts", 3);
+        assertThat(get(client, server.url("/warm"))).isEqualTo("ok"); // pooled: the next request reuses it
+
+        assertThatThrownBy(() -> get(client, server.url("/flaky"))).isInstanceOf(NoHttpResponseException.class);
+
+        assertThat(server.requests("GET").stream().filter(r -> r.target().equals("/flaky")))
+                .as("the attempt on the reused connection, then two on new ones").hasSize(3);
+        assertThat(server.acceptedPorts()).hasSize(3);
+    }
+
+    @Test
+    void withThreeAttemptsARequestThatGetsNoResponseOnANewConnectionAtItsFirstAttemptIsNotRetried() throws Exception {
+        ScriptedHttpServer server = flakyServer();
+        CloseableHttpClient client = clientOfAttempts("three-attempts-new", 3);
+
+        assertThatThrownBy(() -> get(client, server.url("/flaky"))).isInstanceOf(NoHttpResponseException.class);
+
+        assertThat(server.requests()).as("not a dead pooled connection: the server itself did not answer").hasSize(1);
     }
 
     @Test

@@ -3,6 +3,9 @@ package io.github.portkeeper.http;
 import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.Retirement;
+import io.github.portkeeper.core.micrometer.PoolMetrics;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
@@ -139,6 +142,29 @@ class PoolControlTest {
     }
 
     @Test
+    void aConnectionPastItsTimeToLiveIsNotCountedAsReusedSoAvoidedNeverExceedsTheRequestsServed() throws Exception {
+        ScriptedHttpServer server = server();
+        // Reset on retirement: each connection ends without a local FIN, so each is credited
+        // once, when it ends, and the count is final once both have ended.
+        PortkeeperConnectionManager manager = leaks.track(PortkeeperConnectionManager.builder()
+                .setDefaultConnectionConfig(ConnectionConfig.custom().setTimeToLive(TimeValue.ZERO_MILLISECONDS).build())
+                .setPoolConfig(PoolConfig.builder().name("ttl-metrics").listener(tally).retirement(Retirement.reset()).build())
+                .build());
+        PoolMetrics metrics = new PoolMetrics(manager.pool());
+        metrics.bindTo(new SimpleMeterRegistry());
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).build());
+
+        get(client, server.url("/1"));
+        get(client, server.url("/2"));
+        assertThat(tally.reused()).as("no request went out on a reused connection: %s", tally).isZero();
+        assertThat(tally.leases()).as("one lease per request: %s", tally).isEqualTo(2);
+
+        manager.close();
+        await().atMost(Duration.ofSeconds(10)).until(() -> tally.closedTotal() == 2);
+        assertThat(metrics.timeWaitAvoided()).as("two requests served: %s", tally).isEqualTo(2);
+    }
+
+    @Test
     void socketConfigPerRouteComesFromTheResolver() throws Exception {
         ScriptedHttpServer patient = server();
         ScriptedHttpServer impatient = server();
@@ -177,6 +203,22 @@ class PoolControlTest {
                 .hasMessage("maxPerRoute of route " + route + " must be at least 1 (or negative, to follow the default again), but was 0")
                 .hasMessageContaining("127.0.0.1:9");
         assertThat(manager.getMaxPerRoute(route)).as("unchanged").isEqualTo(manager.getDefaultMaxPerRoute());
+    }
+
+    @Test
+    void aDefaultRouteLimitOrTotalLimitBelowOneIsRefusedNamingHttpClientsSetting() throws Exception {
+        PortkeeperConnectionManager manager = leaks.closeAfter(manager(PortkeeperConnectionManager.builder(), "default-limits"));
+        int perRoute = manager.getDefaultMaxPerRoute();
+        int total = manager.getMaxTotal();
+
+        assertThatThrownBy(() -> manager.setDefaultMaxPerRoute(0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("defaultMaxPerRoute must be at least 1, but was 0");
+        assertThatThrownBy(() -> manager.setMaxTotal(-1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("maxTotal must be at least 1, but was -1");
+        assertThat(manager.getDefaultMaxPerRoute()).as("unchanged").isEqualTo(perRoute);
+        assertThat(manager.getMaxTotal()).as("unchanged").isEqualTo(total);
     }
 
     @Test

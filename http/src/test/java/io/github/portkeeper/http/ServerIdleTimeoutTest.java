@@ -9,6 +9,7 @@ import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.http.testing.EndpointRecorder;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
+import io.github.portkeeper.http.testing.ScriptedHttpServer.Reply;
 import io.github.portkeeper.http.testing.ScriptedHttpServer.End;
 import io.github.portkeeper.test.TallyListener;
 import io.github.resilience4j.retry.Retry;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -164,6 +166,22 @@ class ServerIdleTimeoutTest {
         List<ScriptedHttpServer.Request> seen = server.requests();
         assertThat(seen).extracting(ScriptedHttpServer.Request::clientPort).containsOnly(seen.get(0).clientPort());
         assertThat(tally.opened()).isEqualTo(1);
+        assertThat(tally.reused()).isEqualTo(1);
+    }
+
+    @Test
+    void aKeepAliveTimeoutTooLargeForMillisecondsLimitsNothingInsteadOfWrappingToAShortOne() throws Exception {
+        // 18446744073709552 s is 2^64 ms and a little: multiplied by 1000 in a long it wraps to 384 ms.
+        String head = "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=18446744073709552\r\nContent-Length: 2\r\n\r\nok";
+        ScriptedHttpServer server = start(ScriptedHttpServer.builder()
+                .responder(r -> new Reply(head.getBytes(StandardCharsets.US_ASCII), Duration.ZERO, false)));
+        PortkeeperConnectionManager manager = manager(PoolConfig.builder().name("keep-alive-huge"));
+        CloseableHttpClient client = client(manager);
+
+        assertThat(get(client, server.url("/first"))).isEqualTo("ok");
+        Endpoint endpoint = manager.pool().endpoints().iterator().next();
+        assertThat(manager.pool().serverIdleTimeout(endpoint)).as("no idle limit known").isEmpty();
+        assertThat(get(client, server.url("/second"))).isEqualTo("ok");
         assertThat(tally.reused()).isEqualTo(1);
     }
 

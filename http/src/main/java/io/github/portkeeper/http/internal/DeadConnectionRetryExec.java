@@ -16,6 +16,9 @@ import org.apache.hc.core5.http.io.support.ClassicRequestBuilder;
 import org.apache.hc.core5.http.protocol.HttpContext;
 
 import java.io.IOException;
+import java.net.BindException;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
 import java.net.SocketException;
 import java.time.Duration;
 import java.util.Set;
@@ -24,7 +27,9 @@ import java.util.Set;
  * Retries, through a Resilience4j {@link Retry}, an idempotent request that failed because the
  * reused connection it went out on was dead: no response came back (the server had closed or
  * reset the connection as we sent), or what came back could not be parsed as a response head
- * ({@link ParseException}: stray bytes on the connection). The retry goes out on a fresh connection. Anything else, and
+ * ({@link ParseException}: stray bytes on the connection). The retry goes out on a fresh connection;
+ * with more than two attempts configured, a retry that again gets no response is retried in
+ * turn, on another fresh connection. Anything else, a first attempt on a fresh connection, and
  * any non-idempotent request, is never re-sent.
  */
 public final class DeadConnectionRetryExec implements ExecChainHandler {
@@ -58,10 +63,15 @@ public final class DeadConnectionRetryExec implements ExecChainHandler {
         if (!isIdempotent(request)) {
             return chain.proceed(request, scope);
         }
+        // The request as this step got it, with what the steps above added (HttpClient's
+        // Accept-Encoding, a customizer's exec interceptors), copied before the protocol step
+        // below adds its headers to it in place. Each retry sends a copy of that, not of the
+        // caller's untouched request (scope.originalRequest).
+        ClassicHttpRequest received = ClassicRequestBuilder.copy(request).build();
         int[] attempts = {0};
         CheckedSupplier<ClassicHttpResponse> attempt = () -> {
             boolean first = attempts[0]++ == 0;
-            ClassicHttpRequest current = first ? request : ClassicRequestBuilder.copy(scope.originalRequest).build();
+            ClassicHttpRequest current = first ? request : ClassicRequestBuilder.copy(received).build();
             HttpContext context = scope.clientContext;
             context.removeAttribute(PooledEndpoint.REUSED_ATTRIBUTE);
             if (!first) {
@@ -70,7 +80,10 @@ public final class DeadConnectionRetryExec implements ExecChainHandler {
             try {
                 return chain.proceed(current, scope);
             } catch (IOException e) {
-                if (!scope.execRuntime.isExecutionAborted() && diedOnReusedConnection(e, context)) {
+                // A retry runs on a new connection: one that again got no response (a server
+                // restarting, say) is retried while attempts remain, as maxAttempts says. A
+                // first attempt on a new connection is not: that is no dead pooled connection.
+                if (!scope.execRuntime.isExecutionAborted() && (!first || wasReused(context)) && noResponse(e)) {
                     throw new DeadConnection(e);
                 }
                 throw new NotRetried(e);
@@ -125,9 +138,12 @@ public final class DeadConnectionRetryExec implements ExecChainHandler {
         return Boolean.TRUE.equals(context.getAttribute(PooledEndpoint.REUSED_ATTRIBUTE));
     }
 
-    /** No response came back, and the connection had been reused from the pool. */
-    private static boolean diedOnReusedConnection(IOException e, HttpContext context) {
-        if (!wasReused(context)) {
+    /**
+     * No response came back on a connection that had been established: the server closed or
+     * reset it. Not a failure to connect (those are subclasses of {@link SocketException} too).
+     */
+    private static boolean noResponse(IOException e) {
+        if (e instanceof ConnectException || e instanceof NoRouteToHostException || e instanceof BindException) {
             return false;
         }
         return e instanceof NoHttpResponseException

@@ -44,13 +44,19 @@ public final class KeepAliveHintStrategy implements ConnectionKeepAliveStrategy 
         while (it.hasNext()) {
             HeaderElement he = it.next();
             if ("timeout".equalsIgnoreCase(he.getName()) && he.getValue() != null) {
+                String value = he.getValue().trim();
                 try {
-                    long seconds = Long.parseLong(he.getValue().trim());
+                    long seconds = Long.parseLong(value);
                     if (seconds > 0) {
-                        return seconds * 1000;
+                        // Saturated, as HttpClient's TimeValue does: a timeout past the range
+                        // limits nothing (the pool takes it for none known), it must not wrap.
+                        return seconds > Long.MAX_VALUE / 1000 ? Long.MAX_VALUE : seconds * 1000;
                     }
-                } catch (NumberFormatException ignored) {
-                    // A malformed hint is no hint.
+                } catch (NumberFormatException malformed) {
+                    if (!value.isEmpty() && value.chars().allMatch(ch -> ch >= '0' && ch <= '9')) {
+                        return Long.MAX_VALUE; // digits past a long's range: as large, saturated
+                    }
+                    // Anything else malformed is no hint.
                 }
             }
         }
