@@ -169,6 +169,30 @@ class PortkeeperAutoConfigurationTest {
     }
 
     @Test
+    void anHttpClientCustomizerThatSetsItsOwnDefaultRequestConfigKeepsThePoolsLeaseTimeout() {
+        runner.withUserConfiguration(UserRequestConfigCustomizer.class)
+                .withPropertyValues("portkeeper.pool.max-per-endpoint=1", "portkeeper.pool.lease-timeout=200ms")
+                .run(context -> {
+                    RestClient client = context.getBean(RestClient.Builder.class).baseUrl(baseUrl).build();
+                    PortkeeperConnectionManager manager = context.getBean(PortkeeperConnectionManager.class);
+                    java.util.concurrent.CompletableFuture<?> slow = java.util.concurrent.CompletableFuture.runAsync(
+                            () -> client.get().uri("/slow").retrieve().toBodilessEntity());
+                    try {
+                        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+                                .until(() -> manager.pool().stats().active() == 1);
+                        // The only connection is busy for a second: the second request must give up
+                        // after the 200 ms lease timeout, not wait HttpClient's 3 minutes (and so
+                        // succeed once /slow has answered).
+                        assertThatThrownBy(() -> client.get().uri("/hello").retrieve().body(String.class))
+                                .isInstanceOf(ResourceAccessException.class)
+                                .hasRootCauseInstanceOf(org.apache.hc.core5.http.ConnectionRequestTimeoutException.class);
+                    } finally {
+                        slow.get(10, java.util.concurrent.TimeUnit.SECONDS);
+                    }
+                });
+    }
+
+    @Test
     void theCloseableHttpClientBeanUsesThePool() {
         runner.run(context -> {
             CloseableHttpClient client = context.getBean(CloseableHttpClient.class);
@@ -740,6 +764,16 @@ class PortkeeperAutoConfigurationTest {
         ClientHttpRequestFactoryBuilderCustomizer<HttpComponentsClientHttpRequestFactoryBuilder> headerCustomizer() {
             return builder -> builder.withHttpClientCustomizer(
                     b -> b.addRequestInterceptorFirst((request, entity, ctx) -> request.addHeader("X-Customized", "yes")));
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class UserRequestConfigCustomizer {
+        @Bean
+        ClientHttpRequestFactoryBuilderCustomizer<HttpComponentsClientHttpRequestFactoryBuilder> requestConfigCustomizer() {
+            return builder -> builder.withHttpClientCustomizer(b -> b.setDefaultRequestConfig(
+                    org.apache.hc.client5.http.config.RequestConfig.custom()
+                            .setResponseTimeout(org.apache.hc.core5.util.Timeout.ofSeconds(30)).build()));
         }
     }
 

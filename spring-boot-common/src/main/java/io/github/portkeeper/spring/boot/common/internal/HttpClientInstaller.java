@@ -3,10 +3,13 @@ package io.github.portkeeper.spring.boot.common.internal;
 import io.github.portkeeper.http.PortkeeperConnectionManager;
 import io.github.portkeeper.http.internal.DeadConnectionRetryExec;
 import io.github.portkeeper.http.internal.KeepAliveHintStrategy;
+import io.github.portkeeper.http.internal.LeaseTimeoutDefault;
+import io.github.portkeeper.http.internal.NoRetries;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
 import org.apache.hc.client5.http.impl.ChainElement;
 import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
+import org.apache.hc.core5.util.Timeout;
 
 import java.time.Duration;
 
@@ -43,12 +46,21 @@ public final class HttpClientInstaller {
         return retries;
     }
 
-    /** Installs {@code manager} into {@code builder}. */
+    /**
+     * Installs {@code manager} into {@code builder}. A request whose config left HttpClient's
+     * connection request timeout at its default (for instance a default request config an
+     * application's customizer set for its response timeout alone, replacing Boot's) waits the
+     * pool's lease timeout for a connection. HttpClient's retry strategy becomes one that never
+     * retries (not {@code disableAutomaticRetries()}, so that a customizer run after this one
+     * can still set a strategy of its own).
+     */
     public void install(HttpClientBuilder builder, PortkeeperConnectionManager manager) {
         builder.setConnectionManager(manager)
                 .setConnectionManagerShared(true)
                 .setKeepAliveStrategy(new KeepAliveHintStrategy(null))
-                .disableAutomaticRetries();
+                .addExecInterceptorFirst("portkeeper-lease-timeout",
+                        new LeaseTimeoutDefault(Timeout.of(manager.pool().config().leaseTimeout())))
+                .setRetryStrategy(NoRetries.INSTANCE);
         if (retries) {
             Retry retry = Retry.of("portkeeper-" + manager.pool().name(), DeadConnectionRetryExec.restrict(retryConfig()));
             builder.addExecInterceptorBefore(ChainElement.PROTOCOL.name(), "portkeeper-retry", new DeadConnectionRetryExec(retry));
