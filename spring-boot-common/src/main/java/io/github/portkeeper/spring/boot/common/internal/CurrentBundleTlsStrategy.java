@@ -29,9 +29,16 @@ final class CurrentBundleTlsStrategy implements TlsSocketStrategy {
     private final String name;
     private volatile Built built;
 
-    CurrentBundleTlsStrategy(SslBundles bundles, String name) {
+    /**
+     * @param bundles the registry
+     * @param name    the bundle's name in it
+     * @param bundle  the bundle it holds now; its strategy is built at once, so that bad material
+     *                fails when the client is built, not on its first request
+     */
+    CurrentBundleTlsStrategy(SslBundles bundles, String name, SslBundle bundle) {
         this.bundles = bundles;
         this.name = name;
+        this.built = new Built(bundle, of(bundle));
     }
 
     @Override
@@ -43,7 +50,7 @@ final class CurrentBundleTlsStrategy implements TlsSocketStrategy {
         try {
             SslBundle bundle = bundles.getBundle(name);
             Built b = built;
-            if (b == null || b.bundle != bundle) {
+            if (b.bundle != bundle) {
                 b = new Built(bundle, of(bundle));
                 built = b;
             }

@@ -81,7 +81,7 @@ public final class HttpManagers implements AutoCloseable {
         String name = uniqueName(primary.pool().name() + "-" + suffix(key));
         PortkeeperConnectionManagerBuilder b = builders.apply(name);
         if (key.bundleName != null) {
-            b.setTlsSocketStrategy(new CurrentBundleTlsStrategy(sslBundles, key.bundleName));
+            b.setTlsSocketStrategy(new CurrentBundleTlsStrategy(sslBundles, key.bundleName, bundle));
         } else if (bundle != null) {
             b.setTlsSocketStrategy(CurrentBundleTlsStrategy.of(bundle));
         }
