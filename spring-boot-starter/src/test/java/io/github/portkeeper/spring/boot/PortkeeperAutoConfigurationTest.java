@@ -5,6 +5,7 @@ import io.github.portkeeper.spring.boot.common.PortkeeperPools;
 import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
 import com.sun.net.httpserver.HttpServer;
 import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.SocketPool;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.restclient.autoconfigure.RestClientSsl;
 import org.springframework.boot.autoconfigure.ssl.SslAutoConfiguration;
 import org.springframework.boot.health.autoconfigure.contributor.HealthContributorAutoConfiguration;
 import org.springframework.boot.health.autoconfigure.registry.HealthContributorRegistryAutoConfiguration;
@@ -39,6 +41,7 @@ import org.springframework.boot.restclient.RestTemplateBuilder;
 import org.springframework.boot.restclient.autoconfigure.RestClientAutoConfiguration;
 import org.springframework.boot.restclient.autoconfigure.RestTemplateAutoConfiguration;
 import org.springframework.boot.ssl.SslBundle;
+import org.springframework.boot.ssl.SslBundleRegistry;
 import org.springframework.boot.ssl.SslStoreBundle;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
@@ -245,6 +248,23 @@ class PortkeeperAutoConfigurationTest {
             assertThat(context.getBean(PortkeeperPools.class).pools()).contains(tls.pool());
             context.close();
             assertThat(tls.pool().isClosed()).isTrue();
+        });
+    }
+
+    @Test
+    void aReloadedSslBundleKeepsItsOnePoolForClientsBuiltWithRestClientSsl() {
+        runner.run(context -> {
+            SslBundleRegistry registry = context.getBean(SslBundleRegistry.class);
+            RestClientSsl ssl = context.getBean(RestClientSsl.class);
+            registry.registerBundle("partner", SslBundle.of(SslStoreBundle.NONE));
+            context.getBean(RestClient.Builder.class).apply(ssl.fromBundle("partner")).build();
+            registry.updateBundle("partner", SslBundle.of(SslStoreBundle.NONE));
+            context.getBean(RestClient.Builder.class).apply(ssl.fromBundle("partner")).build();
+            registry.updateBundle("partner", SslBundle.of(SslStoreBundle.NONE));
+            context.getBean(RestClient.Builder.class).apply(ssl.fromBundle("partner")).build();
+
+            assertThat(context.getBean(PortkeeperPools.class).pools()).extracting(Pool::name)
+                    .filteredOn(name -> name.startsWith("http-")).containsExactly("http-partner");
         });
     }
 

@@ -1,6 +1,7 @@
 package io.github.portkeeper.spring.boot3;
 
 import com.sun.net.httpserver.HttpServer;
+import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.SocketPool;
@@ -22,6 +23,7 @@ import org.springframework.boot.actuate.autoconfigure.metrics.export.simple.Simp
 import org.springframework.boot.actuate.health.Health;
 import org.springframework.boot.actuate.health.Status;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.autoconfigure.web.client.RestClientSsl;
 import org.springframework.boot.autoconfigure.http.HttpMessageConvertersAutoConfiguration;
 import org.springframework.boot.autoconfigure.http.client.HttpClientAutoConfiguration;
 import org.springframework.boot.autoconfigure.ssl.SslAutoConfiguration;
@@ -30,6 +32,7 @@ import org.springframework.boot.autoconfigure.web.client.RestTemplateAutoConfigu
 import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.ClientHttpRequestFactorySettings;
 import org.springframework.boot.ssl.SslBundle;
+import org.springframework.boot.ssl.SslBundleRegistry;
 import org.springframework.boot.ssl.SslStoreBundle;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.web.client.RestTemplateBuilder;
@@ -170,6 +173,23 @@ class PortkeeperBoot3AutoConfigurationTest {
             assertThat(tls).isNotSameAs(context.getBean(PortkeeperConnectionManager.class));
             assertThat(tls.pool().name()).isEqualTo("http-ssl");
             assertThat(context.getBean(PortkeeperPools.class).pools()).contains(tls.pool());
+        });
+    }
+
+    @Test
+    void aReloadedSslBundleKeepsItsOnePoolForClientsBuiltWithRestClientSsl() {
+        runner.run(context -> {
+            SslBundleRegistry registry = context.getBean(SslBundleRegistry.class);
+            RestClientSsl ssl = context.getBean(RestClientSsl.class);
+            registry.registerBundle("partner", SslBundle.of(SslStoreBundle.NONE));
+            context.getBean(RestClient.Builder.class).apply(ssl.fromBundle("partner")).build();
+            registry.updateBundle("partner", SslBundle.of(SslStoreBundle.NONE));
+            context.getBean(RestClient.Builder.class).apply(ssl.fromBundle("partner")).build();
+            registry.updateBundle("partner", SslBundle.of(SslStoreBundle.NONE));
+            context.getBean(RestClient.Builder.class).apply(ssl.fromBundle("partner")).build();
+
+            assertThat(context.getBean(PortkeeperPools.class).pools()).extracting(Pool::name)
+                    .filteredOn(name -> name.startsWith("http-")).containsExactly("http-partner");
         });
     }
 

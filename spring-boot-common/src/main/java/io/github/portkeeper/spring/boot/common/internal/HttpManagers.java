@@ -3,16 +3,14 @@ package io.github.portkeeper.spring.boot.common.internal;
 import io.github.portkeeper.http.PortkeeperConnectionManager;
 import io.github.portkeeper.http.PortkeeperConnectionManagerBuilder;
 import io.github.portkeeper.spring.boot.common.PortkeeperPools;
-import org.apache.hc.client5.http.ssl.DefaultClientTlsStrategy;
-import org.apache.hc.client5.http.ssl.DefaultHostnameVerifier;
 import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.ssl.SslBundles;
-import org.springframework.boot.ssl.SslOptions;
 
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.function.Predicate;
@@ -25,6 +23,13 @@ import java.util.function.Predicate;
  * bean); each other combination gets a manager of its own, created on first use, named after the
  * primary pool and the bundle ({@code http-mybundle}), registered with {@link PortkeeperPools}
  * (so it has meters and health) and closed with the context.
+ *
+ * <p>A bundle registered in {@link SslBundles} is known by its name: Boot replaces the instance
+ * when it reloads the bundle, and the clients built after a reload must keep the pool (and its
+ * name, the {@code pool} tag of its meters). Its pool's connections take their TLS from the bundle
+ * the registry holds when they are opened ({@link CurrentBundleTlsStrategy}). A bundle that is
+ * not registered (made with {@code SslBundle.of(...)}) is known by its instance, and each
+ * instance gets a pool of its own.
  *
  * <p>Thread-safe.
  */
@@ -40,7 +45,7 @@ public final class HttpManagers implements AutoCloseable {
      * @param primary    the manager for settings without SSL bundle and address filter
      * @param builders   a manager builder with the pool and connection settings, for a pool name
      * @param pools      where new pools are registered
-     * @param sslBundles to name pools after their bundle; may be null
+     * @param sslBundles to know bundles by name (the pool outlives their reloads) and name pools after them; may be null
      */
     public HttpManagers(PortkeeperConnectionManager primary, Function<String, PortkeeperConnectionManagerBuilder> builders,
             PortkeeperPools pools, SslBundles sslBundles) {
@@ -53,7 +58,7 @@ public final class HttpManagers implements AutoCloseable {
     /**
      * The manager for clients built with an SSL bundle and an address filter.
      *
-     * @param bundle the SSL bundle, or null
+     * @param bundle the SSL bundle (compared by its registered name, else by identity), or null
      * @param filter the address filter as Boot holds it (compared by identity), or null
      * @param accepts whether the filter accepts an address; used only when {@code filter} is not null
      * @return the primary manager when both are null, else the one for the combination
@@ -62,7 +67,9 @@ public final class HttpManagers implements AutoCloseable {
         if (bundle == null && filter == null) {
             return primary;
         }
-        return others.computeIfAbsent(new Key(bundle, filter), key -> create(key, accepts));
+        String bundleName = bundle != null ? bundleName(bundle) : null;
+        Key key = bundleName != null ? new Key(bundleName, null, filter) : new Key(null, bundle, filter);
+        return others.computeIfAbsent(key, k -> create(k, bundle, accepts));
     }
 
     /** The managers created for SSL bundles and address filters so far. */
@@ -70,13 +77,13 @@ public final class HttpManagers implements AutoCloseable {
         return new ArrayList<>(others.values());
     }
 
-    private PortkeeperConnectionManager create(Key key, Predicate<InetAddress> accepts) {
+    private PortkeeperConnectionManager create(Key key, SslBundle bundle, Predicate<InetAddress> accepts) {
         String name = uniqueName(primary.pool().name() + "-" + suffix(key));
         PortkeeperConnectionManagerBuilder b = builders.apply(name);
-        if (key.bundle != null) {
-            SslOptions options = key.bundle.getOptions();
-            b.setTlsSocketStrategy(new DefaultClientTlsStrategy(key.bundle.createSslContext(), options.getEnabledProtocols(),
-                    options.getCiphers(), null, new DefaultHostnameVerifier()));
+        if (key.bundleName != null) {
+            b.setTlsSocketStrategy(new CurrentBundleTlsStrategy(sslBundles, key.bundleName, bundle));
+        } else if (bundle != null) {
+            b.setTlsSocketStrategy(CurrentBundleTlsStrategy.of(bundle));
         }
         if (key.filter != null) {
             b.setDnsResolver(new FilteringDnsResolver(accepts, key.filter.toString()));
@@ -87,11 +94,10 @@ public final class HttpManagers implements AutoCloseable {
     }
 
     private String suffix(Key key) {
-        if (key.bundle == null) {
+        if (key.bundleName == null && key.adHocBundle == null) {
             return "filtered";
         }
-        String bundleName = bundleName(key.bundle);
-        return (bundleName != null ? bundleName : "ssl") + (key.filter != null ? "-filtered" : "");
+        return (key.bundleName != null ? key.bundleName : "ssl") + (key.filter != null ? "-filtered" : "");
     }
 
     private String bundleName(SslBundle bundle) {
@@ -130,24 +136,34 @@ public final class HttpManagers implements AutoCloseable {
         }
     }
 
-    /** Settings that need a manager of their own; identity of bundle and filter, as Boot holds them. */
+    /**
+     * Settings that need a manager of their own: a registered bundle by its name (it outlives
+     * reloads), an unregistered one by identity, and the filter by identity, as Boot holds it.
+     */
     private static final class Key {
-        final SslBundle bundle;
+        final String bundleName;
+        final SslBundle adHocBundle;
         final Object filter;
 
-        Key(SslBundle bundle, Object filter) {
-            this.bundle = bundle;
+        Key(String bundleName, SslBundle adHocBundle, Object filter) {
+            this.bundleName = bundleName;
+            this.adHocBundle = adHocBundle;
             this.filter = filter;
         }
 
         @Override
         public boolean equals(Object o) {
-            return o instanceof Key && ((Key) o).bundle == bundle && ((Key) o).filter == filter;
+            if (!(o instanceof Key)) {
+                return false;
+            }
+            Key k = (Key) o;
+            return Objects.equals(k.bundleName, bundleName) && k.adHocBundle == adHocBundle && k.filter == filter;
         }
 
         @Override
         public int hashCode() {
-            return System.identityHashCode(bundle) * 31 + System.identityHashCode(filter);
+            return (Objects.hashCode(bundleName) * 31 + System.identityHashCode(adHocBundle)) * 31
+                    + System.identityHashCode(filter);
         }
     }
 }

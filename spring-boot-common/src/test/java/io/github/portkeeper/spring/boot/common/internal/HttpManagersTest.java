@@ -1,0 +1,142 @@
+package io.github.portkeeper.spring.boot.common.internal;
+
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+import io.github.portkeeper.core.Pool;
+import io.github.portkeeper.http.PortkeeperConnectionManager;
+import io.github.portkeeper.spring.boot.common.PortkeeperPools;
+import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
+import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClients;
+import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.ssl.DefaultSslBundleRegistry;
+import org.springframework.boot.ssl.SslBundle;
+import org.springframework.boot.ssl.SslStoreBundle;
+import org.springframework.boot.ssl.pem.PemSslStoreBundle;
+import org.springframework.boot.ssl.pem.PemSslStoreDetails;
+
+import javax.net.ssl.SSLException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The pools of Boot-built clients with SSL bundles. The certificates under {@code tls/} are
+ * self-signed, EC P-256, for 127.0.0.1 and localhost, valid for 100 years:
+ * {@code openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 36500
+ * -subj /CN=portkeeper-test-old -addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout old.key -out old.crt}
+ * (and the same for {@code new}).
+ */
+class HttpManagersTest {
+
+    private final PortkeeperProperties properties = new PortkeeperProperties();
+    private final PortkeeperPools pools = new PortkeeperPools();
+    private final PortkeeperConnectionManager primary = PortkeeperBeans.connectionManager(properties, pools);
+    private final DefaultSslBundleRegistry registry = new DefaultSslBundleRegistry();
+    private final BootClientPools bootPools = BootClientPools.of(primary, properties, pools, registry);
+    private HttpsServer server;
+
+    @AfterEach
+    void close() {
+        if (server != null) {
+            server.stop(0);
+        }
+        bootPools.close();
+        primary.close();
+    }
+
+    @Test
+    void reloadingANamedBundleKeepsItsOnePoolAndItsName() {
+        registry.registerBundle("partner", trusting("old"));
+        PortkeeperConnectionManager before = bootPools.managerFor(registry.getBundle("partner"), null, null);
+
+        registry.updateBundle("partner", trusting("new"));
+        PortkeeperConnectionManager afterFirstReload = bootPools.managerFor(registry.getBundle("partner"), null, null);
+        registry.updateBundle("partner", trusting("old"));
+        PortkeeperConnectionManager afterSecondReload = bootPools.managerFor(registry.getBundle("partner"), null, null);
+
+        assertThat(pools.pools()).extracting(Pool::name).containsExactly("http", "http-partner");
+        assertThat(afterFirstReload).isSameAs(before);
+        assertThat(afterSecondReload).isSameAs(before);
+        assertThat(before.pool().name()).isEqualTo("http-partner");
+    }
+
+    @Test
+    void eachUnregisteredBundleInstanceGetsAPoolOfItsOwn() {
+        SslBundle adHoc = SslBundle.of(SslStoreBundle.NONE);
+        SslBundle another = SslBundle.of(SslStoreBundle.NONE);
+
+        PortkeeperConnectionManager first = bootPools.managerFor(adHoc, null, null);
+        PortkeeperConnectionManager second = bootPools.managerFor(another, null, null);
+
+        assertThat(bootPools.managerFor(adHoc, null, null)).isSameAs(first);
+        assertThat(second).isNotSameAs(first);
+        assertThat(pools.pools()).extracting(Pool::name).containsExactly("http", "http-ssl", "http-ssl-2");
+    }
+
+    @Test
+    void aConnectionOpenedAfterABundleReloadUsesTheReloadedCertificates() throws Exception {
+        startServerPresenting("new");
+        registry.registerBundle("partner", trusting("old"));
+        try (CloseableHttpClient builtBeforeReload = client(registry.getBundle("partner"))) {
+            assertThatThrownBy(() -> get(builtBeforeReload)).isInstanceOf(SSLException.class);
+
+            registry.updateBundle("partner", trusting("new"));
+
+            // A new connection takes the registry's current bundle, also for a client built before the reload.
+            assertThat(get(builtBeforeReload)).isEqualTo("ok");
+            try (CloseableHttpClient builtAfterReload = client(registry.getBundle("partner"))) {
+                assertThat(get(builtAfterReload)).isEqualTo("ok");
+            }
+        }
+        assertThat(pools.pools()).extracting(Pool::name).containsExactly("http", "http-partner");
+    }
+
+    private CloseableHttpClient client(SslBundle bundle) {
+        return HttpClients.custom().setConnectionManager(bootPools.managerFor(bundle, null, null))
+                .setConnectionManagerShared(true).build();
+    }
+
+    private String get(CloseableHttpClient client) throws IOException {
+        HttpGet get = new HttpGet("https://127.0.0.1:" + server.getAddress().getPort() + "/");
+        return client.execute(get, response -> EntityUtils.toString(response.getEntity()));
+    }
+
+    private void startServerPresenting(String name) throws IOException {
+        SslBundle identity = SslBundle.of(new PemSslStoreBundle(
+                PemSslStoreDetails.forCertificate(pem(name + ".crt")).withPrivateKey(pem(name + ".key")), null));
+        server = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.setHttpsConfigurator(new HttpsConfigurator(identity.createSslContext()));
+        server.createContext("/", exchange -> {
+            byte[] body = "ok".getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        server.start();
+    }
+
+    /** A bundle that trusts only the named self-signed certificate. */
+    private static SslBundle trusting(String name) {
+        return SslBundle.of(new PemSslStoreBundle(null, PemSslStoreDetails.forCertificate(pem(name + ".crt"))));
+    }
+
+    private static String pem(String file) {
+        try (InputStream in = HttpManagersTest.class.getResourceAsStream("/tls/" + file)) {
+            return new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
