@@ -8,12 +8,14 @@ import org.apache.hc.client5.http.classic.ExecChainHandler;
 import org.apache.hc.core5.http.ClassicHttpRequest;
 import org.apache.hc.core5.http.ClassicHttpResponse;
 import org.apache.hc.core5.http.ConnectionClosedException;
+import org.apache.hc.core5.http.Header;
 import org.apache.hc.core5.http.HttpEntity;
 import org.apache.hc.core5.http.HttpException;
 import org.apache.hc.core5.http.NoHttpResponseException;
 import org.apache.hc.core5.http.ParseException;
 import org.apache.hc.core5.http.io.support.ClassicRequestBuilder;
 import org.apache.hc.core5.http.protocol.HttpContext;
+import org.apache.hc.core5.net.URIAuthority;
 
 import java.io.IOException;
 import java.net.BindException;
@@ -64,14 +66,20 @@ public final class DeadConnectionRetryExec implements ExecChainHandler {
             return chain.proceed(request, scope);
         }
         // The request as this step got it, with what the steps above added (HttpClient's
-        // Accept-Encoding, a customizer's exec interceptors), copied before the protocol step
-        // below adds its headers to it in place. Each retry sends a copy of that, not of the
-        // caller's untouched request (scope.originalRequest).
-        ClassicHttpRequest received = ClassicRequestBuilder.copy(request).build();
+        // Accept-Encoding, a customizer's exec interceptors): each retry sends that, not the
+        // caller's untouched request (scope.originalRequest). The protocol step below changes
+        // the request in place (its headers, scheme and authority; its entity, wrapped), so
+        // those are kept here; a whole copy of the request would cost every call, not only
+        // the rare retry.
+        String scheme = request.getScheme();
+        URIAuthority authority = request.getAuthority();
+        Header[] headers = request.getHeaders();
+        HttpEntity entity = request.getEntity();
         int[] attempts = {0};
         CheckedSupplier<ClassicHttpResponse> attempt = () -> {
             boolean first = attempts[0]++ == 0;
-            ClassicHttpRequest current = first ? request : ClassicRequestBuilder.copy(received).build();
+            ClassicHttpRequest current = first ? request : ClassicRequestBuilder.copy(request)
+                    .setScheme(scheme).setAuthority(authority).setHeaders(headers).setEntity(entity).build();
             HttpContext context = scope.clientContext;
             context.removeAttribute(PooledEndpoint.REUSED_ATTRIBUTE);
             if (!first) {
