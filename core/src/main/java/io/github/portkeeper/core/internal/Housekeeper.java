@@ -89,8 +89,8 @@ final class Housekeeper<C> extends IdleWatcher.Task {
      * The idle age past which a connection of {@code ep} must not be leased: the pool's maximum
      * idle time, or the server's known idle timeout minus a safety margin if that is sooner.
      */
-    long idleLimitNanos(EndpointPool<C> ep, long maxIdle) {
-        long server = ep.serverIdleTimeoutNanos();
+    long idleLimitNanos(EndpointPool<C> ep, long maxIdle, long now) {
+        long server = ep.serverIdleTimeoutNanos(now);
         if (server == Long.MAX_VALUE) {
             return maxIdle;
         }
@@ -255,7 +255,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
             long grace = e.idleSince + LAST_USE_GRACE_NANOS;
             return grace - now > 0 ? grace : Nanos.plus(now, watchDelayNanos);
         }
-        long idleLimit = idleLimitNanos(e.pool, maxIdleNanos);
+        long idleLimit = idleLimitNanos(e.pool, maxIdleNanos, now);
         return Math.min(Nanos.plus(e.idleSince, idleLimit), Nanos.plus(e.createdAt, e.lifetimeNanos));
     }
 
@@ -395,7 +395,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
     private void observeIdleClose(PooledEntry<C> e, long now) {
         long age = now - e.idleSince;
         if (age >= minObservableIdleNanos) {
-            e.pool.observeIdleClose(age);
+            e.pool.observeIdleClose(age, now);
         }
     }
 

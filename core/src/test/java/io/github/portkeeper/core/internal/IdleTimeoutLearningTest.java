@@ -14,8 +14,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -34,6 +39,9 @@ class IdleTimeoutLearningTest {
     private final FakeTicker ticker = new FakeTicker();
     private final TallyListener tally = new TallyListener();
     private ScriptedServer server;
+    /** A server this test closes connections of by hand, at the idle age the ticker says. */
+    private ServerSocketChannel listener;
+    private final List<SocketChannel> accepted = new ArrayList<>();
     private PoolEngine<SocketChannel> pool;
 
     @AfterEach
@@ -45,14 +53,36 @@ class IdleTimeoutLearningTest {
         if (server != null) {
             server.close();
         }
+        for (SocketChannel peer : accepted) {
+            closeQuietly(peer);
+        }
+        if (listener != null) {
+            closeQuietly(listener);
+        }
+    }
+
+    private static void closeQuietly(java.io.Closeable c) {
+        try {
+            c.close();
+        } catch (IOException ignored) {
+            // The test is over.
+        }
     }
 
     private Endpoint endpoint() {
+        if (listener != null) {
+            InetSocketAddress address = (InetSocketAddress) listener.socket().getLocalSocketAddress();
+            return Endpoint.of(address.getAddress().getHostAddress(), address.getPort());
+        }
         return Endpoint.of(server.host(), server.port());
     }
 
     private PoolConfig.Builder config(Retirement retirement) {
-        return PoolConfig.builder().ticker(ticker).maxPerEndpoint(1).maxIdleTime(MAX_IDLE)
+        return config(retirement, MAX_IDLE);
+    }
+
+    private PoolConfig.Builder config(Retirement retirement, Duration maxIdle) {
+        return PoolConfig.builder().ticker(ticker).maxPerEndpoint(1).maxIdleTime(maxIdle)
                 .retirement(retirement).portBudget(PortBudget.disabled()).listener(tally);
     }
 
@@ -104,5 +134,112 @@ class IdleTimeoutLearningTest {
 
         assertThat(tally.closed(Ending.PEER)).as(tally.toString()).isEqualTo(1);
         assertThat(pool.serverIdleTimeout(endpoint())).hasValue(MAX_IDLE.plusSeconds(1).plusMillis(1));
+    }
+    // ------------------------------------------------------------------ how long an observation counts
+
+    private static final Duration OBSERVATION_LIFETIME = Duration.ofMinutes(10);
+    private static final Duration LONG_IDLE = Duration.ofMinutes(1);
+
+    /** The pool over a server whose connections this test closes by hand ({@link #serverClosesAt}). */
+    private void startHandClosedServer() throws IOException {
+        listener = ServerSocketChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        pool = new PoolEngine<>(ChannelConnector.plain(), config(Retirement.awaitPeer(Duration.ofSeconds(30)), LONG_IDLE).build());
+    }
+
+    /**
+     * One connection used once, then closed by the server at idle age {@code age} (ticker time):
+     * while watched, or while draining for its idle age if the pool retired it first.
+     */
+    private void serverClosesAt(Duration age) throws IOException {
+        long closedBefore = tally.closedTotal();
+        SocketChannel peer;
+        try (LeaseHandle<SocketChannel> lease = pool.lease(endpoint(), WAIT)) {
+            assertThat(lease.isReused()).as("a new connection").isFalse();
+            peer = listener.accept();
+            accepted.add(peer);
+        }
+        ticker.advance(age);
+        PooledEntry<SocketChannel> entry = pool.endpointPools().iterator().next().entries()[0];
+        // Watched only once its key is registered: a FIN before that is one "already there".
+        await().atMost(WAIT).pollInterval(POLL).until(() -> entry.state() == PooledEntry.DRAINING
+                || (entry.state() == PooledEntry.WATCHED && entry.watchKey != null));
+        peer.close();
+        await().atMost(WAIT).pollInterval(POLL).until(() -> tally.closedTotal() == closedBefore + 1);
+        assertThat(tally.closedEvents().get(tally.closedEvents().size() - 1).ending()).isEqualTo(Ending.PEER);
+    }
+
+    /**
+     * A server reload closes every idle connection once, early. Learned as the idle timeout, that
+     * close made the pool retire connections after 150 ms for good: it never saw the server's
+     * real timeout again, so the value could not rise. An observation now counts for ten
+     * minutes (ticker time); then the pool learns the real timeout again.
+     */
+    @Test
+    void aOneOffEarlyCloseIsForgottenAfterTenMinutesAndTheLearnedTimeoutRisesAgain() throws Exception {
+        startHandClosedServer();
+        serverClosesAt(Duration.ofMillis(200)); // the reload
+        assertThat(pool.serverIdleTimeout(endpoint())).hasValue(Duration.ofMillis(200));
+
+        ticker.advance(OBSERVATION_LIFETIME.minusMillis(1));
+        assertThat(pool.serverIdleTimeout(endpoint())).as("within ten minutes").hasValue(Duration.ofMillis(200));
+        ticker.advance(Duration.ofMillis(1));
+        assertThat(pool.serverIdleTimeout(endpoint())).as("ten minutes after the only observation").isEmpty();
+
+        serverClosesAt(Duration.ofSeconds(10)); // the server's real idle timeout
+        assertThat(pool.serverIdleTimeout(endpoint())).as("learned again").hasValue(Duration.ofSeconds(10));
+    }
+
+    /**
+     * A server that really closes at its timeout keeps teaching it: under AWAIT_PEER each
+     * connection retired for its idle age drains until the server's close, a new observation.
+     * The learned value outlives the ten minutes of any one observation.
+     */
+    @Test
+    void aServerThatKeepsClosingAtItsTimeoutKeepsItLearned() throws Exception {
+        startHandClosedServer();
+        Duration timeout = Duration.ofSeconds(10);
+        serverClosesAt(timeout);
+        for (int i = 0; i < 4; i++) {
+            try (LeaseHandle<SocketChannel> lease = pool.lease(endpoint(), WAIT)) {
+                accepted.add(listener.accept());
+                ticker.advance(Duration.ofMinutes(4)); // in use, not idle
+            }
+            ticker.advance(timeout.minusSeconds(1)); // past the limit, 10 s minus the 1 s margin
+            await().atMost(WAIT).pollInterval(POLL).until(() -> pool.stats().draining() == 1);
+            ticker.advance(Duration.ofSeconds(1));
+            long closedBefore = tally.closedTotal();
+            accepted.get(accepted.size() - 1).close(); // the server's idle timeout
+            await().atMost(WAIT).pollInterval(POLL).until(() -> tally.closedTotal() == closedBefore + 1);
+            assertThat(pool.serverIdleTimeout(endpoint())).as("after %d minutes", 4 * (i + 1) + 0).hasValue(timeout);
+        }
+        assertThat(tally.closedEvents()).as(tally.toString()).allSatisfy(c -> assertThat(c.ending()).isEqualTo(Ending.PEER));
+    }
+
+    /**
+     * A removed endpoint's learned timeout is remembered for when it comes back, but only as
+     * long as the observation would have counted: it was remembered, and restored, for good.
+     */
+    @Test
+    void aRemovedEndpointsLearnedTimeoutIsForgottenWhenItsObservationWouldHaveBeen() throws Exception {
+        startHandClosedServer();
+        serverClosesAt(Duration.ofMillis(200));
+        ticker.advance(LONG_IDLE.plusSeconds(1)); // empty for longer than maxIdleTime: forgotten
+        pool.maintain();
+        assertThat(pool.endpoints()).as("endpoints after the only one stayed empty").isEmpty();
+        assertThat(pool.serverIdleTimeout(endpoint())).as("remembered").hasValue(Duration.ofMillis(200));
+
+        try (LeaseHandle<SocketChannel> lease = pool.lease(endpoint(), WAIT)) {
+            accepted.add(listener.accept());
+            assertThat(pool.serverIdleTimeout(endpoint())).as("restored").hasValue(Duration.ofMillis(200));
+            ticker.advance(OBSERVATION_LIFETIME.minus(LONG_IDLE));
+            assertThat(pool.serverIdleTimeout(endpoint())).as("ten minutes after the observation").isEmpty();
+            lease.markBroken();
+        }
+
+        ticker.advance(LONG_IDLE.plusSeconds(1));
+        pool.maintain();
+        assertThat(pool.endpoints()).isEmpty();
+        ticker.advance(OBSERVATION_LIFETIME);
+        assertThat(pool.serverIdleTimeout(endpoint())).as("removed, long after any observation").isEmpty();
     }
 }
