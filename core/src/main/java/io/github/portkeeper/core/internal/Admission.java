@@ -89,7 +89,7 @@ final class Admission<C> {
         if (maxLeases > 0 && e.leaseCount >= maxLeases) {
             return CloseReason.LEASE_BUDGET;
         }
-        if (now - e.idleSince >= engine.housekeeper.idleLimitNanos(e.pool, maxIdleNanos)) {
+        if (now - e.idleSince >= engine.housekeeper.idleLimitNanos(e.pool, maxIdleNanos, now)) {
             return CloseReason.IDLE_TIMEOUT;
         }
         return null;

@@ -74,11 +74,8 @@ final class EndpointPool<C> {
     private static final int LANES = 8;
     private static final int SPACING = 16;
 
-    /** Idle ages at which the server was seen to close (ring), written by the housekeeper only. */
-    private final long[] observedIdleCloses = new long[8];
-    private int observations;
-    /** The server's idle timeout as learned from observations, or Long.MAX_VALUE if unknown. */
-    volatile long learnedIdleTimeoutNanos = Long.MAX_VALUE;
+    /** Idle ages at which the server was seen to close, and the timeout learned from them. */
+    final IdleCloseObservations idleCloses = new IdleCloseObservations();
     /** The server's idle timeout as announced (for example {@code Keep-Alive: timeout=N}), or Long.MAX_VALUE. */
     volatile long hintedIdleTimeoutNanos = Long.MAX_VALUE;
 
@@ -241,26 +238,20 @@ final class EndpointPool<C> {
     }
 
     /**
-     * Records that the server closed a connection that had been idle {@code idleNanos}. The
-     * learned timeout is the smallest of the recent observations: a server does not close before
-     * its timeout, so the smallest age is the closest to it.
+     * Records that the server closed a connection that had been idle {@code idleNanos}, seen at
+     * ticker time {@code now}. Any thread.
      */
-    void observeIdleClose(long idleNanos) {
-        observedIdleCloses[observations++ % observedIdleCloses.length] = idleNanos;
-        int n = Math.min(observations, observedIdleCloses.length);
-        long min = Long.MAX_VALUE;
-        for (int i = 0; i < n; i++) {
-            min = Math.min(min, observedIdleCloses[i]);
-        }
-        learnedIdleTimeoutNanos = min;
+    void observeIdleClose(long idleNanos, long now) {
+        idleCloses.observe(idleNanos, now);
     }
 
     /**
-     * The server's idle timeout as best known: the shorter of the announced and the learned one
-     * (a proxy in between may close sooner than the server announces).
+     * The server's idle timeout as best known at ticker time {@code now}: the shorter of the
+     * announced and the learned one (a proxy in between may close sooner than the server
+     * announces), or Long.MAX_VALUE if neither is known.
      */
-    long serverIdleTimeoutNanos() {
-        return Math.min(hintedIdleTimeoutNanos, learnedIdleTimeoutNanos);
+    long serverIdleTimeoutNanos(long now) {
+        return Math.min(hintedIdleTimeoutNanos, idleCloses.nanos(now));
     }
 
     PoolStats.EndpointStats stats() {

@@ -89,8 +89,8 @@ final class Housekeeper<C> extends IdleWatcher.Task {
      * The idle age past which a connection of {@code ep} must not be leased: the pool's maximum
      * idle time, or the server's known idle timeout minus a safety margin if that is sooner.
      */
-    long idleLimitNanos(EndpointPool<C> ep, long maxIdle) {
-        long server = ep.serverIdleTimeoutNanos();
+    long idleLimitNanos(EndpointPool<C> ep, long maxIdle, long now) {
+        long server = ep.serverIdleTimeoutNanos(now);
         if (server == Long.MAX_VALUE) {
             return maxIdle;
         }
@@ -255,7 +255,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
             long grace = e.idleSince + LAST_USE_GRACE_NANOS;
             return grace - now > 0 ? grace : Nanos.plus(now, watchDelayNanos);
         }
-        long idleLimit = idleLimitNanos(e.pool, maxIdleNanos);
+        long idleLimit = idleLimitNanos(e.pool, maxIdleNanos, now);
         return Math.min(Nanos.plus(e.idleSince, idleLimit), Nanos.plus(e.createdAt, e.lifetimeNanos));
     }
 
@@ -318,10 +318,10 @@ final class Housekeeper<C> extends IdleWatcher.Task {
             CloseReason reason = e.retireReason;
             switch (read) {
                 case FIN:
-                    if (reason == CloseReason.IDLE_TIMEOUT) {
-                        observeIdleClose(e, now);
-                    } else if (reason == CloseReason.PEER_CLOSED) {
-                        observeIdleClose(e, e.drainingSince); // a TLS close notice came first, then
+                    if (e.finTeaches) {
+                        // Retired for its idle age and awaited, the server's idle close; or a TLS
+                        // close notice came first (PEER_CLOSED), then this FIN: learned as of the notice.
+                        observeIdleClose(e, reason == CloseReason.PEER_CLOSED ? e.drainingSince : now);
                     }
                     closeDraining(e, false);
                     break;
@@ -363,15 +363,16 @@ final class Housekeeper<C> extends IdleWatcher.Task {
             case TLS_RECORDS:
                 // A TLS server's idle close (close_notify; its FIN follows): wait for the FIN and
                 // learn from it; the records were consumed, so it can never be leased again.
-                beginDrain(e, CloseReason.PEER_CLOSED, now);
+                beginDrain(e, CloseReason.PEER_CLOSED, learn, now);
                 return;
             default:
-                beginDrain(e, CloseReason.UNEXPECTED_DATA, now); // out of step; still let the peer close first
+                beginDrain(e, CloseReason.UNEXPECTED_DATA, false, now); // out of step; still let the peer close first
         }
     }
 
-    private void beginDrain(PooledEntry<C> e, CloseReason reason, long now) {
+    private void beginDrain(PooledEntry<C> e, CloseReason reason, boolean finTeaches, long now) {
         e.retireReason = reason;
+        e.finTeaches = finTeaches;
         engine.uncountRetired(e);
         engine.listeners.connectionRetiring(e.pool.endpoint, reason);
         e.drainingSince = now;
@@ -394,13 +395,17 @@ final class Housekeeper<C> extends IdleWatcher.Task {
     private void observeIdleClose(PooledEntry<C> e, long now) {
         long age = now - e.idleSince;
         if (age >= minObservableIdleNanos) {
-            e.pool.observeIdleClose(age);
+            e.pool.observeIdleClose(age, now);
         }
     }
 
-    /** Takes over a retiring connection (owned by the caller) until the peer closes it or the drain timeout passes. */
-    void drain(PooledEntry<C> e, CloseReason reason) {
+    /**
+     * Takes over a retiring connection (owned by the caller) until the peer closes it or the
+     * drain timeout passes. {@code finTeaches}: whether the peer's FIN may be its idle timeout.
+     */
+    void drain(PooledEntry<C> e, CloseReason reason, boolean finTeaches) {
         e.retireReason = reason;
+        e.finTeaches = finTeaches;
         e.drainingSince = engine.now();
         e.claim2draining();
         register(e);

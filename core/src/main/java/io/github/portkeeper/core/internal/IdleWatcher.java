@@ -313,6 +313,13 @@ public final class IdleWatcher {
             long timeoutMillis;
             lock.lock();
             try {
+                if (next == NEVER && selector.selectedKeys().isEmpty() && onlyCancelledKeys()) {
+                    // Keys cancelled on this thread (a watched socket closed) stay in the key set
+                    // until a select: without one, nothing looks like something, and the select
+                    // below would block with no timeout, on no key. This one deregisters them
+                    // (and lets their closed sockets go); what it finds ready is handled below.
+                    selectNowLogged();
+                }
                 boolean nothing = next == NEVER && selector.keys().isEmpty() && selector.selectedKeys().isEmpty();
                 if (!nothing) {
                     lingerUntil = NEVER;
@@ -365,6 +372,32 @@ public final class IdleWatcher {
                 }
             }
             ready.clear();
+        }
+    }
+
+    /**
+     * Whether the selector has keys and every one is cancelled. Called under the lock, which
+     * every registration and every other thread's select takes, so the key set does not change
+     * meanwhile; the look stops at the first valid key.
+     */
+    private boolean onlyCancelledKeys() {
+        Set<SelectionKey> keys = selector.keys();
+        if (keys.isEmpty()) {
+            return false;
+        }
+        for (SelectionKey key : keys) {
+            if (key.isValid()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void selectNowLogged() {
+        try {
+            selector.selectNow();
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "Idle watcher's selector failed", e);
         }
     }
 

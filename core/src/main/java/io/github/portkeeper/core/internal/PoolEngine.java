@@ -71,7 +71,21 @@ public final class PoolEngine<C> {
     /** The most endpoint pools the current map has held, guarded by {@link #endpointsLock}. */
     private int endpointsPeak;
     /** Server idle timeouts learned or announced for endpoints whose pools were removed, for when they come back. */
-    private final ConcurrentHashMap<Endpoint, Long> rememberedIdleTimeouts = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Endpoint, KnownIdleTimeout> rememberedIdleTimeouts = new ConcurrentHashMap<>();
+
+    /**
+     * What a removed endpoint pool knew of its server's idle timeout: the announced one, and
+     * the learned one with when its observation was made, so that it stops counting when that
+     * observation would have ({@link IdleCloseObservations#LIFETIME_NANOS}), removed or not.
+     */
+    private record KnownIdleTimeout(long hintedNanos, long learnedNanos, long learnedAt) {
+
+        long nanos(long now) {
+            boolean learnedCounts = learnedNanos != Long.MAX_VALUE
+                    && now - learnedAt < IdleCloseObservations.LIFETIME_NANOS;
+            return Math.min(hintedNanos, learnedCounts ? learnedNanos : Long.MAX_VALUE);
+        }
+    }
     final Capacity<C> capacity;
     final Admission<C> admission;
     final Dispatcher<C> waiters;
@@ -115,7 +129,14 @@ public final class PoolEngine<C> {
     /** The server idle timeout learned or announced for {@code endpoint}, if any. */
     public Optional<Duration> serverIdleTimeout(Endpoint endpoint) {
         EndpointPool<C> ep = endpoints.get(endpoint);
-        long nanos = ep != null ? ep.serverIdleTimeoutNanos() : rememberedIdleTimeouts.getOrDefault(endpoint, Long.MAX_VALUE);
+        long now = now();
+        long nanos;
+        if (ep != null) {
+            nanos = ep.serverIdleTimeoutNanos(now);
+        } else {
+            KnownIdleTimeout known = rememberedIdleTimeouts.get(endpoint);
+            nanos = known == null ? Long.MAX_VALUE : known.nanos(now);
+        }
         return nanos == Long.MAX_VALUE ? Optional.empty() : Optional.of(Duration.ofNanos(nanos));
     }
 
@@ -153,9 +174,12 @@ public final class PoolEngine<C> {
 
     private EndpointPool<C> newEndpointPool(Endpoint endpoint) {
         EndpointPool<C> ep = new EndpointPool<>(this, endpoint);
-        Long known = rememberedIdleTimeouts.remove(endpoint);
+        KnownIdleTimeout known = rememberedIdleTimeouts.remove(endpoint);
         if (known != null) {
-            ep.learnedIdleTimeoutNanos = known;
+            ep.hintedIdleTimeoutNanos = known.hintedNanos();
+            if (known.learnedNanos() != Long.MAX_VALUE) {
+                ep.observeIdleClose(known.learnedNanos(), known.learnedAt()); // counts until it would have
+            }
         }
         return ep;
     }
@@ -201,9 +225,18 @@ public final class PoolEngine<C> {
         } finally {
             endpointsLock.unlock();
         }
-        long known = ep.serverIdleTimeoutNanos();
-        if (known != Long.MAX_VALUE && rememberedIdleTimeouts.size() < REMEMBERED_MAX) {
-            rememberedIdleTimeouts.put(ep.endpoint, known);
+        long now = now();
+        long learnedAt = ep.idleCloses.learnedAt(now);
+        KnownIdleTimeout known = new KnownIdleTimeout(ep.hintedIdleTimeoutNanos,
+                learnedAt == Long.MIN_VALUE ? Long.MAX_VALUE : ep.idleCloses.nanos(now), learnedAt);
+        if (known.nanos(now) != Long.MAX_VALUE) {
+            if (rememberedIdleTimeouts.size() >= REMEMBERED_MAX) {
+                // Make room: what no longer counts would restore nothing.
+                rememberedIdleTimeouts.values().removeIf(k -> k.nanos(now) == Long.MAX_VALUE);
+            }
+            if (rememberedIdleTimeouts.size() < REMEMBERED_MAX) {
+                rememberedIdleTimeouts.put(ep.endpoint, known);
+            }
         }
         listeners.endpointRemoved(ep.endpoint);
     }

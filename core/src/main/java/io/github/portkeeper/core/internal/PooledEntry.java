@@ -78,6 +78,12 @@ public final class PooledEntry<C> {
     /** Why it is draining, reported when it finally closes. */
     io.github.portkeeper.core.CloseReason retireReason;
     /**
+     * Whether the peer's FIN that ends this drain may be the server's own idle close, to be
+     * learned from. Not when the pool asked for it (a goodbye was sent): that FIN answers the
+     * goodbye within a round trip. Set before the move to DRAINING.
+     */
+    boolean finTeaches;
+    /**
      * The channel was in non-blocking mode before the watcher took it (its connector keeps it
      * so, reading and waiting without mode switches): a leaser taking it back leaves it so.
      * Written by the watcher before the entry becomes WATCHED, read by whoever wins it back.

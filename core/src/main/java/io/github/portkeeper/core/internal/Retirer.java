@@ -48,12 +48,18 @@ final class Retirer<C> {
                     IdleWatcher.shared().offload(() -> retire(e, reason));
                     return;
                 }
-                if (retirement.policy() == Retirement.Policy.REQUEST_PEER_CLOSE && !sayGoodbye(e)) {
-                    closeEntry(e, retirement.fallback() == Ending.RESET, reason);
-                    return;
+                boolean goodbyeSent = false;
+                if (retirement.policy() == Retirement.Policy.REQUEST_PEER_CLOSE) {
+                    Boolean sent = sayGoodbye(e);
+                    if (sent == null) {
+                        closeEntry(e, retirement.fallback() == Ending.RESET, reason);
+                        return;
+                    }
+                    goodbyeSent = sent;
                 }
                 engine.listeners.connectionRetiring(e.pool.endpoint, reason);
-                engine.housekeeper.drain(e, reason);
+                // Only the server's own close teaches its idle timeout: not the FIN a goodbye asked for.
+                engine.housekeeper.drain(e, reason, reason == CloseReason.IDLE_TIMEOUT && !goodbyeSent);
         }
     }
 
@@ -68,12 +74,12 @@ final class Retirer<C> {
         closeEntry(e, retirement.policy() != Retirement.Policy.LOCAL, reason);
     }
 
-    private boolean sayGoodbye(PooledEntry<C> e) {
+    /** Whether a goodbye was sent ({@code false}: the protocol has none), or null if it failed. */
+    private Boolean sayGoodbye(PooledEntry<C> e) {
         try {
-            connector.requestPeerClose(e.connection);
-            return true;
+            return connector.requestPeerClose(e.connection);
         } catch (IOException | RuntimeException ex) {
-            return false;
+            return null;
         }
     }
 

@@ -9,7 +9,13 @@ import io.github.portkeeper.core.PortBudget;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -84,6 +90,51 @@ class IdleWatcherThreadTest {
                     cycles, pauses, wakeups);
             assertThat(wakeups).as("wakeups of the sleeping watcher by releases over 40 busy intervals (%d pauses of this thread)", pauses)
                     .isLessThanOrEqualTo(4 + pauses);
+        }
+    }
+    /**
+     * The housekeeper closes a watched connection the peer closed on the watcher's own thread,
+     * cancelling its key there. The cancelled key stays in the selector's key set until the next
+     * select, so the watcher took itself for busy and blocked in a select without timeout, with
+     * no key and no deadline left: its thread never ended.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void theWatchersThreadEndsOnceTheLastWatchedSocketIsClosedOnItsOwnThread() throws Exception {
+        String name = "portkeeper-watcher-last-socket-test";
+        IdleWatcher watcher = new IdleWatcher(name);
+        try (ServerSocketChannel listener = ServerSocketChannel.open()
+                .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+             SocketChannel client = SocketChannel.open(listener.getLocalAddress())) {
+            CountDownLatch closed = new CountDownLatch(1);
+            SelectionKey[] watched = new SelectionKey[1];
+            // As the housekeeper does it: the readiness callback asks for a run, and the run
+            // closes the connection, cancelling its key on the watcher's thread.
+            IdleWatcher.Task closeIt = new IdleWatcher.Task() {
+                @Override
+                protected long run(long now) {
+                    watched[0].cancel();
+                    try {
+                        client.close();
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                    closed.countDown();
+                    return IdleWatcher.NEVER;
+                }
+            };
+            client.configureBlocking(false);
+            watched[0] = watcher.watch(client, (key, now) -> {
+                key.interestOps(0);
+                watcher.schedule(closeIt, now);
+            });
+            try (SocketChannel peer = listener.accept()) {
+                peer.close(); // the peer's FIN: the watched socket becomes readable
+            }
+            assertThat(closed.await(10, TimeUnit.SECONDS)).as("the watcher closed the socket").isTrue();
+            await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(50)).untilAsserted(() ->
+                    assertThat(Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals(name)))
+                            .as("the watcher's thread, a second after it had nothing left to watch").isEmpty());
         }
     }
 }
