@@ -60,7 +60,9 @@ public interface RpcCodec<Req, Resp> {
      *
      * @param in the connection's buffered input, limited to {@link #maxFrameSize()} bytes; do not
      *           close it
-     * @return the response
+     * @return the response. If a failure underneath the codec (the call's timeout, a reset, the
+     *         {@link #maxFrameSize()} limit) hit a read, the call fails with it even if this
+     *         returns normally, and the connection is discarded
      * @throws IOException if the bytes are not a valid response (the call fails with an
      *         {@link RpcProtocolException}) or the stream fails
      */

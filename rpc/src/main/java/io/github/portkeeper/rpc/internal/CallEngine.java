@@ -146,6 +146,12 @@ public final class CallEngine<Req, Resp> {
             } catch (IOException | RuntimeException e) {
                 throw classify(endpoint, in, e, lease.isReused(), timeout);
             }
+            if (in.timedOut() || in.overLimit() || in.failure() != null) {
+                // The codec made a response out of a failure underneath it (a timeout, a reset, the
+                // frame limit). The call failed all the same, and the stream is out of step: a late
+                // reply would reach the next call.
+                throw classify(endpoint, in, null, lease.isReused(), timeout);
+            }
             if (in.buffered() > 0) {
                 throw new RpcProtocolException(endpoint, in.buffered() + " bytes nobody asked for followed the response from "
                         + endpoint + "; the stream is out of step", null);
@@ -198,6 +204,7 @@ public final class CallEngine<Req, Resp> {
         return Duration.ofNanos(Math.min(remaining, leaseTimeoutNanos));
     }
 
+    /** What went wrong while reading a response; {@code e} is what the codec threw, or null if it returned. */
     private IOException classify(Endpoint endpoint, ResponseInput in, Exception e, boolean reused, Duration timeout) {
         long got = in.delivered();
         String progress = got == 0 ? "before any response byte" : "after " + got + " bytes of the response";
