@@ -46,8 +46,9 @@ import java.util.Optional;
 public interface RpcCodec<Req, Resp> {
 
     /**
-     * Writes {@code request} to {@code out}. The bytes are sent in one write when this returns;
-     * if it throws, nothing is sent and the connection stays usable.
+     * Writes {@code request} to {@code out}, once per call (a retry sends the same bytes again).
+     * It runs before a connection is taken; the bytes are sent in one write once one is. If it
+     * throws, nothing is sent, and no connection is leased or opened for the call.
      *
      * @param request the request to encode
      * @param out     a buffer flushed by the client; do not close it

@@ -163,6 +163,25 @@ class RpcClientFaultTest {
     }
 
     @Test
+    void aRequestTheCodecRefusesFailsAsSuchWithoutConnectingEvenToAnEndpointThatIsDown() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort(); // nothing listens there once closed: a connect would be refused
+        }
+        Endpoint endpoint = Endpoint.of("127.0.0.1", port);
+        RpcClient<String, String> lines = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .build();
+        client = lines;
+
+        assertThatThrownBy(() -> lines.call(endpoint, "a\nb", TIMEOUT, Idempotency.IDEMPOTENT))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("line break");
+        assertThat(tally.connectFailed()).as("connects tried for a request that could not be sent").isZero();
+        assertThat(tally.leases()).isZero();
+    }
+
+    @Test
     void aResponseThatEndsAtTheEndOfStreamIsReturnedAndItsConnectionIsNotReused() throws Exception {
         server = FrameServer.start(Framing.LINES);
         Endpoint endpoint = Endpoint.of(server.host(), server.port());

@@ -26,10 +26,11 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs calls: circuit breaker (one permission per call, the call's outcome recorded), retry of
- * idempotent calls after retry-safe failures (each attempt on a fresh connection after a dead
- * reused one), and the exchange itself, which discards any connection whose stream may be out of
- * step. Thread-safe.
+ * Runs calls: the request encoded once, before anything else; circuit breaker (one permission
+ * per call, the call's outcome recorded); retry of idempotent calls after retry-safe failures
+ * (each attempt on a fresh connection after a dead reused one); and
+ * the exchange itself, which discards any connection whose stream may be out of step.
+ * Thread-safe.
  */
 public final class CallEngine<Req, Resp> {
 
@@ -41,6 +42,7 @@ public final class CallEngine<Req, Resp> {
     private final Breakers breakers;
     private final Retry retry;
     private final long leaseTimeoutNanos;
+    private final RequestBuffers buffers = new RequestBuffers();
 
     public CallEngine(Pool<RpcConnection> pool, RpcCodec<Req, Resp> codec, Breakers breakers, Retry retry) {
         this.pool = pool;
@@ -53,34 +55,50 @@ public final class CallEngine<Req, Resp> {
     public Resp call(Endpoint endpoint, Req request, Duration timeout, boolean idempotent) throws IOException {
         long start = System.nanoTime();
         long deadline = start + Math.min(Nanos.saturated(timeout), MAX_CALL_NANOS);
-        CircuitBreaker breaker = breakers == null ? null : breakers.forEndpoint(endpoint);
-        if (breaker != null && !breaker.tryAcquirePermission()) {
-            throw new RpcCircuitOpenException(endpoint, breaker.getName(), null);
-        }
+        // Encoded before anything else: a request that cannot be encoded takes no breaker
+        // permission, no lease and no connect, so it counts nowhere as a request served.
+        RequestBuffer encoded = buffers.take();
         try {
-            Resp response = idempotent && retry != null
-                    ? callWithRetry(endpoint, request, timeout, deadline)
-                    : attempt(endpoint, request, timeout, deadline, false);
-            if (breaker != null) {
-                breaker.onSuccess(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+            encode(endpoint, request, encoded);
+            CircuitBreaker breaker = breakers == null ? null : breakers.forEndpoint(endpoint);
+            if (breaker != null && !breaker.tryAcquirePermission()) {
+                throw new RpcCircuitOpenException(endpoint, breaker.getName(), null);
             }
-            return response;
-        } catch (IOException | RuntimeException | Error t) {
-            if (breaker != null) {
-                if (countsAgainstEndpoint(t)) {
-                    breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, t);
-                } else {
-                    breaker.releasePermission();
+            try {
+                Resp response = idempotent && retry != null
+                        ? callWithRetry(endpoint, encoded, timeout, deadline)
+                        : attempt(endpoint, encoded, timeout, deadline, false);
+                if (breaker != null) {
+                    breaker.onSuccess(System.nanoTime() - start, TimeUnit.NANOSECONDS);
                 }
+                return response;
+            } catch (IOException | RuntimeException | Error t) {
+                if (breaker != null) {
+                    if (countsAgainstEndpoint(t)) {
+                        breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, t);
+                    } else {
+                        breaker.releasePermission();
+                    }
+                }
+                throw t;
             }
-            throw t;
+        } finally {
+            buffers.giveBack(encoded); // shrunk at once if this request left it large
+        }
+    }
+
+    private void encode(Endpoint endpoint, Req request, RequestBuffer buffer) throws IOException {
+        try {
+            codec.encode(request, buffer);
+        } catch (IOException e) {
+            throw new RpcException(endpoint, "Could not encode the request to " + endpoint + ": " + e.getMessage(), e, false);
         }
     }
 
     /**
      * Failures that say something about the endpoint: connects that failed, responses that did
-     * not come, broke off or made no sense. Not: pool exhaustion, a closed client, interrupts,
-     * requests the codec could not encode.
+     * not come, broke off or made no sense. Not: pool exhaustion, a closed client, interrupts.
+     * (Requests the codec could not encode never reach the breaker.)
      */
     private static boolean countsAgainstEndpoint(Throwable t) {
         if (t instanceof RpcConnectionLostException || t instanceof RpcProtocolException) {
@@ -92,7 +110,7 @@ public final class CallEngine<Req, Resp> {
         return t instanceof RpcConnectException && t.getCause() instanceof ConnectFailedException;
     }
 
-    private Resp callWithRetry(Endpoint endpoint, Req request, Duration timeout, long deadline) throws IOException {
+    private Resp callWithRetry(Endpoint endpoint, RequestBuffer request, Duration timeout, long deadline) throws IOException {
         Retry.Context<Resp> context = retry.context();
         boolean fresh = false;
         for (;;) {
@@ -114,24 +132,13 @@ public final class CallEngine<Req, Resp> {
         }
     }
 
-    private Resp attempt(Endpoint endpoint, Req request, Duration timeout, long deadline, boolean fresh) throws IOException {
+    private Resp attempt(Endpoint endpoint, RequestBuffer request, Duration timeout, long deadline, boolean fresh) throws IOException {
         Lease<RpcConnection> lease = lease(endpoint, timeout, deadline, fresh);
         boolean inStep = false;
         try {
             RpcConnection c = lease.connection();
-            RequestBuffer buffer = c.request;
-            buffer.reset();
             try {
-                codec.encode(request, buffer);
-            } catch (IOException e) {
-                inStep = true; // nothing was sent
-                throw new RpcException(endpoint, "Could not encode the request to " + endpoint + ": " + e.getMessage(), e, false);
-            } catch (RuntimeException e) {
-                inStep = true;
-                throw e;
-            }
-            try {
-                buffer.writeTo(c.out);
+                request.writeTo(c.out);
             } catch (IOException e) {
                 throw interruptedOr(e, endpoint, () -> new RpcConnectionLostException(endpoint,
                         "Connection to " + endpoint + " failed while sending the request (" + e + ")"
