@@ -122,14 +122,29 @@ public final class CallEngine<Req, Resp> {
                 try {
                     context.onError(e); // returns (after the configured wait) only if another attempt is due
                 } catch (Exception stop) {
+                    throwIfInterrupted(endpoint, e); // how Resilience4j ends an interrupted wait
                     throw e;
                 }
-                if (deadline - System.nanoTime() <= 0 || Thread.currentThread().isInterrupted()) {
+                throwIfInterrupted(endpoint, e);
+                if (deadline - System.nanoTime() <= 0) {
                     throw e;
                 }
                 fresh |= e instanceof RpcConnectionLostException;
             }
         }
+    }
+
+    /** An interrupt is never retried: the call ends with an {@link InterruptedIOException}, the interrupt status kept. */
+    private static void throwIfInterrupted(Endpoint endpoint, Exception e) throws InterruptedIOException {
+        if (!Thread.currentThread().isInterrupted()) {
+            return;
+        }
+        if (e instanceof InterruptedIOException && !(e instanceof SocketTimeoutException)) {
+            throw (InterruptedIOException) e; // it already says so
+        }
+        InterruptedIOException ie = new InterruptedIOException("Interrupted during a call to " + endpoint + " before a retry");
+        ie.initCause(e);
+        throw ie;
     }
 
     private Resp attempt(Endpoint endpoint, RequestBuffer request, Duration timeout, long deadline, boolean fresh) throws IOException {
