@@ -206,6 +206,37 @@ class ResilienceTest {
     }
 
     @Test
+    void aRetryWaitThatWouldPassTheCallsDeadlineIsNotWaited() throws Exception {
+        Endpoint endpoint = Endpoint.of("127.0.0.1", freePort());
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .retry(RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ofSeconds(2)).build())
+                .build();
+
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> client.call(endpoint, "read", Duration.ofMillis(200), Idempotency.IDEMPOTENT))
+                .isInstanceOf(RpcConnectException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).as("a 200 ms call with a 2 s retry wait took")
+                .isLessThan(Duration.ofMillis(1500));
+        assertThat(tally.connectFailed()).as("attempts").isEqualTo(1);
+    }
+
+    @Test
+    void aRetryWaitThatFitsBeforeTheDeadlineIsWaited() throws Exception {
+        Endpoint endpoint = Endpoint.of("127.0.0.1", freePort());
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .retry(RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ofMillis(200)).build())
+                .build();
+
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> client.call(endpoint, "read", Duration.ofSeconds(30), Idempotency.IDEMPOTENT))
+                .isInstanceOf(RpcConnectException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).as("two waits of 200 ms").isGreaterThanOrEqualTo(Duration.ofMillis(400));
+        assertThat(tally.connectFailed()).as("attempts").isEqualTo(3);
+    }
+
+    @Test
     void aCallInterruptedWhileItWaitsToRetryFailsWithInterruptedIOExceptionAndIsNotCountedByTheBreaker() throws Exception {
         Endpoint endpoint = Endpoint.of("127.0.0.1", freePort());
         CountDownLatch aboutToWait = new CountDownLatch(1);

@@ -16,7 +16,9 @@ import io.github.portkeeper.rpc.RpcException;
 import io.github.portkeeper.rpc.RpcProtocolException;
 import io.github.portkeeper.rpc.RpcTimeoutException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.core.functions.Either;
 import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -28,7 +30,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Runs calls: the request encoded once, before anything else; circuit breaker (one permission
  * per call, the call's outcome recorded); retry of idempotent calls after retry-safe failures
- * (each attempt on a fresh connection after a dead reused one); and
+ * (each attempt on a fresh connection after a dead reused one, no wait past the deadline); and
  * the exchange itself, which discards any connection whose stream may be out of step.
  * Thread-safe.
  */
@@ -112,13 +114,17 @@ public final class CallEngine<Req, Resp> {
 
     private Resp callWithRetry(Endpoint endpoint, RequestBuffer request, Duration timeout, long deadline) throws IOException {
         Retry.Context<Resp> context = retry.context();
+        RetryConfig config = retry.getRetryConfig();
         boolean fresh = false;
-        for (;;) {
+        for (int failures = 1; ; failures++) {
             try {
                 Resp response = attempt(endpoint, request, timeout, deadline, fresh);
                 context.onComplete();
                 return response;
             } catch (IOException | RuntimeException e) {
+                if (waitPassesDeadline(config, failures, e, deadline)) {
+                    throw e; // no later attempt could start in time: waiting would only keep the caller waiting
+                }
                 try {
                     context.onError(e); // returns (after the configured wait) only if another attempt is due
                 } catch (Exception stop) {
@@ -132,6 +138,24 @@ public final class CallEngine<Req, Resp> {
                 fresh |= e instanceof RpcConnectionLostException;
             }
         }
+    }
+
+    /**
+     * Whether Resilience4j would wait before another attempt and the wait would end at or past
+     * the call's deadline. It sleeps the whole interval inside {@code onError}, so this is asked
+     * first. The interval is computed as Resilience4j computes it (a randomized one may differ
+     * from the one it then sleeps; the deadline is checked again after the wait).
+     */
+    private static boolean waitPassesDeadline(RetryConfig config, int failures, Exception e, long deadline) {
+        if (failures >= config.getMaxAttempts() || !config.getExceptionPredicate().test(e)) {
+            return false; // onError ends the call at once, and records how it ended
+        }
+        Long waitMillis = config.<Object>getIntervalBiFunction().apply(failures, Either.left(e));
+        if (waitMillis == null || waitMillis <= 0) {
+            return false;
+        }
+        long remaining = deadline - System.nanoTime();
+        return waitMillis >= TimeUnit.NANOSECONDS.toMillis(remaining);
     }
 
     /** An interrupt is never retried: the call ends with an {@link InterruptedIOException}, the interrupt status kept. */
