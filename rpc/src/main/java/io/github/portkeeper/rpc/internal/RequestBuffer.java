@@ -53,6 +53,11 @@ final class RequestBuffer extends OutputStream {
         return count;
     }
 
+    /** The bytes the buffer holds on to, for tests. */
+    int capacity() {
+        return buf.length;
+    }
+
     void writeTo(OutputStream out) throws IOException {
         out.write(buf, 0, count);
         out.flush();
