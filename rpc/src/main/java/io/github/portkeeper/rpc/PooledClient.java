@@ -17,13 +17,11 @@ public final class PooledClient<T> implements AutoCloseable {
 
     private final Lease<ClientConnection<T>> lease;
     private final ClientConnection<T> connection;
-    private final int readTimeoutMillis;
     private boolean closed;
 
-    PooledClient(Lease<ClientConnection<T>> lease, int readTimeoutMillis) {
+    PooledClient(Lease<ClientConnection<T>> lease) {
         this.lease = lease;
         this.connection = lease.connection();
-        this.readTimeoutMillis = readTimeoutMillis;
     }
 
     /**
@@ -88,7 +86,7 @@ public final class PooledClient<T> implements AutoCloseable {
             lease.markBroken();
         } else {
             try {
-                connection.restoreTimeout(readTimeoutMillis);
+                connection.restoreTimeout();
             } catch (SocketException e) {
                 lease.markBroken();
             }

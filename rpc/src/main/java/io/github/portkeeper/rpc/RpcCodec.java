@@ -46,8 +46,9 @@ import java.util.Optional;
 public interface RpcCodec<Req, Resp> {
 
     /**
-     * Writes {@code request} to {@code out}. The bytes are sent in one write when this returns;
-     * if it throws, nothing is sent and the connection stays usable.
+     * Writes {@code request} to {@code out}, once per call (a retry sends the same bytes again).
+     * It runs before a connection is taken; the bytes are sent in one write once one is. If it
+     * throws, nothing is sent, and no connection is leased or opened for the call.
      *
      * @param request the request to encode
      * @param out     a buffer flushed by the client; do not close it
@@ -60,7 +61,9 @@ public interface RpcCodec<Req, Resp> {
      *
      * @param in the connection's buffered input, limited to {@link #maxFrameSize()} bytes; do not
      *           close it
-     * @return the response
+     * @return the response. If a failure underneath the codec (the call's timeout, a reset, the
+     *         {@link #maxFrameSize()} limit) hit a read, the call fails with it even if this
+     *         returns normally, and the connection is discarded
      * @throws IOException if the bytes are not a valid response (the call fails with an
      *         {@link RpcProtocolException}) or the stream fails
      */

@@ -7,8 +7,9 @@ import io.github.portkeeper.core.Endpoint;
  * sending the request failed. The connection is discarded.
  *
  * <p>{@link #isRetrySafe()} is {@code true} only when the connection was reused from the pool and
- * not a byte of response had arrived: the peer had closed the idle connection before the request
- * reached it.
+ * not a byte of response had arrived: most likely the peer had closed the idle connection before
+ * the request reached it. It cannot be told from a peer that processed the request and then closed
+ * or reset before replying, so only requests safe to repeat should be retried.
  */
 public final class RpcConnectionLostException extends RpcException {
 
@@ -25,7 +26,8 @@ public final class RpcConnectionLostException extends RpcException {
      * @param endpoint         the endpoint the call was for
      * @param message          what happened, naming the endpoint
      * @param cause            the I/O failure (reset, end of stream), or {@code null}
-     * @param retrySafe        whether the request certainly did not reach the peer
+     * @param retrySafe        whether the request most likely did not reach the peer (a reused
+     *                         connection, no response byte)
      * @param responseBytes    bytes of the response that had arrived (0: none)
      * @param connectionReused whether the connection had been reused from the pool
      */

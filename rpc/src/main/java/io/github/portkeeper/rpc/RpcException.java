@@ -26,7 +26,7 @@ public class RpcException extends IOException {
     private static final long serialVersionUID = 1L;
 
     private final transient Endpoint endpoint;
-    /** Whether the request provably was not processed by the peer. */
+    /** Whether the request was never sent, or went out on a reused connection that died before any response byte. */
     private final boolean retrySafe;
 
     /**
@@ -35,7 +35,8 @@ public class RpcException extends IOException {
      * @param endpoint  the endpoint the call was for
      * @param message   what happened, naming the endpoint
      * @param cause     the underlying failure, or {@code null}
-     * @param retrySafe whether the request provably was not processed by the peer
+     * @param retrySafe whether the request can be sent again: it was never sent, or it went out on a
+     *                  reused connection that died before any response byte
      */
     public RpcException(Endpoint endpoint, String message, Throwable cause, boolean retrySafe) {
         super(message, cause);
@@ -53,13 +54,17 @@ public class RpcException extends IOException {
     }
 
     /**
-     * Whether the request can be sent again without risk of being processed twice: it provably
-     * never reached the peer (the connect failed), or it went out on a reused connection that
-     * turned out dead before a single response byte came back (the peer had closed it while it
-     * sat idle). An idempotent call may be retried on a fresh connection; {@link RpcClient} does
-     * so itself when it has a {@code Retry}.
+     * Whether the request can be sent again without much risk of being processed twice. Certain
+     * only when the request never left this host (the connect failed). It is also {@code true}
+     * when the request went out on a reused connection that turned out dead before a single
+     * response byte came back: then the request was most likely not processed, since usually
+     * the peer had closed the idle connection before the request arrived. A client cannot tell
+     * that from a peer that processed the request and then closed or reset the connection
+     * before replying, so retry only requests that are safe to repeat (idempotent ones), as
+     * {@link RpcClient} does itself when it has a {@code Retry}; a retry goes out on a fresh
+     * connection.
      *
-     * @return {@code true} if the request was certainly not processed by the peer
+     * @return {@code true} if the request was never sent, or most likely not processed
      */
     public boolean isRetrySafe() {
         return retrySafe;

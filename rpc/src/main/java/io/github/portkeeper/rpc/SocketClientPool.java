@@ -91,11 +91,10 @@ public final class SocketClientPool<T> implements AutoCloseable {
     }
 
     private final Pool<ClientConnection<T>> pool;
-    private final int readTimeoutMillis;
 
     private SocketClientPool(Builder<T> b) {
-        this.readTimeoutMillis = Nanos.socketMillis(b.readTimeout);
-        SocketOptions options = new SocketOptions(Nanos.socketMillis(b.connectTimeout), readTimeoutMillis, b.tcpNoDelay, b.keepAlive);
+        SocketOptions options = new SocketOptions(Nanos.socketMillis(b.connectTimeout), Nanos.socketMillis(b.readTimeout),
+                b.tcpNoDelay, b.keepAlive);
         SocketClientConnector.Goodbye<T> goodbye = b.goodbye == null ? null : b.goodbye::sayGoodbye;
         SocketClientConnector<T> connector = new SocketClientConnector<>(b.factory::wrap, goodbye, b.isUsable, options,
                 Nanos.socketMillis(b.goodbyeTimeout));
@@ -141,7 +140,7 @@ public final class SocketClientPool<T> implements AutoCloseable {
      */
     public PooledClient<T> borrow(Endpoint endpoint) throws IOException {
         Lease<ClientConnection<T>> lease = pool.lease(endpoint);
-        return new PooledClient<>(lease, readTimeoutMillis);
+        return new PooledClient<>(lease);
     }
 
     /**
@@ -233,7 +232,9 @@ public final class SocketClientPool<T> implements AutoCloseable {
 
         /**
          * SO_TIMEOUT while a client is borrowed; restored when it is given back. Default zero
-         * (none). A sub-millisecond value is rounded up to 1 ms (never to 0, which would mean no
+         * (none). It is set before the client factory runs: if the factory sets an SO_TIMEOUT of
+         * its own, as legacy clients often do in their constructor, that one is kept instead, and
+         * restored on every give-back. A sub-millisecond value is rounded up to 1 ms (never to 0, which would mean no
          * timeout at all); one over {@code Integer.MAX_VALUE} ms (about 24.8 days) is taken as that.
          *
          * @param readTimeout zero for none, else positive (checked by {@link #build()})

@@ -14,10 +14,17 @@ import io.github.resilience4j.retry.Retry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import io.github.resilience4j.retry.RetryConfig;
+
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -196,6 +203,74 @@ class ResilienceTest {
         assertThatThrownBy(() -> client.call(endpoint, "read", TIMEOUT, Idempotency.IDEMPOTENT))
                 .isInstanceOf(RpcConnectException.class);
         assertThat(tally.connectFailed()).as("3 attempts by default").isEqualTo(3);
+    }
+
+    @Test
+    void aRetryWaitThatWouldPassTheCallsDeadlineIsNotWaited() throws Exception {
+        Endpoint endpoint = Endpoint.of("127.0.0.1", freePort());
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .retry(RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ofSeconds(2)).build())
+                .build();
+
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> client.call(endpoint, "read", Duration.ofMillis(200), Idempotency.IDEMPOTENT))
+                .isInstanceOf(RpcConnectException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).as("a 200 ms call with a 2 s retry wait took")
+                .isLessThan(Duration.ofMillis(1500));
+        assertThat(tally.connectFailed()).as("attempts").isEqualTo(1);
+    }
+
+    @Test
+    void aRetryWaitThatFitsBeforeTheDeadlineIsWaited() throws Exception {
+        Endpoint endpoint = Endpoint.of("127.0.0.1", freePort());
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .retry(RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ofMillis(200)).build())
+                .build();
+
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> client.call(endpoint, "read", Duration.ofSeconds(30), Idempotency.IDEMPOTENT))
+                .isInstanceOf(RpcConnectException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).as("two waits of 200 ms").isGreaterThanOrEqualTo(Duration.ofMillis(400));
+        assertThat(tally.connectFailed()).as("attempts").isEqualTo(3);
+    }
+
+    @Test
+    void aCallInterruptedWhileItWaitsToRetryFailsWithInterruptedIOExceptionAndIsNotCountedByTheBreaker() throws Exception {
+        Endpoint endpoint = Endpoint.of("127.0.0.1", freePort());
+        CountDownLatch aboutToWait = new CountDownLatch(1);
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .circuitBreaker(CircuitBreakerConfig.ofDefaults())
+                .retry(RetryConfig.custom().maxAttempts(3).intervalFunction(attempt -> {
+                    aboutToWait.countDown();
+                    return 5_000L;
+                }).build())
+                .build();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        AtomicBoolean interruptKept = new AtomicBoolean();
+        Thread caller = new Thread(() -> {
+            try {
+                client.call(endpoint, "read", Duration.ofSeconds(30), Idempotency.IDEMPOTENT);
+            } catch (Throwable t) {
+                failure.set(t);
+                interruptKept.set(Thread.currentThread().isInterrupted());
+            }
+        });
+        caller.start();
+        assertThat(aboutToWait.await(10, TimeUnit.SECONDS)).as("the first attempt failed and a retry wait began").isTrue();
+        caller.interrupt();
+        caller.join(10_000);
+
+        assertThat(caller.isAlive()).as("the interrupted caller is still waiting").isFalse();
+        assertThat(failure.get()).as("what the interrupted call failed with")
+                .isInstanceOf(InterruptedIOException.class)
+                .hasMessageContaining(endpoint.toString());
+        assertThat(interruptKept).as("the caller's interrupt flag").isTrue();
+        assertThat(tally.connectFailed()).as("attempts").isEqualTo(1);
+        CircuitBreaker.Metrics breaker = client.circuitBreaker(endpoint).orElseThrow().getMetrics();
+        assertThat(breaker.getNumberOfBufferedCalls()).as("outcomes recorded by the breaker").isZero();
     }
 
     private void warmTwoConnections(Endpoint endpoint) throws IOException {

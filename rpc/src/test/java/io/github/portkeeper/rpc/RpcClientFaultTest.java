@@ -163,6 +163,25 @@ class RpcClientFaultTest {
     }
 
     @Test
+    void aRequestTheCodecRefusesFailsAsSuchWithoutConnectingEvenToAnEndpointThatIsDown() throws Exception {
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort(); // nothing listens there once closed: a connect would be refused
+        }
+        Endpoint endpoint = Endpoint.of("127.0.0.1", port);
+        RpcClient<String, String> lines = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .build();
+        client = lines;
+
+        assertThatThrownBy(() -> lines.call(endpoint, "a\nb", TIMEOUT, Idempotency.IDEMPOTENT))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("line break");
+        assertThat(tally.connectFailed()).as("connects tried for a request that could not be sent").isZero();
+        assertThat(tally.leases()).isZero();
+    }
+
+    @Test
     void aResponseThatEndsAtTheEndOfStreamIsReturnedAndItsConnectionIsNotReused() throws Exception {
         server = FrameServer.start(Framing.LINES);
         Endpoint endpoint = Endpoint.of(server.host(), server.port());
@@ -215,6 +234,40 @@ class RpcClientFaultTest {
         holder.get(10, java.util.concurrent.TimeUnit.SECONDS);
     }
 
+    @Test
+    void aTimeoutTheCodecSwallowedStillFailsTheCallAndTheLateReplyReachesNoOtherCall() throws Exception {
+        server = FrameServer.start(Framing.LINES);
+        Endpoint endpoint = Endpoint.of(server.host(), server.port());
+        RpcClient<String, String> swallowing = swallowingClient();
+        server.inject(Fault.HELD);
+
+        assertThatThrownBy(() -> swallowing.call(endpoint, "a", Duration.ofMillis(200)))
+                .isInstanceOf(RpcTimeoutException.class)
+                .hasMessageContaining("No complete response from " + endpoint);
+        server.releaseHeld();
+        await().atMost(Duration.ofSeconds(5)).until(() -> server.heldAnswered() == 1); // a's late reply is on its way
+
+        assertThat(swallowing.call(endpoint, "b", TIMEOUT)).as("the reply to b, not a's late one").isEqualTo("b");
+        assertThat(tally.closed(CloseReason.BROKEN)).as("the timed-out connection was discarded").isEqualTo(1);
+        assertThat(tally.opened()).isEqualTo(2);
+    }
+
+    @Test
+    void aResetTheCodecSwallowedStillFailsTheCallAndTheConnectionIsNotReused() throws Exception {
+        server = FrameServer.start(Framing.LINES);
+        Endpoint endpoint = Endpoint.of(server.host(), server.port());
+        RpcClient<String, String> swallowing = swallowingClient();
+        assertThat(swallowing.call(endpoint, "warm-up", TIMEOUT)).isEqualTo("warm-up");
+        server.inject(Fault.RESET);
+
+        assertThatThrownBy(() -> swallowing.call(endpoint, "hit", TIMEOUT))
+                .isInstanceOf(RpcConnectionLostException.class)
+                .hasMessageContaining("Connection to " + endpoint + " failed before any response byte");
+        assertThat(tally.closed(CloseReason.BROKEN)).as("the reset connection was discarded").isEqualTo(1);
+        assertThat(swallowing.call(endpoint, "after", TIMEOUT)).isEqualTo("after");
+        assertThat(tally.opened()).isEqualTo(2);
+    }
+
     // ------------------------------------------------------------------ helpers
 
     /** One string-in, string-out call, whichever the framing. */
@@ -234,6 +287,44 @@ class RpcClientFaultTest {
         RpcClient<byte[], byte[]> frames = RpcClient.builder(LengthPrefixedCodec.withMaxPayload(1024)).poolConfig(config).noRetry().build();
         client = frames;
         return (e, r) -> new String(frames.call(e, r.getBytes(StandardCharsets.UTF_8), TIMEOUT), StandardCharsets.UTF_8);
+    }
+
+    /** One connection per endpoint, no retries, and a codec that turns every read failure into a response. */
+    private RpcClient<String, String> swallowingClient() {
+        RpcClient<String, String> swallowing = RpcClient.builder(new SwallowingCodec(LineCodec.utf8(1024)))
+                .poolConfig(PoolConfig.builder().maxPerEndpoint(1).listener(tally).build())
+                .noRetry()
+                .build();
+        client = swallowing;
+        return swallowing;
+    }
+
+    /** A careless codec: whatever goes wrong while reading, it makes up a response instead of throwing. */
+    private static final class SwallowingCodec implements RpcCodec<String, String> {
+        private final RpcCodec<String, String> delegate;
+
+        SwallowingCodec(RpcCodec<String, String> delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public void encode(String request, OutputStream out) throws IOException {
+            delegate.encode(request, out);
+        }
+
+        @Override
+        public String decode(InputStream in) {
+            try {
+                return delegate.decode(in);
+            } catch (IOException e) {
+                return "made up after " + e;
+            }
+        }
+
+        @Override
+        public int maxFrameSize() {
+            return delegate.maxFrameSize();
+        }
     }
 
     /** A close-delimited protocol: the response is everything up to the end of stream. */

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Resilience4j's meters are bound alongside Portkeeper's. */
 class RpcMetricsTest {
@@ -37,6 +38,29 @@ class RpcMetricsTest {
                     .tag("state", "closed").gauge().value()).isEqualTo(1);
             assertThat(registry.get("resilience4j.retry.calls").tag("name", "lines")
                     .tag("kind", "successful_without_retry").functionCounter().count()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void requestsTheCodecRefusesCountNoLeaseAndNoAvoidedTimeWait() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (FrameServer server = FrameServer.start(Framing.LINES);
+             RpcClient<String, String> client = RpcClient.builder(LineCodec.utf8(64))
+                     .poolConfig(PoolConfig.builder().name("lines").build())
+                     .build()) {
+            RpcMetrics.bind(client, registry);
+            Endpoint endpoint = Endpoint.of(server.host(), server.port());
+            assertThat(client.call(endpoint, "good", Duration.ofSeconds(2))).isEqualTo("good");
+            for (int i = 0; i < 100; i++) {
+                assertThatThrownBy(() -> client.call(endpoint, "a\nb", Duration.ofSeconds(2)))
+                        .isInstanceOf(IllegalArgumentException.class);
+            }
+
+            assertThat(registry.get("portkeeper.leases").tag("pool", "lines").tag("outcome", "reused").counter().count())
+                    .as("reused leases").isZero();
+            assertThat(registry.get("portkeeper.timewait.avoided").tag("pool", "lines").functionCounter().count())
+                    .as("TIME_WAIT avoided: never more than the requests served (1)").isLessThanOrEqualTo(1);
+            assertThat(server.served()).hasSize(1);
         }
     }
 }

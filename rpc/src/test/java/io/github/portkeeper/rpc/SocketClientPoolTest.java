@@ -36,6 +36,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 /** Pooling a hand-written blocking client built around a {@link Socket}. */
 class SocketClientPoolTest {
@@ -207,6 +208,25 @@ class SocketClientPoolTest {
             c.get().socket.close();
         }
         assertThat(tally.closed(Ending.RESET, CloseReason.BROKEN)).isEqualTo(1);
+    }
+
+    @Test
+    void aReadTimeoutTheClientFactorySetHoldsForEveryBorrowNotOnlyTheFirst() throws Exception {
+        try (SocketClientPool<LineClient> pool = SocketClientPool.builder(socket -> {
+                    socket.setSoTimeout(200); // as legacy clients do in their constructor
+                    return new LineClient(socket);
+                }).build()) {
+            try (PooledClient<LineClient> c = pool.borrow(endpoint)) {
+                assertThat(c.get().call("first")).isEqualTo("first");
+            }
+            try (PooledClient<LineClient> c = pool.borrow(endpoint)) {
+                assertThat(c.isReused()).isTrue();
+                assertThat(c.get().socket.getSoTimeout()).as("SO_TIMEOUT on the second borrow, in ms").isEqualTo(200);
+                server.inject(Fault.STALL);
+                assertTimeoutPreemptively(Duration.ofSeconds(10), () ->
+                        assertThatThrownBy(() -> c.get().call("stalled")).isInstanceOf(SocketTimeoutException.class));
+            }
+        }
     }
 
     @Test

@@ -16,7 +16,9 @@ import io.github.portkeeper.rpc.RpcException;
 import io.github.portkeeper.rpc.RpcProtocolException;
 import io.github.portkeeper.rpc.RpcTimeoutException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.core.functions.Either;
 import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -26,10 +28,11 @@ import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs calls: circuit breaker (one permission per call, the call's outcome recorded), retry of
- * idempotent calls after retry-safe failures (each attempt on a fresh connection after a dead
- * reused one), and the exchange itself, which discards any connection whose stream may be out of
- * step. Thread-safe.
+ * Runs calls: the request encoded once, before anything else; circuit breaker (one permission
+ * per call, the call's outcome recorded); retry of idempotent calls after retry-safe failures
+ * (each attempt on a fresh connection after a dead reused one, no wait past the deadline); and
+ * the exchange itself, which discards any connection whose stream may be out of step.
+ * Thread-safe.
  */
 public final class CallEngine<Req, Resp> {
 
@@ -41,6 +44,7 @@ public final class CallEngine<Req, Resp> {
     private final Breakers breakers;
     private final Retry retry;
     private final long leaseTimeoutNanos;
+    private final RequestBuffers buffers = new RequestBuffers();
 
     public CallEngine(Pool<RpcConnection> pool, RpcCodec<Req, Resp> codec, Breakers breakers, Retry retry) {
         this.pool = pool;
@@ -53,34 +57,50 @@ public final class CallEngine<Req, Resp> {
     public Resp call(Endpoint endpoint, Req request, Duration timeout, boolean idempotent) throws IOException {
         long start = System.nanoTime();
         long deadline = start + Math.min(Nanos.saturated(timeout), MAX_CALL_NANOS);
-        CircuitBreaker breaker = breakers == null ? null : breakers.forEndpoint(endpoint);
-        if (breaker != null && !breaker.tryAcquirePermission()) {
-            throw new RpcCircuitOpenException(endpoint, breaker.getName(), null);
-        }
+        // Encoded before anything else: a request that cannot be encoded takes no breaker
+        // permission, no lease and no connect, so it counts nowhere as a request served.
+        RequestBuffer encoded = buffers.take();
         try {
-            Resp response = idempotent && retry != null
-                    ? callWithRetry(endpoint, request, timeout, deadline)
-                    : attempt(endpoint, request, timeout, deadline, false);
-            if (breaker != null) {
-                breaker.onSuccess(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+            encode(endpoint, request, encoded);
+            CircuitBreaker breaker = breakers == null ? null : breakers.forEndpoint(endpoint);
+            if (breaker != null && !breaker.tryAcquirePermission()) {
+                throw new RpcCircuitOpenException(endpoint, breaker.getName(), null);
             }
-            return response;
-        } catch (IOException | RuntimeException | Error t) {
-            if (breaker != null) {
-                if (countsAgainstEndpoint(t)) {
-                    breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, t);
-                } else {
-                    breaker.releasePermission();
+            try {
+                Resp response = idempotent && retry != null
+                        ? callWithRetry(endpoint, encoded, timeout, deadline)
+                        : attempt(endpoint, encoded, timeout, deadline, false);
+                if (breaker != null) {
+                    breaker.onSuccess(System.nanoTime() - start, TimeUnit.NANOSECONDS);
                 }
+                return response;
+            } catch (IOException | RuntimeException | Error t) {
+                if (breaker != null) {
+                    if (countsAgainstEndpoint(t)) {
+                        breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, t);
+                    } else {
+                        breaker.releasePermission();
+                    }
+                }
+                throw t;
             }
-            throw t;
+        } finally {
+            buffers.giveBack(encoded); // shrunk at once if this request left it large
+        }
+    }
+
+    private void encode(Endpoint endpoint, Req request, RequestBuffer buffer) throws IOException {
+        try {
+            codec.encode(request, buffer);
+        } catch (IOException e) {
+            throw new RpcException(endpoint, "Could not encode the request to " + endpoint + ": " + e.getMessage(), e, false);
         }
     }
 
     /**
      * Failures that say something about the endpoint: connects that failed, responses that did
-     * not come, broke off or made no sense. Not: pool exhaustion, a closed client, interrupts,
-     * requests the codec could not encode.
+     * not come, broke off or made no sense. Not: pool exhaustion, a closed client, interrupts.
+     * (Requests the codec could not encode never reach the breaker.)
      */
     private static boolean countsAgainstEndpoint(Throwable t) {
         if (t instanceof RpcConnectionLostException || t instanceof RpcProtocolException) {
@@ -92,21 +112,27 @@ public final class CallEngine<Req, Resp> {
         return t instanceof RpcConnectException && t.getCause() instanceof ConnectFailedException;
     }
 
-    private Resp callWithRetry(Endpoint endpoint, Req request, Duration timeout, long deadline) throws IOException {
+    private Resp callWithRetry(Endpoint endpoint, RequestBuffer request, Duration timeout, long deadline) throws IOException {
         Retry.Context<Resp> context = retry.context();
+        RetryConfig config = retry.getRetryConfig();
         boolean fresh = false;
-        for (;;) {
+        for (int failures = 1; ; failures++) {
             try {
                 Resp response = attempt(endpoint, request, timeout, deadline, fresh);
                 context.onComplete();
                 return response;
             } catch (IOException | RuntimeException e) {
+                if (waitPassesDeadline(config, failures, e, deadline)) {
+                    throw e; // no later attempt could start in time: waiting would only keep the caller waiting
+                }
                 try {
                     context.onError(e); // returns (after the configured wait) only if another attempt is due
                 } catch (Exception stop) {
+                    throwIfInterrupted(endpoint, e); // how Resilience4j ends an interrupted wait
                     throw e;
                 }
-                if (deadline - System.nanoTime() <= 0 || Thread.currentThread().isInterrupted()) {
+                throwIfInterrupted(endpoint, e);
+                if (deadline - System.nanoTime() <= 0) {
                     throw e;
                 }
                 fresh |= e instanceof RpcConnectionLostException;
@@ -114,24 +140,44 @@ public final class CallEngine<Req, Resp> {
         }
     }
 
-    private Resp attempt(Endpoint endpoint, Req request, Duration timeout, long deadline, boolean fresh) throws IOException {
+    /**
+     * Whether Resilience4j would wait before another attempt and the wait would end at or past
+     * the call's deadline. It sleeps the whole interval inside {@code onError}, so this is asked
+     * first. The interval is computed as Resilience4j computes it (a randomized one may differ
+     * from the one it then sleeps; the deadline is checked again after the wait).
+     */
+    private static boolean waitPassesDeadline(RetryConfig config, int failures, Exception e, long deadline) {
+        if (failures >= config.getMaxAttempts() || !config.getExceptionPredicate().test(e)) {
+            return false; // onError ends the call at once, and records how it ended
+        }
+        Long waitMillis = config.<Object>getIntervalBiFunction().apply(failures, Either.left(e));
+        if (waitMillis == null || waitMillis <= 0) {
+            return false;
+        }
+        long remaining = deadline - System.nanoTime();
+        return waitMillis >= TimeUnit.NANOSECONDS.toMillis(remaining);
+    }
+
+    /** An interrupt is never retried: the call ends with an {@link InterruptedIOException}, the interrupt status kept. */
+    private static void throwIfInterrupted(Endpoint endpoint, Exception e) throws InterruptedIOException {
+        if (!Thread.currentThread().isInterrupted()) {
+            return;
+        }
+        if (e instanceof InterruptedIOException && !(e instanceof SocketTimeoutException)) {
+            throw (InterruptedIOException) e; // it already says so
+        }
+        InterruptedIOException ie = new InterruptedIOException("Interrupted during a call to " + endpoint + " before a retry");
+        ie.initCause(e);
+        throw ie;
+    }
+
+    private Resp attempt(Endpoint endpoint, RequestBuffer request, Duration timeout, long deadline, boolean fresh) throws IOException {
         Lease<RpcConnection> lease = lease(endpoint, timeout, deadline, fresh);
         boolean inStep = false;
         try {
             RpcConnection c = lease.connection();
-            RequestBuffer buffer = c.request;
-            buffer.reset();
             try {
-                codec.encode(request, buffer);
-            } catch (IOException e) {
-                inStep = true; // nothing was sent
-                throw new RpcException(endpoint, "Could not encode the request to " + endpoint + ": " + e.getMessage(), e, false);
-            } catch (RuntimeException e) {
-                inStep = true;
-                throw e;
-            }
-            try {
-                buffer.writeTo(c.out);
+                request.writeTo(c.out);
             } catch (IOException e) {
                 throw interruptedOr(e, endpoint, () -> new RpcConnectionLostException(endpoint,
                         "Connection to " + endpoint + " failed while sending the request (" + e + ")"
@@ -145,6 +191,12 @@ public final class CallEngine<Req, Resp> {
                 response = codec.decode(in);
             } catch (IOException | RuntimeException e) {
                 throw classify(endpoint, in, e, lease.isReused(), timeout);
+            }
+            if (in.timedOut() || in.overLimit() || in.failure() != null) {
+                // The codec made a response out of a failure underneath it (a timeout, a reset, the
+                // frame limit). The call failed all the same, and the stream is out of step: a late
+                // reply would reach the next call.
+                throw classify(endpoint, in, null, lease.isReused(), timeout);
             }
             if (in.buffered() > 0) {
                 throw new RpcProtocolException(endpoint, in.buffered() + " bytes nobody asked for followed the response from "
@@ -198,6 +250,7 @@ public final class CallEngine<Req, Resp> {
         return Duration.ofNanos(Math.min(remaining, leaseTimeoutNanos));
     }
 
+    /** What went wrong while reading a response; {@code e} is what the codec threw, or null if it returned. */
     private IOException classify(Endpoint endpoint, ResponseInput in, Exception e, boolean reused, Duration timeout) {
         long got = in.delivered();
         String progress = got == 0 ? "before any response byte" : "after " + got + " bytes of the response";

@@ -14,6 +14,8 @@ public final class ClientConnection<T> {
     final SocketChannel channel;
     final ClientSocket socket;
     T client;
+    /** SO_TIMEOUT at the start of every borrow: the pool's read timeout, or what the client factory set. */
+    int borrowTimeoutMillis;
 
     ClientConnection(SocketChannel channel) throws java.net.SocketException {
         this.channel = channel;
@@ -30,11 +32,14 @@ public final class ClientConnection<T> {
         return socket.damaged || socket.closedByClient;
     }
 
-    /** Resets SO_TIMEOUT to the pool's default when the connection is given back. */
-    public void restoreTimeout(int millis) throws java.net.SocketException {
+    /**
+     * Resets SO_TIMEOUT, when the connection is given back, to what it was when the client was
+     * built: the pool's read timeout, or the client factory's own if it set one.
+     */
+    public void restoreTimeout() throws java.net.SocketException {
         Socket s = channel.socket();
-        if (s.getSoTimeout() != millis) {
-            s.setSoTimeout(millis);
+        if (s.getSoTimeout() != borrowTimeoutMillis) {
+            s.setSoTimeout(borrowTimeoutMillis);
         }
     }
 }

@@ -5,9 +5,9 @@ import java.io.OutputStream;
 import java.util.Arrays;
 
 /**
- * Where a codec encodes a request, so that the request goes out in one write and a failing
- * encoder sends nothing. Unsynchronized (unlike {@code ByteArrayOutputStream}): one connection,
- * one lease holder.
+ * Where a codec encodes a request, before a connection is leased, so that the request goes out
+ * in one write (the same bytes again for a retry) and a failing encoder sends nothing and leases
+ * nothing. Unsynchronized (unlike {@code ByteArrayOutputStream}): one call at a time.
  */
 final class RequestBuffer extends OutputStream {
 
@@ -41,6 +41,7 @@ final class RequestBuffer extends OutputStream {
         }
     }
 
+    /** Empties the buffer, dropping an array a large request left over 64 KiB. */
     void reset() {
         count = 0;
         if (buf.length > KEEP_AT_MOST) {
@@ -50,6 +51,11 @@ final class RequestBuffer extends OutputStream {
 
     int size() {
         return count;
+    }
+
+    /** The bytes the buffer holds on to, for tests. */
+    int capacity() {
+        return buf.length;
     }
 
     void writeTo(OutputStream out) throws IOException {

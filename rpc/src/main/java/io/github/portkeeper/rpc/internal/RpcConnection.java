@@ -18,7 +18,6 @@ public final class RpcConnection {
     final Socket socket;
     final ResponseInput in;
     final OutputStream out;
-    final RequestBuffer request = new RequestBuffer();
 
     RpcConnection(SocketChannel channel) throws IOException {
         this.channel = channel;

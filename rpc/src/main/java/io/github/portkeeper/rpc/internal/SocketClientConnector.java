@@ -52,6 +52,10 @@ public final class SocketClientConnector<T> implements Connector<ClientConnectio
             if (c.client == null) {
                 throw new IOException("the client factory returned null for " + endpoint);
             }
+            // What the factory left is the timeout of every borrow: legacy clients often set
+            // their own in the constructor, and restoring the pool's over it would leave every
+            // later borrow without the timeout the client relies on.
+            c.borrowTimeoutMillis = channel.socket().getSoTimeout();
             return c;
         } catch (IOException | RuntimeException e) {
             // Counted a failed connect: SO_LINGER 0 (set by Channels.open) makes this close an

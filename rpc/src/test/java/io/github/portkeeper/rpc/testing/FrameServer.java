@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -52,7 +54,9 @@ public final class FrameServer implements AutoCloseable {
         /** The echo followed by bytes nobody asked for. */
         TRAILING_BYTES,
         /** 256 KiB without a line end or frame boundary, then nothing. */
-        ENDLESS
+        ENDLESS,
+        /** The echo, but only once {@link #releaseHeld()} is called: a reply that comes late. The connection stays open. */
+        HELD
     }
 
     /** One request as served. */
@@ -69,6 +73,8 @@ public final class FrameServer implements AutoCloseable {
     private final AtomicInteger accepted = new AtomicInteger();
     private final AtomicInteger goodbyes = new AtomicInteger();
     private final AtomicInteger clientClosed = new AtomicInteger();
+    private final CountDownLatch held = new CountDownLatch(1);
+    private final AtomicInteger heldAnswered = new AtomicInteger();
 
     private final Set<Integer> timeWaitAtStart;
 
@@ -134,6 +140,16 @@ public final class FrameServer implements AutoCloseable {
         return clientClosed.get();
     }
 
+    /** Lets every {@link Fault#HELD} reply go out, now and from now on. */
+    public void releaseHeld() {
+        held.countDown();
+    }
+
+    /** Held replies written (or attempted, if the client had gone) since {@link #releaseHeld()}. */
+    public int heldAnswered() {
+        return heldAnswered.get();
+    }
+
     public List<Served> served() {
         return List.copyOf(served);
     }
@@ -149,6 +165,7 @@ public final class FrameServer implements AutoCloseable {
     /** Closes the listener and every connection, and joins the server's threads (at most 5 s). */
     @Override
     public void close() {
+        held.countDown();
         threads.close();
     }
 
@@ -236,6 +253,15 @@ public final class FrameServer implements AutoCloseable {
                 out.write(both); // one write, one segment: the client sees the surplus with the response
                 out.flush();
                 return true;
+            case HELD:
+                try {
+                    awaitRelease();
+                    out.write(echo);
+                    out.flush();
+                } finally {
+                    heldAnswered.incrementAndGet();
+                }
+                return true;
             case ENDLESS:
                 byte[] junk = new byte[256 * 1024];
                 Arrays.fill(junk, (byte) 'x');
@@ -244,6 +270,17 @@ public final class FrameServer implements AutoCloseable {
                 return true;
             default:
                 throw new IllegalStateException("unknown fault " + fault);
+        }
+    }
+
+    private void awaitRelease() throws IOException {
+        try {
+            if (!held.await(30, TimeUnit.SECONDS)) {
+                throw new IOException("a held reply was never released");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while holding a reply");
         }
     }
 
