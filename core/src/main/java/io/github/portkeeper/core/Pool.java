@@ -72,9 +72,11 @@ public final class Pool<C> implements AutoCloseable {
      *                 nanosecond clock holds (about 292 years) waits practically forever
      * @return the lease; close it (try-with-resources) to give the connection back
      * @throws IllegalArgumentException if {@code timeout} is negative
-     * @throws LeaseTimeoutException   if none became available in time
-     * @throws PortBudgetExhaustedException if the port budget toward the endpoint stayed spent
-     *                                 for the whole timeout
+     * @throws LeaseTimeoutException   if none became available in time (also after a wait for
+     *                                 the port budget, when the budget has room again by then but
+     *                                 the pool's limits hold the lease back)
+     * @throws PortBudgetExhaustedException if the lease waited for the port budget toward the
+     *                                 endpoint and the budget was still spent when the timeout passed
      * @throws ConnectFailedException  if opening a new connection failed
      * @throws PoolClosedException     if the pool is or gets closed
      * @throws PoolException           with an {@link java.io.InterruptedIOException} as its cause

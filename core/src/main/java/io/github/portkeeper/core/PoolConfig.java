@@ -316,8 +316,8 @@ public final class PoolConfig {
 
         /**
          * How long a lease waits for a connection before failing with a
-         * {@link LeaseTimeoutException} (or a {@link PortBudgetExhaustedException} if the port
-         * budget was what it waited for). Default 10 s. A timeout longer than the pool's
+         * {@link LeaseTimeoutException} (or a {@link PortBudgetExhaustedException} if it waited
+         * for the port budget and the budget was still spent when the time was up). Default 10 s. A timeout longer than the pool's
          * nanosecond clock holds (about 292 years) waits practically forever.
          *
          * @param leaseTimeout a positive duration (checked by {@link #build()})

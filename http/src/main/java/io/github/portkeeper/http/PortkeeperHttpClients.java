@@ -34,7 +34,8 @@ import java.util.function.Consumer;
  *
  * <p>Requests that fail because a reused connection turned out dead (no response received, or
  * garbage where a response head should be) are
- * retried once on a fresh connection through a Resilience4j {@link Retry} when they are
+ * retried on a fresh connection (once by default; {@code retryConfig}'s {@code maxAttempts}
+ * counts every attempt, the first included) through a Resilience4j {@link Retry} when they are
  * idempotent; a non-idempotent request is never re-sent. HttpClient's own retry strategy is
  * replaced by one that never retries; a strategy set through {@link Builder#customize} replaces
  * that in turn, and runs besides the dead-connection retry.

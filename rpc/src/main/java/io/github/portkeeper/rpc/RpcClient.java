@@ -53,7 +53,7 @@ import java.util.Optional;
  * Idempotent calls are retried (by default up to 3 attempts) when the failure was
  * {@linkplain RpcException#isRetrySafe() retry safe}; after a dead reused connection the retry
  * takes a new one. Retries stop at the call's deadline: a wait between attempts that would end
- * past it is not waited.
+ * at or past it is not waited.
  *
  * <p>Thread-safe: share one client; each call uses one connection exclusively.
  *

@@ -6,7 +6,8 @@ import java.io.IOException;
 
 /**
  * A call failed. The subclass says how, the message names the endpoint, and
- * {@link #isRetrySafe()} says whether the request can be sent again without being processed twice.
+ * {@link #isRetrySafe()} says whether the failure is one that a retry of the same request is meant
+ * for (see there: it is {@code false} for most failures, sent or not).
  *
  * <table>
  *   <caption>Call failures</caption>
@@ -26,7 +27,7 @@ public class RpcException extends IOException {
     private static final long serialVersionUID = 1L;
 
     private final transient Endpoint endpoint;
-    /** Whether the request was never sent, or went out on a reused connection that died before any response byte. */
+    /** Whether the connect failed, or the request went out on a reused connection that died before any response byte. */
     private final boolean retrySafe;
 
     /**
@@ -35,8 +36,9 @@ public class RpcException extends IOException {
      * @param endpoint  the endpoint the call was for
      * @param message   what happened, naming the endpoint
      * @param cause     the underlying failure, or {@code null}
-     * @param retrySafe whether the request can be sent again: it was never sent, or it went out on a
-     *                  reused connection that died before any response byte
+     * @param retrySafe whether this is a failure a retry is meant for: the connect failed (nothing
+     *                  was sent), or the request went out on a reused connection that died before
+     *                  any response byte
      */
     public RpcException(Endpoint endpoint, String message, Throwable cause, boolean retrySafe) {
         super(message, cause);
@@ -54,8 +56,9 @@ public class RpcException extends IOException {
     }
 
     /**
-     * Whether the request can be sent again without much risk of being processed twice. Certain
-     * only when the request never left this host (the connect failed). It is also {@code true}
+     * Whether this is a failure that a retry of the same request is meant for, with little risk
+     * of its being processed twice. {@code true} when the connect failed (the request never left
+     * this host; certain). It is also {@code true}
      * when the request went out on a reused connection that turned out dead before a single
      * response byte came back: then the request was most likely not processed, since usually
      * the peer had closed the idle connection before the request arrived. A client cannot tell
@@ -64,7 +67,14 @@ public class RpcException extends IOException {
      * {@link RpcClient} does itself when it has a {@code Retry}; a retry goes out on a fresh
      * connection.
      *
-     * @return {@code true} if the request was never sent, or most likely not processed
+     * <p>It is {@code false} for every other failure, including some where the request was never
+     * sent: a request the codec refused, no free connection in time, a closed client, a
+     * connection the pool refused (port budget), a deadline passed before sending. Those are
+     * not helped by sending again at once; {@link RpcTimeoutException#requestSent()} tells
+     * whether a timed-out request went out.
+     *
+     * @return {@code true} if the connect failed, or the request was most likely not processed
+     *         by a peer that had closed the reused connection
      */
     public boolean isRetrySafe() {
         return retrySafe;

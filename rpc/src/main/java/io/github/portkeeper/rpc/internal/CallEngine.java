@@ -155,7 +155,7 @@ public final class CallEngine<Req, Resp> {
             return false;
         }
         long remaining = deadline - System.nanoTime();
-        return waitMillis >= TimeUnit.NANOSECONDS.toMillis(remaining);
+        return TimeUnit.MILLISECONDS.toNanos(waitMillis) >= remaining;
     }
 
     /** An interrupt is never retried: the call ends with an {@link InterruptedIOException}, the interrupt status kept. */
