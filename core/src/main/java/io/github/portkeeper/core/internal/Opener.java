@@ -51,6 +51,7 @@ final class Opener<C> {
         } catch (PoolException | RuntimeException refused) {
             ep.ports.giveBack();
             engine.capacity.unreserve(ep);
+            engine.mayBeEmpty(ep); // a refused first connect leaves the endpoint empty
             engine.listeners.leaseRejected(ep.endpoint, refused);
             throw refused;
         }
