@@ -4,17 +4,25 @@ import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
- * What happens around a lease's own connect: a refusal by the connect guard.
+ * What happens around a lease's own connect: a refusal by the connect guard, and a pool closed
+ * while the lease waited in the guard.
  */
 class ConnectAttemptTest {
 
@@ -70,5 +78,46 @@ class ConnectAttemptTest {
         // Nothing else happens in this pool: only the wake-up the refusal asks for can forget it.
         await().atMost(WAIT).until(() -> pool.endpoints().isEmpty());
         assertThat(removed.getCount()).as("endpointRemoved heard").isZero();
+    }
+
+    @Test
+    void aLeaseInTheGuardWhenThePoolClosesOpensNoConnection() throws Exception {
+        ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        closeAfter.add(server);
+        CountDownLatch inGuard = new CountDownLatch(1);
+        CountDownLatch letThrough = new CountDownLatch(1);
+        ConnectGuard blocking = endpoint -> {
+            inGuard.countDown();
+            try {
+                if (!letThrough.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
+                    throw new IllegalStateException("never let through");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        };
+        SocketPool sockets = SocketPool.builder().readTimeout(WAIT)
+                .poolConfig(PoolConfig.builder().name("closing").connectGuard(blocking).listener(tally).build()).build();
+        closeAfter.add(sockets);
+        Endpoint endpoint = Endpoint.of(InetAddress.getLoopbackAddress().getHostAddress(), server.getLocalPort());
+
+        CompletableFuture<Lease<?>> lease = CompletableFuture.supplyAsync(() -> {
+            try {
+                return sockets.pool().lease(endpoint);
+            } catch (IOException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        assertThat(inGuard.await(WAIT.toMillis(), TimeUnit.MILLISECONDS)).as("lease reached the guard").isTrue();
+        sockets.close();
+        letThrough.countDown();
+
+        assertThatThrownBy(() -> lease.get(WAIT.toMillis(), TimeUnit.MILLISECONDS))
+                .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(PoolClosedException.class);
+        assertThat(tally.opened()).as("connections opened").isZero();
+        server.setSoTimeout(500);
+        assertThatThrownBy(server::accept).as("the server saw no connection").isInstanceOf(SocketTimeoutException.class);
+        assertThat(sockets.pool().stats().active()).isZero();
     }
 }

@@ -55,6 +55,13 @@ final class Opener<C> {
             engine.listeners.leaseRejected(ep.endpoint, refused);
             throw refused;
         }
+        if (engine.isClosed()) {
+            // Closed while we were in the guard (which may block): open nothing, not even to reset it.
+            ep.ports.giveBack();
+            engine.capacity.unreserve(ep);
+            engine.mayBeEmpty(ep);
+            throw engine.rejected(ep.endpoint, engine.closedException(ep.endpoint));
+        }
         long t0 = System.nanoTime();
         C connection;
         try {
