@@ -1,10 +1,16 @@
 package io.github.portkeeper.core;
 
+import io.github.portkeeper.core.resilience.Resilience4jConnectGuard;
 import io.github.portkeeper.test.TallyListener;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.SocketChannel;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.SocketTimeoutException;
@@ -21,8 +27,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
- * What happens around a lease's own connect: a refusal by the connect guard, and a pool closed
- * while the lease waited in the guard.
+ * What happens around a lease's own connect: a refusal by the connect guard, a pool closed
+ * while the lease waited in the guard, and an interrupt (a cancelled caller, not a failing
+ * endpoint).
  */
 class ConnectAttemptTest {
 
@@ -119,5 +126,70 @@ class ConnectAttemptTest {
         server.setSoTimeout(500);
         assertThatThrownBy(server::accept).as("the server saw no connection").isInstanceOf(SocketTimeoutException.class);
         assertThat(sockets.pool().stats().active()).isZero();
+    }
+
+    @Test
+    void interruptedLeasesDoNotOpenTheCircuitBreakerOfAHealthyServer() throws Exception {
+        ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        closeAfter.add(server);
+        Resilience4jConnectGuard breaker = Resilience4jConnectGuard.builder().circuitBreaker(CircuitBreakerConfig.custom()
+                .slidingWindowSize(3).minimumNumberOfCalls(3).failureRateThreshold(50).build()).build();
+        SocketPool sockets = SocketPool.builder().readTimeout(WAIT)
+                .poolConfig(PoolConfig.builder().name("cancelled").connectGuard(breaker).listener(tally).build()).build();
+        closeAfter.add(sockets);
+        Endpoint endpoint = Endpoint.of(InetAddress.getLoopbackAddress().getHostAddress(), server.getLocalPort());
+
+        for (int i = 0; i < 3; i++) {
+            Thread.currentThread().interrupt(); // a cancelled caller (Future.cancel(true))
+            assertThatThrownBy(() -> sockets.pool().lease(endpoint))
+                    .isInstanceOf(PoolException.class).hasCauseInstanceOf(InterruptedIOException.class);
+            assertThat(Thread.interrupted()).as("interrupt status kept").isTrue();
+        }
+
+        assertThat(tally.connectFailed()).as("connect failures").isZero();
+        try (Lease<SocketChannel> lease = sockets.pool().lease(endpoint)) {
+            assertThat(lease.connection().isConnected()).isTrue();
+        }
+        assertThat(sockets.pool().stats().active()).isZero();
+    }
+
+    @Test
+    void aConnectCutShortByAnInterruptIsNoEndpointFailure() throws Exception {
+        ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        closeAfter.add(server);
+        // A user's connector whose caller is interrupted as its connect starts: the JDK closes
+        // the channel and throws ClosedByInterruptException.
+        Connector<SocketChannel> interruptedDuringConnect = new Connector<>() {
+            @Override
+            public SocketChannel connect(Endpoint endpoint) throws IOException {
+                SocketChannel channel = SocketChannel.open();
+                try {
+                    channel.setOption(StandardSocketOptions.SO_LINGER, 0);
+                    Thread.currentThread().interrupt();
+                    channel.socket().connect(new InetSocketAddress(endpoint.host(), endpoint.port()), (int) WAIT.toMillis());
+                    return channel;
+                } catch (IOException | RuntimeException e) {
+                    channel.close();
+                    throw e;
+                }
+            }
+
+            @Override
+            public SocketChannel channel(SocketChannel connection) {
+                return connection;
+            }
+        };
+        Pool<SocketChannel> pool = Pool.of(interruptedDuringConnect, PoolConfig.builder().name("interrupted-connect")
+                .listener(tally).build());
+        closeAfter.add(pool);
+        Endpoint endpoint = Endpoint.of(InetAddress.getLoopbackAddress().getHostAddress(), server.getLocalPort());
+
+        assertThatThrownBy(() -> pool.lease(endpoint))
+                .isInstanceOf(PoolException.class).isNotInstanceOf(ConnectFailedException.class)
+                .hasCauseInstanceOf(InterruptedIOException.class);
+        assertThat(Thread.interrupted()).as("interrupt status kept").isTrue();
+        assertThat(tally.connectFailed()).as("connect failures").isZero();
+        assertThat(pool.stats().active()).isZero();
+        assertThat(pool.stats().endpoint(endpoint).active()).as("the slot was given back").isZero();
     }
 }

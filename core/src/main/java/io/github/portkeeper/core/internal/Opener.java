@@ -7,6 +7,9 @@ import io.github.portkeeper.core.Connector;
 import io.github.portkeeper.core.PoolException;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.SocketTimeoutException;
+import java.nio.channels.ClosedByInterruptException;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -46,6 +49,11 @@ final class Opener<C> {
 
     /** Opens a connection; the caller holds a reserved slot and a port. */
     LeaseHandle<C> open(EndpointPool<C> ep, long waitedNanos) throws IOException {
+        if (Thread.currentThread().isInterrupted()) {
+            // A cancelled caller (a permit collected as the interrupt came, or a fast path taken
+            // interrupted): connect nothing. Before the guard, so it grants no permission unused.
+            throw giveUp(ep, interrupted(ep, null));
+        }
         try {
             connectGuard.beforeConnect(ep.endpoint);
         } catch (PoolException | RuntimeException refused) {
@@ -57,10 +65,7 @@ final class Opener<C> {
         }
         if (engine.isClosed()) {
             // Closed while we were in the guard (which may block): open nothing, not even to reset it.
-            ep.ports.giveBack();
-            engine.capacity.unreserve(ep);
-            engine.mayBeEmpty(ep);
-            throw engine.rejected(ep.endpoint, engine.closedException(ep.endpoint));
+            throw giveUp(ep, engine.closedException(ep.endpoint));
         }
         long t0 = System.nanoTime();
         C connection;
@@ -70,6 +75,14 @@ final class Opener<C> {
                 throw new IOException("connector returned no connection");
             }
         } catch (IOException | RuntimeException ex) {
+            if (isInterrupt(ex)) {
+                // The caller was cancelled, the endpoint did not fail: neither the guard (a burst of
+                // cancellations must not open a circuit breaker) nor connectFailed hears of it. The
+                // JDK closed the channel; if the handshake had completed, the connector's SO_LINGER 0
+                // made that an RST, so there is no TIME_WAIT to count.
+                Thread.currentThread().interrupt();
+                throw giveUp(ep, interrupted(ep, ex));
+            }
             long nanos = System.nanoTime() - t0;
             ep.ports.giveBack(); // also ends the connect in progress
             engine.capacity.unreserve(ep);
@@ -98,5 +111,27 @@ final class Opener<C> {
             throw engine.rejected(ep.endpoint, engine.closedException(ep.endpoint));
         }
         return engine.onLeased(e, false, waitedNanos);
+    }
+
+    /** Gives back the port and slot of a connect that will not happen, and rejects the lease. */
+    private PoolException giveUp(EndpointPool<C> ep, IOException reason) {
+        ep.ports.giveBack();
+        engine.capacity.unreserve(ep);
+        engine.mayBeEmpty(ep);
+        return engine.rejected(ep.endpoint, reason);
+    }
+
+    private static InterruptedIOException interrupted(EndpointPool<?> ep, Exception cause) {
+        InterruptedIOException e = new InterruptedIOException("Interrupted while connecting to " + ep.endpoint);
+        if (cause != null) {
+            e.initCause(cause);
+        }
+        return e;
+    }
+
+    /** An interrupt of the connecting thread, as opposed to a connect that timed out or failed. */
+    private static boolean isInterrupt(Exception ex) {
+        return ex instanceof ClosedByInterruptException
+                || ex instanceof InterruptedIOException && !(ex instanceof SocketTimeoutException);
     }
 }
