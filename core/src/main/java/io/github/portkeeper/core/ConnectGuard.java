@@ -43,6 +43,17 @@ public interface ConnectGuard {
     }
 
     /**
+     * The connect allowed by {@link #beforeConnect} did not happen, or was cut short by its
+     * caller (the lease's thread was interrupted, or the pool closed meanwhile): neither a
+     * success nor a failure of the endpoint. A guard that handed out a permission for the
+     * connect (a half-open circuit breaker's trial call) gives it back here.
+     *
+     * @param endpoint where the pool was to connect
+     */
+    default void connectAbandoned(Endpoint endpoint) {
+    }
+
+    /**
      * No guard: every connect may proceed.
      *
      * @return a guard that allows everything and records nothing

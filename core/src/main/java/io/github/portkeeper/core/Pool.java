@@ -80,8 +80,9 @@ public final class Pool<C> implements AutoCloseable {
      * @throws ConnectFailedException  if opening a new connection failed
      * @throws PoolClosedException     if the pool is or gets closed
      * @throws PoolException           with an {@link java.io.InterruptedIOException} as its cause
-     *                                 if the thread was interrupted while waiting (its interrupt
-     *                                 status is kept); or another lease failure, naming the endpoint
+     *                                 if the thread was interrupted while waiting or connecting (its
+     *                                 interrupt status is kept; an interrupted thread opens no new
+     *                                 connection); or another lease failure, naming the endpoint
      */
     public Lease<C> lease(Endpoint endpoint, Duration timeout) throws IOException {
         Objects.requireNonNull(endpoint, "endpoint");

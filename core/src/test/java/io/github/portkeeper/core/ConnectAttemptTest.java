@@ -192,4 +192,53 @@ class ConnectAttemptTest {
         assertThat(pool.stats().active()).isZero();
         assertThat(pool.stats().endpoint(endpoint).active()).as("the slot was given back").isZero();
     }
+
+    @Test
+    void aConnectCutShortByAnInterruptGivesBackAHalfOpenBreakersTrialCall() throws Exception {
+        ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        closeAfter.add(server);
+        Resilience4jConnectGuard guard = Resilience4jConnectGuard.builder().circuitBreaker(CircuitBreakerConfig.custom()
+                .permittedNumberOfCallsInHalfOpenState(1).build()).build();
+        java.util.concurrent.atomic.AtomicBoolean interruptNext = new java.util.concurrent.atomic.AtomicBoolean(true);
+        // The first connect is cut short by an interrupt of its caller, the next ones go through.
+        Connector<SocketChannel> connector = new Connector<>() {
+            @Override
+            public SocketChannel connect(Endpoint endpoint) throws IOException {
+                SocketChannel channel = SocketChannel.open();
+                try {
+                    channel.setOption(StandardSocketOptions.SO_LINGER, 0);
+                    if (interruptNext.getAndSet(false)) {
+                        Thread.currentThread().interrupt();
+                    }
+                    channel.socket().connect(new InetSocketAddress(endpoint.host(), endpoint.port()), (int) WAIT.toMillis());
+                    return channel;
+                } catch (IOException | RuntimeException e) {
+                    channel.close();
+                    throw e;
+                }
+            }
+
+            @Override
+            public SocketChannel channel(SocketChannel connection) {
+                return connection;
+            }
+        };
+        Pool<SocketChannel> pool = Pool.of(connector, PoolConfig.builder().name("half-open").listener(tally).connectGuard(guard).build());
+        closeAfter.add(pool);
+        Endpoint endpoint = Endpoint.of(InetAddress.getLoopbackAddress().getHostAddress(), server.getLocalPort());
+        io.github.resilience4j.circuitbreaker.CircuitBreaker breaker = guard.circuitBreakers().circuitBreaker("portkeeper-" + endpoint);
+        breaker.transitionToOpenState();
+        breaker.transitionToHalfOpenState(); // one trial connect allowed
+
+        assertThatThrownBy(() -> pool.lease(endpoint)).hasCauseInstanceOf(InterruptedIOException.class);
+        assertThat(Thread.interrupted()).as("interrupt status kept").isTrue();
+
+        // The trial the interrupted connect was allowed was neither a success nor a failure: it
+        // is given back, so the next connect may make the trial (else the breaker stays half open
+        // with its one trial spent, refusing every connect).
+        try (Lease<SocketChannel> lease = pool.lease(endpoint)) {
+            assertThat(lease.connection().isConnected()).isTrue();
+        }
+        assertThat(breaker.getState()).as("the trial succeeded").isNotEqualTo(io.github.resilience4j.circuitbreaker.CircuitBreaker.State.OPEN);
+    }
 }

@@ -65,6 +65,7 @@ final class Opener<C> {
         }
         if (engine.isClosed()) {
             // Closed while we were in the guard (which may block): open nothing, not even to reset it.
+            connectGuard.connectAbandoned(ep.endpoint);
             throw giveUp(ep, engine.closedException(ep.endpoint));
         }
         long t0 = System.nanoTime();
@@ -81,6 +82,7 @@ final class Opener<C> {
                 // JDK closed the channel; if the handshake had completed, the connector's SO_LINGER 0
                 // made that an RST, so there is no TIME_WAIT to count.
                 Thread.currentThread().interrupt();
+                connectGuard.connectAbandoned(ep.endpoint);
                 throw giveUp(ep, interrupted(ep, ex));
             }
             long nanos = System.nanoTime() - t0;

@@ -108,6 +108,14 @@ public final class Resilience4jConnectGuard implements ConnectGuard {
         }
     }
 
+    /** Gives back the breaker's permission: a half-open breaker's trial call is not used up by a cancelled connect. */
+    @Override
+    public void connectAbandoned(Endpoint endpoint) {
+        if (circuitBreakers != null) {
+            circuitBreakers.circuitBreaker(name(endpoint)).releasePermission();
+        }
+    }
+
     private static String name(Endpoint endpoint) {
         return "portkeeper-" + endpoint;
     }
