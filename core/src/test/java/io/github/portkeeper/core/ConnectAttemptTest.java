@@ -159,26 +159,7 @@ class ConnectAttemptTest {
         closeAfter.add(server);
         // A user's connector whose caller is interrupted as its connect starts: the JDK closes
         // the channel and throws ClosedByInterruptException.
-        Connector<SocketChannel> interruptedDuringConnect = new Connector<>() {
-            @Override
-            public SocketChannel connect(Endpoint endpoint) throws IOException {
-                SocketChannel channel = SocketChannel.open();
-                try {
-                    channel.setOption(StandardSocketOptions.SO_LINGER, 0);
-                    Thread.currentThread().interrupt();
-                    channel.socket().connect(new InetSocketAddress(endpoint.host(), endpoint.port()), (int) WAIT.toMillis());
-                    return channel;
-                } catch (IOException | RuntimeException e) {
-                    channel.close();
-                    throw e;
-                }
-            }
-
-            @Override
-            public SocketChannel channel(SocketChannel connection) {
-                return connection;
-            }
-        };
+        Connector<SocketChannel> interruptedDuringConnect = interruptingConnector(() -> true);
         Pool<SocketChannel> pool = Pool.of(interruptedDuringConnect, PoolConfig.builder().name("interrupted-connect")
                 .listener(tally).build());
         closeAfter.add(pool);
@@ -201,28 +182,7 @@ class ConnectAttemptTest {
                 .permittedNumberOfCallsInHalfOpenState(1).build()).build();
         java.util.concurrent.atomic.AtomicBoolean interruptNext = new java.util.concurrent.atomic.AtomicBoolean(true);
         // The first connect is cut short by an interrupt of its caller, the next ones go through.
-        Connector<SocketChannel> connector = new Connector<>() {
-            @Override
-            public SocketChannel connect(Endpoint endpoint) throws IOException {
-                SocketChannel channel = SocketChannel.open();
-                try {
-                    channel.setOption(StandardSocketOptions.SO_LINGER, 0);
-                    if (interruptNext.getAndSet(false)) {
-                        Thread.currentThread().interrupt();
-                    }
-                    channel.socket().connect(new InetSocketAddress(endpoint.host(), endpoint.port()), (int) WAIT.toMillis());
-                    return channel;
-                } catch (IOException | RuntimeException e) {
-                    channel.close();
-                    throw e;
-                }
-            }
-
-            @Override
-            public SocketChannel channel(SocketChannel connection) {
-                return connection;
-            }
-        };
+        Connector<SocketChannel> connector = interruptingConnector(() -> interruptNext.getAndSet(false));
         Pool<SocketChannel> pool = Pool.of(connector, PoolConfig.builder().name("half-open").listener(tally).connectGuard(guard).build());
         closeAfter.add(pool);
         Endpoint endpoint = Endpoint.of(InetAddress.getLoopbackAddress().getHostAddress(), server.getLocalPort());
@@ -240,5 +200,35 @@ class ConnectAttemptTest {
             assertThat(lease.connection().isConnected()).isTrue();
         }
         assertThat(breaker.getState()).as("the trial succeeded").isNotEqualTo(io.github.resilience4j.circuitbreaker.CircuitBreaker.State.OPEN);
+    }
+
+    /**
+     * A connector of real channels (SO_LINGER 0, as the pool's own) that interrupts its caller
+     * just before the connect whenever {@code interruptNow} says so: the JDK then closes the
+     * channel and throws {@code ClosedByInterruptException} from inside {@code connect}.
+     */
+    private static Connector<SocketChannel> interruptingConnector(java.util.function.BooleanSupplier interruptNow) {
+        return new Connector<>() {
+            @Override
+            public SocketChannel connect(Endpoint endpoint) throws IOException {
+                SocketChannel channel = SocketChannel.open();
+                try {
+                    channel.setOption(StandardSocketOptions.SO_LINGER, 0);
+                    if (interruptNow.getAsBoolean()) {
+                        Thread.currentThread().interrupt();
+                    }
+                    channel.socket().connect(new InetSocketAddress(endpoint.host(), endpoint.port()), (int) WAIT.toMillis());
+                    return channel;
+                } catch (IOException | RuntimeException e) {
+                    channel.close();
+                    throw e;
+                }
+            }
+
+            @Override
+            public SocketChannel channel(SocketChannel connection) {
+                return connection;
+            }
+        };
     }
 }
