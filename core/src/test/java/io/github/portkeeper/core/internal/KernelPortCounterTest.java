@@ -130,15 +130,8 @@ class KernelPortCounterTest {
             for (int i = 0; i < 20; i++) { // a fifth of the budget: worth periodic reads, far from its end
                 held.add(sockets.socket(server.host(), server.port()));
             }
-            KernelPortCounter kernel = KernelPortCounter.shared();
-            long before = kernel.tableReads();
-            long t0 = System.nanoTime();
-            await().pollDelay(Duration.ofSeconds(6)).atMost(Duration.ofSeconds(10)).until(() -> true);
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            long reads = kernel.tableReads() - before;
-            System.out.printf("[KernelPortCounterTest] 20 idle connections next to a closed pool: %d kernel reads in %.1f s%n",
-                    reads, seconds);
-            assertThat(reads).as("kernel reads in %.1f s of a still table", seconds).isBetween(1L, 4L);
+            StillReads still = readsOverSixStillSeconds("20 idle connections next to a closed pool");
+            assertThat(still.reads).as("kernel reads in %.1f s of a still table", still.seconds).isBetween(1L, 4L);
             assertThat(closed.isClosed()).isTrue(); // reachable to the end
         } finally {
             for (Socket s : held) {
@@ -158,21 +151,35 @@ class KernelPortCounterTest {
             for (int i = 0; i < 20; i++) { // a fifth of the budget: worth periodic reads, far from its end
                 held.add(sockets.socket(server.host(), server.port()));
             }
-            KernelPortCounter kernel = KernelPortCounter.shared();
-            long before = kernel.tableReads();
-            long t0 = System.nanoTime();
-            await().pollDelay(Duration.ofSeconds(6)).atMost(Duration.ofSeconds(10)).until(() -> true);
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            long reads = kernel.tableReads() - before;
-            System.out.printf("[KernelPortCounterTest] 20 idle connections, nothing changing: %d kernel reads in %.1f s%n",
-                    reads, seconds);
+            StillReads still = readsOverSixStillSeconds("20 idle connections, nothing changing");
             // Read a second apart, then 2, 4 and 8 s apart while nothing changes: about 3 reads
             // in 6 s (one a second would be 6). Still at least one: the count stays watched.
-            assertThat(reads).as("kernel reads in %.1f s of a still table", seconds).isBetween(1L, 4L);
+            assertThat(still.reads).as("kernel reads in %.1f s of a still table", still.seconds).isBetween(1L, 4L);
         } finally {
             for (Socket s : held) {
                 s.close();
             }
+        }
+    }
+
+    /** The JVM's kernel reads over six seconds in which the test changes nothing. */
+    private static StillReads readsOverSixStillSeconds(String what) {
+        KernelPortCounter kernel = KernelPortCounter.shared();
+        long before = kernel.tableReads();
+        long t0 = System.nanoTime();
+        await().pollDelay(Duration.ofSeconds(6)).atMost(Duration.ofSeconds(10)).until(() -> true);
+        StillReads still = new StillReads(kernel.tableReads() - before, (System.nanoTime() - t0) / 1e9);
+        System.out.printf("[KernelPortCounterTest] %s: %d kernel reads in %.1f s%n", what, still.reads, still.seconds);
+        return still;
+    }
+
+    private static final class StillReads {
+        final long reads;
+        final double seconds;
+
+        StillReads(long reads, double seconds) {
+            this.reads = reads;
+            this.seconds = seconds;
         }
     }
 }
