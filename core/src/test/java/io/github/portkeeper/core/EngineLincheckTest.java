@@ -181,6 +181,27 @@ public class EngineLincheckTest {
      * {@code offload} is not, so the disposal it runs is explored with the rest.
      */
     static ModelCheckingOptions options(int iterations, int invocations) {
+        return explorationOf(iterations, invocations)
+                // A release races the pool's close (alone: a lease after it would sweep what the race left idle).
+                .addCustomScenario(scenario(List.of(op("lease", 0)),
+                        List.of(op("close", 0)),
+                        List.of(op("closePool"))))
+                // A second close races the connection's hand-off to a waiting lease, then its holder's abort.
+                .addCustomScenario(scenario(List.of(),
+                        List.of(op("lease", 1), op("close", 1), op("closeAgain", 1), op("lease", 1)),
+                        List.of(op("lease", 2), op("abortOthers", 2), op("close", 2))))
+                // A stale handle's second close (thread 0 closed it before) races the connection's next lease.
+                .addCustomScenario(scenario(List.of(op("lease", 0), op("close", 0)),
+                        List.of(op("lease", 1)),
+                        List.of(op("closeAgain", 0), op("lease", 2))))
+                // Aborts, a canceller's and the holder's, race housekeeping's retirement of the expired idle one.
+                .addCustomScenario(scenario(List.of(op("lease", 0), op("close", 0)),
+                        List.of(op("abortOthers", 1), op("lease", 1), op("abort", 1), op("close", 1)),
+                        List.of(op("housekeepingAfterIdleExpiry"), op("lease", 2))));
+    }
+
+    /** What any exploration of the engine shares: {@link #options} without its scenarios. */
+    static ModelCheckingOptions explorationOf(int iterations, int invocations) {
         return new ModelCheckingOptions()
                 .iterations(iterations)
                 .invocationsPerIteration(invocations)
@@ -201,23 +222,7 @@ public class EngineLincheckTest {
                                 ConcurrentLinkedQueue.class.getName(), CopyOnWriteArrayList.class.getName(),
                                 INTERNAL + "PortUsage", INTERNAL + "Listeners", StubConnector.class.getName(),
                                 FakeTicker.class.getName())
-                        .allMethods().treatAsAtomic())
-                // A release races the pool's close (alone: a lease after it would sweep what the race left idle).
-                .addCustomScenario(scenario(List.of(op("lease", 0)),
-                        List.of(op("close", 0)),
-                        List.of(op("closePool"))))
-                // A second close races the connection's hand-off to a waiting lease, then its holder's abort.
-                .addCustomScenario(scenario(List.of(),
-                        List.of(op("lease", 1), op("close", 1), op("closeAgain", 1), op("lease", 1)),
-                        List.of(op("lease", 2), op("abortOthers", 2), op("close", 2))))
-                // A stale handle's second close (thread 0 closed it before) races the connection's next lease.
-                .addCustomScenario(scenario(List.of(op("lease", 0), op("close", 0)),
-                        List.of(op("lease", 1)),
-                        List.of(op("closeAgain", 0), op("lease", 2))))
-                // Aborts, a canceller's and the holder's, race housekeeping's retirement of the expired idle one.
-                .addCustomScenario(scenario(List.of(op("lease", 0), op("close", 0)),
-                        List.of(op("abortOthers", 1), op("lease", 1), op("abort", 1), op("close", 1)),
-                        List.of(op("housekeepingAfterIdleExpiry"), op("lease", 2))));
+                        .allMethods().treatAsAtomic());
     }
 
     /** {@code first} alone, then {@code one} and {@code other} on two threads at once, then the holders close. */
@@ -242,6 +247,11 @@ public class EngineLincheckTest {
      * does not control); housekeeping is explored as an operation instead.
      */
     static void checkWithWatcherHeld(ModelCheckingOptions options) throws InterruptedException {
+        checkWithWatcherHeld(options, EngineLincheckTest.class);
+    }
+
+    /** {@link #checkWithWatcherHeld(ModelCheckingOptions)} for another test class's operations. */
+    static void checkWithWatcherHeld(ModelCheckingOptions options, Class<?> testClass) throws InterruptedException {
         CountDownLatch holding = new CountDownLatch(1);
         CountDownLatch done = new CountDownLatch(1);
         IdleWatcher.Task hold = new IdleWatcher.Task() {
@@ -261,7 +271,7 @@ public class EngineLincheckTest {
             throw new AssertionError("the watcher thread did not run our task");
         }
         try {
-            options.check(EngineLincheckTest.class);
+            options.check(testClass);
         } finally {
             done.countDown();
         }

@@ -56,16 +56,28 @@ final class Admission<C> {
         return null;
     }
 
+    /**
+     * {@link #claimAndAdmit} for a lease call that fails with the validation's exception: reports
+     * the rejection. A waiter's hand-off calls {@code claimAndAdmit} itself and goes on to serve
+     * the waiter, so it reports nothing (the lease's one outcome comes later).
+     */
+    PooledEntry<C> claimForLease(EndpointPool<C> ep) throws PoolException {
+        try {
+            return claimAndAdmit(ep);
+        } catch (PoolException rejected) {
+            engine.listeners.leaseRejected(ep.endpoint, rejected);
+            throw rejected;
+        }
+    }
+
     /** Runs the connector's validation; a throw discards the connection and surfaces wrapped. */
     private boolean validate(PooledEntry<C> e) throws PoolException {
         try {
             return connector.validate(e.connection);
         } catch (RuntimeException | Error thrown) {
             engine.retirer.discard(e, CloseReason.VALIDATION_FAILED);
-            PoolException wrapped = new PoolException(e.pool.endpoint, "Connector.validate threw for a connection to "
+            throw new PoolException(e.pool.endpoint, "Connector.validate threw for a connection to "
                     + e.pool.endpoint + "; the connection was discarded: " + thrown, thrown);
-            engine.listeners.leaseRejected(e.pool.endpoint, wrapped);
-            throw wrapped;
         }
     }
 

@@ -249,7 +249,7 @@ public final class PoolEngine<C> {
         // nobody waits for, and an idle connection fit to lease. Anything else takes the full path.
         EndpointPool<C> ep = endpoints.get(endpoint);
         if (ep != null && !closed && ep.waiting.get() == 0) {
-            PooledEntry<C> e = admission.claimAndAdmit(ep);
+            PooledEntry<C> e = admission.claimForLease(ep);
             if (e != null) {
                 return onLeased(e, true, 0L);
             }
@@ -275,7 +275,7 @@ public final class PoolEngine<C> {
             LeaseHandle<C> h = null;
             if (ep.waiting.get() == 0) {
                 if (!fresh) {
-                    PooledEntry<C> e = admission.claimAndAdmit(ep);
+                    PooledEntry<C> e = admission.claimForLease(ep);
                     if (e != null) {
                         return onLeased(e, true, 0L);
                     }

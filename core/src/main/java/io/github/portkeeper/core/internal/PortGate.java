@@ -65,7 +65,7 @@ final class PortGate<C> {
             if (ep.isRemoved()) {
                 return null; // the caller looks the endpoint up again
             }
-            PooledEntry<C> e = fresh ? null : engine.admission.claimAndAdmit(ep);
+            PooledEntry<C> e = fresh ? null : engine.admission.claimForLease(ep);
             if (e != null) {
                 return engine.onLeased(e, true, System.nanoTime() - start);
             }
