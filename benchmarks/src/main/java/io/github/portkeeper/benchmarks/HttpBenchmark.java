@@ -22,11 +22,13 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -158,31 +160,60 @@ public class HttpBenchmark {
     /** One connection per request, closed by the client after reading the response: the naive pattern. */
     private static int perRequest(int port) throws IOException {
         try (Socket s = new Socket("127.0.0.1", port)) {
-            s.setTcpNoDelay(true);
-            OutputStream out = s.getOutputStream();
-            out.write(("GET /hello HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            out.flush();
-            return readResponse(s.getInputStream());
+            return exchange(s, port);
         }
     }
 
+    /** One GET on the connected {@code s} to the server on {@code port}, the whole response read: its status. */
+    static int exchange(Socket s, int port) throws IOException {
+        s.setTcpNoDelay(true);
+        OutputStream out = s.getOutputStream();
+        out.write(("GET /hello HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        return readResponse(s.getInputStream());
+    }
+
+    /**
+     * Reads one response: the head in as few reads as the segments allow (never a read per byte:
+     * each read on a socket's stream is a system call), then the rest of the body.
+     */
     private static int readResponse(InputStream in) throws IOException {
-        StringBuilder head = new StringBuilder();
-        int b;
-        while ((b = in.read()) >= 0) {
-            head.append((char) b);
-            if (head.length() >= 4 && head.substring(head.length() - 4).equals("\r\n\r\n")) {
-                break;
+        byte[] buffer = new byte[512];
+        int filled = 0;
+        int headEnd = -1;
+        while (headEnd < 0) {
+            if (filled == buffer.length) {
+                buffer = Arrays.copyOf(buffer, buffer.length * 2);
             }
+            int n = in.read(buffer, filled, buffer.length - filled);
+            if (n < 0) {
+                throw new EOFException("connection closed after " + filled + " bytes of the response head");
+            }
+            int from = Math.max(0, filled - 3);
+            filled += n;
+            headEnd = endOfHead(buffer, from, filled);
         }
-        String h = head.toString();
+        String head = new String(buffer, 0, headEnd, StandardCharsets.US_ASCII);
         int length = 0;
-        for (String line : h.split("\r\n")) {
+        for (String line : head.split("\r\n")) {
             if (line.regionMatches(true, 0, "Content-Length:", 0, 15)) {
                 length = Integer.parseInt(line.substring(15).trim());
             }
         }
-        in.readNBytes(length);
-        return Integer.parseInt(h.substring(9, 12));
+        int bodyRead = filled - headEnd;
+        if (bodyRead < length) {
+            in.readNBytes(length - bodyRead);
+        }
+        return Integer.parseInt(head.substring(9, 12));
+    }
+
+    /** The index just past the first CRLFCRLF in {@code b[from, to)}, or -1. */
+    private static int endOfHead(byte[] b, int from, int to) {
+        for (int i = from; i + 3 < to; i++) {
+            if (b[i] == '\r' && b[i + 1] == '\n' && b[i + 2] == '\r' && b[i + 3] == '\n') {
+                return i + 4;
+            }
+        }
+        return -1;
     }
 }
