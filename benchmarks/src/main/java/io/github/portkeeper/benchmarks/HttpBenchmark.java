@@ -29,6 +29,7 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -57,6 +58,9 @@ public class HttpBenchmark {
     @State(Scope.Benchmark)
     public static class Client {
 
+        static final List<String> CLIENTS = List.of("portkeeper", "httpclient-default", "okhttp", "jdk", "per-request");
+        static final List<String> SERVERS = List.of("embedded", "process");
+
         @Param({"portkeeper", "httpclient-default", "okhttp", "jdk", "per-request"})
         public String client;
 
@@ -79,22 +83,42 @@ public class HttpBenchmark {
         String uri;
         int port;
 
+        /**
+         * Checks both parameters before anything is started, then starts the server and the
+         * client; if either fails, what was started is stopped before the failure propagates
+         * (JMH runs no trial teardown after a setup that threw, and a server process left
+         * behind would outlive the run).
+         */
         @Setup(Level.Trial)
         public void start() throws IOException {
-            switch (server) {
-                case "embedded":
-                    serverThreads = KeepAliveSetup.serverThreads();
-                    embedded = KeepAliveSetup.server(serverThreads);
-                    port = embedded.getAddress().getPort();
-                    break;
-                case "process":
-                    serverProcess = BenchServer.spawn(KeepAliveSetup.class);
-                    port = BenchServer.port(serverProcess);
-                    break;
-                default:
-                    throw new IllegalArgumentException("server must be embedded or process, but was " + server);
+            if (!SERVERS.contains(server)) {
+                throw new IllegalArgumentException("server must be one of " + String.join(", ", SERVERS) + ", but was " + server);
+            }
+            if (!CLIENTS.contains(client)) {
+                throw new IllegalArgumentException("client must be one of " + String.join(", ", CLIENTS) + ", but was " + client);
+            }
+            try {
+                startServer();
+                startClient();
+            } catch (IOException | RuntimeException | Error e) {
+                stopAfterFailedStart(e);
+                throw e;
+            }
+        }
+
+        private void startServer() throws IOException {
+            if (server.equals("embedded")) {
+                serverThreads = KeepAliveSetup.serverThreads();
+                embedded = KeepAliveSetup.server(serverThreads);
+                port = embedded.getAddress().getPort();
+            } else {
+                serverProcess = BenchServer.spawn(KeepAliveSetup.class);
+                port = BenchServer.port(serverProcess);
             }
             uri = "http://127.0.0.1:" + port + "/hello";
+        }
+
+        private void startClient() {
             switch (client) {
                 case "portkeeper":
                     http = KeepAliveSetup.portkeeper();
@@ -110,10 +134,19 @@ public class HttpBenchmark {
                     jdk = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
                     jdkRequest = java.net.http.HttpRequest.newBuilder(java.net.URI.create(uri)).build();
                     break;
-                case "per-request":
+                default: // per-request: nothing to set up
                     break;
-                default:
-                    throw new IllegalArgumentException("unknown client " + client);
+            }
+        }
+
+        private void stopAfterFailedStart(Throwable failure) {
+            try {
+                stop();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                failure.addSuppressed(e);
+            } catch (IOException | RuntimeException e) {
+                failure.addSuppressed(e);
             }
         }
 
