@@ -116,11 +116,10 @@ public final class IdleWatcherFootprint {
             System.out.printf("portkeeper threads at the end: %d; their wakeups: %.2f/s; their CPU (clock ticks): %.2f%% of one core%n",
                     poolThreads, wakeups / (wall / 1e9), 100.0 * ticks / 100.0 / (wall / 1e9));
             pool.close();
-            server.close();
             for (SocketChannel c : accepted) {
                 c.close();
             }
-        }
+        } // closing the listener ends the acceptor
     }
 
     /**
