@@ -6,7 +6,8 @@ package io.github.portkeeper.benchmarks;
  * {@code PoolEntry}, the pooled object itself); adapters add no allocation of their own.
  *
  * <p>Every adapter is configured alike: {@value #MAX_PER_ENDPOINT} connections per endpoint,
- * {@value #MAX_PER_ENDPOINT} × endpoints in total, LIFO reuse, no validation, no eviction
+ * {@value #MAX_PER_ENDPOINT} × endpoints in total, LIFO reuse where the pool lets it be chosen
+ * (Stormpot has no such setting; see {@link StormpotBenchPool}), no validation, no eviction
  * beyond the pool's defaults, a lease timeout far longer than any wait.
  */
 interface BenchPool {

@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -78,11 +79,33 @@ public final class BenchServer {
         return 0;
     }
 
-    /** The port a server started by {@link #spawn} announced (its first output line). */
+    /**
+     * The port a server started by {@link #spawn} announced (its first output line). If the
+     * server ends before it prints one, or prints something else, an {@link IOException} says
+     * so, with the process's exit code.
+     */
     static int port(Process server) throws IOException {
         java.io.BufferedReader out = new java.io.BufferedReader(
                 new java.io.InputStreamReader(server.getInputStream(), java.nio.charset.StandardCharsets.US_ASCII));
-        return Integer.parseInt(out.readLine().trim());
+        String line = out.readLine();
+        if (line == null) {
+            throw new IOException("the server process (pid " + server.pid() + ") ended before printing its port, "
+                    + exitCode(server) + " (its error output is this process's)");
+        }
+        try {
+            return Integer.parseInt(line.trim());
+        } catch (NumberFormatException e) {
+            throw new IOException("the server process (pid " + server.pid() + ") printed \"" + line + "\" where its port was expected", e);
+        }
+    }
+
+    private static String exitCode(Process server) throws IOException {
+        try {
+            return server.waitFor(30, TimeUnit.SECONDS) ? "exit code " + server.exitValue() : "and did not exit within 30 s";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while waiting for the server process's exit code");
+        }
     }
 
     /** Starts the server in a child JVM (same class path); its first output line is the port (see {@link #port}). */
@@ -96,9 +119,13 @@ public final class BenchServer {
      */
     static Process spawn(Class<?> main) throws IOException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        return new ProcessBuilder(java, "-Xss256k",
+        Process server = new ProcessBuilder(java, "-Xss256k",
                 "-Dsun.net.httpserver.idleInterval=600", "-Dsun.net.httpserver.maxIdleConnections=100000", "-Dsun.net.httpserver.nodelay=true",
                 "-cp", System.getProperty("java.class.path"), main.getName())
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        // The server serves until killed: if this JVM ends without destroying it (a harness
+        // that failed half-way), it must not live on.
+        Runtime.getRuntime().addShutdownHook(new Thread(server::destroy, "bench-server-reaper-" + server.pid()));
+        return server;
     }
 }

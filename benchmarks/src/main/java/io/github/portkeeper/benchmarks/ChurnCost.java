@@ -23,13 +23,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * Connection churn, Portkeeper beside stock HttpClient 5 in the same run: the server (a child
  * process) closes every connection after {@code K} responses ({@code Connection: close}, the
  * server closing first), so every {@code K} requests cost a new connection. Reports requests
- * per second and new connections per second (counted by the server) for each client, rounds
- * alternating between them, and Portkeeper's ratio to stock. Portkeeper runs with its default
- * port budget (kernel counting on).
+ * per second and new connections per second (counted by the server) for each client, and
+ * Portkeeper's ratio to stock taken within each round and averaged geometrically, with its
+ * standard error. The clients take turns ABBA (stock first in odd rounds, Portkeeper first in
+ * even ones), after {@value #WARMUP_ROUNDS} uncounted rounds in the same order, so neither
+ * always runs in the same place. Portkeeper runs with its default port budget (kernel counting
+ * on).
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar io.github.portkeeper.benchmarks.ChurnCost SECONDS THREADS ROUNDS}
+ * (defaults 5, 4, 4; ROUNDS even)
  */
 public final class ChurnCost {
+
+    /** Warm-up rounds per K, not counted: both clients in turn, as in the measured rounds. */
+    private static final int WARMUP_ROUNDS = 4;
 
     private ChurnCost() {
     }
@@ -37,7 +44,11 @@ public final class ChurnCost {
     public static void main(String[] args) throws Exception {
         int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
         int threads = args.length > 1 ? Integer.parseInt(args[1]) : 4;
-        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
+        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+        if (seconds < 1 || threads < 1 || rounds < 2 || rounds % 2 != 0) {
+            throw new IllegalArgumentException("SECONDS and THREADS must be at least 1 and ROUNDS an even number of at least 2"
+                    + " (each client first in half of them), but were " + seconds + ", " + threads + ", " + rounds);
+        }
         Process server = BenchServer.spawn();
         try {
             String base = "http://127.0.0.1:" + BenchServer.port(server);
@@ -46,23 +57,52 @@ public final class ChurnCost {
             CloseableHttpClient portkeeper = PortkeeperHttpClients.custom().poolConfig(PoolConfig.builder().name("churn")
                     .maxPerEndpoint(threads).maxTotal(threads).portBudget(PortBudget.defaults()).build()).build();
             for (int k : new int[] {1, 10}) {
+                // Warm-up, not counted: WARMUP_ROUNDS rounds in turn, as the measured ones.
+                for (int r = 1; r <= WARMUP_ROUNDS; r++) {
+                    for (CloseableHttpClient client : portkeeperFirst(r) ? List.of(portkeeper, stock) : List.of(stock, portkeeper)) {
+                        run(client, base, k, threads, seconds);
+                    }
+                }
                 double[] stockRates = new double[2];
                 double[] pkRates = new double[2];
-                // Warm-up of both, not counted.
-                run(stock, base, k, threads, 1);
-                run(portkeeper, base, k, threads, 1);
-                for (int r = 0; r < rounds; r++) {
-                    double[] s = run(stock, base, k, threads, seconds);
-                    double[] p = run(portkeeper, base, k, threads, seconds);
-                    System.out.printf("K=%d round %d: httpclient %.0f req/s %.0f conn/s | portkeeper %.0f req/s %.0f conn/s%n",
-                            k, r + 1, s[0], s[1], p[0], p[1]);
+                double[] logRatio = new double[2];
+                double[] logRatioSquared = new double[2];
+                int behind = 0;
+                for (int r = 1; r <= rounds; r++) {
+                    double[] s;
+                    double[] p;
+                    if (portkeeperFirst(r)) {
+                        p = run(portkeeper, base, k, threads, seconds);
+                        s = run(stock, base, k, threads, seconds);
+                    } else {
+                        s = run(stock, base, k, threads, seconds);
+                        p = run(portkeeper, base, k, threads, seconds);
+                    }
+                    System.out.printf("K=%d round %d (%s first): httpclient %.0f req/s %.0f conn/s | portkeeper %.0f req/s %.0f conn/s"
+                                    + " | ratio %.3f req/s, %.3f conn/s%n",
+                            k, r, portkeeperFirst(r) ? "portkeeper" : "httpclient", s[0], s[1], p[0], p[1], p[0] / s[0], p[1] / s[1]);
                     for (int i = 0; i < 2; i++) {
                         stockRates[i] += s[i] / rounds;
                         pkRates[i] += p[i] / rounds;
+                        double log = Math.log(p[i] / s[i]);
+                        logRatio[i] += log;
+                        logRatioSquared[i] += log * log;
                     }
+                    behind += p[1] < s[1] ? 1 : 0;
                 }
-                System.out.printf("| %d | %.0f | %.0f | %.0f | %.0f | %.2f× |%n", k, stockRates[0], stockRates[1],
-                        pkRates[0], pkRates[1], pkRates[1] / stockRates[1]);
+                double[] ratio = new double[2];
+                double[] error = new double[2];
+                for (int i = 0; i < 2; i++) {
+                    double mean = logRatio[i] / rounds;
+                    double variance = Math.max(0, (logRatioSquared[i] - rounds * mean * mean) / (rounds - 1));
+                    ratio[i] = Math.exp(mean);
+                    error[i] = ratio[i] * Math.sqrt(variance / rounds);
+                }
+                System.out.printf("K=%d: Portkeeper ÷ stock, within each round, geometric mean (standard error): %.3f (%.3f) req/s,"
+                        + " %.3f (%.3f) new conn/s; behind in new conn/s in %d of %d rounds%n", k, ratio[0], error[0], ratio[1], error[1],
+                        behind, rounds);
+                System.out.printf("| %d | %.0f | %.0f | %.0f | %.0f | %.2f× (%.2f) |%n", k, stockRates[0], stockRates[1],
+                        pkRates[0], pkRates[1], ratio[1], error[1]);
             }
             stock.close();
             portkeeper.close();
@@ -70,6 +110,15 @@ public final class ChurnCost {
             server.destroy();
             server.waitFor(5, TimeUnit.SECONDS);
         }
+    }
+
+    /**
+     * Whether Portkeeper runs first in round {@code round} (from 1): the rounds go ABBA (stock
+     * first, then Portkeeper first, and so on), so over an even number of rounds each client
+     * runs first, and right after the other, equally often.
+     */
+    static boolean portkeeperFirst(int round) {
+        return round % 2 == 0;
     }
 
     /** Requests per second and new connections per second over {@code seconds}. */

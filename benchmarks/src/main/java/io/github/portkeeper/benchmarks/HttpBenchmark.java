@@ -22,11 +22,14 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -55,6 +58,9 @@ public class HttpBenchmark {
     @State(Scope.Benchmark)
     public static class Client {
 
+        static final List<String> CLIENTS = List.of("portkeeper", "httpclient-default", "okhttp", "jdk", "per-request");
+        static final List<String> SERVERS = List.of("embedded", "process");
+
         @Param({"portkeeper", "httpclient-default", "okhttp", "jdk", "per-request"})
         public String client;
 
@@ -77,22 +83,42 @@ public class HttpBenchmark {
         String uri;
         int port;
 
+        /**
+         * Checks both parameters before anything is started, then starts the server and the
+         * client; if either fails, what was started is stopped before the failure propagates
+         * (JMH runs no trial teardown after a setup that threw, and a server process left
+         * behind would outlive the run).
+         */
         @Setup(Level.Trial)
         public void start() throws IOException {
-            switch (server) {
-                case "embedded":
-                    serverThreads = KeepAliveSetup.serverThreads();
-                    embedded = KeepAliveSetup.server(serverThreads);
-                    port = embedded.getAddress().getPort();
-                    break;
-                case "process":
-                    serverProcess = BenchServer.spawn(KeepAliveSetup.class);
-                    port = BenchServer.port(serverProcess);
-                    break;
-                default:
-                    throw new IllegalArgumentException("server must be embedded or process, but was " + server);
+            if (!SERVERS.contains(server)) {
+                throw new IllegalArgumentException("server must be one of " + String.join(", ", SERVERS) + ", but was " + server);
+            }
+            if (!CLIENTS.contains(client)) {
+                throw new IllegalArgumentException("client must be one of " + String.join(", ", CLIENTS) + ", but was " + client);
+            }
+            try {
+                startServer();
+                startClient();
+            } catch (IOException | RuntimeException | Error e) {
+                stopAfterFailedStart(e);
+                throw e;
+            }
+        }
+
+        private void startServer() throws IOException {
+            if (server.equals("embedded")) {
+                serverThreads = KeepAliveSetup.serverThreads();
+                embedded = KeepAliveSetup.server(serverThreads);
+                port = embedded.getAddress().getPort();
+            } else {
+                serverProcess = BenchServer.spawn(KeepAliveSetup.class);
+                port = BenchServer.port(serverProcess);
             }
             uri = "http://127.0.0.1:" + port + "/hello";
+        }
+
+        private void startClient() {
             switch (client) {
                 case "portkeeper":
                     http = KeepAliveSetup.portkeeper();
@@ -108,10 +134,19 @@ public class HttpBenchmark {
                     jdk = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
                     jdkRequest = java.net.http.HttpRequest.newBuilder(java.net.URI.create(uri)).build();
                     break;
-                case "per-request":
+                default: // per-request: nothing to set up
                     break;
-                default:
-                    throw new IllegalArgumentException("unknown client " + client);
+            }
+        }
+
+        private void stopAfterFailedStart(Throwable failure) {
+            try {
+                stop();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                failure.addSuppressed(e);
+            } catch (IOException | RuntimeException e) {
+                failure.addSuppressed(e);
             }
         }
 
@@ -158,31 +193,60 @@ public class HttpBenchmark {
     /** One connection per request, closed by the client after reading the response: the naive pattern. */
     private static int perRequest(int port) throws IOException {
         try (Socket s = new Socket("127.0.0.1", port)) {
-            s.setTcpNoDelay(true);
-            OutputStream out = s.getOutputStream();
-            out.write(("GET /hello HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            out.flush();
-            return readResponse(s.getInputStream());
+            return exchange(s, port);
         }
     }
 
+    /** One GET on the connected {@code s} to the server on {@code port}, the whole response read: its status. */
+    static int exchange(Socket s, int port) throws IOException {
+        s.setTcpNoDelay(true);
+        OutputStream out = s.getOutputStream();
+        out.write(("GET /hello HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        return readResponse(s.getInputStream());
+    }
+
+    /**
+     * Reads one response: the head in as few reads as the segments allow (never a read per byte:
+     * each read on a socket's stream is a system call), then the rest of the body.
+     */
     private static int readResponse(InputStream in) throws IOException {
-        StringBuilder head = new StringBuilder();
-        int b;
-        while ((b = in.read()) >= 0) {
-            head.append((char) b);
-            if (head.length() >= 4 && head.substring(head.length() - 4).equals("\r\n\r\n")) {
-                break;
+        byte[] buffer = new byte[512];
+        int filled = 0;
+        int headEnd = -1;
+        while (headEnd < 0) {
+            if (filled == buffer.length) {
+                buffer = Arrays.copyOf(buffer, buffer.length * 2);
             }
+            int n = in.read(buffer, filled, buffer.length - filled);
+            if (n < 0) {
+                throw new EOFException("connection closed after " + filled + " bytes of the response head");
+            }
+            int from = Math.max(0, filled - 3);
+            filled += n;
+            headEnd = endOfHead(buffer, from, filled);
         }
-        String h = head.toString();
+        String head = new String(buffer, 0, headEnd, StandardCharsets.US_ASCII);
         int length = 0;
-        for (String line : h.split("\r\n")) {
+        for (String line : head.split("\r\n")) {
             if (line.regionMatches(true, 0, "Content-Length:", 0, 15)) {
                 length = Integer.parseInt(line.substring(15).trim());
             }
         }
-        in.readNBytes(length);
-        return Integer.parseInt(h.substring(9, 12));
+        int bodyRead = filled - headEnd;
+        if (bodyRead < length) {
+            in.readNBytes(length - bodyRead);
+        }
+        return Integer.parseInt(head.substring(9, 12));
+    }
+
+    /** The index just past the first CRLFCRLF in {@code b[from, to)}, or -1. */
+    private static int endOfHead(byte[] b, int from, int to) {
+        for (int i = from; i + 3 < to; i++) {
+            if (b[i] == '\r' && b[i + 1] == '\n' && b[i + 2] == '\r' && b[i + 3] == '\n') {
+                return i + 4;
+            }
+        }
+        return -1;
     }
 }

@@ -9,6 +9,7 @@ import java.lang.management.MemoryMXBean;
 import java.lang.management.ThreadMXBean;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.StandardSocketOptions;
 import java.net.StandardProtocolFamily;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -17,6 +18,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Stream;
 
 /**
@@ -26,7 +29,9 @@ import java.util.stream.Stream;
  * instance's {@code /proc/self/fdinfo} lists one {@code tfd:} line per watched descriptor.
  *
  * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar io.github.portkeeper.benchmarks.IdleWatcherFootprint [N [SECONDS [nobudget]]]}
- * (needs about 2N+100 file descriptors: client and server ends live in this process).
+ * (needs about 2N+100 file descriptors: client and server ends live in this process; the
+ * baseline's N pairs are closed, with a reset so that none lingers in the kernel's socket table,
+ * before the pool opens its N).
  */
 public final class IdleWatcherFootprint {
 
@@ -39,10 +44,15 @@ public final class IdleWatcherFootprint {
         boolean budget = args.length < 3 || !args[2].equals("nobudget");
         ThreadMXBean threads = ManagementFactory.getThreadMXBean();
         MemoryMXBean memory = ManagementFactory.getMemoryMXBean();
-        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.INET)) {
-            server.bind(new InetSocketAddress("127.0.0.1", 0), 4096);
+        // Baseline: the same number of plain connected channels, no pool, on a listener of its
+        // own; all of them gone, in the kernel too, before the pool's endpoint sees a connection.
+        long heapRaw;
+        try (ServerSocketChannel baseline = listener()) {
+            heapRaw = baselineHeap(baseline, n, memory);
+        }
+        try (ServerSocketChannel server = listener()) {
             int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
-            List<SocketChannel> accepted = new ArrayList<>();
+            Queue<SocketChannel> accepted = new ConcurrentLinkedQueue<>();
             Thread acceptor = new Thread(() -> {
                 try {
                     while (true) {
@@ -54,17 +64,6 @@ public final class IdleWatcherFootprint {
             }, "acceptor");
             acceptor.setDaemon(true);
             acceptor.start();
-
-            // Baseline: the same number of plain connected channels, no pool.
-            List<SocketChannel> raw = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                raw.add(SocketChannel.open(new InetSocketAddress("127.0.0.1", port)));
-            }
-            long heapRaw = settledHeap(memory);
-            for (SocketChannel c : raw) {
-                c.close();
-            }
-            raw = null;
 
             int threadsBefore = threads.getThreadCount();
             SocketPool pool = SocketPool.builder().poolConfig(PoolConfig.builder().name("footprint")
@@ -117,11 +116,44 @@ public final class IdleWatcherFootprint {
             System.out.printf("portkeeper threads at the end: %d; their wakeups: %.2f/s; their CPU (clock ticks): %.2f%% of one core%n",
                     poolThreads, wakeups / (wall / 1e9), 100.0 * ticks / 100.0 / (wall / 1e9));
             pool.close();
-            server.close();
             for (SocketChannel c : accepted) {
                 c.close();
             }
+        } // closing the listener ends the acceptor
+    }
+
+    /**
+     * Heap in use with {@code n} plain connected channels open to {@code listener}, both ends in
+     * this process: what the pool's connections are compared with. Every channel is closed
+     * before it returns, with a reset ({@code SO_LINGER} 0), so none of them is left in the
+     * kernel's socket table (no FIN_WAIT2 or TIME_WAIT on the client side, no CLOSE_WAIT on the
+     * server side) to be counted, or parsed, while the pool is measured.
+     */
+    static long baselineHeap(ServerSocketChannel listener, int n, MemoryMXBean memory) throws IOException, InterruptedException {
+        List<SocketChannel> clients = new ArrayList<>(n);
+        List<SocketChannel> servers = new ArrayList<>(n);
+        try {
+            for (int i = 0; i < n; i++) {
+                SocketChannel client = SocketChannel.open(listener.getLocalAddress());
+                clients.add(client);
+                client.setOption(StandardSocketOptions.SO_LINGER, 0);
+                servers.add(listener.accept());
+            }
+            return settledHeap(memory);
+        } finally {
+            for (SocketChannel c : clients) {
+                c.close();
+            }
+            for (SocketChannel c : servers) {
+                c.close();
+            }
         }
+    }
+
+    private static ServerSocketChannel listener() throws IOException {
+        ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.INET);
+        listener.bind(new InetSocketAddress("127.0.0.1", 0), 4096);
+        return listener;
     }
 
     /** Heap in use after full collections have settled. */

@@ -25,8 +25,10 @@ import java.util.concurrent.Future;
  * about half a percent. What it cannot show is each client compiled on its own, as in
  * {@link HttpBenchmark}'s forks.
  *
- * <p>Run: {@code java -Dsun.net.httpserver.nodelay=true -cp benchmarks/target/benchmarks.jar
+ * <p>Run: {@code java -cp benchmarks/target/benchmarks.jar
  * io.github.portkeeper.benchmarks.KeepAliveInTurn PHASE_SECONDS ROUNDS THREADS} (defaults 2, 40, 1).
+ * The server sets {@code TCP_NODELAY} (see {@link KeepAliveSetup#server}); a JVM started with
+ * {@code -Dsun.net.httpserver.nodelay} other than {@code true} is refused.
  */
 public final class KeepAliveInTurn {
 

@@ -38,12 +38,26 @@ final class KeepAliveSetup {
                 .setMaxConnPerRoute(MAX_CONNECTIONS).setMaxConnTotal(MAX_CONNECTIONS).build()).build();
     }
 
+    /** The JDK server's switch for {@code TCP_NODELAY} on its connections (off unless set). */
+    static final String NO_DELAY = "sun.net.httpserver.nodelay";
+
     /**
      * A JDK {@code HttpServer} on loopback answering every request with {@link #BODY}, on
-     * {@code workers} threads; started. Its sockets set {@code TCP_NODELAY} only if the JVM runs
-     * with {@code -Dsun.net.httpserver.nodelay=true} (read once, when the JDK's server is first used).
+     * {@code workers} threads; started, with {@code TCP_NODELAY} on its connections. The JDK's
+     * server sets that only if {@value #NO_DELAY} is {@code true} when it is first used in the
+     * JVM (it reads it once): so it is set here if the JVM was started without it, and a JVM
+     * started with it set to anything else is refused, naming it.
+     *
+     * @throws IllegalStateException if {@value #NO_DELAY} is set to other than {@code true}
      */
     static HttpServer server(ExecutorService workers) throws IOException {
+        String noDelay = System.getProperty(NO_DELAY);
+        if (noDelay == null) {
+            System.setProperty(NO_DELAY, "true");
+        } else if (!noDelay.equals("true")) {
+            throw new IllegalStateException("-D" + NO_DELAY + " must be true (the harnesses compare clients against a server that"
+                    + " sets TCP_NODELAY), but was " + noDelay);
+        }
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 1024);
         server.createContext("/", ex -> {
             ex.getRequestBody().readAllBytes();

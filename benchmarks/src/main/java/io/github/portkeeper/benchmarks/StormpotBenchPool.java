@@ -17,6 +17,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * pools are not keyed, so each endpoint gets its own pool of {@value #MAX_PER_ENDPOINT}
  * objects, found by the endpoint in a map (key hashing costs as much as in the keyed pools).
  * Stormpot's default expiration (8 to 10 minutes) never fires within a trial; no validation.
+ *
+ * <p>Unlike the other adapters, the reuse order is not LIFO and cannot be made so: a claim
+ * first tries the slot the same thread claimed last (a per-thread cache), then the oldest in a
+ * shared FIFO queue. And the background allocator fills every pool to its size up front, so
+ * {@link #connectionsOpened()} is always {@value #MAX_PER_ENDPOINT} × endpoints and does not
+ * show reuse.
  */
 final class StormpotBenchPool implements BenchPool {
 
