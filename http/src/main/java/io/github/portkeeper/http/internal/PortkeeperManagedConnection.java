@@ -150,15 +150,33 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     @Override
     public void bind(Socket socket) throws IOException {
         delegate.bind(socket);
-        baseSocket = socket;
+        noteBase(socket);
         boundSocketTimeout = delegate.getSocketTimeout();
     }
 
+    /**
+     * {@code socket} is the one TLS was layered on: the plain socket for HTTPS, but for HTTPS
+     * through an HTTPS proxy the proxy's TLS socket, itself over the plain one (HttpClient's
+     * operator passes {@code conn.getSocket()} when it upgrades the tunnel).
+     */
     @Override
     public void bind(SSLSocket sslSocket, Socket socket) throws IOException {
         delegate.bind(sslSocket, socket);
-        baseSocket = socket;
+        noteBase(socket);
         boundSocketTimeout = delegate.getSocketTimeout();
+    }
+
+    /**
+     * Keeps the plain socket at the bottom of the stack as the base: a TLS socket bound later is
+     * layered over it (a tunnel's TLS over a proxy's TLS over it) and must not replace it. Only
+     * that socket holds this connection's selector, and closing a TLS socket does not always
+     * reach it: JSSE's close first asks the stream under it how many bytes are left, which fails
+     * once the pool has closed the channel, and then never closes the layer under it.
+     */
+    private void noteBase(Socket socket) {
+        if (!(socket instanceof SSLSocket) || baseSocket == null) {
+            baseSocket = socket;
+        }
     }
 
     @Override
