@@ -265,9 +265,10 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
     }
 
     /**
-     * Closes, with RST, what the operator connected for an endpoint closed meanwhile. Closed
-     * before the socket was bound (while the host name was resolved), HttpClient's connection
-     * ignores a second close, so the socket is also closed here.
+     * Closes, with RST, what the operator connected for an endpoint closed meanwhile. A close
+     * before a socket was bound makes that bind fail (see {@code PortkeeperManagedConnection.bind});
+     * this covers a close after the last bind. HttpClient's connection ignores a second close, so
+     * the socket is also closed here.
      */
     private static void closeAtOnce(ManagedHttpClientConnection conn) {
         Socket socket = conn.getSocket();

@@ -2,6 +2,7 @@ package io.github.portkeeper.http;
 
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.TcpState;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
 import io.github.portkeeper.http.testing.SilentServer;
@@ -23,6 +24,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -43,8 +47,9 @@ import static org.awaitility.Awaitility.await;
  * cancel is bound to a connection the pool has already dropped, so it stays open (CLOSE_WAIT
  * once the server closes), and the request fails with HttpClient's
  * {@code IllegalStateException("Endpoint not acquired / already released")} (5.5.1 and 5.6).
- * Here the socket is closed and the request fails as a cancel that lands a moment earlier does,
- * with HttpClient's {@code RequestFailedException}.
+ * Here nothing is connected after the cancel, and the request fails as a cancel that lands a
+ * moment earlier does, with HttpClient's {@code RequestFailedException}. Nor does a cancel in the
+ * TCP connect to one of a host's addresses let HttpClient go on to the next address.
  */
 class CancelWhileConnectingTest {
 
@@ -136,7 +141,7 @@ class CancelWhileConnectingTest {
     }
 
     @Test
-    void cancelWhileResolvingTheHostClosesTheSocketConnectedAfterAndFailsWithAnIOException() throws Exception {
+    void cancelWhileResolvingTheHostFailsWithAnIOExceptionWithoutConnecting() throws Exception {
         // The server closes a connection idle for 200 ms: a socket left open here turns CLOSE_WAIT.
         ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder().closeIdleAfter(Duration.ofMillis(200)).start());
         leaks.track(server.address());
@@ -146,9 +151,9 @@ class CancelWhileConnectingTest {
 
         Throwable failure = interruptWhileResolving(manager, dns, server, HttpGet::cancel);
 
-        await().atMost(PROMPTLY).until(() -> server.acceptedPorts().size() == 1); // it did connect, after the cancel
-        awaitNoOpenClientSocket(server.address());
         assertThat(failure).as("what the request threw").isInstanceOf(IOException.class);
+        assertThat(server.acceptedPorts()).as("connections made after the cancel").isEmpty();
+        awaitNoOpenClientSocket(server.address());
         assertThat(server.requests()).isEmpty();
         recordedAs(tally, Ending.FAILED);
     }
@@ -166,6 +171,67 @@ class CancelWhileConnectingTest {
         assertThat(failure).as("what the request threw").isInstanceOf(IOException.class);
         assertThat(server.requests()).as("requests sent on a closed manager").isEmpty();
         awaitNoOpenClientSocket(server.address());
+        recordedAs(tally, Ending.FAILED);
+    }
+
+    // ------------------------------------------------------------------ in the TCP connect
+
+    /** Resolves every name to {@code addresses}, in that order. */
+    private record FixedDns(InetAddress... addresses) implements DnsResolver {
+        @Override
+        public InetAddress[] resolve(String host) {
+            return addresses.clone();
+        }
+
+        @Override
+        public String resolveCanonicalHostname(String host) {
+            return host;
+        }
+    }
+
+    /**
+     * A listener on {@code address}:{@code port} whose accept queue is full: a connect to it gets
+     * no answer to its SYN and hangs until its timeout. Filled by connecting until one connect
+     * times out (Linux queues backlog + 1 connections; the rest of its SYNs are dropped).
+     */
+    private ServerSocket unanswering(InetAddress address, int port) throws IOException {
+        ServerSocket listener = leaks.closeAfter(new ServerSocket(port, 1, address));
+        for (int i = 0; i < 10; i++) {
+            Socket filler = leaks.closeAfter(new Socket());
+            try {
+                filler.connect(listener.getLocalSocketAddress(), 500);
+            } catch (SocketTimeoutException full) {
+                return listener;
+            }
+        }
+        throw new IllegalStateException("the accept queue of " + listener + " did not fill");
+    }
+
+    @Test
+    void cancelInTheTcpConnectToTheFirstOfTwoAddressesFailsAtOnceWithoutConnectingToTheSecond() throws Exception {
+        // The second address would answer, then never answer the ClientHello: reaching it, the
+        // request would wait out the handshake timeout (the connect timeout: 3 minutes).
+        SilentServer second = leaks.closeAfter(SilentServer.start());
+        InetAddress firstAddress = InetAddress.getByAddress(new byte[] {127, 0, 0, 2});
+        InetSocketAddress first = new InetSocketAddress(firstAddress, second.port());
+        unanswering(firstAddress, second.port());
+        TallyListener tally = new TallyListener();
+        PortkeeperConnectionManager manager = leaks.track(leaks.closeAfter(PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name("cancel-connect").listener(tally).build())
+                .setDnsResolver(new FixedDns(firstAddress, InetAddress.getLoopbackAddress()))
+                .build()));
+        HttpGet get = new HttpGet("https://portkeeper.test:" + second.port() + "/");
+        CompletableFuture<Throwable> failure = failureOf(client(manager), get);
+        await("connecting to " + first).atMost(PROMPTLY).pollInterval(Duration.ofMillis(10))
+                .until(() -> Kernel.toward(first, TcpState.SYN_SENT) == 1);
+
+        long start = System.nanoTime();
+        get.cancel();
+
+        assertThat(failure.get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS)).as("what the request threw").isInstanceOf(IOException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(PROMPTLY);
+        assertThat(second.acceptedCount()).as("connections made to the second address after the cancel").isZero();
+        await().atMost(PROMPTLY).until(() -> Kernel.toward(first, TcpState.SYN_SENT) == 0);
         recordedAs(tally, Ending.FAILED);
     }
 

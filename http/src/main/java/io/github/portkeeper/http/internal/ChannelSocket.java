@@ -38,6 +38,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * elsewhere (the pool aborting a lease) does not wake a waiter by itself: {@link #close()} does,
  * and a wait never sleeps longer than {@link #WAIT_SLICE_MILLIS} without looking whether the
  * channel is still open.
+ *
+ * <p>Virtual threads: waits are serialised with a {@link ReentrantLock}, never a monitor of ours,
+ * but what a virtual thread does inside {@link Selector#select(Consumer, long)} is the JDK's
+ * selector's doing (Linux, {@code sun.nio.ch.EPollSelectorImpl.doSelect}). On JDK 25 it parks the
+ * virtual thread until the JDK's poller sees the selector ready or the wait's time is up, and the
+ * carrier runs other virtual threads (shown by a test on JDK 25). On JDK 21 it blocks the carrier
+ * in {@code epoll_wait}, inside {@code jdk.internal.misc.Blocker.begin}/{@code end}: compensated
+ * blocking, where the scheduler may add a carrier for the time of the wait, up to
+ * {@code jdk.virtualThreadScheduler.maxPoolSize}; that is read from JDK 21's source, not
+ * measured, and JDK 22 to 24 are taken to behave as 21 (not read separately).
  */
 final class ChannelSocket extends Socket {
 

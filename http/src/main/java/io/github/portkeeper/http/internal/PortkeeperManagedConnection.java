@@ -1,6 +1,7 @@
 package io.github.portkeeper.http.internal;
 
 import io.github.portkeeper.core.Ending;
+import org.apache.hc.client5.http.impl.classic.RequestFailedException;
 import org.apache.hc.client5.http.impl.io.DefaultHttpResponseParserFactory;
 import org.apache.hc.client5.http.impl.io.ManagedHttpClientConnectionFactory;
 import org.apache.hc.client5.http.io.ManagedHttpClientConnection;
@@ -54,6 +55,8 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
      * cancel (a reader may be blocked: abort) from a response finished on another thread.
      */
     private volatile boolean responseDone = true;
+    /** Whether this connection was closed: it is never bound again (see {@link #bind(Socket)}). */
+    private volatile boolean closed;
 
     PortkeeperManagedConnection(Http1Config http1Config) {
         this.probe = new BufferProbe();
@@ -147,18 +150,62 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
         return delegate instanceof Identifiable ? ((Identifiable) delegate).getId() : toString();
     }
 
+    /**
+     * Refuses a socket once the connection was closed: HttpClient's operator binds each address's
+     * new socket here before connecting it, and a cancel (or the manager's close) that closed the
+     * connection during one address's connect must not let it go on to the next address, connect
+     * there and do a whole TLS handshake for a request nobody waits for.
+     */
     @Override
     public void bind(Socket socket) throws IOException {
         delegate.bind(socket);
-        baseSocket = socket;
+        noteBase(socket);
         boundSocketTimeout = delegate.getSocketTimeout();
+        refuseIfClosed(socket);
     }
 
+    /**
+     * {@code socket} is the one TLS was layered on: the plain socket for HTTPS, but for HTTPS
+     * through an HTTPS proxy the proxy's TLS socket, itself over the plain one (HttpClient's
+     * operator passes {@code conn.getSocket()} when it upgrades the tunnel).
+     */
     @Override
     public void bind(SSLSocket sslSocket, Socket socket) throws IOException {
         delegate.bind(sslSocket, socket);
-        baseSocket = socket;
+        noteBase(socket);
         boundSocketTimeout = delegate.getSocketTimeout();
+        refuseIfClosed(sslSocket);
+    }
+
+    /**
+     * After a bind: if the connection was closed meanwhile, closes what was just bound and fails
+     * as HttpClient fails a request cancelled before it connects. The bind notes its socket
+     * before it reads {@link #closed}, and a close sets {@code closed} before it reads the socket
+     * (both volatile), so at least one of them sees the other and the socket is closed.
+     */
+    private void refuseIfClosed(Socket socket) throws IOException {
+        if (closed) {
+            closeQuietly(baseSocket);
+            try {
+                socket.close();
+            } catch (IOException ignored) {
+                // Closed already.
+            }
+            throw new RequestFailedException("Request aborted: the connection was closed while it connected");
+        }
+    }
+
+    /**
+     * Keeps the plain socket at the bottom of the stack as the base: a TLS socket bound later is
+     * layered over it (a tunnel's TLS over a proxy's TLS over it) and must not replace it. Only
+     * that socket holds this connection's selector, and closing a TLS socket does not always
+     * reach it: JSSE's close first asks the stream under it how many bytes are left, which fails
+     * once the pool has closed the channel, and then never closes the layer under it.
+     */
+    private void noteBase(Socket socket) {
+        if (!(socket instanceof SSLSocket) || baseSocket == null) {
+            baseSocket = socket;
+        }
     }
 
     @Override
@@ -347,6 +394,7 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
      */
     @Override
     public void close() throws IOException {
+        closed = true;
         Socket base = isBound() ? baseSocket : null;
         try {
             delegate.close();
@@ -357,6 +405,7 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
 
     @Override
     public void close(CloseMode closeMode) {
+        closed = true;
         Socket base = isBound() ? baseSocket : null;
         try {
             delegate.close(closeMode);

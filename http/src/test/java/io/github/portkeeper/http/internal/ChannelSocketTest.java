@@ -191,6 +191,47 @@ class ChannelSocketTest {
         }
     }
 
+    /**
+     * On JDK 25 a virtual thread waiting in a read parks and leaves its carrier: the JDK's selector
+     * parks a virtual thread in {@code select} rather than blocking in {@code epoll_wait}. A
+     * mounted virtual thread names its carrier after an {@code @} in its {@code toString()}.
+     * Built for Java 17, so the virtual thread is made reflectively; skipped before JDK 25 (on 21
+     * to 24 the selector blocks its carrier, with compensation: see docs/http.md).
+     */
+    @Test
+    void onJdk25AVirtualThreadWaitingInAReadParksAndLeavesItsCarrier() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.version().feature() >= 25, "JDK 25 or later");
+        try (ServerSocket listener = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+             Socket socket = ChannelSocketFactory.INSTANCE.create(null)) {
+            socket.connect(listener.getLocalSocketAddress(), 5_000);
+            try (Socket peer = listener.accept()) {
+                socket.setSoTimeout(0);
+                InputStream in = socket.getInputStream();
+                java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+                Runnable read = () -> {
+                    try {
+                        in.read();
+                    } catch (Throwable t) {
+                        failure.set(t);
+                    }
+                };
+                Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
+                Thread reader = (Thread) Class.forName("java.lang.Thread$Builder").getMethod("start", Runnable.class)
+                        .invoke(builder, read);
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+                        .until(() -> failure.get() == null
+                                && java.util.Arrays.stream(reader.getStackTrace()).anyMatch(f -> f.getMethodName().equals("select")));
+
+                assertThat(reader.getState()).isIn(Thread.State.WAITING, Thread.State.TIMED_WAITING);
+                assertThat(reader.toString()).as("a parked virtual thread has no carrier").doesNotContain("@");
+
+                socket.close();
+                reader.join(10_000);
+                assertThat(failure.get()).isInstanceOf(SocketException.class);
+            }
+        }
+    }
+
     /** One request and its 3-byte reply; {@code ready}: the reply is in the socket before the client reads. */
     private static void exchange(ChannelSocket socket, Socket peer, boolean ready) throws Exception {
         socket.getOutputStream().write("req".getBytes(StandardCharsets.US_ASCII));

@@ -1,0 +1,131 @@
+package io.github.portkeeper.http.testing;
+
+import io.github.portkeeper.core.testing.ConnectionThreads;
+
+import javax.net.ssl.SSLSocket;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * An HTTPS forward proxy on loopback: the client speaks TLS to the proxy itself (with
+ * {@link TestCertificate}'s certificate), sends a {@code CONNECT}, and the proxy relays the tunnel
+ * to the target over plain TCP. The client's TLS session with the target then runs inside the
+ * proxy's TLS session: two TLS layers over one TCP connection. When either side ends, the proxy
+ * closes both. Thread per connection; thread-safe.
+ */
+public final class TlsTunnelProxy implements AutoCloseable {
+
+    private final ServerSocket listener;
+    private final ConnectionThreads threads;
+    private final List<String> connectLines = new CopyOnWriteArrayList<>();
+
+    public TlsTunnelProxy() throws Exception {
+        javax.net.ssl.SSLContext context = TestCertificate.serverContext();
+        this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.threads = new ConnectionThreads(listener, "tls-tunnel-proxy", plain -> () -> serve(context, plain));
+        threads.start();
+    }
+
+    public int port() {
+        return listener.getLocalPort();
+    }
+
+    public InetSocketAddress address() {
+        return new InetSocketAddress(listener.getInetAddress(), listener.getLocalPort());
+    }
+
+    /** The request line of every {@code CONNECT} received so far. */
+    public List<String> connectLines() {
+        return List.copyOf(connectLines);
+    }
+
+    private void serve(javax.net.ssl.SSLContext context, Socket plain) {
+        try (plain) {
+            SSLSocket tls = (SSLSocket) context.getSocketFactory().createSocket(plain, null, plain.getPort(), true);
+            tls.setUseClientMode(false);
+            plain.setSoTimeout(10_000);
+            tls.startHandshake();
+            InputStream in = tls.getInputStream();
+            String requestLine = readHead(in);
+            if (requestLine == null || !requestLine.startsWith("CONNECT ")) {
+                return;
+            }
+            connectLines.add(requestLine);
+            String authority = requestLine.split(" ")[1];
+            int colon = authority.lastIndexOf(':');
+            try (Socket target = new Socket(authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)))) {
+                plain.setSoTimeout(0);
+                OutputStream out = tls.getOutputStream();
+                out.write("HTTP/1.1 200 Connection established\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                Thread upstream = new Thread(() -> pump(in, target, plain), "tls-tunnel-proxy-up-" + plain.getPort());
+                upstream.setDaemon(true);
+                upstream.start();
+                pump(target.getInputStream(), tls, target);
+            }
+        } catch (IOException e) {
+            // the client or the target went away, or the proxy is closing
+        } finally {
+            threads.ended(plain);
+        }
+    }
+
+    /** Copies until either side ends, then closes {@code also}, which ends the other direction. */
+    private static void pump(InputStream from, Socket to, Socket also) {
+        byte[] buffer = new byte[8192];
+        try {
+            OutputStream out = to.getOutputStream();
+            int n;
+            while ((n = from.read(buffer)) >= 0) {
+                out.write(buffer, 0, n);
+                out.flush();
+            }
+        } catch (IOException e) {
+            // one side is gone
+        } finally {
+            ConnectionThreads.closeQuietly(to);
+            ConnectionThreads.closeQuietly(also);
+        }
+    }
+
+    /** Reads a request head up to the blank line; its first line, or null at end of stream. */
+    private static String readHead(InputStream in) throws IOException {
+        String first = null;
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
+        int b;
+        while ((b = in.read()) >= 0) {
+            if (b == '\n') {
+                String text = line.toString(StandardCharsets.US_ASCII).stripTrailing();
+                line.reset();
+                if (text.isEmpty()) {
+                    return first;
+                }
+                if (first == null) {
+                    first = text;
+                }
+            } else {
+                line.write(b);
+            }
+        }
+        if (first == null && line.size() == 0) {
+            return null;
+        }
+        throw new SocketException("request head cut short");
+    }
+
+    /** Stops accepting and closes every connection. */
+    @Override
+    public void close() {
+        threads.close();
+    }
+}
