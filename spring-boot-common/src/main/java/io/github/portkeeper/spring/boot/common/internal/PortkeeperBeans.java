@@ -7,7 +7,6 @@ import io.github.portkeeper.http.PortkeeperHttpClients;
 import io.github.portkeeper.spring.boot.common.PortkeeperPools;
 import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
 import org.apache.hc.client5.http.config.ConnectionConfig;
-import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.core5.util.Timeout;
 
@@ -71,7 +70,8 @@ public final class PortkeeperBeans {
 
     /**
      * A standard {@link CloseableHttpClient} on the shared manager (closing the client leaves the
-     * pool open for the others).
+     * pool open for the others). It waits the manager's own lease timeout for a connection, as
+     * {@link PortkeeperHttpClients} sets it (the manager may be the application's).
      *
      * @param manager    the shared manager
      * @param properties the settings
@@ -84,10 +84,7 @@ public final class PortkeeperBeans {
         HttpClientInstaller installer = installer(properties);
         PortkeeperHttpClients.Builder b = PortkeeperHttpClients.custom()
                 .connectionManager(manager)
-                .customize(builder -> builder.setConnectionManagerShared(true)
-                        .setDefaultRequestConfig(RequestConfig.custom()
-                                .setConnectionRequestTimeout(Timeout.of(properties.getPool().getLeaseTimeout()))
-                                .build()));
+                .customize(builder -> builder.setConnectionManagerShared(true));
         if (installer.retries()) {
             b.retryConfig(installer.retryConfig());
         } else {
