@@ -8,6 +8,7 @@ import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.core5.http.ClassicHttpResponse;
 import org.apache.hc.core5.http.ConnectionRequestTimeoutException;
+import org.apache.hc.core5.http.io.SocketConfig;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
 import org.apache.hc.core5.util.Timeout;
 import org.junit.jupiter.api.AfterAll;
@@ -54,6 +55,8 @@ class ApplicationsOwnManagerTest {
 
     /** Far below {@code portkeeper.pool.lease-timeout}'s 10 s default, and far below the bound the tests allow. */
     private static final Duration OWN_LEASE_TIMEOUT = Duration.ofMillis(300);
+
+    private static final SocketConfig OWN_SOCKET_CONFIG = SocketConfig.custom().setSoKeepAlive(true).build();
 
     private static HttpServer server;
     private static ExecutorService executor;
@@ -151,6 +154,24 @@ class ApplicationsOwnManagerTest {
                 });
     }
 
+    @Test
+    void anSslBundlesPoolTakesThePoolSettingsOfTheApplicationsOwnManager() {
+        runner.withUserConfiguration(OneConnectionManager.class).run(context -> {
+            PortkeeperConnectionManager primary = context.getBean(PortkeeperConnectionManager.class);
+            PortkeeperClientHttpRequestFactoryBuilder builder = context.getBean(PortkeeperClientHttpRequestFactoryBuilder.class);
+            ClientHttpRequestFactorySettings withBundle = ClientHttpRequestFactorySettings.ofSslBundle(SslBundle.of(SslStoreBundle.NONE));
+            PortkeeperConnectionManager tlsManager = builder.connectionManager(withBundle);
+            assertThat(tlsManager.getDefaultSocketConfig()).isSameAs(primary.getDefaultSocketConfig()).isSameAs(OWN_SOCKET_CONFIG);
+            PoolConfig tls = tlsManager.pool().config();
+            PoolConfig own = primary.pool().config();
+            assertThat(tls.name()).isEqualTo("mine-ssl");
+            assertThat(tls.maxPerEndpoint()).isEqualTo(own.maxPerEndpoint()).isEqualTo(1);
+            assertThat(tls.maxTotal()).isEqualTo(own.maxTotal()).isEqualTo(1);
+            assertThat(tls.leaseTimeout()).isEqualTo(own.leaseTimeout()).isEqualTo(OWN_LEASE_TIMEOUT);
+            assertThat(tls.maxIdleTime()).isEqualTo(own.maxIdleTime()).isEqualTo(Duration.ofSeconds(7));
+        });
+    }
+
     @Configuration(proxyBeanMethods = false)
     static class OneConnectionManager {
         @Bean
@@ -158,6 +179,7 @@ class ApplicationsOwnManagerTest {
             return PortkeeperConnectionManager.builder()
                     .poolConfig(PoolConfig.builder().name("mine").maxPerEndpoint(1).maxTotal(1)
                             .leaseTimeout(OWN_LEASE_TIMEOUT).maxIdleTime(Duration.ofSeconds(7)).build())
+                    .setDefaultSocketConfig(OWN_SOCKET_CONFIG)
                     .build();
         }
     }

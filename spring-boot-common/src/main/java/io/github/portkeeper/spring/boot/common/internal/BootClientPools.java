@@ -37,7 +37,11 @@ public final class BootClientPools implements AutoCloseable {
 
     /**
      * The pools of Boot-built clients: {@code primary} for clients with neither SSL bundle nor
-     * address filter, one more per combination, all registered with {@code pools}.
+     * address filter, one more per combination, all registered with {@code pools}. Those take
+     * the primary manager's pool settings and socket config (a manager of the application's own
+     * is the pool behind Boot's clients, so its limits and timeouts hold for all of them); the
+     * connect and socket timeouts of their connection config come from
+     * {@code portkeeper.http.*}, as a manager does not tell its own.
      *
      * @param primary    the connection manager bean
      * @param properties the settings
@@ -48,8 +52,9 @@ public final class BootClientPools implements AutoCloseable {
     public static BootClientPools of(PortkeeperConnectionManager primary, PortkeeperProperties properties, PortkeeperPools pools,
             SslBundles sslBundles) {
         pools.register(primary.pool());
-        HttpManagers managers = new HttpManagers(primary, name -> PortkeeperBeans.managerBuilder(properties, name), pools,
-                sslBundles);
+        HttpManagers managers = new HttpManagers(primary, name -> PortkeeperBeans.managerBuilder(properties,
+                primary.pool().config().toBuilder().name(name).build())
+                .setDefaultSocketConfig(primary.getDefaultSocketConfig()), pools, sslBundles);
         return new BootClientPools(managers, PortkeeperBeans.installer(properties));
     }
 

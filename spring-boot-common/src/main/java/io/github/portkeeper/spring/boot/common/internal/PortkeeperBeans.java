@@ -1,5 +1,6 @@
 package io.github.portkeeper.spring.boot.common.internal;
 
+import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.SocketPool;
 import io.github.portkeeper.http.PortkeeperConnectionManager;
 import io.github.portkeeper.http.PortkeeperConnectionManagerBuilder;
@@ -59,12 +60,23 @@ public final class PortkeeperBeans {
      * @return the builder
      */
     public static PortkeeperConnectionManagerBuilder managerBuilder(PortkeeperProperties properties, String poolName) {
+        return managerBuilder(properties, properties.toPoolConfig(poolName));
+    }
+
+    /**
+     * A connection manager builder with these pool settings and the connection settings.
+     *
+     * @param properties the settings ({@code portkeeper.http.*} for the connection config)
+     * @param poolConfig the pool's settings
+     * @return the builder
+     */
+    public static PortkeeperConnectionManagerBuilder managerBuilder(PortkeeperProperties properties, PoolConfig poolConfig) {
         PortkeeperProperties.Http http = properties.getHttp();
         ConnectionConfig.Builder connection = ConnectionConfig.custom()
                 .setConnectTimeout(Timeout.of(http.getConnectTimeout()))
                 .setSocketTimeout(Timeout.of(http.getSocketTimeout()));
         return PortkeeperConnectionManager.builder()
-                .poolConfig(properties.toPoolConfig(poolName))
+                .poolConfig(poolConfig)
                 .setDefaultConnectionConfig(connection.build());
     }
 
