@@ -3,9 +3,9 @@ package io.github.portkeeper.spring.boot;
 import io.github.portkeeper.core.SocketPool;
 import io.github.portkeeper.spring.boot.common.PortkeeperPools;
 import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
+import io.github.portkeeper.spring.boot.common.internal.ConditionalOnSwitch;
 import io.github.portkeeper.spring.boot.common.internal.CoreAutoConfigurationBase;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 
 /**
@@ -15,7 +15,7 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
  * line ({@link CoreAutoConfigurationBase}).
  */
 @AutoConfiguration
-@ConditionalOnBooleanProperty(name = "portkeeper.enabled", matchIfMissing = true)
+@ConditionalOnSwitch(value = "portkeeper.enabled", matchIfMissing = true)
 @EnableConfigurationProperties(PortkeeperProperties.class)
 public final class PortkeeperAutoConfiguration extends CoreAutoConfigurationBase {
 

@@ -3,9 +3,9 @@ package io.github.portkeeper.spring.boot;
 import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.spring.boot.common.PortkeeperPools;
 import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
+import io.github.portkeeper.spring.boot.common.internal.ConditionalOnSwitch;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.health.autoconfigure.contributor.ConditionalOnEnabledHealthIndicator;
@@ -20,7 +20,7 @@ import org.springframework.context.annotation.Bean;
 @AutoConfiguration(after = {PortkeeperAutoConfiguration.class, PortkeeperHttpAutoConfiguration.class},
         beforeName = "org.springframework.boot.health.autoconfigure.contributor.HealthContributorAutoConfiguration")
 @ConditionalOnClass({HealthIndicator.class, ConditionalOnEnabledHealthIndicator.class})
-@ConditionalOnBooleanProperty(name = "portkeeper.enabled", matchIfMissing = true)
+@ConditionalOnSwitch(value = "portkeeper.enabled", matchIfMissing = true)
 @ConditionalOnBean(PortkeeperPools.class)
 public final class PortkeeperHealthAutoConfiguration {
 

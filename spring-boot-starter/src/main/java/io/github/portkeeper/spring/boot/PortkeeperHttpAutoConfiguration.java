@@ -4,6 +4,7 @@ import io.github.portkeeper.http.PortkeeperConnectionManager;
 import io.github.portkeeper.spring.boot.common.PortkeeperPools;
 import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
 import io.github.portkeeper.spring.boot.common.internal.BootClientPools;
+import io.github.portkeeper.spring.boot.common.internal.ConditionalOnSwitch;
 import io.github.portkeeper.spring.boot.common.internal.HttpAutoConfigurationBase;
 import io.github.portkeeper.spring.boot.common.internal.OnUnambiguousConnectionManagerCondition;
 import io.github.portkeeper.spring.boot.internal.OnHttpComponentsFactoryCondition;
@@ -11,7 +12,6 @@ import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
@@ -41,7 +41,7 @@ import java.util.List;
         beforeName = "org.springframework.boot.http.client.autoconfigure.imperative.ImperativeHttpClientAutoConfiguration")
 @ConditionalOnClass({CloseableHttpClient.class, PortkeeperConnectionManager.class})
 @ConditionalOnBean(PortkeeperPools.class)
-@ConditionalOnBooleanProperty(name = {"portkeeper.enabled", "portkeeper.http.enabled"}, matchIfMissing = true)
+@ConditionalOnSwitch(value = {"portkeeper.enabled", "portkeeper.http.enabled"}, matchIfMissing = true)
 public final class PortkeeperHttpAutoConfiguration extends HttpAutoConfigurationBase {
 
     /** Created by Spring Boot. */
@@ -52,7 +52,7 @@ public final class PortkeeperHttpAutoConfiguration extends HttpAutoConfiguration
     @Configuration(proxyBeanMethods = false)
     @ConditionalOnClass(name = {"org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder",
             "org.springframework.http.client.HttpComponentsClientHttpRequestFactory"})
-    @ConditionalOnBooleanProperty(name = "portkeeper.http.boot-clients", matchIfMissing = true)
+    @ConditionalOnSwitch(value = "portkeeper.http.boot-clients", matchIfMissing = true)
     @Conditional(OnHttpComponentsFactoryCondition.class)
     static class BootClientsConfiguration {
 

@@ -4,10 +4,10 @@ import io.github.portkeeper.core.micrometer.PoolMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.github.portkeeper.spring.boot.common.PortkeeperMetrics;
 import io.github.portkeeper.spring.boot.common.PortkeeperPools;
+import io.github.portkeeper.spring.boot.common.internal.ConditionalOnSwitch;
 import io.github.portkeeper.spring.boot.common.internal.MetricsAutoConfigurationBase;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 
 /**
@@ -23,7 +23,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
                 "org.springframework.boot.micrometer.metrics.autoconfigure.export.simple.SimpleMetricsExportAutoConfiguration"})
 @ConditionalOnClass(MeterRegistry.class)
 @ConditionalOnBean({MeterRegistry.class, PortkeeperPools.class})
-@ConditionalOnBooleanProperty(name = {"portkeeper.enabled", "portkeeper.metrics.enabled"}, matchIfMissing = true)
+@ConditionalOnSwitch(value = {"portkeeper.enabled", "portkeeper.metrics.enabled"}, matchIfMissing = true)
 public final class PortkeeperMetricsAutoConfiguration extends MetricsAutoConfigurationBase {
 
     /** Created by Spring Boot. */

@@ -114,6 +114,14 @@ class PropertyFailureReportTest {
                 .doesNotContain("readTimeout");
     }
 
+    @Test
+    void aSwitchThatIsNoBooleanNamesThePropertyTheValueAsWrittenAndItsOrigin(CapturedOutput output) throws IOException {
+        String report = startWith(output, "portkeeper.enabled=maybe");
+        assertThat(report).contains("Property: portkeeper.enabled")
+                .contains("Value: \"maybe\"")
+                .contains("Origin: URL [file:" + dir.resolve("application.properties") + "] - 2:");
+    }
+
     /** Starts an application with these lines in its properties file; returns the failure report. */
     private String startWith(CapturedOutput output, String lines) throws IOException {
         Path file = dir.resolve("application.properties");

@@ -29,8 +29,10 @@ import java.util.Objects;
  *   <li>an SSL bundle selects a pool of its own (a connection never serves another TLS
  *       identity), named after the primary pool and the bundle.</li>
  * </ul>
- * The pool's lease timeout ({@code portkeeper.pool.lease-timeout}) bounds the wait for a
- * connection unless a customizer set HttpClient's connection request timeout.
+ * The lease timeout of the client's pool ({@code portkeeper.pool.lease-timeout}, or the
+ * {@code leaseTimeout} of a {@code PortkeeperConnectionManager} of the application's own) bounds
+ * the wait for a connection, unless a customizer set HttpClient's connection request timeout
+ * (even to its default of 3 minutes).
  *
  * <p>Immutable and thread-safe; every client it builds uses the same pools. Closing it closes
  * the pools it created for SSL bundles (the primary manager is a bean of its own).

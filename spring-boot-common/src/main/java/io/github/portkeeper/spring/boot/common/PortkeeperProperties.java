@@ -859,7 +859,7 @@ public class PortkeeperProperties implements Validator {
         /** Whether Boot-built clients (RestClient.Builder, RestTemplateBuilder, the ClientHttpRequestFactory) use the Portkeeper pool. Only with the HTTP client enabled: with enabled=false only the default (true, written out) is accepted. */
         private boolean bootClients = true;
 
-        /** Connect timeout of new connections; Boot's spring.http.clients.connect-timeout, when set, wins for Boot-built clients. Only with the HTTP client enabled: with enabled=false only the default (10s, written out) is accepted. */
+        /** Connect timeout of new connections; Boot's spring.http.clients.connect-timeout (Boot 3: spring.http.client.connect-timeout), when set, wins for Boot-built clients. Only with the HTTP client enabled: with enabled=false only the default (10s, written out) is accepted. */
         private Duration connectTimeout = Duration.ofSeconds(10);
 
         /** Socket (read) timeout of pooled connections (Portkeeper's choice: HttpClient itself sets none); 0 waits indefinitely. Boot's spring.http.clients.read-timeout (Boot 3: spring.http.client.read-timeout), when set, wins for Boot-built clients. Only with the HTTP client enabled: with enabled=false only the default (3m, written out) is accepted. */

@@ -71,6 +71,21 @@ class ConfigurationMetadataTest {
         assertThat(wrong).as("metadata defaults that are not the properties' defaults").isEmpty();
     }
 
+    /** A Boot setting that wins over a Portkeeper one is named as each supported Boot line spells it. */
+    @Test
+    void theBootTimeoutsThatWinAreNamedForBoot4AndBoot35() throws IOException {
+        Map<String, String> winners = Map.of("portkeeper.http.connect-timeout", "connect-timeout",
+                "portkeeper.http.socket-timeout", "read-timeout");
+        for (JsonNode p : metadata().get("properties")) {
+            String boot = winners.get(p.get("name").asText());
+            if (boot != null) {
+                assertThat(p.get("description").asText()).as(p.get("name").asText())
+                        .contains("spring.http.clients." + boot)
+                        .contains("spring.http.client." + boot);
+            }
+        }
+    }
+
     private JsonNode metadata() throws IOException {
         try (InputStream in = getClass().getResourceAsStream("/META-INF/spring-configuration-metadata.json")) {
             assertThat(in).as("generated metadata").isNotNull();

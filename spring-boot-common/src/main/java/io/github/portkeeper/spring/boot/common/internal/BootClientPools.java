@@ -27,22 +27,21 @@ import java.util.function.Predicate;
  */
 public final class BootClientPools implements AutoCloseable {
 
-    /** HttpClient's own default connection request timeout, which nobody chose for this pool. */
-    private static final Timeout HTTPCLIENT_DEFAULT_REQUEST_TIMEOUT = RequestConfig.DEFAULT.getConnectionRequestTimeout();
-
     private final HttpManagers managers;
     private final HttpClientInstaller installer;
-    private final Duration leaseTimeout;
 
-    private BootClientPools(HttpManagers managers, HttpClientInstaller installer, Duration leaseTimeout) {
+    private BootClientPools(HttpManagers managers, HttpClientInstaller installer) {
         this.managers = managers;
         this.installer = installer;
-        this.leaseTimeout = leaseTimeout;
     }
 
     /**
      * The pools of Boot-built clients: {@code primary} for clients with neither SSL bundle nor
-     * address filter, one more per combination, all registered with {@code pools}.
+     * address filter, one more per combination, all registered with {@code pools}. Those take
+     * the primary manager's pool settings and socket config (a manager of the application's own
+     * is the pool behind Boot's clients, so its limits and timeouts hold for all of them); the
+     * connect and socket timeouts of their connection config come from
+     * {@code portkeeper.http.*}, as a manager does not tell its own.
      *
      * @param primary    the connection manager bean
      * @param properties the settings
@@ -53,9 +52,10 @@ public final class BootClientPools implements AutoCloseable {
     public static BootClientPools of(PortkeeperConnectionManager primary, PortkeeperProperties properties, PortkeeperPools pools,
             SslBundles sslBundles) {
         pools.register(primary.pool());
-        HttpManagers managers = new HttpManagers(primary, name -> PortkeeperBeans.managerBuilder(properties, name), pools,
-                sslBundles);
-        return new BootClientPools(managers, PortkeeperBeans.installer(properties), properties.getPool().getLeaseTimeout());
+        HttpManagers managers = new HttpManagers(primary, name -> PortkeeperBeans.managerBuilder(properties,
+                primary.pool().config().toBuilder().name(name).build())
+                .setDefaultSocketConfig(primary.getDefaultSocketConfig()), pools, sslBundles);
+        return new BootClientPools(managers, PortkeeperBeans.installer(properties));
     }
 
     /**
@@ -81,8 +81,10 @@ public final class BootClientPools implements AutoCloseable {
     }
 
     /**
-     * Puts Boot's connect and read timeouts into a client's default request config, and the
-     * pool's lease timeout unless a customizer set HttpClient's connection request timeout.
+     * Puts Boot's connect and read timeouts into a client's default request config. The wait for
+     * a connection is left alone: where nobody set it, the installer's {@link
+     * io.github.portkeeper.http.internal.LeaseTimeoutDefault} makes it the lease timeout of the
+     * client's own pool; a timeout the application set, even to HttpClient's 3 minutes, is kept.
      *
      * @param config         the client's default request config
      * @param connectTimeout Boot's connect timeout, or null
@@ -101,9 +103,6 @@ public final class BootClientPools implements AutoCloseable {
         // applies portkeeper.http.socket-timeout on each lease, so it does not stick to the connection.
         if (readTimeout != null) {
             config.setResponseTimeout(Timeout.of(readTimeout));
-        }
-        if (HTTPCLIENT_DEFAULT_REQUEST_TIMEOUT.equals(config.build().getConnectionRequestTimeout())) {
-            config.setConnectionRequestTimeout(Timeout.of(leaseTimeout));
         }
     }
 

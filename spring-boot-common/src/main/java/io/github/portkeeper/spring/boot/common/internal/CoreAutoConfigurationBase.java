@@ -3,7 +3,6 @@ package io.github.portkeeper.spring.boot.common.internal;
 import io.github.portkeeper.core.SocketPool;
 import io.github.portkeeper.spring.boot.common.PortkeeperPools;
 import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.context.annotation.Bean;
 
@@ -27,7 +26,7 @@ public abstract class CoreAutoConfigurationBase {
 
     /** The socket pool, opt-in; its pool has the {@code portkeeper.pool.*} limits and the socket pool's name. */
     @Bean(destroyMethod = "close")
-    @ConditionalOnBooleanProperty(name = "portkeeper.socket-pool.enabled")
+    @ConditionalOnSwitch("portkeeper.socket-pool.enabled")
     @ConditionalOnMissingBean
     SocketPool portkeeperSocketPool(PortkeeperProperties properties, PortkeeperPools pools) {
         return PortkeeperBeans.socketPool(properties, pools);

@@ -1,5 +1,6 @@
 package io.github.portkeeper.spring.boot.common.internal;
 
+import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.SocketPool;
 import io.github.portkeeper.http.PortkeeperConnectionManager;
 import io.github.portkeeper.http.PortkeeperConnectionManagerBuilder;
@@ -7,7 +8,6 @@ import io.github.portkeeper.http.PortkeeperHttpClients;
 import io.github.portkeeper.spring.boot.common.PortkeeperPools;
 import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
 import org.apache.hc.client5.http.config.ConnectionConfig;
-import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.core5.util.Timeout;
 
@@ -60,18 +60,30 @@ public final class PortkeeperBeans {
      * @return the builder
      */
     public static PortkeeperConnectionManagerBuilder managerBuilder(PortkeeperProperties properties, String poolName) {
+        return managerBuilder(properties, properties.toPoolConfig(poolName));
+    }
+
+    /**
+     * A connection manager builder with these pool settings and the connection settings.
+     *
+     * @param properties the settings ({@code portkeeper.http.*} for the connection config)
+     * @param poolConfig the pool's settings
+     * @return the builder
+     */
+    public static PortkeeperConnectionManagerBuilder managerBuilder(PortkeeperProperties properties, PoolConfig poolConfig) {
         PortkeeperProperties.Http http = properties.getHttp();
         ConnectionConfig.Builder connection = ConnectionConfig.custom()
                 .setConnectTimeout(Timeout.of(http.getConnectTimeout()))
                 .setSocketTimeout(Timeout.of(http.getSocketTimeout()));
         return PortkeeperConnectionManager.builder()
-                .poolConfig(properties.toPoolConfig(poolName))
+                .poolConfig(poolConfig)
                 .setDefaultConnectionConfig(connection.build());
     }
 
     /**
      * A standard {@link CloseableHttpClient} on the shared manager (closing the client leaves the
-     * pool open for the others).
+     * pool open for the others). It waits the manager's own lease timeout for a connection, as
+     * {@link PortkeeperHttpClients} sets it (the manager may be the application's).
      *
      * @param manager    the shared manager
      * @param properties the settings
@@ -84,10 +96,7 @@ public final class PortkeeperBeans {
         HttpClientInstaller installer = installer(properties);
         PortkeeperHttpClients.Builder b = PortkeeperHttpClients.custom()
                 .connectionManager(manager)
-                .customize(builder -> builder.setConnectionManagerShared(true)
-                        .setDefaultRequestConfig(RequestConfig.custom()
-                                .setConnectionRequestTimeout(Timeout.of(properties.getPool().getLeaseTimeout()))
-                                .build()));
+                .customize(builder -> builder.setConnectionManagerShared(true));
         if (installer.retries()) {
             b.retryConfig(installer.retryConfig());
         } else {
