@@ -57,9 +57,11 @@ public final class SocketClientConnector<T> implements Connector<ClientConnectio
             // later borrow without the timeout the client relies on.
             c.borrowTimeoutMillis = channel.socket().getSoTimeout();
             return c;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             // Counted a failed connect: SO_LINGER 0 (set by Channels.open) makes this close an
-            // RST, so no TIME_WAIT is left behind once the server closes.
+            // RST, so no TIME_WAIT is left behind once the server closes. An Error from the
+            // user's factory (an AssertionError, a class that failed to initialize) closes it
+            // too: nothing else holds the channel, so it would stay open for good.
             Channels.closeQuietly(channel);
             throw e;
         }
