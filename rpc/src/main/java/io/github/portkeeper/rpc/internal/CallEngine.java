@@ -215,15 +215,22 @@ public final class CallEngine<Req, Resp> {
     }
 
     private Lease<RpcConnection> lease(Endpoint endpoint, Duration timeout, long deadline, boolean fresh) throws IOException {
+        long remaining = deadline - System.nanoTime();
+        boolean leaseTimeoutIsTheLimit = leaseTimeoutNanos < remaining;
         try {
             // After a reused connection turned out dead, the retry takes a new one directly: the
             // healthy idle connections stay pooled (retiring them one by one to reach a new one
             // cost connections and counted leases that served no call).
-            Duration wait = leaseWait(endpoint, timeout, deadline);
+            Duration wait = leaseWait(endpoint, timeout, remaining);
             return fresh ? pool.leaseNew(endpoint, wait) : pool.lease(endpoint, wait);
         } catch (LeaseTimeoutException e) {
-            throw new RpcTimeoutException(endpoint, "No connection to " + endpoint + " became free within the call timeout of "
-                    + Durations.describe(timeout) + ": " + e.getMessage(), e, false, 0);
+            // Name the limit that ended the wait: the pool's lease timeout when it was shorter
+            // than what the call had left, else the call's own timeout.
+            String limit = leaseTimeoutIsTheLimit
+                    ? "the pool's lease timeout of " + Durations.describe(pool.config().leaseTimeout())
+                    : "the call timeout of " + Durations.describe(timeout);
+            throw new RpcTimeoutException(endpoint, "No connection to " + endpoint + " became free within " + limit
+                    + ": " + e.getMessage(), e, false, 0);
         } catch (ConnectFailedException e) {
             // A connect cut short by an interrupt says nothing about the endpoint: not retried, not counted.
             throw interruptedOr(causeOf(e), endpoint, () -> new RpcConnectException(endpoint, e.getMessage(), e, true));
@@ -241,8 +248,7 @@ public final class CallEngine<Req, Resp> {
         return e.getCause() instanceof IOException ? (IOException) e.getCause() : e;
     }
 
-    private Duration leaseWait(Endpoint endpoint, Duration timeout, long deadline) throws RpcTimeoutException {
-        long remaining = deadline - System.nanoTime();
+    private Duration leaseWait(Endpoint endpoint, Duration timeout, long remaining) throws RpcTimeoutException {
         if (remaining <= 0) {
             throw new RpcTimeoutException(endpoint, "Call timeout of " + Durations.describe(timeout) + " to " + endpoint
                     + " passed before the request was sent", null, false, 0);
