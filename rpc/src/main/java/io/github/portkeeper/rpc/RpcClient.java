@@ -88,7 +88,7 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
             this.retryRegistry = null;
             this.retry = null;
         }
-        this.engine = new CallEngine<>(pool, codec, breakers, retry);
+        this.engine = new CallEngine<>(pool, codec, breakers, retry, b.retryConfig == null ? null : b.retryConfig.getIntervalBiFunction());
     }
 
     /**
@@ -241,10 +241,11 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
 
     /**
      * Closes the pool (see {@link Pool#close()}): calls holding a connection complete; calls
-     * waiting for one, and new ones, fail. Idempotent.
+     * waiting for one or waiting between retry attempts, and new ones, fail at once. Idempotent.
      */
     @Override
     public void close() {
+        engine.close();
         pool.close();
     }
 
@@ -263,12 +264,17 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         return RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ZERO).build();
     }
 
-    /** The user's retry settings (attempts, waits), retrying nothing but retry-safe failures. */
+    /**
+     * The user's retry settings (attempts), retrying nothing but retry-safe failures. Its waits
+     * are zero: the call engine waits the user's, so that {@link #close()} can cut them short.
+     */
     private static RetryConfig retryOnlyWhatIsSafe(RetryConfig config) {
-        return RetryConfig.<Object>from(config)
+        return RetryConfig.<Object>custom()
+                .maxAttempts(config.getMaxAttempts())
+                .failAfterMaxAttempts(config.isFailAfterMaxAttempts())
+                .writableStackTraceEnabled(config.isWritableStackTraceEnabled())
+                .waitDuration(Duration.ZERO)
                 .retryOnException(t -> t instanceof RpcException && ((RpcException) t).isRetrySafe())
-                .retryExceptions()
-                .ignoreExceptions()
                 .retryOnResult(r -> false)
                 .build();
     }
