@@ -83,7 +83,14 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         this.breakerRegistry = b.breakerRegistry;
         // Claimed before the pool opens: a name taken in a shared registry refuses the client.
         this.breakers = breakerRegistry == null ? null : Breakers.claim(breakerRegistry, config.name());
-        this.pool = Pool.of(new RpcConnector<>(codec, options), config);
+        try {
+            this.pool = Pool.of(new RpcConnector<>(codec, options), config);
+        } catch (RuntimeException | Error e) {
+            if (breakers != null) {
+                breakers.close(); // frees the name again
+            }
+            throw e;
+        }
         if (breakers != null) {
             Pool<RpcConnection> p = pool;
             pool.addListener(new PoolListener() {
