@@ -3,6 +3,7 @@ package io.github.portkeeper.rpc;
 import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolConfig;
+import io.github.portkeeper.core.PoolListener;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.internal.Nanos;
 import io.github.portkeeper.rpc.internal.Breakers;
@@ -49,7 +50,9 @@ import java.util.Optional;
  * (no TIME_WAIT on either side for those) unless the retirement policy is {@code LOCAL}.
  *
  * <p><b>Resilience.</b> With a circuit breaker configured, each endpoint has its own; while it is
- * open, calls fail at once with {@link RpcCircuitOpenException} and no connect is attempted.
+ * open, calls fail at once with {@link RpcCircuitOpenException} and no connect is attempted. A
+ * breaker leaves its registry when the pool forgets its endpoint (unless its circuit is open) and
+ * when the client closes.
  * Idempotent calls are retried (by default up to 3 attempts) when the failure was
  * {@linkplain RpcException#isRetrySafe() retry safe}; after a dead reused connection the retry
  * takes a new one. Retries stop at the call's deadline: a wait between attempts that would end
@@ -77,10 +80,27 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
                 : codec.goodbye().isPresent() ? Retirement.requestPeerClose(b.drainTimeout) : Retirement.awaitPeer(b.drainTimeout);
         PoolConfig config = b.poolConfig.toBuilder().retirement(retirement).build();
         SocketOptions options = new SocketOptions(Nanos.socketMillis(b.connectTimeout), 0, b.tcpNoDelay, b.keepAlive);
-        this.pool = Pool.of(new RpcConnector<>(codec, options), config);
-        this.defaultTimeout = b.timeout;
         this.breakerRegistry = b.breakerRegistry;
-        this.breakers = breakerRegistry == null ? null : new Breakers(breakerRegistry, pool.name());
+        // Claimed before the pool opens: a name taken in a shared registry refuses the client.
+        this.breakers = breakerRegistry == null ? null : Breakers.claim(breakerRegistry, config.name());
+        try {
+            this.pool = Pool.of(new RpcConnector<>(codec, options), config);
+        } catch (RuntimeException | Error e) {
+            if (breakers != null) {
+                breakers.close(); // frees the name again
+            }
+            throw e;
+        }
+        if (breakers != null) {
+            Pool<RpcConnection> p = pool;
+            pool.addListener(new PoolListener() {
+                @Override
+                public void endpointRemoved(Endpoint endpoint) {
+                    breakers.endpointForgotten(endpoint, p.endpoints()::contains);
+                }
+            });
+        }
+        this.defaultTimeout = b.timeout;
         if (b.retryConfig != null) {
             this.retryRegistry = RetryRegistry.ofDefaults();
             this.retry = retryRegistry.retry(pool.name(), retryOnlyWhatIsSafe(b.retryConfig));
@@ -88,7 +108,7 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
             this.retryRegistry = null;
             this.retry = null;
         }
-        this.engine = new CallEngine<>(pool, codec, breakers, retry);
+        this.engine = new CallEngine<>(pool, codec, breakers, retry, b.retryConfig == null ? null : b.retryConfig.getIntervalBiFunction());
     }
 
     /**
@@ -212,7 +232,8 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
     }
 
     /**
-     * The circuit breaker of {@code endpoint}, created if this is its first use.
+     * The circuit breaker of {@code endpoint}, created if this is its first use (or the first
+     * since the pool forgot the endpoint). After {@link #close()}, a new breaker kept nowhere.
      *
      * @param endpoint the endpoint whose breaker is wanted
      * @return the breaker, or empty if no circuit breaker is configured
@@ -241,11 +262,15 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
 
     /**
      * Closes the pool (see {@link Pool#close()}): calls holding a connection complete; calls
-     * waiting for one, and new ones, fail. Idempotent.
+     * waiting for one or waiting between retry attempts, and new ones, fail at once. Idempotent.
      */
     @Override
     public void close() {
+        engine.close();
         pool.close();
+        if (breakers != null) {
+            breakers.close();
+        }
     }
 
     @Override
@@ -263,12 +288,17 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         return RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ZERO).build();
     }
 
-    /** The user's retry settings (attempts, waits), retrying nothing but retry-safe failures. */
+    /**
+     * The user's retry settings (attempts), retrying nothing but retry-safe failures. Its waits
+     * are zero: the call engine waits the user's, so that {@link #close()} can cut them short.
+     */
     private static RetryConfig retryOnlyWhatIsSafe(RetryConfig config) {
-        return RetryConfig.<Object>from(config)
+        return RetryConfig.<Object>custom()
+                .maxAttempts(config.getMaxAttempts())
+                .failAfterMaxAttempts(config.isFailAfterMaxAttempts())
+                .writableStackTraceEnabled(config.isWritableStackTraceEnabled())
+                .waitDuration(Duration.ZERO)
                 .retryOnException(t -> t instanceof RpcException && ((RpcException) t).isRetrySafe())
-                .retryExceptions()
-                .ignoreExceptions()
                 .retryOnResult(r -> false)
                 .build();
     }
@@ -399,7 +429,9 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
 
         /**
          * A circuit breaker per endpoint, taken from {@code registry} (its default config).
-         * Default: none.
+         * Default: none. Clients may share a registry if their names differ: {@link #build()}
+         * refuses a name an open client already uses in it, since breakers of the same name would
+         * be shared, and one client's failures would open the other's circuits.
          *
          * @param registry where the breakers are created and kept; not {@code null}
          * @return this builder
@@ -440,7 +472,8 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
          * @return a new client; close it to close its connections
          * @throws IllegalArgumentException naming the setting, if a timeout is not positive, the
          *         codec's {@link RpcCodec#maxFrameSize()} is below 1, the retirement is {@code REQUEST_PEER_CLOSE} but the codec has no
-         *         goodbye, or both {@code drainTimeout} and {@code retirement} were set
+         *         goodbye, both {@code drainTimeout} and {@code retirement} were set, or the
+         *         {@code circuitBreakerRegistry} holds the breakers of an open client of the same name
          */
         public RpcClient<Req, Resp> build() {
             positive("timeout", timeout);

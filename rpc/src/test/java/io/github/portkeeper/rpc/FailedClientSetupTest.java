@@ -14,6 +14,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -86,5 +87,39 @@ class FailedClientSetupTest {
         assertThat(Kernel.clientClosedFirst(server)).as("client sockets that closed first: %s", Kernel.describe(server)).isZero();
         assertThat(tally.timeWaitCaused()).as("timewait.caused: %s", tally).isZero();
         assertThat(tally.connectFailed()).isEqualTo(1);
+    }
+
+    @Test
+    void aClientFactoryThatThrowsAnErrorStillClosesTheConnection() throws Exception {
+        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        CountDownLatch serverSawClose = new CountDownLatch(1);
+        Thread serverThread = new Thread(() -> {
+            // Reads until the client's close arrives (end of stream, or a reset).
+            try (Socket accepted = listener.accept()) {
+                accepted.setSoTimeout((int) WAIT.toMillis());
+                InputStream in = accepted.getInputStream();
+                while (in.read() >= 0) {
+                    // nothing is expected; a byte would only be skipped
+                }
+                serverSawClose.countDown();
+            } catch (SocketTimeoutException e) {
+                // the client kept the connection open: the latch stays up
+            } catch (IOException e) {
+                serverSawClose.countDown(); // a reset
+            }
+        }, "error-setup-server");
+        serverThread.setDaemon(true);
+        serverThread.start();
+        clients = SocketClientPool.builder(socket -> {
+                    throw new AssertionError("client factory bug");
+                })
+                .poolConfig(PoolConfig.builder().name("error-setup").maxPerEndpoint(1)
+                        .leaseTimeout(Duration.ofMillis(300)).build())
+                .build();
+
+        assertThatThrownBy(() -> clients.borrow("127.0.0.1", listener.getLocalPort()))
+                .hasStackTraceContaining("client factory bug");
+        assertThat(serverSawClose.await(WAIT.toMillis(), TimeUnit.MILLISECONDS))
+                .as("the server saw the connection closed after the factory's Error").isTrue();
     }
 }

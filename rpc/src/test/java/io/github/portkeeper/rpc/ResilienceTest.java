@@ -273,6 +273,41 @@ class ResilienceTest {
         assertThat(breaker.getNumberOfBufferedCalls()).as("outcomes recorded by the breaker").isZero();
     }
 
+    @Test
+    void closingTheClientEndsACallWaitingToRetryAtOnce() throws Exception {
+        Endpoint endpoint = Endpoint.of("127.0.0.1", freePort());
+        CountDownLatch aboutToWait = new CountDownLatch(1);
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().name("closing").listener(tally).build())
+                .retry(RetryConfig.custom().maxAttempts(3).intervalFunction(attempt -> {
+                    aboutToWait.countDown();
+                    return 10_000L;
+                }).build())
+                .build();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        CountDownLatch ended = new CountDownLatch(1);
+        Thread caller = new Thread(() -> {
+            try {
+                client.call(endpoint, "read", Duration.ofSeconds(30), Idempotency.IDEMPOTENT);
+            } catch (Throwable t) {
+                failure.set(t);
+            } finally {
+                ended.countDown();
+            }
+        });
+        caller.start();
+        assertThat(aboutToWait.await(10, TimeUnit.SECONDS)).as("the first attempt failed and a retry wait began").isTrue();
+        client.close();
+
+        assertThat(ended.await(5, TimeUnit.SECONDS)).as("the call ended within 5 s of close(), not after the 10 s wait").isTrue();
+        assertThat(failure.get()).as("what the call failed with")
+                .isExactlyInstanceOf(RpcException.class)
+                .hasMessageContaining("'closing' is closed")
+                .hasMessageContaining(endpoint.toString());
+        assertThat(((RpcException) failure.get()).isRetrySafe()).isFalse();
+        assertThat(tally.connectFailed()).as("attempts").isEqualTo(1);
+    }
+
     private void warmTwoConnections(Endpoint endpoint) throws IOException {
         // Two leases at once force two connections.
         try (var a = client.pool().lease(endpoint); var b = client.pool().lease(endpoint)) {

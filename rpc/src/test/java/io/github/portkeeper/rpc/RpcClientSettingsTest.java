@@ -57,7 +57,41 @@ class RpcClientSettingsTest {
             assertThat(held.isReused()).as("the held connection is the one the call used").isTrue();
             assertThatThrownBy(() -> lines.call(endpoint, "waits", FOREVER))
                     .isInstanceOf(RpcTimeoutException.class)
-                    .hasMessageContaining("No connection to " + endpoint + " became free within the call timeout of PT2562047788015215H30M7S");
+                    .hasMessageContaining("No connection to " + endpoint + " became free within the pool's lease timeout of 100 ms");
+        }
+    }
+
+    @Test
+    void aLeaseTimeoutFailureNamesThePoolsLeaseTimeoutWhenThatWasTheLimit() throws Exception {
+        Endpoint endpoint = startServer();
+        RpcClient<String, String> lines = RpcClient.builder(LineCodec.utf8(64))
+                .poolConfig(PoolConfig.builder().maxPerEndpoint(1).leaseTimeout(Duration.ofMillis(150)).build())
+                .noRetry()
+                .build();
+        client = lines;
+
+        try (Lease<?> held = lines.pool().lease(endpoint)) { // the only connection: the call waits for it
+            assertThatThrownBy(() -> lines.call(endpoint, "waits", Duration.ofSeconds(30)))
+                    .isInstanceOf(RpcTimeoutException.class)
+                    .hasMessageContaining("No connection to " + endpoint + " became free within the pool's lease timeout of 150 ms")
+                    .hasMessageNotContaining("call timeout");
+        }
+    }
+
+    @Test
+    void aLeaseTimeoutFailureNamesTheCallTimeoutWhenThatWasTheLimit() throws Exception {
+        Endpoint endpoint = startServer();
+        RpcClient<String, String> lines = RpcClient.builder(LineCodec.utf8(64))
+                .poolConfig(PoolConfig.builder().maxPerEndpoint(1).leaseTimeout(Duration.ofSeconds(30)).build())
+                .noRetry()
+                .build();
+        client = lines;
+
+        try (Lease<?> held = lines.pool().lease(endpoint)) {
+            assertThatThrownBy(() -> lines.call(endpoint, "waits", Duration.ofMillis(150)))
+                    .isInstanceOf(RpcTimeoutException.class)
+                    .hasMessageContaining("No connection to " + endpoint + " became free within the call timeout of 150 ms")
+                    .hasMessageNotContaining("lease timeout");
         }
     }
 

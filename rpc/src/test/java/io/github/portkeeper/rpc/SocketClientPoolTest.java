@@ -1,6 +1,7 @@
 package io.github.portkeeper.rpc;
 
 import io.github.portkeeper.core.CloseReason;
+import io.github.portkeeper.core.ConnectFailedException;
 import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
@@ -19,6 +20,8 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
@@ -225,6 +228,45 @@ class SocketClientPoolTest {
                 server.inject(Fault.STALL);
                 assertTimeoutPreemptively(Duration.ofSeconds(10), () ->
                         assertThatThrownBy(() -> c.get().call("stalled")).isInstanceOf(SocketTimeoutException.class));
+            }
+        }
+    }
+
+    @Test
+    void aClientFactoryWaitingForAGreetingThatNeverComesFailsTheBorrowAfterTheConnectTimeout() throws Exception {
+        // Connects complete in the listener's backlog; nothing is ever accepted, so nothing is written.
+        try (ServerSocket silent = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+             SocketClientPool<LineClient> pool = SocketClientPool.builder(socket -> {
+                         if (socket.getInputStream().read() < 0) { // the greeting
+                             throw new EOFException("no greeting");
+                         }
+                         return new LineClient(socket);
+                     })
+                     .connectTimeout(Duration.ofMillis(300))
+                     .build()) {
+            Endpoint quiet = Endpoint.of("127.0.0.1", silent.getLocalPort());
+            long start = System.nanoTime();
+            assertTimeoutPreemptively(Duration.ofSeconds(20), () ->
+                    assertThatThrownBy(() -> pool.borrow(quiet))
+                            .isInstanceOf(ConnectFailedException.class)
+                            .hasRootCauseInstanceOf(SocketTimeoutException.class));
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("borrow took").isGreaterThanOrEqualTo(Duration.ofMillis(300));
+            assertThat(pool.pool().stats(quiet).active()).isZero();
+        }
+    }
+
+    @Test
+    void withoutAReadTimeoutABorrowedClientHasNoneAfterItsHandshake() throws IOException {
+        try (SocketClientPool<LineClient> pool = SocketClientPool.builder(LineClient::new)
+                .connectTimeout(Duration.ofMillis(700))
+                .build()) {
+            try (PooledClient<LineClient> c = pool.borrow(endpoint)) {
+                assertThat(c.get().socket.getSoTimeout()).as("SO_TIMEOUT of a new connection, in ms").isZero();
+                assertThat(c.get().call("first")).isEqualTo("first");
+            }
+            try (PooledClient<LineClient> c = pool.borrow(endpoint)) {
+                assertThat(c.isReused()).isTrue();
+                assertThat(c.get().socket.getSoTimeout()).as("SO_TIMEOUT of a reused connection, in ms").isZero();
             }
         }
     }

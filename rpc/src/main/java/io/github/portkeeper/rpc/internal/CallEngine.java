@@ -16,6 +16,7 @@ import io.github.portkeeper.rpc.RpcException;
 import io.github.portkeeper.rpc.RpcProtocolException;
 import io.github.portkeeper.rpc.RpcTimeoutException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.core.IntervalBiFunction;
 import io.github.resilience4j.core.functions.Either;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
@@ -25,14 +26,15 @@ import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
 import java.nio.channels.ClosedByInterruptException;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Runs calls: the request encoded once, before anything else; circuit breaker (one permission
  * per call, the call's outcome recorded); retry of idempotent calls after retry-safe failures
- * (each attempt on a fresh connection after a dead reused one, no wait past the deadline); and
- * the exchange itself, which discards any connection whose stream may be out of step.
- * Thread-safe.
+ * (each attempt on a fresh connection after a dead reused one, no wait past the deadline, a
+ * wait cut short by {@link #close()}); and the exchange itself, which discards any connection
+ * whose stream may be out of step. Thread-safe.
  */
 public final class CallEngine<Req, Resp> {
 
@@ -43,15 +45,34 @@ public final class CallEngine<Req, Resp> {
     private final RpcCodec<Req, Resp> codec;
     private final Breakers breakers;
     private final Retry retry;
+    /**
+     * The waits between attempts, as the user configured them. The retry's own are zero: this
+     * engine waits, so that {@link #close()} can end a wait (Resilience4j sleeps uninterruptibly
+     * but for the thread's interrupt).
+     */
+    private final IntervalBiFunction<Object> retryWaits;
     private final long leaseTimeoutNanos;
     private final RequestBuffers buffers = new RequestBuffers();
+    private final CountDownLatch closed = new CountDownLatch(1);
 
-    public CallEngine(Pool<RpcConnection> pool, RpcCodec<Req, Resp> codec, Breakers breakers, Retry retry) {
+    /**
+     * @param retry      the retry of idempotent calls, with no wait of its own; or {@code null}
+     * @param retryWaits the wait before each further attempt, in milliseconds (as Resilience4j's
+     *                   interval functions give it); {@code null} for none
+     */
+    public CallEngine(Pool<RpcConnection> pool, RpcCodec<Req, Resp> codec, Breakers breakers, Retry retry,
+                      IntervalBiFunction<Object> retryWaits) {
         this.pool = pool;
         this.codec = codec;
         this.breakers = breakers;
         this.retry = retry;
+        this.retryWaits = retryWaits;
         this.leaseTimeoutNanos = Nanos.saturated(pool.config().leaseTimeout());
+    }
+
+    /** Ends every wait between attempts at once: those calls fail as calls on a closed client do. Idempotent. */
+    public void close() {
+        closed.countDown();
     }
 
     public Resp call(Endpoint endpoint, Req request, Duration timeout, boolean idempotent) throws IOException {
@@ -122,16 +143,18 @@ public final class CallEngine<Req, Resp> {
                 context.onComplete();
                 return response;
             } catch (IOException | RuntimeException e) {
-                if (waitPassesDeadline(config, failures, e, deadline)) {
+                long waitMillis = waitBefore(config, failures, e);
+                if (waitMillis > 0 && TimeUnit.MILLISECONDS.toNanos(waitMillis) >= deadline - System.nanoTime()) {
                     throw e; // no later attempt could start in time: waiting would only keep the caller waiting
                 }
                 try {
-                    context.onError(e); // returns (after the configured wait) only if another attempt is due
+                    context.onError(e); // returns (without waiting: its waits are zero) only if another attempt is due
                 } catch (Exception stop) {
-                    throwIfInterrupted(endpoint, e); // how Resilience4j ends an interrupted wait
+                    throwIfInterrupted(endpoint, e); // its zero sleep still ends on an interrupt
                     throw e;
                 }
                 throwIfInterrupted(endpoint, e);
+                awaitNextAttempt(endpoint, e, waitMillis);
                 if (deadline - System.nanoTime() <= 0) {
                     throw e;
                 }
@@ -141,21 +164,42 @@ public final class CallEngine<Req, Resp> {
     }
 
     /**
-     * Whether Resilience4j would wait before another attempt and the wait would end at or past
-     * the call's deadline. It sleeps the whole interval inside {@code onError}, so this is asked
-     * first. The interval is computed as Resilience4j computes it (a randomized one may differ
-     * from the one it then sleeps; the deadline is checked again after the wait).
+     * The wait before the next attempt, in milliseconds, as Resilience4j would compute it; zero if
+     * there is none, or no next attempt ({@code onError} then ends the call at once, and records
+     * how it ended). Asked once per failure, so a randomized wait is the one both checked
+     * against the deadline and waited.
      */
-    private static boolean waitPassesDeadline(RetryConfig config, int failures, Exception e, long deadline) {
-        if (failures >= config.getMaxAttempts() || !config.getExceptionPredicate().test(e)) {
-            return false; // onError ends the call at once, and records how it ended
+    private long waitBefore(RetryConfig config, int failures, Exception e) {
+        if (retryWaits == null || failures >= config.getMaxAttempts() || !config.getExceptionPredicate().test(e)) {
+            return 0;
         }
-        Long waitMillis = config.<Object>getIntervalBiFunction().apply(failures, Either.left(e));
-        if (waitMillis == null || waitMillis <= 0) {
-            return false;
+        Long waitMillis = retryWaits.apply(failures, Either.left(e));
+        return waitMillis == null || waitMillis < 0 ? 0 : waitMillis;
+    }
+
+    /**
+     * Waits between attempts; a {@link #close()} ends the wait at once, and the call fails as one
+     * on a closed client does, an interrupt as an interrupt during a call does.
+     */
+    private void awaitNextAttempt(Endpoint endpoint, Exception last, long waitMillis) throws IOException {
+        if (waitMillis <= 0) {
+            return;
         }
-        long remaining = deadline - System.nanoTime();
-        return TimeUnit.MILLISECONDS.toNanos(waitMillis) >= remaining;
+        boolean clientClosed;
+        try {
+            clientClosed = closed.await(waitMillis, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            throwIfInterrupted(endpoint, last);
+            throw new IllegalStateException("unreachable: the interrupt status was just set", ie);
+        }
+        if (clientClosed) {
+            String message = "RpcClient '" + pool.name() + "' is closed; cannot call " + endpoint;
+            PoolClosedException cause = new PoolClosedException(endpoint, message + " (closed while the call waited to retry)");
+            cause.addSuppressed(last);
+            throw new RpcException(endpoint, message + " (closed while the call waited to retry after: " + last.getMessage() + ")",
+                    cause, false);
+        }
     }
 
     /** An interrupt is never retried: the call ends with an {@link InterruptedIOException}, the interrupt status kept. */
@@ -215,15 +259,22 @@ public final class CallEngine<Req, Resp> {
     }
 
     private Lease<RpcConnection> lease(Endpoint endpoint, Duration timeout, long deadline, boolean fresh) throws IOException {
+        long remaining = deadline - System.nanoTime();
+        boolean leaseTimeoutIsTheLimit = leaseTimeoutNanos < remaining;
         try {
             // After a reused connection turned out dead, the retry takes a new one directly: the
             // healthy idle connections stay pooled (retiring them one by one to reach a new one
             // cost connections and counted leases that served no call).
-            Duration wait = leaseWait(endpoint, timeout, deadline);
+            Duration wait = leaseWait(endpoint, timeout, remaining);
             return fresh ? pool.leaseNew(endpoint, wait) : pool.lease(endpoint, wait);
         } catch (LeaseTimeoutException e) {
-            throw new RpcTimeoutException(endpoint, "No connection to " + endpoint + " became free within the call timeout of "
-                    + Durations.describe(timeout) + ": " + e.getMessage(), e, false, 0);
+            // Name the limit that ended the wait: the pool's lease timeout when it was shorter
+            // than what the call had left, else the call's own timeout.
+            String limit = leaseTimeoutIsTheLimit
+                    ? "the pool's lease timeout of " + Durations.describe(pool.config().leaseTimeout())
+                    : "the call timeout of " + Durations.describe(timeout);
+            throw new RpcTimeoutException(endpoint, "No connection to " + endpoint + " became free within " + limit
+                    + ": " + e.getMessage(), e, false, 0);
         } catch (ConnectFailedException e) {
             // A connect cut short by an interrupt says nothing about the endpoint: not retried, not counted.
             throw interruptedOr(causeOf(e), endpoint, () -> new RpcConnectException(endpoint, e.getMessage(), e, true));
@@ -241,8 +292,7 @@ public final class CallEngine<Req, Resp> {
         return e.getCause() instanceof IOException ? (IOException) e.getCause() : e;
     }
 
-    private Duration leaseWait(Endpoint endpoint, Duration timeout, long deadline) throws RpcTimeoutException {
-        long remaining = deadline - System.nanoTime();
+    private Duration leaseWait(Endpoint endpoint, Duration timeout, long remaining) throws RpcTimeoutException {
         if (remaining <= 0) {
             throw new RpcTimeoutException(endpoint, "Call timeout of " + Durations.describe(timeout) + " to " + endpoint
                     + " passed before the request was sent", null, false, 0);

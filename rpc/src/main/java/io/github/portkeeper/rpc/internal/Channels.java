@@ -31,7 +31,7 @@ final class Channels {
             channel.setOption(StandardSocketOptions.SO_LINGER, 0);
             channel.socket().connect(new InetSocketAddress(endpoint.host(), endpoint.port()), options.connectTimeoutMillis());
             return channel;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             closeQuietly(channel);
             throw e;
         }

@@ -27,7 +27,7 @@ public final class RpcConnector<Req> implements Connector<RpcConnection> {
         SocketChannel channel = Channels.open(endpoint, options);
         try {
             return new RpcConnection(channel);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             Channels.closeQuietly(channel);
             throw e;
         }

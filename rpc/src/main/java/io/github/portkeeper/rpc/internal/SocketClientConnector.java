@@ -46,7 +46,12 @@ public final class SocketClientConnector<T> implements Connector<ClientConnectio
     public ClientConnection<T> connect(Endpoint endpoint) throws IOException {
         SocketChannel channel = Channels.open(endpoint, options);
         try {
-            channel.socket().setSoTimeout(options.readTimeoutMillis());
+            // Without a read timeout, a factory that reads a greeting from a server that accepts
+            // and never writes would wait for good, holding the pool's slot: its handshake is
+            // bounded by the connect timeout instead.
+            int readTimeout = options.readTimeoutMillis();
+            int setupTimeout = readTimeout == 0 ? options.connectTimeoutMillis() : readTimeout;
+            channel.socket().setSoTimeout(setupTimeout);
             ClientConnection<T> c = new ClientConnection<>(channel);
             c.client = wrap.wrap(c.socket);
             if (c.client == null) {
@@ -54,12 +59,20 @@ public final class SocketClientConnector<T> implements Connector<ClientConnectio
             }
             // What the factory left is the timeout of every borrow: legacy clients often set
             // their own in the constructor, and restoring the pool's over it would leave every
-            // later borrow without the timeout the client relies on.
-            c.borrowTimeoutMillis = channel.socket().getSoTimeout();
+            // later borrow without the timeout the client relies on. The handshake's bound is
+            // not the factory's: it goes back to none.
+            int left = channel.socket().getSoTimeout();
+            if (readTimeout == 0 && left == setupTimeout) {
+                channel.socket().setSoTimeout(0);
+                left = 0;
+            }
+            c.borrowTimeoutMillis = left;
             return c;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | Error e) {
             // Counted a failed connect: SO_LINGER 0 (set by Channels.open) makes this close an
-            // RST, so no TIME_WAIT is left behind once the server closes.
+            // RST, so no TIME_WAIT is left behind once the server closes. An Error from the
+            // user's factory (an AssertionError, a class that failed to initialize) closes it
+            // too: nothing else holds the channel, so it would stay open for good.
             Channels.closeQuietly(channel);
             throw e;
         }

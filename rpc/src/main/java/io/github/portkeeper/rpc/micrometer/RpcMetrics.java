@@ -17,7 +17,7 @@ import java.util.Objects;
  * Binds an RPC client's meters: Portkeeper's pool meters ({@code portkeeper.*}, see
  * {@link PoolMetrics}) and, alongside them, Resilience4j's for its per-endpoint circuit breakers
  * ({@code resilience4j.circuitbreaker.*}, tag {@code name=<client>@<host:port>}, including breakers
- * created after binding) and its retry ({@code resilience4j.retry.calls}, tag
+ * created after binding; a breaker's meters go when the client drops it) and its retry ({@code resilience4j.retry.calls}, tag
  * {@code name=<client>}).
  *
  * <pre>{@code
