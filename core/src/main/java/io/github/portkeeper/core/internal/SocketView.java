@@ -16,9 +16,9 @@ import java.util.Set;
 /**
  * A {@link Socket} that is a view of a pooled connection's socket: it owns no descriptor, hands
  * out streams that report I/O errors and the peer's end of stream (the connection must then not
- * be reused), and refuses what would decide how the connection closes (SO_LINGER: the pool's
- * retirement policy owns that). Subclasses say what closing the view means and what a failure
- * marks. Shared by the core socket pool and the rpc module's client adapter.
+ * be reused; an end of stream after an answer is the server's close, not a failure), and refuses
+ * what would decide how the connection closes (SO_LINGER: the pool's retirement policy owns
+ * that). Subclasses say what closing the view means and what a failure marks. Shared by the core socket pool and the rpc module's client adapter.
  *
  * <p>Like a plain socket, one instance is meant for one thread at a time.
  */
@@ -29,6 +29,8 @@ public abstract class SocketView extends Socket {
     private final OutputStream out = new GuardedOutput();
     private InputStream rawIn;
     private OutputStream rawOut;
+    /** A read returned bytes since {@link #newExchange()}. The reading thread's only. */
+    private boolean received;
 
     protected SocketView(Socket delegate) throws SocketException {
         super((SocketImpl) null);
@@ -38,8 +40,28 @@ public abstract class SocketView extends Socket {
     /** The connected socket, or a {@link SocketException} if this view was closed. */
     protected abstract Socket open() throws SocketException;
 
-    /** The stream is out of step or dead (an I/O error, or the peer's end of stream). */
+    /** The stream is out of step or dead (an I/O error). */
     protected abstract void failed();
+
+    /**
+     * A read met the peer's end of stream: the connection must not be reused. {@code afterData}:
+     * a read returned bytes since the last {@link #newExchange()} (or since this view was made),
+     * so the peer closed after (part of) its answer, the server-closes-first case; without, the
+     * request got no answer at all (a stale connection) and the exchange failed. By default, as
+     * {@link #failed()}.
+     */
+    protected void endOfStream(boolean afterData) {
+        failed();
+    }
+
+    /**
+     * An exchange starts: bytes read before now no longer count as an answer for
+     * {@link #endOfStream(boolean)}. For a view that outlives one lease; a view made per lease
+     * starts fresh.
+     */
+    protected final void newExchange() {
+        received = false;
+    }
 
     @Override
     public abstract void close();
@@ -313,7 +335,9 @@ public abstract class SocketView extends Socket {
                 try {
                     int b = raw.read();
                     if (b < 0) {
-                        failed();
+                        endOfStream(received);
+                    } else {
+                        received = true;
                     }
                     return b;
                 } catch (IOException e) {
@@ -332,7 +356,9 @@ public abstract class SocketView extends Socket {
                 try {
                     int n = raw.read(b, off, len);
                     if (n < 0) {
-                        failed();
+                        endOfStream(received);
+                    } else if (n > 0) {
+                        received = true;
                     }
                     return n;
                 } catch (IOException e) {
