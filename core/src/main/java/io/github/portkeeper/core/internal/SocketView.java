@@ -29,8 +29,8 @@ public abstract class SocketView extends Socket {
     private final OutputStream out = new GuardedOutput();
     private InputStream rawIn;
     private OutputStream rawOut;
-    /** A read returned bytes since {@link #newExchange()}. The reading thread's only. */
-    private boolean received;
+    /** A read returned bytes since {@link #newExchange()}; volatile for a view that writes on another thread. */
+    private volatile boolean received;
 
     protected SocketView(Socket delegate) throws SocketException {
         super((SocketImpl) null);
