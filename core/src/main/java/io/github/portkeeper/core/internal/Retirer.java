@@ -116,7 +116,7 @@ final class Retirer<C> {
         e.claim2dead();
         e.pool.ports.closed(ending == Ending.LOCAL, engine.now());
         e.pool.remove(e);
-        engine.listeners.connectionClosed(e.pool.endpoint, ending, reason);
+        engine.listeners.connectionClosed(e.pool.endpoint, ending, reason, e.leaseCount > 0);
         engine.mayBeEmpty(e.pool);
         return ending;
     }
