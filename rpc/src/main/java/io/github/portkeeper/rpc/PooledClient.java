@@ -86,6 +86,9 @@ public final class PooledClient<T> implements AutoCloseable {
         }
         closed = true;
         if (connection.isDamaged()) {
+            if (connection.lostUnderCall()) {
+                LeaseHandle.markLostUnderCall(lease); // a reset the client saw: its close is an abort
+            }
             lease.markBroken();
         } else if (connection.peerClosedAfterAnswer()) {
             LeaseHandle.markPeerClosed(lease); // closed passively at once, the request counted as served

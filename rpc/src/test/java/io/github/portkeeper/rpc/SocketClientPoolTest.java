@@ -201,6 +201,27 @@ class SocketClientPoolTest {
     }
 
     @Test
+    void aResetTheClientsWriteSawIsRecordedAsAnAbortNotAsThePeersClose() throws IOException {
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.get().call("first")).isEqualTo("first");
+            server.inject(Fault.RESET);
+            OutputStream out = c.get().socket.getOutputStream();
+            out.write("reset me\n".getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            await().atMost(Duration.ofSeconds(5)).until(() -> server.openConnections() == 0);
+            assertThatThrownBy(() -> {
+                out.write("into the reset\n".getBytes(StandardCharsets.UTF_8));
+                out.flush();
+            }).isInstanceOf(IOException.class);
+        }
+        await().atMost(Duration.ofSeconds(5)).until(() -> tally.closedTotal() == 1);
+        assertThat(tally.closedEvents()).singleElement().satisfies(e -> {
+            assertThat(e.ending()).isEqualTo(Ending.ABORTED);
+            assertThat(e.reason()).isEqualTo(CloseReason.BROKEN);
+        });
+    }
+
+    @Test
     void aClientMarkedBrokenIsResetNotReused() throws IOException {
         try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
             c.get().call("x");

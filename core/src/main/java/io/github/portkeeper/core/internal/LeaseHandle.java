@@ -95,6 +95,17 @@ public final class LeaseHandle<C> implements Lease<C> {
         }
     }
 
+    /**
+     * The holder's read or write failed as a reset (or a kernel abort) does: the close, which will
+     * find only an end of stream, records it as {@link io.github.portkeeper.core.Ending#ABORTED}.
+     * A no-op on a lease of some other making.
+     */
+    public static void markLostUnderCall(Lease<?> lease) {
+        if (lease instanceof LeaseHandle<?> handle && handle.state != CLOSED) {
+            handle.entry.lostUnderCall = true;
+        }
+    }
+
     @Override
     public void retire() {
         if (state != CLOSED) {

@@ -58,6 +58,8 @@ public final class OwnedSocket extends SocketView {
     private volatile boolean outputShut;
     /** An exchange failed (an I/O error, or no answer before the end of stream). */
     private volatile boolean broken;
+    /** A client call failed as a reset does; see {@link SocketView#lostUnderCall()}. */
+    private volatile boolean lostUnderCall;
     private InputStream in;
     private OutputStream out;
 
@@ -112,6 +114,17 @@ public final class OwnedSocket extends SocketView {
     /** Whether an exchange on it failed: its close is counted as broken. */
     boolean broken() {
         return broken;
+    }
+
+    /** Remembered: its close, finding only an end of stream, is an abort. */
+    @Override
+    protected void lostUnderCall() {
+        lostUnderCall = true;
+    }
+
+    /** Whether a client call failed as a reset (or a kernel abort) does. */
+    boolean wasLostUnderCall() {
+        return lostUnderCall;
     }
 
     @Override

@@ -159,24 +159,24 @@ public final class OwnedSockets {
         CloseReason reason = s.broken() ? CloseReason.BROKEN : CloseReason.RETIRED;
         switch (retirement.policy()) {
             case LOCAL:
-                closed(ep, SocketCloser.close(ch, false), reason);
+                closed(s, SocketCloser.close(ch, false), reason);
                 return;
             case RESET:
-                closed(ep, SocketCloser.close(ch, true), reason);
+                closed(s, SocketCloser.close(ch, true), reason);
                 return;
             default:
                 break;
         }
         int fin = readAtClose(s);
         if (fin > 0) {
-            closed(ep, SocketCloser.close(ch, false), reason);
+            closed(s, SocketCloser.close(ch, false), reason);
         } else if (fin < 0) {
             // A response still streaming in: the kernel would answer a close with RST anyway.
-            closed(ep, SocketCloser.close(ch, true), reason);
+            closed(s, SocketCloser.close(ch, true), reason);
         } else if (draining.incrementAndGet() > maxDraining) {
             draining.decrementAndGet();
             overflowed.increment();
-            closed(ep, SocketCloser.close(ch, retirement.fallback() == Ending.RESET), reason);
+            closed(s, SocketCloser.close(ch, retirement.fallback() == Ending.RESET), reason);
         } else {
             listeners.connectionRetiring(ep, reason);
             // The JVM's idle watcher owns it from here: the peer's FIN, the drain timeout's
@@ -184,13 +184,18 @@ public final class OwnedSockets {
             watcher.idleWatcher().drain(ch, retirement, drained -> {
                 draining.decrementAndGet();
                 discardedBytes.add(drained.bytesDiscarded());
-                closed(ep, drained.ending(), reason);
+                closed(s, drained.ending(), reason);
             });
         }
     }
 
-    private void closed(Endpoint ep, Ending ending, CloseReason reason) {
-        listeners.connectionClosed(ep, ending, reason);
+    /**
+     * Reports how {@code s} ended. A reset its client's call already saw consumed the socket's
+     * error, so a close that then found only an end of stream (PEER) was an abort.
+     */
+    private void closed(OwnedSocket s, Ending ending, CloseReason reason) {
+        Ending e = ending == Ending.PEER && s.wasLostUnderCall() ? Ending.ABORTED : ending;
+        listeners.connectionClosed(s.endpoint(), e, reason);
     }
 
     /**

@@ -76,6 +76,14 @@ public final class PooledSocket extends SocketView {
         }
     }
 
+    /** Remembered on the connection: its close, finding only an end of stream, is an abort. */
+    @Override
+    protected void lostUnderCall() {
+        if (!closed) {
+            LeaseHandle.markLostUnderCall(lease);
+        }
+    }
+
     @Override
     protected void beginCall() {
         inFlight.incrementAndGet();

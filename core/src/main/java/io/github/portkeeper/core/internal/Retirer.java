@@ -105,6 +105,11 @@ final class Retirer<C> {
             ending = connector.endingWithoutChannel(e.connection);
         } else {
             ending = SocketCloser.close(channel, reset);
+            if (ending == Ending.PEER && e.lostUnderCall) {
+                // The reset the holder's call reported cleared the socket's error; the end of
+                // stream found now is what is left of it, not the peer's FIN.
+                ending = Ending.ABORTED;
+            }
         }
         IdleWatcher.shared().offload(() -> {
             try {

@@ -9,7 +9,9 @@ import java.net.SocketAddress;
 import java.net.SocketException;
 import java.net.SocketImpl;
 import java.net.SocketOption;
+import java.net.SocketTimeoutException;
 import java.net.StandardSocketOptions;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.util.Set;
 
@@ -108,8 +110,21 @@ public abstract class SocketView extends Socket {
     }
 
     private IOException failed(IOException e) {
+        if (!(e instanceof SocketTimeoutException) && !(e instanceof ClosedChannelException)) {
+            lostUnderCall();
+        }
         failed();
         return failure(e);
+    }
+
+    /**
+     * A call failed with an I/O error that is neither a timeout nor a close of the channel: the
+     * peer reset the connection, or this host's kernel aborted it. The call that saw it consumed
+     * the socket's error, so a later look for the peer's FIN finds an end of stream and would take
+     * it for a FIN: a subclass remembers it here, so the close is recorded as an abort. Nothing
+     * by default; {@link #failed()} follows.
+     */
+    protected void lostUnderCall() {
     }
 
     @Override

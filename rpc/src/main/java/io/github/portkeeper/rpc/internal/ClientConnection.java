@@ -42,6 +42,14 @@ public final class ClientConnection<T> {
     }
 
     /**
+     * Whether a call of the client failed as a reset (or a kernel abort) does: the pool's close,
+     * finding only an end of stream, must record an abort, not the peer's FIN.
+     */
+    public boolean lostUnderCall() {
+        return socket.lostUnderCall;
+    }
+
+    /**
      * Whether the server closed after its answer: the client read the end of stream after bytes
      * of the answer, with no I/O error. Not reusable, but not a failure: its close is passive.
      */

@@ -21,6 +21,8 @@ final class ClientSocket extends SocketView {
     volatile boolean closedByClient;
     /** A read met the peer's end of stream after bytes of its answer in this borrow. */
     volatile boolean peerClosed;
+    /** A call failed as a reset (or a kernel abort) does. */
+    volatile boolean lostUnderCall;
 
     ClientSocket(Socket delegate) throws SocketException {
         super(delegate);
@@ -45,6 +47,11 @@ final class ClientSocket extends SocketView {
         } else {
             damaged = true;
         }
+    }
+
+    @Override
+    protected void lostUnderCall() {
+        lostUnderCall = true;
     }
 
     /** A borrow begins: only what it reads counts as an answer. */
