@@ -14,7 +14,10 @@ public enum CloseReason {
     RETIRED,
     /** The connector's validation hook rejected it. */
     VALIDATION_FAILED,
-    /** The peer closed it while it was idle. */
+    /**
+     * The peer closed it: while it was idle, or after answering a lease whose holder then read
+     * the end of stream (a server that closes after its answer).
+     */
     PEER_CLOSED,
     /** Bytes arrived while it was idle: the protocol stream is out of step. */
     UNEXPECTED_DATA,

@@ -2,6 +2,7 @@ package io.github.portkeeper.core;
 
 import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.test.TallyListener;
+import io.github.portkeeper.test.TimeWaitCount;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -64,5 +65,31 @@ class HalfCloseCountTest {
                 .until(() -> Kernel.clientPorts(server, TcpState.TIME_WAIT).contains(localPort));
         assertThat(tally.timeWaitCaused()).as("timewait.caused vs kernel: %s", Kernel.describe(server))
                 .isEqualTo(Kernel.clientTimeWait(server));
+    }
+
+    @Test
+    void aSocketShutForInputAfterTheServerClosedIsClosedPassivelyUnderTheLocalPolicyAndCausesNoTimeWait() throws IOException {
+        Kernel.assumeLinux();
+        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
+        sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally)
+                .retirement(Retirement.local()).build()).build();
+        TimeWaitCount timeWait = TimeWaitCount.toward(server);
+
+        Socket s = sockets.socket(server.getHostString(), server.getPort());
+        int localPort = s.getLocalPort();
+        try (Socket accepted = listener.accept()) {
+            accepted.shutdownOutput(); // the server closes first
+        }
+        await("client port " + localPort + " in CLOSE_WAIT").atMost(WAIT)
+                .until(() -> Kernel.clientPorts(server, TcpState.CLOSE_WAIT).contains(localPort));
+        s.shutdownInput();
+        s.close();
+        await().atMost(WAIT).until(() -> tally.closedTotal() == 1);
+
+        assertThat(tally.timeWaitCaused()).as("timewait.caused: %s", tally).isZero();
+        assertThat(tally.closedEvents()).singleElement()
+                .satisfies(c -> assertThat(c.ending()).isEqualTo(Ending.PEER));
+        assertThat(timeWait.newSince()).as("client TIME_WAIT: %s", Kernel.describe(server)).isZero();
     }
 }

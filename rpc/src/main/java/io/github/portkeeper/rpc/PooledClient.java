@@ -2,14 +2,16 @@ package io.github.portkeeper.rpc;
 
 import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.Lease;
+import io.github.portkeeper.core.internal.LeaseHandle;
 import io.github.portkeeper.rpc.internal.ClientConnection;
 
 import java.net.SocketException;
 
 /**
  * A client borrowed from a {@link SocketClientPool}. Closing it gives the connection back: reused
- * if it is in step, discarded if its stream hit an error or end of stream, or if it was marked
- * broken. Use it in try-with-resources, from one thread.
+ * if it is in step; discarded if its stream hit an error or the end of stream before any answer,
+ * or if it was marked broken; closed passively, as the server's close, if the server closed
+ * after its answer (the client read the end of stream after bytes of it). Use it in try-with-resources, from one thread.
  *
  * @param <T> the client type
  */
@@ -22,6 +24,7 @@ public final class PooledClient<T> implements AutoCloseable {
     PooledClient(Lease<ClientConnection<T>> lease) {
         this.lease = lease;
         this.connection = lease.connection();
+        connection.borrowed();
     }
 
     /**
@@ -83,7 +86,12 @@ public final class PooledClient<T> implements AutoCloseable {
         }
         closed = true;
         if (connection.isDamaged()) {
+            if (connection.lostUnderCall()) {
+                LeaseHandle.markLostUnderCall(lease); // a reset the client saw: its close is an abort
+            }
             lease.markBroken();
+        } else if (connection.peerClosedAfterAnswer()) {
+            LeaseHandle.markPeerClosed(lease); // closed passively at once, the request counted as served
         } else {
             try {
                 connection.restoreTimeout();

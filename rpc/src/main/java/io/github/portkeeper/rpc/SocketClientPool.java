@@ -33,9 +33,12 @@ import java.util.function.Predicate;
  * <p>The client is built once per connection and kept with it: every borrow of that connection
  * gets the same instance. The socket it is given is a view of the pooled connection:
  * <ul>
- *   <li>an I/O error or the peer's end of stream on its streams marks the connection damaged, and
- *       it is discarded when given back; so does closing the socket (or its streams) from the
- *       client, which makes the pool reset it;</li>
+ *   <li>an I/O error, or the peer's end of stream before any byte of a reply, on its streams
+ *       marks the connection damaged, and it is discarded when given back; so does closing the
+ *       socket (or its streams) from the client, which makes the pool reset it;</li>
+ *   <li>the peer's end of stream after bytes of a reply (a server that closes after answering)
+ *       ends the connection's reuse but is no failure: given back, it is closed at once,
+ *       passively, even if the client closed its socket;</li>
  *   <li>SO_LINGER and half-closes are refused: how connections close is the pool's decision;</li>
  *   <li>each exchange must leave the stream in step: read exactly the response asked for. Bytes
  *       that arrive on an idle connection are detected and the connection is retired.</li>

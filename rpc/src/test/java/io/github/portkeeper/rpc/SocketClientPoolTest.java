@@ -6,11 +6,13 @@ import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.Retirement;
+import io.github.portkeeper.core.micrometer.PoolMetrics;
 import io.github.portkeeper.rpc.testing.FrameServer;
 import io.github.portkeeper.rpc.testing.FrameServer.Fault;
 import io.github.portkeeper.rpc.testing.FrameServer.Framing;
 import io.github.portkeeper.rpc.testing.Leaks;
 import io.github.portkeeper.test.TallyListener;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -178,6 +180,48 @@ class SocketClientPoolTest {
             assertThat(c.get().call("after")).isEqualTo("after");
         }
         assertThat(server.accepted()).isEqualTo(2);
+    }
+
+    @Test
+    void aServerThatClosesAfterItsAnswerEndsThePeersWayAndTheRequestCountsAsAvoided() throws IOException {
+        PoolMetrics metrics = new PoolMetrics(clients.pool());
+        metrics.bindTo(new SimpleMeterRegistry());
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.get().call("first")).isEqualTo("first");
+        }
+        server.inject(Fault.ANSWER_THEN_CLOSE);
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.isReused()).isTrue();
+            assertThat(c.get().call("last")).isEqualTo("last");
+            assertThat(c.get().socket.getInputStream().read()).as("the server closed after its answer").isEqualTo(-1);
+            c.get().socket.close(); // as a client does at the end of stream
+        }
+        await().atMost(Duration.ofSeconds(5)).until(() -> tally.closedTotal() == 1);
+
+        assertThat(metrics.timeWaitAvoided()).as("avoided after two requests served").isEqualTo(2);
+        assertThat(tally.closed(Ending.PEER, CloseReason.PEER_CLOSED)).isEqualTo(1);
+        assertThat(server.clientTimeWaitSinceStart()).isEmpty();
+    }
+
+    @Test
+    void aResetTheClientsWriteSawIsRecordedAsAnAbortNotAsThePeersClose() throws IOException {
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.get().call("first")).isEqualTo("first");
+            server.inject(Fault.RESET);
+            OutputStream out = c.get().socket.getOutputStream();
+            out.write("reset me\n".getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            await().atMost(Duration.ofSeconds(5)).until(() -> server.openConnections() == 0);
+            assertThatThrownBy(() -> {
+                out.write("into the reset\n".getBytes(StandardCharsets.UTF_8));
+                out.flush();
+            }).isInstanceOf(IOException.class);
+        }
+        await().atMost(Duration.ofSeconds(5)).until(() -> tally.closedTotal() == 1);
+        assertThat(tally.closedEvents()).singleElement().satisfies(e -> {
+            assertThat(e.ending()).isEqualTo(Ending.ABORTED);
+            assertThat(e.reason()).isEqualTo(CloseReason.BROKEN);
+        });
     }
 
     @Test

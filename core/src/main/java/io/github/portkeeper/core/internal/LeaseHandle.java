@@ -41,6 +41,8 @@ public final class LeaseHandle<C> implements Lease<C> {
     // the endpoint from its own thread), and the holder's close must see that mark.
     private volatile boolean broken;
     private volatile boolean retire;
+    /** The peer closed after answering: not reused, closed at once (passively), not a failure. */
+    private volatile boolean peerClosed;
     /** Where the connection goes back to on release, if not its own endpoint. Holder only. */
     private Endpoint moveTo;
 
@@ -66,6 +68,41 @@ public final class LeaseHandle<C> implements Lease<C> {
     public void markBroken() {
         if (state != CLOSED) {
             broken = true;
+        }
+    }
+
+    /**
+     * The holder read the peer's end of stream after its answer (the server closes first, after
+     * serving the request): the connection is not reused, and it is closed when the lease closes,
+     * passively, as {@link io.github.portkeeper.core.CloseReason#PEER_CLOSED}. Not a failure, so
+     * the request it served counts as one. {@link #markBroken()} wins over it.
+     */
+    public void markPeerClosed() {
+        if (state != CLOSED) {
+            peerClosed = true;
+        }
+    }
+
+    /**
+     * {@link #markPeerClosed()} on {@code lease} if it is a pool's lease, else (a lease of some
+     * other making) {@link Lease#markBroken()}.
+     */
+    public static void markPeerClosed(Lease<?> lease) {
+        if (lease instanceof LeaseHandle<?> handle) {
+            handle.markPeerClosed();
+        } else {
+            lease.markBroken();
+        }
+    }
+
+    /**
+     * The holder's read or write failed as a reset (or a kernel abort) does: the close, which will
+     * find only an end of stream, records it as {@link io.github.portkeeper.core.Ending#ABORTED}.
+     * A no-op on a lease of some other making.
+     */
+    public static void markLostUnderCall(Lease<?> lease) {
+        if (lease instanceof LeaseHandle<?> handle && handle.state != CLOSED) {
+            handle.entry.lostUnderCall = true;
         }
     }
 
@@ -120,7 +157,7 @@ public final class LeaseHandle<C> implements Lease<C> {
                 continue;
             }
             if (STATE.compareAndSet(this, s, CLOSED)) {
-                entry.pool.engine.release(entry, broken || s == ABORTED, retire, moveTo);
+                entry.pool.engine.release(entry, broken || s == ABORTED, retire, peerClosed, moveTo);
                 return;
             }
         }

@@ -92,8 +92,20 @@ final class Listeners {
         offWatcherThread(l -> l.connectionRetiring(endpoint, reason));
     }
 
+    /** A connection closed; as far as the caller can tell, it served a lease. */
     void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason) {
-        offWatcherThread(l -> l.connectionClosed(endpoint, ending, reason));
+        connectionClosed(endpoint, ending, reason, true);
+    }
+
+    /** A connection closed; {@code servedLease}: whether it ever served a lease. */
+    void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason, boolean servedLease) {
+        offWatcherThread(l -> {
+            if (l instanceof ServedLeaseListener) {
+                ((ServedLeaseListener) l).connectionClosed(endpoint, ending, reason, servedLease);
+            } else {
+                l.connectionClosed(endpoint, ending, reason);
+            }
+        });
     }
 
     void leakSuspected(Endpoint endpoint, Duration heldFor, Throwable leasedAt) {

@@ -56,6 +56,10 @@ public final class OwnedSocket extends SocketView {
     private volatile boolean heldForAbort;
     private volatile boolean inputShut;
     private volatile boolean outputShut;
+    /** An exchange failed (an I/O error, or no answer before the end of stream). */
+    private volatile boolean broken;
+    /** A client call failed as a reset does; see {@link SocketView#lostUnderCall()}. */
+    private volatile boolean lostUnderCall;
     private InputStream in;
     private OutputStream out;
 
@@ -86,9 +90,41 @@ public final class OwnedSocket extends SocketView {
         return delegate;
     }
 
-    /** Nothing to mark: the factory looks for the peer's FIN itself when the socket is closed. */
+    /**
+     * An I/O error: the exchange failed and served no request, so the close is counted as
+     * broken (credits no avoided TIME_WAIT). How it closes is still the factory's to decide: it
+     * looks for the peer's FIN itself.
+     */
     @Override
     protected void failed() {
+        broken = true;
+    }
+
+    /**
+     * The end of stream after bytes of the answer to the last write is the server closing after
+     * answering; before any, the request got no answer (a connection the server had closed): broken.
+     */
+    @Override
+    protected void endOfStream(boolean afterData) {
+        if (!afterData) {
+            broken = true;
+        }
+    }
+
+    /** Whether an exchange on it failed: its close is counted as broken. */
+    boolean broken() {
+        return broken;
+    }
+
+    /** Remembered: its close, finding only an end of stream, is an abort. */
+    @Override
+    protected void lostUnderCall() {
+        lostUnderCall = true;
+    }
+
+    /** Whether a client call failed as a reset (or a kernel abort) does. */
+    boolean wasLostUnderCall() {
+        return lostUnderCall;
     }
 
     @Override
@@ -381,6 +417,7 @@ public final class OwnedSocket extends SocketView {
                 if (outputShut) {
                     throw new SocketException("Socket output is shutdown");
                 }
+                newExchange(); // a request: what was read before answered an earlier one
                 guarded.write(b, off, len);
             } finally {
                 exit();

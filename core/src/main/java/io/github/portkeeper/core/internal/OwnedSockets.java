@@ -143,7 +143,9 @@ public final class OwnedSockets {
     /**
      * The client closed {@code s}: end it by the retirement policy. {@code abort}: another
      * thread is blocked in I/O on it, so this close is an abort of the exchange (RST, which is
-     * also what wakes that thread).
+     * also what wakes that thread). The reason is {@code BROKEN} if an exchange on it failed (it
+     * served no request, so it credits no avoided TIME_WAIT, as the pool's broken connections),
+     * else {@code RETIRED}.
      */
     void retire(OwnedSocket s, boolean abort) {
         open.decrementAndGet();
@@ -154,40 +156,46 @@ public final class OwnedSockets {
             listeners.connectionClosed(ep, Ending.RESET, CloseReason.BROKEN);
             return;
         }
+        CloseReason reason = s.broken() ? CloseReason.BROKEN : CloseReason.RETIRED;
         switch (retirement.policy()) {
             case LOCAL:
-                closed(ep, SocketCloser.close(ch, false), CloseReason.RETIRED);
+                closed(s, SocketCloser.close(ch, false), reason);
                 return;
             case RESET:
-                closed(ep, SocketCloser.close(ch, true), CloseReason.RETIRED);
+                closed(s, SocketCloser.close(ch, true), reason);
                 return;
             default:
                 break;
         }
         int fin = readAtClose(s);
         if (fin > 0) {
-            closed(ep, SocketCloser.close(ch, false), CloseReason.RETIRED);
+            closed(s, SocketCloser.close(ch, false), reason);
         } else if (fin < 0) {
             // A response still streaming in: the kernel would answer a close with RST anyway.
-            closed(ep, SocketCloser.close(ch, true), CloseReason.RETIRED);
+            closed(s, SocketCloser.close(ch, true), reason);
         } else if (draining.incrementAndGet() > maxDraining) {
             draining.decrementAndGet();
             overflowed.increment();
-            closed(ep, SocketCloser.close(ch, retirement.fallback() == Ending.RESET), CloseReason.RETIRED);
+            closed(s, SocketCloser.close(ch, retirement.fallback() == Ending.RESET), reason);
         } else {
-            listeners.connectionRetiring(ep, CloseReason.RETIRED);
+            listeners.connectionRetiring(ep, reason);
             // The JVM's idle watcher owns it from here: the peer's FIN, the drain timeout's
             // fallback, or a reset by the peer ends it.
             watcher.idleWatcher().drain(ch, retirement, drained -> {
                 draining.decrementAndGet();
                 discardedBytes.add(drained.bytesDiscarded());
-                closed(ep, drained.ending(), CloseReason.RETIRED);
+                closed(s, drained.ending(), reason);
             });
         }
     }
 
-    private void closed(Endpoint ep, Ending ending, CloseReason reason) {
-        listeners.connectionClosed(ep, ending, reason);
+    /**
+     * Reports how {@code s} ended. A reset its client's call already saw consumed the socket's
+     * error, so a close that then found only an end of stream (PEER) was an abort.
+     */
+    private void closed(OwnedSocket s, Ending ending, CloseReason reason) {
+        Ending e = ending == Ending.PEER && s.wasLostUnderCall() ? Ending.ABORTED : ending;
+        listeners.connectionClosed(s.endpoint(), e, reason);
     }
 
     /**

@@ -329,21 +329,22 @@ public final class PoolEngine<C> {
 
     /**
      * A lease's first close gives {@code e} back: reuse it (hand-off or idle), or retire or
-     * discard it. {@code broken}, {@code retire} and {@code moveTo} (null: its own endpoint) are
-     * what the holder asked for. The common case (nothing asked, nobody waiting, still fit) is
+     * discard it. {@code broken}, {@code retire}, {@code peerClosed} (the holder read the peer's
+     * end of stream after its answer) and {@code moveTo} (null: its own endpoint) are what the
+     * holder asked for or saw. The common case (nothing asked, nobody waiting, still fit) is
      * this method alone, small enough to be inlined into the lease's close; the rest is
      * {@link #releaseSlow}.
      */
-    void release(PooledEntry<C> e, boolean broken, boolean retire, Endpoint moveTo) {
-        if (broken || retire || moveTo != null || e.aborted || e.lastUse || e.leasedFrom != null
+    void release(PooledEntry<C> e, boolean broken, boolean retire, boolean peerClosed, Endpoint moveTo) {
+        if (broken || retire || peerClosed || moveTo != null || e.aborted || e.lastUse || e.leasedFrom != null
                 || admission.lastUseCapable) {
-            releaseSlow(e, broken, retire, moveTo);
+            releaseSlow(e, broken, retire, peerClosed, moveTo);
             return;
         }
         EndpointPool<C> ep = e.pool;
         long now = now();
         if (closed || admission.unfitOnRelease(e, now) != null || ep.waiting.get() > 0) {
-            releaseSlow(e, false, false, null);
+            releaseSlow(e, false, false, false, null);
             return;
         }
         e.idleSince = now;
@@ -356,11 +357,11 @@ public final class PoolEngine<C> {
     }
 
     /** {@link #release} for everything but the common case. */
-    private void releaseSlow(PooledEntry<C> e, boolean broken, boolean retire, Endpoint moveTo) {
+    private void releaseSlow(PooledEntry<C> e, boolean broken, boolean retire, boolean peerClosed, Endpoint moveTo) {
         if (e.leasedFrom != null) {
             e.leasedFrom = null;
         }
-        if (moveTo != null && !broken && !e.aborted && !retire && !closed) {
+        if (moveTo != null && !broken && !e.aborted && !retire && !peerClosed && !closed) {
             PooledEntry<C> moved = rehome(e, moveTo);
             if (moved == null) {
                 retire = true;
@@ -372,6 +373,13 @@ public final class PoolEngine<C> {
         if (broken || e.aborted) {
             listeners.released(ep.endpoint, false);
             retirer.discardBroken(e);
+            return;
+        }
+        if (peerClosed) {
+            // The server closed after its answer: its FIN is here, so the close is passive (PEER),
+            // at once; no goodbye, no drain. A served request, unlike a broken connection.
+            listeners.released(ep.endpoint, false);
+            retirer.discard(e, CloseReason.PEER_CLOSED);
             return;
         }
         long now = now();

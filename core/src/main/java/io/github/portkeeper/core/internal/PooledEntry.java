@@ -65,6 +65,8 @@ public final class PooledEntry<C> {
     boolean heldForAbort;
     /** Set by the current lease's abort: the socket was closed with RST outside the close path. */
     volatile boolean aborted;
+    /** A holder's call failed as a reset does: a close that finds only an end of stream is an abort. */
+    volatile boolean lostUnderCall;
 
     /** Leases served so far, for the lease budget; touched by the owner only. */
     int leaseCount;
@@ -183,6 +185,9 @@ public final class PooledEntry<C> {
     void prepareLease() {
         if (aborted) {
             aborted = false; // a volatile write is a full fence: only when there is something to clear
+        }
+        if (lostUnderCall) {
+            lostUnderCall = false;
         }
         this.leaseCount++;
     }

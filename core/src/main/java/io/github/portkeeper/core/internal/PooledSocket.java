@@ -11,8 +11,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The {@link Socket} handed out by {@code SocketPool}: a view of a leased, connected socket.
- * Closing it (or either of its streams) gives the connection back; an I/O error or the peer's
- * end of stream marks it broken so it is never reused. It owns no descriptor of its own.
+ * Closing it (or either of its streams) gives the connection back; an I/O error marks it broken
+ * so it is never reused. The peer's end of stream also ends its reuse: read after bytes of an
+ * answer, it is the server closing after answering (closed passively, the request counted as
+ * served); read before any byte of one, the request failed (broken). It owns no descriptor of
+ * its own.
  *
  * <p>Like a plain socket, one instance is meant for one thread at a time, except that
  * {@link #close()} may come from another thread to cancel a read or write in progress (a
@@ -53,6 +56,31 @@ public final class PooledSocket extends SocketView {
     protected void failed() {
         if (!closed) {
             lease.markBroken();
+        }
+    }
+
+    /**
+     * The peer's end of stream. After bytes of an answer on this lease, the server closed after
+     * answering: the connection is closed passively on release and the request counts as served.
+     * Before any, the request got no answer: broken.
+     */
+    @Override
+    protected void endOfStream(boolean afterData) {
+        if (closed) {
+            return;
+        }
+        if (afterData) {
+            LeaseHandle.markPeerClosed(lease);
+        } else {
+            lease.markBroken();
+        }
+    }
+
+    /** Remembered on the connection: its close, finding only an end of stream, is an abort. */
+    @Override
+    protected void lostUnderCall() {
+        if (!closed) {
+            LeaseHandle.markLostUnderCall(lease);
         }
     }
 

@@ -105,6 +105,11 @@ final class Retirer<C> {
             ending = connector.endingWithoutChannel(e.connection);
         } else {
             ending = SocketCloser.close(channel, reset);
+            if (ending == Ending.PEER && e.lostUnderCall) {
+                // The reset the holder's call reported cleared the socket's error; the end of
+                // stream found now is what is left of it, not the peer's FIN.
+                ending = Ending.ABORTED;
+            }
         }
         IdleWatcher.shared().offload(() -> {
             try {
@@ -116,7 +121,7 @@ final class Retirer<C> {
         e.claim2dead();
         e.pool.ports.closed(ending == Ending.LOCAL, engine.now());
         e.pool.remove(e);
-        engine.listeners.connectionClosed(e.pool.endpoint, ending, reason);
+        engine.listeners.connectionClosed(e.pool.endpoint, ending, reason, e.leaseCount > 0);
         engine.mayBeEmpty(e.pool);
         return ending;
     }

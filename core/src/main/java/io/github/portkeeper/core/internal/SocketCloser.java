@@ -95,7 +95,13 @@ public final class SocketCloser {
         setLinger(channel, -1);
         java.net.Socket socket = channel.socket();
         if (socket.isInputShutdown()) {
-            // After SHUT_RD reads report end of stream whatever the peer did: no proof of its FIN.
+            // After SHUT_RD reads report end of stream whatever the peer did: no proof of its FIN
+            // from a read. The kernel's table still shows it: CLOSE_WAIT, the peer closed first,
+            // and our close is passive (or an RST, if bytes were left unread: no TIME_WAIT either).
+            if (!socket.isOutputShutdown() && inCloseWait(channel)) {
+                closeQuietly(channel);
+                return Ending.PEER;
+            }
             if (reset) {
                 setLingerZero(channel);
             }
@@ -168,6 +174,24 @@ public final class SocketCloser {
                     || table.localPortsToRemote(TcpState.CLOSING, remote).contains(local.getPort());
         } catch (IOException | RuntimeException e) {
             return true;
+        }
+    }
+
+    /**
+     * Whether the kernel shows this connection in CLOSE_WAIT (the peer's FIN arrived, ours not
+     * sent). Reads {@code /proc/net/tcp}: only for sockets whose input was shut down, where no
+     * read can tell. False where the table cannot be read: the count then errs toward a TIME_WAIT.
+     */
+    private static boolean inCloseWait(SocketChannel channel) {
+        try {
+            InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
+            InetSocketAddress remote = (InetSocketAddress) channel.getRemoteAddress();
+            if (local == null || remote == null || !KERNEL.isAvailable()) {
+                return false;
+            }
+            return KERNEL.snapshot().localPortsToRemote(TcpState.CLOSE_WAIT, remote).contains(local.getPort());
+        } catch (IOException | RuntimeException e) {
+            return false;
         }
     }
 

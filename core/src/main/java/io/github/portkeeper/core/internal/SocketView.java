@@ -9,16 +9,18 @@ import java.net.SocketAddress;
 import java.net.SocketException;
 import java.net.SocketImpl;
 import java.net.SocketOption;
+import java.net.SocketTimeoutException;
 import java.net.StandardSocketOptions;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.util.Set;
 
 /**
  * A {@link Socket} that is a view of a pooled connection's socket: it owns no descriptor, hands
  * out streams that report I/O errors and the peer's end of stream (the connection must then not
- * be reused), and refuses what would decide how the connection closes (SO_LINGER: the pool's
- * retirement policy owns that). Subclasses say what closing the view means and what a failure
- * marks. Shared by the core socket pool and the rpc module's client adapter.
+ * be reused; an end of stream after an answer is the server's close, not a failure), and refuses
+ * what would decide how the connection closes (SO_LINGER: the pool's retirement policy owns
+ * that). Subclasses say what closing the view means and what a failure marks. Shared by the core socket pool and the rpc module's client adapter.
  *
  * <p>Like a plain socket, one instance is meant for one thread at a time.
  */
@@ -29,6 +31,8 @@ public abstract class SocketView extends Socket {
     private final OutputStream out = new GuardedOutput();
     private InputStream rawIn;
     private OutputStream rawOut;
+    /** A read returned bytes since {@link #newExchange()}; volatile for a view that writes on another thread. */
+    private volatile boolean received;
 
     protected SocketView(Socket delegate) throws SocketException {
         super((SocketImpl) null);
@@ -38,8 +42,28 @@ public abstract class SocketView extends Socket {
     /** The connected socket, or a {@link SocketException} if this view was closed. */
     protected abstract Socket open() throws SocketException;
 
-    /** The stream is out of step or dead (an I/O error, or the peer's end of stream). */
+    /** The stream is out of step or dead (an I/O error). */
     protected abstract void failed();
+
+    /**
+     * A read met the peer's end of stream: the connection must not be reused. {@code afterData}:
+     * a read returned bytes since the last {@link #newExchange()} (or since this view was made),
+     * so the peer closed after (part of) its answer, the server-closes-first case; without, the
+     * request got no answer at all (a stale connection) and the exchange failed. By default, as
+     * {@link #failed()}.
+     */
+    protected void endOfStream(boolean afterData) {
+        failed();
+    }
+
+    /**
+     * An exchange starts: bytes read before now no longer count as an answer for
+     * {@link #endOfStream(boolean)}. For a view that outlives one lease; a view made per lease
+     * starts fresh.
+     */
+    protected final void newExchange() {
+        received = false;
+    }
 
     @Override
     public abstract void close();
@@ -86,8 +110,21 @@ public abstract class SocketView extends Socket {
     }
 
     private IOException failed(IOException e) {
+        if (!(e instanceof SocketTimeoutException) && !(e instanceof ClosedChannelException)) {
+            lostUnderCall();
+        }
         failed();
         return failure(e);
+    }
+
+    /**
+     * A call failed with an I/O error that is neither a timeout nor a close of the channel: the
+     * peer reset the connection, or this host's kernel aborted it. The call that saw it consumed
+     * the socket's error, so a later look for the peer's FIN finds an end of stream and would take
+     * it for a FIN: a subclass remembers it here, so the close is recorded as an abort. Nothing
+     * by default; {@link #failed()} follows.
+     */
+    protected void lostUnderCall() {
     }
 
     @Override
@@ -313,7 +350,9 @@ public abstract class SocketView extends Socket {
                 try {
                     int b = raw.read();
                     if (b < 0) {
-                        failed();
+                        endOfStream(received);
+                    } else {
+                        received = true;
                     }
                     return b;
                 } catch (IOException e) {
@@ -332,7 +371,9 @@ public abstract class SocketView extends Socket {
                 try {
                     int n = raw.read(b, off, len);
                     if (n < 0) {
-                        failed();
+                        endOfStream(received);
+                    } else if (n > 0) {
+                        received = true;
                     }
                     return n;
                 } catch (IOException e) {

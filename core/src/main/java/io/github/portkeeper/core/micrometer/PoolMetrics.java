@@ -12,6 +12,7 @@ import io.github.portkeeper.core.PortBudgetSnapshot;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
 import io.github.portkeeper.core.internal.EndpointAddresses;
+import io.github.portkeeper.core.internal.ServedLeaseListener;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -407,7 +408,7 @@ public final class PoolMetrics implements MeterBinder {
         }
     }
 
-    private final class Recorder implements PoolListener {
+    private final class Recorder implements ServedLeaseListener {
 
         @Override
         public void endpointRemoved(Endpoint endpoint) {
@@ -457,29 +458,35 @@ public final class PoolMetrics implements MeterBinder {
          * connection per request would have left for the request it served first (later requests
          * count as reused leases). A connection discarded as broken counts nothing: its last lease
          * (already counted if reused) served no request, so counting the close too would count
-         * one request twice, and {@code avoided} could exceed the requests served.
+         * one request twice, and {@code avoided} could exceed the requests served. Nor does one
+         * that never served a lease (it finished connecting as the pool closed).
          */
-        private void countAvoided(CloseReason reason) {
-            if (reason != CloseReason.BROKEN) {
+        private void countAvoided(CloseReason reason, boolean servedLease) {
+            if (servedLease && reason != CloseReason.BROKEN) {
                 avoided.increment();
             }
         }
 
         @Override
         public void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason) {
+            connectionClosed(endpoint, ending, reason, true);
+        }
+
+        @Override
+        public void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason, boolean servedLease) {
             EndpointMeters m = meters(endpoint);
             switch (ending) {
                 case PEER:
                     m.closedPeer.increment();
-                    countAvoided(reason);
+                    countAvoided(reason, servedLease);
                     break;
                 case RESET:
                     m.closedReset.increment();
-                    countAvoided(reason);
+                    countAvoided(reason, servedLease);
                     break;
                 case ABORTED:
                     m.closedAborted.increment();
-                    countAvoided(reason); // reset under a holder that gave up on it: broken, like PEER and RESET
+                    countAvoided(reason, servedLease); // reset under a holder that gave up on it: broken, like PEER and RESET
                     break;
                 case LOCAL:
                     m.closedLocal.increment();

@@ -27,9 +27,34 @@ public final class ClientConnection<T> {
         return client;
     }
 
-    /** Whether the client's stream hit an I/O error or the peer's end of stream: not reusable. */
+    /** A borrow of this connection begins. */
+    public void borrowed() {
+        socket.borrowed();
+    }
+
+    /**
+     * Whether the client's stream hit an I/O error, or the peer's end of stream before any answer
+     * in this borrow: not reusable, and broken. A client that closed its socket is too, unless
+     * the server had closed after its answer ({@link #peerClosedAfterAnswer()}).
+     */
     public boolean isDamaged() {
-        return socket.damaged || socket.closedByClient;
+        return socket.damaged || (socket.closedByClient && !socket.peerClosed);
+    }
+
+    /**
+     * Whether a call of the client failed as a reset (or a kernel abort) does: the pool's close,
+     * finding only an end of stream, must record an abort, not the peer's FIN.
+     */
+    public boolean lostUnderCall() {
+        return socket.lostUnderCall;
+    }
+
+    /**
+     * Whether the server closed after its answer: the client read the end of stream after bytes
+     * of the answer, with no I/O error. Not reusable, but not a failure: its close is passive.
+     */
+    public boolean peerClosedAfterAnswer() {
+        return socket.peerClosed && !socket.damaged;
     }
 
     /**

@@ -51,6 +51,8 @@ public final class FrameServer implements AutoCloseable {
         RESET,
         /** Close (FIN) right after reading the request, without a byte of response. */
         CLOSE_BEFORE_RESPONSE,
+        /** The echo, then close (FIN): a server that closes after its answer. */
+        ANSWER_THEN_CLOSE,
         /** The echo followed by bytes nobody asked for. */
         TRAILING_BYTES,
         /** 256 KiB without a line end or frame boundary, then nothing. */
@@ -245,6 +247,10 @@ public final class FrameServer implements AutoCloseable {
                 s.setSoLinger(true, 0);
                 return false;
             case CLOSE_BEFORE_RESPONSE:
+                return false;
+            case ANSWER_THEN_CLOSE:
+                out.write(echo);
+                out.flush();
                 return false;
             case TRAILING_BYTES:
                 byte[] extra = "EXTRA".getBytes(StandardCharsets.US_ASCII);
