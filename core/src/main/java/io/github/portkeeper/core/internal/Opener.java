@@ -15,7 +15,9 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * Opens new connections in slots the caller reserved: through the port-budget gate and the
  * connect guard, outside any lock, and accounts for failures so a failed connect frees its slot
- * and its port.
+ * and its port, whatever it threw (an {@link Error} from the user's connector or guard included).
+ * The slot and port are given back before the guard hears of the outcome, so a guard that throws
+ * from {@code connectAbandoned} cannot keep them.
  */
 final class Opener<C> {
 
@@ -56,7 +58,9 @@ final class Opener<C> {
         }
         try {
             connectGuard.beforeConnect(ep.endpoint);
-        } catch (PoolException | RuntimeException refused) {
+        } catch (PoolException | RuntimeException | Error refused) {
+            // An Error from the guard (the user's code) gives everything back the same way, and
+            // surfaces unchanged.
             ep.ports.giveBack();
             engine.capacity.unreserve(ep);
             engine.mayBeEmpty(ep); // a refused first connect leaves the endpoint empty
@@ -65,8 +69,9 @@ final class Opener<C> {
         }
         if (engine.isClosed()) {
             // Closed while we were in the guard (which may block): open nothing, not even to reset it.
+            PoolException closed = giveUp(ep, engine.closedException(ep.endpoint));
             connectGuard.connectAbandoned(ep.endpoint);
-            throw giveUp(ep, engine.closedException(ep.endpoint));
+            throw closed;
         }
         long t0 = System.nanoTime();
         C connection;
@@ -82,8 +87,9 @@ final class Opener<C> {
                 // JDK closed the channel; if the handshake had completed, the connector's SO_LINGER 0
                 // made that an RST, so there is no TIME_WAIT to count.
                 Thread.currentThread().interrupt();
+                PoolException cancelled = giveUp(ep, interrupted(ep, ex));
                 connectGuard.connectAbandoned(ep.endpoint);
-                throw giveUp(ep, interrupted(ep, ex));
+                throw cancelled;
             }
             long nanos = System.nanoTime() - t0;
             ep.ports.giveBack(); // also ends the connect in progress
@@ -94,6 +100,8 @@ final class Opener<C> {
             ConnectFailedException failure = new ConnectFailedException(ep.endpoint, ex);
             engine.listeners.leaseRejected(ep.endpoint, failure);
             throw failure;
+        } catch (Error bug) {
+            throw connectError(ep, bug);
         }
         long connectNanos = System.nanoTime() - t0;
         ep.ports.connectDone();
@@ -113,6 +121,28 @@ final class Opener<C> {
             throw engine.rejected(ep.endpoint, engine.closedException(ep.endpoint));
         }
         return engine.onLeased(e, false, waitedNanos);
+    }
+
+    /**
+     * The connector threw an {@link Error} (an {@code AssertionError}, a class that failed to
+     * initialize): the slot and the port are given back as for any failed connect, and the Error
+     * surfaces unchanged, so the bug is seen as it is and never as a {@code PoolException}.
+     *
+     * <p>For the listeners the connect failed (a lease asked for a connection and got none:
+     * {@code connectFailed}, then {@code leaseRejected} with the Error itself, once each). For the
+     * connect guard it was abandoned, not failed: an Error says nothing about the endpoint, and a
+     * connector bug that throws on every connect must not open a circuit breaker (which would then
+     * hide the Error behind {@code CircuitOpenException}); a half-open breaker's trial is given
+     * back. Resilience4j's own decorators leave an Error unrecorded too.
+     */
+    private Error connectError(EndpointPool<C> ep, Error bug) {
+        ep.ports.giveBack(); // also ends the connect in progress
+        engine.capacity.unreserve(ep);
+        engine.mayBeEmpty(ep);
+        connectGuard.connectAbandoned(ep.endpoint);
+        engine.listeners.connectFailed(ep.endpoint, bug);
+        engine.listeners.leaseRejected(ep.endpoint, bug);
+        return bug;
     }
 
     /** Gives back the port and slot of a connect that will not happen, and rejects the lease. */

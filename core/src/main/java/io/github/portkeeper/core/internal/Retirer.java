@@ -27,7 +27,8 @@ final class Retirer<C> {
 
     /**
      * Retires a connection the caller owns (claimed or leased) by the pool's retirement policy.
-     * The connection stops counting against the limits at once.
+     * The connection stops counting against the limits at once. An {@link Error} from the
+     * connector's goodbye is rethrown once the connection is closed.
      */
     void retire(PooledEntry<C> e, CloseReason reason) {
         engine.capacity.uncount(e);
@@ -50,7 +51,7 @@ final class Retirer<C> {
                 }
                 boolean goodbyeSent = false;
                 if (retirement.policy() == Retirement.Policy.REQUEST_PEER_CLOSE) {
-                    Boolean sent = sayGoodbye(e);
+                    Boolean sent = sayGoodbye(e, reason);
                     if (sent == null) {
                         closeEntry(e, retirement.fallback() == Ending.RESET, reason);
                         return;
@@ -74,12 +75,20 @@ final class Retirer<C> {
         closeEntry(e, retirement.policy() != Retirement.Policy.LOCAL, reason);
     }
 
-    /** Whether a goodbye was sent ({@code false}: the protocol has none), or null if it failed. */
-    private Boolean sayGoodbye(PooledEntry<C> e) {
+    /**
+     * Whether a goodbye was sent ({@code false}: the protocol has none), or null if it failed.
+     * An {@link Error} from the goodbye (the user's code) closes the connection as a failed
+     * goodbye does, then surfaces unchanged: the connection already stopped counting, so nothing
+     * else would ever close it.
+     */
+    private Boolean sayGoodbye(PooledEntry<C> e, CloseReason reason) {
         try {
             return connector.requestPeerClose(e.connection);
         } catch (IOException | RuntimeException ex) {
             return null;
+        } catch (Error bug) {
+            closeEntry(e, retirement.fallback() == Ending.RESET, reason);
+            throw bug;
         }
     }
 
