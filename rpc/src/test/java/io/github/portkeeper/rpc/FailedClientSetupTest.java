@@ -122,4 +122,30 @@ class FailedClientSetupTest {
         assertThat(serverSawClose.await(WAIT.toMillis(), TimeUnit.MILLISECONDS))
                 .as("the server saw the connection closed after the factory's Error").isTrue();
     }
+
+    @Test
+    void aBorrowAfterTheClientFactoryThrewAnErrorGetsAClient() throws Exception {
+        listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        AssertionError bug = new AssertionError("client factory bug");
+        AtomicInteger calls = new AtomicInteger();
+        clients = SocketClientPool.<Object>builder(socket -> {
+                    if (calls.incrementAndGet() == 1) {
+                        throw bug;
+                    }
+                    return socket;
+                })
+                .poolConfig(PoolConfig.builder().name("error-once").maxPerEndpoint(1)
+                        .leaseTimeout(Duration.ofMillis(300)).listener(tally).build())
+                .build();
+
+        assertThatThrownBy(() -> clients.borrow("127.0.0.1", listener.getLocalPort())).isSameAs(bug);
+
+        // The failed setup gave its slot back: with one connection allowed, the next borrow opens one.
+        try (PooledClient<Object> client = clients.borrow("127.0.0.1", listener.getLocalPort())) {
+            assertThat(client.get()).isInstanceOf(Socket.class);
+        }
+        assertThat(calls.get()).isEqualTo(2);
+        assertThat(tally.connectFailed()).isEqualTo(1);
+        assertThat(tally.opened()).isEqualTo(1);
+    }
 }
