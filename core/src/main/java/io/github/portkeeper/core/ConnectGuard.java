@@ -44,8 +44,9 @@ public interface ConnectGuard {
 
     /**
      * The connect allowed by {@link #beforeConnect} did not happen, or was cut short by its
-     * caller (the lease's thread was interrupted, or the pool closed meanwhile): neither a
-     * success nor a failure of the endpoint. A guard that handed out a permission for the
+     * caller (the lease's thread was interrupted, or the pool closed meanwhile), or the
+     * connector threw an {@link Error} (a bug in code, which says nothing of the endpoint):
+     * neither a success nor a failure of the endpoint. A guard that handed out a permission for the
      * connect (a half-open circuit breaker's trial call) gives it back here.
      *
      * @param endpoint where the pool was to connect
