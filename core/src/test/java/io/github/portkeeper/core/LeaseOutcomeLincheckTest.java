@@ -97,7 +97,7 @@ public class LeaseOutcomeLincheckTest {
     @Test
     void everyLeaseCallReportsExactlyOneOutcomeEvenWhenValidationThrowsWhileAWaiterIsServed()
             throws InterruptedException {
-        ModelCheckingOptions options = EngineLincheckTest.explorationOf(1, 150)
+        ModelCheckingOptions options = EngineLincheckTest.explorationOf(0, 300)
                 // The first connection is held; a lease queues for it while its holder gives it back.
                 .addCustomScenario(new ExecutionScenario(List.of(op("lease", 0)),
                         List.of(List.of(op("lease", 1)), List.of(op("close", 0))),
