@@ -111,6 +111,21 @@ public final class OwnedSocket extends SocketView {
         }
     }
 
+    /**
+     * A call our own close aborted (from another thread) fails as a plain socket's does, with a
+     * {@link SocketException}, not the channel's {@code AsynchronousCloseException}. An interrupt's
+     * {@code ClosedByInterruptException} is left as it is: no close of ours caused it.
+     */
+    @Override
+    protected IOException failure(IOException e) {
+        if (closing.get() && !(e instanceof SocketException)) {
+            SocketException closedUnderIt = new SocketException("Socket closed");
+            closedUnderIt.initCause(e);
+            return closedUnderIt;
+        }
+        return e;
+    }
+
     /** Whether an exchange on it failed: its close is counted as broken. */
     boolean broken() {
         return broken;
@@ -134,9 +149,20 @@ public final class OwnedSocket extends SocketView {
 
     @Override
     public void connect(SocketAddress address, int timeout) throws IOException {
+        // The checks of java.net.Socket.connect, in its order: a call they refuse is no attempt,
+        // so it is not counted as a failed connect (a connected socket's endpoint is not failing).
+        if (address == null) {
+            throw new IllegalArgumentException("connect: The address can't be null");
+        }
+        if (timeout < 0) {
+            throw new IllegalArgumentException("connect: timeout can't be negative");
+        }
         open();
+        if (isConnected()) {
+            throw new SocketException("already connected");
+        }
         if (!(address instanceof InetSocketAddress)) {
-            throw new IllegalArgumentException("Unsupported address type: " + address);
+            throw new IllegalArgumentException("Unsupported address type");
         }
         InetSocketAddress remote = (InetSocketAddress) address;
         Endpoint ep = Endpoint.of(remote.getHostString(), remote.getPort());
@@ -310,6 +336,7 @@ public final class OwnedSocket extends SocketView {
             return;
         }
         int was = owner.watcher().takeOver(this);
+        owner.discardReadAhead(this); // what the watcher read ahead and the client never read: discarded, counted
         if (was == PEER_ENDED || was == CLOSED) {
             closeQuietly(); // already ended and counted by the watcher
             return;
@@ -362,6 +389,7 @@ public final class OwnedSocket extends SocketView {
             }
             enter();
             try {
+                open(); // a closed socket's read-ahead was discarded with it
                 int n = readAhead(b, off, len);
                 if (n > 0) {
                     return n;
@@ -379,6 +407,7 @@ public final class OwnedSocket extends SocketView {
         public int available() throws IOException {
             enter();
             try {
+                open();
                 int st = state;
                 ByteBuffer ra = readAhead;
                 int buffered = ra == null ? 0 : ra.position();
