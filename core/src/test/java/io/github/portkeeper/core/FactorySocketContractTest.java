@@ -164,4 +164,35 @@ class FactorySocketContractTest {
             assertThat(tally.closed(Ending.PEER, CloseReason.PEER_CLOSED)).isEqualTo(1);
         }
     }
+
+    @Test
+    void streamsOfAnUnconnectedSocketAreRefusedAsAPlainSocketsAre() throws Exception {
+        Socket s = factory(new TallyListener()).createSocket();
+        assertThatThrownBy(s::getInputStream).isInstanceOf(SocketException.class).hasMessage("Socket is not connected");
+        assertThatThrownBy(s::getOutputStream).isInstanceOf(SocketException.class).hasMessage("Socket is not connected");
+        s.close();
+    }
+
+    @Test
+    void afterShutdownInputReadsGiveEndOfStreamEvenOverReadAheadBytesAndTheStreamIsNoLongerHandedOut() throws Exception {
+        TallyListener tally = new TallyListener();
+        CloseOwningSocketFactory sockets = factory(tally);
+        try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Socket s = sockets.createSocket(listener.getInetAddress(), listener.getLocalPort());
+            try (Socket peer = listener.accept()) {
+                InputStream in = s.getInputStream();
+                await().atMost(WAIT).until(() -> sockets.stats().idle() == 1); // watched
+                peer.getOutputStream().write("0123456789".getBytes(StandardCharsets.US_ASCII));
+                await().atMost(WAIT).until(() -> in.available() == 10); // read ahead by the watcher
+                s.shutdownInput();
+                assertThat(in.available()).isZero();
+                assertThat(in.read()).isEqualTo(-1);
+                assertThatThrownBy(s::getInputStream).isInstanceOf(SocketException.class).hasMessage("Socket input is shutdown");
+                s.shutdownOutput();
+                assertThatThrownBy(s::getOutputStream).isInstanceOf(SocketException.class).hasMessage("Socket output is shutdown");
+                s.close();
+                assertThat(sockets.discardedBytes()).as("the bytes the client never read").isGreaterThanOrEqualTo(10);
+            }
+        }
+    }
 }

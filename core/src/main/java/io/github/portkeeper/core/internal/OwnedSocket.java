@@ -173,6 +173,9 @@ public final class OwnedSocket extends SocketView {
         long start = System.nanoTime();
         try {
             delegate.connect(remote, timeout);
+            // Now, while the channel is open: once the watcher has answered the peer's FIN, reads
+            // must still give end of stream rather than the closed channel's refusal.
+            fetchRawStreams();
         } catch (IOException | RuntimeException e) {
             owner.connectFailed(ep, e);
             throw e;
@@ -245,8 +248,13 @@ public final class OwnedSocket extends SocketView {
         return super.getOption(name);
     }
 
+    /** As a plain socket's: refused once closed, before the connect, and once input is shut down. */
     @Override
     public synchronized InputStream getInputStream() throws IOException {
+        open();
+        if (!isConnected()) {
+            throw new SocketException("Socket is not connected");
+        }
         InputStream guarded = super.getInputStream();
         if (in == null) {
             in = new OwnedInput(guarded);
@@ -254,8 +262,13 @@ public final class OwnedSocket extends SocketView {
         return in;
     }
 
+    /** As a plain socket's: refused once closed, before the connect, and once output is shut down. */
     @Override
     public synchronized OutputStream getOutputStream() throws IOException {
+        open();
+        if (!isConnected()) {
+            throw new SocketException("Socket is not connected");
+        }
         OutputStream guarded = super.getOutputStream();
         if (out == null) {
             out = new OwnedOutput(guarded);
@@ -390,11 +403,14 @@ public final class OwnedSocket extends SocketView {
             enter();
             try {
                 open(); // a closed socket's read-ahead was discarded with it
+                if (inputShut) {
+                    return -1; // as after the JDK's shutdownInput, what had arrived is not read
+                }
                 int n = readAhead(b, off, len);
                 if (n > 0) {
                     return n;
                 }
-                if (state == PEER_ENDED || inputShut) {
+                if (state == PEER_ENDED) {
                     return -1;
                 }
                 return guarded.read(b, off, len);
@@ -408,6 +424,9 @@ public final class OwnedSocket extends SocketView {
             enter();
             try {
                 open();
+                if (inputShut) {
+                    return 0;
+                }
                 int st = state;
                 ByteBuffer ra = readAhead;
                 int buffered = ra == null ? 0 : ra.position();
