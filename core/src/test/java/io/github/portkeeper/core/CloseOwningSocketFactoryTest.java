@@ -272,14 +272,22 @@ class CloseOwningSocketFactoryTest {
         Kernel.assumeLinux();
         TallyListener tally = new TallyListener();
         CloseOwningSocketFactory sockets = factory(tally, Retirement.awaitPeer(Duration.ofSeconds(Long.MAX_VALUE)));
-        try (ScriptedServer server = ScriptedServer.builder().closeAfterIdle(Duration.ofMillis(300)).start()) {
-            Socket s = sockets.createSocket(server.host(), server.port());
-            assertThat(ScriptedServer.exchange(s, 1)).isEqualTo(2);
-            s.close();
+        try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Socket s = sockets.createSocket(listener.getInetAddress(), listener.getLocalPort());
+            try (Socket peer = listener.accept()) {
+                s.getOutputStream().write(1);
+                assertThat(peer.getInputStream().read()).isEqualTo(1);
+                peer.getOutputStream().write(2);
+                assertThat(s.getInputStream().read()).isEqualTo(2);
+                s.close();
 
-            assertThat(sockets.stats().draining()).isEqualTo(1);
+                // The server closes only now, so the socket is certainly still awaiting it.
+                assertThat(sockets.stats().draining()).isEqualTo(1);
+                assertThat(tally.closedTotal()).as("no fallback at the close").isZero();
+            }
             await().atMost(WAIT).until(() -> tally.closedTotal() == 1);
             assertThat(tally.closed(Ending.PEER)).isEqualTo(1);
+            assertThat(sockets.stats().draining()).isZero();
         }
     }
 

@@ -76,6 +76,18 @@ class SocketPoolTest {
     }
 
     @Test
+    void aStreamTakenBeforeShutdownInputReadsEndOfStreamAfterItEvenBeforeItsFirstRead() throws Exception {
+        sockets(ScriptedServer.start());
+        Socket s = socket();
+        InputStream in = s.getInputStream();
+        s.shutdownInput();
+        assertThat(in.read()).isEqualTo(-1);
+        assertThatThrownBy(s::getInputStream).isInstanceOf(SocketException.class).hasMessage("Socket input is shutdown");
+        s.close();
+        assertThat(tally.closed(CloseReason.BROKEN)).isEqualTo(1);
+    }
+
+    @Test
     void thousandExchangesAtConcurrencyEightOpenNoMoreConnectionsThanTheLimit() throws Exception {
         int limit = 4;
         int exchanges = 1_000;

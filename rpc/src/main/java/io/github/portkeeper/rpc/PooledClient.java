@@ -24,7 +24,7 @@ public final class PooledClient<T> implements AutoCloseable {
     PooledClient(Lease<ClientConnection<T>> lease) {
         this.lease = lease;
         this.connection = lease.connection();
-        connection.borrowed();
+        connection.borrowed(lease);
     }
 
     /**

@@ -258,6 +258,49 @@ class SocketClientPoolTest {
     }
 
     @Test
+    void aCloseOfTheSocketFromAnotherThreadWakesTheClientsBlockedReadWithASocketExceptionAndResetsTheConnection() throws Exception {
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            LineClient client = c.get();
+            server.inject(Fault.HELD); // no reply until released: the call blocks in its read
+            AtomicReference<Object> result = new AtomicReference<>();
+            Thread caller = new Thread(() -> {
+                try {
+                    result.set(client.call("never answered"));
+                } catch (IOException e) {
+                    result.set(e);
+                }
+            });
+            caller.start();
+            // Blocked in the kernel or in a poll of it (a native frame of the JDK's socket code on top).
+            await().atMost(Duration.ofSeconds(10)).until(() -> {
+                StackTraceElement[] stack = caller.getStackTrace();
+                return result.get() == null && stack.length > 0 && stack[0].isNativeMethod()
+                        && stack[0].getClassName().startsWith("sun.nio.ch.");
+            });
+            client.socket.close();
+            caller.join(10_000);
+            assertThat(caller.isAlive()).as("the call is still blocked after the socket's close").isFalse();
+            assertThat(result.get()).isExactlyInstanceOf(SocketException.class);
+            assertThat(client.socket.isClosed()).isTrue();
+            assertThatThrownBy(() -> client.call("after close")).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+            assertThatThrownBy(client.socket::getInputStream).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        }
+        server.releaseHeld();
+        assertThat(tally.closed(Ending.RESET, CloseReason.BROKEN)).isEqualTo(1);
+        assertThat(tally.closedTotal()).isEqualTo(1);
+    }
+
+    @Test
+    void aClientThatClosesItsSocketCannotUseItAfterwards() throws IOException {
+        try (PooledClient<LineClient> c = clients.borrow(endpoint)) {
+            assertThat(c.get().call("x")).isEqualTo("x");
+            c.get().socket.close();
+            assertThatThrownBy(() -> c.get().call("y")).isInstanceOf(SocketException.class).hasMessage("Socket is closed");
+        }
+        assertThat(tally.closed(Ending.RESET, CloseReason.BROKEN)).isEqualTo(1);
+    }
+
+    @Test
     void aReadTimeoutTheClientFactorySetHoldsForEveryBorrowNotOnlyTheFirst() throws Exception {
         try (SocketClientPool<LineClient> pool = SocketClientPool.builder(socket -> {
                     socket.setSoTimeout(200); // as legacy clients do in their constructor

@@ -111,6 +111,21 @@ public final class OwnedSocket extends SocketView {
         }
     }
 
+    /**
+     * A call our own close aborted (from another thread) fails as a plain socket's does, with a
+     * {@link SocketException}, not the channel's {@code AsynchronousCloseException}. An interrupt's
+     * {@code ClosedByInterruptException} is left as it is: no close of ours caused it.
+     */
+    @Override
+    protected IOException failure(IOException e) {
+        if (closing.get() && !(e instanceof SocketException)) {
+            SocketException closedUnderIt = new SocketException("Socket closed");
+            closedUnderIt.initCause(e);
+            return closedUnderIt;
+        }
+        return e;
+    }
+
     /** Whether an exchange on it failed: its close is counted as broken. */
     boolean broken() {
         return broken;
@@ -134,9 +149,20 @@ public final class OwnedSocket extends SocketView {
 
     @Override
     public void connect(SocketAddress address, int timeout) throws IOException {
+        // The checks of java.net.Socket.connect, in its order: a call they refuse is no attempt,
+        // so it is not counted as a failed connect (a connected socket's endpoint is not failing).
+        if (address == null) {
+            throw new IllegalArgumentException("connect: The address can't be null");
+        }
+        if (timeout < 0) {
+            throw new IllegalArgumentException("connect: timeout can't be negative");
+        }
         open();
+        if (isConnected()) {
+            throw new SocketException("already connected");
+        }
         if (!(address instanceof InetSocketAddress)) {
-            throw new IllegalArgumentException("Unsupported address type: " + address);
+            throw new IllegalArgumentException("Unsupported address type");
         }
         InetSocketAddress remote = (InetSocketAddress) address;
         Endpoint ep = Endpoint.of(remote.getHostString(), remote.getPort());
@@ -147,6 +173,9 @@ public final class OwnedSocket extends SocketView {
         long start = System.nanoTime();
         try {
             delegate.connect(remote, timeout);
+            // Now, while the channel is open: once the watcher has answered the peer's FIN, reads
+            // must still give end of stream rather than the closed channel's refusal.
+            fetchRawStreams();
         } catch (IOException | RuntimeException e) {
             owner.connectFailed(ep, e);
             throw e;
@@ -219,8 +248,13 @@ public final class OwnedSocket extends SocketView {
         return super.getOption(name);
     }
 
+    /** As a plain socket's: refused once closed, before the connect, and once input is shut down. */
     @Override
     public synchronized InputStream getInputStream() throws IOException {
+        open();
+        if (!isConnected()) {
+            throw new SocketException("Socket is not connected");
+        }
         InputStream guarded = super.getInputStream();
         if (in == null) {
             in = new OwnedInput(guarded);
@@ -228,8 +262,13 @@ public final class OwnedSocket extends SocketView {
         return in;
     }
 
+    /** As a plain socket's: refused once closed, before the connect, and once output is shut down. */
     @Override
     public synchronized OutputStream getOutputStream() throws IOException {
+        open();
+        if (!isConnected()) {
+            throw new SocketException("Socket is not connected");
+        }
         OutputStream guarded = super.getOutputStream();
         if (out == null) {
             out = new OwnedOutput(guarded);
@@ -310,6 +349,7 @@ public final class OwnedSocket extends SocketView {
             return;
         }
         int was = owner.watcher().takeOver(this);
+        owner.discardReadAhead(this); // what the watcher read ahead and the client never read: discarded, counted
         if (was == PEER_ENDED || was == CLOSED) {
             closeQuietly(); // already ended and counted by the watcher
             return;
@@ -362,11 +402,15 @@ public final class OwnedSocket extends SocketView {
             }
             enter();
             try {
+                open(); // a closed socket's read-ahead was discarded with it
+                if (inputShut) {
+                    return -1; // as after the JDK's shutdownInput, what had arrived is not read
+                }
                 int n = readAhead(b, off, len);
                 if (n > 0) {
                     return n;
                 }
-                if (state == PEER_ENDED || inputShut) {
+                if (state == PEER_ENDED) {
                     return -1;
                 }
                 return guarded.read(b, off, len);
@@ -379,6 +423,10 @@ public final class OwnedSocket extends SocketView {
         public int available() throws IOException {
             enter();
             try {
+                open();
+                if (inputShut) {
+                    return 0;
+                }
                 int st = state;
                 ByteBuffer ra = readAhead;
                 int buffered = ra == null ? 0 : ra.position();

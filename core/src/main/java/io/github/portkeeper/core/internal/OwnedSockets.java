@@ -201,14 +201,9 @@ public final class OwnedSockets {
     /**
      * Reads what is left on a socket its client just closed, without blocking, discarding it
      * (counted): 1 if the peer's FIN has arrived, 0 if not, -1 if more than the drain limit is
-     * there. Read-ahead bytes the client never read count as discarded too.
+     * there. Read-ahead bytes the client never read were discarded (counted) by its close.
      */
     private int readAtClose(OwnedSocket s) {
-        ByteBuffer ra = s.readAhead;
-        if (ra != null && ra.position() > 0) {
-            discardedBytes.add(ra.position());
-            ra.clear();
-        }
         SocketChannel ch = s.channel;
         try {
             ch.configureBlocking(false);
@@ -231,6 +226,18 @@ public final class OwnedSockets {
             }
         } catch (IOException | RuntimeException e) {
             return 1; // reset by the peer, or already closed: nothing to close cleanly
+        }
+    }
+
+    /**
+     * Discards (counted) the bytes the watcher read ahead for {@code s} that its client never read.
+     * Called by its client's close, after the watcher gave the socket up.
+     */
+    void discardReadAhead(OwnedSocket s) {
+        ByteBuffer ra = s.readAhead;
+        if (ra != null && ra.position() > 0) {
+            discardedBytes.add(ra.position());
+            ra.clear();
         }
     }
 

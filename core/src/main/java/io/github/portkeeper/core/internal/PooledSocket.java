@@ -145,6 +145,7 @@ public final class PooledSocket extends SocketView {
     public void shutdownInput() throws IOException {
         Socket s = open();
         lease.markBroken();
+        fetchRawStreams(); // a stream handed out before still reads end of stream
         s.shutdownInput();
     }
 
@@ -153,6 +154,7 @@ public final class PooledSocket extends SocketView {
     public void shutdownOutput() throws IOException {
         Socket s = open();
         lease.markBroken();
+        fetchRawStreams();
         s.shutdownOutput();
     }
 

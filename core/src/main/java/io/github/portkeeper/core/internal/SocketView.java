@@ -127,15 +127,33 @@ public abstract class SocketView extends Socket {
     protected void lostUnderCall() {
     }
 
+    /**
+     * Fetches the delegate's streams now: the JDK refuses them once a direction is shut down, yet
+     * a stream handed out before must still read end of stream (or fail a write) as a plain
+     * socket's does. For a subclass to call before it shuts a direction down.
+     */
+    protected final void fetchRawStreams() throws IOException {
+        rawIn();
+        rawOut();
+    }
+
+    /** As a plain socket's: refused once closed or once input is shut down. */
     @Override
     public InputStream getInputStream() throws IOException {
         open();
+        if (isInputShutdown()) {
+            throw new SocketException("Socket input is shutdown");
+        }
         return in;
     }
 
+    /** As a plain socket's: refused once closed or once output is shut down. */
     @Override
     public OutputStream getOutputStream() throws IOException {
         open();
+        if (isOutputShutdown()) {
+            throw new SocketException("Socket output is shutdown");
+        }
         return out;
     }
 

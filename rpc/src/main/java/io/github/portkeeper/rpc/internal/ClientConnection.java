@@ -27,9 +27,9 @@ public final class ClientConnection<T> {
         return client;
     }
 
-    /** A borrow of this connection begins. */
-    public void borrowed() {
-        socket.borrowed();
+    /** A borrow of this connection begins, under {@code lease}. */
+    public void borrowed(io.github.portkeeper.core.Lease<?> lease) {
+        socket.borrowed(lease);
     }
 
     /**

@@ -1,19 +1,29 @@
 package io.github.portkeeper.rpc.internal;
 
+import io.github.portkeeper.core.Lease;
 import io.github.portkeeper.core.internal.SocketView;
 
 import java.io.IOException;
 import java.net.Socket;
 import java.net.SocketException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The {@link Socket} a user's client is built around: a view of a pooled connection's socket.
  * Its streams note I/O errors and the peer's end of stream (the connection is then discarded
  * rather than reused; an end of stream after bytes of an answer is the server closing after
- * answering, closed passively and not a failure); closing it only marks the connection for
- * discarding, and anything that
- * would decide how the connection closes (SO_LINGER, half-close) is refused: that is the pool's
- * decision. It owns no descriptor of its own.
+ * answering, closed passively and not a failure). Closing it ends the connection's reuse: it is
+ * reset when its borrow is given back, and the socket is closed for its client from then on, as
+ * a plain socket is. A close while a read or write is in progress on another thread (a watchdog,
+ * a timeout handler) aborts the connection with RST at once, which wakes the blocked thread with
+ * a {@link SocketException}. Anything that would decide how the connection closes (SO_LINGER,
+ * half-close) is refused: that is the pool's decision. It owns no descriptor of its own.
+ *
+ * <p>Concurrency: {@link #inFlight} counts stream calls in progress. A call raises it before it
+ * reads {@link #closedByClient}; {@link #close()} writes {@link #closedByClient} before it reads
+ * {@link #inFlight}; so either the call sees the close and fails without touching the
+ * connection, or the close sees the call and aborts it.
  */
 final class ClientSocket extends SocketView {
 
@@ -23,14 +33,20 @@ final class ClientSocket extends SocketView {
     volatile boolean peerClosed;
     /** A call failed as a reset (or a kernel abort) does. */
     volatile boolean lostUnderCall;
+    private final AtomicBoolean closing = new AtomicBoolean();
+    private final AtomicInteger inFlight = new AtomicInteger();
+    /** The borrow in progress (or the last one): a close during a call aborts it. */
+    private volatile Lease<?> lease;
 
     ClientSocket(Socket delegate) throws SocketException {
         super(delegate);
     }
 
-    /** The client keeps using the socket as long as it lives: its own close only marks it. */
     @Override
-    protected Socket open() {
+    protected Socket open() throws SocketException {
+        if (closedByClient) {
+            throw new SocketException("Socket is closed");
+        }
         return delegate;
     }
 
@@ -55,14 +71,53 @@ final class ClientSocket extends SocketView {
     }
 
     /** A borrow begins: only what it reads counts as an answer. */
-    void borrowed() {
+    void borrowed(Lease<?> borrow) {
+        lease = borrow;
         newExchange();
     }
 
-    /** Marks the connection for discarding when its lease ends (with RST); the pool closes the socket. */
+    @Override
+    protected void beginCall() {
+        inFlight.incrementAndGet();
+    }
+
+    @Override
+    protected void endCall() {
+        inFlight.decrementAndGet();
+    }
+
+    /**
+     * A call our own close aborted fails as a plain socket's does when another thread closes it,
+     * with a {@link SocketException}, not the channel's {@code AsynchronousCloseException}.
+     */
+    @Override
+    protected IOException failure(IOException e) {
+        if (closedByClient && !(e instanceof SocketException)) {
+            SocketException closedUnderIt = new SocketException("Socket closed");
+            closedUnderIt.initCause(e);
+            return closedUnderIt;
+        }
+        return e;
+    }
+
+    /**
+     * Marks the connection for discarding when its lease ends (with RST); the pool closes the
+     * socket. Idempotent. A call in progress on another thread is aborted at once (RST), which
+     * wakes it. A close after the borrow was given back aborts nothing: that lease is closed.
+     */
     @Override
     public void close() {
+        if (!closing.compareAndSet(false, true)) {
+            return;
+        }
         closedByClient = true;
+        if (inFlight.get() > 0) {
+            damaged = true;
+            Lease<?> borrow = lease;
+            if (borrow != null) {
+                borrow.abort();
+            }
+        }
     }
 
     @Override
