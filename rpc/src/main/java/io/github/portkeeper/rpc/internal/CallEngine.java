@@ -7,6 +7,7 @@ import io.github.portkeeper.core.LeaseTimeoutException;
 import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolClosedException;
 import io.github.portkeeper.core.PoolException;
+import io.github.portkeeper.core.internal.LeaseHandle;
 import io.github.portkeeper.core.internal.Nanos;
 import io.github.portkeeper.rpc.RpcCircuitOpenException;
 import io.github.portkeeper.rpc.RpcCodec;
@@ -25,6 +26,7 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
 import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -218,11 +220,13 @@ public final class CallEngine<Req, Resp> {
     private Resp attempt(Endpoint endpoint, RequestBuffer request, Duration timeout, long deadline, boolean fresh) throws IOException {
         Lease<RpcConnection> lease = lease(endpoint, timeout, deadline, fresh);
         boolean inStep = false;
+        IOException lost = null;
         try {
             RpcConnection c = lease.connection();
             try {
                 request.writeTo(c.out);
             } catch (IOException e) {
+                lost = e;
                 throw interruptedOr(e, endpoint, () -> new RpcConnectionLostException(endpoint,
                         "Connection to " + endpoint + " failed while sending the request (" + e + ")"
                                 + (lease.isReused() ? "; it had been idle in the pool" : ""),
@@ -235,6 +239,8 @@ public final class CallEngine<Req, Resp> {
                 response = codec.decode(in);
             } catch (IOException | RuntimeException e) {
                 throw classify(endpoint, in, e, lease.isReused(), timeout);
+            } finally {
+                lost = in.failure(); // whatever the codec made of it
             }
             if (in.timedOut() || in.overLimit() || in.failure() != null) {
                 // The codec made a response out of a failure underneath it (a timeout, a reset, the
@@ -252,10 +258,20 @@ public final class CallEngine<Req, Resp> {
             return response;
         } finally {
             if (!inStep) {
+                if (isLoss(lost)) {
+                    // The call consumed the socket's error: the close's look for the FIN will find
+                    // only an end of stream, which is what is left of the reset, not a FIN.
+                    LeaseHandle.markLostUnderCall(lease);
+                }
                 lease.markBroken();
             }
             lease.close();
         }
+    }
+
+    /** A reset by the peer or an abort by this host's kernel: an I/O error that is neither a timeout nor a closed channel. */
+    private static boolean isLoss(IOException e) {
+        return e != null && !(e instanceof SocketTimeoutException) && !(e instanceof ClosedChannelException);
     }
 
     private Lease<RpcConnection> lease(Endpoint endpoint, Duration timeout, long deadline, boolean fresh) throws IOException {
