@@ -63,9 +63,10 @@ public final class SocketClientPool<T> implements AutoCloseable {
     public interface ClientFactory<T> {
         /**
          * Wraps a freshly connected socket. Called on the thread that borrows, while it connects.
-         * Its reads (a greeting, a handshake) are bounded by the pool's read timeout, or, when
-         * there is none, by the connect timeout, so a server that accepts and never writes fails
-         * the borrow instead of holding it for good.
+         * Each of its reads (a greeting, a handshake) waits at most the pool's read timeout, or,
+         * when there is none, the connect timeout, so a server that accepts and never writes fails
+         * the borrow instead of holding it for good. The bound is per read, not for the handshake
+         * in total.
          *
          * @param socket a connected view of the pooled connection (see the class comment for what
          *               it refuses); keep it for the client's lifetime, do not close it
@@ -135,9 +136,12 @@ public final class SocketClientPool<T> implements AutoCloseable {
 
     /**
      * Borrows a client connected to {@code endpoint}, reused if one is idle, waiting at most the
-     * pool's lease timeout for a free connection or room to open one. Opening one takes at most
-     * the connect timeout to connect, and as long again for the client factory's reads (the read
-     * timeout instead, if one is set; see {@link Builder#readTimeout(Duration)}).
+     * pool's lease timeout for a free connection or room to open one. Opening one waits at most
+     * the connect timeout to connect; then each read of the client factory's handshake waits at
+     * most the connect timeout (the read timeout instead, if one is set; see
+     * {@link Builder#readTimeout(Duration)}). That bounds each read, not the handshake in total: a
+     * server that sends its greeting a byte at a time, each within the bound, keeps the borrow
+     * waiting for as long as it keeps doing so.
      *
      * @param endpoint the server to connect to
      * @return the borrowed client; close it (try-with-resources) to give it back
@@ -243,8 +247,8 @@ public final class SocketClientPool<T> implements AutoCloseable {
          * (none). It is set before the client factory runs: if the factory sets an SO_TIMEOUT of
          * its own, as legacy clients often do in their constructor, that one is kept instead, and
          * restored on every give-back. With none, the factory runs under SO_TIMEOUT = the
-         * {@linkplain #connectTimeout(Duration) connect timeout}, so that its handshake cannot
-         * wait for good; borrows then have none again (a factory that sets exactly the connect
+         * {@linkplain #connectTimeout(Duration) connect timeout}, so that no read of its
+         * handshake can wait for good (each read waits at most that long); borrows then have none again (a factory that sets exactly the connect
          * timeout as its own is taken to have set none). A sub-millisecond value is rounded up to 1 ms (never to 0, which would mean no
          * timeout at all); one over {@code Integer.MAX_VALUE} ms (about 24.8 days) is taken as that.
          *

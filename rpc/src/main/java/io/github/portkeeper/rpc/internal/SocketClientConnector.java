@@ -47,8 +47,8 @@ public final class SocketClientConnector<T> implements Connector<ClientConnectio
         SocketChannel channel = Channels.open(endpoint, options);
         try {
             // Without a read timeout, a factory that reads a greeting from a server that accepts
-            // and never writes would wait for good, holding the pool's slot: its handshake is
-            // bounded by the connect timeout instead.
+            // and never writes would wait for good, holding the pool's slot: each read of its
+            // handshake waits at most the connect timeout instead (per read, not in total).
             int readTimeout = options.readTimeoutMillis();
             int setupTimeout = readTimeout == 0 ? options.connectTimeoutMillis() : readTimeout;
             channel.socket().setSoTimeout(setupTimeout);
