@@ -18,6 +18,11 @@ import java.util.function.Predicate;
  * follow the live endpoints), unless its circuit is open: an open circuit is the memory of a
  * failing endpoint, which the pool forgets soonest. All leave when the client closes.
  *
+ * <p>Nor does a breaker leave while a call holds it ({@link #callStarted} to {@link #callEnded}):
+ * the pool forgets an endpoint on its listener thread, and a call that has its breaker but no
+ * lease yet would otherwise record its outcome on a breaker nobody keeps. The breaker is then
+ * dropped when its last call ends, if the endpoint is still unknown to the pool.
+ *
  * <p>Two open clients never share a breaker: a client's name is claimed in its registry while it
  * is open, since breakers of the same name would be the same breaker, and one client's failures
  * would open the other's circuit. Thread-safe.
@@ -29,7 +34,8 @@ public final class Breakers {
 
     private final CircuitBreakerRegistry registry;
     private final String clientName;
-    private final ConcurrentHashMap<Endpoint, CircuitBreaker> byEndpoint = new ConcurrentHashMap<>();
+    /** Each entry's fields change only inside this map's compute functions, under its lock for the key. */
+    private final ConcurrentHashMap<Endpoint, Held> byEndpoint = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     private Breakers(CircuitBreakerRegistry registry, String clientName) {
@@ -52,35 +58,78 @@ public final class Breakers {
         return new Breakers(registry, clientName);
     }
 
+    /** The endpoint's breaker, for inspection: created if there is none, no call counted. */
     public CircuitBreaker forEndpoint(Endpoint endpoint) {
-        CircuitBreaker breaker = byEndpoint.get(endpoint);
-        if (breaker != null) {
-            return breaker;
-        }
+        Held held = byEndpoint.get(endpoint);
+        return held != null ? held.breaker : fetch(endpoint, false);
+    }
+
+    /**
+     * The endpoint's breaker for a call, kept until {@link #callEnded} with it, whatever the pool
+     * forgets meanwhile.
+     */
+    public CircuitBreaker callStarted(Endpoint endpoint) {
+        return fetch(endpoint, true);
+    }
+
+    /** The call that {@link #callStarted} {@code breaker} has recorded its outcome. */
+    public void callEnded(Endpoint endpoint, CircuitBreaker breaker) {
+        byEndpoint.computeIfPresent(endpoint, (e, held) -> {
+            if (held.breaker != breaker) {
+                return held; // its breaker was dropped by close(); this one is another's
+            }
+            held.calls--;
+            if (held.calls == 0 && held.forgottenBy != null) {
+                Predicate<Endpoint> known = held.forgottenBy;
+                held.forgottenBy = null;
+                if (!known.test(e) && isClosedCircuit(held.breaker)) {
+                    registry.remove(held.breaker.getName());
+                    return null;
+                }
+            }
+            return held;
+        });
+    }
+
+    private CircuitBreaker fetch(Endpoint endpoint, boolean forCall) {
         if (closed) {
             // A call on a closed client fails without a connect; its breaker is kept nowhere.
-            return CircuitBreaker.of(nameOf(endpoint), registry.getDefaultConfig());
+            Held held = forCall ? null : byEndpoint.get(endpoint);
+            return held != null ? held.breaker : CircuitBreaker.of(nameOf(endpoint), registry.getDefaultConfig());
         }
-        breaker = byEndpoint.computeIfAbsent(endpoint, e -> registry.circuitBreaker(nameOf(e)));
+        Held held = byEndpoint.compute(endpoint, (e, h) -> {
+            Held kept = h != null ? h : new Held(registry.circuitBreaker(nameOf(e)));
+            if (forCall) {
+                kept.calls++;
+            }
+            return kept;
+        });
         if (closed) {
-            drop(endpoint, b -> true); // close() ran meanwhile and may have missed it
+            drop(endpoint, h -> true); // close() ran meanwhile and may have missed it
         }
-        return breaker;
+        return held.breaker;
     }
 
     /**
      * The pool forgot {@code endpoint}: its breaker leaves the registry, unless the endpoint is
-     * known again ({@code known}) or its circuit is not closed.
+     * known again ({@code known}) or its circuit is not closed; if a call holds it, once the last
+     * such call ends (asking {@code known} again then).
      */
     public void endpointForgotten(Endpoint endpoint, Predicate<Endpoint> known) {
-        drop(endpoint, b -> !known.test(endpoint) && isClosedCircuit(b));
+        drop(endpoint, h -> {
+            if (h.calls > 0) {
+                h.forgottenBy = known;
+                return false;
+            }
+            return !known.test(endpoint) && isClosedCircuit(h.breaker);
+        });
     }
 
     /** Every breaker leaves the registry, and the client's name is free there again. Idempotent. */
     public void close() {
         closed = true;
         for (Endpoint endpoint : byEndpoint.keySet()) {
-            drop(endpoint, b -> true);
+            drop(endpoint, h -> true);
         }
         synchronized (CLAIMED) {
             Set<String> names = CLAIMED.get(registry);
@@ -100,14 +149,25 @@ public final class Breakers {
      * own listeners (a metrics binding dropping the breaker's meters) meanwhile: they never wait
      * on this class.
      */
-    private void drop(Endpoint endpoint, Predicate<CircuitBreaker> when) {
-        byEndpoint.computeIfPresent(endpoint, (e, breaker) -> {
-            if (!when.test(breaker)) {
-                return breaker;
+    private void drop(Endpoint endpoint, Predicate<Held> when) {
+        byEndpoint.computeIfPresent(endpoint, (e, held) -> {
+            if (!when.test(held)) {
+                return held;
             }
-            registry.remove(breaker.getName());
+            registry.remove(held.breaker.getName());
             return null;
         });
+    }
+
+    /** A breaker, the calls holding it, and whether the pool forgot its endpoint while they did. */
+    private static final class Held {
+        final CircuitBreaker breaker;
+        int calls;
+        Predicate<Endpoint> forgottenBy;
+
+        Held(CircuitBreaker breaker) {
+            this.breaker = breaker;
+        }
     }
 
     private static boolean isClosedCircuit(CircuitBreaker breaker) {

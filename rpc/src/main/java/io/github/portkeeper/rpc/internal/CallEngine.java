@@ -85,30 +85,42 @@ public final class CallEngine<Req, Resp> {
         RequestBuffer encoded = buffers.take();
         try {
             encode(endpoint, request, encoded);
-            CircuitBreaker breaker = breakers == null ? null : breakers.forEndpoint(endpoint);
-            if (breaker != null && !breaker.tryAcquirePermission()) {
-                throw new RpcCircuitOpenException(endpoint, breaker.getName(), null);
-            }
+            CircuitBreaker breaker = breakers == null ? null : breakers.callStarted(endpoint);
             try {
-                Resp response = idempotent && retry != null
-                        ? callWithRetry(endpoint, encoded, timeout, deadline)
-                        : attempt(endpoint, encoded, timeout, deadline, false);
+                return callUnder(breaker, endpoint, encoded, timeout, deadline, idempotent, start);
+            } finally {
                 if (breaker != null) {
-                    breaker.onSuccess(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+                    breakers.callEnded(endpoint, breaker);
                 }
-                return response;
-            } catch (IOException | RuntimeException | Error t) {
-                if (breaker != null) {
-                    if (countsAgainstEndpoint(t)) {
-                        breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, t);
-                    } else {
-                        breaker.releasePermission();
-                    }
-                }
-                throw t;
             }
         } finally {
             buffers.giveBack(encoded); // shrunk at once if this request left it large
+        }
+    }
+
+    /** The call under its breaker's permission, its outcome recorded there. */
+    private Resp callUnder(CircuitBreaker breaker, Endpoint endpoint, RequestBuffer encoded, Duration timeout, long deadline,
+                           boolean idempotent, long start) throws IOException {
+        if (breaker != null && !breaker.tryAcquirePermission()) {
+            throw new RpcCircuitOpenException(endpoint, breaker.getName(), null);
+        }
+        try {
+            Resp response = idempotent && retry != null
+                    ? callWithRetry(endpoint, encoded, timeout, deadline)
+                    : attempt(endpoint, encoded, timeout, deadline, false);
+            if (breaker != null) {
+                breaker.onSuccess(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+            }
+            return response;
+        } catch (IOException | RuntimeException | Error t) {
+            if (breaker != null) {
+                if (countsAgainstEndpoint(t)) {
+                    breaker.onError(System.nanoTime() - start, TimeUnit.NANOSECONDS, t);
+                } else {
+                    breaker.releasePermission();
+                }
+            }
+            throw t;
         }
     }
 
