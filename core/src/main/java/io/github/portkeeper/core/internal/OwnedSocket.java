@@ -47,8 +47,14 @@ public final class OwnedSocket extends SocketView {
     volatile long lastActive = System.nanoTime();
     /** The watch registration; read and written under the watcher's lock. */
     SelectionKey key;
-    /** Bytes the watcher read ahead while the socket was idle, in write mode; under the lock while WATCHED. */
+    /**
+     * Bytes the watcher read ahead while the socket was idle, in write mode; under the watcher's
+     * lock while WATCHED, else under {@link #readAheadLock} (a client read and a close on another
+     * thread both take from it).
+     */
     ByteBuffer readAhead;
+    /** Guards {@link #readAhead} once the watcher gave the socket up; never held across I/O. */
+    private final Object readAheadLock = new Object();
     private volatile Endpoint endpoint;
     private final AtomicBoolean closing = new AtomicBoolean();
     private int linger = -1;
@@ -325,17 +331,46 @@ public final class OwnedSocket extends SocketView {
         inFlight.decrementAndGet();
     }
 
-    /** Bytes read ahead by the watcher, served before the socket's own; -1 if none. */
-    private int readAhead(byte[] b, int off, int len) {
-        ByteBuffer ra = readAhead;
-        if (ra == null || ra.position() == 0) {
-            return -1;
+    /**
+     * Bytes read ahead by the watcher, served before the socket's own; -1 if none. A close that
+     * began meanwhile has discarded them, or will: the read fails as one on a closed socket.
+     */
+    private int readAhead(byte[] b, int off, int len) throws SocketException {
+        synchronized (readAheadLock) {
+            if (closing.get()) {
+                throw new SocketException("Socket is closed");
+            }
+            ByteBuffer ra = readAhead;
+            if (ra == null || ra.position() == 0) {
+                return -1;
+            }
+            ra.flip();
+            int n = Math.min(len, ra.remaining());
+            ra.get(b, off, n);
+            ra.compact();
+            return n;
         }
-        ra.flip();
-        int n = Math.min(len, ra.remaining());
-        ra.get(b, off, n);
-        ra.compact();
-        return n;
+    }
+
+    /** Bytes read ahead and not yet read by the client. */
+    private int readAheadBuffered() {
+        synchronized (readAheadLock) {
+            ByteBuffer ra = readAhead;
+            return ra == null ? 0 : ra.position();
+        }
+    }
+
+    /** Empties the read-ahead (for a close) and returns how many bytes it held, unread. */
+    int discardReadAhead() {
+        synchronized (readAheadLock) {
+            ByteBuffer ra = readAhead;
+            if (ra == null) {
+                return 0;
+            }
+            int n = ra.position();
+            ra.clear();
+            return n;
+        }
     }
 
     /**
@@ -428,8 +463,7 @@ public final class OwnedSocket extends SocketView {
                     return 0;
                 }
                 int st = state;
-                ByteBuffer ra = readAhead;
-                int buffered = ra == null ? 0 : ra.position();
+                int buffered = readAheadBuffered();
                 return st == PEER_ENDED ? buffered : buffered + guarded.available();
             } finally {
                 exit();

@@ -234,10 +234,9 @@ public final class OwnedSockets {
      * Called by its client's close, after the watcher gave the socket up.
      */
     void discardReadAhead(OwnedSocket s) {
-        ByteBuffer ra = s.readAhead;
-        if (ra != null && ra.position() > 0) {
-            discardedBytes.add(ra.position());
-            ra.clear();
+        int n = s.discardReadAhead();
+        if (n > 0) {
+            discardedBytes.add(n);
         }
     }
 
