@@ -117,19 +117,10 @@ public final class OwnedSocket extends SocketView {
         }
     }
 
-    /**
-     * A call our own close aborted (from another thread) fails as a plain socket's does, with a
-     * {@link SocketException}, not the channel's {@code AsynchronousCloseException}. An interrupt's
-     * {@code ClosedByInterruptException} is left as it is: no close of ours caused it.
-     */
+    /** A call our own close aborted (from another thread) fails as a plain socket's does. */
     @Override
-    protected IOException failure(IOException e) {
-        if (closing.get() && !(e instanceof SocketException)) {
-            SocketException closedUnderIt = new SocketException("Socket closed");
-            closedUnderIt.initCause(e);
-            return closedUnderIt;
-        }
-        return e;
+    protected boolean closedUnderCall() {
+        return closing.get();
     }
 
     /** Whether an exchange on it failed: its close is counted as broken. */

@@ -7,7 +7,6 @@ import java.net.Socket;
 import java.net.SocketException;
 import java.nio.channels.SocketChannel;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The {@link Socket} handed out by {@code SocketPool}: a view of a leased, connected socket.
@@ -22,17 +21,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * watchdog, a timeout handler): that aborts the connection with RST, which wakes the blocked
  * thread, and the connection is never reused.
  *
- * <p>Concurrency: {@link #inFlight} counts stream calls in progress. A call raises it before it
- * reads {@link #closed}; {@link #close()} writes {@link #closed} before it reads
- * {@link #inFlight}; so either the call sees the close and fails without touching the
- * connection, or the close sees the call and aborts it.
+ * <p>Concurrency: {@link SocketView} counts stream calls in progress. A call raises the count
+ * before it reads {@link #closed}; {@link #close()} writes {@link #closed} before it reads the
+ * count; so either the call sees the close and fails without touching the connection, or the
+ * close sees the call and aborts it.
  */
 public final class PooledSocket extends SocketView {
 
     private final Lease<SocketChannel> lease;
     private final int defaultTimeout;
     private final AtomicBoolean closing = new AtomicBoolean();
-    private final AtomicInteger inFlight = new AtomicInteger();
     private volatile boolean closed;
     /** Set by a close that aborted a call in progress; read by that call's failure. */
     private volatile boolean aborted;
@@ -84,28 +82,10 @@ public final class PooledSocket extends SocketView {
         }
     }
 
+    /** A call our own close aborted fails as a plain socket's does when another thread closes it. */
     @Override
-    protected void beginCall() {
-        inFlight.incrementAndGet();
-    }
-
-    @Override
-    protected void endCall() {
-        inFlight.decrementAndGet();
-    }
-
-    /**
-     * A call our own close aborted fails as a plain socket's does when another thread closes it,
-     * with a {@link SocketException}, not the channel's {@code AsynchronousCloseException}.
-     */
-    @Override
-    protected IOException failure(IOException e) {
-        if (aborted && !(e instanceof SocketException)) {
-            SocketException closedUnderIt = new SocketException("Socket closed");
-            closedUnderIt.initCause(e);
-            return closedUnderIt;
-        }
-        return e;
+    protected boolean closedUnderCall() {
+        return aborted;
     }
 
     /**
@@ -119,7 +99,7 @@ public final class PooledSocket extends SocketView {
             return;
         }
         closed = true;
-        if (inFlight.get() > 0) {
+        if (callInProgress()) {
             aborted = true;
             lease.abort();
             lease.close();

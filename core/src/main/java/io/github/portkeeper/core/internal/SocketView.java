@@ -14,6 +14,7 @@ import java.net.StandardSocketOptions;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A {@link Socket} that is a view of a pooled connection's socket: it owns no descriptor, hands
@@ -31,6 +32,7 @@ public abstract class SocketView extends Socket {
     private final OutputStream out = new GuardedOutput();
     private InputStream rawIn;
     private OutputStream rawOut;
+    private final AtomicInteger callsInProgress = new AtomicInteger();
     /** A read returned bytes since {@link #newExchange()}; volatile for a view that writes on another thread. */
     private volatile boolean received;
 
@@ -70,21 +72,41 @@ public abstract class SocketView extends Socket {
 
     /**
      * A stream call (read, write, flush, {@code available}, urgent data) is starting, before it
-     * checks that this view is open. Nothing by default; a subclass whose close must know
-     * whether a call is in progress on another thread counts calls here.
+     * checks that this view is open: counted, so a close from another thread can tell whether
+     * it must abort a call in progress (the call raises the count before it reads the view's
+     * closed state; a close writes that state before it reads the count: one sees the other).
      */
-    protected void beginCall() {
+    private void beginCall() {
+        callsInProgress.incrementAndGet();
     }
 
     /** The call {@link #beginCall()} announced has ended, however it ended. */
-    protected void endCall() {
+    private void endCall() {
+        callsInProgress.decrementAndGet();
+    }
+
+    /** Whether a stream call is in progress (on another thread, when asked from a close). */
+    protected final boolean callInProgress() {
+        return callsInProgress.get() > 0;
     }
 
     /**
-     * The exception a failed stream call throws, after {@link #failed()}: {@code e} by default.
-     * A subclass may translate what its own close caused into what a plain socket throws.
+     * Whether this view's own close, from another thread, is what a failing call met. Such a
+     * call fails as a plain socket's does when another thread closes it, with a
+     * {@link SocketException}, not the channel's {@code AsynchronousCloseException}. An
+     * interrupt's {@code ClosedByInterruptException} met without a close of ours stays as it is.
      */
-    protected IOException failure(IOException e) {
+    protected boolean closedUnderCall() {
+        return false;
+    }
+
+    /** The exception a failed stream call throws, after {@link #failed()}. */
+    private IOException failure(IOException e) {
+        if (closedUnderCall() && !(e instanceof SocketException)) {
+            SocketException closedUnderIt = new SocketException("Socket closed");
+            closedUnderIt.initCause(e);
+            return closedUnderIt;
+        }
         return e;
     }
 

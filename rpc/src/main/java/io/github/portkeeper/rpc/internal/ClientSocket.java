@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.net.Socket;
 import java.net.SocketException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The {@link Socket} a user's client is built around: a view of a pooled connection's socket.
@@ -20,9 +19,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * a {@link SocketException}. Anything that would decide how the connection closes (SO_LINGER,
  * half-close) is refused: that is the pool's decision. It owns no descriptor of its own.
  *
- * <p>Concurrency: {@link #inFlight} counts stream calls in progress. A call raises it before it
- * reads {@link #closedByClient}; {@link #close()} writes {@link #closedByClient} before it reads
- * {@link #inFlight}; so either the call sees the close and fails without touching the
+ * <p>Concurrency: {@link SocketView} counts stream calls in progress. A call raises the count
+ * before it reads {@link #closedByClient}; {@link #close()} writes {@link #closedByClient} before
+ * it reads the count; so either the call sees the close and fails without touching the
  * connection, or the close sees the call and aborts it.
  */
 final class ClientSocket extends SocketView {
@@ -34,7 +33,6 @@ final class ClientSocket extends SocketView {
     /** A call failed as a reset (or a kernel abort) does. */
     volatile boolean lostUnderCall;
     private final AtomicBoolean closing = new AtomicBoolean();
-    private final AtomicInteger inFlight = new AtomicInteger();
     /** The borrow in progress (or the last one): a close during a call aborts it. */
     private volatile Lease<?> lease;
 
@@ -76,28 +74,10 @@ final class ClientSocket extends SocketView {
         newExchange();
     }
 
+    /** A call our own close aborted fails as a plain socket's does when another thread closes it. */
     @Override
-    protected void beginCall() {
-        inFlight.incrementAndGet();
-    }
-
-    @Override
-    protected void endCall() {
-        inFlight.decrementAndGet();
-    }
-
-    /**
-     * A call our own close aborted fails as a plain socket's does when another thread closes it,
-     * with a {@link SocketException}, not the channel's {@code AsynchronousCloseException}.
-     */
-    @Override
-    protected IOException failure(IOException e) {
-        if (closedByClient && !(e instanceof SocketException)) {
-            SocketException closedUnderIt = new SocketException("Socket closed");
-            closedUnderIt.initCause(e);
-            return closedUnderIt;
-        }
-        return e;
+    protected boolean closedUnderCall() {
+        return closedByClient;
     }
 
     /**
@@ -111,7 +91,7 @@ final class ClientSocket extends SocketView {
             return;
         }
         closedByClient = true;
-        if (inFlight.get() > 0) {
+        if (callInProgress()) {
             damaged = true;
             Lease<?> borrow = lease;
             if (borrow != null) {
