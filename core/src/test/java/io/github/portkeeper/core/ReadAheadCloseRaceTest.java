@@ -29,7 +29,7 @@ import static org.awaitility.Awaitility.await;
 class ReadAheadCloseRaceTest {
 
     private static final Duration WAIT = Duration.ofSeconds(10);
-    private static final int ROUNDS = 400;
+    private static final int ROUNDS = 200;
     private static final int SENT = 2048;
     /** Short polls: each round waits twice, and Awaitility's default 100 ms would make the rounds slow. */
     private static final Duration POLL = Duration.ofMillis(2);
