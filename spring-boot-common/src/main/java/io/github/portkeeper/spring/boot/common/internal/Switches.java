@@ -1,0 +1,40 @@
+package io.github.portkeeper.spring.boot.common.internal;
+
+import org.springframework.boot.context.properties.bind.Bindable;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.core.env.Environment;
+
+/**
+ * Reads Portkeeper's boolean switches ({@code portkeeper.http.enabled}...) as Boot's
+ * {@link Binder} binds a boolean: {@code true}, {@code on}, {@code yes}, {@code 1} (any case,
+ * blanks around ignored) is on, {@code false}, {@code off}, {@code no}, {@code 0} is off. The
+ * auto-configuration's conditions ({@link OnSwitchCondition}) and the {@link StartupCheck} read
+ * them here, so that a switch means the same to each.
+ *
+ * <p>A value that is no boolean ({@code maybe}) throws the binder's {@code BindException}, which
+ * Boot's failure analysis reports with the property, the value as written and its origin.
+ */
+final class Switches {
+
+    private Switches() {
+    }
+
+    /**
+     * Whether switch {@code name} is on.
+     *
+     * @param binder          the binder of the environment
+     * @param name            the switch's full property name
+     * @param ifMissing       what a switch that is not set means
+     * @return whether it is on
+     * @throws org.springframework.boot.context.properties.bind.BindException if it is set to
+     *         something other than a boolean
+     */
+    static boolean isOn(Binder binder, String name, boolean ifMissing) {
+        return binder.bind(name, Bindable.of(Boolean.class)).orElse(ifMissing);
+    }
+
+    /** {@link #isOn(Binder, String, boolean)} on {@code environment}'s binder. */
+    static boolean isOn(Environment environment, String name, boolean ifMissing) {
+        return isOn(Binder.get(environment), name, ifMissing);
+    }
+}
