@@ -11,9 +11,9 @@ import java.util.Map;
 /**
  * The condition of {@link ConditionalOnSwitch}: binds each switch to a {@link Boolean} with
  * Boot's {@link Binder}, the way {@code PortkeeperProperties} gets it. A value the binder cannot
- * convert ({@code maybe}) throws its {@code BindException}, which Boot's failure analysis reports
- * with the property, the value as written and its origin. {@link StartupCheck} reads the switches
- * the same way (see {@link Switches}).
+ * convert ({@code maybe}), or none ({@code portkeeper.enabled=}), throws its {@code BindException},
+ * which Boot's failure analysis reports with the property, the value as written and its origin.
+ * {@link StartupCheck} reads the switches the same way (see {@link Switches}).
  */
 public final class OnSwitchCondition extends SpringBootCondition {
 

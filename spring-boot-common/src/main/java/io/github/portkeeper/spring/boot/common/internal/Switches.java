@@ -1,7 +1,10 @@
 package io.github.portkeeper.spring.boot.common.internal;
 
+import org.springframework.boot.context.properties.bind.BindContext;
+import org.springframework.boot.context.properties.bind.BindHandler;
 import org.springframework.boot.context.properties.bind.Bindable;
 import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.ConfigurationPropertyName;
 import org.springframework.core.env.Environment;
 
 /**
@@ -12,9 +15,21 @@ import org.springframework.core.env.Environment;
  * them here, so that a switch means the same to each.
  *
  * <p>A value that is no boolean ({@code maybe}) throws the binder's {@code BindException}, which
- * Boot's failure analysis reports with the property, the value as written and its origin.
+ * Boot's failure analysis reports with the property, the value as written and its origin. So does
+ * a switch written with no value ({@code portkeeper.enabled=}): the binder would read it as not
+ * set, and turn on what the user may have meant to turn off.
  */
 final class Switches {
+
+    private static final BindHandler REFUSE_BLANK = new BindHandler() {
+        @Override
+        public void onFinish(ConfigurationPropertyName name, Bindable<?> target, BindContext context, Object result) {
+            if (result == null && context.getConfigurationProperty() != null) {
+                throw new IllegalArgumentException(name + " must be true or false (or on/off, yes/no, 1/0), but was blank;"
+                        + " leave it out for its default");
+            }
+        }
+    };
 
     private Switches() {
     }
@@ -27,10 +42,10 @@ final class Switches {
      * @param ifMissing       what a switch that is not set means
      * @return whether it is on
      * @throws org.springframework.boot.context.properties.bind.BindException if it is set to
-     *         something other than a boolean
+     *         something other than a boolean, or to nothing
      */
     static boolean isOn(Binder binder, String name, boolean ifMissing) {
-        return binder.bind(name, Bindable.of(Boolean.class)).orElse(ifMissing);
+        return binder.bind(name, Bindable.of(Boolean.class), REFUSE_BLANK).orElse(ifMissing);
     }
 
     /** {@link #isOn(Binder, String, boolean)} on {@code environment}'s binder. */

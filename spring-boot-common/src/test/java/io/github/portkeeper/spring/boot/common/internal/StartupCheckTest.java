@@ -3,6 +3,7 @@ package io.github.portkeeper.spring.boot.common.internal;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.springframework.boot.context.properties.bind.BindException;
 import org.springframework.context.support.GenericApplicationContext;
 import org.springframework.core.env.MapPropertySource;
 
@@ -123,4 +124,15 @@ class StartupCheckTest {
         assertThatCode(() -> initializeOnHttpClient544(Map.of("portkeeper.enabled", off))).doesNotThrowAnyException();
     }
 
+    @Test
+    void aSwitchWrittenWithNoValueStopsStartupNamingTheProperty() {
+        assertThatThrownBy(() -> initializeOnHttpClient544(Map.of("portkeeper.http.enabled", "")))
+                .isInstanceOfSatisfying(BindException.class, e -> {
+                    assertThat(e.getName()).hasToString("portkeeper.http.enabled");
+                    assertThat(e.getCause()).hasMessageContaining("portkeeper.http.enabled must be true or false")
+                            .hasMessageContaining("but was blank");
+                });
+        assertThatThrownBy(() -> initializeOnHttpClient544(Map.of("portkeeper.enabled", " ")))
+                .isInstanceOf(BindException.class).hasMessageContaining("portkeeper.enabled");
+    }
 }
