@@ -49,7 +49,8 @@ import static org.awaitility.Awaitility.await;
  * {@code IllegalStateException("Endpoint not acquired / already released")} (5.5.1 and 5.6).
  * Here nothing is connected after the cancel, and the request fails as a cancel that lands a
  * moment earlier does, with HttpClient's {@code RequestFailedException}. Nor does a cancel in the
- * TCP connect to one of a host's addresses let HttpClient go on to the next address.
+ * TCP connect or the TLS handshake with one of a host's addresses (nor the manager's close) let
+ * HttpClient go on to the next address.
  */
 class CancelWhileConnectingTest {
 
@@ -233,6 +234,52 @@ class CancelWhileConnectingTest {
         assertThat(second.acceptedCount()).as("connections made to the second address after the cancel").isZero();
         await().atMost(PROMPTLY).until(() -> Kernel.toward(first, TcpState.SYN_SENT) == 0);
         recordedAs(tally, Ending.FAILED);
+    }
+
+    /**
+     * Starts an https request to a host that resolves to two addresses, 127.0.0.2 then the
+     * loopback address, each a server that accepts and never answers the ClientHello; does
+     * {@code interrupt} once the first has accepted, and asserts that the request fails promptly
+     * without connecting to the second address.
+     */
+    private void interruptInTheHandshakeWithTheFirstOfTwoAddresses(String name, Interrupt interrupt) throws Exception {
+        SilentServer second = leaks.closeAfter(SilentServer.start());
+        InetAddress firstAddress = InetAddress.getByAddress(new byte[] {127, 0, 0, 2});
+        SilentServer first = leaks.closeAfter(SilentServer.start(firstAddress, second.port()));
+        TallyListener tally = new TallyListener();
+        PortkeeperConnectionManager manager = leaks.track(leaks.closeAfter(PortkeeperConnectionManager.builder()
+                .setPoolConfig(PoolConfig.builder().name(name).listener(tally).build())
+                .setDnsResolver(new FixedDns(firstAddress, InetAddress.getLoopbackAddress()))
+                .build()));
+        HttpGet get = new HttpGet("https://portkeeper.test:" + second.port() + "/");
+        CompletableFuture<Throwable> failure = failureOf(client(manager), get);
+        await("the first address accepting").atMost(PROMPTLY).until(() -> first.acceptedCount() == 1);
+
+        long start = System.nanoTime();
+        interrupt.accept(manager, get);
+
+        assertThat(failure.get(PROMPTLY.toMillis(), TimeUnit.MILLISECONDS)).as("what the request threw").isInstanceOf(IOException.class);
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(PROMPTLY);
+        assertThat(second.acceptedCount()).as("connections made to the second address after the interrupt").isZero();
+        awaitNoOpenClientSocket(new InetSocketAddress(firstAddress, second.port()));
+        awaitNoOpenClientSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), second.port()));
+        recordedAs(tally, Ending.RESET);
+    }
+
+    /** What interrupts a request: a cancel, or the manager's close. */
+    private interface Interrupt {
+        void accept(PortkeeperConnectionManager manager, HttpGet get);
+    }
+
+    @Test
+    void cancelInTheTlsHandshakeWithTheFirstOfTwoAddressesFailsAtOnceWithoutConnectingToTheSecond() throws Exception {
+        interruptInTheHandshakeWithTheFirstOfTwoAddresses("cancel-handshake-first", (manager, get) -> get.cancel());
+    }
+
+    @Test
+    void closeImmediateInTheTlsHandshakeWithTheFirstOfTwoAddressesFailsAtOnceWithoutConnectingToTheSecond() throws Exception {
+        interruptInTheHandshakeWithTheFirstOfTwoAddresses("close-handshake-first",
+                (manager, get) -> manager.close(CloseMode.IMMEDIATE));
     }
 
     // ------------------------------------------------------------------ in the TLS handshake

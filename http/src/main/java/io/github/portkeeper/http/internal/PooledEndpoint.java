@@ -258,11 +258,16 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
      * One not yet connected by HttpClient's operator is dropped; it may still be connecting, or
      * in its TLS handshake, on another thread (a cancel, the manager's close), so a socket bound
      * to it is closed at once, as HttpClient's manager does: aborted with RST if TCP is up (the
-     * pool records RESET), else closed (never established: FAILED).
+     * pool records RESET), else closed (never established: FAILED). Either way the connection
+     * refuses further binds, so HttpClient's operator does not go on to the host's next address.
      */
     public static void discard(Lease<HttpConnection> lease, boolean consistent) {
         HttpConnection c = lease.connection();
         if (!c.used) {
+            // First, before the channel is read: a bind on the connecting thread notes its socket
+            // before it reads this, so one of the two sees the other (see refuseIfClosed). Then
+            // HttpClient's operator cannot go on to the host's next address after an abort.
+            c.conn.refuseBinds();
             SocketChannel channel = c.conn.channel();
             if (channel != null && channel.isConnected()) {
                 abort(lease, c);

@@ -113,6 +113,15 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     }
 
     /**
+     * From now on refuses every bind, as if closed, without closing anything: the pool is about to
+     * abort the connection (RST) while HttpClient's operator may still be connecting it, and it
+     * must not go on to the next address of the host once this address fails.
+     */
+    void refuseBinds() {
+        closed = true;
+    }
+
+    /**
      * Whether bytes the server sent after a complete response were read from the network and no
      * response consumed them. They would be read as the next caller's response, and a readiness
      * check on the channel cannot see them: they sit in HttpClient's session buffer or, over TLS,

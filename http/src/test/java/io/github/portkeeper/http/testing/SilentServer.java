@@ -16,8 +16,8 @@ public final class SilentServer implements AutoCloseable {
     private final ServerSocket listener;
     private final List<Socket> accepted = new CopyOnWriteArrayList<>();
 
-    private SilentServer() throws IOException {
-        listener = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+    private SilentServer(InetAddress address, int port) throws IOException {
+        listener = new ServerSocket(port, 10, address);
         Thread acceptor = new Thread(() -> {
             try {
                 while (true) {
@@ -33,7 +33,12 @@ public final class SilentServer implements AutoCloseable {
 
     /** Starts a silent server on a free loopback port. */
     public static SilentServer start() throws IOException {
-        return new SilentServer();
+        return new SilentServer(InetAddress.getLoopbackAddress(), 0);
+    }
+
+    /** Starts a silent server on {@code port} of {@code address} (another loopback address, say). */
+    public static SilentServer start(InetAddress address, int port) throws IOException {
+        return new SilentServer(address, port);
     }
 
     public int port() {

@@ -122,6 +122,14 @@ class PropertyFailureReportTest {
                 .contains("Origin: URL [file:" + dir.resolve("application.properties") + "] - 2:");
     }
 
+    @Test
+    void aSwitchWrittenWithNoValueNamesThePropertyAndItsOriginInsteadOfCountingAsOn(CapturedOutput output) throws IOException {
+        String report = startWith(output, "portkeeper.http.enabled=");
+        assertThat(report).contains("Property: portkeeper.http.enabled")
+                .contains("Origin: URL [file:" + dir.resolve("application.properties") + "]")
+                .contains("portkeeper.http.enabled must be true or false (or on/off, yes/no, 1/0), but was blank");
+    }
+
     /** Starts an application with these lines in its properties file; returns the failure report. */
     private String startWith(CapturedOutput output, String lines) throws IOException {
         Path file = dir.resolve("application.properties");

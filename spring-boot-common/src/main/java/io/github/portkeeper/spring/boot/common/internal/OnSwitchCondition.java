@@ -11,8 +11,9 @@ import java.util.Map;
 /**
  * The condition of {@link ConditionalOnSwitch}: binds each switch to a {@link Boolean} with
  * Boot's {@link Binder}, the way {@code PortkeeperProperties} gets it. A value the binder cannot
- * convert ({@code maybe}) throws its {@code BindException}, which Boot's failure analysis reports
- * with the property, the value as written and its origin.
+ * convert ({@code maybe}), or none ({@code portkeeper.enabled=}), throws its {@code BindException},
+ * which Boot's failure analysis reports with the property, the value as written and its origin.
+ * {@link StartupCheck} reads the switches the same way (see {@link Switches}).
  */
 public final class OnSwitchCondition extends SpringBootCondition {
 
@@ -27,7 +28,7 @@ public final class OnSwitchCondition extends SpringBootCondition {
         boolean matchIfMissing = (Boolean) attributes.get("matchIfMissing");
         Binder binder = Binder.get(context.getEnvironment());
         for (String name : names) {
-            boolean on = binder.bind(name, Boolean.class).orElse(matchIfMissing);
+            boolean on = Switches.isOn(binder, name, matchIfMissing);
             if (!on) {
                 return ConditionOutcome.noMatch(name + " is off");
             }

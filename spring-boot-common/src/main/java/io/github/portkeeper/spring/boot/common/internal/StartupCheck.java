@@ -66,8 +66,9 @@ public abstract class StartupCheck implements ApplicationContextInitializer<Conf
     @Override
     public void initialize(ConfigurableApplicationContext context) {
         checkBoot(SpringBootVersion.getVersion());
-        boolean http = !"false".equalsIgnoreCase(context.getEnvironment().getProperty("portkeeper.enabled"))
-                && !"false".equalsIgnoreCase(context.getEnvironment().getProperty("portkeeper.http.enabled"));
+        // Read as the auto-configuration reads them: portkeeper.http.enabled=off skips the check too.
+        boolean http = Switches.isOn(context.getEnvironment(), "portkeeper.enabled", true)
+                && Switches.isOn(context.getEnvironment(), "portkeeper.http.enabled", true);
         if (http) {
             ClassLoader loader = context.getClassLoader() != null ? context.getClassLoader() : getClass().getClassLoader();
             checkHttpClient(release("org.apache.hc.client5", loader), release("org.apache.hc.core5", loader));

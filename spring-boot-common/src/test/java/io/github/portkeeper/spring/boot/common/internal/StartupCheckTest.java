@@ -1,6 +1,16 @@
 package io.github.portkeeper.spring.boot.common.internal;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.springframework.boot.context.properties.bind.BindException;
+import org.springframework.context.support.GenericApplicationContext;
+import org.springframework.core.env.MapPropertySource;
+
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
@@ -60,5 +70,69 @@ class StartupCheckTest {
         assertThat(StartupCheck.older("5.6-beta1", "5.6")).isFalse();
         assertThat(StartupCheck.older("4.9", "5.6")).isTrue();
         assertThat(StartupCheck.older(null, "5.6")).isFalse();
+    }
+
+    /** Supports every Boot line: only the HttpClient check can fail. */
+    private final StartupCheck anyBoot = new StartupCheck("portkeeper-spring-boot-starter", "any") {
+        @Override
+        protected boolean supports(int major, int minor) {
+            return true;
+        }
+
+        @Override
+        protected String advice(int major, int minor) {
+            return "";
+        }
+    };
+
+    /** Serves HttpClient's version.properties of release 5.4.4; everything else from its parent. */
+    private static final class OldHttpClientLoader extends ClassLoader {
+        OldHttpClientLoader() {
+            super(StartupCheckTest.class.getClassLoader());
+        }
+
+        @Override
+        public InputStream getResourceAsStream(String name) {
+            if (name.equals("org/apache/hc/client5/version.properties")) {
+                String props = "info.module=httpclient5\ninfo.release=5.4.4\n";
+                return new ByteArrayInputStream(props.getBytes(StandardCharsets.ISO_8859_1));
+            }
+            return super.getResourceAsStream(name);
+        }
+    }
+
+    /** Runs the check on a context with HttpClient 5.4.4 and {@code properties}. */
+    private void initializeOnHttpClient544(Map<String, Object> properties) {
+        try (GenericApplicationContext context = new GenericApplicationContext()) {
+            context.setClassLoader(new OldHttpClientLoader());
+            context.getEnvironment().getPropertySources().addFirst(new MapPropertySource("test", properties));
+            anyBoot.initialize(context);
+        }
+    }
+
+    @Test
+    void anHttpClientOlderThanFiveFiveFailsStartupWithTheHttpClientOn() {
+        assertThatThrownBy(() -> initializeOnHttpClient544(Map.of())).isInstanceOf(StartupFailureException.class);
+        assertThatThrownBy(() -> initializeOnHttpClient544(Map.of("portkeeper.http.enabled", "yes")))
+                .isInstanceOf(StartupFailureException.class);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"false", "off", "no", "0", "OFF", " false "})
+    void anHttpClientOlderThanFiveFiveIsNotCheckedWhenTheHttpSwitchIsOffInAnySpellingBootBinds(String off) {
+        assertThatCode(() -> initializeOnHttpClient544(Map.of("portkeeper.http.enabled", off))).doesNotThrowAnyException();
+        assertThatCode(() -> initializeOnHttpClient544(Map.of("portkeeper.enabled", off))).doesNotThrowAnyException();
+    }
+
+    @Test
+    void aSwitchWrittenWithNoValueStopsStartupNamingTheProperty() {
+        assertThatThrownBy(() -> initializeOnHttpClient544(Map.of("portkeeper.http.enabled", "")))
+                .isInstanceOfSatisfying(BindException.class, e -> {
+                    assertThat(e.getName()).hasToString("portkeeper.http.enabled");
+                    assertThat(e.getCause()).hasMessageContaining("portkeeper.http.enabled must be true or false")
+                            .hasMessageContaining("but was blank");
+                });
+        assertThatThrownBy(() -> initializeOnHttpClient544(Map.of("portkeeper.enabled", " ")))
+                .isInstanceOf(BindException.class).hasMessageContaining("portkeeper.enabled");
     }
 }
