@@ -314,27 +314,36 @@ final class Housekeeper<C> extends IdleWatcher.Task {
                 onIdleRead(e, read, true, now);
             }
         } else if (e.state() == PooledEntry.DRAINING) {
-            IdleRead read = IdleRead.classify(e.channel());
-            CloseReason reason = e.retireReason;
-            switch (read) {
-                case FIN:
-                    if (e.finTeaches) {
-                        // Retired for its idle age and awaited, the server's idle close; or a TLS
-                        // close notice came first (PEER_CLOSED), then this FIN: learned as of the notice.
-                        observeIdleClose(e, reason == CloseReason.PEER_CLOSED ? e.drainingSince : now);
-                    }
-                    closeDraining(e, false);
-                    break;
-                case ABORT:
-                    e.retireReason = CloseReason.ABORTED;
-                    closeDraining(e, false);
-                    break;
-                case FLOOD:
-                    closeDraining(e, true);
-                    break;
-                default:
-                    rearm(e); // bytes (discarded) or nothing yet: the peer's FIN is still to come
+            if (!settleDraining(e, IdleRead.classify(e.channel()), now)) {
+                rearm(e); // bytes (discarded) or nothing yet: the peer's FIN is still to come
             }
+        }
+    }
+
+    /**
+     * What a draining connection said decides its end: its peer's FIN or reset closes it
+     * (passively), a flood closes it with RST; true if it was closed. Bytes (discarded) or
+     * nothing yet: false, the peer's FIN is still to come. The caller holds the lock.
+     */
+    private boolean settleDraining(PooledEntry<C> e, IdleRead read, long now) {
+        switch (read) {
+            case FIN:
+                if (e.finTeaches) {
+                    // Retired for its idle age and awaited, the server's idle close; or a TLS
+                    // close notice came first (PEER_CLOSED), then this FIN: learned as of the notice.
+                    observeIdleClose(e, e.retireReason == CloseReason.PEER_CLOSED ? e.drainingSince : now);
+                }
+                closeDraining(e, false);
+                return true;
+            case ABORT:
+                e.retireReason = CloseReason.ABORTED;
+                closeDraining(e, false);
+                return true;
+            case FLOOD:
+                closeDraining(e, true);
+                return true;
+            default:
+                return false;
         }
     }
 
@@ -408,6 +417,9 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         e.finTeaches = finTeaches;
         e.drainingSince = engine.now();
         e.claim2draining();
+        if (settledAlready(e)) {
+            return;
+        }
         register(e);
         requestWalk(Nanos.plus(System.nanoTime(), drainTimeoutNanos));
         if (stopping) {
@@ -420,6 +432,36 @@ final class Housekeeper<C> extends IdleWatcher.Task {
             } finally {
                 lock.unlock();
             }
+        }
+    }
+
+    /**
+     * A connection often retires after its peer has closed it (a response that said
+     * {@code Connection: close}, the server's FIN right behind it): one non-blocking look ends
+     * such a connection here, passively, as the watcher would on finding the FIN, without
+     * waking the watcher's thread for it. Anything else is left to the watcher.
+     */
+    private boolean settledAlready(PooledEntry<C> e) {
+        IdleRead read;
+        try {
+            SocketChannel ch = e.channel();
+            ch.configureBlocking(false); // as register() would
+            read = IdleRead.classify(ch);
+        } catch (IOException | RuntimeException ex) {
+            return false; // register() meets it again and closes the connection
+        }
+        if (read != IdleRead.FIN && read != IdleRead.ABORT && read != IdleRead.FLOOD) {
+            return false;
+        }
+        lock.lock();
+        try {
+            if (finished) {
+                closeDraining(e, resetFallback); // raced with the pool's close, as drain() does
+                return true;
+            }
+            return settleDraining(e, read, engine.now());
+        } finally {
+            lock.unlock();
         }
     }
 
