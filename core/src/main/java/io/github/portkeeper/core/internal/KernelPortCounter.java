@@ -38,7 +38,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *       first does not grow however fast it churns, so churn alone causes no reads;</li>
  *   <li>periodically while the JVM's pools use a tenth of an endpoint's budget, or sockets
  *       outside this JVM were seen toward it (other pools of this JVM toward the same server
- *       are not "outside"), and never otherwise: every {@link #PERIOD_NANOS} while the counts
+ *       are not "outside"), or TIME_WAIT the pool caused is still counted (the kernel keeps
+ *       each a moment past the pool's 60 s, and a read after that frees it), and never otherwise: every {@link #PERIOD_NANOS} while the counts
  *       move or some endpoint has used half its budget; while a read finds what the last one
  *       found, the period doubles, up to {@link #MAX_PERIOD_NANOS}. Parsing the table costs
  *       in proportion to the host's sockets, so a large, still pool is read seldom.</li>
@@ -203,7 +204,10 @@ final class KernelPortCounter extends IdleWatcher.Task {
         return IdleWatcher.NEVER;
     }
 
-    /** Endpoints worth a periodic read: the JVM's pools use a tenth of the budget, or others outside the JVM hold ports. */
+    /**
+     * Endpoints worth a periodic read: the JVM's pools use a tenth of the budget, others outside
+     * the JVM hold ports, or TIME_WAIT of ours is still counted.
+     */
     private List<EndpointPool<?>> periodicDue() {
         List<EndpointPool<?>> due = new ArrayList<>();
         Map<List<InetSocketAddress>, Integer> jvmUse = new HashMap<>();
@@ -223,7 +227,10 @@ final class KernelPortCounter extends IdleWatcher.Task {
             int ours = u.live() + u.recentTimeWait();
             int jvm = ep.ports.addresses == null ? ours : jvmUse.getOrDefault(ep.ports.addresses, ours);
             int outsideJvm = u.otherSockets() - (jvm - ours);
-            if (outsideJvm > 0 || (jvm + Math.max(0, outsideJvm)) * 10 >= t.getValue()) {
+            // Our own TIME_WAITs leave our count after 60 s and the kernel's table a moment later
+            // (its timer's granularity): until a read after that, they would stay counted as
+            // other sockets. So an endpoint with TIME_WAIT of ours is read again (backing off).
+            if (outsideJvm > 0 || u.recentTimeWait() > 0 || (jvm + Math.max(0, outsideJvm)) * 10 >= t.getValue()) {
                 due.add(ep);
             }
         }

@@ -467,6 +467,8 @@ public final class BudgetWorkload {
             return u.recentTimeWait() == 0 && u.otherSockets() == 0;
         }, 100);
         result("timeWaitGoneAfterMillis", (System.nanoTime() - firstClose) / 1_000_000);
+        result("timeWaitGoneKernel", probe.snapshot().countToRemote(TcpState.TIME_WAIT, s1) + " TIME_WAIT, "
+                + probe.snapshot().countToRemote(TcpState.ESTABLISHED, s1) + " ESTABLISHED toward the server");
         result("recoveryUsage", describe(pool.portBudget().endpoints().get(e1)));
         int ok = 0;
         for (int i = 0; i < SECOND_STORM; i++) {
