@@ -1,7 +1,6 @@
 package io.github.portkeeper.http.testing;
 
 import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -9,9 +8,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
@@ -91,7 +88,7 @@ public final class AuthenticatingProxy implements AutoCloseable {
             socket.setSoTimeout(SO_TIMEOUT_MILLIS);
             InputStream in = new BufferedInputStream(socket.getInputStream());
             OutputStream out = socket.getOutputStream();
-            List<String> head = readHead(in);
+            List<String> head = RequestHead.read(in);
             if (head.isEmpty()) {
                 return;
             }
@@ -107,7 +104,7 @@ public final class AuthenticatingProxy implements AutoCloseable {
                 // Anything the client still sends here ignored the close it was asked for.
                 socket.setSoTimeout(LINGER_AFTER_CLOSE_MILLIS);
                 try {
-                    List<String> late = readHead(in);
+                    List<String> late = RequestHead.read(in);
                     if (!late.isEmpty()) {
                         lines.add(late.get(0));
                         requestsAfterClose.add(late.get(0));
@@ -160,29 +157,6 @@ public final class AuthenticatingProxy implements AutoCloseable {
         } catch (IOException e) {
             // one side is gone; closing the proxy ends the other
         }
-    }
-
-    /** Reads a request head up to the blank line; empty at end of stream before any byte. */
-    private static List<String> readHead(InputStream in) throws IOException {
-        List<String> lines = new ArrayList<>();
-        ByteArrayOutputStream line = new ByteArrayOutputStream();
-        int b;
-        while ((b = in.read()) >= 0) {
-            if (b == '\n') {
-                String text = line.toString(StandardCharsets.US_ASCII).stripTrailing();
-                line.reset();
-                if (text.isEmpty()) {
-                    return lines;
-                }
-                lines.add(text);
-            } else {
-                line.write(b);
-            }
-        }
-        if (lines.isEmpty() && line.size() == 0) {
-            return lines;
-        }
-        throw new SocketException("request head cut short: " + lines);
     }
 
     private static String header(List<String> head, String name) {

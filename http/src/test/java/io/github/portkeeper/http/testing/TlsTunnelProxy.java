@@ -3,7 +3,6 @@ package io.github.portkeeper.http.testing;
 import io.github.portkeeper.core.testing.ConnectionThreads;
 
 import javax.net.ssl.SSLSocket;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -11,7 +10,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -56,7 +54,8 @@ public final class TlsTunnelProxy implements AutoCloseable {
             plain.setSoTimeout(10_000);
             tls.startHandshake();
             InputStream in = tls.getInputStream();
-            String requestLine = readHead(in);
+            List<String> head = RequestHead.read(in);
+            String requestLine = head.isEmpty() ? null : head.get(0);
             if (requestLine == null || !requestLine.startsWith("CONNECT ")) {
                 return;
             }
@@ -96,31 +95,6 @@ public final class TlsTunnelProxy implements AutoCloseable {
             ConnectionThreads.closeQuietly(to);
             ConnectionThreads.closeQuietly(also);
         }
-    }
-
-    /** Reads a request head up to the blank line; its first line, or null at end of stream. */
-    private static String readHead(InputStream in) throws IOException {
-        String first = null;
-        ByteArrayOutputStream line = new ByteArrayOutputStream();
-        int b;
-        while ((b = in.read()) >= 0) {
-            if (b == '\n') {
-                String text = line.toString(StandardCharsets.US_ASCII).stripTrailing();
-                line.reset();
-                if (text.isEmpty()) {
-                    return first;
-                }
-                if (first == null) {
-                    first = text;
-                }
-            } else {
-                line.write(b);
-            }
-        }
-        if (first == null && line.size() == 0) {
-            return null;
-        }
-        throw new SocketException("request head cut short");
     }
 
     /** Stops accepting and closes every connection. */
