@@ -13,6 +13,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -117,6 +118,42 @@ public final class SocketTable {
             sockets.localPortsToRemoteV6(state.code(), r.hi, r.lo, r.port, ports);
         }
         return Collections.unmodifiableSet(ports);
+    }
+
+    /**
+     * Returns how many bytes have arrived on one client socket that its application has not read:
+     * the kernel's receive queue ({@code rx_queue}), less the one the kernel counts for a FIN the
+     * peer sent (CLOSE_WAIT, LAST_ACK, CLOSING). Linux answers the close of a socket with unread
+     * bytes with RST, not FIN, so such a close leaves no TIME_WAIT; {@code shutdownInput()} does
+     * not discard them.
+     *
+     * @param localPort the socket's local port, 0 to 65535
+     * @param remote the socket's remote address and port; must be resolved
+     * @return the unread bytes; empty if the snapshot has no such socket, or its table did not
+     *         show the queue
+     * @throws IllegalArgumentException if {@code remote} is unresolved or {@code localPort} is
+     *         out of range
+     */
+    public OptionalInt unreadBytes(int localPort, InetSocketAddress remote) {
+        if (localPort < 0 || localPort > 0xFFFF) {
+            throw new IllegalArgumentException(
+                    "localPort must be between 0 and 65535, but was " + localPort);
+        }
+        Remote r = Remote.of(remote);
+        int entry = r.isV4()
+                ? sockets.entryV4((int) r.lo, r.port, localPort)
+                : sockets.entryV6(r.hi, r.lo, r.port, localPort);
+        if (entry < 0) {
+            return OptionalInt.empty();
+        }
+        int queue = sockets.receiveQueueAt(entry);
+        if (queue == ProcNetTcpParser.UNKNOWN_QUEUE) {
+            return OptionalInt.empty();
+        }
+        int state = sockets.stateAt(entry);
+        boolean finArrived = state == TcpState.CLOSE_WAIT.code() || state == TcpState.LAST_ACK.code()
+                || state == TcpState.CLOSING.code();
+        return OptionalInt.of(finArrived ? Math.max(0, queue - 1) : queue);
     }
 
     /**

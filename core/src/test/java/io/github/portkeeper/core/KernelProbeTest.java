@@ -79,6 +79,34 @@ class KernelProbeTest {
     }
 
     @Test
+    void unreadBytesAreTheReceiveQueueLessTheOneTheKernelCountsForThePeersFin() throws IOException {
+        InetSocketAddress server = new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 8080);
+        InetSocketAddress server6 = new InetSocketAddress(InetAddress.getByName("2001:db8::1"), 443);
+        SocketTable table = probeOf(
+                List.of(entry("127.0.0.1", 50_000, server, ESTABLISHED, 5),
+                        entry("127.0.0.1", 50_001, server, CLOSE_WAIT, 1),
+                        entry("127.0.0.1", 50_002, server, CLOSE_WAIT, 6),
+                        entry("127.0.0.1", 50_003, server, TcpState.LAST_ACK, 1),
+                        entry("127.0.0.1", 50_004, server, TcpState.CLOSING, 3)),
+                List.of(entry("::ffff:127.0.0.1", 50_005, server, FIN_WAIT2, 7),
+                        entry("2001:db8::2", 50_006, server6, ESTABLISHED, 0x1_0000))).snapshot();
+
+        assertThat(table.unreadBytes(50_000, server)).hasValue(5);
+        assertThat(table.unreadBytes(50_001, server)).as("CLOSE_WAIT, only the FIN").hasValue(0);
+        assertThat(table.unreadBytes(50_002, server)).as("CLOSE_WAIT, 5 bytes and the FIN").hasValue(5);
+        assertThat(table.unreadBytes(50_003, server)).as("LAST_ACK, only the FIN").hasValue(0);
+        assertThat(table.unreadBytes(50_004, server)).as("CLOSING, 2 bytes and the FIN").hasValue(2);
+        assertThat(table.unreadBytes(50_005, server)).as("a mapped tcp6 entry, no FIN yet").hasValue(7);
+        assertThat(table.unreadBytes(50_005, mapped("127.0.0.1", 8080))).hasValue(7);
+        assertThat(table.unreadBytes(50_006, server6)).hasValue(0x1_0000);
+        assertThat(table.unreadBytes(50_007, server)).as("no such socket").isEmpty();
+        assertThat(table.unreadBytes(50_000, server6)).as("another remote").isEmpty();
+        assertThatThrownBy(() -> table.unreadBytes(65_536, server))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("localPort must be between 0 and 65535, but was 65536");
+    }
+
+    @Test
     void unresolvedAddressIsRejectedByName() throws IOException {
         SocketTable table = probeOf(List.of(), List.of()).snapshot();
         InetSocketAddress unresolved = InetSocketAddress.createUnresolved("db.example", 5432);
@@ -279,6 +307,11 @@ class KernelProbeTest {
     /** One table line for a socket, with addresses encoded as this host's kernel would. */
     private static String entry(String localIp, int localPort, InetSocketAddress remote, TcpState state)
             throws IOException {
+        return entry(localIp, localPort, remote, state, 0);
+    }
+
+    private static String entry(String localIp, int localPort, InetSocketAddress remote, TcpState state,
+            int rxQueue) throws IOException {
         // A literal like "::ffff:127.0.0.1" resolves to an Inet4Address; force it into tcp6 form.
         byte[] local = InetAddress.getByName(localIp).getAddress();
         if (localIp.contains(":") && local.length == 4) {
@@ -288,9 +321,9 @@ class KernelProbeTest {
         if (local.length == 16 && remoteBytes.length == 4) {
             remoteBytes = mapped(remoteBytes);
         }
-        return String.format("%4d: %s:%04X %s:%04X %02X 00000000:00000000 00:00000000 00000000"
+        return String.format("%4d: %s:%04X %s:%04X %02X 00000000:%08X 00:00000000 00000000"
                         + "     0        0 12345 1 0000000000000000 100 0 0 10 0\n",
-                0, hex(local), localPort, hex(remoteBytes), remote.getPort(), state.code());
+                0, hex(local), localPort, hex(remoteBytes), remote.getPort(), state.code(), rxQueue);
     }
 
     /** Each 32-bit word of the address as the kernel prints it: an int in host byte order. */

@@ -13,15 +13,18 @@ import java.util.Objects;
  * <pre>  0: 0100007F:1F90 0100007F:C350 06 00000000:00000000 03:00000F2B 00000000 0 0 0 3 0 ...</pre>
  * An address is 8 hex digits (IPv4) or 32 (IPv6): each group of 8 is a 32-bit word printed in
  * the host's byte order, so {@code 0100007F} is 127.0.0.1 on a little-endian host. A port is 4
- * hex digits, big-endian. The state is 2 hex digits. Columns after the state are not read.
+ * hex digits, big-endian. The state is 2 hex digits. The column after it is
+ * {@code tx_queue:rx_queue}, two 8-digit hex counts, of which the receive queue is kept (bytes
+ * arrived and not read by the application; the kernel counts a peer's FIN that arrived as one
+ * more): a line without it still counts, its receive queue unknown. Later columns are not read.
  *
  * <p>Lines that do not have this shape (the header, truncated or garbled lines) are skipped and
  * counted, never fatal: the probe is a diagnostic and must not take its caller down. The family
  * is taken from the address width, not from the file name, and IPv4-mapped IPv6 addresses
  * ({@code ::ffff:a.b.c.d}, which every dual-stack Java socket shows) are stored as IPv4.
  *
- * <p>Only what the queries need is kept: state, remote address, remote port, local port. IPv4
- * entries take 9 bytes, IPv6 entries 21, in parallel primitive arrays.
+ * <p>Only what the queries need is kept: state, remote address, remote port, local port, receive
+ * queue. IPv4 entries take 13 bytes, IPv6 entries 25, in parallel primitive arrays.
  *
  * <p>Thread-safety: not thread-safe; use one instance per read. The {@link Sockets} it produces
  * are immutable and safe to share.
@@ -44,6 +47,10 @@ public final class ProcNetTcpParser {
     private static final int IPV4_HEX_DIGITS = 8;
     private static final int IPV6_HEX_DIGITS = 32;
     private static final int PORT_HEX_DIGITS = 4;
+    private static final int QUEUE_HEX_DIGITS = 8;
+    private static final int QUEUES_WIDTH = 2 * QUEUE_HEX_DIGITS + 1; // tx_queue:rx_queue
+    /** A receive queue the line did not show. */
+    public static final int UNKNOWN_QUEUE = -1;
     private static final long MAPPED_PREFIX = 0x0000_FFFFL; // upper word of ::ffff:a.b.c.d's low half
     private static final long WORD = 0xFFFF_FFFFL;
     // Kernel lines are 150 bytes (tcp) to 178 (tcp6); sizing from the input avoids regrowth.
@@ -53,12 +60,14 @@ public final class ProcNetTcpParser {
 
     private long[] v4Keys = new long[16]; // remote address << 32 | remote port << 16 | local port
     private byte[] v4States = new byte[16];
+    private int[] v4RxQueues = new int[16];
     private int v4Count;
 
     private long[] v6RemoteHi = new long[4];
     private long[] v6RemoteLo = new long[4];
     private int[] v6Ports = new int[4]; // remote port << 16 | local port
     private byte[] v6States = new byte[4];
+    private int[] v6RxQueues = new int[4];
     private int v6Count;
 
     private int skippedLines;
@@ -136,6 +145,7 @@ public final class ProcNetTcpParser {
         // end, so the entries keep the kernel's order.
         long[] keys = new long[v4Count];
         byte[] states = new byte[v4Count];
+        int[] rx = new int[v4Count];
         int from4 = v4Count;
         LongIndex seen4 = new LongIndex(v4Count);
         for (int i = v4Count - 1; i >= 0; i--) {
@@ -144,12 +154,14 @@ public final class ProcNetTcpParser {
             if (!connected || seen4.add(key, i, (a, b) -> v4Keys[a] == v4Keys[b])) {
                 keys[--from4] = key;
                 states[from4] = v4States[i];
+                rx[from4] = v4RxQueues[i];
             }
         }
         long[] hi = new long[v6Count];
         long[] lo = new long[v6Count];
         int[] ports = new int[v6Count];
         byte[] states6 = new byte[v6Count];
+        int[] rx6 = new int[v6Count];
         int from6 = v6Count;
         LongIndex seen6 = new LongIndex(v6Count);
         for (int i = v6Count - 1; i >= 0; i--) {
@@ -161,11 +173,14 @@ public final class ProcNetTcpParser {
                 lo[from6] = v6RemoteLo[i];
                 ports[from6] = v6Ports[i];
                 states6[from6] = v6States[i];
+                rx6[from6] = v6RxQueues[i];
             }
         }
         return new Sockets(Arrays.copyOfRange(keys, from4, v4Count), Arrays.copyOfRange(states, from4, v4Count),
+                Arrays.copyOfRange(rx, from4, v4Count),
                 Arrays.copyOfRange(hi, from6, v6Count), Arrays.copyOfRange(lo, from6, v6Count),
-                Arrays.copyOfRange(ports, from6, v6Count), Arrays.copyOfRange(states6, from6, v6Count));
+                Arrays.copyOfRange(ports, from6, v6Count), Arrays.copyOfRange(states6, from6, v6Count),
+                Arrays.copyOfRange(rx6, from6, v6Count));
     }
 
     /** Open-addressing set of entry indices by a 64-bit hash, with an exact comparison on collision. */
@@ -204,7 +219,7 @@ public final class ProcNetTcpParser {
     /**
      * Parses one line whose first non-blank byte is at {@code p}.
      *
-     * @return the index just past the state column, or {@code ~index} where the line went wrong
+     * @return the index just past the last column read, or {@code ~index} where the line went wrong
      */
     private int parseLine(byte[] data, int p, int end, int estimate) {
         // "sl" column: a decimal slot number and a colon. The header line fails here.
@@ -247,8 +262,21 @@ public final class ProcNetTcpParser {
         if ((high | low) < 0 || !endsToken(data, p, end)) {
             return ~q;
         }
-        add((high << 4) | low, localPort, estimate);
-        return p;
+        q = skipBlanks(data, p, end);
+        int rxQueue = q == p ? UNKNOWN_QUEUE : parseRxQueue(data, q, end);
+        add((high << 4) | low, localPort, rxQueue, estimate);
+        return rxQueue == UNKNOWN_QUEUE ? p : q + QUEUES_WIDTH;
+    }
+
+    /** Reads {@code tx_queue:rx_queue} at {@code p}: the receive queue, or UNKNOWN_QUEUE if not that shape. */
+    private static int parseRxQueue(byte[] data, int p, int end) {
+        int after = p + QUEUES_WIDTH;
+        if (after > end || data[p + QUEUE_HEX_DIGITS] != ':' || !endsToken(data, after, end)
+                || hex(data, p, QUEUE_HEX_DIGITS) < 0) {
+            return UNKNOWN_QUEUE;
+        }
+        long rx = hex(data, p + QUEUE_HEX_DIGITS + 1, QUEUE_HEX_DIGITS);
+        return rx < 0 ? UNKNOWN_QUEUE : (int) Math.min(rx, Integer.MAX_VALUE);
     }
 
     /**
@@ -299,14 +327,16 @@ public final class ProcNetTcpParser {
         return littleEndian ? Integer.reverseBytes(printed) : printed;
     }
 
-    private void add(int state, int localPort, int estimate) {
+    private void add(int state, int localPort, int rxQueue, int estimate) {
         if (endpointIsV4) {
             if (v4Count == v4Keys.length) {
                 int capacity = Math.max(v4Count * 2, estimate);
                 v4Keys = Arrays.copyOf(v4Keys, capacity);
                 v4States = Arrays.copyOf(v4States, capacity);
+                v4RxQueues = Arrays.copyOf(v4RxQueues, capacity);
             }
             v4Keys[v4Count] = (endpointLo << 32) | ((long) endpointPort << 16) | localPort;
+            v4RxQueues[v4Count] = rxQueue;
             v4States[v4Count++] = (byte) state;
         } else {
             if (v6Count == v6States.length) {
@@ -315,7 +345,9 @@ public final class ProcNetTcpParser {
                 v6RemoteLo = Arrays.copyOf(v6RemoteLo, capacity);
                 v6Ports = Arrays.copyOf(v6Ports, capacity);
                 v6States = Arrays.copyOf(v6States, capacity);
+                v6RxQueues = Arrays.copyOf(v6RxQueues, capacity);
             }
+            v6RxQueues[v6Count] = rxQueue;
             v6RemoteHi[v6Count] = endpointHi;
             v6RemoteLo[v6Count] = endpointLo;
             v6Ports[v6Count] = (endpointPort << 16) | localPort;
@@ -357,25 +389,30 @@ public final class ProcNetTcpParser {
      * <p>Addresses are in network byte order: an IPv4 address as an {@code int}
      * ({@code 127.0.0.1} is {@code 0x7F000001}), an IPv6 address as two {@code long}s (high and
      * low 64 bits). IPv4-mapped IPv6 addresses were stored as IPv4. States are the kernel's codes.
+     * An entry is an index: the IPv4 sockets first, from 0, then the IPv6 ones.
      *
      * <p>Thread-safety: immutable, safe to share.
      */
     public static final class Sockets {
         private final long[] v4Keys;
         private final byte[] v4States;
+        private final int[] v4RxQueues;
         private final long[] v6RemoteHi;
         private final long[] v6RemoteLo;
         private final int[] v6Ports;
         private final byte[] v6States;
+        private final int[] v6RxQueues;
 
-        private Sockets(long[] v4Keys, byte[] v4States, long[] v6RemoteHi, long[] v6RemoteLo,
-                int[] v6Ports, byte[] v6States) {
+        private Sockets(long[] v4Keys, byte[] v4States, int[] v4RxQueues, long[] v6RemoteHi, long[] v6RemoteLo,
+                int[] v6Ports, byte[] v6States, int[] v6RxQueues) {
             this.v4Keys = v4Keys;
             this.v4States = v4States;
+            this.v4RxQueues = v4RxQueues;
             this.v6RemoteHi = v6RemoteHi;
             this.v6RemoteLo = v6RemoteLo;
             this.v6Ports = v6Ports;
             this.v6States = v6States;
+            this.v6RxQueues = v6RxQueues;
         }
 
         /** Returns the number of sockets, IPv4 plus IPv6. */
@@ -468,6 +505,46 @@ public final class ProcNetTcpParser {
                     into.add(v6Ports[i] & 0xFFFF);
                 }
             }
+        }
+
+        /**
+         * Returns the entry of the socket with this local port toward this IPv4 endpoint, or -1 if
+         * there is none. Each remote endpoint and local port is listed once.
+         */
+        public int entryV4(int address, int port, int localPort) {
+            long key = (ipv4RemoteKey(address, port) << 16) | (localPort & 0xFFFF);
+            for (int i = 0; i < v4Keys.length; i++) {
+                if (v4Keys[i] == key) {
+                    return i;
+                }
+            }
+            return -1;
+        }
+
+        /** Returns the entry of the socket with this local port toward this IPv6 endpoint, or -1. */
+        public int entryV6(long addressHi, long addressLo, int port, int localPort) {
+            int ports = (port << 16) | (localPort & 0xFFFF);
+            for (int i = 0; i < v6States.length; i++) {
+                if (v6Ports[i] == ports && v6RemoteLo[i] == addressLo && v6RemoteHi[i] == addressHi) {
+                    return v4States.length + i;
+                }
+            }
+            return -1;
+        }
+
+        /** Returns the state code of an entry. */
+        public int stateAt(int entry) {
+            int v6 = entry - v4States.length;
+            return (v6 < 0 ? v4States[entry] : v6States[v6]) & 0xFF;
+        }
+
+        /**
+         * Returns the receive queue of an entry as the kernel printed it (a peer's FIN that
+         * arrived counts one), or {@link ProcNetTcpParser#UNKNOWN_QUEUE} if its line did not show it.
+         */
+        public int receiveQueueAt(int entry) {
+            int v6 = entry - v4States.length;
+            return v6 < 0 ? v4RxQueues[entry] : v6RxQueues[v6];
         }
 
         /** Counts sockets in a state whose local port is this port, whatever the family. */

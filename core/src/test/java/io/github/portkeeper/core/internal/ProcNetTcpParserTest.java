@@ -223,6 +223,35 @@ class ProcNetTcpParserTest {
     }
 
     @Test
+    void receiveQueueIsReadFromTheQueuesColumnAndUnknownWhereALineDoesNotShowIt() {
+        ProcNetTcpParser parser = littleEndian().parse(ascii(TCP_HEADER
+                + "   0: 0100007F:D000 0100007F:1F90 01 0000001F:0000A00B 00:00000000 00000000\n"
+                + "   1: 0100007F:D001 0100007F:1F90 01\n"
+                + "   2: 0100007F:D002 0100007F:1F90 01 000000zz:0000000A 00:00000000\n"
+                + "   3: 0100007F:D003 0100007F:1F90 01 00000000:0000000A\n"
+                + TCP6_HEADER
+                + "   0: 00000000000000000000000001000000:D004 00000000000000000000000001000000:1F90 08"
+                + " 00000000:00000006 00:00000000 00000000\n"));
+        ProcNetTcpParser.Sockets sockets = parser.toSockets();
+
+        assertThat(parser.skippedLines()).as("the headers only: a queue is optional").isEqualTo(2);
+        assertThat(sockets.size()).isEqualTo(5);
+        assertThat(sockets.receiveQueueAt(sockets.entryV4(LOOPBACK, 8080, 0xD000))).isEqualTo(0xA00B);
+        assertThat(sockets.receiveQueueAt(sockets.entryV4(LOOPBACK, 8080, 0xD001)))
+                .as("ends at the state").isEqualTo(ProcNetTcpParser.UNKNOWN_QUEUE);
+        assertThat(sockets.receiveQueueAt(sockets.entryV4(LOOPBACK, 8080, 0xD002)))
+                .as("garbled").isEqualTo(ProcNetTcpParser.UNKNOWN_QUEUE);
+        assertThat(sockets.receiveQueueAt(sockets.entryV4(LOOPBACK, 8080, 0xD003))).as("last column").isEqualTo(10);
+        int v6 = sockets.entryV6(0, 1, 8080, 0xD004);
+        assertThat(v6).isEqualTo(4);
+        assertThat(sockets.stateAt(v6)).isEqualTo(CLOSE_WAIT);
+        assertThat(sockets.receiveQueueAt(v6)).isEqualTo(6);
+        assertThat(sockets.stateAt(sockets.entryV4(LOOPBACK, 8080, 0xD000))).isEqualTo(ESTABLISHED);
+        assertThat(sockets.entryV4(LOOPBACK, 8080, 0xD005)).isEqualTo(-1);
+        assertThat(sockets.entryV6(0, 1, 8080, 0xD000)).isEqualTo(-1);
+    }
+
+    @Test
     void unknownStateCodesAreKeptAndCounted() {
         ProcNetTcpParser.Sockets sockets = littleEndian()
                 .parse(ascii(line(0, "0100007F:1F90", "0100007F:C350", "0D"))).toSockets();
