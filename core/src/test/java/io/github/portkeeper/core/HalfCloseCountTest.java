@@ -8,20 +8,26 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
 import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /**
- * A {@link SocketPool} user who half-closes ({@code shutdownOutput()}) and then closes: the
- * lease is broken, so the pool closes it as a reset would, yet its FIN already went first. The
- * count must be what the kernel does: one {@code LOCAL} ending, one client TIME_WAIT once the
- * server closes.
+ * A {@link SocketPool} user who half-closes ({@code shutdownOutput()} or {@code shutdownInput()})
+ * and then closes: the lease is broken, and the count must be what the kernel does. After
+ * {@code shutdownOutput()} our FIN already went first: one {@code LOCAL} ending, one client
+ * TIME_WAIT once the server closes. After {@code shutdownInput()} Linux keeps what had arrived in
+ * the receive queue (nothing is discarded), and a close with bytes still there is answered with
+ * RST, not FIN: no TIME_WAIT, whatever the retirement policy asked for.
  */
 @Timeout(60)
 class HalfCloseCountTest {
@@ -91,5 +97,72 @@ class HalfCloseCountTest {
         assertThat(tally.closedEvents()).singleElement()
                 .satisfies(c -> assertThat(c.ending()).isEqualTo(Ending.PEER));
         assertThat(timeWait.newSince()).as("client TIME_WAIT: %s", Kernel.describe(server)).isZero();
+    }
+
+    @Test
+    void aSocketShutForInputWithUnreadBytesIsResetByTheKernelOnCloseSoTheLocalPolicyCountsNoTimeWait() throws IOException {
+        Kernel.assumeLinux();
+        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
+        sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally)
+                .retirement(Retirement.local()).build()).build();
+        TimeWaitCount timeWait = TimeWaitCount.toward(server);
+
+        Socket s = sockets.socket(server.getHostString(), server.getPort());
+        int localPort = s.getLocalPort();
+        try (Socket accepted = listener.accept()) {
+            accepted.setSoTimeout((int) WAIT.toMillis());
+            OutputStream toClient = accepted.getOutputStream();
+            toClient.write(new byte[] {1, 2, 3, 4, 5}); // the server answers; the client never reads it
+            toClient.flush();
+            InputStream fromServer = s.getInputStream();
+            await("the answer arrived at the client").atMost(WAIT).until(() -> fromServer.available() == 5);
+            s.shutdownInput();
+            s.close();
+            await().atMost(WAIT).until(() -> tally.closedTotal() == 1);
+
+            // The server, which kept the connection open, sees the kernel's RST, not a FIN.
+            assertThatThrownBy(() -> accepted.getInputStream().read())
+                    .as("the server's read after the client's close").isInstanceOf(SocketException.class);
+        }
+        assertThat(tally.closedEvents()).singleElement()
+                .satisfies(c -> assertThat(c.ending()).isEqualTo(Ending.RESET));
+        assertThat(tally.timeWaitCaused()).as("timewait.caused: %s", tally).isZero();
+        await("client port " + localPort + " gone, or in TIME_WAIT").atMost(WAIT)
+                .until(() -> !Kernel.clientPorts(server, TcpState.FIN_WAIT1).contains(localPort)
+                        && !Kernel.clientPorts(server, TcpState.FIN_WAIT2).contains(localPort));
+        assertThat(tally.timeWaitCaused()).as("timewait.caused vs kernel: %s", Kernel.describe(server))
+                .isEqualTo(timeWait.newSince());
+    }
+
+    @Test
+    void aSocketShutForInputWithNothingUnreadIsClosedWithFinUnderTheLocalPolicyAndLeavesTheTimeWaitTheKernelShows() throws IOException {
+        Kernel.assumeLinux();
+        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
+        sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally)
+                .retirement(Retirement.local()).build()).build();
+        TimeWaitCount timeWait = TimeWaitCount.toward(server);
+
+        Socket s = sockets.socket(server.getHostString(), server.getPort());
+        int localPort = s.getLocalPort();
+        try (Socket accepted = listener.accept()) {
+            accepted.setSoTimeout((int) WAIT.toMillis());
+            accepted.getOutputStream().write(new byte[] {1, 2, 3});
+            accepted.getOutputStream().flush();
+            InputStream fromServer = s.getInputStream();
+            assertThat(fromServer.readNBytes(3)).as("the client reads the whole answer").hasSize(3);
+            s.shutdownInput();
+            s.close();
+            await().atMost(WAIT).until(() -> tally.closedTotal() == 1);
+            assertThat(accepted.getInputStream().read()).as("the server reads our FIN").isEqualTo(-1);
+        }
+        assertThat(tally.closedEvents()).singleElement()
+                .satisfies(c -> assertThat(c.ending()).isEqualTo(Ending.LOCAL));
+        assertThat(tally.timeWaitCaused()).as("timewait.caused: %s", tally).isEqualTo(1);
+        await("client port " + localPort + " in TIME_WAIT").atMost(WAIT)
+                .until(() -> Kernel.clientPorts(server, TcpState.TIME_WAIT).contains(localPort));
+        assertThat(tally.timeWaitCaused()).as("timewait.caused vs kernel: %s", Kernel.describe(server))
+                .isEqualTo(timeWait.newSince());
     }
 }

@@ -34,6 +34,10 @@ import java.nio.channels.SocketChannel;
  * and leaves no TIME_WAIT, whether or not the peer's reply is still to come. The pool's own
  * graceful closes turn lingering back off first, so they send FIN (or close passively) as the
  * ending says.
+ *
+ * <p>A socket whose input was shut down ({@code shutdownInput()}) cannot be read, so the kernel's
+ * table tells what a read would: the peer's FIN (CLOSE_WAIT), and bytes left unread, which make
+ * the kernel reset our close.
  */
 public final class SocketCloser {
 
@@ -95,18 +99,7 @@ public final class SocketCloser {
         setLinger(channel, -1);
         java.net.Socket socket = channel.socket();
         if (socket.isInputShutdown()) {
-            // After SHUT_RD reads report end of stream whatever the peer did: no proof of its FIN
-            // from a read. The kernel's table still shows it: CLOSE_WAIT, the peer closed first,
-            // and our close is passive (or an RST, if bytes were left unread: no TIME_WAIT either).
-            if (!socket.isOutputShutdown() && inCloseWait(channel)) {
-                closeQuietly(channel);
-                return Ending.PEER;
-            }
-            if (reset) {
-                setLingerZero(channel);
-            }
-            closeQuietly(channel);
-            return reset ? Ending.RESET : Ending.LOCAL;
+            return closeAfterInputShutdown(channel, reset);
         }
         if (!socket.isOutputShutdown()) {
             int fin = peerFinArrived(channel);
@@ -178,21 +171,45 @@ public final class SocketCloser {
     }
 
     /**
-     * Whether the kernel shows this connection in CLOSE_WAIT (the peer's FIN arrived, ours not
-     * sent). Reads {@code /proc/net/tcp}: only for sockets whose input was shut down, where no
-     * read can tell. False where the table cannot be read: the count then errs toward a TIME_WAIT.
+     * Closes a channel whose input was shut down. After SHUT_RD reads report end of stream
+     * whatever the peer did, so neither the peer's FIN nor bytes left unread can be seen from a
+     * read; the kernel's table ({@code /proc/net/tcp}, read only on this path) shows both. In
+     * CLOSE_WAIT the peer closed first and our close is passive (or an RST: no TIME_WAIT either):
+     * PEER. With bytes in the receive queue, which SHUT_RD keeps, the kernel answers our close with
+     * RST whatever we ask: RESET. Otherwise as asked, RST or FIN. Where the table cannot be read,
+     * as asked too: the count errs toward a TIME_WAIT, never away from it.
      */
-    private static boolean inCloseWait(SocketChannel channel) {
+    private static Ending closeAfterInputShutdown(SocketChannel channel, boolean reset) {
+        SocketTable table = null;
+        InetSocketAddress local = null;
+        InetSocketAddress remote = null;
         try {
-            InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
-            InetSocketAddress remote = (InetSocketAddress) channel.getRemoteAddress();
-            if (local == null || remote == null || !KERNEL.isAvailable()) {
-                return false;
+            local = (InetSocketAddress) channel.getLocalAddress();
+            remote = (InetSocketAddress) channel.getRemoteAddress();
+            if (local != null && remote != null && KERNEL.isAvailable()) {
+                table = KERNEL.snapshot();
             }
-            return KERNEL.snapshot().localPortsToRemote(TcpState.CLOSE_WAIT, remote).contains(local.getPort());
         } catch (IOException | RuntimeException e) {
-            return false;
+            table = null;
         }
+        if (table != null) {
+            int port = local.getPort();
+            if (!channel.socket().isOutputShutdown()
+                    && table.localPortsToRemote(TcpState.CLOSE_WAIT, remote).contains(port)) {
+                closeQuietly(channel);
+                return Ending.PEER;
+            }
+            if (table.unreadBytes(port, remote).orElse(0) > 0) {
+                setLingerZero(channel); // the kernel resets, and so do we
+                closeQuietly(channel);
+                return Ending.RESET;
+            }
+        }
+        if (reset) {
+            setLingerZero(channel);
+        }
+        closeQuietly(channel);
+        return reset ? Ending.RESET : Ending.LOCAL;
     }
 
     private static boolean shutdownOutput(SocketChannel channel) {
