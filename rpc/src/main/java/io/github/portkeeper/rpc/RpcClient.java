@@ -8,6 +8,7 @@ import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.internal.Nanos;
 import io.github.portkeeper.rpc.internal.Breakers;
 import io.github.portkeeper.rpc.internal.CallEngine;
+import io.github.portkeeper.rpc.internal.CallRetry;
 import io.github.portkeeper.rpc.internal.RpcConnection;
 import io.github.portkeeper.rpc.internal.RpcConnector;
 import io.github.portkeeper.rpc.internal.SocketOptions;
@@ -72,7 +73,7 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
     private final CircuitBreakerRegistry breakerRegistry;
     private final Breakers breakers;
     private final RetryRegistry retryRegistry;
-    private final Retry retry;
+    private final CallRetry retry;
 
     private RpcClient(Builder<Req, Resp> b) {
         this.codec = b.codec;
@@ -103,7 +104,10 @@ public final class RpcClient<Req, Resp> implements AutoCloseable {
         this.defaultTimeout = b.timeout;
         if (b.retryConfig != null) {
             this.retryRegistry = RetryRegistry.ofDefaults();
-            this.retry = retryRegistry.retry(pool.name(), retryOnlyWhatIsSafe(b.retryConfig));
+            // Resilience4j's retry, wrapped so that its metrics count the calls the engine ends
+            // itself (at the deadline, on close, on an interrupt): the registry holds the wrapper.
+            this.retry = new CallRetry(retryRegistry.retry(pool.name(), retryOnlyWhatIsSafe(b.retryConfig)));
+            retryRegistry.replace(pool.name(), retry);
         } else {
             this.retryRegistry = null;
             this.retry = null;

@@ -203,6 +203,7 @@ class ResilienceTest {
         assertThatThrownBy(() -> client.call(endpoint, "read", TIMEOUT, Idempotency.IDEMPOTENT))
                 .isInstanceOf(RpcConnectException.class);
         assertThat(tally.connectFailed()).as("3 attempts by default").isEqualTo(3);
+        assertRetryCounted(0, 0, 0, 1);
     }
 
     @Test
@@ -219,6 +220,54 @@ class ResilienceTest {
         assertThat(Duration.ofNanos(System.nanoTime() - start)).as("a 200 ms call with a 2 s retry wait took")
                 .isLessThan(Duration.ofMillis(1500));
         assertThat(tally.connectFailed()).as("attempts").isEqualTo(1);
+        assertRetryCounted(0, 0, 1, 0);
+    }
+
+    @Test
+    void aCallRetriedAndThenCutAtTheDeadlineCountsAsOneCallFailedWithRetryAttempt() throws Exception {
+        Endpoint endpoint = Endpoint.of("127.0.0.1", freePort());
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .retry(RetryConfig.custom().maxAttempts(3)
+                        .intervalFunction(attempt -> attempt == 1 ? 1L : 60_000L) // the second wait passes any deadline
+                        .build())
+                .build();
+
+        assertThatThrownBy(() -> client.call(endpoint, "read", Duration.ofSeconds(30), Idempotency.IDEMPOTENT))
+                .isInstanceOf(RpcConnectException.class);
+        assertThat(tally.connectFailed()).as("attempts").isEqualTo(2);
+        assertRetryCounted(0, 0, 0, 1);
+    }
+
+    @Test
+    void aCallRetriedAndThenFailingInAWayNotRetriedCountsAsOneCallFailedWithRetryAttempt() throws Exception {
+        server = FrameServer.start(Framing.LINES);
+        Endpoint endpoint = Endpoint.of(server.host(), server.port());
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().maxPerEndpoint(1).listener(tally).build())
+                .build();
+        client.call(endpoint, "warm-up", TIMEOUT);
+        server.inject(Fault.CLOSE_BEFORE_RESPONSE); // on the reused connection: retried
+        server.inject(Fault.GARBAGE);               // on the fresh one: not retried
+
+        assertThatThrownBy(() -> client.call(endpoint, "read", TIMEOUT, Idempotency.IDEMPOTENT))
+                .isInstanceOf(RpcProtocolException.class);
+        assertThat(server.served()).extracting(FrameServer.Served::request).containsExactly("warm-up", "read", "read");
+        assertRetryCounted(0, 0, 0, 1);
+    }
+
+    @Test
+    void aCallFailingInAWayNotRetriedCountsAsOneCallFailedWithoutRetryAttempt() throws Exception {
+        server = FrameServer.start(Framing.LINES);
+        Endpoint endpoint = Endpoint.of(server.host(), server.port());
+        client = RpcClient.builder(LineCodec.utf8(1024))
+                .poolConfig(PoolConfig.builder().listener(tally).build())
+                .build();
+        server.inject(Fault.GARBAGE);
+
+        assertThatThrownBy(() -> client.call(endpoint, "read", TIMEOUT, Idempotency.IDEMPOTENT))
+                .isInstanceOf(RpcProtocolException.class);
+        assertRetryCounted(0, 0, 1, 0);
     }
 
     @Test
@@ -271,6 +320,7 @@ class ResilienceTest {
         assertThat(tally.connectFailed()).as("attempts").isEqualTo(1);
         CircuitBreaker.Metrics breaker = client.circuitBreaker(endpoint).orElseThrow().getMetrics();
         assertThat(breaker.getNumberOfBufferedCalls()).as("outcomes recorded by the breaker").isZero();
+        assertRetryCounted(0, 0, 1, 0); // a failed call all the same, after one attempt
     }
 
     @Test
@@ -306,6 +356,17 @@ class ResilienceTest {
                 .hasMessageContaining(endpoint.toString());
         assertThat(((RpcException) failure.get()).isRetrySafe()).isFalse();
         assertThat(tally.connectFailed()).as("attempts").isEqualTo(1);
+        assertRetryCounted(0, 0, 1, 0);
+    }
+
+    /** The retry's calls by outcome: each idempotent call in exactly one (calls not idempotent never reach the retry). */
+    private void assertRetryCounted(long successfulWithout, long successfulWith, long failedWithout, long failedWith) {
+        Retry.Metrics metrics = client.retry().orElseThrow().getMetrics();
+        assertThat(new long[] {
+                metrics.getNumberOfSuccessfulCallsWithoutRetryAttempt(), metrics.getNumberOfSuccessfulCallsWithRetryAttempt(),
+                metrics.getNumberOfFailedCallsWithoutRetryAttempt(), metrics.getNumberOfFailedCallsWithRetryAttempt()})
+                .as("retry calls: successful without / with retry attempt, failed without / with retry attempt")
+                .containsExactly(successfulWithout, successfulWith, failedWithout, failedWith);
     }
 
     private void warmTwoConnections(Endpoint endpoint) throws IOException {

@@ -6,9 +6,12 @@ import io.github.portkeeper.rpc.micrometer.RpcMetrics;
 import io.github.portkeeper.rpc.testing.FrameServer;
 import io.github.portkeeper.rpc.testing.FrameServer.Framing;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.retry.RetryConfig;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -38,6 +41,30 @@ class RpcMetricsTest {
                     .tag("state", "closed").gauge().value()).isEqualTo(1);
             assertThat(registry.get("resilience4j.retry.calls").tag("name", "lines")
                     .tag("kind", "successful_without_retry").functionCounter().count()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aCallCutAtTheDeadlineCountsInTheRetryMeterAsFailedWithoutRetry() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        int port;
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort(); // nothing listens there once closed: connects are refused
+        }
+        try (RpcClient<String, String> client = RpcClient.builder(LineCodec.utf8(64))
+                .poolConfig(PoolConfig.builder().name("cut").build())
+                .retry(RetryConfig.custom().maxAttempts(3).waitDuration(Duration.ofMinutes(1)).build())
+                .build()) {
+            RpcMetrics.bind(client, registry);
+            Endpoint endpoint = Endpoint.of("127.0.0.1", port);
+            assertThatThrownBy(() -> client.call(endpoint, "read", Duration.ofSeconds(2), Idempotency.IDEMPOTENT))
+                    .isInstanceOf(RpcConnectException.class);
+
+            assertThat(registry.get("resilience4j.retry.calls").tag("name", "cut")
+                    .tag("kind", "failed_without_retry").functionCounter().count()).isEqualTo(1);
+            assertThat(registry.get("resilience4j.retry.calls").tag("name", "cut").functionCounters())
+                    .as("all four kinds").hasSize(4)
+                    .extracting(c -> c.count()).containsExactlyInAnyOrder(1.0, 0.0, 0.0, 0.0);
         }
     }
 

@@ -46,7 +46,7 @@ public final class CallEngine<Req, Resp> {
     private final Pool<RpcConnection> pool;
     private final RpcCodec<Req, Resp> codec;
     private final Breakers breakers;
-    private final Retry retry;
+    private final CallRetry retry;
     /**
      * The waits between attempts, as the user configured them. The retry's own are zero: this
      * engine waits, so that {@link #close()} can end a wait (Resilience4j sleeps uninterruptibly
@@ -62,7 +62,7 @@ public final class CallEngine<Req, Resp> {
      * @param retryWaits the wait before each further attempt, in milliseconds (as Resilience4j's
      *                   interval functions give it); {@code null} for none
      */
-    public CallEngine(Pool<RpcConnection> pool, RpcCodec<Req, Resp> codec, Breakers breakers, Retry retry,
+    public CallEngine(Pool<RpcConnection> pool, RpcCodec<Req, Resp> codec, Breakers breakers, CallRetry retry,
                       IntervalBiFunction<Object> retryWaits) {
         this.pool = pool;
         this.codec = codec;
@@ -147,44 +147,90 @@ public final class CallEngine<Req, Resp> {
         return t instanceof RpcConnectException && t.getCause() instanceof ConnectFailedException;
     }
 
+    /**
+     * The call, retried. Each call ends in exactly one bucket of the retry's metrics: through the
+     * context where it counts the call rightly (a success; the last allowed attempt failing after
+     * retries; a first attempt failing in a way not retried), else recorded by the engine (a call
+     * cut at the deadline, by {@link #close()} or by an interrupt; one failing in a way not retried
+     * after a retry, which the context would count as failed without retry attempt).
+     */
     private Resp callWithRetry(Endpoint endpoint, RequestBuffer request, Duration timeout, long deadline) throws IOException {
         Retry.Context<Resp> context = retry.context();
         RetryConfig config = retry.getRetryConfig();
         boolean fresh = false;
         for (int failures = 1; ; failures++) {
+            boolean retried = failures > 1;
             try {
                 Resp response = attempt(endpoint, request, timeout, deadline, fresh);
                 context.onComplete();
                 return response;
             } catch (IOException | RuntimeException e) {
-                long waitMillis = waitBefore(config, failures, e);
+                boolean retryable = config.getExceptionPredicate().test(e);
+                if (!retryable || failures >= config.getMaxAttempts()) {
+                    recordEnd(context, e, retried, retryable);
+                    throwIfInterrupted(endpoint, e);
+                    throw e;
+                }
+                long waitMillis = waitBefore(failures, e);
                 if (waitMillis > 0 && TimeUnit.MILLISECONDS.toNanos(waitMillis) >= deadline - System.nanoTime()) {
+                    retry.callFailed(retried, true);
                     throw e; // no later attempt could start in time: waiting would only keep the caller waiting
                 }
+                if (Thread.currentThread().isInterrupted()) {
+                    retry.callFailed(retried, true);
+                    throwIfInterrupted(endpoint, e); // throws: an interrupt is never retried
+                }
                 try {
-                    context.onError(e); // returns (without waiting: its waits are zero) only if another attempt is due
+                    context.onError(e); // returns (without waiting: its waits are zero): another attempt is due
                 } catch (Exception stop) {
-                    throwIfInterrupted(endpoint, e); // its zero sleep still ends on an interrupt
+                    // Only its zero sleep, ended by an interrupt, throws here: the attempt counted, the call not.
+                    retry.callFailed(retried, false);
+                    throwIfInterrupted(endpoint, e);
                     throw e;
                 }
-                throwIfInterrupted(endpoint, e);
-                awaitNextAttempt(endpoint, e, waitMillis);
-                if (deadline - System.nanoTime() <= 0) {
-                    throw e;
+                try {
+                    throwIfInterrupted(endpoint, e);
+                    awaitNextAttempt(endpoint, e, waitMillis);
+                    if (deadline - System.nanoTime() <= 0) {
+                        throw e;
+                    }
+                } catch (IOException | RuntimeException ended) {
+                    retry.callFailed(retried, false); // the context saw the failure, and expects another attempt
+                    throw ended;
                 }
                 fresh |= e instanceof RpcConnectionLostException;
+            } catch (Error error) {
+                retry.callFailed(retried, true);
+                throw error;
             }
         }
     }
 
     /**
-     * The wait before the next attempt, in milliseconds, as Resilience4j would compute it; zero if
-     * there is none, or no next attempt ({@code onError} then ends the call at once, and records
-     * how it ended). Asked once per failure, so a randomized wait is the one both checked
-     * against the deadline and waited.
+     * Records the end of a call with {@code e}, not retried or the last allowed attempt's failure.
+     * The context counts it rightly when {@code e} is not retried and was the first attempt's
+     * ("failed without retry attempt"), or failed the last of several ("failed with retry
+     * attempt"); any other end the engine records, in the bucket the retries so far say.
      */
-    private long waitBefore(RetryConfig config, int failures, Exception e) {
-        if (retryWaits == null || failures >= config.getMaxAttempts() || !config.getExceptionPredicate().test(e)) {
+    private void recordEnd(Retry.Context<Resp> context, Exception e, boolean retried, boolean retryable) {
+        if (retryable != retried) {
+            retry.callFailed(retried, true);
+            return;
+        }
+        try {
+            context.onError(e); // counts the call, and rethrows e
+        } catch (Exception counted) {
+            // the call ends with e all the same
+        }
+    }
+
+    /**
+     * The wait before the next attempt, in milliseconds, as Resilience4j would compute it; zero if
+     * there is none. Asked once per failure, so a randomized wait is the one both checked against
+     * the deadline and waited.
+     */
+    private long waitBefore(int failures, Exception e) {
+        if (retryWaits == null) {
             return 0;
         }
         Long waitMillis = retryWaits.apply(failures, Either.left(e));
