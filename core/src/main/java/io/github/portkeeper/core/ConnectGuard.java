@@ -26,6 +26,12 @@ public interface ConnectGuard {
     /**
      * The connect allowed by {@link #beforeConnect} succeeded.
      *
+     * <p>Should not throw. If it does (a {@code RuntimeException} or an {@link Error}), the pool
+     * does not take the fresh connection into service: it resets it at once (no TIME_WAIT; it
+     * served nothing), records it closed, gives back its slot and port, and fails the lease with
+     * the exception unchanged, as a refusal from {@code beforeConnect} is. This guard hears
+     * nothing more of that connect.
+     *
      * @param endpoint where the pool connected
      * @param nanos    how long the connect took, in nanoseconds
      */
@@ -45,7 +51,8 @@ public interface ConnectGuard {
     /**
      * The connect allowed by {@link #beforeConnect} did not happen, or was cut short by its
      * caller (the lease's thread was interrupted, or the pool closed meanwhile), or the
-     * connector threw an {@link Error} (a bug in code, which says nothing of the endpoint):
+     * connector threw an {@link Error} (a bug in code, which says nothing of the endpoint), or
+     * the connect succeeded but the connector's {@link Connector#channel} then threw (the same):
      * neither a success nor a failure of the endpoint. A guard that handed out a permission for the
      * connect (a half-open circuit breaker's trial call) gives it back here.
      *

@@ -6,10 +6,14 @@ import java.time.Duration;
  * Receives the pool's events. Every method has a no-op default, so a listener overrides only
  * what it needs. The Micrometer binding is one listener; tests and users can add their own.
  *
- * <p>Methods are called on the thread that caused the event (often a lease or release on the
- * hot path), or, for what housekeeping did, on the idle watcher's worker thread a moment later:
- * they must be fast, thread-safe and must not throw (an exception is logged and otherwise
- * ignored).
+ * <p><b>Thread-safety / failures.</b> Methods are called on the thread that caused the event
+ * (often a lease or release on the hot path), or, for what housekeeping did, on the idle
+ * watcher's worker thread a moment later: they must be fast and thread-safe, and should not
+ * throw. Whatever one throws, an {@link Error} included (an {@code AssertionError} in a test
+ * listener), is logged (at {@code ERROR} for an Error, {@code WARNING} otherwise) and otherwise
+ * ignored: the listeners after it still hear the event, and the pool's own bookkeeping, which
+ * events interrupt midway, never depends on a listener returning normally. So an assertion in a
+ * listener fails nothing by itself; record what it saw and assert on the test's thread.
  */
 public interface PoolListener {
 

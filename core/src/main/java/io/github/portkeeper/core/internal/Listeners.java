@@ -10,7 +10,18 @@ import java.time.Duration;
 import java.util.List;
 import java.util.function.Consumer;
 
-/** Calls every listener, isolating the pool from a listener that throws. */
+/**
+ * Calls every listener, isolating the pool from a listener that throws.
+ *
+ * <p>Whatever a listener throws, an {@link Error} included (an {@code AssertionError} in a test
+ * listener, a {@code NoClassDefFoundError} in a metrics binding), is logged and the next listener
+ * is called. Events fire in the middle of the pool's moves (a new connection counted but not yet
+ * leased, a closed one not yet forgotten), on whatever thread caused them: an Error let through
+ * would leave a move half done (a connection leased to nobody, a slot never given back) and reach
+ * a caller whose call did nothing wrong. Rethrowing it after the move instead would need every
+ * event site to finish first, and would still fail a lease or a close that succeeded. A listener
+ * is an observer: its failure is reported, at ERROR for an Error, and never becomes the pool's.
+ */
 final class Listeners {
 
     private static final System.Logger LOG = System.getLogger(Listeners.class.getName());
@@ -32,7 +43,7 @@ final class Listeners {
         for (PoolListener l : all) {
             try {
                 l.connectionOpened(endpoint, connectNanos);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
                 failed(l, e);
             }
         }
@@ -42,7 +53,7 @@ final class Listeners {
         for (PoolListener l : all) {
             try {
                 l.connectFailed(endpoint, cause);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
                 failed(l, e);
             }
         }
@@ -52,7 +63,7 @@ final class Listeners {
         for (PoolListener l : all) {
             try {
                 l.leased(endpoint, reused, waitNanos);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
                 failed(l, e);
             }
         }
@@ -62,7 +73,7 @@ final class Listeners {
         for (PoolListener l : all) {
             try {
                 l.leaseTimedOut(endpoint, waitNanos);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
                 failed(l, e);
             }
         }
@@ -72,7 +83,7 @@ final class Listeners {
         for (PoolListener l : all) {
             try {
                 l.leaseRejected(endpoint, reason);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
                 failed(l, e);
             }
         }
@@ -82,7 +93,7 @@ final class Listeners {
         for (PoolListener l : all) {
             try {
                 l.released(endpoint, reusable);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
                 failed(l, e);
             }
         }
@@ -134,13 +145,26 @@ final class Listeners {
         for (PoolListener l : all) {
             try {
                 event.accept(l);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
                 failed(l, e);
             }
         }
     }
 
-    private static void failed(PoolListener listener, RuntimeException e) {
-        LOG.log(Level.WARNING, "Pool listener " + listener + " threw; ignored", e);
+    private static void failed(PoolListener listener, Throwable e) {
+        try {
+            LOG.log(e instanceof Error ? Level.ERROR : Level.WARNING, "Pool listener " + describe(listener) + " threw; ignored", e);
+        } catch (RuntimeException | Error logging) {
+            // a logger that fails (or an OutOfMemoryError building the message) must not fail the pool's move
+        }
+    }
+
+    /** The listener's {@code toString} is its code too, and may throw. */
+    private static String describe(PoolListener listener) {
+        try {
+            return String.valueOf(listener);
+        } catch (RuntimeException | Error e) {
+            return listener.getClass().getName();
+        }
     }
 }

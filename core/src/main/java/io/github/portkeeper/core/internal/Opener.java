@@ -4,6 +4,7 @@ import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.ConnectFailedException;
 import io.github.portkeeper.core.ConnectGuard;
 import io.github.portkeeper.core.Connector;
+import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolException;
 
 import java.io.IOException;
@@ -17,7 +18,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * connect guard, outside any lock, and accounts for failures so a failed connect frees its slot
  * and its port, whatever it threw (an {@link Error} from the user's connector or guard included).
  * The slot and port are given back before the guard hears of the outcome, so a guard that throws
- * from {@code connectAbandoned} cannot keep them.
+ * from {@code connectAbandoned} cannot keep them. A connection that connected but that user code
+ * then kept the pool from taking (the guard's {@code connectSucceeded} or the connector's
+ * {@code channel} threw) is closed at once, never left open and counted.
  */
 final class Opener<C> {
 
@@ -105,13 +108,24 @@ final class Opener<C> {
         }
         long connectNanos = System.nanoTime() - t0;
         ep.ports.connectDone();
-        connectGuard.connectSucceeded(ep.endpoint, connectNanos);
         long now = engine.now();
         long jitter = lifetimeJitterNanos > 0 ? ThreadLocalRandom.current().nextLong(lifetimeJitterNanos + 1) : 0L;
         PooledEntry<C> e = new PooledEntry<>(ep, connection, now, maxLifetimeNanos - jitter);
-        // Seeing the socket holds it for abort: an interrupt that closes the channel behind our
-        // back must reset it, not leave a TIME_WAIT we cannot see.
-        e.channel();
+        try {
+            // Seeing the socket holds it for abort: an interrupt that closes the channel behind our
+            // back must reset it, not leave a TIME_WAIT we cannot see. Before the guard hears of
+            // success, so that it hears only of connections the pool could take.
+            e.channel();
+        } catch (RuntimeException | Error bug) {
+            discardWithoutChannel(e, connectNanos, bug);
+            throw bug;
+        }
+        try {
+            connectGuard.connectSucceeded(ep.endpoint, connectNanos);
+        } catch (RuntimeException | Error bug) {
+            discard(e, connectNanos, bug);
+            throw bug;
+        }
         e.idleSince = now;
         ep.add(e);
         engine.housekeeper.ensureStarted();
@@ -143,6 +157,64 @@ final class Opener<C> {
         engine.listeners.connectFailed(ep.endpoint, bug);
         engine.listeners.leaseRejected(ep.endpoint, bug);
         return bug;
+    }
+
+    /**
+     * The connect guard threw from {@code connectSucceeded} (its own code): the fresh connection
+     * served nothing and the pool will not take it into service, so it is reset at once (no
+     * TIME_WAIT) by the one close path, which gives back its slot and port and records its
+     * ending. Listeners hear it opened and closed ({@link CloseReason#BROKEN}, served no lease),
+     * then the lease rejected with the guard's exception, which surfaces unchanged, as a refusal
+     * from {@code beforeConnect} does. The guard, having heard the outcome, hears nothing more.
+     */
+    private void discard(PooledEntry<C> e, long connectNanos, Throwable bug) {
+        EndpointPool<C> ep = e.pool;
+        engine.listeners.connectionOpened(ep.endpoint, connectNanos);
+        engine.retirer.closeEntry(e, true, CloseReason.BROKEN);
+        engine.listeners.leaseRejected(ep.endpoint, bug);
+    }
+
+    /**
+     * The connector threw from {@code channel} (its own code): the pool cannot see the socket, so
+     * it ends the connection as one without a socket, by {@link Connector#dispose} on this thread,
+     * recording {@link Connector#endingWithoutChannel} (the cautious {@link Ending#LOCAL} if that
+     * throws too). Slot and port are given back, the listeners hear as in {@link #discard}, and
+     * the guard hears the connect abandoned, as it does of an {@link Error} from the connector: a
+     * bug in code says nothing of the endpoint. The connector's exception surfaces unchanged;
+     * what {@code dispose} or the guard throw meanwhile is attached to it as suppressed.
+     */
+    private void discardWithoutChannel(PooledEntry<C> e, long connectNanos, Throwable bug) {
+        EndpointPool<C> ep = e.pool;
+        Ending ending;
+        try {
+            ending = connector.wasEstablished(e.connection) ? connector.endingWithoutChannel(e.connection) : Ending.FAILED;
+        } catch (RuntimeException | Error another) {
+            suppress(bug, another);
+            ending = Ending.LOCAL;
+        }
+        try {
+            connector.dispose(e.connection);
+        } catch (RuntimeException | Error another) {
+            suppress(bug, another);
+        }
+        e.claim2dead();
+        engine.capacity.unreserve(ep);
+        ep.ports.closed(ending == Ending.LOCAL, engine.now());
+        engine.mayBeEmpty(ep);
+        engine.listeners.connectionOpened(ep.endpoint, connectNanos);
+        engine.listeners.connectionClosed(ep.endpoint, ending, CloseReason.BROKEN, false);
+        engine.listeners.leaseRejected(ep.endpoint, bug);
+        try {
+            connectGuard.connectAbandoned(ep.endpoint);
+        } catch (RuntimeException | Error another) {
+            suppress(bug, another);
+        }
+    }
+
+    private static void suppress(Throwable surfacing, Throwable another) {
+        if (another != surfacing) { // the same instance thrown twice cannot suppress itself
+            surfacing.addSuppressed(another);
+        }
     }
 
     /** Gives back the port and slot of a connect that will not happen, and rejects the lease. */
