@@ -9,6 +9,7 @@ import io.github.portkeeper.http.internal.FreshConnection;
 import io.github.portkeeper.http.internal.HttpClientFeatures;
 import io.github.portkeeper.http.internal.HttpConnection;
 import io.github.portkeeper.http.internal.HttpConnector;
+import io.github.portkeeper.http.internal.ManagerSettings;
 import io.github.portkeeper.http.internal.PendingLease;
 import io.github.portkeeper.http.internal.PooledEndpoint;
 import io.github.portkeeper.http.internal.RouteKey;
@@ -75,6 +76,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Thread-safe. Closing the manager closes the pool.
  */
 public final class PortkeeperConnectionManager implements HttpClientConnectionManager, ConnPoolControl<HttpRoute> {
+
+    static {
+        // Not a public getter: HttpClient's pooling manager has none (see ManagerSettings).
+        ManagerSettings.install(m -> m.defaultConnectionConfig);
+    }
 
     private final Pool<HttpConnection> pool;
     private final HttpClientConnectionOperator operator;

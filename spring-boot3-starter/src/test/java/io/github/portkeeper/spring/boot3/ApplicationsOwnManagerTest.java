@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.http.PortkeeperConnectionManager;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
+import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.client5.http.config.RequestConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.core5.http.ClassicHttpResponse;
@@ -27,6 +28,8 @@ import org.springframework.boot.ssl.SslStoreBundle;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.http.HttpMethod;
+import org.springframework.http.client.ClientHttpRequestFactory;
 import org.springframework.http.client.ClientHttpResponse;
 import org.springframework.web.client.ResourceAccessException;
 import org.springframework.web.client.RestClient;
@@ -35,9 +38,15 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -57,6 +66,9 @@ class ApplicationsOwnManagerTest {
     private static final Duration OWN_LEASE_TIMEOUT = Duration.ofMillis(300);
 
     private static final SocketConfig OWN_SOCKET_CONFIG = SocketConfig.custom().setSoKeepAlive(true).build();
+
+    /** Far below {@code portkeeper.http.socket-timeout}'s 3 min default, and far below the bound the tests allow. */
+    private static final Duration OWN_SOCKET_TIMEOUT = Duration.ofMillis(300);
 
     private static HttpServer server;
     private static ExecutorService executor;
@@ -172,6 +184,67 @@ class ApplicationsOwnManagerTest {
         });
     }
 
+    @Test
+    void anSslBundlesPoolTimesOutAReadAfterTheSocketTimeoutOfTheApplicationsOwnManager() throws Exception {
+        try (SilentServer silent = new SilentServer()) {
+            runner.withUserConfiguration(OneConnectionManager.class).run(context -> {
+                PortkeeperClientHttpRequestFactoryBuilder builder = context.getBean(PortkeeperClientHttpRequestFactoryBuilder.class);
+                ClientHttpRequestFactorySettings withBundle = ClientHttpRequestFactorySettings.ofSslBundle(SslBundle.of(SslStoreBundle.NONE));
+                ClientHttpRequestFactory factory = builder.build(withBundle);
+                PortkeeperConnectionManager tlsManager = builder.connectionManager(withBundle);
+                long start = System.nanoTime();
+                CompletableFuture<Throwable> failure = CompletableFuture.supplyAsync(() -> {
+                    try (ClientHttpResponse response = factory.createRequest(URI.create(silent.url()), HttpMethod.GET).execute()) {
+                        return new AssertionError("answered " + response.getStatusCode());
+                    } catch (Throwable e) {
+                        return e;
+                    }
+                });
+                // portkeeper.http.socket-timeout (3 min) would keep the request waiting far beyond this bound.
+                assertThat(failure).succeedsWithin(Duration.ofSeconds(20)).isInstanceOf(SocketTimeoutException.class);
+                assertThat(Duration.ofNanos(System.nanoTime() - start))
+                        .as("the wait for the silent server's answer: the manager's 300 ms socket timeout")
+                        .isGreaterThanOrEqualTo(OWN_SOCKET_TIMEOUT.minusMillis(50))
+                        .isLessThan(Duration.ofSeconds(10));
+                assertThat(tlsManager.pool().stats().active()).isZero();
+            });
+        }
+    }
+
+    /** Accepts connections and never answers, for read timeouts; closing it closes them. */
+    private static final class SilentServer implements AutoCloseable {
+        private final ServerSocket serverSocket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        private final List<Socket> accepted = new CopyOnWriteArrayList<>();
+        private final Thread acceptor = new Thread(this::acceptAll, "silent-server");
+
+        SilentServer() throws IOException {
+            acceptor.setDaemon(true);
+            acceptor.start();
+        }
+
+        String url() {
+            return "http://127.0.0.1:" + serverSocket.getLocalPort() + "/never";
+        }
+
+        private void acceptAll() {
+            try {
+                while (true) {
+                    accepted.add(serverSocket.accept());
+                }
+            } catch (IOException closed) {
+                // The server was closed.
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            serverSocket.close();
+            for (Socket s : accepted) {
+                s.close();
+            }
+        }
+    }
+
     @Configuration(proxyBeanMethods = false)
     static class OneConnectionManager {
         @Bean
@@ -180,6 +253,10 @@ class ApplicationsOwnManagerTest {
                     .poolConfig(PoolConfig.builder().name("mine").maxPerEndpoint(1).maxTotal(1)
                             .leaseTimeout(OWN_LEASE_TIMEOUT).maxIdleTime(Duration.ofSeconds(7)).build())
                     .setDefaultSocketConfig(OWN_SOCKET_CONFIG)
+                    .setDefaultConnectionConfig(ConnectionConfig.custom()
+                            .setConnectTimeout(Timeout.ofSeconds(5))
+                            .setSocketTimeout(Timeout.of(OWN_SOCKET_TIMEOUT))
+                            .build())
                     .build();
         }
     }

@@ -1,6 +1,7 @@
 package io.github.portkeeper.spring.boot.common.internal;
 
 import io.github.portkeeper.http.PortkeeperConnectionManager;
+import io.github.portkeeper.http.internal.ManagerSettings;
 import io.github.portkeeper.spring.boot.common.PortkeeperPools;
 import io.github.portkeeper.spring.boot.common.PortkeeperProperties;
 import org.apache.hc.client5.http.config.RequestConfig;
@@ -38,10 +39,10 @@ public final class BootClientPools implements AutoCloseable {
     /**
      * The pools of Boot-built clients: {@code primary} for clients with neither SSL bundle nor
      * address filter, one more per combination, all registered with {@code pools}. Those take
-     * the primary manager's pool settings and socket config (a manager of the application's own
-     * is the pool behind Boot's clients, so its limits and timeouts hold for all of them); the
-     * connect and socket timeouts of their connection config come from
-     * {@code portkeeper.http.*}, as a manager does not tell its own.
+     * the primary manager's pool settings and its default socket and connection configs (a
+     * manager of the application's own is the pool behind Boot's clients, so its limits and
+     * timeouts hold for all of them). For the starter's own manager those configs come from
+     * {@code portkeeper.http.*}.
      *
      * @param primary    the connection manager bean
      * @param properties the settings
@@ -52,9 +53,10 @@ public final class BootClientPools implements AutoCloseable {
     public static BootClientPools of(PortkeeperConnectionManager primary, PortkeeperProperties properties, PortkeeperPools pools,
             SslBundles sslBundles) {
         pools.register(primary.pool());
-        HttpManagers managers = new HttpManagers(primary, name -> PortkeeperBeans.managerBuilder(properties,
-                primary.pool().config().toBuilder().name(name).build())
-                .setDefaultSocketConfig(primary.getDefaultSocketConfig()), pools, sslBundles);
+        HttpManagers managers = new HttpManagers(primary, name -> PortkeeperConnectionManager.builder()
+                .poolConfig(primary.pool().config().toBuilder().name(name).build())
+                .setDefaultSocketConfig(primary.getDefaultSocketConfig())
+                .setDefaultConnectionConfig(ManagerSettings.defaultConnectionConfig(primary)), pools, sslBundles);
         return new BootClientPools(managers, PortkeeperBeans.installer(properties));
     }
 
@@ -100,7 +102,8 @@ public final class BootClientPools implements AutoCloseable {
             config.setConnectTimeout(Timeout.of(connectTimeout));
         }
         // Per request; a connection given back is passivated (socket timeout reset), and the pool
-        // applies portkeeper.http.socket-timeout on each lease, so it does not stick to the connection.
+        // applies its own socket timeout (its ConnectionConfig's) on each lease, so it does not stick
+        // to the connection.
         if (readTimeout != null) {
             config.setResponseTimeout(Timeout.of(readTimeout));
         }
