@@ -11,6 +11,15 @@ import java.util.List;
 /** The socket addresses an endpoint resolves to, for matching the kernel's socket table. */
 public final class EndpointAddresses {
 
+    /** How a host name is looked up: a seam for tests, since JDK 17 has no resolver SPI. */
+    @FunctionalInterface
+    interface Lookup {
+        InetAddress[] allByName(String host) throws UnknownHostException;
+    }
+
+    /** The JVM's resolver (and its cache); tests put another in its place. */
+    static volatile Lookup lookup = InetAddress::getAllByName;
+
     private EndpointAddresses() {
     }
 
@@ -18,7 +27,7 @@ public final class EndpointAddresses {
     public static List<InetSocketAddress> resolve(Endpoint endpoint) {
         List<InetSocketAddress> out = new ArrayList<>();
         try {
-            for (InetAddress a : InetAddress.getAllByName(endpoint.host())) {
+            for (InetAddress a : lookup.allByName(endpoint.host())) {
                 out.add(new InetSocketAddress(a, endpoint.port()));
             }
         } catch (UnknownHostException ignored) {
