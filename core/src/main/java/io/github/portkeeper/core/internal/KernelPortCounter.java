@@ -261,15 +261,29 @@ final class KernelPortCounter extends IdleWatcher.Task {
     }
 
     /**
-     * The tracked endpoint pools, less those of closed pools, which are dropped: a closed pool
-     * needs no counts, and one its user still holds would otherwise keep asking for periodic
-     * reads (at a read a second, near its budget) until the TIME_WAITs it counted expire.
+     * The tracked endpoint pools, less those of closed pools and those their pool forgot, which
+     * are dropped: neither needs counts, and one still reachable (a closed pool its user holds,
+     * an endpoint pool the garbage collector has not taken yet) would otherwise keep asking for
+     * periodic reads, for as long as its last count saw others' sockets or the TIME_WAITs it
+     * counted are in their window.
      */
     private List<Map.Entry<EndpointPool<?>, Integer>> trackedNow() {
         synchronized (tracked) {
-            tracked.keySet().removeIf(ep -> ep.engine.isClosed());
+            tracked.keySet().removeIf(ep -> ep.engine.isClosed() || forgotten(ep));
             return new ArrayList<>(tracked.entrySet());
         }
+    }
+
+    /**
+     * Whether the pool has forgotten {@code ep} for good. Removal marks it removed before it
+     * leaves the pool's map, and takes the mark back only while it is still there (a lease came
+     * by meanwhile): marked and no longer in the map is for good. While the pool has a newer
+     * endpoint pool for the same endpoint the old one stays (counted along with the new one,
+     * toward the same addresses, at no extra read) until that one goes too, or the collector
+     * takes it.
+     */
+    private static boolean forgotten(EndpointPool<?> ep) {
+        return ep.isRemoved() && !ep.engine.endpoints().contains(ep.endpoint);
     }
 
     /** One read for every endpoint that wants or needs a count; on the reader's thread. */
