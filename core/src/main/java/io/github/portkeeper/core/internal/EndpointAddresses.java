@@ -76,6 +76,19 @@ public final class EndpointAddresses {
     /** {@link #current}, with when the addresses were looked up. */
     Resolved currentResolved(Endpoint endpoint, long now, Runnable whenSettled) {
         Resolved r = resolved;
+        if (isLiteral(endpoint.host())) {
+            // An address, not a name: reading it asks no server, and its answer never changes.
+            if (r == null) {
+                List<InetSocketAddress> found = resolve(endpoint);
+                if (!found.isEmpty()) {
+                    r = new Resolved(List.copyOf(found), now);
+                    resolved = r;
+                }
+            }
+            if (r != null) {
+                return r;
+            }
+        }
         boolean due = now - failedAt >= RETRY_NANOS && (r == null || now - r.at() >= REFRESH_NANOS);
         if (due && looking.compareAndSet(false, true)) {
             try {
@@ -128,6 +141,13 @@ public final class EndpointAddresses {
             whenSettled.run();
         }
     }
+
+    /** Whether {@code host} is an IPv4 or IPv6 address rather than a name. */
+    private static boolean isLiteral(String host) {
+        return host.indexOf(':') >= 0 || IPV4.matcher(host).matches();
+    }
+
+    private static final java.util.regex.Pattern IPV4 = java.util.regex.Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");
 
     /** Every address of the endpoint's host at its port, looked up now; empty if the name does not resolve. */
     private static List<InetSocketAddress> resolve(Endpoint endpoint) {
