@@ -78,10 +78,11 @@ class SharedWatcherTest {
                 }
             }
             // Shared by both pools: the watcher, its worker, and (for a second after a port-budget
-            // count) the kernel reader; no thread per pool.
+            // count) the kernel reader and its host-name lookups; no thread per pool.
             assertThat(poolThreads).as("threads of the pools").extracting(Thread::getName)
                     .contains("portkeeper-watcher", "portkeeper-watcher-worker")
-                    .isSubsetOf("portkeeper-watcher", "portkeeper-watcher-worker", "portkeeper-watcher-kernel");
+                    .isSubsetOf("portkeeper-watcher", "portkeeper-watcher-worker", "portkeeper-watcher-kernel",
+                            "portkeeper-watcher-lookup");
 
             release.countDown();
             await().atMost(WAIT).until(() -> tallyB.closedTotal() == 1);

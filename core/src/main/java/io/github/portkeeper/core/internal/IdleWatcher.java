@@ -106,6 +106,14 @@ public final class IdleWatcher {
     private final ThreadPoolExecutor worker;
     /** Reads of the kernel's socket table for the port budget: apart, so a long read never delays listener events. */
     private final ThreadPoolExecutor reader;
+    /**
+     * Host-name lookups for the kernel counts ({@link EndpointAddresses}): never on the reader,
+     * where one slow name would hold up every count of the JVM, and a few at once, so one slow
+     * name holds up no other.
+     */
+    private final ThreadPoolExecutor lookups;
+    /** Lookups that may run at once. */
+    static final int LOOKUP_THREADS = 4;
     /** When the thread will wake on its own ({@link System#nanoTime()}), or {@link #AWAKE}. */
     private volatile long sleepUntil = AWAKE;
     private volatile boolean running;
@@ -124,6 +132,7 @@ public final class IdleWatcher {
         }
         this.worker = singleOnDemand(threadName + "-worker");
         this.reader = singleOnDemand(threadName + "-kernel");
+        this.lookups = onDemand(threadName + "-lookup", LOOKUP_THREADS);
     }
 
     /** One daemon thread that exists only while it has work (it ends after a second without). */
@@ -133,6 +142,17 @@ public final class IdleWatcher {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /** Up to {@code threads} daemon threads, each of which exists only while there is work (it ends after a second without). */
+    private static ThreadPoolExecutor onDemand(String name, int threads) {
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        });
+        pool.allowCoreThreadTimeOut(true);
+        return pool;
     }
 
     /** Whether the caller is the watcher's thread (where user code must not run). */
@@ -160,6 +180,11 @@ public final class IdleWatcher {
     /** Runs a read of the kernel's socket table on its own on-demand thread. */
     void runKernelRead(Runnable read) {
         reader.execute(() -> runLogged(read));
+    }
+
+    /** Runs a host-name lookup for the kernel counts on a thread of the lookups' own. */
+    void runLookup(Runnable lookup) {
+        lookups.execute(() -> runLogged(lookup));
     }
 
     private static void runLogged(Runnable work) {

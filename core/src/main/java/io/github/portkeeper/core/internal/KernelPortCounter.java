@@ -44,11 +44,16 @@ import java.util.concurrent.locks.ReentrantLock;
  *       found, the period doubles, up to {@link #MAX_PERIOD_NANOS}. Parsing the table costs
  *       in proportion to the host's sockets, so a large, still pool is read seldom.</li>
  * </ul>
+ *
+ * <p>An endpoint is counted toward the addresses its host name resolves to. Names are looked up
+ * off the reader's thread ({@link EndpointAddresses}): a read counts the endpoints whose
+ * addresses are known and leaves a name still being looked up for a read once its answer is
+ * in, so one slow name delays no other endpoint's count. Addresses older than the JVM's DNS
+ * cache's time to live are looked up again (a connector's next connect may reach new ones),
+ * and a change is counted at once.
  */
 final class KernelPortCounter extends IdleWatcher.Task {
 
-    /** How long a host name that did not resolve is left alone before the next try. */
-    private static final long RESOLVE_RETRY_NANOS = 30_000_000_000L;
     static final long PERIOD_NANOS = TimeUnit.SECONDS.toNanos(1);
     static final long COUNT_WAIT_NANOS = TimeUnit.SECONDS.toNanos(1);
     static final long MAX_PERIOD_NANOS = TimeUnit.SECONDS.toNanos(8);
@@ -82,7 +87,7 @@ final class KernelPortCounter extends IdleWatcher.Task {
      * Per pool engine (weakly), the endpoints counted from {@link #lastTable} with their resolved
      * addresses: only an endpoint pool of the same pool that comes back may be seeded from it.
      */
-    private final Map<PoolEngine<?>, Map<io.github.portkeeper.core.Endpoint, List<InetSocketAddress>>> countedInLastTable =
+    private final Map<PoolEngine<?>, Map<io.github.portkeeper.core.Endpoint, EndpointAddresses.Resolved>> countedInLastTable =
             Collections.synchronizedMap(new WeakHashMap<>());
 
     KernelPortCounter(KernelProbe probe) {
@@ -142,20 +147,20 @@ final class KernelPortCounter extends IdleWatcher.Task {
         if (table == null || System.nanoTime() - lastTableAt >= PERIOD_NANOS) {
             return false;
         }
-        List<InetSocketAddress> addresses;
+        EndpointAddresses.Resolved resolved;
         synchronized (countedInLastTable) {
-            Map<io.github.portkeeper.core.Endpoint, List<InetSocketAddress>> ofPool = countedInLastTable.get(ep.engine);
-            addresses = ofPool == null ? null : ofPool.get(ep.endpoint);
+            Map<io.github.portkeeper.core.Endpoint, EndpointAddresses.Resolved> ofPool = countedInLastTable.get(ep.engine);
+            resolved = ofPool == null ? null : ofPool.get(ep.endpoint);
         }
-        if (addresses == null) {
+        if (resolved == null) {
             return false;
         }
         PortUsage ports = ep.ports;
         ports.readLock.lock();
         try {
             if (!ports.kernelKnown()) {
-                ports.addresses = addresses;
-                ports.refreshed(total(table, ports), 0L);
+                ports.addresses.seed(resolved);
+                ports.refreshed(total(table, resolved.addresses()), 0L);
             }
         } finally {
             ports.readLock.unlock();
@@ -217,15 +222,17 @@ final class KernelPortCounter extends IdleWatcher.Task {
             EndpointPool<?> ep = t.getKey();
             PortBudgetSnapshot.EndpointBudget u = ep.ports.usage(t.getValue(), ep.engine.now());
             usage.put(ep, u);
-            if (ep.ports.addresses != null) {
-                jvmUse.merge(ep.ports.addresses, u.live() + u.recentTimeWait(), Integer::sum);
+            List<InetSocketAddress> addresses = lastAddresses(ep);
+            if (addresses != null) {
+                jvmUse.merge(addresses, u.live() + u.recentTimeWait(), Integer::sum);
             }
         }
         for (Map.Entry<EndpointPool<?>, Integer> t : all) {
             EndpointPool<?> ep = t.getKey();
             PortBudgetSnapshot.EndpointBudget u = usage.get(ep);
             int ours = u.live() + u.recentTimeWait();
-            int jvm = ep.ports.addresses == null ? ours : jvmUse.getOrDefault(ep.ports.addresses, ours);
+            List<InetSocketAddress> addresses = lastAddresses(ep);
+            int jvm = addresses == null ? ours : jvmUse.getOrDefault(addresses, ours);
             int outsideJvm = u.otherSockets() - (jvm - ours);
             // Our own TIME_WAITs leave our count after 60 s and the kernel's table a moment later
             // (its timer's granularity): until a read after that, they would stay counted as
@@ -261,34 +268,52 @@ final class KernelPortCounter extends IdleWatcher.Task {
     }
 
     /**
-     * The tracked endpoint pools, less those of closed pools, which are dropped: a closed pool
-     * needs no counts, and one its user still holds would otherwise keep asking for periodic
-     * reads (at a read a second, near its budget) until the TIME_WAITs it counted expire.
+     * The tracked endpoint pools, less those of closed pools and those their pool forgot, which
+     * are dropped: neither needs counts, and one still reachable (a closed pool its user holds,
+     * an endpoint pool the garbage collector has not taken yet) would otherwise keep asking for
+     * periodic reads, for as long as its last count saw others' sockets or the TIME_WAITs it
+     * counted are in their window.
      */
     private List<Map.Entry<EndpointPool<?>, Integer>> trackedNow() {
         synchronized (tracked) {
-            tracked.keySet().removeIf(ep -> ep.engine.isClosed());
+            tracked.keySet().removeIf(ep -> ep.engine.isClosed() || forgotten(ep));
             return new ArrayList<>(tracked.entrySet());
         }
     }
 
-    /** One read for every endpoint that wants or needs a count; on the reader's thread. */
+    /**
+     * Whether the pool has forgotten {@code ep} for good. Removal marks it removed before it
+     * leaves the pool's map, and takes the mark back only while it is still there (a lease came
+     * by meanwhile): marked and no longer in the map is for good. While the pool has a newer
+     * endpoint pool for the same endpoint the old one stays (counted along with the new one,
+     * toward the same addresses, at no extra read) until that one goes too, or the collector
+     * takes it.
+     */
+    private static boolean forgotten(EndpointPool<?> ep) {
+        return ep.isRemoved() && !ep.engine.endpoints().contains(ep.endpoint);
+    }
+
+    /**
+     * One read for every endpoint that wants or needs a count; on the reader's thread. An
+     * endpoint whose name is still being looked up stays wanted: its lookup's end asks for the
+     * read that counts it.
+     */
     private void readNow() {
         readQueued.set(false);
-        long now = System.nanoTime();
         Set<EndpointPool<?>> pools = new java.util.LinkedHashSet<>();
         synchronized (wanted) {
             pools.addAll(wanted);
         }
         pools.addAll(periodicDue());
+        Set<EndpointPool<?>> settled = pools;
         try {
             if (!pools.isEmpty()) {
-                count(pools, now);
+                settled = count(pools);
             }
         } catch (RuntimeException e) {
             // The probe failing must never stop the pools; the budget keeps its own counts.
         } finally {
-            for (EndpointPool<?> ep : pools) {
+            for (EndpointPool<?> ep : settled) {
                 wanted.remove(ep);
             }
             doneLock.lock();
@@ -308,23 +333,43 @@ final class KernelPortCounter extends IdleWatcher.Task {
     /**
      * Counts the given endpoints from one table, and with them every tracked endpoint that
      * reaches the same server (the same table serves them at no cost). Each endpoint's read
-     * lock is held from its mark to its refresh.
+     * lock is held from its mark to its refresh. Every tracked endpoint's addresses are looked
+     * at (and looked up again, off this thread, once their time is up); an endpoint whose name
+     * is being looked up for the first time is left for a later read.
+     *
+     * @return the given endpoints that need nothing more: counted, or their names do not
+     *         resolve, or no longer tracked
      */
-    private void count(Set<EndpointPool<?>> pools, long now) {
+    private Set<EndpointPool<?>> count(Set<EndpointPool<?>> pools) {
+        Map<EndpointPool<?>, EndpointAddresses.Resolved> addressesOf = new HashMap<>();
+        List<Map.Entry<EndpointPool<?>, Integer>> all = trackedNow();
+        for (Map.Entry<EndpointPool<?>, Integer> t : all) {
+            EndpointPool<?> ep = t.getKey();
+            EndpointAddresses.Resolved r = ep.ports.addresses.currentResolved(ep.endpoint, ep.engine.now(), () -> lookedUp(ep));
+            if (r != null) {
+                addressesOf.put(ep, r);
+            }
+        }
         Set<List<InetSocketAddress>> servers = new HashSet<>();
+        Set<EndpointPool<?>> settled = new HashSet<>();
         for (EndpointPool<?> ep : pools) {
-            if (resolved(ep, now)) {
-                servers.add(ep.ports.addresses);
+            EndpointAddresses.Resolved r = addressesOf.get(ep);
+            if (r != null) {
+                servers.add(r.addresses());
+                settled.add(ep);
+            } else if (!tracked.containsKey(ep) || ep.ports.addresses.unresolvable()) {
+                settled.add(ep);
             }
         }
         if (servers.isEmpty()) {
-            return;
+            return settled;
         }
         Map<EndpointPool<?>, Long> marks = new LinkedHashMap<>();
         try {
-            for (Map.Entry<EndpointPool<?>, Integer> t : trackedNow()) {
+            for (Map.Entry<EndpointPool<?>, Integer> t : all) {
                 EndpointPool<?> ep = t.getKey();
-                if (ep.ports.addresses != null && servers.contains(ep.ports.addresses)) {
+                EndpointAddresses.Resolved r = addressesOf.get(ep);
+                if (r != null && servers.contains(r.addresses())) {
                     ep.ports.readLock.lock();
                     marks.put(ep, ep.ports.markBeforeRefresh());
                 }
@@ -332,8 +377,9 @@ final class KernelPortCounter extends IdleWatcher.Task {
             SocketTable table = probe.snapshot();
             tableReads++;
             for (Map.Entry<EndpointPool<?>, Long> m : marks.entrySet()) {
-                m.getKey().ports.refreshed(total(table, m.getKey().ports), m.getValue());
-                remember(m.getKey());
+                EndpointAddresses.Resolved r = addressesOf.get(m.getKey());
+                m.getKey().ports.refreshed(total(table, r.addresses()), m.getValue());
+                remember(m.getKey(), r);
             }
             lastTable = table;
             lastTableAt = System.nanoTime();
@@ -342,42 +388,44 @@ final class KernelPortCounter extends IdleWatcher.Task {
                 ep.ports.readLock.unlock();
             }
         }
+        return settled;
     }
 
-    private void remember(EndpointPool<?> ep) {
+    /**
+     * A lookup of {@code ep}'s name found new addresses, or found none where none were known: a
+     * read counts it now (or lets a lease waiting for its first count go on).
+     */
+    private void lookedUp(EndpointPool<?> ep) {
+        if (tracked.containsKey(ep)) {
+            wanted.add(ep);
+            queueRead();
+        }
+    }
+
+    /** The addresses {@code ep} was last counted toward (or is about to be); null if its name never resolved. */
+    private static List<InetSocketAddress> lastAddresses(EndpointPool<?> ep) {
+        EndpointAddresses.Resolved r = ep.ports.addresses.last();
+        return r == null ? null : r.addresses();
+    }
+
+    private void remember(EndpointPool<?> ep, EndpointAddresses.Resolved resolved) {
         synchronized (countedInLastTable) {
             countedInLastTable.computeIfAbsent(ep.engine, k -> new LinkedHashMap<>(16, 0.75f, true) {
                 @Override
-                protected boolean removeEldestEntry(Map.Entry<io.github.portkeeper.core.Endpoint, List<InetSocketAddress>> eldest) {
+                protected boolean removeEldestEntry(Map.Entry<io.github.portkeeper.core.Endpoint, EndpointAddresses.Resolved> eldest) {
                     return size() > 1024;
                 }
-            }).put(ep.endpoint, ep.ports.addresses);
+            }).put(ep.endpoint, resolved);
         }
     }
 
-    private static int total(SocketTable table, PortUsage ports) {
+    private static int total(SocketTable table, List<InetSocketAddress> addresses) {
         int total = 0;
         for (TcpState state : TcpState.values()) {
             if (state != TcpState.LISTEN) {
-                total += table.countToRemotes(state, ports.addresses);
+                total += table.countToRemotes(state, addresses);
             }
         }
         return total;
-    }
-
-    private static boolean resolved(EndpointPool<?> ep, long now) {
-        if (ep.ports.addresses != null) {
-            return true;
-        }
-        if (now - ep.ports.lastResolveFailure < RESOLVE_RETRY_NANOS) {
-            return false;
-        }
-        List<InetSocketAddress> out = EndpointAddresses.resolve(ep.endpoint);
-        if (out.isEmpty()) {
-            ep.ports.lastResolveFailure = now;
-            return false;
-        }
-        ep.ports.addresses = out;
-        return true;
     }
 }

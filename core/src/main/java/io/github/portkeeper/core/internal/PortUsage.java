@@ -2,8 +2,6 @@ package io.github.portkeeper.core.internal;
 
 import io.github.portkeeper.core.PortBudgetSnapshot;
 
-import java.net.InetSocketAddress;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -53,10 +51,8 @@ final class PortUsage {
      * or {@link #OURS_ONLY}.
      */
     private volatile int kernelTotal = UNREAD;
-    /** The endpoint's resolved addresses, for the kernel count; set by the housekeeper. */
-    volatile List<InetSocketAddress> addresses;
-    /** When resolving the endpoint last failed (ticker time), so a bad name is not looked up every second. */
-    long lastResolveFailure = Long.MIN_VALUE / 2;
+    /** The endpoint's addresses for the kernel count, looked up (and again) off the kernel reader's thread. */
+    final EndpointAddresses addresses = new EndpointAddresses();
 
     /** Takes a port for a new connection if that keeps usage within {@code budget}. */
     synchronized boolean tryTake(int budget, long now) {

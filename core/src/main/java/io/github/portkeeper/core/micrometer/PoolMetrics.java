@@ -50,12 +50,14 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class PoolMetrics implements MeterBinder {
 
     private static final Duration KERNEL_SNAPSHOT_TTL = Duration.ofSeconds(1);
+    private static final Runnable NOTHING = () -> { };
 
     private final Source pool;
     private final boolean endpointTag;
     private final KernelProbe probe;
     private final ConcurrentHashMap<Endpoint, EndpointMeters> perEndpoint = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<Endpoint, List<InetSocketAddress>> addresses = new ConcurrentHashMap<>();
+    /** Per endpoint, its addresses for the kernel gauges: looked up off the scraping thread, and again as the JVM's DNS cache expires. */
+    private final ConcurrentHashMap<Endpoint, EndpointAddresses> addresses = new ConcurrentHashMap<>();
     private final java.util.Set<String> gaugedEndpointTags = ConcurrentHashMap.newKeySet();
     private final java.util.Set<String> gaugedBudgetTags = ConcurrentHashMap.newKeySet();
     /** Meters registered per endpoint tag value, and how many live endpoints share it, to drop them when the pool forgets the endpoints. */
@@ -245,15 +247,15 @@ public final class PoolMetrics implements MeterBinder {
             snapshotAt = now;
         }
         List<InetSocketAddress> remotes = new ArrayList<>();
+        long ticks = pool.now();
         for (Endpoint e : pool.endpoints()) {
-            List<InetSocketAddress> resolved = addresses.get(e);
-            if (resolved == null) {
-                resolved = EndpointAddresses.resolve(e);
-                if (!resolved.isEmpty()) { // an unresolvable host is tried again next time
-                    addresses.put(e, resolved);
-                }
+            // A name being looked up (the first time, or again after 30 s without an answer)
+            // is left out of this scrape: a scrape never waits for DNS.
+            List<InetSocketAddress> resolved = addresses.computeIfAbsent(e, k -> new EndpointAddresses())
+                    .current(e, ticks, NOTHING);
+            if (resolved != null) {
+                remotes.addAll(resolved);
             }
-            remotes.addAll(resolved);
         }
         return table.countToRemotes(state, remotes);
     }
@@ -564,6 +566,9 @@ public final class PoolMetrics implements MeterBinder {
 
         PortBudgetSnapshot portBudget();
 
+        /** The pool's ticker time. */
+        long now();
+
         static Source of(Pool<?> pool) {
             return new Source() {
                 @Override public String name() { return pool.name(); }
@@ -574,6 +579,7 @@ public final class PoolMetrics implements MeterBinder {
                 @Override public boolean statsPerEndpoint() { return true; }
                 @Override public boolean budgetEnabled() { return pool.config().portBudget().isEnabled(); }
                 @Override public PortBudgetSnapshot portBudget() { return pool.portBudget(); }
+                @Override public long now() { return pool.config().ticker().read(); }
             };
         }
 
@@ -587,6 +593,7 @@ public final class PoolMetrics implements MeterBinder {
                 @Override public boolean statsPerEndpoint() { return false; }
                 @Override public boolean budgetEnabled() { return false; }
                 @Override public PortBudgetSnapshot portBudget() { throw new UnsupportedOperationException("no port budget"); }
+                @Override public long now() { return System.nanoTime(); }
             };
         }
     }

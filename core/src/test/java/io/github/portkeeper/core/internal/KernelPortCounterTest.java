@@ -140,6 +140,55 @@ class KernelPortCounterTest {
         }
     }
 
+    /**
+     * An endpoint the pool forgot needs no counts: one whose last count saw sockets of another
+     * process (here, of the test) must not keep the JVM's reader reading every few seconds for
+     * the pool's sake. Its pool stays open.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void aForgottenEndpointIsNoLongerReadWhateverItsLastCountSaw() throws Exception {
+        Assumptions.assumeTrue(KernelProbe.linux().isAvailable(), "needs /proc/net/tcp");
+        List<Socket> held = new ArrayList<>();
+        FakeTicker ticker = new FakeTicker();
+        try (ScriptedServer server = ScriptedServer.start();
+             Pool<Object> pool = Pool.of(new NoSocketResetConnector(), PoolConfig.builder().name("forgotten-endpoint")
+                     .ticker(ticker).maxIdleTime(Duration.ofSeconds(1)).portBudget(HUNDRED).build())) {
+            Endpoint endpoint = Endpoint.of(server.host(), server.port());
+            for (int i = 0; i < 2; i++) { // sockets of "another process": worth periodic reads
+                held.add(new Socket(server.host(), server.port()));
+            }
+            try (Lease<Object> lease = pool.lease(endpoint)) {
+                lease.retire(); // no socket, no TIME_WAIT: the endpoint is empty and quiet after it
+            }
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+                    assertThat(pool.portBudget().endpoints().get(endpoint).otherSockets()).isEqualTo(2));
+            ticker.advance(Duration.ofSeconds(2));
+            await().atMost(Duration.ofSeconds(20)).until(() -> pool.endpoints().isEmpty());
+            KernelReads.holdReads().close(); // a read in progress at the removal has ended
+            StillReads still = readsOverTenStillSeconds("a forgotten endpoint next to 2 sockets of others");
+            // With the endpoint still counted, reads would come at most 8 s apart: at least one.
+            assertThat(still.reads).as("kernel reads in %.1f s with no endpoint to count", still.seconds).isZero();
+        } finally {
+            for (Socket s : held) {
+                s.close();
+            }
+        }
+    }
+
+    /** Connections without sockets that end with a reset: no TIME_WAIT of the pool's own. */
+    private static final class NoSocketResetConnector implements io.github.portkeeper.core.Connector<Object> {
+        @Override
+        public Object connect(Endpoint endpoint) {
+            return new Object();
+        }
+
+        @Override
+        public io.github.portkeeper.core.Ending endingWithoutChannel(Object connection) {
+            return io.github.portkeeper.core.Ending.RESET;
+        }
+    }
+
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void aStillTableIsReadLessAndLessOftenWhileFarFromTheBudget() throws Exception {
@@ -164,10 +213,19 @@ class KernelPortCounterTest {
 
     /** The JVM's kernel reads over six seconds in which the test changes nothing. */
     private static StillReads readsOverSixStillSeconds(String what) {
+        return readsOverStillSeconds(6, what);
+    }
+
+    /** The JVM's kernel reads over ten seconds (past the longest period, 8 s) in which the test changes nothing. */
+    private static StillReads readsOverTenStillSeconds(String what) {
+        return readsOverStillSeconds(10, what);
+    }
+
+    private static StillReads readsOverStillSeconds(int seconds, String what) {
         KernelPortCounter kernel = KernelPortCounter.shared();
         long before = kernel.tableReads();
         long t0 = System.nanoTime();
-        await().pollDelay(Duration.ofSeconds(6)).atMost(Duration.ofSeconds(10)).until(() -> true);
+        await().pollDelay(Duration.ofSeconds(seconds)).atMost(Duration.ofSeconds(seconds + 4)).until(() -> true);
         StillReads still = new StillReads(kernel.tableReads() - before, (System.nanoTime() - t0) / 1e9);
         System.out.printf("[KernelPortCounterTest] %s: %d kernel reads in %.1f s%n", what, still.reads, still.seconds);
         return still;
