@@ -32,4 +32,38 @@ class EndpointTest {
                 .hasMessage("host must not begin or end with whitespace, but was 'db\n'");
         assertThat(Endpoint.of("db", 7000)).hasToString("db:7000");
     }
+    @Test
+    void aBracketedIpv6LiteralAsInAUriIsTheSameEndpointAsTheBareLiteral() {
+        // URI.getHost() gives "[::1]"; InetAddress.getByName accepts it too.
+        assertThat(Endpoint.of("[::1]", 80)).isEqualTo(Endpoint.of("::1", 80)).hasToString("[::1]:80");
+        assertThat(Endpoint.of("[::1]", 80).host()).isEqualTo("::1");
+        assertThat(Endpoint.of(java.net.URI.create("http://[::1]:8080/").getHost(), 8080)).isEqualTo(Endpoint.of("::1", 8080));
+        assertThat(Endpoint.of("[fe80::1%eth0]", 80).host()).isEqualTo("fe80::1%eth0");
+        assertThat(Endpoint.of("[2001:db8::7]", 443, "tls")).isEqualTo(Endpoint.of("2001:db8::7", 443, "tls"));
+    }
+
+    @Test
+    void aHostWithAPortOrAnotherColonThatIsNoIpv6LiteralIsRejectedShowingTheValue() {
+        assertThatThrownBy(() -> Endpoint.of("db:5432", 5432)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("'db:5432'").hasMessageContaining("not an IPv6 literal")
+                .hasMessageContaining("Endpoint.of(\"db\", 5432)");
+        assertThatThrownBy(() -> Endpoint.of("example.com:80", 80)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("'example.com:80'");
+        assertThatThrownBy(() -> Endpoint.of("::1:::2", 80)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("'::1:::2'");
+        assertThatThrownBy(() -> Endpoint.of("[::1]:80", 80)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("'[::1]:80'");
+        // IPv6 literals in their usual forms stay accepted, zone and all.
+        assertThat(Endpoint.of("::ffff:127.0.0.1", 80).host()).isEqualTo("::ffff:127.0.0.1");
+        assertThat(Endpoint.of("0:0:0:0:0:0:0:1", 80)).hasToString("[0:0:0:0:0:0:0:1]:80");
+        assertThat(Endpoint.of("fe80::1%no-such-interface", 80).host()).isEqualTo("fe80::1%no-such-interface");
+    }
+
+    @Test
+    void bracketsAroundAnythingButAnIpv6LiteralAreRejectedShowingTheValue() {
+        for (String host : new String[] {"[db]", "[127.0.0.1]", "[::1", "::1]", "[]", "[[::1]]", "[ ::1]"}) {
+            assertThatThrownBy(() -> Endpoint.of(host, 80)).as(host).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("'" + host + "'");
+        }
+    }
 }

@@ -21,15 +21,20 @@ final class Advice {
 
     static List<String> of(Diagnosis d) {
         List<String> advice = new ArrayList<>();
-        int range = d.host().rangeSize();
+        int range = d.host().usablePorts();
+        int reserved = d.host().reservedPorts();
         for (Destination dest : d.destinations()) {
             if (dest.verdict() == Verdict.EXHAUSTING) {
-                advice.add(exhausting(dest, range));
+                advice.add(exhausting(dest, range, reserved));
             } else if (dest.verdict() == Verdict.AT_RISK && dest.closeWait() == 0) {
                 advice.add(String.format(Locale.ROOT, "%s: %,d client sockets and %.1f new TIME_WAIT/s use over half of "
                         + "the %,d ports toward it. Fix %s: reuse connections and let the server close first.",
                         dest.remote(), dest.established() + dest.timeWait() + dest.synSent(),
                         dest.newTimeWaitPerSecond(), range, who(dest)));
+            }
+            if (dest.timeWaitReusable() && dest.verdict() != Verdict.EXHAUSTING
+                    && wouldRunOutWithoutReuse(dest, range)) {
+                advice.add(reused(dest, d.host().sysctls().getOrDefault("net.ipv4.tcp_tw_reuse", "2")));
             }
             if (dest.closeWait() > 0) {
                 advice.add(String.format(Locale.ROOT, "%s: %,d CLOSE_WAIT sockets: the server closed and %s never "
@@ -58,21 +63,24 @@ final class Advice {
      * Why a destination runs out of ports, from what used them up: TIME_WAIT at the current rate,
      * sockets held open, or both; and the fix for that.
      */
-    private static String exhausting(Destination dest, int range) {
+    private static String exhausting(Destination dest, int range, int reserved) {
         double rate = dest.newTimeWaitPerSecond();
         double timeWaitPorts = rate * 60;
         int open = dest.established() + dest.synSent() + dest.closeWait();
+        String ports = reserved > 0 ? String.format(Locale.ROOT, "%,d usable ports (ip_local_port_range less "
+                + "ip_local_reserved_ports)", range) : null;
         String why;
         if (timeWaitPorts >= range) {
-            why = String.format(Locale.ROOT, "%.1f new client TIME_WAIT/s needs %,.0f ports at 60 s each, more than the %,d"
-                    + " of ip_local_port_range", rate, timeWaitPorts, range);
+            why = String.format(Locale.ROOT, "%.1f new client TIME_WAIT/s needs %,.0f ports at 60 s each, more than the %s",
+                    rate, timeWaitPorts, ports != null ? ports : String.format(Locale.ROOT, "%,d of ip_local_port_range", range));
         } else if (rate > 0) {
             why = String.format(Locale.ROOT, "%,d open client sockets and %.1f new TIME_WAIT/s (%,.0f ports at 60 s each)"
-                    + " need more than the %,d ports of ip_local_port_range", open, rate, timeWaitPorts, range);
+                    + " need more than the %s", open, rate, timeWaitPorts,
+                    ports != null ? ports : String.format(Locale.ROOT, "%,d ports of ip_local_port_range", range));
         } else {
-            why = String.format(Locale.ROOT, "%,d open client sockets%s hold the %,d ports of ip_local_port_range",
+            why = String.format(Locale.ROOT, "%,d open client sockets%s hold the %s",
                     open, dest.timeWait() > 0 ? String.format(Locale.ROOT, " and %,d in TIME_WAIT", dest.timeWait()) : "",
-                    range);
+                    ports != null ? ports : String.format(Locale.ROOT, "%,d ports of ip_local_port_range", range));
         }
         String when = dest.portsLeft() == 0 ? "no port is left toward it"
                 : dest.secondsToExhaustion() == null ? "ports run out soon"
@@ -81,6 +89,22 @@ final class Advice {
                 ? "reuse connections (a pool with keep-alive) and let the server close first"
                 : "hold fewer connections open toward it (a pool with a per-destination limit that closes idle ones)";
         return String.format(Locale.ROOT, "%s: %s; %s. Fix %s: %s.", dest.remote(), why, when, who(dest), fix);
+    }
+
+    /** Whether the destination's TIME_WAIT would use up half its ports or more if connect() did not reuse it. */
+    private static boolean wouldRunOutWithoutReuse(Destination dest, int range) {
+        int open = dest.established() + dest.synSent() + dest.closeWait();
+        return dest.newTimeWaitPerSecond() * 60 + open >= range / 2.0 || dest.timeWait() + open >= range / 2.0;
+    }
+
+    /** Why TIME_WAIT that would use up the ports of another destination does not toward this one. */
+    private static String reused(Destination dest, String reuse) {
+        return String.format(Locale.ROOT, "%s: %,d client sockets in TIME_WAIT (%.1f new/s, %,.0f ports at 60 s each) do "
+                + "not use up its ports: with net.ipv4.tcp_tw_reuse %s connect() reuses a 4-tuple toward it whose "
+                + "TIME_WAIT is more than 1 s old (timestamps on), so only the last second or two of them hold ports. "
+                + "Toward a destination without reuse%s the same traffic would; reusing connections removes it anyway.",
+                dest.remote(), dest.timeWait(), dest.newTimeWaitPerSecond(), dest.newTimeWaitPerSecond() * 60, reuse,
+                reuse.equals("2") ? " (not loopback, with the default 2)" : " (tcp_tw_reuse 0)");
     }
 
     /** "pid 42 (java -jar app.jar)" for each owner, or a statement that none is known. */
@@ -96,9 +120,13 @@ final class Advice {
         Map<String, String> s = d.host().sysctls();
         List<String> advice = new ArrayList<>();
         int range = d.host().rangeSize();
-        advice.add(String.format(Locale.ROOT, "net.ipv4.ip_local_port_range %d-%d: %,d ports, so at most %,d new "
+        int reserved = d.host().reservedPorts();
+        advice.add(String.format(Locale.ROOT, "net.ipv4.ip_local_port_range %d-%d: %,d ports%s, so at most %,d new "
                 + "connections/s to one destination when the client closes first (TIME_WAIT holds each 4-tuple 60 s).",
-                d.host().portLow(), d.host().portHigh(), range, range / 60));
+                d.host().portLow(), d.host().portHigh(), range, reserved == 0 ? ""
+                        : String.format(Locale.ROOT, ", %,d of them reserved by net.ipv4.ip_local_reserved_ports "
+                                + "(connect() never picks them)", reserved),
+                d.host().usablePorts() / 60));
         String reuse = s.get("net.ipv4.tcp_tw_reuse");
         if (reuse != null) {
             String meaning = switch (reuse) {
@@ -108,8 +136,9 @@ final class Advice {
                 default -> "an unknown value";
             };
             advice.add("net.ipv4.tcp_tw_reuse " + reuse + " (" + meaning + "): 1 lets a new outgoing connection reuse "
-                    + "a 4-tuple in TIME_WAIT when timestamps make it safe; it helps outgoing connections only (never "
-                    + "a server's side) and needs net.ipv4.tcp_timestamps=1. Reusing connections removes the need.");
+                    + "a 4-tuple whose TIME_WAIT is more than 1 s old when timestamps make it safe (2 does so toward "
+                    + "loopback only, which is why loopback hides port exhaustion); it helps outgoing connections only "
+                    + "(never a server's side) and needs net.ipv4.tcp_timestamps=1. Reusing connections removes the need.");
         }
         String timestamps = s.get("net.ipv4.tcp_timestamps");
         if (timestamps != null && timestamps.equals("0")) {

@@ -27,19 +27,33 @@ record Diagnosis(Host host, Duration interval, int reads, List<Destination> dest
         }
     }
 
-    /** Host-wide facts; rates are {@code null} where the kernel's counters could not be read. */
-    record Host(String kernel, int portLow, int portHigh, Map<String, String> sysctls,
+    /**
+     * Host-wide facts; rates are {@code null} where the kernel's counters could not be read.
+     * {@code reservedPorts} are the ports of the range that {@code ip_local_reserved_ports}
+     * keeps from {@code connect()}.
+     */
+    record Host(String kernel, int portLow, int portHigh, int reservedPorts, Map<String, String> sysctls,
                 Double activeOpensPerSecond, Map<String, Double> tcpExtPerSecond, int sockets) {
 
         int rangeSize() {
             return portHigh - portLow + 1;
         }
+
+        /** The ports {@code connect()} may pick: the range less its reserved ports. */
+        int usablePorts() {
+            return rangeSize() - reservedPorts;
+        }
     }
 
-    /** Client-side sockets toward one remote endpoint. */
+    /**
+     * Client-side sockets toward one remote endpoint. {@code timeWaitReusable}: {@code tcp_tw_reuse}
+     * lets {@code connect()} reuse its TIME_WAIT 4-tuples once they are a second old, so they hold
+     * no ports past that.
+     */
     record Destination(String remote, int established, int synSent, int timeWait, int closeWait,
                        int newTimeWait, double newTimeWaitPerSecond, int unattributedTimeWait,
-                       int portsLeft, Double secondsToExhaustion, List<Owner> processes, Verdict verdict) {
+                       int portsLeft, Double secondsToExhaustion, List<Owner> processes, Verdict verdict,
+                       boolean timeWaitReusable) {
     }
 
     /** A process holding sockets toward a destination. */

@@ -22,7 +22,9 @@ final class DoctorReport {
                 : String.format(Locale.ROOT, "%.1f outgoing connections/s (Tcp ActiveOpens)", h.activeOpensPerSecond()));
         h.tcpExtPerSecond().forEach((name, rate) -> host.append(String.format(Locale.ROOT, ", %s %.1f/s", name, rate)));
         out.println(host);
-        out.printf(Locale.ROOT, "ports: ip_local_port_range %d-%d (%,d ports)%n%n", h.portLow(), h.portHigh(), h.rangeSize());
+        out.printf(Locale.ROOT, "ports: ip_local_port_range %d-%d (%,d ports%s)%n%n", h.portLow(), h.portHigh(),
+                h.rangeSize(), h.reservedPorts() == 0 ? "" : String.format(Locale.ROOT, ", %,d reserved: %,d usable",
+                        h.reservedPorts(), h.usablePorts()));
 
         List<Destination> dests = d.destinations();
         out.printf(Locale.ROOT, "%-32s %7s %8s %9s %10s %8s %10s %12s  %s%n", "client sockets by destination",

@@ -21,7 +21,8 @@ import java.util.OptionalLong;
 final class ProcFs {
 
     /** The sysctls the doctor reads and explains, in the order it prints them. */
-    static final List<String> SYSCTLS = List.of("net.ipv4.ip_local_port_range", "net.ipv4.tcp_tw_reuse",
+    static final List<String> SYSCTLS = List.of("net.ipv4.ip_local_port_range", "net.ipv4.ip_local_reserved_ports",
+            "net.ipv4.tcp_tw_reuse",
             "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_max_tw_buckets", "net.ipv4.tcp_timestamps",
             "net.ipv4.tcp_tw_recycle");
 

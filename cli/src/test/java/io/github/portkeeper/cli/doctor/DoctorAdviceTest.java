@@ -38,9 +38,9 @@ class DoctorAdviceTest {
 
     @Test
     void aTimeWaitRateBeyondTheRangeIsExplainedByTheRate() {
-        Diagnosis.Host host = new Diagnosis.Host("6.1.0", 40_000, 40_009, Map.of(), null, Map.of(), 4);
+        Diagnosis.Host host = new Diagnosis.Host("6.1.0", 40_000, 40_009, 0, Map.of(), null, Map.of(), 4);
         Diagnosis.Destination dest = new Diagnosis.Destination("10.1.0.1:5432", 1, 0, 3, 0, 3, 1.5, 0, 6, 4.0,
-                List.of(), Diagnosis.Verdict.EXHAUSTING);
+                List.of(), Diagnosis.Verdict.EXHAUSTING, false);
         Diagnosis d = new Diagnosis(host, Duration.ofSeconds(2), 10, List.of(dest), List.of(),
                 Diagnosis.Verdict.EXHAUSTING, List.of());
 
