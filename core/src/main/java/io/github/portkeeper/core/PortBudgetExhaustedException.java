@@ -34,14 +34,18 @@ public final class PortBudgetExhaustedException extends PoolException {
     }
 
     private static String message(Endpoint endpoint, PortBudget budget, PortBudgetSnapshot.EndpointBudget u) {
+        String range = budget.reservedPorts() == 0
+                ? "% of the ephemeral range " + budget.rangeLow() + "-" + budget.rangeHigh() + ", " + budget.rangeSize() + " ports"
+                : "% of the " + budget.usablePorts() + " usable ports of the ephemeral range " + budget.rangeLow() + "-"
+                        + budget.rangeHigh() + ", " + budget.reservedPorts() + " of its " + budget.rangeSize()
+                        + " ports reserved by net.ipv4.ip_local_reserved_ports";
         return "Port budget toward " + endpoint + " is spent: " + u.used() + " of " + u.budget() + " ports allowed ("
-                + Math.round(budget.share() * 100) + "% of the ephemeral range " + budget.rangeLow() + "-" + budget.rangeHigh()
-                + ", " + budget.rangeSize() + " ports) are tied up: " + u.live() + " open connections of this pool, "
+                + Math.round(budget.share() * 100) + range + ") are tied up: " + u.live() + " open connections of this pool, "
                 + u.recentTimeWait() + " in TIME_WAIT from this pool's own closes in the last 60 s, "
                 + u.otherSockets() + " more held by other sockets on this host. "
                 + "Ports come back as TIME_WAIT expires (60 s). To stop spending them, let the server close first "
                 + "(Retirement.awaitPeer), reuse connections longer (maxIdleTime, maxLifetime), spread traffic over more "
-                + "server addresses or ports, widen net.ipv4.ip_local_port_range, or set net.ipv4.tcp_tw_reuse=1 "
+                + "server addresses or ports (each its own endpoint: one host name's several addresses share one budget), widen net.ipv4.ip_local_port_range, or set net.ipv4.tcp_tw_reuse=1 "
                 + "(outgoing connections only; never tcp_tw_recycle).";
     }
 }

@@ -329,7 +329,7 @@ class PortBudgetTest {
                             + " 2 in TIME_WAIT from this pool's own closes in the last 60 s, 0 more held by other sockets on this host."
                             + " Ports come back as TIME_WAIT expires (60 s). To stop spending them, let the server close first"
                             + " (Retirement.awaitPeer), reuse connections longer (maxIdleTime, maxLifetime), spread traffic over more"
-                            + " server addresses or ports, widen net.ipv4.ip_local_port_range, or set net.ipv4.tcp_tw_reuse=1"
+                            + " server addresses or ports (each its own endpoint: one host name's several addresses share one budget), widen net.ipv4.ip_local_port_range, or set net.ipv4.tcp_tw_reuse=1"
                             + " (outgoing connections only; never tcp_tw_recycle).");
                 });
         long waitedMillis = (System.nanoTime() - t0) / 1_000_000;
