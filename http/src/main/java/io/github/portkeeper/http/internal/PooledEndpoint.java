@@ -72,16 +72,21 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     }
 
     /**
-     * The connection reached its peer (HttpClient's operator connected it) at {@code now}
-     * (nanoTime). False if the endpoint was closed or released while it connected (a cancel, the
-     * manager's close): then nobody else closes what was connected, and the caller must.
+     * The connection reached its peer (HttpClient's operator connected it, TLS included) at
+     * {@code now} (nanoTime). From here on the user's linger ({@code SocketConfig}) applies to
+     * the socket, which kept SO_LINGER 0 until now. False if the endpoint was closed or released
+     * while it connected (a cancel, the manager's close): then nobody else closes what was
+     * connected, and the caller must.
+     *
+     * @throws IOException if the user's linger cannot be set (the socket was closed meanwhile)
      */
-    public boolean markConnected(long now) {
+    public boolean markConnected(long now) throws IOException {
         Lease<HttpConnection> lease = leaseRef.get();
         if (lease == null || disconnected) {
             return false;
         }
         HttpConnection c = lease.connection();
+        c.conn.connected();
         c.used = true;
         c.connectedAt = now;
         c.route = route;
