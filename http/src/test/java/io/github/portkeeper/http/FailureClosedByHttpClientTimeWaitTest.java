@@ -140,4 +140,28 @@ class FailureClosedByHttpClientTimeWaitTest {
         kernelAgreesWithTheTally(server.address(), tally);
         assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsExactly(Ending.RESET);
     }
+
+    /**
+     * From the first exchange on the user's linger applies: HttpClient's own close after the
+     * failed exchange is a FIN, and the pool records the TIME_WAIT it leaves (LOCAL), not RESET.
+     */
+    @Test
+    void unparsableResponseHeadWithTheUsersLingerIsRecordedLocalAsTheKernelClosedIt() throws Exception {
+        byte[] badHead = "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder()
+                .closeIdleAfter(Duration.ofMillis(200)) // and so closes its side after the failure
+                .responder(r -> new Reply(badHead, Duration.ZERO, false))
+                .start());
+        leaks.track(server.address());
+        TallyListener tally = new TallyListener();
+        CloseableHttpClient client = client("bad-head-user-linger", tally, TlsConfig.DEFAULT,
+                SocketConfig.custom().setSoLinger(TimeValue.ofSeconds(5)).build());
+
+        assertThatThrownBy(() -> client.execute(new HttpGet(server.url("/")), r -> EntityUtils.toString(r.getEntity())))
+                .isInstanceOf(IOException.class);
+        await().atMost(PROMPTLY).until(() -> server.ended().size() == 1);
+
+        kernelAgreesWithTheTally(server.address(), tally);
+        assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsExactly(Ending.LOCAL);
+    }
 }

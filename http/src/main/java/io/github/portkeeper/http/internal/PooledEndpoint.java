@@ -287,7 +287,17 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         }
     }
 
+    /**
+     * Aborts with RST, unless HttpClient already closed the connection itself (HttpCore closes it
+     * when an exchange fails with an {@code HttpException}): then there is nothing left to reset,
+     * and the pool records how that close went ({@code endingWithoutChannel}: a FIN if the user's
+     * linger applies, else an RST).
+     */
     private static void abort(Lease<HttpConnection> lease, HttpConnection c) {
+        if (!c.conn.isBound()) {
+            lease.markBroken();
+            return;
+        }
         lease.abort();
         c.conn.wakeAfterAbort(); // a reader blocked on it (a cancel from another thread) fails at once
     }
