@@ -9,6 +9,7 @@ import org.apache.hc.core5.http.ClassicHttpRequest;
 import org.apache.hc.core5.http.ClassicHttpResponse;
 import org.apache.hc.core5.http.HeaderElement;
 import org.apache.hc.core5.http.HeaderElements;
+import org.apache.hc.core5.http.HttpEntity;
 import org.apache.hc.core5.http.HttpException;
 import org.apache.hc.core5.http.HttpHeaders;
 import org.apache.hc.core5.http.HttpVersion;
@@ -158,7 +159,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         c.conn.exchangeStarted();
         ClassicHttpResponse response = executor.execute(request, c.conn, context);
         c.conn.responseReceived(response);
-        c.closeExpected = lease.isLastUse() || serverWillClose(response);
+        c.closeExpected = lease.isLastUse() || serverWillClose(response) || endsWithClose(response);
         // Read here rather than in a keep-alive strategy, so the hint works with any HttpClientBuilder.
         c.keepAliveHintMillis = KeepAliveHintStrategy.announcedTimeoutMillis(response);
         return response;
@@ -170,6 +171,17 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         }
         ProtocolVersion version = response.getVersion();
         return version != null && version.lessEquals(HttpVersion.HTTP_1_0) && !hasToken(response, HeaderElements.KEEP_ALIVE);
+    }
+
+    /**
+     * Whether the response's body is delimited by the connection's close (neither a length nor
+     * chunks): the server closes to end it, so its FIN comes first, announced or not. HttpClient
+     * does not reuse such a connection and discards it, and the pool leaves that close to the
+     * server (PEER), as for {@code Connection: close}, rather than resetting it.
+     */
+    private static boolean endsWithClose(ClassicHttpResponse response) {
+        HttpEntity entity = response.getEntity();
+        return entity != null && entity.getContentLength() < 0 && !entity.isChunked();
     }
 
     private static boolean hasToken(ClassicHttpResponse response, String token) {
