@@ -3,6 +3,7 @@ package io.github.portkeeper.http;
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.TcpState;
+import io.github.portkeeper.core.micrometer.PoolMetrics;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
 import io.github.portkeeper.http.testing.ScriptedHttpServer.Reply;
@@ -14,7 +15,10 @@ import org.apache.hc.client5.http.config.TlsConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.HttpClients;
 import org.apache.hc.core5.http.io.entity.EntityUtils;
+import org.apache.hc.core5.http.io.SocketConfig;
+import org.apache.hc.core5.util.TimeValue;
 import org.apache.hc.core5.util.Timeout;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -43,11 +47,20 @@ class FailureClosedByHttpClientTimeWaitTest {
     private static final Duration PROMPTLY = Duration.ofSeconds(10);
 
     private CloseableHttpClient client(String name, TallyListener tally, TlsConfig tls) {
-        PortkeeperConnectionManager manager = leaks.track(leaks.closeAfter(PortkeeperConnectionManager.builder()
+        return client(name, tally, tls, SocketConfig.DEFAULT);
+    }
+
+    private CloseableHttpClient client(String name, TallyListener tally, TlsConfig tls, SocketConfig sockets) {
+        return leaks.closeAfter(HttpClients.custom().setConnectionManager(manager(name, tally, tls, sockets))
+                .disableAutomaticRetries().build());
+    }
+
+    private PortkeeperConnectionManager manager(String name, TallyListener tally, TlsConfig tls, SocketConfig sockets) {
+        return leaks.track(leaks.closeAfter(PortkeeperConnectionManager.builder()
                 .setPoolConfig(PoolConfig.builder().name(name).listener(tally).build())
                 .setDefaultTlsConfig(tls)
+                .setDefaultSocketConfig(sockets)
                 .build()));
-        return leaks.closeAfter(HttpClients.custom().setConnectionManager(manager).disableAutomaticRetries().build());
     }
 
     /**
@@ -82,6 +95,33 @@ class FailureClosedByHttpClientTimeWaitTest {
         assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsExactly(Ending.FAILED);
     }
 
+    /**
+     * A linger of the user's own ({@code SocketConfig}) would make HttpClient's close after the
+     * failed handshake a FIN, and so a client TIME_WAIT, while the pool records FAILED: the socket
+     * keeps SO_LINGER 0 until the connection is connected, TLS included.
+     */
+    @Test
+    void tlsHandshakeTimeoutWithTheUsersLingerLeavesNoClientTimeWaitThePoolDidNotCount() throws Exception {
+        SilentServer silent = leaks.closeAfter(SilentServer.start()); // accepts, never answers the ClientHello
+        InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), silent.port());
+        TallyListener tally = new TallyListener();
+        PortkeeperConnectionManager manager = manager("tls-timeout-user-linger", tally,
+                TlsConfig.custom().setHandshakeTimeout(Timeout.ofMilliseconds(200)).build(),
+                SocketConfig.custom().setSoLinger(TimeValue.ofSeconds(5)).build());
+        PoolMetrics metrics = new PoolMetrics(manager.pool());
+        metrics.bindTo(new SimpleMeterRegistry());
+        CloseableHttpClient client = leaks.closeAfter(HttpClients.custom().setConnectionManager(manager)
+                .disableAutomaticRetries().build());
+
+        assertThatThrownBy(() -> client.execute(new HttpGet("https://127.0.0.1:" + silent.port() + "/"),
+                r -> EntityUtils.toString(r.getEntity()))).isInstanceOf(IOException.class);
+        silent.close(); // the server closes its side
+
+        kernelAgreesWithTheTally(address, tally);
+        assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsExactly(Ending.FAILED);
+        assertThat(metrics.timeWaitCaused()).as("portkeeper.timewait.caused").isEqualTo(Kernel.clientTimeWait(address));
+    }
+
     @Test
     void unparsableResponseHeadLeavesNoClientTimeWaitThePoolDidNotCount() throws Exception {
         byte[] badHead = "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
@@ -99,5 +139,29 @@ class FailureClosedByHttpClientTimeWaitTest {
 
         kernelAgreesWithTheTally(server.address(), tally);
         assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsExactly(Ending.RESET);
+    }
+
+    /**
+     * From the first exchange on the user's linger applies: HttpClient's own close after the
+     * failed exchange is a FIN, and the pool records the TIME_WAIT it leaves (LOCAL), not RESET.
+     */
+    @Test
+    void unparsableResponseHeadWithTheUsersLingerIsRecordedLocalAsTheKernelClosedIt() throws Exception {
+        byte[] badHead = "HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+        ScriptedHttpServer server = leaks.closeAfter(ScriptedHttpServer.builder()
+                .closeIdleAfter(Duration.ofMillis(200)) // and so closes its side after the failure
+                .responder(r -> new Reply(badHead, Duration.ZERO, false))
+                .start());
+        leaks.track(server.address());
+        TallyListener tally = new TallyListener();
+        CloseableHttpClient client = client("bad-head-user-linger", tally, TlsConfig.DEFAULT,
+                SocketConfig.custom().setSoLinger(TimeValue.ofSeconds(5)).build());
+
+        assertThatThrownBy(() -> client.execute(new HttpGet(server.url("/")), r -> EntityUtils.toString(r.getEntity())))
+                .isInstanceOf(IOException.class);
+        await().atMost(PROMPTLY).until(() -> server.ended().size() == 1);
+
+        kernelAgreesWithTheTally(server.address(), tally);
+        assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsExactly(Ending.LOCAL);
     }
 }

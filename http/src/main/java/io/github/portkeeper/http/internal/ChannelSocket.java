@@ -68,6 +68,15 @@ final class ChannelSocket extends Socket {
     /** SO_LINGER 0, as set through this socket (or by the factory before): a close is an RST. */
     private volatile boolean lingerZero;
     /**
+     * Whether SO_LINGER stays 0 whatever HttpClient sets, until {@link #applyRequestedLinger}: the
+     * factory's sockets keep it while they connect and shake hands, so that HttpClient's close
+     * after a failed connect or TLS handshake (recorded FAILED) is an RST and leaves no TIME_WAIT,
+     * also when {@code SocketConfig} sets a linger of its own.
+     */
+    private volatile boolean holdingLingerZero;
+    /** The linger HttpClient asked for while it was held (seconds; negative: off), or null if none. */
+    private Integer requestedLinger;
+    /**
      * A request went out since the last read. The first read after it either tries at once or
      * waits for readiness first, whichever costs one system call fewer here: on a host with cores
      * to spare the reply takes a round trip and a read at once finds nothing, while on a busy one
@@ -100,12 +109,32 @@ final class ChannelSocket extends Socket {
         this.channel = channel;
         this.adaptor = channel.socket();
         this.lingerZero = lingerZero;
+        this.holdingLingerZero = lingerZero;
+    }
+
+    /**
+     * Ends the hold on SO_LINGER 0 and applies the linger HttpClient asked for meanwhile (its
+     * {@code SocketConfig}'s), if any: called once the connection is connected, TLS included.
+     * From then on HttpClient's own closes linger as the user asked, and
+     * {@link #closesWithReset()} says which they are. Called by the thread that connects, which
+     * also set the linger.
+     */
+    void applyRequestedLinger() throws SocketException {
+        if (!holdingLingerZero) {
+            return;
+        }
+        holdingLingerZero = false;
+        Integer linger = requestedLinger;
+        requestedLinger = null;
+        if (linger != null) {
+            setSoLinger(linger >= 0, Math.max(linger, 0));
+        }
     }
 
     /**
      * Whether a close of this socket by HttpClient (not by the pool, whose closes set the linger
      * they need on the channel) is an RST: SO_LINGER 0, as the factory sets it, unless HttpClient
-     * set another linger through this socket since.
+     * set another linger through this socket that applies by now (see {@link #applyRequestedLinger}).
      */
     boolean closesWithReset() {
         return lingerZero;
@@ -405,8 +434,19 @@ final class ChannelSocket extends Socket {
         return adaptor.getTcpNoDelay();
     }
 
+    /** While SO_LINGER 0 is held (see {@link #holdingLingerZero}), notes the linger for later. */
     @Override
     public void setSoLinger(boolean on, int linger) throws SocketException {
+        if (holdingLingerZero) {
+            if (on && linger < 0) {
+                throw new IllegalArgumentException("invalid value for SO_LINGER");
+            }
+            if (isClosed()) {
+                throw new SocketException("Socket is closed");
+            }
+            requestedLinger = on ? linger : -1;
+            return;
+        }
         adaptor.setSoLinger(on, linger);
         lingerZero = on && linger == 0;
     }
@@ -488,6 +528,14 @@ final class ChannelSocket extends Socket {
 
     @Override
     public <T> Socket setOption(SocketOption<T> name, T value) throws IOException {
+        if (name == java.net.StandardSocketOptions.SO_LINGER && holdingLingerZero) {
+            if (value == null) {
+                throw new IllegalArgumentException("Invalid value 'null'");
+            }
+            int linger = (Integer) value;
+            setSoLinger(linger >= 0, Math.max(linger, 0));
+            return this;
+        }
         adaptor.setOption(name, value);
         if (name == java.net.StandardSocketOptions.SO_LINGER) {
             lingerZero = value != null && (Integer) value == 0;

@@ -19,7 +19,11 @@ import java.nio.channels.SocketChannel;
  * TLS handshake or an exchange fails (and the JDK closes a channel whose blocking connect is
  * interrupted), before or behind the pool, and those closes must be RSTs, as the endings the
  * pool records for them (FAILED, RESET) say, not FINs that leave a TIME_WAIT nobody counts. The
- * pool's own graceful closes turn lingering off first.
+ * pool's own graceful closes turn lingering off first. A linger that HttpClient sets from its
+ * {@code SocketConfig} is held back until the connection is connected, TLS included
+ * ({@link ChannelSocket#applyRequestedLinger}): a failed connect or handshake, recorded FAILED,
+ * is an RST whatever the user's linger, and the user's linger governs HttpClient's closes from
+ * the first exchange on (the pool records those by it: LOCAL if it is not 0).
  */
 public final class ChannelSocketFactory implements DetachedSocketFactory {
 

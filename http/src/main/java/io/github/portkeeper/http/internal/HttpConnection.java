@@ -10,7 +10,10 @@ import org.apache.hc.client5.http.io.ManagedHttpClientConnection;
 public final class HttpConnection {
 
     final PortkeeperManagedConnection conn;
-    /** The last response said the server will close (Connection: close, HTTP/1.0 without keep-alive). */
+    /**
+     * The last response said the server will close (Connection: close, HTTP/1.0 without
+     * keep-alive, a body delimited by the close), or it was the connection's last use.
+     */
     boolean closeExpected;
     /** The server's announced idle timeout (Keep-Alive: timeout=N) from the last response, in ms, or -1. */
     long keepAliveHintMillis = -1;

@@ -9,6 +9,7 @@ import org.apache.hc.core5.http.ClassicHttpRequest;
 import org.apache.hc.core5.http.ClassicHttpResponse;
 import org.apache.hc.core5.http.HeaderElement;
 import org.apache.hc.core5.http.HeaderElements;
+import org.apache.hc.core5.http.HttpEntity;
 import org.apache.hc.core5.http.HttpException;
 import org.apache.hc.core5.http.HttpHeaders;
 import org.apache.hc.core5.http.HttpVersion;
@@ -72,16 +73,21 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     }
 
     /**
-     * The connection reached its peer (HttpClient's operator connected it) at {@code now}
-     * (nanoTime). False if the endpoint was closed or released while it connected (a cancel, the
-     * manager's close): then nobody else closes what was connected, and the caller must.
+     * The connection reached its peer (HttpClient's operator connected it, TLS included) at
+     * {@code now} (nanoTime). From here on the user's linger ({@code SocketConfig}) applies to
+     * the socket, which kept SO_LINGER 0 until now. False if the endpoint was closed or released
+     * while it connected (a cancel, the manager's close): then nobody else closes what was
+     * connected, and the caller must.
+     *
+     * @throws IOException if the user's linger cannot be set (the socket was closed meanwhile)
      */
-    public boolean markConnected(long now) {
+    public boolean markConnected(long now) throws IOException {
         Lease<HttpConnection> lease = leaseRef.get();
         if (lease == null || disconnected) {
             return false;
         }
         HttpConnection c = lease.connection();
+        c.conn.connected();
         c.used = true;
         c.connectedAt = now;
         c.route = route;
@@ -153,7 +159,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         c.conn.exchangeStarted();
         ClassicHttpResponse response = executor.execute(request, c.conn, context);
         c.conn.responseReceived(response);
-        c.closeExpected = lease.isLastUse() || serverWillClose(response);
+        c.closeExpected = lease.isLastUse() || serverWillClose(response) || endsWithClose(response);
         // Read here rather than in a keep-alive strategy, so the hint works with any HttpClientBuilder.
         c.keepAliveHintMillis = KeepAliveHintStrategy.announcedTimeoutMillis(response);
         return response;
@@ -165,6 +171,17 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         }
         ProtocolVersion version = response.getVersion();
         return version != null && version.lessEquals(HttpVersion.HTTP_1_0) && !hasToken(response, HeaderElements.KEEP_ALIVE);
+    }
+
+    /**
+     * Whether the response's body is delimited by the connection's close (neither a length nor
+     * chunks): the server closes to end it, so its FIN comes first, announced or not. HttpClient
+     * does not reuse such a connection and discards it, and the pool leaves that close to the
+     * server (PEER), as for {@code Connection: close}, rather than resetting it.
+     */
+    private static boolean endsWithClose(ClassicHttpResponse response) {
+        HttpEntity entity = response.getEntity();
+        return entity != null && entity.getContentLength() < 0 && !entity.isChunked();
     }
 
     private static boolean hasToken(ClassicHttpResponse response, String token) {
@@ -282,7 +299,17 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         }
     }
 
+    /**
+     * Aborts with RST, unless HttpClient already closed the connection itself (HttpCore closes it
+     * when an exchange fails with an {@code HttpException}): then there is nothing left to reset,
+     * and the pool records how that close went ({@code endingWithoutChannel}: a FIN if the user's
+     * linger applies, else an RST).
+     */
     private static void abort(Lease<HttpConnection> lease, HttpConnection c) {
+        if (!c.conn.isBound()) {
+            lease.markBroken();
+            return;
+        }
         lease.abort();
         c.conn.wakeAfterAbort(); // a reader blocked on it (a cancel from another thread) fails at once
     }

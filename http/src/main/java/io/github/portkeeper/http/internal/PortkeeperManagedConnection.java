@@ -83,7 +83,8 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
      * closed already (HttpClient's connection closed it and dropped it), or it is not a channel
      * of ours (a SOCKS socket, a Unix domain socket), which the pool's dispose closes with
      * {@link CloseMode#IMMEDIATE}: an RST, or no TCP at all. Ours are held with SO_LINGER 0 unless
-     * HttpClient's {@code SocketConfig} set a linger, so their closes are RSTs too.
+     * HttpClient's {@code SocketConfig} set a linger (which applies once connected, see
+     * {@link #connected}), so their closes are RSTs too.
      */
     Ending endingWithoutChannel() {
         Socket base = baseSocket;
@@ -94,6 +95,19 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
             return Ending.RESET; // dispose resets it
         }
         return Ending.LOCAL; // closed some other way: cautiously, the TIME_WAIT it may have left
+    }
+
+    /**
+     * The connection is connected (TLS included) and about to serve its first exchange: the
+     * linger HttpClient's {@code SocketConfig} asked for applies from now on. Until now the socket
+     * kept SO_LINGER 0, so that a failed connect or TLS handshake, closed by HttpClient and
+     * recorded FAILED, was an RST and left no TIME_WAIT.
+     */
+    void connected() throws IOException {
+        Socket base = baseSocket;
+        if (base instanceof ChannelSocket) {
+            ((ChannelSocket) base).applyRequestedLinger();
+        }
     }
 
     /** Whether a socket is bound: HttpClient's connection drops it when closed. */

@@ -70,11 +70,15 @@ class ChannelSocketTest {
     }
 
     @Test
-    void aSocketFromTheFactoryClosesWithResetUntilHttpClientSetsAnotherLinger() throws Exception {
+    void aSocketFromTheFactoryClosesWithResetUntilConnectedThenAsHttpClientAsked() throws Exception {
         try (ChannelSocket socket = (ChannelSocket) ChannelSocketFactory.INSTANCE.create(null)) {
             assertThat(socket.getSoLinger()).as("SO_LINGER as the factory leaves it").isZero();
             assertThat(socket.closesWithReset()).isTrue();
             socket.setSoLinger(true, 5); // SocketConfig.setSoLinger(5s), as HttpClient's operator applies it
+            assertThat(socket.getSoLinger()).as("SO_LINGER while connecting").isZero();
+            assertThat(socket.closesWithReset()).isTrue();
+            socket.applyRequestedLinger(); // connected, TLS included
+            assertThat(socket.getSoLinger()).as("SO_LINGER once connected").isEqualTo(5);
             assertThat(socket.closesWithReset()).isFalse();
             socket.setSoLinger(true, 0); // HttpCore's close(IMMEDIATE)
             assertThat(socket.closesWithReset()).isTrue();

@@ -149,6 +149,8 @@ public final class ScriptedHttpServer implements AutoCloseable {
     private final Responder responder;
     /** The server's TLS context, or null for plain HTTP. */
     private final SSLContext tls;
+    /** Over TLS: whether the server's closes send a {@code close_notify} before the FIN. */
+    private final boolean closeNotify;
     private final java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
 
     private final ServerSocket listener;
@@ -165,6 +167,7 @@ public final class ScriptedHttpServer implements AutoCloseable {
         this.body = b.body;
         this.responder = b.responder;
         this.tls = b.tls;
+        this.closeNotify = b.closeNotify;
         this.listener = new ServerSocket(0, 512, InetAddress.getLoopbackAddress());
         this.threads = new ConnectionThreads(listener, "scripted-http", this::accepted);
         threads.start();
@@ -239,12 +242,12 @@ public final class ScriptedHttpServer implements AutoCloseable {
     private void serve(Socket s) {
         End end = End.SERVER_SHUTDOWN;
         int n = 0;
+        Socket io = s;
         try {
             s.setTcpNoDelay(true);
-            Socket io = s;
             if (tls != null) {
                 // Layered over the plain socket, which alone is closed at the end (a FIN, as
-                // without TLS; no close_notify).
+                // without TLS; no close_notify unless tlsWithCloseNotify).
                 SSLSocket layered = (SSLSocket) tls.getSocketFactory().createSocket(s, null, s.getPort(), false);
                 layered.setUseClientMode(false);
                 s.setSoTimeout(10_000);
@@ -310,6 +313,13 @@ public final class ScriptedHttpServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         } finally {
             // Everything the client sent has been read, so this close sends a FIN, not an RST.
+            if (closeNotify && io != s && end != End.CLIENT_RESET_OR_ERROR) {
+                try {
+                    io.shutdownOutput(); // close_notify, then the FIN below
+                } catch (IOException ignored) {
+                    // The client is gone; the close below is all there is.
+                }
+            }
             ConnectionThreads.closeQuietly(s);
             threads.ended(s);
             ended.add(new Ended(s.getPort(), end, n));
@@ -393,6 +403,7 @@ public final class ScriptedHttpServer implements AutoCloseable {
         private int dropRequest;
         private byte[] body = "ok".getBytes(StandardCharsets.US_ASCII);
         private Responder responder;
+        private boolean closeNotify;
         private SSLContext tls;
 
         private Builder() {
@@ -431,6 +442,16 @@ public final class ScriptedHttpServer implements AutoCloseable {
         /** Scripts every reply (the other response policies then do not apply). */
         public Builder responder(Responder responder) {
             this.responder = responder;
+            return this;
+        }
+
+        /**
+         * Serves HTTPS as {@link #tls()} does, and ends each connection the server closes as TLS
+         * servers do: a {@code close_notify} alert, then the FIN.
+         */
+        public Builder tlsWithCloseNotify() throws Exception {
+            tls();
+            this.closeNotify = true;
             return this;
         }
 
