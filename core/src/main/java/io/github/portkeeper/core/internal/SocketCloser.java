@@ -1,8 +1,6 @@
 package io.github.portkeeper.core.internal;
 
 import io.github.portkeeper.core.Ending;
-import io.github.portkeeper.core.KernelProbe;
-import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
 
 import java.io.IOException;
@@ -38,11 +36,12 @@ import java.nio.channels.SocketChannel;
  * <p>A socket whose input was shut down ({@code shutdownInput()}) cannot be read, so the kernel's
  * table tells what a read would: the peer's FIN (CLOSE_WAIT), and bytes left unread, which make
  * the kernel reset our close.
+ *
+ * <p>The table is searched for the connection's whole 4-tuple, local address included: a socket
+ * on the same local port of another local address (127.0.0.2 and 127.0.0.3 both reach a loopback
+ * server) is another connection, and its row says nothing of ours.
  */
 public final class SocketCloser {
-
-    /** Judges FINs that crossed: this process's network namespace, as its sockets see it. */
-    private static final KernelProbe KERNEL = KernelProbe.linux();
 
     private SocketCloser() {
     }
@@ -154,20 +153,10 @@ public final class SocketCloser {
 
     /** Whether the kernel shows this connection, both FINs seen, as the active closer's. */
     private static boolean ourFinCameFirst(SocketChannel channel) {
-        try {
-            InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
-            InetSocketAddress remote = (InetSocketAddress) channel.getRemoteAddress();
-            if (local == null || remote == null || !KERNEL.isAvailable()) {
-                return true;
-            }
-            SocketTable table = KERNEL.snapshot();
-            // Passive, it is LAST_ACK or already gone; active, CLOSING until our FIN is
-            // acknowledged, then TIME_WAIT.
-            return table.localPortsToRemote(TcpState.TIME_WAIT, remote).contains(local.getPort())
-                    || table.localPortsToRemote(TcpState.CLOSING, remote).contains(local.getPort());
-        } catch (IOException | RuntimeException e) {
-            return true;
-        }
+        KernelRow row = KernelRow.of(channel);
+        // Passive, it is LAST_ACK or already gone; active, CLOSING until our FIN is acknowledged,
+        // then TIME_WAIT. Unreadable: true, toward the TIME_WAIT.
+        return !row.readable() || row.ourFinWentFirst();
     }
 
     /**
@@ -180,26 +169,13 @@ public final class SocketCloser {
      * as asked too: the count errs toward a TIME_WAIT, never away from it.
      */
     private static Ending closeAfterInputShutdown(SocketChannel channel, boolean reset) {
-        SocketTable table = null;
-        InetSocketAddress local = null;
-        InetSocketAddress remote = null;
-        try {
-            local = (InetSocketAddress) channel.getLocalAddress();
-            remote = (InetSocketAddress) channel.getRemoteAddress();
-            if (local != null && remote != null && KERNEL.isAvailable()) {
-                table = KERNEL.snapshot();
-            }
-        } catch (IOException | RuntimeException e) {
-            table = null;
-        }
-        if (table != null) {
-            int port = local.getPort();
-            if (!channel.socket().isOutputShutdown()
-                    && table.localPortsToRemote(TcpState.CLOSE_WAIT, remote).contains(port)) {
+        KernelRow row = KernelRow.of(channel);
+        if (row.readable()) {
+            if (!channel.socket().isOutputShutdown() && row.is(TcpState.CLOSE_WAIT)) {
                 closeQuietly(channel);
                 return Ending.PEER;
             }
-            if (table.unreadBytes(port, remote).orElse(0) > 0) {
+            if (row.unreadBytes() > 0) {
                 setLingerZero(channel); // the kernel resets, and so do we
                 closeQuietly(channel);
                 return Ending.RESET;
@@ -210,6 +186,48 @@ public final class SocketCloser {
         }
         closeQuietly(channel);
         return reset ? Ending.RESET : Ending.LOCAL;
+    }
+
+    /**
+     * A connection's row in the kernel's table, found by its whole 4-tuple: its state code (0 if
+     * the table does not list it) and its unread bytes.
+     */
+    private record KernelRow(boolean readable, int state, int unreadBytes) {
+
+        private static final KernelRow UNREADABLE = new KernelRow(false, 0, 0);
+        private static final int NOT_LISTED = 0; // state codes start at 1
+
+        /** Reads this process's network namespace's table for {@code channel}'s connection. */
+        static KernelRow of(SocketChannel channel) {
+            try {
+                InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
+                InetSocketAddress remote = (InetSocketAddress) channel.getRemoteAddress();
+                if (local == null || remote == null) {
+                    return UNREADABLE;
+                }
+                ProcNetTcpParser.Sockets table =
+                        ProcNetTcpParser.read(ProcNetTcpParser.PROC_NET_TCP, ProcNetTcpParser.PROC_NET_TCP6);
+                if (table == null) {
+                    return UNREADABLE;
+                }
+                int entry = table.entry(local, remote);
+                if (entry < 0) {
+                    return new KernelRow(true, NOT_LISTED, 0);
+                }
+                return new KernelRow(true, table.stateAt(entry), Math.max(0, table.unreadBytesAt(entry)));
+            } catch (IOException | RuntimeException e) {
+                return UNREADABLE;
+            }
+        }
+
+        boolean is(TcpState wanted) {
+            return state == wanted.code();
+        }
+
+        /** Both FINs seen, ours first: CLOSING until ours is acknowledged, then TIME_WAIT. */
+        boolean ourFinWentFirst() {
+            return is(TcpState.TIME_WAIT) || is(TcpState.CLOSING);
+        }
     }
 
     private static boolean shutdownOutput(SocketChannel channel) {
