@@ -71,8 +71,9 @@ public final class SocketCloser {
     /**
      * Closes {@code channel}: passively if the peer's FIN has arrived, else with RST when
      * {@code reset}, else with FIN. Returns the ending that happened. A channel whose output was
-     * already shut down sent its FIN: it is not reset then, and its ending is named by whose FIN
-     * came first.
+     * already shut down sent its FIN: its ending is named by whose FIN came first, and it is not
+     * reset then unless its input was shut down too (where {@code reset} still applies while our
+     * FIN waits for the peer's).
      */
     public static Ending close(SocketChannel channel, boolean reset) {
         return close(channel, reset, NOTHING, NOTHING);
@@ -162,16 +163,27 @@ public final class SocketCloser {
     /**
      * Closes a channel whose input was shut down. After SHUT_RD reads report end of stream
      * whatever the peer did, so neither the peer's FIN nor bytes left unread can be seen from a
-     * read; the kernel's table ({@code /proc/net/tcp}, read only on this path) shows both. In
-     * CLOSE_WAIT the peer closed first and our close is passive (or an RST: no TIME_WAIT either):
-     * PEER. With bytes in the receive queue, which SHUT_RD keeps, the kernel answers our close with
-     * RST whatever we ask: RESET. Otherwise as asked, RST or FIN. Where the table cannot be read,
-     * as asked too: the count errs toward a TIME_WAIT, never away from it.
+     * read; the kernel's table ({@code /proc/net/tcp}, read only on this path) shows both.
+     *
+     * <ul>
+     *   <li>The peer closed first and our close is passive (or an RST: no TIME_WAIT either): PEER.
+     *       With our output open the connection is in CLOSE_WAIT; with our output shut too, our
+     *       FIN went second: LAST_ACK until the peer acknowledges it, then no row at all.
+     *   <li>Bytes in the receive queue, which SHUT_RD keeps: the kernel answers our close with RST
+     *       whatever we ask: RESET.
+     *   <li>Our FIN went first and the peer's came back (TIME_WAIT): the kernel keeps the TIME_WAIT
+     *       whatever we ask (an RST is no longer possible): LOCAL.
+     *   <li>Otherwise (output open, or our FIN still waiting in FIN_WAIT1, FIN_WAIT2 or CLOSING):
+     *       as asked, RST or FIN.
+     * </ul>
+     * Where the table cannot be read, as asked too: the count errs toward a TIME_WAIT, never away
+     * from it.
      */
     private static Ending closeAfterInputShutdown(SocketChannel channel, boolean reset) {
         KernelRow row = KernelRow.of(channel);
         if (row.readable()) {
-            if (!channel.socket().isOutputShutdown() && row.is(TcpState.CLOSE_WAIT)) {
+            boolean outputShut = channel.socket().isOutputShutdown();
+            if (outputShut ? row.peerFinWentFirstAndOursFollowed() : row.is(TcpState.CLOSE_WAIT)) {
                 closeQuietly(channel);
                 return Ending.PEER;
             }
@@ -179,6 +191,10 @@ public final class SocketCloser {
                 setLingerZero(channel); // the kernel resets, and so do we
                 closeQuietly(channel);
                 return Ending.RESET;
+            }
+            if (row.is(TcpState.TIME_WAIT)) {
+                closeQuietly(channel);
+                return Ending.LOCAL;
             }
         }
         if (reset) {
@@ -227,6 +243,11 @@ public final class SocketCloser {
         /** Both FINs seen, ours first: CLOSING until ours is acknowledged, then TIME_WAIT. */
         boolean ourFinWentFirst() {
             return is(TcpState.TIME_WAIT) || is(TcpState.CLOSING);
+        }
+
+        /** Both FINs sent, the peer's first: LAST_ACK until ours is acknowledged, then gone. */
+        boolean peerFinWentFirstAndOursFollowed() {
+            return is(TcpState.LAST_ACK) || state == NOT_LISTED;
         }
     }
 
