@@ -1,10 +1,8 @@
 package io.github.portkeeper.core;
 
 import io.github.portkeeper.core.internal.ProcNetTcpParser;
-import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Objects;
 
@@ -31,9 +29,6 @@ import java.util.Objects;
  */
 public final class KernelProbe {
 
-    private static final Path PROC_NET_TCP = Path.of("/proc/net/tcp");
-    private static final Path PROC_NET_TCP6 = Path.of("/proc/net/tcp6");
-
     private final Path tcp;
     private final Path tcp6;
 
@@ -49,7 +44,7 @@ public final class KernelProbe {
      * @return the probe; check {@link #isAvailable()} before taking snapshots
      */
     public static KernelProbe linux() {
-        return new KernelProbe(PROC_NET_TCP, PROC_NET_TCP6);
+        return new KernelProbe(ProcNetTcpParser.PROC_NET_TCP, ProcNetTcpParser.PROC_NET_TCP6);
     }
 
     /**
@@ -84,34 +79,17 @@ public final class KernelProbe {
      * @throws UncheckedIOException if a file exists but cannot be read
      */
     public SocketTable snapshot() {
-        ProcNetTcpParser parser = new ProcNetTcpParser(); // the kernel writes in native byte order
-        boolean read = readInto(tcp, parser);
-        read |= readInto(tcp6, parser);
-        if (!read) {
+        ProcNetTcpParser.Sockets sockets = ProcNetTcpParser.read(tcp, tcp6);
+        if (sockets == null) {
             throw new IllegalStateException("Kernel probe unavailable: neither " + tcp + " nor "
                     + tcp6 + " exists (not Linux, or /proc not mounted); check isAvailable() first");
         }
-        return new SocketTable(parser.toSockets());
+        return new SocketTable(sockets);
     }
 
     /** Returns the two files this probe reads. */
     @Override
     public String toString() {
         return "KernelProbe[" + tcp + ", " + tcp6 + "]";
-    }
-
-    /** Parses {@code file} into {@code parser}; returns false if it does not exist. */
-    private static boolean readInto(Path file, ProcNetTcpParser parser) {
-        byte[] data;
-        try {
-            // /proc files report size 0; readAllBytes reads to end of file regardless.
-            data = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            return false;
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot read " + file, e);
-        }
-        parser.parse(data);
-        return true;
     }
 }

@@ -101,7 +101,9 @@ public final class SocketTable {
     /**
      * Returns the local ports of client-side sockets in a state whose remote endpoint is
      * {@code remote}: one per socket, so a socket can be followed from snapshot to snapshot
-     * (e.g. to measure how long a CLOSE_WAIT lasts).
+     * (e.g. to measure how long a CLOSE_WAIT lasts). Sockets bound to one port of different
+     * local addresses (e.g. 127.0.0.2:45000 and 127.0.0.3:45000) are different connections, each
+     * counted by {@link #countToRemote}, but share one port here.
      *
      * @param state the state to look for
      * @param remote the remote address and port; must be resolved
@@ -127,33 +129,20 @@ public final class SocketTable {
      * bytes with RST, not FIN, so such a close leaves no TIME_WAIT; {@code shutdownInput()} does
      * not discard them.
      *
-     * @param localPort the socket's local port, 0 to 65535
+     * <p>The socket is named by its whole 4-tuple, as the kernel names it: its local address and
+     * port ({@code Socket.getLocalSocketAddress()}) and its remote ones. An IPv4-mapped address
+     * matches as IPv4.
+     *
+     * @param local the socket's local address and port; must be resolved
      * @param remote the socket's remote address and port; must be resolved
      * @return the unread bytes; empty if the snapshot has no such socket, or its table did not
      *         show the queue
-     * @throws IllegalArgumentException if {@code remote} is unresolved or {@code localPort} is
-     *         out of range
+     * @throws IllegalArgumentException if {@code local} or {@code remote} is unresolved
      */
-    public OptionalInt unreadBytes(int localPort, InetSocketAddress remote) {
-        if (localPort < 0 || localPort > 0xFFFF) {
-            throw new IllegalArgumentException(
-                    "localPort must be between 0 and 65535, but was " + localPort);
-        }
-        Remote r = Remote.of(remote);
-        int entry = r.isV4()
-                ? sockets.entryV4((int) r.lo, r.port, localPort)
-                : sockets.entryV6(r.hi, r.lo, r.port, localPort);
-        if (entry < 0) {
-            return OptionalInt.empty();
-        }
-        int queue = sockets.receiveQueueAt(entry);
-        if (queue == ProcNetTcpParser.UNKNOWN_QUEUE) {
-            return OptionalInt.empty();
-        }
-        int state = sockets.stateAt(entry);
-        boolean finArrived = state == TcpState.CLOSE_WAIT.code() || state == TcpState.LAST_ACK.code()
-                || state == TcpState.CLOSING.code();
-        return OptionalInt.of(finArrived ? Math.max(0, queue - 1) : queue);
+    public OptionalInt unreadBytes(InetSocketAddress local, InetSocketAddress remote) {
+        int entry = sockets.entry(local, remote);
+        int unread = entry < 0 ? ProcNetTcpParser.UNKNOWN_QUEUE : sockets.unreadBytesAt(entry);
+        return unread == ProcNetTcpParser.UNKNOWN_QUEUE ? OptionalInt.empty() : OptionalInt.of(unread);
     }
 
     /**

@@ -6,6 +6,8 @@ import io.github.portkeeper.test.TimeWaitCount;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -164,5 +166,68 @@ class HalfCloseCountTest {
                 .until(() -> Kernel.clientPorts(server, TcpState.TIME_WAIT).contains(localPort));
         assertThat(tally.timeWaitCaused()).as("timewait.caused vs kernel: %s", Kernel.describe(server))
                 .isEqualTo(timeWait.newSince());
+    }
+
+    @ParameterizedTest(name = "fallback RESET: {0}")
+    @ValueSource(booleans = {false, true})
+    void aSocketShutBothWaysAfterTheServerClosedIsAPassiveCloseThatCausesNoTimeWait(boolean resetPolicy)
+            throws IOException {
+        Kernel.assumeLinux();
+        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
+        sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally)
+                .retirement(resetPolicy ? Retirement.defaults() : Retirement.local()).build()).build();
+        TimeWaitCount timeWait = TimeWaitCount.toward(server);
+
+        Socket s = sockets.socket(server.getHostString(), server.getPort());
+        int localPort = s.getLocalPort();
+        try (Socket accepted = listener.accept()) {
+            accepted.setSoTimeout((int) WAIT.toMillis());
+            accepted.shutdownOutput(); // the server's FIN comes first
+            await("client port " + localPort + " in CLOSE_WAIT").atMost(WAIT)
+                    .until(() -> Kernel.clientPorts(server, TcpState.CLOSE_WAIT).contains(localPort));
+            s.shutdownOutput(); // our FIN second: LAST_ACK, then gone once the server acknowledges it
+            assertThat(accepted.getInputStream().read()).as("the server reads our FIN").isEqualTo(-1);
+            s.shutdownInput();
+            s.close();
+            await().atMost(WAIT).until(() -> tally.closedTotal() == 1);
+        }
+        await("client port " + localPort + " gone from LAST_ACK").atMost(WAIT)
+                .until(() -> !Kernel.clientPorts(server, TcpState.LAST_ACK).contains(localPort));
+
+        assertThat(Kernel.clientPorts(server, TcpState.TIME_WAIT)).as("the kernel: %s", Kernel.describe(server))
+                .doesNotContain(localPort);
+        assertThat(tally.closedEvents()).singleElement()
+                .satisfies(c -> assertThat(c.ending()).isEqualTo(Ending.PEER));
+        assertThat(tally.timeWaitCaused()).as("timewait.caused vs kernel: %s", Kernel.describe(server))
+                .isZero().isEqualTo(timeWait.newSince());
+    }
+
+    @Test
+    void aSocketShutForOutputThenAnsweredByTheServerThenShutForInputIsCountedLocalWithTheKernelsTimeWait()
+            throws IOException {
+        Kernel.assumeLinux();
+        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
+        sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally).build()).build();
+        TimeWaitCount timeWait = TimeWaitCount.toward(server);
+
+        Socket s = sockets.socket(server.getHostString(), server.getPort());
+        int localPort = s.getLocalPort();
+        try (Socket accepted = listener.accept()) {
+            accepted.setSoTimeout((int) WAIT.toMillis());
+            s.shutdownOutput(); // our FIN first
+            assertThat(accepted.getInputStream().read()).as("the server reads our FIN").isEqualTo(-1);
+            accepted.shutdownOutput(); // the server's FIN second: TIME_WAIT here, the socket still open
+            await("client port " + localPort + " in TIME_WAIT").atMost(WAIT)
+                    .until(() -> Kernel.clientPorts(server, TcpState.TIME_WAIT).contains(localPort));
+            s.shutdownInput();
+            s.close();
+            await().atMost(WAIT).until(() -> tally.closedTotal() == 1);
+        }
+        assertThat(tally.closedEvents()).singleElement()
+                .satisfies(c -> assertThat(c.ending()).isEqualTo(Ending.LOCAL));
+        assertThat(tally.timeWaitCaused()).as("timewait.caused vs kernel: %s", Kernel.describe(server))
+                .isEqualTo(1).isEqualTo(timeWait.newSince());
     }
 }

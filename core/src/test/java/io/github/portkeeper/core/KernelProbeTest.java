@@ -91,19 +91,21 @@ class KernelProbeTest {
                 List.of(entry("::ffff:127.0.0.1", 50_005, server, FIN_WAIT2, 7),
                         entry("2001:db8::2", 50_006, server6, ESTABLISHED, 0x1_0000))).snapshot();
 
-        assertThat(table.unreadBytes(50_000, server)).hasValue(5);
-        assertThat(table.unreadBytes(50_001, server)).as("CLOSE_WAIT, only the FIN").hasValue(0);
-        assertThat(table.unreadBytes(50_002, server)).as("CLOSE_WAIT, 5 bytes and the FIN").hasValue(5);
-        assertThat(table.unreadBytes(50_003, server)).as("LAST_ACK, only the FIN").hasValue(0);
-        assertThat(table.unreadBytes(50_004, server)).as("CLOSING, 2 bytes and the FIN").hasValue(2);
-        assertThat(table.unreadBytes(50_005, server)).as("a mapped tcp6 entry, no FIN yet").hasValue(7);
-        assertThat(table.unreadBytes(50_005, mapped("127.0.0.1", 8080))).hasValue(7);
-        assertThat(table.unreadBytes(50_006, server6)).hasValue(0x1_0000);
-        assertThat(table.unreadBytes(50_007, server)).as("no such socket").isEmpty();
-        assertThat(table.unreadBytes(50_000, server6)).as("another remote").isEmpty();
-        assertThatThrownBy(() -> table.unreadBytes(65_536, server))
+        assertThat(table.unreadBytes(local(50_000), server)).hasValue(5);
+        assertThat(table.unreadBytes(local(50_001), server)).as("CLOSE_WAIT, only the FIN").hasValue(0);
+        assertThat(table.unreadBytes(local(50_002), server)).as("CLOSE_WAIT, 5 bytes and the FIN").hasValue(5);
+        assertThat(table.unreadBytes(local(50_003), server)).as("LAST_ACK, only the FIN").hasValue(0);
+        assertThat(table.unreadBytes(local(50_004), server)).as("CLOSING, 2 bytes and the FIN").hasValue(2);
+        assertThat(table.unreadBytes(mapped("127.0.0.1", 50_005), server)).as("a mapped tcp6 entry, no FIN yet").hasValue(7);
+        assertThat(table.unreadBytes(mapped("127.0.0.1", 50_005), mapped("127.0.0.1", 8080))).hasValue(7);
+        assertThat(table.unreadBytes(local6(50_006), server6)).hasValue(0x1_0000);
+        assertThat(table.unreadBytes(local(50_007), server)).as("no such socket").isEmpty();
+        assertThat(table.unreadBytes(local(50_000), server6)).as("another remote").isEmpty();
+        assertThat(table.unreadBytes(new InetSocketAddress(InetAddress.getByName("127.0.0.2"), 50_000), server))
+                .as("another local address, the same port").isEmpty();
+        assertThatThrownBy(() -> table.unreadBytes(InetSocketAddress.createUnresolved("db.example", 50_000), server))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("localPort must be between 0 and 65535, but was 65536");
+                .hasMessage("local address must be resolved, but was unresolved: db.example/<unresolved>:50000");
     }
 
     @Test
@@ -200,6 +202,31 @@ class KernelProbeTest {
                 assertThat(table.countToRemote(TIME_WAIT, server)).as("%s", table).isZero();
                 assertThat(table.countOnLocalPort(TIME_WAIT, port)).as("%s", table).isEqualTo(CLIENTS);
             });
+        }
+    }
+
+    @Test
+    void kernelCountsClientsOnOneLocalPortOfTwoLocalAddressesAsTwoConnections() throws IOException {
+        KernelProbe probe = linuxProbe();
+        try (ServerSocket server = new ServerSocket(0, 2, InetAddress.getByName("127.0.0.1"));
+                Socket first = new Socket();
+                Socket second = new Socket()) {
+            InetSocketAddress address = (InetSocketAddress) server.getLocalSocketAddress();
+            first.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.2"), 0));
+            int localPort = first.getLocalPort();
+            // Another address of the loopback network, the same local port: another 4-tuple.
+            second.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.3"), localPort));
+            first.connect(address, (int) WAIT.toMillis());
+            second.connect(address, (int) WAIT.toMillis());
+            server.setSoTimeout((int) WAIT.toMillis());
+            try (Socket accepted1 = server.accept(); Socket accepted2 = server.accept()) {
+                await().atMost(WAIT).untilAsserted(() -> {
+                    SocketTable table = probe.snapshot();
+                    assertThat(table.countToRemote(ESTABLISHED, address)).as("%s", table).isEqualTo(2);
+                    assertThat(table.countToRemotes(ESTABLISHED, List.of(address))).as("%s", table).isEqualTo(2);
+                    assertThat(table.countOnLocalPort(ESTABLISHED, address.getPort())).as("%s", table).isEqualTo(2);
+                });
+            }
         }
     }
 
@@ -342,6 +369,14 @@ class KernelProbeTest {
         bytes[11] = (byte) 0xFF;
         System.arraycopy(ipv4, 0, bytes, 12, 4);
         return bytes;
+    }
+
+    private static InetSocketAddress local(int port) throws IOException {
+        return new InetSocketAddress(InetAddress.getByName("127.0.0.1"), port);
+    }
+
+    private static InetSocketAddress local6(int port) throws IOException {
+        return new InetSocketAddress(InetAddress.getByName("2001:db8::2"), port);
     }
 
     /** An IPv4-mapped IPv6 address kept as an {@link Inet6Address} (the resolver would not). */

@@ -1,6 +1,15 @@
 package io.github.portkeeper.core.internal;
 
+import io.github.portkeeper.core.TcpState;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Objects;
@@ -23,8 +32,9 @@ import java.util.Objects;
  * is taken from the address width, not from the file name, and IPv4-mapped IPv6 addresses
  * ({@code ::ffff:a.b.c.d}, which every dual-stack Java socket shows) are stored as IPv4.
  *
- * <p>Only what the queries need is kept: state, remote address, remote port, local port, receive
- * queue. IPv4 entries take 13 bytes, IPv6 entries 25, in parallel primitive arrays.
+ * <p>Only what the queries need is kept: state, the 4-tuple (local address and port, remote
+ * address and port), receive queue. IPv4 entries take 17 bytes, IPv6 entries 41, in parallel
+ * primitive arrays, filled without an object per line.
  *
  * <p>Thread-safety: not thread-safe; use one instance per read. The {@link Sockets} it produces
  * are immutable and safe to share.
@@ -53,18 +63,22 @@ public final class ProcNetTcpParser {
     public static final int UNKNOWN_QUEUE = -1;
     private static final long MAPPED_PREFIX = 0x0000_FFFFL; // upper word of ::ffff:a.b.c.d's low half
     private static final long WORD = 0xFFFF_FFFFL;
+    private static final long MIX = 0x9E37_79B9_7F4A_7C15L; // odd, for hashing an address into a key
     // Kernel lines are 150 bytes (tcp) to 178 (tcp6); sizing from the input avoids regrowth.
     private static final int BYTES_PER_LINE_ESTIMATE = 150;
 
     private final boolean littleEndian;
 
     private long[] v4Keys = new long[16]; // remote address << 32 | remote port << 16 | local port
+    private int[] v4Locals = new int[16]; // local address
     private byte[] v4States = new byte[16];
     private int[] v4RxQueues = new int[16];
     private int v4Count;
 
     private long[] v6RemoteHi = new long[4];
     private long[] v6RemoteLo = new long[4];
+    private long[] v6LocalHi = new long[4];
+    private long[] v6LocalLo = new long[4];
     private int[] v6Ports = new int[4]; // remote port << 16 | local port
     private byte[] v6States = new byte[4];
     private int[] v6RxQueues = new int[4];
@@ -87,6 +101,40 @@ public final class ProcNetTcpParser {
     /** Creates a parser for tables written by a host of the given byte order (tests pin it). */
     public ProcNetTcpParser(ByteOrder hostOrder) {
         this.littleEndian = Objects.requireNonNull(hostOrder, "hostOrder") == ByteOrder.LITTLE_ENDIAN;
+    }
+
+    /** This process's network namespace's IPv4 table. */
+    public static final Path PROC_NET_TCP = Path.of("/proc/net/tcp");
+    /** This process's network namespace's IPv6 table (IPv4-mapped entries included). */
+    public static final Path PROC_NET_TCP6 = Path.of("/proc/net/tcp6");
+
+    /**
+     * Reads and parses two tables written by this machine's kernel, each with one bulk read; an
+     * absent file counts as an empty table.
+     *
+     * @return the sockets, or {@code null} if neither file exists
+     * @throws UncheckedIOException if a file exists but cannot be read
+     */
+    public static Sockets read(Path tcp, Path tcp6) {
+        ProcNetTcpParser parser = new ProcNetTcpParser(); // the kernel writes in native byte order
+        boolean read = readInto(tcp, parser);
+        read |= readInto(tcp6, parser);
+        return read ? parser.toSockets() : null;
+    }
+
+    /** Parses {@code file} into {@code parser}; returns false if it does not exist. */
+    private static boolean readInto(Path file, ProcNetTcpParser parser) {
+        byte[] data;
+        try {
+            // /proc files report size 0; readAllBytes reads to end of file regardless.
+            data = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            return false;
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot read " + file, e);
+        }
+        parser.parse(data);
+        return true;
     }
 
     /** Parses whole tables written by this machine's kernel, e.g. {@code tcp} and {@code tcp6}. */
@@ -136,14 +184,15 @@ public final class ProcNetTcpParser {
     /**
      * Returns an immutable copy of the entries parsed so far, each connected socket once. The
      * kernel serves these tables a page at a time and resumes by position, so while sockets come
-     * and go a socket can be listed twice; only the last listing of the same remote address,
-     * remote port and local port is kept, as it shows the newer state (ESTABLISHED, then
-     * TIME_WAIT). Listening sockets, with no remote, are kept as listed.
+     * and go a socket can be listed twice; only the last listing of the same 4-tuple (local
+     * address and port, remote address and port) is kept, as it shows the newer state
+     * (ESTABLISHED, then TIME_WAIT). Listening sockets, with no remote, are kept as listed.
      */
     public Sockets toSockets() {
         // Walked from the end, so the first listing met is the last one printed; filled from the
         // end, so the entries keep the kernel's order.
         long[] keys = new long[v4Count];
+        int[] locals = new int[v4Count];
         byte[] states = new byte[v4Count];
         int[] rx = new int[v4Count];
         int from4 = v4Count;
@@ -151,14 +200,18 @@ public final class ProcNetTcpParser {
         for (int i = v4Count - 1; i >= 0; i--) {
             long key = v4Keys[i];
             boolean connected = ((key >>> 16) & 0xffff) != 0;
-            if (!connected || seen4.add(key, i, (a, b) -> v4Keys[a] == v4Keys[b])) {
+            long mixed = key ^ (v4Locals[i] * MIX);
+            if (!connected || seen4.add(mixed, i, (a, b) -> v4Keys[a] == v4Keys[b] && v4Locals[a] == v4Locals[b])) {
                 keys[--from4] = key;
+                locals[from4] = v4Locals[i];
                 states[from4] = v4States[i];
                 rx[from4] = v4RxQueues[i];
             }
         }
         long[] hi = new long[v6Count];
         long[] lo = new long[v6Count];
+        long[] localHi = new long[v6Count];
+        long[] localLo = new long[v6Count];
         int[] ports = new int[v6Count];
         byte[] states6 = new byte[v6Count];
         int[] rx6 = new int[v6Count];
@@ -166,19 +219,24 @@ public final class ProcNetTcpParser {
         LongIndex seen6 = new LongIndex(v6Count);
         for (int i = v6Count - 1; i >= 0; i--) {
             boolean connected = (v6Ports[i] >>> 16) != 0;
-            long mixed = v6RemoteHi[i] * 0x9E3779B97F4A7C15L ^ v6RemoteLo[i] * 31 ^ v6Ports[i];
+            long mixed = v6RemoteHi[i] * MIX ^ v6RemoteLo[i] * 31 ^ v6Ports[i]
+                    ^ (v6LocalHi[i] * 0xC2B2_AE3D_27D4_EB4FL + v6LocalLo[i]) * MIX;
             if (!connected || seen6.add(mixed, i, (a, b) -> v6RemoteHi[a] == v6RemoteHi[b]
-                    && v6RemoteLo[a] == v6RemoteLo[b] && v6Ports[a] == v6Ports[b])) {
+                    && v6RemoteLo[a] == v6RemoteLo[b] && v6Ports[a] == v6Ports[b]
+                    && v6LocalHi[a] == v6LocalHi[b] && v6LocalLo[a] == v6LocalLo[b])) {
                 hi[--from6] = v6RemoteHi[i];
                 lo[from6] = v6RemoteLo[i];
+                localHi[from6] = v6LocalHi[i];
+                localLo[from6] = v6LocalLo[i];
                 ports[from6] = v6Ports[i];
                 states6[from6] = v6States[i];
                 rx6[from6] = v6RxQueues[i];
             }
         }
-        return new Sockets(Arrays.copyOfRange(keys, from4, v4Count), Arrays.copyOfRange(states, from4, v4Count),
-                Arrays.copyOfRange(rx, from4, v4Count),
+        return new Sockets(Arrays.copyOfRange(keys, from4, v4Count), Arrays.copyOfRange(locals, from4, v4Count),
+                Arrays.copyOfRange(states, from4, v4Count), Arrays.copyOfRange(rx, from4, v4Count),
                 Arrays.copyOfRange(hi, from6, v6Count), Arrays.copyOfRange(lo, from6, v6Count),
+                Arrays.copyOfRange(localHi, from6, v6Count), Arrays.copyOfRange(localLo, from6, v6Count),
                 Arrays.copyOfRange(ports, from6, v6Count), Arrays.copyOfRange(states6, from6, v6Count),
                 Arrays.copyOfRange(rx6, from6, v6Count));
     }
@@ -241,6 +299,8 @@ public final class ProcNetTcpParser {
         }
         int localPort = endpointPort;
         int localWidth = endpointWidth;
+        long localHi = endpointHi; // as printed: an IPv4-mapped address is kept mapped here
+        long localLo = endpointLo;
         q = skipBlanks(data, p, end);
         if (q == p) {
             return ~q;
@@ -264,7 +324,7 @@ public final class ProcNetTcpParser {
         }
         q = skipBlanks(data, p, end);
         int rxQueue = q == p ? UNKNOWN_QUEUE : parseRxQueue(data, q, end);
-        add((high << 4) | low, localPort, rxQueue, estimate);
+        add((high << 4) | low, localHi, localLo, localPort, rxQueue, estimate);
         return rxQueue == UNKNOWN_QUEUE ? p : q + QUEUES_WIDTH;
     }
 
@@ -327,15 +387,22 @@ public final class ProcNetTcpParser {
         return littleEndian ? Integer.reverseBytes(printed) : printed;
     }
 
-    private void add(int state, int localPort, int rxQueue, int estimate) {
+    /**
+     * Adds the entry whose remote endpoint is in the endpoint fields. The remote decides the
+     * family: a connected socket's two addresses are of one family (a mapped remote has a mapped
+     * local address, of which the IPv4 word is kept).
+     */
+    private void add(int state, long localHi, long localLo, int localPort, int rxQueue, int estimate) {
         if (endpointIsV4) {
             if (v4Count == v4Keys.length) {
                 int capacity = Math.max(v4Count * 2, estimate);
                 v4Keys = Arrays.copyOf(v4Keys, capacity);
+                v4Locals = Arrays.copyOf(v4Locals, capacity);
                 v4States = Arrays.copyOf(v4States, capacity);
                 v4RxQueues = Arrays.copyOf(v4RxQueues, capacity);
             }
             v4Keys[v4Count] = (endpointLo << 32) | ((long) endpointPort << 16) | localPort;
+            v4Locals[v4Count] = (int) localLo;
             v4RxQueues[v4Count] = rxQueue;
             v4States[v4Count++] = (byte) state;
         } else {
@@ -343,6 +410,8 @@ public final class ProcNetTcpParser {
                 int capacity = Math.max(v6Count * 2, estimate);
                 v6RemoteHi = Arrays.copyOf(v6RemoteHi, capacity);
                 v6RemoteLo = Arrays.copyOf(v6RemoteLo, capacity);
+                v6LocalHi = Arrays.copyOf(v6LocalHi, capacity);
+                v6LocalLo = Arrays.copyOf(v6LocalLo, capacity);
                 v6Ports = Arrays.copyOf(v6Ports, capacity);
                 v6States = Arrays.copyOf(v6States, capacity);
                 v6RxQueues = Arrays.copyOf(v6RxQueues, capacity);
@@ -350,6 +419,8 @@ public final class ProcNetTcpParser {
             v6RxQueues[v6Count] = rxQueue;
             v6RemoteHi[v6Count] = endpointHi;
             v6RemoteLo[v6Count] = endpointLo;
+            v6LocalHi[v6Count] = localHi;
+            v6LocalLo[v6Count] = localLo;
             v6Ports[v6Count] = (endpointPort << 16) | localPort;
             v6States[v6Count++] = (byte) state;
         }
@@ -395,21 +466,28 @@ public final class ProcNetTcpParser {
      */
     public static final class Sockets {
         private final long[] v4Keys;
+        private final int[] v4Locals;
         private final byte[] v4States;
         private final int[] v4RxQueues;
         private final long[] v6RemoteHi;
         private final long[] v6RemoteLo;
+        private final long[] v6LocalHi;
+        private final long[] v6LocalLo;
         private final int[] v6Ports;
         private final byte[] v6States;
         private final int[] v6RxQueues;
 
-        private Sockets(long[] v4Keys, byte[] v4States, int[] v4RxQueues, long[] v6RemoteHi, long[] v6RemoteLo,
-                int[] v6Ports, byte[] v6States, int[] v6RxQueues) {
+        private Sockets(long[] v4Keys, int[] v4Locals, byte[] v4States, int[] v4RxQueues, long[] v6RemoteHi,
+                long[] v6RemoteLo, long[] v6LocalHi, long[] v6LocalLo, int[] v6Ports, byte[] v6States,
+                int[] v6RxQueues) {
             this.v4Keys = v4Keys;
+            this.v4Locals = v4Locals;
             this.v4States = v4States;
             this.v4RxQueues = v4RxQueues;
             this.v6RemoteHi = v6RemoteHi;
             this.v6RemoteLo = v6RemoteLo;
+            this.v6LocalHi = v6LocalHi;
+            this.v6LocalLo = v6LocalLo;
             this.v6Ports = v6Ports;
             this.v6States = v6States;
             this.v6RxQueues = v6RxQueues;
@@ -485,7 +563,10 @@ public final class ProcNetTcpParser {
             return count;
         }
 
-        /** Adds to {@code into} the local ports of sockets in a state toward this IPv4 endpoint. */
+        /**
+         * Adds to {@code into} the local ports of sockets in a state toward this IPv4 endpoint
+         * (sockets on one port of two local addresses add it twice).
+         */
         public void localPortsToRemoteV4(int state, int address, int port, Collection<Integer> into) {
             long key = ipv4RemoteKey(address, port);
             byte wanted = (byte) state;
@@ -508,28 +589,69 @@ public final class ProcNetTcpParser {
         }
 
         /**
-         * Returns the entry of the socket with this local port toward this IPv4 endpoint, or -1 if
-         * there is none. Each remote endpoint and local port is listed once.
+         * Returns the entry of the socket with this 4-tuple, or -1 if there is none. Each 4-tuple
+         * is listed once; an IPv4-mapped address of either end matches as IPv4.
+         *
+         * @throws IllegalArgumentException if either address is unresolved
          */
-        public int entryV4(int address, int port, int localPort) {
+        public int entry(InetSocketAddress local, InetSocketAddress remote) {
+            long[] l = words(local, "local");
+            long[] r = words(remote, "remote");
+            int localPort = local.getPort();
+            int port = remote.getPort();
+            if (l[0] == IPV4 && r[0] == IPV4) {
+                return entryV4((int) l[2], localPort, (int) r[2], port);
+            }
+            if (l[0] == IPV4 || r[0] == IPV4) {
+                return -1; // a connected socket's two ends are of one family
+            }
+            return entryV6(l[1], l[2], localPort, r[1], r[2], port);
+        }
+
+        /** Returns the entry of the IPv4 socket with this 4-tuple, or -1 if there is none. */
+        public int entryV4(int localAddress, int localPort, int address, int port) {
             long key = (ipv4RemoteKey(address, port) << 16) | (localPort & 0xFFFF);
             for (int i = 0; i < v4Keys.length; i++) {
-                if (v4Keys[i] == key) {
+                if (v4Keys[i] == key && v4Locals[i] == localAddress) {
                     return i;
                 }
             }
             return -1;
         }
 
-        /** Returns the entry of the socket with this local port toward this IPv6 endpoint, or -1. */
-        public int entryV6(long addressHi, long addressLo, int port, int localPort) {
+        /** Returns the entry of the IPv6 socket with this 4-tuple, or -1 if there is none. */
+        public int entryV6(long localHi, long localLo, int localPort, long addressHi, long addressLo, int port) {
             int ports = (port << 16) | (localPort & 0xFFFF);
             for (int i = 0; i < v6States.length; i++) {
-                if (v6Ports[i] == ports && v6RemoteLo[i] == addressLo && v6RemoteHi[i] == addressHi) {
+                if (v6Ports[i] == ports && v6RemoteLo[i] == addressLo && v6RemoteHi[i] == addressHi
+                        && v6LocalLo[i] == localLo && v6LocalHi[i] == localHi) {
                     return v4States.length + i;
                 }
             }
             return -1;
+        }
+
+        private static final long IPV4 = 4;
+        private static final long IPV6 = 6;
+
+        /** {family, high 64 bits, low 64 bits} of an address; IPv4 and IPv4-mapped in the low 32. */
+        private static long[] words(InetSocketAddress address, String which) {
+            Objects.requireNonNull(address, which + " address");
+            if (address.isUnresolved()) {
+                throw new IllegalArgumentException(
+                        which + " address must be resolved, but was unresolved: " + address);
+            }
+            InetAddress ip = address.getAddress();
+            ByteBuffer bytes = ByteBuffer.wrap(ip.getAddress()); // network byte order
+            if (bytes.remaining() == 4) {
+                return new long[] {IPV4, 0, bytes.getInt() & WORD};
+            }
+            long hi = bytes.getLong();
+            long lo = bytes.getLong();
+            if (hi == 0 && (lo >>> 32) == MAPPED_PREFIX) {
+                return new long[] {IPV4, 0, lo & WORD};
+            }
+            return new long[] {IPV6, hi, lo};
         }
 
         /** Returns the state code of an entry. */
@@ -545,6 +667,22 @@ public final class ProcNetTcpParser {
         public int receiveQueueAt(int entry) {
             int v6 = entry - v4States.length;
             return v6 < 0 ? v4RxQueues[entry] : v6RxQueues[v6];
+        }
+
+        /**
+         * Returns the bytes of an entry that arrived and were not read: its receive queue less the
+         * one the kernel counts for a peer's FIN that arrived (CLOSE_WAIT, LAST_ACK, CLOSING), or
+         * {@link ProcNetTcpParser#UNKNOWN_QUEUE} if its line did not show the queue.
+         */
+        public int unreadBytesAt(int entry) {
+            int queue = receiveQueueAt(entry);
+            if (queue == UNKNOWN_QUEUE) {
+                return UNKNOWN_QUEUE;
+            }
+            int state = stateAt(entry);
+            boolean finArrived = state == TcpState.CLOSE_WAIT.code() || state == TcpState.LAST_ACK.code()
+                    || state == TcpState.CLOSING.code();
+            return finArrived ? Math.max(0, queue - 1) : queue;
         }
 
         /** Counts sockets in a state whose local port is this port, whatever the family. */

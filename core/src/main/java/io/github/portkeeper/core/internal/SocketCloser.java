@@ -1,8 +1,6 @@
 package io.github.portkeeper.core.internal;
 
 import io.github.portkeeper.core.Ending;
-import io.github.portkeeper.core.KernelProbe;
-import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
 
 import java.io.IOException;
@@ -38,11 +36,12 @@ import java.nio.channels.SocketChannel;
  * <p>A socket whose input was shut down ({@code shutdownInput()}) cannot be read, so the kernel's
  * table tells what a read would: the peer's FIN (CLOSE_WAIT), and bytes left unread, which make
  * the kernel reset our close.
+ *
+ * <p>The table is searched for the connection's whole 4-tuple, local address included: a socket
+ * on the same local port of another local address (127.0.0.2 and 127.0.0.3 both reach a loopback
+ * server) is another connection, and its row says nothing of ours.
  */
 public final class SocketCloser {
-
-    /** Judges FINs that crossed: this process's network namespace, as its sockets see it. */
-    private static final KernelProbe KERNEL = KernelProbe.linux();
 
     private SocketCloser() {
     }
@@ -72,8 +71,9 @@ public final class SocketCloser {
     /**
      * Closes {@code channel}: passively if the peer's FIN has arrived, else with RST when
      * {@code reset}, else with FIN. Returns the ending that happened. A channel whose output was
-     * already shut down sent its FIN: it is not reset then, and its ending is named by whose FIN
-     * came first.
+     * already shut down sent its FIN: its ending is named by whose FIN came first, and it is not
+     * reset then unless its input was shut down too (where {@code reset} still applies while our
+     * FIN waits for the peer's).
      */
     public static Ending close(SocketChannel channel, boolean reset) {
         return close(channel, reset, NOTHING, NOTHING);
@@ -154,55 +154,47 @@ public final class SocketCloser {
 
     /** Whether the kernel shows this connection, both FINs seen, as the active closer's. */
     private static boolean ourFinCameFirst(SocketChannel channel) {
-        try {
-            InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
-            InetSocketAddress remote = (InetSocketAddress) channel.getRemoteAddress();
-            if (local == null || remote == null || !KERNEL.isAvailable()) {
-                return true;
-            }
-            SocketTable table = KERNEL.snapshot();
-            // Passive, it is LAST_ACK or already gone; active, CLOSING until our FIN is
-            // acknowledged, then TIME_WAIT.
-            return table.localPortsToRemote(TcpState.TIME_WAIT, remote).contains(local.getPort())
-                    || table.localPortsToRemote(TcpState.CLOSING, remote).contains(local.getPort());
-        } catch (IOException | RuntimeException e) {
-            return true;
-        }
+        KernelRow row = KernelRow.of(channel);
+        // Passive, it is LAST_ACK or already gone; active, CLOSING until our FIN is acknowledged,
+        // then TIME_WAIT. Unreadable: true, toward the TIME_WAIT.
+        return !row.readable() || row.ourFinWentFirst();
     }
 
     /**
      * Closes a channel whose input was shut down. After SHUT_RD reads report end of stream
      * whatever the peer did, so neither the peer's FIN nor bytes left unread can be seen from a
-     * read; the kernel's table ({@code /proc/net/tcp}, read only on this path) shows both. In
-     * CLOSE_WAIT the peer closed first and our close is passive (or an RST: no TIME_WAIT either):
-     * PEER. With bytes in the receive queue, which SHUT_RD keeps, the kernel answers our close with
-     * RST whatever we ask: RESET. Otherwise as asked, RST or FIN. Where the table cannot be read,
-     * as asked too: the count errs toward a TIME_WAIT, never away from it.
+     * read; the kernel's table ({@code /proc/net/tcp}, read only on this path) shows both.
+     *
+     * <ul>
+     *   <li>The peer closed first and our close is passive (or an RST: no TIME_WAIT either): PEER.
+     *       With our output open the connection is in CLOSE_WAIT; with our output shut too, our
+     *       FIN went second: LAST_ACK until the peer acknowledges it, then no row at all.
+     *   <li>Bytes in the receive queue, which SHUT_RD keeps: the kernel answers our close with RST
+     *       whatever we ask: RESET.
+     *   <li>Our FIN went first and the peer's came back (TIME_WAIT): the kernel keeps the TIME_WAIT
+     *       whatever we ask (an RST is no longer possible): LOCAL.
+     *   <li>Otherwise (output open, or our FIN still waiting in FIN_WAIT1, FIN_WAIT2 or CLOSING):
+     *       as asked, RST or FIN.
+     * </ul>
+     * Where the table cannot be read, as asked too: the count errs toward a TIME_WAIT, never away
+     * from it.
      */
     private static Ending closeAfterInputShutdown(SocketChannel channel, boolean reset) {
-        SocketTable table = null;
-        InetSocketAddress local = null;
-        InetSocketAddress remote = null;
-        try {
-            local = (InetSocketAddress) channel.getLocalAddress();
-            remote = (InetSocketAddress) channel.getRemoteAddress();
-            if (local != null && remote != null && KERNEL.isAvailable()) {
-                table = KERNEL.snapshot();
-            }
-        } catch (IOException | RuntimeException e) {
-            table = null;
-        }
-        if (table != null) {
-            int port = local.getPort();
-            if (!channel.socket().isOutputShutdown()
-                    && table.localPortsToRemote(TcpState.CLOSE_WAIT, remote).contains(port)) {
+        KernelRow row = KernelRow.of(channel);
+        if (row.readable()) {
+            boolean outputShut = channel.socket().isOutputShutdown();
+            if (outputShut ? row.peerFinWentFirstAndOursFollowed() : row.is(TcpState.CLOSE_WAIT)) {
                 closeQuietly(channel);
                 return Ending.PEER;
             }
-            if (table.unreadBytes(port, remote).orElse(0) > 0) {
+            if (row.unreadBytes() > 0) {
                 setLingerZero(channel); // the kernel resets, and so do we
                 closeQuietly(channel);
                 return Ending.RESET;
+            }
+            if (row.is(TcpState.TIME_WAIT)) {
+                closeQuietly(channel);
+                return Ending.LOCAL;
             }
         }
         if (reset) {
@@ -210,6 +202,53 @@ public final class SocketCloser {
         }
         closeQuietly(channel);
         return reset ? Ending.RESET : Ending.LOCAL;
+    }
+
+    /**
+     * A connection's row in the kernel's table, found by its whole 4-tuple: its state code (0 if
+     * the table does not list it) and its unread bytes.
+     */
+    private record KernelRow(boolean readable, int state, int unreadBytes) {
+
+        private static final KernelRow UNREADABLE = new KernelRow(false, 0, 0);
+        private static final int NOT_LISTED = 0; // state codes start at 1
+
+        /** Reads this process's network namespace's table for {@code channel}'s connection. */
+        static KernelRow of(SocketChannel channel) {
+            try {
+                InetSocketAddress local = (InetSocketAddress) channel.getLocalAddress();
+                InetSocketAddress remote = (InetSocketAddress) channel.getRemoteAddress();
+                if (local == null || remote == null) {
+                    return UNREADABLE;
+                }
+                ProcNetTcpParser.Sockets table =
+                        ProcNetTcpParser.read(ProcNetTcpParser.PROC_NET_TCP, ProcNetTcpParser.PROC_NET_TCP6);
+                if (table == null) {
+                    return UNREADABLE;
+                }
+                int entry = table.entry(local, remote);
+                if (entry < 0) {
+                    return new KernelRow(true, NOT_LISTED, 0);
+                }
+                return new KernelRow(true, table.stateAt(entry), Math.max(0, table.unreadBytesAt(entry)));
+            } catch (IOException | RuntimeException e) {
+                return UNREADABLE;
+            }
+        }
+
+        boolean is(TcpState wanted) {
+            return state == wanted.code();
+        }
+
+        /** Both FINs seen, ours first: CLOSING until ours is acknowledged, then TIME_WAIT. */
+        boolean ourFinWentFirst() {
+            return is(TcpState.TIME_WAIT) || is(TcpState.CLOSING);
+        }
+
+        /** Both FINs sent, the peer's first: LAST_ACK until ours is acknowledged, then gone. */
+        boolean peerFinWentFirstAndOursFollowed() {
+            return is(TcpState.LAST_ACK) || state == NOT_LISTED;
+        }
     }
 
     private static boolean shutdownOutput(SocketChannel channel) {

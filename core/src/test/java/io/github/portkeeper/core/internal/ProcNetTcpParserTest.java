@@ -122,6 +122,25 @@ class ProcNetTcpParserTest {
     }
 
     @Test
+    void socketsThatDifferOnlyInTheirLocalAddressAreEachKept() {
+        // 127.0.0.2:40000 and 127.0.0.3:40000 toward one server are two connections, in both tables.
+        String table = TCP_HEADER
+                + line(0, "0200007F:9C40", "0100007F:1F90", "01")
+                + line(1, "0300007F:9C40", "0100007F:1F90", "01");
+        String table6 = TCP6_HEADER
+                + line(0, "0000000000000000FFFF00000200007F:9C41", "0000000000000000FFFF00000100007F:1F90", "01")
+                + line(1, "0000000000000000FFFF00000300007F:9C41", "0000000000000000FFFF00000100007F:1F90", "01")
+                + line(2, "B80D0120000000000000000002000000:9C42", "B80D0120000000000000000001000000:01BB", "01")
+                + line(3, "B80D0120000000000000000003000000:9C42", "B80D0120000000000000000001000000:01BB", "01");
+
+        ProcNetTcpParser.Sockets sockets = littleEndian().parse(ascii(table)).parse(ascii(table6)).toSockets();
+
+        assertThat(sockets.countToRemoteV4(ESTABLISHED, LOOPBACK, 0x1F90)).isEqualTo(4);
+        assertThat(sockets.countToRemoteV6(ESTABLISHED, 0x2001_0DB8_0000_0000L, 1L, 443)).isEqualTo(2);
+        assertThat(sockets.size()).isEqualTo(6);
+    }
+
+    @Test
     void aSocketListedAgainInANewerStateCountsInItsLastState() {
         // Closed between two pages: ESTABLISHED on the first, TIME_WAIT on the next.
         String table = TCP_HEADER
@@ -236,19 +255,19 @@ class ProcNetTcpParserTest {
 
         assertThat(parser.skippedLines()).as("the headers only: a queue is optional").isEqualTo(2);
         assertThat(sockets.size()).isEqualTo(5);
-        assertThat(sockets.receiveQueueAt(sockets.entryV4(LOOPBACK, 8080, 0xD000))).isEqualTo(0xA00B);
-        assertThat(sockets.receiveQueueAt(sockets.entryV4(LOOPBACK, 8080, 0xD001)))
+        assertThat(sockets.receiveQueueAt(sockets.entryV4(LOOPBACK, 0xD000, LOOPBACK, 8080))).isEqualTo(0xA00B);
+        assertThat(sockets.receiveQueueAt(sockets.entryV4(LOOPBACK, 0xD001, LOOPBACK, 8080)))
                 .as("ends at the state").isEqualTo(ProcNetTcpParser.UNKNOWN_QUEUE);
-        assertThat(sockets.receiveQueueAt(sockets.entryV4(LOOPBACK, 8080, 0xD002)))
+        assertThat(sockets.receiveQueueAt(sockets.entryV4(LOOPBACK, 0xD002, LOOPBACK, 8080)))
                 .as("garbled").isEqualTo(ProcNetTcpParser.UNKNOWN_QUEUE);
-        assertThat(sockets.receiveQueueAt(sockets.entryV4(LOOPBACK, 8080, 0xD003))).as("last column").isEqualTo(10);
-        int v6 = sockets.entryV6(0, 1, 8080, 0xD004);
+        assertThat(sockets.receiveQueueAt(sockets.entryV4(LOOPBACK, 0xD003, LOOPBACK, 8080))).as("last column").isEqualTo(10);
+        int v6 = sockets.entryV6(0, 1, 0xD004, 0, 1, 8080);
         assertThat(v6).isEqualTo(4);
         assertThat(sockets.stateAt(v6)).isEqualTo(CLOSE_WAIT);
         assertThat(sockets.receiveQueueAt(v6)).isEqualTo(6);
-        assertThat(sockets.stateAt(sockets.entryV4(LOOPBACK, 8080, 0xD000))).isEqualTo(ESTABLISHED);
-        assertThat(sockets.entryV4(LOOPBACK, 8080, 0xD005)).isEqualTo(-1);
-        assertThat(sockets.entryV6(0, 1, 8080, 0xD000)).isEqualTo(-1);
+        assertThat(sockets.stateAt(sockets.entryV4(LOOPBACK, 0xD000, LOOPBACK, 8080))).isEqualTo(ESTABLISHED);
+        assertThat(sockets.entryV4(LOOPBACK, 0xD005, LOOPBACK, 8080)).isEqualTo(-1);
+        assertThat(sockets.entryV6(0, 1, 0xD000, 0, 1, 8080)).isEqualTo(-1);
     }
 
     @Test

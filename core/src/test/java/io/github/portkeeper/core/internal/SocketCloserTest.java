@@ -14,7 +14,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -36,6 +35,7 @@ class SocketCloserTest {
     private Socket accepted;
     private InetSocketAddress serverAddress;
     private int localPort;
+    private InetSocketAddress clientAddress;
 
     @BeforeEach
     void connect() throws IOException {
@@ -45,7 +45,8 @@ class SocketCloserTest {
         serverAddress = new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getLocalPort());
         client = SocketChannel.open(serverAddress);
         accepted = server.accept();
-        localPort = ((InetSocketAddress) client.getLocalAddress()).getPort();
+        clientAddress = (InetSocketAddress) client.getLocalAddress();
+        localPort = clientAddress.getPort();
     }
 
     @AfterEach
@@ -130,10 +131,100 @@ class SocketCloserTest {
         await().atMost(WAIT).until(() -> ours(TcpState.TIME_WAIT));
     }
 
-    /** Whether the kernel lists our client socket (by its local port, toward the server) in {@code state}. */
+    @Test
+    void aFinLandingBeforeOursIsAPassiveCloseEvenWhenAnotherLocalAddressOnOurPortIsInTimeWait() throws IOException {
+        try (Twin twin = Twin.connect(serverAddress, server, localPort)) {
+            twin.closeFirst(); // the twin, our port on 127.0.0.2, closes first: TIME_WAIT
+            await().atMost(WAIT).until(() -> twin.in(TcpState.TIME_WAIT));
+
+            Ending ending = SocketCloser.close(client, false, () -> {
+                closeServerSide();
+                await().atMost(WAIT).until(() -> ours(TcpState.CLOSE_WAIT));
+            }, () -> { });
+
+            await().atMost(WAIT).until(() -> !ours(TcpState.LAST_ACK));
+            assertThat(ours(TcpState.TIME_WAIT)).as("the kernel keeps no TIME_WAIT for a passive close").isFalse();
+            assertThat(ending).isEqualTo(Ending.PEER);
+        }
+    }
+
+    @Test
+    void aSocketShutForInputIsNotJudgedByAnotherLocalAddressOnItsPortInCloseWait() throws IOException {
+        try (Twin twin = Twin.connect(serverAddress, server, localPort)) {
+            twin.acceptedSide.close(); // the server closes the twin first: the twin in CLOSE_WAIT
+            await().atMost(WAIT).until(() -> twin.in(TcpState.CLOSE_WAIT));
+            client.shutdownInput();
+
+            Ending ending = SocketCloser.close(client, false);
+
+            assertThat(ending).as("our FIN went first").isEqualTo(Ending.LOCAL);
+            readEndOfStream();
+            closeServerSide();
+            await().atMost(WAIT).until(() -> ours(TcpState.TIME_WAIT));
+        }
+    }
+
+    /**
+     * A second client socket on our local port, from another loopback address (127.0.0.2): a
+     * different connection, whose row must never be taken for ours.
+     */
+    private static final class Twin implements AutoCloseable {
+        final Socket socket;
+        final Socket acceptedSide;
+        final InetSocketAddress serverAddress;
+        final InetSocketAddress address;
+
+        private Twin(Socket socket, Socket acceptedSide, InetSocketAddress serverAddress) {
+            this.address = (InetSocketAddress) socket.getLocalSocketAddress();
+            this.socket = socket;
+            this.acceptedSide = acceptedSide;
+            this.serverAddress = serverAddress;
+        }
+
+        static Twin connect(InetSocketAddress serverAddress, ServerSocket server, int localPort) throws IOException {
+            Socket socket = new Socket();
+            try {
+                socket.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.2"), localPort));
+                socket.connect(serverAddress, (int) WAIT.toMillis());
+                server.setSoTimeout((int) WAIT.toMillis());
+                return new Twin(socket, server.accept(), serverAddress);
+            } catch (IOException e) {
+                socket.close();
+                throw e;
+            }
+        }
+
+        /** The twin closes, the server reads its FIN and closes too: the twin goes to TIME_WAIT. */
+        void closeFirst() throws IOException {
+            socket.close();
+            acceptedSide.setSoTimeout((int) WAIT.toMillis());
+            assertThat(acceptedSide.getInputStream().read()).as("the server reads the twin's FIN").isEqualTo(-1);
+            acceptedSide.close();
+        }
+
+        /** Whether the kernel lists the twin in {@code state}. */
+        boolean in(TcpState state) {
+            return SocketCloserTest.in(state, address, serverAddress);
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+            acceptedSide.close();
+        }
+    }
+
+    /** Whether the kernel lists our client socket (by its 4-tuple) in {@code state}. */
     private boolean ours(TcpState state) {
-        Set<Integer> ports = KERNEL.snapshot().localPortsToRemote(state, serverAddress);
-        return ports.contains(localPort);
+        return in(state, clientAddress, serverAddress);
+    }
+
+    /** Whether the kernel lists the socket with this 4-tuple in {@code state}. */
+    private static boolean in(TcpState state, InetSocketAddress local, InetSocketAddress remote) {
+        ProcNetTcpParser.Sockets table =
+                ProcNetTcpParser.read(ProcNetTcpParser.PROC_NET_TCP, ProcNetTcpParser.PROC_NET_TCP6);
+        int entry = table.entry(local, remote);
+        return entry >= 0 && table.stateAt(entry) == state.code();
     }
 
     private void closeServerSide() {
