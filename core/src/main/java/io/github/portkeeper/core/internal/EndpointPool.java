@@ -254,6 +254,12 @@ final class EndpointPool<C> {
         return Math.min(hintedIdleTimeoutNanos, idleCloses.nanos(now));
     }
 
+    /**
+     * The figures of this endpoint: one read of each connection's state. {@code active} is
+     * LEASED: leased, or being taken or given back by a lease call. A connection a pool thread
+     * holds (HELD) to look at, retire or close it is still idle; it counts as draining or goes
+     * once it is.
+     */
     PoolStats.EndpointStats stats() {
         int active = 0;
         int idle = 0;
@@ -262,7 +268,8 @@ final class EndpointPool<C> {
             switch (e.state()) {
                 case PooledEntry.LEASED: active++; break;
                 case PooledEntry.IDLE:
-                case PooledEntry.WATCHED: idle++; break;
+                case PooledEntry.WATCHED:
+                case PooledEntry.HELD: idle++; break;
                 case PooledEntry.DRAINING: draining++; break;
                 default: break;
             }

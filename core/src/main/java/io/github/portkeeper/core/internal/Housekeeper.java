@@ -283,8 +283,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
             } catch (IOException | RuntimeException ex) {
                 read = null;
             }
-            e.watched2draining(); // ours: it is closing or retiring
-            e.drainingSince = now;
+            e.watched2held(); // ours: it is closing or retiring, and counted idle until it has
         } finally {
             watchLock.unlock();
         }
@@ -303,13 +302,12 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         if (finished) {
             return;
         }
-        if (e.state() == PooledEntry.WATCHED && e.watched2draining()) {
-            // DRAINING, not LEASED, while the watcher looks: it never shows as an active lease.
-            e.drainingSince = now;
+        if (e.state() == PooledEntry.WATCHED && e.watched2held()) {
+            // HELD while the watcher looks: still idle in the stats, neither a lease nor draining.
             IdleRead read = IdleRead.classify(e.channel());
             if (read == IdleRead.NOTHING) {
                 rearm(e); // readable, then not: nothing to hold against it
-                e.claim2watched();
+                e.held2watched();
             } else {
                 onIdleRead(e, read, true, now);
             }
@@ -349,7 +347,7 @@ final class Housekeeper<C> extends IdleWatcher.Task {
 
     /**
      * The one mapping from what an idle connection said to what happens to it. {@code e} is
-     * owned by the caller (LEASED) and was not NOTHING. {@code learn}: whether a FIN now is the
+     * owned by the caller (LEASED or HELD) and was not NOTHING. {@code learn}: whether a FIN now is the
      * server's idle timeout, to be learned from.
      */
     private void onIdleRead(PooledEntry<C> e, IdleRead read, boolean learn, long now) {
@@ -521,14 +519,16 @@ final class Housekeeper<C> extends IdleWatcher.Task {
     }
 
     /**
-     * Takes a watched connection back for a leaser: checks what arrived, deregisters it and
-     * returns it to blocking mode (unless its connector keeps it non-blocking). Returns false if it is no longer watched (the watcher took it
-     * first) or it must not be leased (then it has been closed or retired).
+     * Takes a watched connection back, for a leaser ({@code forLease}: LEASED) or for a pool
+     * thread that retires or closes it (HELD, still idle in the stats): checks what arrived,
+     * deregisters it and returns it to blocking mode (unless its connector keeps it
+     * non-blocking). Returns false if it is no longer watched (the watcher took it first) or it
+     * must not be leased (then it has been closed or retired).
      */
-    boolean reclaim(PooledEntry<C> e) {
+    boolean reclaim(PooledEntry<C> e, boolean forLease) {
         watchLock.lock();
         try {
-            if (!e.watched2claim()) {
+            if (!(forLease ? e.watched2claim() : e.watched2held())) {
                 return false;
             }
         } finally {

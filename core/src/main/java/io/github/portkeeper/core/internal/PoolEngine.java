@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.StampedLock;
 
 /**
  * The pool engine behind {@link io.github.portkeeper.core.Pool}: the lease and release flows,
@@ -95,6 +96,8 @@ public final class PoolEngine<C> {
     final LeakDetector<C> leaks;
     final Housekeeper<C> housekeeper;
     private volatile boolean closed;
+    /** Written around a connection's move between endpoint pools, so that {@link #stats()} counts it once. */
+    private final StampedLock moves = new StampedLock();
 
     public PoolEngine(Connector<C> connector, PoolConfig config) {
         this.connector = connector;
@@ -316,13 +319,18 @@ public final class PoolEngine<C> {
         return new PoolClosedException(endpoint, "Pool '" + config.name() + "' is closed; cannot lease a connection to " + endpoint);
     }
 
-    /** Takes an idle or watched connection for the caller (who then owns it), or returns false. */
+    /**
+     * Takes an idle or watched connection for the caller, a pool thread that retires or closes it
+     * (housekeeping, retireIdle, the evictor, pool close), or returns false. The caller owns it,
+     * HELD, not LEASED: no lease holds it, so the stats go on counting it idle.
+     */
     boolean claim(PooledEntry<C> e) {
-        return e.idle2claim() || (e.state() == PooledEntry.WATCHED && reclaimWatched(e));
+        return e.idle2held() || (e.state() == PooledEntry.WATCHED && housekeeper.reclaim(e, false));
     }
 
+    /** Takes a watched connection back for a leaser (LEASED), or returns false. */
     boolean reclaimWatched(PooledEntry<C> e) {
-        return housekeeper.reclaim(e);
+        return housekeeper.reclaim(e, true);
     }
 
     // ---------------------------------------------------------------- release
@@ -429,7 +437,7 @@ public final class PoolEngine<C> {
      */
     void publishIdle(PooledEntry<C> e) {
         e.pool.makeIdle(e);
-        if (closed && e.idle2claim()) {
+        if (closed && e.idle2held()) {
             retirer.closeEntry(e, config.retirement().fallback() == Ending.RESET, CloseReason.POOL_CLOSED);
         }
     }
@@ -438,6 +446,8 @@ public final class PoolEngine<C> {
      * Moves a released connection to another endpoint of the same host and port (Lease#moveTo):
      * a new entry there takes the connection; the old one is forgotten without closing anything
      * and without events (no connection opened or closed). Null if the target is at its limit.
+     * The swap of entries is one write section of {@link #moves}, so {@link #stats()} counts the
+     * connection once: never in both endpoints, never in neither.
      */
     private PooledEntry<C> rehome(PooledEntry<C> e, Endpoint target) {
         EndpointPool<C> to = endpointPool(target);
@@ -449,10 +459,15 @@ public final class PoolEngine<C> {
         moved.leaseCount = e.leaseCount;
         moved.idleSince = e.idleSince;
         to.ports.movedIn();
-        to.add(moved);
-        e.uncounted = true;
-        e.claim2dead();
-        from.remove(e);
+        long stamp = moves.writeLock();
+        try {
+            to.add(moved);
+            e.uncounted = true;
+            e.claim2dead();
+            from.remove(e);
+        } finally {
+            moves.unlockWrite(stamp);
+        }
         from.ports.movedOut();
         from.allocated.decrementAndGet();
         waiters.capacityFreed(from);
@@ -585,7 +600,28 @@ public final class PoolEngine<C> {
 
     // ---------------------------------------------------------------- stats and close
 
+    /**
+     * The pool's figures. A scan of the endpoint pools one after another would count a connection
+     * moving between two of them ({@link #rehome}) twice or not at all, so it is validated against
+     * {@link #moves}: a scan a move overlapped is done again under the read lock. Moves are rare
+     * (Lease#moveTo), so nearly every read is one optimistic scan, and the lease path never
+     * touches the lock.
+     */
     public PoolStats stats() {
+        long stamp = moves.tryOptimisticRead();
+        PoolStats s = scan();
+        if (moves.validate(stamp)) {
+            return s;
+        }
+        stamp = moves.readLock();
+        try {
+            return scan();
+        } finally {
+            moves.unlockRead(stamp);
+        }
+    }
+
+    private PoolStats scan() {
         int active = 0;
         int idle = 0;
         int draining = 0;

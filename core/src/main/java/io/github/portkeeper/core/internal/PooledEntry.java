@@ -17,11 +17,17 @@ import java.nio.channels.SocketChannel;
  *                   │                    WATCHED
  *                   ▼
  *               DRAINING ──peer FIN / drain timeout──▶ CLOSED
+ *
+ *   IDLE or WATCHED ──take (CAS, a pool thread)──▶ HELD ──retire / close──▶ DRAINING or CLOSED
+ *                                                  HELD ──nothing there (watcher)──▶ WATCHED
  * </pre>
  * Every move out of IDLE or WATCHED is a CAS, so exactly one thread (a leaser, the housekeeper or
- * the watcher) wins the connection. Moves out of LEASED are made only by the lease holder (or by
- * the pool on its behalf after a hand-off). DRAINING and CLOSED are owned by the engine's close
- * path, which is the only place a connection's socket is closed.
+ * the watcher) wins the connection. A leaser's win is LEASED; a pool thread that takes an idle
+ * connection only to look at it, retire it or close it (housekeeping, the evictor, pool close)
+ * holds it as HELD, which the stats count as idle, not as a lease. Moves out of LEASED are made
+ * only by the lease holder (or by the pool on its behalf after a hand-off), out of HELD only by
+ * the thread holding it. DRAINING and CLOSED are owned by the engine's close path, which is the
+ * only place a connection's socket is closed.
  */
 public final class PooledEntry<C> {
 
@@ -30,6 +36,8 @@ public final class PooledEntry<C> {
     static final int WATCHED = 2;
     static final int DRAINING = 3;
     static final int CLOSED = 4;
+    /** Taken from the idle set by a pool thread (never a lease holder) to look at, retire or close; counted idle. */
+    static final int HELD = 5;
 
     private static final VarHandle STATE;
 
@@ -128,12 +136,21 @@ public final class PooledEntry<C> {
     }
 
     // Named transitions. Moves out of IDLE and WATCHED race (leasers, the dispatcher, the
-    // housekeeper, the evictor, pool close) and are CASes; moves out of LEASED are made by the
-    // single owner and are plain volatile writes.
+    // housekeeper, the evictor, pool close) and are CASes; moves out of LEASED and HELD are made
+    // by the single owner and are plain volatile writes. The owner's writes below (claim2...)
+    // apply to a HELD entry as to a LEASED one.
 
-    /** IDLE → LEASED: the caller wins the idle connection and owns it. */
+    /** IDLE → LEASED: a leaser (or the dispatcher, for a waiter) wins the idle connection and owns it. */
     boolean idle2claim() {
         return STATE.compareAndSet(this, IDLE, LEASED);
+    }
+
+    /**
+     * IDLE → HELD: a pool thread wins the idle connection to retire or close it (housekeeping's
+     * expiry, retireIdle, the evictor, pool close). Not a lease: the stats go on counting it idle.
+     */
+    boolean idle2held() {
+        return STATE.compareAndSet(this, IDLE, HELD);
     }
 
     /** IDLE → WATCHED: the watcher takes the idle connection to register it for readiness. */
@@ -141,18 +158,22 @@ public final class PooledEntry<C> {
         return STATE.compareAndSet(this, IDLE, WATCHED);
     }
 
-    /** WATCHED → LEASED: a leaser takes a watched connection back (the watcher uses {@link #watched2draining}); the winner reads it. */
+    /** WATCHED → LEASED: a leaser takes a watched connection back (pool threads use {@link #watched2held}); the winner reads it. */
     boolean watched2claim() {
         return STATE.compareAndSet(this, WATCHED, LEASED);
     }
 
-    /** WATCHED → DRAINING: the watcher takes a watched connection that became readable; it is leaving (or goes back). */
-    boolean watched2draining() {
-        return STATE.compareAndSet(this, WATCHED, DRAINING);
+    /**
+     * WATCHED → HELD: the watcher takes a watched connection that became readable (or that it is
+     * registering), or a pool thread takes one back to retire or close it; the winner reads it.
+     * It leaves (DRAINING, CLOSED) or goes back ({@link #held2watched}); counted idle meanwhile.
+     */
+    boolean watched2held() {
+        return STATE.compareAndSet(this, WATCHED, HELD);
     }
 
-    /** DRAINING → WATCHED: the watcher gives back a watched connection it took on a readiness that turned out empty. */
-    void claim2watched() {
+    /** HELD → WATCHED: the watcher gives back a watched connection it took on a readiness that turned out empty. */
+    void held2watched() {
         state = WATCHED;
     }
 
@@ -161,7 +182,7 @@ public final class PooledEntry<C> {
         state = IDLE;
     }
 
-    /** LEASED (or WATCHED, under the watcher's lock) → DRAINING: retiring, awaiting the peer. */
+    /** LEASED or HELD → DRAINING: retiring, awaiting the peer. */
     void claim2draining() {
         state = DRAINING;
     }
@@ -208,6 +229,7 @@ public final class PooledEntry<C> {
             case WATCHED: return "WATCHED";
             case DRAINING: return "DRAINING";
             case CLOSED: return "CLOSED";
+            case HELD: return "HELD";
             default: return "UNKNOWN(" + state + ")";
         }
     }

@@ -8,6 +8,7 @@ import java.net.ConnectException;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 
 /** Opens {@link StubConnection}s without I/O; can be told to fail or reject validation. */
@@ -17,6 +18,8 @@ public class StubConnector implements Connector<StubConnection> {
     public final List<StubConnection> opened = new CopyOnWriteArrayList<>();
     public volatile boolean failConnects;
     public volatile Predicate<StubConnection> validator = c -> true;
+    /** Runs at each dispose, while the pool is closing the connection: a test's look from inside the close path. */
+    public volatile Consumer<StubConnection> onDispose = c -> { };
 
     @Override
     public StubConnection connect(Endpoint endpoint) throws IOException {
@@ -35,6 +38,7 @@ public class StubConnector implements Connector<StubConnection> {
 
     @Override
     public void dispose(StubConnection connection) {
+        onDispose.accept(connection);
         if (!connection.disposed.compareAndSet(false, true)) {
             throw new AssertionError("disposed twice: " + connection);
         }
