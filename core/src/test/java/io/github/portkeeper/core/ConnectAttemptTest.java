@@ -60,7 +60,7 @@ class ConnectAttemptTest {
     }
 
     @Test
-    void anEndpointWhoseOnlyConnectTheGuardRefusedIsForgottenByItsDeadline() {
+    void anEndpointWhoseOnlyConnectTheGuardRefusedIsForgottenByItsDeadline() throws InterruptedException {
         Endpoint refused = Endpoint.of("refused.example", 80);
         CountDownLatch removed = new CountDownLatch(1);
         ConnectGuard refuseAll = endpoint -> {
