@@ -46,7 +46,9 @@ import java.util.Set;
  * CLOSE_WAIT) and the client's next use sees end of stream and {@link Socket#isClosed()} true.
  * Bytes the peer sends to an idle socket are kept for the client's next read. TLS layered on top
  * ({@code SSLSocketFactory.createSocket(socket, host, port, true)}) works: the watcher never
- * decrypts, it only holds ciphertext for the TLS socket.
+ * decrypts, it only holds ciphertext for the TLS socket. A TLS close is not an exchange: what
+ * the TLS socket reads after its close_notify (the server's close_notify, a bare FIN, a timeout)
+ * does not mark the socket broken.
  *
  * <p>Every ending is reported to the {@link PoolListener}s, as a pool reports its connections',
  * so {@code PoolMetrics.of(factory)} gives the same meters with {@code pool=<name>}.

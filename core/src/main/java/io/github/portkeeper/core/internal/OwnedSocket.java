@@ -64,6 +64,12 @@ public final class OwnedSocket extends SocketView {
     private volatile boolean outputShut;
     /** An exchange failed (an I/O error, or no answer before the end of stream). */
     private volatile boolean broken;
+    /**
+     * The client speaks TLS over it: a write began with a TLS ClientHello record. Its
+     * {@link #shutdownOutput()} then follows its close_notify, and what it reads after is the
+     * closing, not an answer to a request.
+     */
+    private volatile boolean tls;
     /** A client call failed as a reset does; see {@link SocketView#lostUnderCall()}. */
     private volatile boolean lostUnderCall;
     private InputStream in;
@@ -103,7 +109,9 @@ public final class OwnedSocket extends SocketView {
      */
     @Override
     protected void failed() {
-        broken = true;
+        if (!tlsClosing()) {
+            broken = true;
+        }
     }
 
     /**
@@ -112,9 +120,28 @@ public final class OwnedSocket extends SocketView {
      */
     @Override
     protected void endOfStream(boolean afterData) {
-        if (!afterData) {
+        if (!afterData && !tlsClosing()) {
             broken = true;
         }
+    }
+
+    /**
+     * TLS layered on top has sent its close_notify (a TLS socket shuts output down right after it):
+     * its last writes were closing alerts, not a request, and the read that follows (JSSE waits up
+     * to the read timeout for the peer's answer) may meet a bare FIN, a timeout or a reset without
+     * any exchange having failed.
+     */
+    private boolean tlsClosing() {
+        return tls && outputShut;
+    }
+
+    /**
+     * Whether {@code b[off, off + len)} starts with a TLS record holding a ClientHello: content type
+     * handshake (22), a 3.x record version, then, past the 2-byte length, message type client_hello (1).
+     * A plain protocol's request does not start so.
+     */
+    static boolean startsClientHello(byte[] b, int off, int len) {
+        return len >= 6 && b[off] == 22 && b[off + 1] == 3 && b[off + 5] == 1;
     }
 
     /** A call our own close aborted (from another thread) fails as a plain socket's does. */
@@ -489,6 +516,9 @@ public final class OwnedSocket extends SocketView {
                 }
                 if (outputShut) {
                     throw new SocketException("Socket output is shutdown");
+                }
+                if (!tls && startsClientHello(b, off, len)) {
+                    tls = true;
                 }
                 newExchange(); // a request: what was read before answered an earlier one
                 guarded.write(b, off, len);
