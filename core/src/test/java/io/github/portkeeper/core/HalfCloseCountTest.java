@@ -168,6 +168,42 @@ class HalfCloseCountTest {
                 .isEqualTo(timeWait.newSince());
     }
 
+    /**
+     * The server resets the connection while our input is shut and our output open: the kernel
+     * drops the connection at once (no row left in its table), and our close sends nothing. That
+     * is an abort, with no TIME_WAIT, whatever the policy asked for; counted as the policy asked
+     * (LOCAL here), it was a TIME_WAIT the kernel never had.
+     */
+    @Test
+    void aSocketShutForInputThatTheServerResetIsCountedAbortedAndCausesNoTimeWaitUnderTheLocalPolicy() throws IOException {
+        Kernel.assumeLinux();
+        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
+        sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally)
+                .retirement(Retirement.local()).build()).build();
+        TimeWaitCount timeWait = TimeWaitCount.toward(server);
+
+        Socket s = sockets.socket(server.getHostString(), server.getPort());
+        int localPort = s.getLocalPort();
+        try (Socket accepted = listener.accept()) {
+            await("client port " + localPort + " established").atMost(WAIT)
+                    .until(() -> Kernel.clientPorts(server, TcpState.ESTABLISHED).contains(localPort));
+            s.shutdownInput();
+            accepted.setSoLinger(true, 0); // the server's close is an RST
+        }
+        await("client port " + localPort + " dropped by the kernel").atMost(WAIT)
+                .until(() -> !Kernel.clientPorts(server, TcpState.ESTABLISHED).contains(localPort));
+        s.close();
+        await().atMost(WAIT).until(() -> tally.closedTotal() == 1);
+
+        assertThat(tally.closedEvents()).singleElement()
+                .satisfies(c -> assertThat(c.ending()).isEqualTo(Ending.ABORTED));
+        assertThat(Kernel.clientPorts(server, TcpState.TIME_WAIT)).as("the kernel: %s", Kernel.describe(server))
+                .doesNotContain(localPort);
+        assertThat(tally.timeWaitCaused()).as("timewait.caused vs kernel: %s", Kernel.describe(server))
+                .isZero().isEqualTo(timeWait.newSince());
+    }
+
     @ParameterizedTest(name = "fallback RESET: {0}")
     @ValueSource(booleans = {false, true})
     void aSocketShutBothWaysAfterTheServerClosedIsAPassiveCloseThatCausesNoTimeWait(boolean resetPolicy)

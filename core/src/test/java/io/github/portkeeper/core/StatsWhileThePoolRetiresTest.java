@@ -73,6 +73,16 @@ class StatsWhileThePoolRetiresTest extends StubPoolTestBase {
     }
 
     @Test
+    void anIdleConnectionEvictedToMakeRoomForANewOneAtTheEndpointsLimitNeverShowsAsActive() throws IOException {
+        anIdleConnectionOfA(PoolConfig.builder().maxPerEndpoint(1));
+        // At A's limit: leaseNew retires A's idle connection to open a new one.
+        try (Lease<StubConnection> fresh = pool.leaseNew(A, Duration.ofSeconds(5))) {
+            assertThat(fresh.isReused()).isFalse();
+        }
+        assertNeverActiveAndCountedOnce();
+    }
+
+    @Test
     void idleConnectionsClosedWithThePoolNeverShowAsActive() throws IOException {
         anIdleConnectionOfA(PoolConfig.builder());
         pool.close();
@@ -95,6 +105,32 @@ class StatsWhileThePoolRetiresTest extends StubPoolTestBase {
                 p.engine().maintain(); // idle for one housekeeping interval: registered with the watcher
                 ticker.advance(MAX_IDLE);
                 p.engine().maintain(); // expired: taken back from the watcher and retired
+                assertThat(seen).as("figures while the pool closed its connection").hasSize(1);
+                PoolStats.EndpointStats s = seen.get(0);
+                assertThat(s.active()).as("active while nobody leased it: %s", s).isZero();
+                assertThat(s.active() + s.idle() + s.draining()).as("counted once until closed: %s", s).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
+    void aWatchedConnectionEvictedToMakeRoomForANewOneAtTheEndpointsLimitNeverShowsAsActive() throws IOException {
+        List<PoolStats.EndpointStats> seen = new CopyOnWriteArrayList<>();
+        try (ScriptedServer server = ScriptedServer.start()) {
+            Endpoint endpoint = Endpoint.of(server.host(), server.port());
+            Supplier<PoolStats.EndpointStats> figures = () -> socketPool.stats(endpoint);
+            try (Pool<SocketChannel> p = Pool.of(new Sockets(() -> seen.add(figures.get())), PoolConfig.builder()
+                    .ticker(ticker).maxPerEndpoint(1).maxIdleTime(MAX_IDLE)
+                    .housekeepingInterval(Duration.ofSeconds(1)).retirement(Retirement.reset())
+                    .portBudget(PortBudget.disabled()).build())) {
+                socketPool = p;
+                p.lease(endpoint).close();
+                ticker.advance(Duration.ofSeconds(2));
+                p.engine().maintain(); // idle for one housekeeping interval: registered with the watcher
+                // At the endpoint's limit: leaseNew takes the watched connection back and retires it.
+                try (Lease<SocketChannel> fresh = p.leaseNew(endpoint, Duration.ofSeconds(5))) {
+                    assertThat(fresh.isReused()).isFalse();
+                }
                 assertThat(seen).as("figures while the pool closed its connection").hasSize(1);
                 PoolStats.EndpointStats s = seen.get(0);
                 assertThat(s.active()).as("active while nobody leased it: %s", s).isZero();

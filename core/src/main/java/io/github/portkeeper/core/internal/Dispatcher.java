@@ -202,9 +202,12 @@ final class Dispatcher<C> {
         }
     }
 
-    /** For a new connection at the endpoint's limit: retires one of its idle connections to make room. */
+    /**
+     * For a new connection at the endpoint's limit: retires one of its idle connections to make
+     * room, taken as HELD (not LEASED: no lease holds it, so it never shows as active).
+     */
     boolean makeRoomIn(EndpointPool<C> ep) {
-        PooledEntry<C> idle = ep.claimIdle();
+        PooledEntry<C> idle = ep.claimToEvict();
         if (idle == null) {
             return false;
         }

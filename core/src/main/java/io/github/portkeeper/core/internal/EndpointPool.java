@@ -238,6 +238,26 @@ final class EndpointPool<C> {
     }
 
     /**
+     * Takes this endpoint's longest-idle connection (IDLE, or WATCHED and taken back from the
+     * watcher) for a pool thread that evicts it, or returns null if none is idle. The caller owns
+     * it, HELD, not LEASED: no lease holds it, so the stats go on counting it idle until it is
+     * retired. The longest idle, as the evictor for another endpoint takes: the most recently
+     * used stay for the leases to come.
+     */
+    PooledEntry<C> claimToEvict() {
+        for (;;) {
+            PooledEntry<C> e = longestIdle();
+            if (e == null) {
+                return null;
+            }
+            if (engine.claim(e)) {
+                return e;
+            }
+            // Lost a race for it (a leaser, housekeeping, the watcher): it is no longer idle; look again.
+        }
+    }
+
+    /**
      * Records that the server closed a connection that had been idle {@code idleNanos}, seen at
      * ticker time {@code now}. Any thread.
      */

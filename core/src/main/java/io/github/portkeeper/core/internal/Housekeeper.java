@@ -367,13 +367,15 @@ final class Housekeeper<C> extends IdleWatcher.Task {
                 unwatch(e);
                 engine.closeEntry(e, true, CloseReason.UNEXPECTED_DATA);
                 return;
-            case TLS_RECORDS:
+            case TLS_CLOSE_NOTICE:
                 // A TLS server's idle close (close_notify; its FIN follows): wait for the FIN and
                 // learn from it; the records were consumed, so it can never be leased again.
                 beginDrain(e, CloseReason.PEER_CLOSED, learn, now);
                 return;
             default:
-                beginDrain(e, CloseReason.UNEXPECTED_DATA, false, now); // out of step; still let the peer close first
+                // Out of step (other TLS records too: a KeyUpdate is no close); still let the peer
+                // close first, and learn nothing from when it does.
+                beginDrain(e, CloseReason.UNEXPECTED_DATA, false, now);
         }
     }
 

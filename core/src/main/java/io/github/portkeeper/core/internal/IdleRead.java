@@ -20,9 +20,16 @@ enum IdleRead {
      * passive. A TLS server's close_notify followed by its FIN is this too.
      */
     FIN,
-    /** TLS records (a close_notify, or TLS 1.3 records) and no FIN yet: the peer is closing; await its FIN. */
-    TLS_RECORDS,
-    /** Bytes nobody asked for and no FIN yet: the stream is out of step; never lease it, await the peer's FIN. */
+    /**
+     * TLS records ending in one that can be a close_notify, and no FIN yet: the peer is closing;
+     * await its FIN.
+     */
+    TLS_CLOSE_NOTICE,
+    /**
+     * Bytes nobody asked for and no FIN yet: the stream is out of step; never lease it, await the
+     * peer's FIN. TLS records that cannot be a close notice (a TLS 1.3 KeyUpdate or a late
+     * NewSessionTicket) are this too: the peer is not closing.
+     */
     BYTES,
     /** More unread bytes than we drain: closing now would be a reset anyway. */
     FLOOD,
@@ -59,7 +66,7 @@ enum IdleRead {
         if (n == 0) {
             return NOTHING;
         }
-        boolean tls = looksLikeTlsRecords(head, n);
+        boolean closeNotice = looksLikeTlsCloseNotice(head, n);
         switch (discardUntilFin(channel, n)) {
             case 1:
                 return FIN;
@@ -68,7 +75,7 @@ enum IdleRead {
             case -2:
                 return ABORT;
             default:
-                return tls ? TLS_RECORDS : BYTES;
+                return closeNotice ? TLS_CLOSE_NOTICE : BYTES;
         }
     }
 
@@ -100,12 +107,30 @@ enum IdleRead {
     }
 
     /**
-     * Whether the bytes read are TLS records: each header says alert (21) or application data
-     * (23, which is how TLS 1.3 wraps its alerts), version 3.x, and its length; the last record
-     * may continue beyond what was read.
+     * The length of a TLS 1.3 record carrying one alert and no padding: the alert's 2 bytes, the
+     * inner content type's 1 and a 16-byte AEAD tag (every TLS 1.3 cipher suite but the CCM_8
+     * one, which no major implementation enables). OpenSSL, BoringSSL, Go and rustls send their
+     * close_notify so.
      */
-    static boolean looksLikeTlsRecords(ByteBuffer head, int n) {
+    static final int TLS13_ALERT_LENGTH = 2 + 1 + 16;
+    /**
+     * The same padded with 16 zero bytes, as the JDK's JSSE pads every TLS 1.3 record (its
+     * KeyUpdate, so padded, is 38 bytes long).
+     */
+    static final int TLS13_JSSE_ALERT_LENGTH = TLS13_ALERT_LENGTH + 16;
+
+    /**
+     * Whether the bytes read are TLS records ending in one that can be a close_notify. Each
+     * header says alert (21) or application data (23, which is how TLS 1.3 wraps everything after
+     * the handshake), version 3.x, and its length; the last record may continue beyond what was
+     * read. The last one must be an alert: of type 21 (TLS 1.2 and earlier), or of type 23 and an
+     * encrypted alert's length (TLS 1.3). A TLS 1.3 server also sends a KeyUpdate or a late
+     * NewSessionTicket as type 23, on a connection it is not closing: taken for its close, such a
+     * record taught the pool a server idle timeout as short as the record's idle age.
+     */
+    static boolean looksLikeTlsCloseNotice(ByteBuffer head, int n) {
         int offset = 0;
+        boolean alert = false;
         while (offset < n) {
             if (offset + 5 > n) {
                 return false;
@@ -116,8 +141,9 @@ enum IdleRead {
             if ((type != 0x15 && type != 0x17) || major != 0x03 || length == 0 || length > 16_384 + 2048) {
                 return false;
             }
+            alert = type == 0x15 || length == TLS13_ALERT_LENGTH || length == TLS13_JSSE_ALERT_LENGTH;
             offset += 5 + length;
         }
-        return true;
+        return alert;
     }
 }

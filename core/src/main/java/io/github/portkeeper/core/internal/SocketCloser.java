@@ -34,8 +34,8 @@ import java.nio.channels.SocketChannel;
  * ending says.
  *
  * <p>A socket whose input was shut down ({@code shutdownInput()}) cannot be read, so the kernel's
- * table tells what a read would: the peer's FIN (CLOSE_WAIT), and bytes left unread, which make
- * the kernel reset our close.
+ * table tells what a read would: the peer's FIN (CLOSE_WAIT), the peer's reset (no row: the
+ * kernel dropped the connection), and bytes left unread, which make the kernel reset our close.
  *
  * <p>The table is searched for the connection's whole 4-tuple, local address included: a socket
  * on the same local port of another local address (127.0.0.2 and 127.0.0.3 both reach a loopback
@@ -169,6 +169,9 @@ public final class SocketCloser {
      *   <li>The peer closed first and our close is passive (or an RST: no TIME_WAIT either): PEER.
      *       With our output open the connection is in CLOSE_WAIT; with our output shut too, our
      *       FIN went second: LAST_ACK until the peer acknowledges it, then no row at all.
+     *   <li>Our output open and no row at all: the kernel dropped the connection before our
+     *       close, as it does at once on the peer's RST (or its own abort); the close sends
+     *       nothing: ABORTED.
      *   <li>Bytes in the receive queue, which SHUT_RD keeps: the kernel answers our close with RST
      *       whatever we ask: RESET.
      *   <li>Our FIN went first and the peer's came back (TIME_WAIT): the kernel keeps the TIME_WAIT
@@ -186,6 +189,10 @@ public final class SocketCloser {
             if (outputShut ? row.peerFinWentFirstAndOursFollowed() : row.is(TcpState.CLOSE_WAIT)) {
                 closeQuietly(channel);
                 return Ending.PEER;
+            }
+            if (!outputShut && row.notListed()) {
+                closeQuietly(channel); // reset by the peer: nothing left to close
+                return Ending.ABORTED;
             }
             if (row.unreadBytes() > 0) {
                 setLingerZero(channel); // the kernel resets, and so do we
@@ -240,6 +247,11 @@ public final class SocketCloser {
             return state == wanted.code();
         }
 
+        /** The table does not list the connection: it is gone from the kernel's table. */
+        boolean notListed() {
+            return state == NOT_LISTED;
+        }
+
         /** Both FINs seen, ours first: CLOSING until ours is acknowledged, then TIME_WAIT. */
         boolean ourFinWentFirst() {
             return is(TcpState.TIME_WAIT) || is(TcpState.CLOSING);
@@ -247,7 +259,7 @@ public final class SocketCloser {
 
         /** Both FINs sent, the peer's first: LAST_ACK until ours is acknowledged, then gone. */
         boolean peerFinWentFirstAndOursFollowed() {
-            return is(TcpState.LAST_ACK) || state == NOT_LISTED;
+            return is(TcpState.LAST_ACK) || notListed();
         }
     }
 

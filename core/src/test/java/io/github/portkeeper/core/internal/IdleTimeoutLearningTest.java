@@ -12,10 +12,13 @@ import io.github.portkeeper.core.testing.ScriptedServer;
 import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
@@ -213,6 +216,76 @@ class IdleTimeoutLearningTest {
             assertThat(pool.serverIdleTimeout(endpoint())).as("after %d minutes", 4 * (i + 1) + 0).hasValue(timeout);
         }
         assertThat(tally.closedEvents()).as(tally.toString()).allSatisfy(c -> assertThat(c.ending()).isEqualTo(Ending.PEER));
+    }
+
+    // ------------------------------------------------------------------ TLS records on an idle connection
+
+    /**
+     * One connection used once; at idle age {@code age} (ticker time), while watched, the server
+     * sends one TLS 1.3 record of type application_data (23) and length {@code length}, then
+     * after {@code finAfter} more its FIN. Returns the reason the connection was retired for.
+     */
+    private CloseReason serverSendsTls13RecordAt(Duration age, int length, Duration finAfter) throws IOException {
+        long closedBefore = tally.closedTotal();
+        int retiringBefore = tally.retiringEvents().size();
+        SocketChannel peer;
+        try (LeaseHandle<SocketChannel> lease = pool.lease(endpoint(), WAIT)) {
+            assertThat(lease.isReused()).as("a new connection").isFalse();
+            peer = listener.accept();
+            accepted.add(peer);
+        }
+        ticker.advance(age);
+        PooledEntry<SocketChannel> entry = pool.endpointPools().iterator().next().entries()[0];
+        await().atMost(WAIT).pollInterval(POLL)
+                .until(() -> entry.state() == PooledEntry.WATCHED && entry.watchKey != null);
+        ByteBuffer record = ByteBuffer.allocate(5 + length);
+        record.put((byte) 0x17).put((byte) 0x03).put((byte) 0x03).putShort((short) length).position(0);
+        while (record.hasRemaining()) {
+            peer.write(record);
+        }
+        await().atMost(WAIT).pollInterval(POLL).until(() -> pool.stats().draining() == 1);
+        ticker.advance(finAfter);
+        peer.close();
+        await().atMost(WAIT).pollInterval(POLL).until(() -> tally.closedTotal() == closedBefore + 1);
+        assertThat(tally.closedEvents().get(tally.closedEvents().size() - 1).ending()).isEqualTo(Ending.PEER);
+        await().atMost(WAIT).pollInterval(POLL).until(() -> tally.retiringEvents().size() == retiringBefore + 1);
+        return tally.retiringEvents().get(retiringBefore).reason();
+    }
+
+    /**
+     * A TLS 1.3 server sends a KeyUpdate (22 bytes from OpenSSL, 38 from the JDK, which pads) or
+     * a late NewSessionTicket as an application_data record too, on a connection it is not
+     * closing. Taken for a close_notify, its arrival after 2 s idle was learned as the server's
+     * idle timeout, and the pool stopped reusing connections past 1.5 s: churn.
+     */
+    @ParameterizedTest(name = "record length {0}")
+    @ValueSource(ints = {22, 38, 250})
+    void aTls13RecordThatCannotBeACloseNotifyDoesNotChangeTheLearnedIdleTimeout(int length) throws Exception {
+        startHandClosedServer();
+        Duration timeout = Duration.ofSeconds(10);
+        serverClosesAt(timeout);
+
+        CloseReason reason = serverSendsTls13RecordAt(Duration.ofSeconds(2), length, Duration.ofSeconds(1));
+
+        assertThat(pool.serverIdleTimeout(endpoint())).as("the learned idle timeout").hasValue(timeout);
+        assertThat(reason).as("a record the connection's holder never read: the stream is out of step")
+                .isEqualTo(CloseReason.UNEXPECTED_DATA);
+    }
+
+    /**
+     * A TLS 1.3 close_notify is an encrypted alert: 19 bytes unpadded (OpenSSL, Go), 35 from the
+     * JDK, which pads every record with 16 zeros. The server's idle close, learned as of the
+     * alert's arrival, not of the FIN behind it.
+     */
+    @ParameterizedTest(name = "record length {0}")
+    @ValueSource(ints = {19, 35})
+    void aTls13CloseNotifyOnAnIdleConnectionIsLearnedAsOfItsArrival(int length) throws Exception {
+        startHandClosedServer();
+
+        CloseReason reason = serverSendsTls13RecordAt(Duration.ofSeconds(2), length, Duration.ofSeconds(1));
+
+        assertThat(reason).isEqualTo(CloseReason.PEER_CLOSED);
+        assertThat(pool.serverIdleTimeout(endpoint())).as("the learned idle timeout").hasValue(Duration.ofSeconds(2));
     }
 
     /**
