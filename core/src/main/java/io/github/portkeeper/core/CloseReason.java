@@ -8,7 +8,11 @@ public enum CloseReason {
     LIFETIME,
     /** It has served the maximum number of leases per connection. */
     LEASE_BUDGET,
-    /** The lease holder marked it broken. */
+    /**
+     * The lease holder marked it broken; or a fresh connection that user code kept the pool from
+     * using (the connect guard's {@code connectSucceeded}, or the connector's {@code channel},
+     * threw right after the connect), reset at once having served no lease.
+     */
     BROKEN,
     /** The lease holder asked for it to be retired. */
     RETIRED,

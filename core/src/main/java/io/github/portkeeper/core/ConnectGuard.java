@@ -8,6 +8,13 @@ import java.io.IOException;
  * on the leasing thread before every connect, outside any lock; it may block (a rate limiter
  * waiting for a permit) or throw to refuse.
  *
+ * <p>For the HTTP connection manager the connect is HttpClient's: its connection operator
+ * connects, and handshakes TLS, right after the lease. {@link #beforeConnect} runs at the lease,
+ * before that; the outcome ({@link #connectSucceeded}, {@link #connectFailed} or
+ * {@link #connectAbandoned}) is heard when the operator is done, and covers the TCP connect and
+ * the TLS handshake: a refused connect, a connect timeout or a failed handshake is a failure, a
+ * request cancelled (or a manager closed) while it connects is an abandoned connect.
+ *
  * <p>Implementations must be thread-safe. See {@code io.github.portkeeper.core.resilience} for
  * Resilience4j-backed guards.
  */

@@ -37,6 +37,12 @@ public interface Connector<C> {
      * {@link #endingWithoutChannel} names. The channel may be blocking or non-blocking; the pool gives it back
      * to a holder in the mode it had when the connection became idle.
      *
+     * <p>Should not throw. If it throws right after a connect, the pool cannot see the socket: it
+     * ends the fresh connection as one without a socket, by {@link #dispose} and with the ending
+     * {@link #endingWithoutChannel} names (the cautious {@link Ending#LOCAL} if that throws too),
+     * records it closed {@link CloseReason#BROKEN} having served no lease, and fails the lease with
+     * the exception unchanged; the connect guard hears the connect abandoned.
+     *
      * @param connection a connection this connector opened
      * @return its socket channel (the same one every time), or {@code null}
      */
@@ -49,6 +55,11 @@ public interface Connector<C> {
      * {@link #channel} returns {@code null} at close: a connection that never did ends
      * {@link Ending#FAILED}; otherwise the pool, unable to see how it closed, records the
      * cautious {@link Ending#LOCAL}. Default {@code true}.
+     *
+     * <p>Should not throw. If it does, the pool records the cautious {@link Ending#LOCAL}, still
+     * gives back the connection's slot and port, reports its close and disposes of it, and logs
+     * the exception (a close may run on the idle watcher's thread or in the pool's close, which
+     * must not stop halfway).
      *
      * @param connection a connection without a socket
      * @return {@code true} if it reached its peer
@@ -64,6 +75,9 @@ public interface Connector<C> {
      * domain socket leaves no TIME_WAIT anywhere). The default is the cautious
      * {@link Ending#LOCAL}: unable to see how it closed, the pool counts the TIME_WAIT it may
      * have left, so {@code timewait.caused} may run over the kernel's count but never under it.
+     *
+     * <p>Should not throw; if it does, the pool records {@link Ending#LOCAL}, as for
+     * {@link #wasEstablished}.
      *
      * @param connection an established connection without a socket
      * @return the ending to record; not {@link Ending#FAILED}, which {@link #wasEstablished} decides

@@ -4,6 +4,7 @@ import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.Lease;
 import io.github.portkeeper.core.Pool;
 import io.github.portkeeper.core.PoolStats.EndpointStats;
+import io.github.portkeeper.core.internal.LeaseHandle;
 import io.github.portkeeper.http.internal.ChannelSocketFactory;
 import io.github.portkeeper.http.internal.FreshConnection;
 import io.github.portkeeper.http.internal.HttpClientFeatures;
@@ -14,6 +15,7 @@ import io.github.portkeeper.http.internal.PendingLease;
 import io.github.portkeeper.http.internal.PooledEndpoint;
 import io.github.portkeeper.http.internal.RouteKey;
 import io.github.portkeeper.http.internal.SubMillisecondTimeouts;
+import org.apache.hc.client5.http.ConnectTimeoutException;
 import org.apache.hc.client5.http.HttpRoute;
 import org.apache.hc.client5.http.SchemePortResolver;
 import org.apache.hc.client5.http.UnsupportedSchemeException;
@@ -41,6 +43,9 @@ import org.apache.hc.core5.util.TimeValue;
 import org.apache.hc.core5.util.Timeout;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.SocketTimeoutException;
+import java.nio.channels.ClosedByInterruptException;
 import java.net.Socket;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -249,25 +254,52 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         HttpHost firstHop = route.getProxyHost() != null ? route.getProxyHost() : route.getTargetHost();
         Timeout timeout = SubMillisecondTimeouts.roundedUp(connectTimeout != null
                 ? Timeout.of(connectTimeout.getDuration(), connectTimeout.getTimeUnit()) : connectionConfig.getConnectTimeout());
-        HttpConnection c = pe.connection();
+        Lease<HttpConnection> lease = pe.connectionLease();
+        HttpConnection c = lease.connection();
         TlsConfig tls = route.isTunnelled() ? null : tlsConfig(route.getTargetHost());
         Path unixSocket = HttpClientFeatures.unixDomainSocket(route);
-        if (unixSocket != null) {
-            operator.connect(c.managed(), firstHop, route.getTargetName(), unixSocket, route.getLocalSocketAddress(),
-                    timeout, socketConfig, tls, context);
-        } else {
-            // The form without a socket path: HttpClient 5.5 has only this one.
-            operator.connect(c.managed(), firstHop, route.getTargetName(), route.getLocalSocketAddress(),
-                    timeout, socketConfig, tls, context);
+        long start = System.nanoTime();
+        try {
+            if (unixSocket != null) {
+                operator.connect(c.managed(), firstHop, route.getTargetName(), unixSocket, route.getLocalSocketAddress(),
+                        timeout, socketConfig, tls, context);
+            } else {
+                // The form without a socket path: HttpClient 5.5 has only this one.
+                operator.connect(c.managed(), firstHop, route.getTargetName(), route.getLocalSocketAddress(),
+                        timeout, socketConfig, tls, context);
+            }
+        } catch (IOException | RuntimeException failed) {
+            // The pool's connect happens here (its connector connects on first use): the guard,
+            // the listeners and the meters hear how it went. A connect cut short by a cancel, the
+            // manager's close or an interrupt is no failure of the endpoint.
+            if (pe.isDisconnected() || isInterrupt(failed)) {
+                LeaseHandle.connectAbandoned(lease);
+            } else {
+                LeaseHandle.connectFailed(lease, System.nanoTime() - start, failed);
+            }
+            throw failed;
         }
-        if (!pe.markConnected(System.nanoTime())) {
+        long connected = System.nanoTime();
+        if (!pe.markConnected(connected)) {
             closeAtOnce(c.managed());
+            LeaseHandle.connectAbandoned(lease);
             // What HttpClient throws for a request cancelled a moment earlier, before it connects.
             throw new RequestFailedException("Request aborted: the endpoint was closed while it connected");
         }
+        LeaseHandle.connected(lease, connected - start);
         if (connectionConfig.getSocketTimeout() != null) {
             c.managed().setSocketTimeout(SubMillisecondTimeouts.roundedUp(connectionConfig.getSocketTimeout()));
         }
+    }
+
+    /**
+     * An interrupt of the connecting thread, as opposed to a connect that failed or timed out
+     * (HttpClient's {@code ConnectTimeoutException} is an {@link InterruptedIOException} too).
+     */
+    private static boolean isInterrupt(Exception failed) {
+        return failed instanceof ClosedByInterruptException || Thread.currentThread().isInterrupted()
+                || failed instanceof InterruptedIOException && !(failed instanceof SocketTimeoutException)
+                && !(failed instanceof ConnectTimeoutException);
     }
 
     /**

@@ -3,6 +3,7 @@ package io.github.portkeeper.core.internal;
 import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.Lease;
 
+import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Objects;
@@ -16,6 +17,12 @@ import java.util.Objects;
  * abort from any thread, then → CLOSED by the holder's close. A close that meets ABORTING waits
  * the few instructions until the socket is shut, so the release always sees the abort, and an
  * abort that meets CLOSED does nothing.
+ *
+ * <p>A lease of a connection whose connector {@linkplain ConnectsOnFirstUse connects on first
+ * use} starts with its connect pending: the holder connects it and reports the outcome once,
+ * with {@link #connected}, {@link #connectFailed} or {@link #connectAbandoned}; a close before
+ * any report abandons the connect. Until the report the pool has told nobody of the connection:
+ * the guard, the listeners and the port budget hear of it as they hear of any other connect.
  */
 public final class LeaseHandle<C> implements Lease<C> {
 
@@ -24,11 +31,22 @@ public final class LeaseHandle<C> implements Lease<C> {
     private static final int ABORTED = 2;
     private static final int CLOSED = 3;
 
+    /** The connect is the pool's own, done and reported before the lease was handed out. */
+    private static final int CONNECT_DONE = 0;
+    /** The holder is to connect (a connector that connects on first use) and report it. */
+    private static final int CONNECT_PENDING = 1;
+    /** The holder's connect failed or was abandoned: the connection never opened. */
+    private static final int CONNECT_FAILED = 2;
+    /** It connected, but the guard threw from connectSucceeded: opened, never taken into service. */
+    private static final int CONNECT_REFUSED = 3;
+
     private static final VarHandle STATE;
+    private static final VarHandle CONNECT;
 
     static {
         try {
             STATE = MethodHandles.lookup().findVarHandle(LeaseHandle.class, "state", int.class);
+            CONNECT = MethodHandles.lookup().findVarHandle(LeaseHandle.class, "connect", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -37,6 +55,10 @@ public final class LeaseHandle<C> implements Lease<C> {
     private final PooledEntry<C> entry;
     private final boolean reused;
     private volatile int state;
+    /** Where the connect stands ({@code CONNECT_*}); moves once from PENDING, by CAS. */
+    private volatile int connect;
+    /** How long the lease waited for its slot, for the {@code leased} event a pending connect defers. */
+    private final long waitedNanos;
     // Volatile: besides the holder, a canceller may mark the lease (HttpClient's cancel closes
     // the endpoint from its own thread), and the holder's close must see that mark.
     private volatile boolean broken;
@@ -49,6 +71,102 @@ public final class LeaseHandle<C> implements Lease<C> {
     LeaseHandle(PooledEntry<C> entry, boolean reused) {
         this.entry = entry;
         this.reused = reused;
+        this.waitedNanos = 0L;
+    }
+
+    /** A lease of a new connection whose holder is to connect it (see {@link ConnectsOnFirstUse}). */
+    LeaseHandle(PooledEntry<C> entry, long waitedNanos) {
+        this.entry = entry;
+        this.reused = false;
+        this.waitedNanos = waitedNanos;
+        this.connect = CONNECT_PENDING;
+    }
+
+    /**
+     * Marks a {@link io.github.portkeeper.core.Connector} whose {@code connect} does no I/O: it
+     * returns an unconnected connection, and the lease's holder connects it on first use (HTTP:
+     * HttpClient's own connection operator connects and handshakes TLS after the lease). The pool
+     * then tells the connect guard, the listeners and the port budget of that connect only when
+     * the holder reports its outcome, on the lease: {@link #connected}, {@link #connectFailed}
+     * or {@link #connectAbandoned}. The guard's {@code beforeConnect} still runs at the lease,
+     * before the holder connects.
+     *
+     * <p>Internal, like the report: a connector outside Portkeeper's transports cannot report,
+     * and would leave every connection's connect pending until the lease closes.
+     */
+    public interface ConnectsOnFirstUse {
+    }
+
+    /**
+     * The holder connected {@code lease}'s connection, in {@code nanos}: the guard hears of the
+     * success, the listeners of a connection opened and a new lease served. Once per connect; a
+     * no-op on a lease whose connect is not pending (a reused connection, a lease of some other
+     * making, a connect already reported or abandoned by the lease's close).
+     *
+     * @throws RuntimeException or {@link Error} the guard's {@code connectSucceeded} threw: the
+     *         connection is not taken into service (the lease's close resets it and records it
+     *         {@link io.github.portkeeper.core.CloseReason#BROKEN}), and the lease was rejected
+     */
+    public static void connected(Lease<?> lease, long nanos) {
+        if (lease instanceof LeaseHandle<?> h && h.resolve(CONNECT_DONE)) {
+            h.reportConnected(nanos);
+        }
+    }
+
+    /**
+     * The holder's connect of {@code lease}'s connection failed after {@code nanos}: the guard and
+     * the listeners hear of a failed connect, and the lease is rejected. The connection never
+     * opened; the lease's close gives back its slot and port and reports no close (unless it left
+     * a TIME_WAIT). Once per connect, as {@link #connected}.
+     *
+     * @param cause the connect's exception (an {@link IOException} or a {@link RuntimeException})
+     */
+    public static void connectFailed(Lease<?> lease, long nanos, Exception cause) {
+        if (lease instanceof LeaseHandle<?> h && h.resolve(CONNECT_FAILED)) {
+            h.reportFailed(nanos, cause);
+        }
+    }
+
+    /**
+     * The holder's connect of {@code lease}'s connection was cut short by its caller (a cancel, an
+     * interrupt, the manager's close), or succeeded for nobody: neither a success nor a failure of
+     * the endpoint. The guard hears {@code connectAbandoned}, the listeners a rejected lease. Once
+     * per connect, as {@link #connected}; closing the lease before any report does the same.
+     */
+    public static void connectAbandoned(Lease<?> lease) {
+        if (lease instanceof LeaseHandle<?> h && h.resolve(CONNECT_FAILED)) {
+            h.reportAbandoned();
+        }
+    }
+
+    private void reportConnected(long nanos) {
+        entry.pool.engine.opener.connectedLate(this, nanos);
+    }
+
+    private void reportFailed(long nanos, Exception cause) {
+        entry.pool.engine.opener.failedLate(entry.pool, nanos, cause);
+    }
+
+    private void reportAbandoned() {
+        entry.pool.engine.opener.abandonedLate(entry.pool);
+    }
+
+    /** Moves a pending connect to {@code outcome}; false if it was not pending. */
+    private boolean resolve(int outcome) {
+        return connect == CONNECT_PENDING && CONNECT.compareAndSet(this, CONNECT_PENDING, outcome);
+    }
+
+    /** The guard refused the connection it heard connected: the close resets it, unreleased. */
+    void refused() {
+        connect = CONNECT_REFUSED;
+    }
+
+    long waitedNanos() {
+        return waitedNanos;
+    }
+
+    PooledEntry<C> entry() {
+        return entry;
     }
 
     @Override
@@ -157,10 +275,35 @@ public final class LeaseHandle<C> implements Lease<C> {
                 continue;
             }
             if (STATE.compareAndSet(this, s, CLOSED)) {
+                if (connect != CONNECT_DONE && closeUnopened()) {
+                    return;
+                }
                 entry.pool.engine.release(entry, broken || s == ABORTED, retire, peerClosed, moveTo);
                 return;
             }
         }
+    }
+
+    /**
+     * The close of a lease whose connection the pool never took into service: its connect is
+     * still pending (abandoned now), failed, or the guard refused it. Nothing was heard of it as
+     * leased, so nothing is heard of it released: it is reset at once (no TIME_WAIT) and its slot
+     * and port are given back; its close is reported only if it opened. False if the holder's
+     * connect was reported a success meanwhile (a release from another thread, a cancel, racing
+     * the report): the connection is in service, and is released as any other.
+     */
+    private boolean closeUnopened() {
+        PoolEngine<C> engine = entry.pool.engine;
+        boolean abandoned = resolve(CONNECT_FAILED);
+        if (!abandoned && connect == CONNECT_DONE) {
+            return false;
+        }
+        entry.leasedFrom = null;
+        engine.retirer.closeEntry(entry, true, io.github.portkeeper.core.CloseReason.BROKEN, connect == CONNECT_REFUSED, false);
+        if (abandoned) {
+            engine.opener.abandonedLate(entry.pool);
+        }
+        return true;
     }
 
     @Override

@@ -21,6 +21,11 @@ import java.util.concurrent.ThreadLocalRandom;
  * from {@code connectAbandoned} cannot keep them. A connection that connected but that user code
  * then kept the pool from taking (the guard's {@code connectSucceeded} or the connector's
  * {@code channel} threw) is closed at once, never left open and counted.
+ *
+ * <p>A connector that {@linkplain LeaseHandle.ConnectsOnFirstUse connects on first use} does no
+ * I/O here: its lease is handed out with the connect pending, and the guard, the listeners and
+ * the port budget hear of the connect when the holder reports it on the lease
+ * ({@link #connectedLate}, {@link #failedLate}, {@link #abandonedLate}), as they would have here.
  */
 final class Opener<C> {
 
@@ -29,6 +34,8 @@ final class Opener<C> {
     private final ConnectGuard connectGuard;
     private final long maxLifetimeNanos;
     private final long lifetimeJitterNanos;
+    /** The connector's connect does no I/O: the lease's holder connects and reports the outcome. */
+    private final boolean connectsOnFirstUse;
 
     Opener(PoolEngine<C> engine, Connector<C> connector, ConnectGuard connectGuard,
            long maxLifetimeNanos, long lifetimeJitterNanos) {
@@ -37,6 +44,7 @@ final class Opener<C> {
         this.connectGuard = connectGuard;
         this.maxLifetimeNanos = maxLifetimeNanos;
         this.lifetimeJitterNanos = lifetimeJitterNanos;
+        this.connectsOnFirstUse = connector instanceof LeaseHandle.ConnectsOnFirstUse;
     }
 
     /**
@@ -107,10 +115,12 @@ final class Opener<C> {
             throw connectError(ep, bug);
         }
         long connectNanos = System.nanoTime() - t0;
+        if (connectsOnFirstUse) {
+            return pendingLease(ep, connection, waitedNanos);
+        }
         ep.ports.connectDone();
         long now = engine.now();
-        long jitter = lifetimeJitterNanos > 0 ? ThreadLocalRandom.current().nextLong(lifetimeJitterNanos + 1) : 0L;
-        PooledEntry<C> e = new PooledEntry<>(ep, connection, now, maxLifetimeNanos - jitter);
+        PooledEntry<C> e = new PooledEntry<>(ep, connection, now, lifetime());
         try {
             // Seeing the socket holds it for abort: an interrupt that closes the channel behind our
             // back must reset it, not leave a TIME_WAIT we cannot see. Before the guard hears of
@@ -135,6 +145,89 @@ final class Opener<C> {
             throw engine.rejected(ep.endpoint, engine.closedException(ep.endpoint));
         }
         return engine.onLeased(e, false, waitedNanos);
+    }
+
+    private long lifetime() {
+        long jitter = lifetimeJitterNanos > 0 ? ThreadLocalRandom.current().nextLong(lifetimeJitterNanos + 1) : 0L;
+        return maxLifetimeNanos - jitter;
+    }
+
+    /**
+     * Hands out a lease of a connection whose holder is to connect it: nobody hears of the
+     * connect yet (the guard has only allowed it), the port stays taken as a connect in progress,
+     * and the {@code leased} event waits for the outcome, so a connect that fails counts a
+     * rejected lease, as it does for any other connector, not a new one.
+     */
+    private LeaseHandle<C> pendingLease(EndpointPool<C> ep, C connection, long waitedNanos) throws PoolException {
+        if (engine.isClosed()) {
+            // Closed while we prepared it: the holder never gets it, nor connects it.
+            try {
+                connector.dispose(connection);
+            } catch (RuntimeException ignored) {
+                // nothing was connected; the accounting goes on
+            }
+            PoolException closed = giveUp(ep, engine.closedException(ep.endpoint));
+            connectGuard.connectAbandoned(ep.endpoint);
+            throw closed;
+        }
+        long now = engine.now();
+        PooledEntry<C> e = new PooledEntry<>(ep, connection, now, lifetime());
+        e.idleSince = now;
+        ep.add(e);
+        engine.housekeeper.ensureStarted();
+        e.prepareLease();
+        if (engine.leaks.enabled()) {
+            engine.leaks.leased(e);
+        }
+        return new LeaseHandle<>(e, waitedNanos);
+    }
+
+    /**
+     * The holder of {@code h} connected its connection in {@code nanos}: what {@link #open} does
+     * after a connect, for a connection already leased. If the guard's {@code connectSucceeded}
+     * throws, the connection is not taken into service, as in {@link #discard}: the listeners
+     * hear it opened and the lease rejected, the lease's close resets it (recorded
+     * {@link CloseReason#BROKEN}, no lease served), and the guard's exception surfaces unchanged.
+     */
+    void connectedLate(LeaseHandle<C> h, long nanos) {
+        EndpointPool<C> ep = h.entry().pool;
+        ep.ports.connectDone();
+        try {
+            connectGuard.connectSucceeded(ep.endpoint, nanos);
+        } catch (RuntimeException | Error bug) {
+            h.refused();
+            engine.listeners.connectionOpened(ep.endpoint, nanos);
+            engine.listeners.leaseRejected(ep.endpoint, bug);
+            throw bug;
+        }
+        engine.listeners.connectionOpened(ep.endpoint, nanos);
+        engine.listeners.leased(ep.endpoint, false, h.waitedNanos());
+    }
+
+    /**
+     * The holder's connect to {@code ep} failed after {@code nanos}: the guard and the listeners
+     * hear what a failed connect in {@link #open} tells them. The slot and the port are given back
+     * when the holder closes the lease (it holds the connection until then).
+     */
+    void failedLate(EndpointPool<C> ep, long nanos, Exception cause) {
+        ep.ports.connectDone();
+        try {
+            connectGuard.connectFailed(ep.endpoint, nanos, cause instanceof IOException ? (IOException) cause : new IOException(cause));
+        } finally {
+            engine.listeners.connectFailed(ep.endpoint, cause);
+            engine.listeners.leaseRejected(ep.endpoint, new ConnectFailedException(ep.endpoint, cause));
+        }
+    }
+
+    /**
+     * The holder's connect to {@code ep} was cut short by its caller, or the lease closed before
+     * it was reported: as an interrupted connect in {@link #open}, a rejected lease, and for the
+     * guard an abandoned connect (a half-open breaker's trial is given back).
+     */
+    void abandonedLate(EndpointPool<C> ep) {
+        ep.ports.connectDone();
+        engine.rejected(ep.endpoint, new InterruptedIOException("Connect to " + ep.endpoint + " abandoned before it completed"));
+        connectGuard.connectAbandoned(ep.endpoint);
     }
 
     /**

@@ -94,7 +94,53 @@ final class Retirer<C> {
 
     /** The one place a pooled connection is closed. The caller owns {@code e}. */
     Ending closeEntry(PooledEntry<C> e, boolean reset, CloseReason reason) {
+        return closeEntry(e, reset, reason, true, e.leaseCount > 0);
+    }
+
+    /**
+     * {@link #closeEntry(PooledEntry, boolean, CloseReason)} for a connection that may never have
+     * opened: one whose connector connects on first use ({@link LeaseHandle.ConnectsOnFirstUse})
+     * and whose holder's connect failed or was abandoned. Listeners heard of that as a failed
+     * connect or a rejected lease, so its close is reported only if it {@code opened}, or if it
+     * left a TIME_WAIT here (an {@link Ending#LOCAL}, which {@code timewait.caused} must count).
+     * {@code served}: whether it served a lease, for the listeners.
+     */
+    Ending closeEntry(PooledEntry<C> e, boolean reset, CloseReason reason, boolean opened, boolean served) {
         engine.capacity.uncount(e);
+        Ending ending;
+        Throwable bug = null;
+        try {
+            ending = closeSocket(e, reset, reason);
+        } catch (RuntimeException | Error userCode) {
+            // The connector's channel, wasEstablished or endingWithoutChannel threw: its code, run
+            // before the accounting, which must complete whatever it does. Unable to see how the
+            // connection ended, the pool records the cautious LOCAL (it may count a TIME_WAIT
+            // nobody has, never miss one); dispose below still releases the connection.
+            bug = userCode;
+            ending = Ending.LOCAL;
+        }
+        IdleWatcher.shared().offload(() -> {
+            try {
+                connector.dispose(e.connection);
+            } catch (RuntimeException ignored) {
+                // The socket is closed; a failing dispose must not stop the accounting.
+            }
+        });
+        e.claim2dead();
+        e.pool.ports.closed(ending == Ending.LOCAL, engine.now());
+        e.pool.remove(e);
+        if (opened || ending == Ending.LOCAL) {
+            engine.listeners.connectionClosed(e.pool.endpoint, ending, reason, served);
+        }
+        engine.mayBeEmpty(e.pool);
+        if (bug != null) {
+            logConnectorFailure(bug);
+        }
+        return ending;
+    }
+
+    /** Closes {@code e}'s socket, if the pool has one, and decides how the connection ended. */
+    private Ending closeSocket(PooledEntry<C> e, boolean reset, CloseReason reason) {
         SocketChannel channel = e.channel();
         Ending ending;
         if (e.aborted) {
@@ -120,18 +166,21 @@ final class Retirer<C> {
                 ending = Ending.ABORTED;
             }
         }
-        IdleWatcher.shared().offload(() -> {
-            try {
-                connector.dispose(e.connection);
-            } catch (RuntimeException ignored) {
-                // The socket is closed; a failing dispose must not stop the accounting.
-            }
-        });
-        e.claim2dead();
-        e.pool.ports.closed(ending == Ending.LOCAL, engine.now());
-        e.pool.remove(e);
-        engine.listeners.connectionClosed(e.pool.endpoint, ending, reason, e.leaseCount > 0);
-        engine.mayBeEmpty(e.pool);
         return ending;
+    }
+
+    /**
+     * Logs what the connector threw while its connection was being closed, and goes on: the close
+     * runs on any thread (a lease's release, the shared idle watcher, the pool's close, which
+     * closes every connection in turn), and none of them may stop halfway for one connection.
+     */
+    private static void logConnectorFailure(Throwable bug) {
+        try {
+            System.getLogger("io.github.portkeeper.core.Pool").log(
+                    bug instanceof Error ? System.Logger.Level.ERROR : System.Logger.Level.WARNING,
+                    "The connector threw while the pool closed one of its connections; recorded LOCAL", bug);
+        } catch (RuntimeException | Error logging) {
+            // a logger that fails must not fail the close
+        }
     }
 }

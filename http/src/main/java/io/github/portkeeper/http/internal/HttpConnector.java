@@ -3,6 +3,7 @@ package io.github.portkeeper.http.internal;
 import io.github.portkeeper.core.Connector;
 import io.github.portkeeper.core.Endpoint;
 import io.github.portkeeper.core.Ending;
+import io.github.portkeeper.core.internal.LeaseHandle;
 import org.apache.hc.client5.http.HttpRoute;
 import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.core5.http.config.Http1Config;
@@ -14,9 +15,11 @@ import java.util.function.Function;
 /**
  * Creates unbound HttpClient connections for the pool. The socket is opened later, by
  * HttpClient's own connection operator when the exec chain asks the manager to connect, so
- * proxies, TLS and DNS stay HttpClient's business.
+ * proxies, TLS and DNS stay HttpClient's business. It therefore connects on first use: the
+ * manager reports that connect's outcome (TCP connect and TLS handshake) on the lease, and the
+ * pool's connect guard, listeners and meters count it, not this method's.
  */
-public final class HttpConnector implements Connector<HttpConnection> {
+public final class HttpConnector implements Connector<HttpConnection>, LeaseHandle.ConnectsOnFirstUse {
 
     private final Http1Config http1Config;
     private final Function<HttpRoute, ConnectionConfig> connectionConfigs;
