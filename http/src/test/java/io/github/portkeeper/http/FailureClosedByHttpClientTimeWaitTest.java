@@ -122,7 +122,10 @@ class FailureClosedByHttpClientTimeWaitTest {
         silent.close(); // the server closes its side
 
         kernelAgreesWithTheTally(address, tally);
-        assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsExactly(Ending.FAILED);
+        // A failed connect (the handshake is part of it), never an opened or closed connection.
+        assertThat(tally.connectFailed()).as("connects failed").isEqualTo(1);
+        assertThat(tally.closedEvents()).as("connections closed").isEmpty();
+        assertThat(tally.closed(Ending.FAILED)).as("closed{failed}, as the meter counts it").isEqualTo(1);
         assertThat(metrics.timeWaitCaused()).as("portkeeper.timewait.caused").isEqualTo(Kernel.clientTimeWait(address));
     }
 
