@@ -3,6 +3,7 @@ package io.github.portkeeper.core;
 import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.core.testing.ScriptedServer;
 import io.github.portkeeper.test.TallyListener;
+import io.github.portkeeper.test.TimeWaitCount;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -35,6 +36,7 @@ class CloseOwningSocketFactoryTest {
         TallyListener tally = new TallyListener();
         CloseOwningSocketFactory sockets = factory(tally, Retirement.defaults());
         try (ScriptedServer server = ScriptedServer.builder().closeAfterResponses(1).start()) {
+            TimeWaitCount timeWait = TimeWaitCount.toward(server.address());
             Socket s = sockets.createSocket(server.host(), server.port());
             assertThat(ScriptedServer.exchange(s, 41)).isEqualTo(42);
             server.nextEnd(WAIT);
@@ -42,7 +44,7 @@ class CloseOwningSocketFactoryTest {
 
             await().atMost(WAIT).until(() -> tally.closed(Ending.PEER) == 1); // the watcher may have answered first
             assertThat(tally.opened()).isEqualTo(1);
-            assertThat(Kernel.clientTimeWait(server.address())).isZero();
+            assertThat(timeWait.newSince()).as("client TIME_WAIT; %s", Kernel.describe(server.address())).isZero();
             assertThat(s.isClosed()).isTrue();
         }
     }
@@ -53,6 +55,10 @@ class CloseOwningSocketFactoryTest {
         TallyListener tally = new TallyListener();
         CloseOwningSocketFactory sockets = factory(tally, Retirement.defaults());
         try (ScriptedServer server = ScriptedServer.builder().closeAfterIdle(Duration.ofMillis(300)).start()) {
+            // The server's port may have been a client port of an earlier connection, whose TIME_WAIT
+            // (a server's that closed first, or a client's toward a server once on this port) still
+            // points at it: only sockets that were not there now are this test's.
+            TimeWaitCount timeWait = TimeWaitCount.toward(server.address());
             Socket s = sockets.createSocket(server.host(), server.port());
             assertThat(ScriptedServer.exchange(s, 1)).isEqualTo(2);
             s.close();
@@ -62,7 +68,7 @@ class CloseOwningSocketFactoryTest {
             assertThat(server.nextEnd(WAIT).end()).isEqualTo(ScriptedServer.End.SERVER_IDLE_CLOSE);
             await().atMost(WAIT).until(() -> tally.closed(Ending.PEER) == 1);
             assertThat(sockets.stats().draining()).isZero();
-            assertThat(Kernel.clientTimeWait(server.address())).isZero();
+            assertThat(timeWait.newSince()).as("client TIME_WAIT; %s", Kernel.describe(server.address())).isZero();
             assertThat(Kernel.clientCloseWait(server.address())).isZero();
         }
     }
@@ -71,6 +77,7 @@ class CloseOwningSocketFactoryTest {
     void drainTimeoutClosesByTheFallbackAndTheCountMatchesTheKernel() throws Exception {
         Kernel.assumeLinux();
         try (ScriptedServer server = ScriptedServer.start()) {
+            TimeWaitCount timeWait = TimeWaitCount.toward(server.address());
             TallyListener resetTally = new TallyListener();
             CloseOwningSocketFactory reset = factory(resetTally, Retirement.awaitPeer(Duration.ofMillis(200)));
             Socket a = reset.createSocket(server.host(), server.port());
@@ -86,7 +93,7 @@ class CloseOwningSocketFactoryTest {
             await().atMost(WAIT).until(() -> localTally.closed(Ending.LOCAL) == 1);
 
             assertThat(localTally.timeWaitCaused()).isEqualTo(1);
-            await().atMost(WAIT).until(() -> Kernel.clientTimeWait(server.address()) == 1); // = LOCAL endings counted
+            await().atMost(WAIT).until(() -> timeWait.newSince() == 1); // = LOCAL endings counted
         }
     }
 
@@ -96,6 +103,7 @@ class CloseOwningSocketFactoryTest {
         TallyListener tally = new TallyListener();
         CloseOwningSocketFactory sockets = factory(tally, Retirement.defaults());
         try (ScriptedServer server = ScriptedServer.builder().closeAfterIdle(Duration.ofMillis(300)).start()) {
+            TimeWaitCount timeWait = TimeWaitCount.toward(server.address());
             Socket s = sockets.createSocket(server.host(), server.port());
             assertThat(ScriptedServer.exchange(s, 1)).isEqualTo(2);
             s.shutdownOutput(); // as a TLS socket layered on top does after its close_notify
@@ -105,7 +113,7 @@ class CloseOwningSocketFactoryTest {
 
             assertThat(server.nextEnd(WAIT).end()).isEqualTo(ScriptedServer.End.SERVER_IDLE_CLOSE);
             await().atMost(WAIT).until(() -> tally.closed(Ending.PEER) == 1);
-            assertThat(Kernel.clientTimeWait(server.address())).isZero();
+            assertThat(timeWait.newSince()).as("client TIME_WAIT; %s", Kernel.describe(server.address())).isZero();
         }
     }
 
@@ -113,6 +121,7 @@ class CloseOwningSocketFactoryTest {
     void localAndResetPoliciesCloseAtOnce() throws Exception {
         Kernel.assumeLinux();
         try (ScriptedServer server = ScriptedServer.start()) {
+            TimeWaitCount timeWait = TimeWaitCount.toward(server.address());
             TallyListener tally = new TallyListener();
             Socket s = factory(tally, Retirement.reset()).createSocket(server.host(), server.port());
             ScriptedServer.exchange(s, 1);
@@ -123,7 +132,7 @@ class CloseOwningSocketFactoryTest {
             t.close();
             assertThat(tally.closed(Ending.LOCAL)).isEqualTo(1);
             // FIN_WAIT_2 until the server's FIN answers ours, then TIME_WAIT
-            await().atMost(WAIT).until(() -> Kernel.clientTimeWait(server.address()) == 1);
+            await().atMost(WAIT).until(() -> timeWait.newSince() == 1);
         }
     }
 
@@ -133,6 +142,7 @@ class CloseOwningSocketFactoryTest {
         TallyListener tally = new TallyListener();
         CloseOwningSocketFactory sockets = factory(tally, Retirement.defaults());
         try (ScriptedServer server = ScriptedServer.builder().closeAfterIdle(Duration.ofMillis(300)).start()) {
+            TimeWaitCount timeWait = TimeWaitCount.toward(server.address());
             Socket s = sockets.createSocket(server.host(), server.port());
             assertThat(ScriptedServer.exchange(s, 1)).isEqualTo(2);
             server.nextEnd(WAIT);
@@ -147,7 +157,7 @@ class CloseOwningSocketFactoryTest {
             assertThat(s.getInputStream().read()).isEqualTo(-1);
             s.close();
             assertThat(tally.closedTotal()).as("the client's close after the peer's adds nothing").isEqualTo(1);
-            assertThat(Kernel.clientTimeWait(server.address())).isZero();
+            assertThat(timeWait.newSince()).as("client TIME_WAIT; %s", Kernel.describe(server.address())).isZero();
         }
     }
 

@@ -1,19 +1,22 @@
 package io.github.portkeeper.core;
 
 import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.core.internal.PooledSocket;
 import io.github.portkeeper.core.testing.ScriptedServer;
 import io.github.portkeeper.test.TallyListener;
+import io.github.portkeeper.test.TimeWaitCount;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.net.Socket;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -35,6 +38,9 @@ class LearnedIdleTimeoutTest {
     /** The margin the pool uses for a 1 s timeout: the configured 1 s, capped at a quarter of the timeout. */
     private static final Duration LIMIT = SERVER_IDLE_TIMEOUT.minusMillis(250);
     private static final Duration WAIT = Duration.ofSeconds(5);
+    /** A pause the pool reuses connections across however slow the machine: 500 ms short of the limit. */
+    private static final Duration SHORT_PAUSE = Duration.ofMillis(250);
+    private static final int READ_TIMEOUT_MILLIS = 5_000;
     private static final int WORKERS = 3;
     private static final int EXCHANGES_PER_WORKER = 3;
 
@@ -42,11 +48,14 @@ class LearnedIdleTimeoutTest {
     private ScriptedServer server;
     private SocketPool sockets;
     private Endpoint endpoint;
+    /** The client sockets that closed first toward the server before the test's own (see TimeWaitCount). */
+    private TimeWaitCount timeWait;
 
     private void start(ScriptedServer.Builder serverPolicies, Retirement retirement) throws IOException {
         server = serverPolicies.start();
         endpoint = Endpoint.of(server.host(), server.port());
-        sockets = SocketPool.builder().readTimeout(Duration.ofSeconds(5))
+        timeWait = Kernel.isAvailable() ? TimeWaitCount.toward(server.address()) : null;
+        sockets = SocketPool.builder().readTimeout(Duration.ofMillis(READ_TIMEOUT_MILLIS))
                 .poolConfig(PoolConfig.builder().maxPerEndpoint(WORKERS).retirement(retirement).listener(tally).build())
                 .build();
     }
@@ -60,7 +69,7 @@ class LearnedIdleTimeoutTest {
             assertThat(sockets.pool().stats().active()).as("connections still leased").isZero();
             if (Kernel.isAvailable()) {
                 assertThat(Kernel.clientCloseWait(server.address())).as(Kernel.describe(server.address())).isZero();
-                assertThat(Kernel.clientTimeWait(server.address())).as(Kernel.describe(server.address())).isZero();
+                assertThat(timeWait.newSince()).as("client TIME_WAIT; %s", Kernel.describe(server.address())).isZero();
             }
         } finally {
             sockets.close();
@@ -83,10 +92,15 @@ class LearnedIdleTimeoutTest {
             List<Duration> pauses = new ArrayList<>();
             for (int i = 0; i < 8; i++) {
                 pauses.add(Duration.ofMillis(500 + random.nextInt(1_001)));
+                if (i % 4 == 1) {
+                    // Well inside the limit: a loaded machine that stretches every pause and burst by
+                    // hundreds of milliseconds still reuses connections across these.
+                    pauses.add(SHORT_PAUSE);
+                }
             }
             assertThat(pauses).as("the seed exercises the window between the limit and the server's timeout")
                     .anyMatch(p -> p.compareTo(LIMIT) > 0 && p.compareTo(SERVER_IDLE_TIMEOUT) < 0)
-                    .anyMatch(p -> p.compareTo(LIMIT) < 0);
+                    .anyMatch(p -> p.compareTo(LIMIT) < 0 && p.compareTo(SHORT_PAUSE) > 0);
             for (Duration pause : pauses) {
                 workload.burst();
                 workload.pause(pause);
@@ -97,9 +111,9 @@ class LearnedIdleTimeoutTest {
         }
 
         assertThat(workload.stale).as("exchanges that failed on a connection the server had closed").hasValue(0);
-        // Reuse across a pause shorter than the limit (the shortest is 500 ms), or the bound below would hold vacuously.
+        // Reuse across a pause (the shortest is SHORT_PAUSE), or the bound below would hold vacuously.
         assertThat(workload.maxIdleAgeAtLease()).as("oldest idle connection leased after learning")
-                .isGreaterThanOrEqualTo(Duration.ofMillis(400));
+                .isGreaterThanOrEqualTo(SHORT_PAUSE);
         assertThat(workload.maxIdleAgeAtLease())
                 .as("oldest idle connection leased after learning").isLessThan(SERVER_IDLE_TIMEOUT.minusMillis(100));
         assertThat(sockets.pool().serverIdleTimeout(endpoint)).hasValueSatisfying(learned ->
@@ -182,11 +196,18 @@ class LearnedIdleTimeoutTest {
         return sockets.socket(server.host(), server.port());
     }
 
-    /** Bursts of a few exchanges at concurrency {@value #WORKERS}, tracking the idle age of every reused connection. */
+    /**
+     * Bursts of a few exchanges at concurrency {@value #WORKERS}, tracking the idle age of every reused
+     * connection. Each lease is taken as {@link SocketPool#socket} takes it, so that the pool says
+     * whether the connection was reused and the connection itself (not its local port, which a
+     * new connection may get again once the server has closed the old one) keys its release time.
+     */
     private final class Workload implements AutoCloseable {
 
         final ExecutorService workers = Executors.newFixedThreadPool(WORKERS);
-        final Map<Integer, Long> releasedAt = new ConcurrentHashMap<>();
+        /** Guards {@link #releasedAt} together with the release it stamps (see {@link #exchange}). */
+        final Object stamps = new Object();
+        final Map<SocketChannel, Long> releasedAt = new HashMap<>();
         final List<Long> idleAgesAtLease = new CopyOnWriteArrayList<>();
         final AtomicInteger stale = new AtomicInteger();
         final AtomicInteger value = new AtomicInteger();
@@ -211,11 +232,18 @@ class LearnedIdleTimeoutTest {
             // Stamped before the lease (and the release after it): the age seen is never more
             // than the age the pool judged, however long this thread waits to run again.
             long leasedAt = System.nanoTime();
-            Socket s = socket();
-            int port = s.getLocalPort();
+            Lease<SocketChannel> lease = sockets.pool().lease(endpoint);
+            SocketChannel connection = lease.connection();
+            Socket s = new PooledSocket(lease, READ_TIMEOUT_MILLIS);
             try {
-                Long previousRelease = releasedAt.get(port);
-                if (previousRelease != null) {
+                if (lease.isReused()) {
+                    Long previousRelease;
+                    // Waits for the stamp of a release still under way on another thread: without
+                    // it this lease would read the one before and see an age the pool never judged.
+                    synchronized (stamps) {
+                        previousRelease = releasedAt.get(connection);
+                    }
+                    assertThat(previousRelease).as("a reused connection was released before").isNotNull();
                     idleAgesAtLease.add(leasedAt - previousRelease);
                 }
                 int v = value.incrementAndGet();
@@ -224,9 +252,13 @@ class LearnedIdleTimeoutTest {
             } catch (IOException e) {
                 stale.incrementAndGet();
             } finally {
-                s.close();
+                // The release and its stamp as one step for the next leaser (the release hands the
+                // connection over and never waits, so holding the lock across it is safe).
+                synchronized (stamps) {
+                    s.close();
+                    releasedAt.put(connection, System.nanoTime());
+                }
             }
-            releasedAt.put(port, System.nanoTime());
         }
 
         /** Lets the pool sit idle for {@code pause}, checking meanwhile that nothing is leased. */

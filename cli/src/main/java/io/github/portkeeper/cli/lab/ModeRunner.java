@@ -218,18 +218,29 @@ final class ModeRunner {
             case NAIVE: {
                 NaiveClient naive = (NaiveClient) client;
                 opened = naive.connectionsOpened();
-                long local = naive.closedHere();
-                closes = new ModeResult.Closes(naive.closedByServer(), local, naive.reset());
+                // A client stalled for longer than the server's idle timeout between a response and
+                // its close (a loaded host, a GC pause) closes after the server's FIN has arrived,
+                // unread: its close is passive, no TIME_WAIT here, its port free at once for another
+                // connection. The client cannot see it without reading; the embedded server counts
+                // every connection it closed first, and the naive client sends one request each.
+                long peer = naive.closedByServer();
+                if (server != null) {
+                    peer = Math.max(peer, server.idleClosed());
+                }
+                long local = Math.max(0, naive.closedHere() - (peer - naive.closedByServer()));
+                closes = new ModeResult.Closes(peer, local, naive.reset());
                 // Each connection closed here first, before any FIN from the server, is a TIME_WAIT
                 // caused here. The kernel may count fewer at the end: with tcp_tw_reuse it hands
-                // TIME_WAIT ports to new connections, and a server that closes without saying so may
-                // have sent its FIN just before the client's close, which then was passive.
+                // TIME_WAIT ports to new connections, and a remote server that closes without saying
+                // so may have sent its FIN just before the client's close, which then was passive.
                 caused = local;
                 avoided = Math.max(0, outcome.succeeded() - local);
                 if (kernel && clientTw.end() < local) {
                     notes.add(String.format(Locale.ROOT, "naive: the kernel shows %,d TIME_WAIT for %,d connections closed"
-                            + " first here: %,d fewer, recycled early for new connections (tcp_tw_reuse) or closed by"
-                            + " the server just before the client", clientTw.end(), local, local - clientTw.end()));
+                            + " first here: %,d fewer, %s", clientTw.end(), local, local - clientTw.end(),
+                            server != null ? "recycled early for new connections (tcp_tw_reuse)"
+                                    : "recycled early for new connections (tcp_tw_reuse) or closed by the server just"
+                                            + " before the client"));
                 }
                 poolLimit = -1;
                 break;
