@@ -61,7 +61,7 @@ class SocketPoolTest {
         try {
             assertThat(sockets.pool().stats().active()).as("connections still leased").isZero();
             if (Kernel.isAvailable()) {
-                await().atMost(Duration.ofSeconds(2)).pollInterval(Duration.ofMillis(10))
+                await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(10))
                         .untilAsserted(() -> assertThat(Kernel.clientCloseWait(server.address()))
                                 .as(Kernel.describe(server.address())).isZero());
             }

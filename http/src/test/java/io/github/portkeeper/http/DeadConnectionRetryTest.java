@@ -109,7 +109,7 @@ class DeadConnectionRetryTest {
     }
 
     private void assertNoTimeWait() {
-        await().atMost(Duration.ofSeconds(3)).until(() -> server.endedCount(End.SERVER_DROPPED_REQUEST) == 1 && tally.closedTotal() >= 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> server.endedCount(End.SERVER_DROPPED_REQUEST) == 1 && tally.closedTotal() >= 1);
         assertThat(tally.closed(Ending.LOCAL)).as("%s", tally).isZero();
         assertThat(Kernel.clientTimeWait(server.address())).as(() -> Kernel.describe(server.address())).isZero();
     }

@@ -121,9 +121,9 @@ class ServerCloseTest {
         assertThat(server.requests().size()).isEqualTo(requests);
         // The server records a connection's end after closing it, so the last one may still be on its way.
         int served = requests;
-        await().atMost(Duration.ofSeconds(3)).untilAsserted(() ->
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
                 assertThat(server.endedCount(End.SERVER_CLOSE_AFTER_RESPONSE)).as("%s", server.ended()).isEqualTo(served));
-        await().atMost(Duration.ofSeconds(3)).until(() -> tally.closedTotal() == tally.opened());
+        await().atMost(Duration.ofSeconds(10)).until(() -> tally.closedTotal() == tally.opened());
         assertThat(tally.closed(Ending.LOCAL)).as("closes with a local FIN: %s", tally).isZero();
         assertThat(Kernel.clientTimeWait(address)).as(() -> Kernel.describe(address)).isZero();
         System.out.printf("[ServerCloseTest] requests=%d served=%d retried=%d (before the watched phase %d) connections=%d"
@@ -173,7 +173,7 @@ class ServerCloseTest {
         assertThat(wireMock.findAll(getRequestedFor(urlEqualTo("/life")))).hasSize(requests);
 
         // In the pool: each retired connection ended by the server's FIN.
-        await().atMost(Duration.ofSeconds(3)).until(() -> tally.closedTotal() == retired);
+        await().atMost(Duration.ofSeconds(10)).until(() -> tally.closedTotal() == retired);
         assertThat(tally.closedEvents()).extracting(TallyListener.Closed::ending).containsOnly(Ending.PEER);
         assertThat(Kernel.clientTimeWait(address)).as(() -> Kernel.describe(address)).isZero();
         assertThat(Kernel.serverTimeWait(wireMock.port())).as("the server closed first: " + Kernel.describe(address))
@@ -196,7 +196,7 @@ class ServerCloseTest {
         assertThat(fetch(client, server.url("/last"))).isEqualTo("ok");
 
         assertThat(server.requests()).extracting(ScriptedHttpServer.Request::asksToClose).containsExactly(false, true);
-        await().atMost(Duration.ofSeconds(3)).until(() -> tally.closedTotal() == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> tally.closedTotal() == 1);
         assertThat(tally.closedEvents()).singleElement()
                 .satisfies(c -> assertThat(c.ending()).isEqualTo(Ending.PEER))
                 .satisfies(c -> assertThat(c.reason()).isEqualTo(CloseReason.LIFETIME));

@@ -111,8 +111,13 @@ class ServerIdleTimeoutTest {
         assertThat(Kernel.clientTimeWait(address)).as(() -> Kernel.describe(address)).isZero();
         assertThat(Kernel.serverTimeWait(server.port())).as("the server closed first: " + Kernel.describe(address)).isPositive();
         Endpoint endpoint = seen.last();
+        // Learned: the smallest of the last 8 idle ages at the server's FIN, counted from the pool's
+        // release. A client slow to release after the server's response (a loaded machine) makes an
+        // age short by as much, so the floor is only the pool's own: ages under 50 ms are never
+        // learned. A watcher slow to see the FIN makes it long; the smallest of 8 is so by at most
+        // a stall.
         assertThat(manager.pool().serverIdleTimeout(endpoint)).as("learned server idle timeout")
-                .hasValueSatisfying(d -> assertThat(d).isBetween(Duration.ofMillis(100), Duration.ofMillis(400)));
+                .hasValueSatisfying(d -> assertThat(d).isBetween(Duration.ofMillis(50), SERVER_IDLE_TIMEOUT.plusMillis(500)));
         System.out.printf("[ServerIdleTimeoutTest] requests=%d served=%d connections=%d serverIdleCloses=%d retried=%d learned=%s closes=%s; %s%n",
                 requests, server.requests().size(), tally.opened(), server.endedCount(End.SERVER_IDLE_CLOSE),
                 retry.get().getMetrics().getNumberOfSuccessfulCallsWithRetryAttempt(),
@@ -140,11 +145,11 @@ class ServerIdleTimeoutTest {
         assertThat(tally.opened()).isEqualTo(2);
         assertThat(tally.retiringReasons()).containsExactly(CloseReason.IDLE_TIMEOUT);
         // The server never closes, so the retired connection ends by the drain fallback: RST, no TIME_WAIT.
-        await().atMost(Duration.ofSeconds(3)).until(() -> tally.closedTotal() >= 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> tally.closedTotal() >= 1);
         assertThat(tally.closedEvents().get(0))
                 .satisfies(c -> assertThat(c.ending()).isEqualTo(Ending.RESET))
                 .satisfies(c -> assertThat(c.reason()).isEqualTo(CloseReason.IDLE_TIMEOUT));
-        await().atMost(Duration.ofSeconds(3)).until(() -> !server.ended().isEmpty());
+        await().atMost(Duration.ofSeconds(10)).until(() -> !server.ended().isEmpty());
         assertThat(server.ended().get(0))
                 .satisfies(e -> assertThat(e.clientPort()).isEqualTo(seen.get(0).clientPort()))
                 .satisfies(e -> assertThat(e.end()).isEqualTo(End.CLIENT_RESET_OR_ERROR));

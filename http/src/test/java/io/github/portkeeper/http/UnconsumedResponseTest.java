@@ -126,7 +126,7 @@ class UnconsumedResponseTest {
         assertThat(tally.reused()).isZero();
         assertThat(accepted.opened()).isEqualTo(2);
         // Bytes were in flight on it: it was reset, which leaves no TIME_WAIT either.
-        await().atMost(Duration.ofSeconds(3)).until(() -> tally.closedTotal() == 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> tally.closedTotal() == 1);
         assertThat(tally.closedEvents()).singleElement().satisfies(c -> assertThat(c.ending()).isEqualTo(Ending.RESET));
         assertThat(Kernel.clientTimeWait(address)).as(() -> Kernel.describe(address)).isZero();
     }

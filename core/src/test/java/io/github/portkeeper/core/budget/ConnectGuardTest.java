@@ -276,11 +276,14 @@ class ConnectGuardTest {
     // ---------------------------------------------------------------- circuit breaker
 
     @Test
-    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void breakerStopsConnectsToADownServerFailsFastAndRecoversOnceTheServerIsBack() throws Exception {
         int port = freePort();
         Endpoint endpoint = Endpoint.of("127.0.0.1", port);
-        Duration openFor = Duration.ofMillis(500);
+        // Long enough that no stall of a loaded machine outlasts it while the test counts on the
+        // breaker being open (the 50 refused leases, the lease right after the failed probe): a
+        // stall past it lets a half-open probe through, one connect more than counted.
+        Duration openFor = Duration.ofSeconds(5);
         Resilience4jConnectGuard guard = Resilience4jConnectGuard.builder()
                 .circuitBreaker(CircuitBreakerConfig.custom()
                         .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
@@ -326,7 +329,7 @@ class ConnectGuardTest {
         assertThat(pool.portBudget().endpoints().get(endpoint).live()).as("refused leases hold no port").isZero();
 
         // After the open wait, one probe goes through; the server is still down, so it opens again.
-        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20)).untilAsserted(() ->
+        await().atMost(openFor.plusSeconds(10)).pollInterval(Duration.ofMillis(20)).untilAsserted(() ->
                 assertThatThrownBy(() -> pool.lease(endpoint)).isInstanceOf(ConnectFailedException.class));
         long probeAfterMillis = (System.nanoTime() - openedAt) / 1_000_000;
         assertThat(connector.attempts()).as("exactly one probe").isEqualTo(5);
@@ -337,7 +340,7 @@ class ConnectGuardTest {
         // The server comes back on the same port; the next probe after the open wait succeeds.
         HoldingServer server = server(port);
         long recoveredAt;
-        try (Lease<SocketChannel> lease = await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
+        try (Lease<SocketChannel> lease = await().atMost(openFor.plusSeconds(10)).pollInterval(Duration.ofMillis(20))
                 .until(() -> tryLease(pool, endpoint), l -> l != null)) {
             recoveredAt = System.nanoTime();
             assertThat(lease.connection().isConnected()).isTrue();
@@ -351,7 +354,7 @@ class ConnectGuardTest {
         assertThat(registry.get("resilience4j.circuitbreaker.state").tag("name", name).tag("state", "closed").gauge().value())
                 .isEqualTo(1.0);
         assertThat(connector.attempts()).isEqualTo(connector.failures() + 1);
-        await().atMost(Duration.ofSeconds(5)).until(() -> server.accepted() >= 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> server.accepted() >= 1);
         // Closed again: new connections flow.
         try (Lease<SocketChannel> a = pool.lease(endpoint); Lease<SocketChannel> b = pool.lease(endpoint)) {
             assertThat(a.connection()).isNotSameAs(b.connection());

@@ -38,6 +38,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -101,6 +102,9 @@ class CatalogApplicationTest {
                 }
             }
         });
+        // A watcher that died would leave the peaks at 0 and the kernel assertions passing vacuously.
+        AtomicReference<Throwable> watcherFailure = new AtomicReference<>();
+        watcher.setUncaughtExceptionHandler((thread, e) -> watcherFailure.set(e));
         watcher.start();
 
         ExecutorService workers = Executors.newFixedThreadPool(CONCURRENCY);
@@ -130,6 +134,7 @@ class CatalogApplicationTest {
             running.set(false);
             watcher.join();
         }
+        assertThat(watcherFailure.get()).as("the kernel watcher thread's failure").isNull();
 
         assertThat(failures).as("failed calls").isEmpty();
         assertThat(succeeded).hasValue(CALLS);
