@@ -25,7 +25,7 @@ import static org.awaitility.Awaitility.await;
  */
 class IdleWatcherTest {
 
-    private static final Duration WAIT = Duration.ofSeconds(5);
+    private static final Duration WAIT = Duration.ofSeconds(10);
     private static final Duration POLL = Duration.ofMillis(5);
     /**
      * Server's close to the listener's connectionClosed. The watcher closes within milliseconds,
