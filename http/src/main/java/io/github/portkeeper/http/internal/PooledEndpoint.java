@@ -154,12 +154,14 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         context.setAttribute(REUSED_ATTRIBUTE, lease.isReused());
         context.setAttribute(KeepAliveHintStrategy.CONNECTION_ATTRIBUTE, c);
         c.exchangeThread = Thread.currentThread();
-        c.closeExpected = false;
+        c.closeAnnounced = false;
+        c.closeDelimited = false;
         c.keepAliveHintMillis = -1;
         c.conn.exchangeStarted();
         ClassicHttpResponse response = executor.execute(request, c.conn, context);
         c.conn.responseReceived(response);
-        c.closeExpected = lease.isLastUse() || serverWillClose(response) || endsWithClose(response);
+        c.closeAnnounced = lease.isLastUse() || serverWillClose(response);
+        c.closeDelimited = endsWithClose(response);
         // Read here rather than in a keep-alive strategy, so the hint works with any HttpClientBuilder.
         c.keepAliveHintMillis = KeepAliveHintStrategy.announcedTimeoutMillis(response);
         return response;
@@ -177,7 +179,8 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
      * Whether the response's body is delimited by the connection's close (neither a length nor
      * chunks): the server closes to end it, so its FIN comes first, announced or not. HttpClient
      * does not reuse such a connection and discards it, and the pool leaves that close to the
-     * server (PEER), as for {@code Connection: close}, rather than resetting it.
+     * server (PEER), as for {@code Connection: close}, rather than resetting it, once the body was
+     * read to its end (see {@link #discard}).
      */
     private static boolean endsWithClose(ClassicHttpResponse response) {
         HttpEntity entity = response.getEntity();
@@ -269,9 +272,14 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     }
 
     /**
-     * Decides how an unwanted connection leaves. One the server announced it will close, or a
-     * clean one ({@code consistent}: nothing left unread), is retired: it awaits the server's FIN.
-     * One in mid-exchange is aborted with RST: bytes are in flight, and a reader may be blocked.
+     * Decides how an unwanted connection leaves. One the server announced it will close, one
+     * whose body the server's close ends and that was read to that end, or a clean one
+     * ({@code consistent}: nothing left unread), is retired: it awaits the server's FIN. One in
+     * mid-exchange is aborted with RST: bytes are in flight, and a reader may be blocked. So is
+     * one whose body only the server's close ends, closed before that end (unannounced): HttpCore
+     * leaves the rest of such a body unread, and it may never end (an event stream, a long poll),
+     * so awaiting the FIN would only read and throw away what the server goes on sending, until
+     * the drain timeout.
      * One not yet connected by HttpClient's operator is dropped; it may still be connecting, or
      * in its TLS handshake, on another thread (a cancel, the manager's close), so a socket bound
      * to it is closed at once, as HttpClient's manager does: aborted with RST if TCP is up (the
@@ -292,7 +300,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
                 lease.markBroken();
                 c.conn.close(CloseMode.IMMEDIATE);
             }
-        } else if (c.closeExpected || consistent) {
+        } else if (c.closeAnnounced || (c.closeDelimited ? c.conn.isBodyAtEnd() : consistent)) {
             lease.retire();
         } else {
             abort(lease, c);
