@@ -44,6 +44,13 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     private volatile boolean discarded;
     /** HttpClient closed the connection; the lease is still held, to be swapped on reconnect or given back on release. */
     private volatile boolean disconnected;
+    /**
+     * The connect of a tunnel (TCP to the proxy) is done, and goes on with the TLS handshake with
+     * the target in the manager's {@code upgrade}, which reports it; see {@link #awaitUpgrade}.
+     */
+    private volatile boolean awaitingUpgrade;
+    /** When that connect began (nanoTime), while {@link #awaitingUpgrade}. */
+    private volatile long upgradeConnectStart;
 
     public PooledEndpoint(Lease<HttpConnection> lease, HttpRoute route) {
         this.leaseRef = new AtomicReference<>(lease);
@@ -65,6 +72,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         }
         disconnected = false;
         discarded = false;
+        awaitingUpgrade = false;
         return true;
     }
 
@@ -73,7 +81,40 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     }
 
     /**
-     * The connection reached its peer (HttpClient's operator connected it, TLS included) at
+     * HttpClient's operator connected TCP to the proxy of a tunnel, in a connect that began at
+     * {@code start} (nanoTime) and is not done: HttpClient sends its {@code CONNECT} over it, and
+     * the manager's {@code upgrade} handshakes TLS with the target through the tunnel, then calls
+     * {@link #markConnected}. Until then the socket keeps SO_LINGER 0 and the connection counts as
+     * not connected ({@link #discard} resets it). False if the endpoint was closed or released
+     * meanwhile, as for {@link #markConnected}.
+     */
+    public boolean awaitUpgrade(long start) {
+        if (leaseRef.get() == null || disconnected) {
+            return false;
+        }
+        upgradeConnectStart = start;
+        awaitingUpgrade = true;
+        return true;
+    }
+
+    /**
+     * Whether the connect was left to the upgrade ({@link #awaitUpgrade}), and clears that: an
+     * upgrade reports it once.
+     */
+    public boolean takeAwaitingUpgrade() {
+        boolean awaiting = awaitingUpgrade;
+        awaitingUpgrade = false;
+        return awaiting;
+    }
+
+    /** When the connect left to the upgrade began (nanoTime); see {@link #awaitUpgrade}. */
+    public long upgradeConnectStart() {
+        return upgradeConnectStart;
+    }
+
+    /**
+     * The connection reached its peer (HttpClient's operator connected it, TLS included; through
+     * a tunnel, the TLS handshake with the target included) at
      * {@code now} (nanoTime). From here on the user's linger ({@code SocketConfig}) applies to
      * the socket, which kept SO_LINGER 0 until now. False if the endpoint was closed or released
      * while it connected (a cancel, the manager's close): then nobody else closes what was
