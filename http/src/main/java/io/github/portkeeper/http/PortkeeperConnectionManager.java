@@ -279,17 +279,51 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
             }
             throw failed;
         }
-        long connected = System.nanoTime();
-        if (!pe.markConnected(connected)) {
-            closeAtOnce(c.managed());
-            LeaseHandle.connectAbandoned(lease);
-            // What HttpClient throws for a request cancelled a moment earlier, before it connects.
-            throw new RequestFailedException("Request aborted: the endpoint was closed while it connected");
+        if (connectEndsWithUpgrade(route)) {
+            // Only TCP to the proxy: the connect goes on with HttpClient's CONNECT and ends with
+            // the TLS handshake with the target, in upgrade(), which reports it.
+            if (!pe.awaitUpgrade(start)) {
+                throw abandonClosedWhileConnecting(lease, c);
+            }
+        } else {
+            reportConnected(pe, lease, start);
         }
-        LeaseHandle.connected(lease, connected - start);
         if (connectionConfig.getSocketTimeout() != null) {
             c.managed().setSocketTimeout(SubMillisecondTimeouts.roundedUp(connectionConfig.getSocketTimeout()));
         }
+    }
+
+    /**
+     * Whether HttpClient's connect of {@code route} ends in {@link #upgrade}: a tunnel through a
+     * proxy with TLS to the target (HTTPS through an HTTP or HTTPS proxy). A tunnel without TLS to
+     * the target is never upgraded by HttpClient: its connect, as HttpClient's own manager sees
+     * it, ends with the TCP connect to the proxy, and is reported there.
+     */
+    private static boolean connectEndsWithUpgrade(HttpRoute route) {
+        return route.isTunnelled() && route.isLayered();
+    }
+
+    /**
+     * The connect that began at {@code start} is done: the user's linger applies from now on, and
+     * the guard, the listeners and the meters hear of a success.
+     */
+    private static void reportConnected(PooledEndpoint pe, Lease<HttpConnection> lease, long start) throws IOException {
+        long connected = System.nanoTime();
+        if (!pe.markConnected(connected)) {
+            throw abandonClosedWhileConnecting(lease, lease.connection());
+        }
+        LeaseHandle.connected(lease, connected - start);
+    }
+
+    /**
+     * The endpoint was closed or released while it connected: closes what was connected (nobody
+     * else will) and abandons the connect; returns what to throw.
+     */
+    private static IOException abandonClosedWhileConnecting(Lease<HttpConnection> lease, HttpConnection c) {
+        closeAtOnce(c.managed());
+        LeaseHandle.connectAbandoned(lease);
+        // What HttpClient throws for a request cancelled a moment earlier, before it connects.
+        return new RequestFailedException("Request aborted: the endpoint was closed while it connected");
     }
 
     /**
@@ -321,11 +355,35 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
         Closer.closeQuietly(socket);
     }
 
+    /**
+     * Handshakes TLS with the target through the tunnel HttpClient opened. The connect that
+     * {@link #connect} began ends here: its outcome, handshake included, is what the guard, the
+     * listeners and the meters hear (a failed handshake is a failed connect), and the user's
+     * linger applies only once it succeeded.
+     */
     @Override
     public void upgrade(ConnectionEndpoint endpoint, HttpContext context) throws IOException {
         PooledEndpoint pe = cast(endpoint);
         HttpRoute route = pe.route();
-        operator.upgrade(pe.connection().managed(), route.getTargetHost(), route.getTargetName(), tlsConfig(route.getTargetHost()), context);
+        Lease<HttpConnection> lease = pe.connectionLease();
+        boolean reports = pe.takeAwaitingUpgrade();
+        long start = pe.upgradeConnectStart();
+        try {
+            operator.upgrade(lease.connection().managed(), route.getTargetHost(), route.getTargetName(),
+                    tlsConfig(route.getTargetHost()), context);
+        } catch (IOException | RuntimeException failed) {
+            if (reports) {
+                if (pe.isDisconnected() || isInterrupt(failed)) {
+                    LeaseHandle.connectAbandoned(lease);
+                } else {
+                    LeaseHandle.connectFailed(lease, System.nanoTime() - start, failed);
+                }
+            }
+            throw failed;
+        }
+        if (reports) {
+            reportConnected(pe, lease, start);
+        }
     }
 
     /** Closes the pool: idle connections close by the retirement fallback, leased ones when given back. */

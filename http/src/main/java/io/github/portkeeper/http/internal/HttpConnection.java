@@ -12,9 +12,15 @@ public final class HttpConnection {
     final PortkeeperManagedConnection conn;
     /**
      * The last response said the server will close (Connection: close, HTTP/1.0 without
-     * keep-alive, a body delimited by the close), or it was the connection's last use.
+     * keep-alive), or it was the connection's last use (its request asked the server to close).
      */
-    boolean closeExpected;
+    boolean closeAnnounced;
+    /**
+     * The last response's body is delimited by the connection's close (neither a length nor
+     * chunks): the server closes to end it, but its FIN is due only once the body was read to its
+     * end; the rest of one closed early may never end (an event stream, a long poll).
+     */
+    boolean closeDelimited;
     /** The server's announced idle timeout (Keep-Alive: timeout=N) from the last response, in ms, or -1. */
     long keepAliveHintMillis = -1;
     /** Whether any request was ever written on it (it was connected and used). */
@@ -39,9 +45,12 @@ public final class HttpConnection {
         this.conn = conn;
     }
 
-    /** Whether the last response announced that the server will close the connection. */
+    /**
+     * Whether the server will close the connection after the last response: it announced so, or
+     * the response's body is delimited by the close.
+     */
     public boolean closeExpected() {
-        return closeExpected;
+        return closeAnnounced || closeDelimited;
     }
 
     /** The idle timeout the last response announced, in milliseconds, or -1. */

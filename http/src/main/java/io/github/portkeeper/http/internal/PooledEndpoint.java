@@ -44,6 +44,13 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     private volatile boolean discarded;
     /** HttpClient closed the connection; the lease is still held, to be swapped on reconnect or given back on release. */
     private volatile boolean disconnected;
+    /**
+     * The connect of a tunnel (TCP to the proxy) is done, and goes on with the TLS handshake with
+     * the target in the manager's {@code upgrade}, which reports it; see {@link #awaitUpgrade}.
+     */
+    private volatile boolean awaitingUpgrade;
+    /** When that connect began (nanoTime), while {@link #awaitingUpgrade}. */
+    private volatile long upgradeConnectStart;
 
     public PooledEndpoint(Lease<HttpConnection> lease, HttpRoute route) {
         this.leaseRef = new AtomicReference<>(lease);
@@ -65,6 +72,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         }
         disconnected = false;
         discarded = false;
+        awaitingUpgrade = false;
         return true;
     }
 
@@ -73,7 +81,40 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     }
 
     /**
-     * The connection reached its peer (HttpClient's operator connected it, TLS included) at
+     * HttpClient's operator connected TCP to the proxy of a tunnel, in a connect that began at
+     * {@code start} (nanoTime) and is not done: HttpClient sends its {@code CONNECT} over it, and
+     * the manager's {@code upgrade} handshakes TLS with the target through the tunnel, then calls
+     * {@link #markConnected}. Until then the socket keeps SO_LINGER 0 and the connection counts as
+     * not connected ({@link #discard} resets it). False if the endpoint was closed or released
+     * meanwhile, as for {@link #markConnected}.
+     */
+    public boolean awaitUpgrade(long start) {
+        if (leaseRef.get() == null || disconnected) {
+            return false;
+        }
+        upgradeConnectStart = start;
+        awaitingUpgrade = true;
+        return true;
+    }
+
+    /**
+     * Whether the connect was left to the upgrade ({@link #awaitUpgrade}), and clears that: an
+     * upgrade reports it once.
+     */
+    public boolean takeAwaitingUpgrade() {
+        boolean awaiting = awaitingUpgrade;
+        awaitingUpgrade = false;
+        return awaiting;
+    }
+
+    /** When the connect left to the upgrade began (nanoTime); see {@link #awaitUpgrade}. */
+    public long upgradeConnectStart() {
+        return upgradeConnectStart;
+    }
+
+    /**
+     * The connection reached its peer (HttpClient's operator connected it, TLS included; through
+     * a tunnel, the TLS handshake with the target included) at
      * {@code now} (nanoTime). From here on the user's linger ({@code SocketConfig}) applies to
      * the socket, which kept SO_LINGER 0 until now. False if the endpoint was closed or released
      * while it connected (a cancel, the manager's close): then nobody else closes what was
@@ -154,12 +195,14 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         context.setAttribute(REUSED_ATTRIBUTE, lease.isReused());
         context.setAttribute(KeepAliveHintStrategy.CONNECTION_ATTRIBUTE, c);
         c.exchangeThread = Thread.currentThread();
-        c.closeExpected = false;
+        c.closeAnnounced = false;
+        c.closeDelimited = false;
         c.keepAliveHintMillis = -1;
         c.conn.exchangeStarted();
         ClassicHttpResponse response = executor.execute(request, c.conn, context);
         c.conn.responseReceived(response);
-        c.closeExpected = lease.isLastUse() || serverWillClose(response) || endsWithClose(response);
+        c.closeAnnounced = lease.isLastUse() || serverWillClose(response);
+        c.closeDelimited = endsWithClose(response);
         // Read here rather than in a keep-alive strategy, so the hint works with any HttpClientBuilder.
         c.keepAliveHintMillis = KeepAliveHintStrategy.announcedTimeoutMillis(response);
         return response;
@@ -177,7 +220,8 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
      * Whether the response's body is delimited by the connection's close (neither a length nor
      * chunks): the server closes to end it, so its FIN comes first, announced or not. HttpClient
      * does not reuse such a connection and discards it, and the pool leaves that close to the
-     * server (PEER), as for {@code Connection: close}, rather than resetting it.
+     * server (PEER), as for {@code Connection: close}, rather than resetting it, once the body was
+     * read to its end (see {@link #discard}).
      */
     private static boolean endsWithClose(ClassicHttpResponse response) {
         HttpEntity entity = response.getEntity();
@@ -269,9 +313,14 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     }
 
     /**
-     * Decides how an unwanted connection leaves. One the server announced it will close, or a
-     * clean one ({@code consistent}: nothing left unread), is retired: it awaits the server's FIN.
-     * One in mid-exchange is aborted with RST: bytes are in flight, and a reader may be blocked.
+     * Decides how an unwanted connection leaves. One the server announced it will close, one
+     * whose body the server's close ends and that was read to that end, or a clean one
+     * ({@code consistent}: nothing left unread), is retired: it awaits the server's FIN. One in
+     * mid-exchange is aborted with RST: bytes are in flight, and a reader may be blocked. So is
+     * one whose body only the server's close ends, closed before that end (unannounced): HttpCore
+     * leaves the rest of such a body unread, and it may never end (an event stream, a long poll),
+     * so awaiting the FIN would only read and throw away what the server goes on sending, until
+     * the drain timeout.
      * One not yet connected by HttpClient's operator is dropped; it may still be connecting, or
      * in its TLS handshake, on another thread (a cancel, the manager's close), so a socket bound
      * to it is closed at once, as HttpClient's manager does: aborted with RST if TCP is up (the
@@ -292,7 +341,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
                 lease.markBroken();
                 c.conn.close(CloseMode.IMMEDIATE);
             }
-        } else if (c.closeExpected || consistent) {
+        } else if (c.closeAnnounced || (c.closeDelimited ? c.conn.isBodyAtEnd() : consistent)) {
             lease.retire();
         } else {
             abort(lease, c);

@@ -55,6 +55,13 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
      * cancel (a reader may be blocked: abort) from a response finished on another thread.
      */
     private volatile boolean responseDone = true;
+    /**
+     * Whether the current response's body was read to its end (its stream returned end of
+     * stream), or it had none. Unlike {@link #responseDone}, a close of the stream does not set
+     * it: HttpCore's stream for a body delimited by the connection's close leaves the rest unread
+     * when closed, and that rest may never end (an event stream). Volatile, as responseDone.
+     */
+    private volatile boolean bodyAtEnd = true;
     /** Whether this connection was closed: it is never bound again (see {@link #bind(Socket)}). */
     private volatile boolean closed;
 
@@ -298,13 +305,20 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     /** A request is about to go out: its response is not done until its body is. */
     void exchangeStarted() {
         responseDone = false;
+        bodyAtEnd = false;
     }
 
     /** The exchange returned a response head; one without a body is done at once. */
     void responseReceived(ClassicHttpResponse response) {
         if (response.getEntity() == null) {
+            bodyAtEnd = true;
             responseDone = true;
         }
+    }
+
+    /** Whether the current response's body was read to its end (see {@link #bodyAtEnd}). */
+    boolean isBodyAtEnd() {
+        return bodyAtEnd;
     }
 
     /** Whether nobody reads the current response any more (see {@link #responseDone}). */
@@ -312,7 +326,7 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
         return responseDone;
     }
 
-    /** The response body, noting when it is read to its end or its stream is closed. */
+    /** The response body, noting when it is read to its end, and when its stream is closed. */
     private final class EndSensingEntity extends HttpEntityWrapper {
 
         private InputStream content;
@@ -329,6 +343,7 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
                     public int read() throws IOException {
                         int b = super.read();
                         if (b < 0) {
+                            bodyAtEnd = true;
                             responseDone = true;
                         }
                         return b;
@@ -338,6 +353,7 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
                     public int read(byte[] b, int off, int len) throws IOException {
                         int n = in.read(b, off, len);
                         if (n < 0) {
+                            bodyAtEnd = true;
                             responseDone = true;
                         }
                         return n;
