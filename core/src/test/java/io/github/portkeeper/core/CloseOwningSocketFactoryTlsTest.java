@@ -89,6 +89,36 @@ class CloseOwningSocketFactoryTlsTest {
         }
     }
 
+    @Test
+    void aLaterPlainRequestThatHappensToBeginLikeAClientHelloLeftUnansweredIsStillBroken() throws Exception {
+        TallyListener tally = new TallyListener();
+        CloseOwningSocketFactory sockets = CloseOwningSocketFactory.builder().name("binary").listener(tally).build();
+        // A binary protocol's packet can begin with 16 03 xx xx xx 01 (MySQL: a 790-byte
+        // COM_STMT_EXECUTE of statement 1); only a connection's first write can be TLS's ClientHello.
+        byte[] second = {22, 3, 0, 0, 0x17, 1, 0, 0, 0};
+        try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Socket s = sockets.createSocket(listener.getInetAddress(), listener.getLocalPort());
+            s.setSoTimeout((int) WAIT.toMillis());
+            try (Socket peer = listener.accept()) {
+                peer.setSoTimeout((int) WAIT.toMillis());
+                s.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(peer.getInputStream().readNBytes(5)).hasSize(5);
+                peer.getOutputStream().write("pong\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(s.getInputStream().readNBytes(5)).hasSize(5);
+
+                s.getOutputStream().write(second);
+                s.shutdownOutput();
+                assertThat(peer.getInputStream().readNBytes(second.length)).hasSize(second.length);
+            } // the server closes without an answer
+            assertThat(s.getInputStream().read()).isEqualTo(-1);
+            s.close();
+
+            await().atMost(WAIT).until(() -> tally.closedTotal() == 1);
+            assertThat(tally.closedEvents()).singleElement().satisfies(closed ->
+                    assertThat(closed.reason()).as("the second request got no answer").isEqualTo(CloseReason.BROKEN));
+        }
+    }
+
     /**
      * Accepts one connection, layers a server-mode TLS 1.3 socket over it and answers one line,
      * then reads the client's closing alerts and closes the plain socket only: a bare FIN with no

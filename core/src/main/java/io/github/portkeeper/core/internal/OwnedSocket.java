@@ -64,8 +64,11 @@ public final class OwnedSocket extends SocketView {
     private volatile boolean outputShut;
     /** An exchange failed (an I/O error, or no answer before the end of stream). */
     private volatile boolean broken;
+    /** A write with bytes has been made: whether the connection speaks TLS is decided. */
+    private volatile boolean wroteBefore;
     /**
-     * The client speaks TLS over it: a write began with a TLS ClientHello record. Its
+     * The client speaks TLS over it: its first write began with a TLS ClientHello record (only
+     * the first: a later request of a binary protocol can begin with the same bytes). Its
      * {@link #shutdownOutput()} then follows its close_notify, and what it reads after is the
      * closing, not an answer to a request.
      */
@@ -138,7 +141,8 @@ public final class OwnedSocket extends SocketView {
     /**
      * Whether {@code b[off, off + len)} starts with a TLS record holding a ClientHello: content type
      * handshake (22), a 3.x record version, then, past the 2-byte length, message type client_hello (1).
-     * A plain protocol's request does not start so.
+     * Asked of a connection's first write only: a plain protocol's first request does not start so,
+     * though a binary protocol's later one can.
      */
     static boolean startsClientHello(byte[] b, int off, int len) {
         return len >= 6 && b[off] == 22 && b[off + 1] == 3 && b[off + 5] == 1;
@@ -517,8 +521,9 @@ public final class OwnedSocket extends SocketView {
                 if (outputShut) {
                     throw new SocketException("Socket output is shutdown");
                 }
-                if (!tls && startsClientHello(b, off, len)) {
-                    tls = true;
+                if (!wroteBefore && len > 0) {
+                    wroteBefore = true;
+                    tls = startsClientHello(b, off, len); // TLS begins a connection, never joins it later
                 }
                 newExchange(); // a request: what was read before answered an earlier one
                 guarded.write(b, off, len);
