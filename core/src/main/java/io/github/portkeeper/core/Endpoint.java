@@ -111,15 +111,18 @@ public final class Endpoint {
 
     /**
      * Whether {@code text} is an IPv6 literal, with an optional {@code %zone}. Checked with the
-     * JDK's own parser, the one the connectors use later: the address part is made of hex digits,
-     * ':' and '.', and holds a ':', so {@link InetAddress#getByName} parses it as a literal and
-     * never asks DNS. The zone is not looked up: it names an interface of the host that connects,
-     * which need not be this one.
+     * JDK's own parser, the one the connectors use later: the address part (before any '%') is
+     * made of hex digits, ':' and '.', begins with a hex digit or ':', and holds a ':' itself
+     * (the whole host holding one is not enough: "1.2.3.4%eth0:80" would parse as IPv4, "db%1:5432"
+     * as the name "db"), so {@link InetAddress#getByName} parses it as a literal and never asks
+     * DNS. The zone is not looked up: it names an interface of the host that connects, which need
+     * not be this one.
      */
     private static boolean isIpv6Literal(String text) {
         int percent = text.indexOf('%');
         String address = percent < 0 ? text : text.substring(0, percent);
-        if (percent == text.length() - 1 || address.isEmpty()) {
+        if (percent == text.length() - 1 || address.indexOf(':') < 0
+                || (address.charAt(0) != ':' && Character.digit(address.charAt(0), 16) < 0)) {
             return false;
         }
         for (int i = 0; i < address.length(); i++) {

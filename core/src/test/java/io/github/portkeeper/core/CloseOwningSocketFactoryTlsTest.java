@@ -69,6 +69,52 @@ class CloseOwningSocketFactoryTlsTest {
     }
 
     @Test
+    void tlsStartedAfterAPlainPreambleAsJdbcDriversDoIsStillRecognisedAtItsClose() throws Exception {
+        Kernel.assumeLinux();
+        TallyListener tally = new TallyListener();
+        CloseOwningSocketFactory sockets = CloseOwningSocketFactory.builder().name("starttls").listener(tally).build();
+        SSLContext context = context();
+        try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Void> server = CompletableFuture.runAsync(() -> {
+                try {
+                    Socket raw = listener.accept();
+                    raw.setSoTimeout((int) WAIT.toMillis());
+                    assertThat(raw.getInputStream().readNBytes(PREAMBLE.length)).isEqualTo(PREAMBLE);
+                    raw.getOutputStream().write('S'); // PostgreSQL's yes to an SSLRequest
+                    serveOneRequestThenBareFin(raw, context);
+                } catch (java.io.IOException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+
+            Socket plain = sockets.createSocket();
+            plain.connect(new InetSocketAddress(listener.getInetAddress(), listener.getLocalPort()));
+            plain.setSoTimeout((int) WAIT.toMillis());
+            plain.getOutputStream().write(PREAMBLE); // the connection's first write is no ClientHello
+            assertThat(plain.getInputStream().read()).isEqualTo('S');
+            SSLSocket tls = (SSLSocket) context.getSocketFactory().createSocket(plain, "localhost", listener.getLocalPort(), true);
+            tls.setEnabledProtocols(new String[] {"TLSv1.3"});
+            tls.setSoTimeout(5_000);
+            OutputStream out = tls.getOutputStream();
+            out.write("ping\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            assertThat(new BufferedReader(new InputStreamReader(tls.getInputStream(), StandardCharsets.US_ASCII)).readLine())
+                    .isEqualTo("pong");
+            tls.close();
+            server.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+
+            await().atMost(WAIT).until(() -> tally.closedTotal() == 1);
+            assertThat(tally.closedEvents()).singleElement().satisfies(closed -> {
+                assertThat(closed.ending()).isEqualTo(Ending.PEER);
+                assertThat(closed.reason()).as("the connection served its request").isEqualTo(CloseReason.RETIRED);
+            });
+        }
+    }
+
+    /** PostgreSQL's SSLRequest: length 8, code 80877103; TLS follows on the same connection. */
+    private static final byte[] PREAMBLE = {0, 0, 0, 8, 0x04, (byte) 0xd2, 0x16, 0x2f};
+
+    @Test
     void plainRequestEndedByShutdownOutputAndLeftUnansweredIsStillBroken() throws Exception {
         TallyListener tally = new TallyListener();
         CloseOwningSocketFactory sockets = CloseOwningSocketFactory.builder().name("plain").listener(tally).build();
@@ -89,13 +135,52 @@ class CloseOwningSocketFactoryTlsTest {
         }
     }
 
+    @Test
+    void aLaterPlainRequestThatHappensToBeginLikeAClientHelloLeftUnansweredIsStillBroken() throws Exception {
+        TallyListener tally = new TallyListener();
+        CloseOwningSocketFactory sockets = CloseOwningSocketFactory.builder().name("binary").listener(tally).build();
+        // A binary protocol's packet can begin with 16 03 xx xx xx 01, as a ClientHello record
+        // does (MySQL: a 790-byte COM_STMT_EXECUTE of statement 1, no flags, iteration count 1).
+        byte[] second = {0x16, 0x03, 0x00, 0x00, 0x17, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00};
+        try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Socket s = sockets.createSocket(listener.getInetAddress(), listener.getLocalPort());
+            s.setSoTimeout((int) WAIT.toMillis());
+            try (Socket peer = listener.accept()) {
+                peer.setSoTimeout((int) WAIT.toMillis());
+                s.getOutputStream().write("ping\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(peer.getInputStream().readNBytes(5)).hasSize(5);
+                peer.getOutputStream().write("pong\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(s.getInputStream().readNBytes(5)).hasSize(5);
+
+                s.getOutputStream().write(second);
+                s.shutdownOutput();
+                assertThat(peer.getInputStream().readNBytes(second.length)).hasSize(second.length);
+            } // the server closes without an answer
+            assertThat(s.getInputStream().read()).isEqualTo(-1);
+            s.close();
+
+            await().atMost(WAIT).until(() -> tally.closedTotal() == 1);
+            assertThat(tally.closedEvents()).singleElement().satisfies(closed ->
+                    assertThat(closed.reason()).as("the second request got no answer").isEqualTo(CloseReason.BROKEN));
+        }
+    }
+
     /**
      * Accepts one connection, layers a server-mode TLS 1.3 socket over it and answers one line,
      * then reads the client's closing alerts and closes the plain socket only: a bare FIN with no
      * close_notify of its own, as nginx does.
      */
     private static void serveOneRequestThenBareFin(ServerSocket listener, SSLContext context) {
-        try (Socket raw = listener.accept()) {
+        try {
+            serveOneRequestThenBareFin(listener.accept(), context);
+        } catch (java.io.IOException e) {
+            throw new java.util.concurrent.CompletionException(e);
+        }
+    }
+
+    /** As above, on a connection already accepted (and perhaps spoken on in plain text first); closes it. */
+    private static void serveOneRequestThenBareFin(Socket accepted, SSLContext context) {
+        try (Socket raw = accepted) {
             SSLSocket tls = (SSLSocket) context.getSocketFactory().createSocket(raw, null, raw.getPort(), false);
             tls.setUseClientMode(false);
             tls.setEnabledProtocols(new String[] {"TLSv1.3"});

@@ -60,6 +60,18 @@ class EndpointTest {
     }
 
     @Test
+    void aZonedHostWhoseAddressPartIsNoIpv6LiteralIsRejectedShowingTheValue() {
+        // The address before '%' must itself hold a ':': "1.2.3.4" or "0" parse as IPv4, and
+        // "db" or "cafe" are names the JDK would send to DNS.
+        for (String host : new String[] {"1.2.3.4%eth0:80", "0%1:80", "db%1:5432", "cafe%eth0:1", "[1.2.3.4%eth0:80]"}) {
+            assertThatThrownBy(() -> Endpoint.of(host, 80)).as(host).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("'" + host + "'").hasMessageContaining("not an IPv6 literal");
+        }
+        assertThat(Endpoint.of("fe80::1%eth0", 80).host()).isEqualTo("fe80::1%eth0");
+        assertThat(Endpoint.of("::ffff:1.2.3.4%2", 80).host()).isEqualTo("::ffff:1.2.3.4%2");
+    }
+
+    @Test
     void bracketsAroundAnythingButAnIpv6LiteralAreRejectedShowingTheValue() {
         for (String host : new String[] {"[db]", "[127.0.0.1]", "[::1", "::1]", "[]", "[[::1]]", "[ ::1]"}) {
             assertThatThrownBy(() -> Endpoint.of(host, 80)).as(host).isInstanceOf(IllegalArgumentException.class)

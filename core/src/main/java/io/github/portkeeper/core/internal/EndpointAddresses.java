@@ -142,9 +142,25 @@ public final class EndpointAddresses {
         }
     }
 
-    /** Whether {@code host} is an IPv4 or IPv6 address rather than a name. */
+    /**
+     * Whether {@code host} is an address the JDK reads without asking DNS: an IPv6 literal (an
+     * {@link Endpoint} holds a ':' only as one, checked when it was made) or a dotted IPv4 quad
+     * of octets 0 to 255. A dotted string past that ({@code 999.1.1.1}) is no literal to the JDK,
+     * which sends it to DNS: it takes the lookup thread like any name.
+     */
     private static boolean isLiteral(String host) {
-        return host.indexOf(':') >= 0 || IPV4.matcher(host).matches();
+        if (host.indexOf(':') >= 0) {
+            return true;
+        }
+        if (!IPV4.matcher(host).matches()) {
+            return false;
+        }
+        for (String octet : host.split("\\.")) {
+            if (Integer.parseInt(octet) > 255) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static final java.util.regex.Pattern IPV4 = java.util.regex.Pattern.compile("\\d{1,3}(\\.\\d{1,3}){3}");

@@ -65,7 +65,9 @@ public final class OwnedSocket extends SocketView {
     /** An exchange failed (an I/O error, or no answer before the end of stream). */
     private volatile boolean broken;
     /**
-     * The client speaks TLS over it: a write began with a TLS ClientHello record. Its
+     * The client speaks TLS over it: a write began with a TLS ClientHello
+     * ({@link #startsClientHello}), perhaps after a plain preamble such as PostgreSQL's
+     * SSLRequest or MySQL's SSL request. Its
      * {@link #shutdownOutput()} then follows its close_notify, and what it reads after is the
      * closing, not an answer to a request.
      */
@@ -136,12 +138,23 @@ public final class OwnedSocket extends SocketView {
     }
 
     /**
-     * Whether {@code b[off, off + len)} starts with a TLS record holding a ClientHello: content type
-     * handshake (22), a 3.x record version, then, past the 2-byte length, message type client_hello (1).
-     * A plain protocol's request does not start so.
+     * Whether {@code b[off, off + len)} starts with a TLS record holding a ClientHello, checked
+     * field by field, since any write may be one: TLS can start after a plain preamble (a JDBC
+     * driver's SSL request), and a binary protocol's later request can begin with the same first
+     * bytes (a MySQL packet of 790 bytes is {@code 16 03 00}, and a statement id can put 1 at
+     * the sixth byte). So: content type handshake (22), record version 3.0 to 3.4, a record
+     * length of at most 2^14; message type client_hello (1) whose length is at least that of the
+     * smallest ClientHello (41) and fills the record (or runs past it, if fragmented); then its
+     * client version, 3.0 to 3.4.
      */
     static boolean startsClientHello(byte[] b, int off, int len) {
-        return len >= 6 && b[off] == 22 && b[off + 1] == 3 && b[off + 5] == 1;
+        if (len < 11 || b[off] != 22 || b[off + 1] != 3 || (b[off + 2] & 0xff) > 4 || b[off + 5] != 1) {
+            return false;
+        }
+        int record = (b[off + 3] & 0xff) << 8 | (b[off + 4] & 0xff);
+        int message = (b[off + 6] & 0xff) << 16 | (b[off + 7] & 0xff) << 8 | (b[off + 8] & 0xff);
+        return record <= 1 << 14 && message >= 41 && message >= record - 4
+                && b[off + 9] == 3 && (b[off + 10] & 0xff) <= 4;
     }
 
     /** A call our own close aborted (from another thread) fails as a plain socket's does. */

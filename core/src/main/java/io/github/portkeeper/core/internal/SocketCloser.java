@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
 
 /**
  * Closes sockets and says how each ended. This is the only code that closes a pooled socket.
@@ -42,6 +43,13 @@ import java.nio.channels.SocketChannel;
  * server) is another connection, and its row says nothing of ours.
  */
 public final class SocketCloser {
+
+    /**
+     * The kernel's tables this class reads ({@code /proc/net/tcp} and {@code tcp6}): a seam for
+     * tests, which point it at a table that misses a live connection's row, as a read racing
+     * churn can.
+     */
+    static volatile Path[] tables = {ProcNetTcpParser.PROC_NET_TCP, ProcNetTcpParser.PROC_NET_TCP6};
 
     private SocketCloser() {
     }
@@ -172,6 +180,9 @@ public final class SocketCloser {
      *   <li>Our output open and no row at all: the kernel dropped the connection before our
      *       close, as it does at once on the peer's RST (or its own abort); the close sends
      *       nothing: ABORTED.
+     *   <li>Wherever no row is taken to mean the connection is gone, the close is made with
+     *       SO_LINGER 0: a read that missed a live row (the table is read page by page) then
+     *       resets the connection rather than leave a TIME_WAIT the ending denies.
      *   <li>Bytes in the receive queue, which SHUT_RD keeps: the kernel answers our close with RST
      *       whatever we ask: RESET.
      *   <li>Our FIN went first and the peer's came back (TIME_WAIT): the kernel keeps the TIME_WAIT
@@ -186,12 +197,20 @@ public final class SocketCloser {
         KernelRow row = KernelRow.of(channel);
         if (row.readable()) {
             boolean outputShut = channel.socket().isOutputShutdown();
+            // No row proves the kernel dropped the connection only if the read was complete: the
+            // table is read page by page, and a live row can slip between pages under churn. So a
+            // close on that word alone is an RST: for a connection truly gone it sends nothing; for
+            // one the read missed, it ends it without the TIME_WAIT the ending says is not there.
             if (outputShut ? row.peerFinWentFirstAndOursFollowed() : row.is(TcpState.CLOSE_WAIT)) {
+                if (row.notListed()) {
+                    setLingerZero(channel);
+                }
                 closeQuietly(channel);
                 return Ending.PEER;
             }
             if (!outputShut && row.notListed()) {
-                closeQuietly(channel); // reset by the peer: nothing left to close
+                setLingerZero(channel); // reset by the peer: nothing left to close, or the row was missed
+                closeQuietly(channel);
                 return Ending.ABORTED;
             }
             if (row.unreadBytes() > 0) {
@@ -228,8 +247,8 @@ public final class SocketCloser {
                 if (local == null || remote == null) {
                     return UNREADABLE;
                 }
-                ProcNetTcpParser.Sockets table =
-                        ProcNetTcpParser.read(ProcNetTcpParser.PROC_NET_TCP, ProcNetTcpParser.PROC_NET_TCP6);
+                Path[] paths = tables;
+                ProcNetTcpParser.Sockets table = ProcNetTcpParser.read(paths[0], paths[1]);
                 if (table == null) {
                     return UNREADABLE;
                 }

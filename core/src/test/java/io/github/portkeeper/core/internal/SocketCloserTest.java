@@ -1,6 +1,7 @@
 package io.github.portkeeper.core.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.github.portkeeper.core.Ending;
@@ -12,12 +13,16 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.SocketException;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * How {@link SocketCloser} names a close when the peer's FIN lands at the worst moments, judged
@@ -161,6 +166,48 @@ class SocketCloserTest {
             readEndOfStream();
             closeServerSide();
             await().atMost(WAIT).until(() -> ours(TcpState.TIME_WAIT));
+        }
+    }
+
+    @Test
+    void aSocketShutForInputWhoseLiveRowTheTableReadMissedIsResetAndLeavesNoTimeWait(@TempDir Path dir) throws IOException {
+        client.shutdownInput();
+        Ending ending = withTableMissingEveryRow(dir, () -> SocketCloser.close(client, false));
+
+        assertThat(ending).isEqualTo(Ending.ABORTED);
+        accepted.setSoTimeout((int) WAIT.toMillis());
+        // "Dropped by the kernel" is only true if our close sends nothing the peer could answer.
+        assertThatThrownBy(() -> accepted.getInputStream().read())
+                .as("the connection was live: the close must be an RST, not a FIN that leads to a TIME_WAIT here")
+                .isInstanceOf(SocketException.class);
+        closeServerSide();
+        assertThat(ours(TcpState.TIME_WAIT)).isFalse();
+        assertThat(ours(TcpState.FIN_WAIT2)).isFalse();
+    }
+
+    @Test
+    void aSocketShutBothWaysWhoseLiveRowTheTableReadMissedLeavesNoTimeWaitWhenThePeerClosesAfter(@TempDir Path dir)
+            throws IOException {
+        client.shutdownOutput();
+        readEndOfStream(); // our FIN went first: the connection is really in FIN_WAIT2
+        client.shutdownInput();
+        Ending ending = withTableMissingEveryRow(dir, () -> SocketCloser.close(client, false));
+
+        assertThat(ending).isEqualTo(Ending.PEER);
+        closeServerSide(); // the peer's FIN, second, would put a connection still listed into TIME_WAIT
+        await().atMost(WAIT).until(() -> !ours(TcpState.FIN_WAIT2));
+        assertThat(ours(TcpState.TIME_WAIT)).as("a close counted as passive leaves no TIME_WAIT here").isFalse();
+    }
+
+    /** Runs {@code close} while {@link SocketCloser} reads an empty table, as a read that missed the row. */
+    private static Ending withTableMissingEveryRow(Path dir, java.util.function.Supplier<Ending> close) throws IOException {
+        Path empty = Files.createFile(dir.resolve("tcp"));
+        Path[] before = SocketCloser.tables;
+        SocketCloser.tables = new Path[] {empty, empty};
+        try {
+            return close.get();
+        } finally {
+            SocketCloser.tables = before;
         }
     }
 
