@@ -1,5 +1,6 @@
 package io.github.portkeeper.core;
 
+import io.github.portkeeper.test.FreshPort;
 import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.core.testing.ScriptedServer;
 import io.github.portkeeper.test.TallyListener;
@@ -165,7 +166,7 @@ class CloseOwningSocketFactoryTest {
     void bytesTheServerSendsToAnIdleSocketAreKeptForItsClient() throws Exception {
         TallyListener tally = new TallyListener();
         CloseOwningSocketFactory sockets = factory(tally, Retirement.defaults());
-        try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+        try (ServerSocket listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 50)) {
             Socket s = sockets.createSocket(listener.getInetAddress(), listener.getLocalPort());
             try (Socket peer = listener.accept()) {
                 await().atMost(WAIT).until(() -> sockets.stats().idle() == 1); // watched
@@ -184,7 +185,7 @@ class CloseOwningSocketFactoryTest {
     void closeWhileAnotherThreadIsBlockedReadingAbortsWithResetAndWakesIt() throws Exception {
         TallyListener tally = new TallyListener();
         CloseOwningSocketFactory sockets = factory(tally, Retirement.defaults());
-        try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+        try (ServerSocket listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 50)) {
             Socket s = sockets.createSocket(listener.getInetAddress(), listener.getLocalPort());
             try (Socket peer = listener.accept()) {
                 InputStream in = s.getInputStream();
@@ -219,7 +220,7 @@ class CloseOwningSocketFactoryTest {
     void aResponseStillStreamingInAtCloseIsResetOnceTheDrainLimitIsPassed() throws Exception {
         TallyListener tally = new TallyListener();
         CloseOwningSocketFactory sockets = factory(tally, Retirement.defaults());
-        try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+        try (ServerSocket listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 50)) {
             Socket s = sockets.createSocket(listener.getInetAddress(), listener.getLocalPort());
             try (Socket peer = listener.accept()) {
                 CompletableFuture<Void> streaming = CompletableFuture.runAsync(() -> {
@@ -282,7 +283,7 @@ class CloseOwningSocketFactoryTest {
         Kernel.assumeLinux();
         TallyListener tally = new TallyListener();
         CloseOwningSocketFactory sockets = factory(tally, Retirement.awaitPeer(Duration.ofSeconds(Long.MAX_VALUE)));
-        try (ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+        try (ServerSocket listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 50)) {
             Socket s = sockets.createSocket(listener.getInetAddress(), listener.getLocalPort());
             try (Socket peer = listener.accept()) {
                 s.getOutputStream().write(1);

@@ -1,5 +1,6 @@
 package io.github.portkeeper.core;
 
+import io.github.portkeeper.test.FreshPort;
 import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.Test;
@@ -39,7 +40,7 @@ class DrainingBoundTest {
         List<Socket> clients = new ArrayList<>(SOCKETS);
         try {
             for (int i = 0; i < LISTENERS; i++) {
-                listeners.add(new ServerSocket(0, SOCKETS / LISTENERS + 100, InetAddress.getLoopbackAddress()));
+                listeners.add(FreshPort.listen(InetAddress.getLoopbackAddress(), SOCKETS / LISTENERS + 100));
             }
             for (int i = 0; i < SOCKETS; i++) {
                 ServerSocket l = listeners.get(i % LISTENERS);

@@ -1,5 +1,6 @@
 package io.github.portkeeper.core;
 
+import io.github.portkeeper.test.FreshPort;
 import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.test.TallyListener;
 import io.github.portkeeper.test.TimeWaitCount;
@@ -53,7 +54,7 @@ class HalfCloseCountTest {
     @Test
     void aSocketShutForOutputThenClosedIsCountedLocalAndLeavesTheTimeWaitTheKernelShows() throws IOException {
         Kernel.assumeLinux();
-        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 1);
         InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
         sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally).build()).build();
 
@@ -78,7 +79,7 @@ class HalfCloseCountTest {
     @Test
     void aSocketShutForInputAfterTheServerClosedIsClosedPassivelyUnderTheLocalPolicyAndCausesNoTimeWait() throws IOException {
         Kernel.assumeLinux();
-        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 1);
         InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
         sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally)
                 .retirement(Retirement.local()).build()).build();
@@ -104,7 +105,7 @@ class HalfCloseCountTest {
     @Test
     void aSocketShutForInputWithUnreadBytesIsResetByTheKernelOnCloseSoTheLocalPolicyCountsNoTimeWait() throws IOException {
         Kernel.assumeLinux();
-        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 1);
         InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
         sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally)
                 .retirement(Retirement.local()).build()).build();
@@ -140,7 +141,7 @@ class HalfCloseCountTest {
     @Test
     void aSocketShutForInputWithNothingUnreadIsClosedWithFinUnderTheLocalPolicyAndLeavesTheTimeWaitTheKernelShows() throws IOException {
         Kernel.assumeLinux();
-        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 1);
         InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
         sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally)
                 .retirement(Retirement.local()).build()).build();
@@ -177,7 +178,7 @@ class HalfCloseCountTest {
     @Test
     void aSocketShutForInputThatTheServerResetIsCountedAbortedAndCausesNoTimeWaitUnderTheLocalPolicy() throws IOException {
         Kernel.assumeLinux();
-        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 1);
         InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
         sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally)
                 .retirement(Retirement.local()).build()).build();
@@ -209,7 +210,7 @@ class HalfCloseCountTest {
     void aSocketShutBothWaysAfterTheServerClosedIsAPassiveCloseThatCausesNoTimeWait(boolean resetPolicy)
             throws IOException {
         Kernel.assumeLinux();
-        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 1);
         InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
         sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally)
                 .retirement(resetPolicy ? Retirement.defaults() : Retirement.local()).build()).build();
@@ -243,7 +244,7 @@ class HalfCloseCountTest {
     void aSocketShutForOutputThenAnsweredByTheServerThenShutForInputIsCountedLocalWithTheKernelsTimeWait()
             throws IOException {
         Kernel.assumeLinux();
-        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 1);
         InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
         sockets = SocketPool.builder().poolConfig(PoolConfig.builder().listener(tally).build()).build();
         TimeWaitCount timeWait = TimeWaitCount.toward(server);

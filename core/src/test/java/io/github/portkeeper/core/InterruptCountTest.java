@@ -1,6 +1,7 @@
 package io.github.portkeeper.core;
 
 import io.github.portkeeper.core.testing.ScriptedServer;
+import io.github.portkeeper.test.FreshPort;
 import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
@@ -203,7 +204,7 @@ class InterruptCountTest {
         final CountDownLatch requestRead = new CountDownLatch(1);
         final CountDownLatch reply = new CountDownLatch(1);
         final CountDownLatch done = new CountDownLatch(1);
-        private final ServerSocket listener = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+        private final ServerSocket listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 8);
         private final Thread thread = new Thread(this::serve, "latch-server");
 
         LatchServer() throws IOException {

@@ -5,6 +5,7 @@ import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.micrometer.PoolMetrics;
 import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.http.testing.FreshWireMock;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ServerConnections;
 import io.github.portkeeper.test.TallyListener;
@@ -29,7 +30,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.ok;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -50,9 +50,8 @@ class ConcurrentLoadTest {
     @Test
     void tenThousandConcurrentGetsOpenNoMoreConnectionsThanTheRouteLimitAndLeaveNoTimeWait() throws Exception {
         ServerConnections accepted = ServerConnections.counting();
-        WireMockServer wireMock = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1")
+        WireMockServer wireMock = FreshWireMock.http(o -> o
                 .containerThreads(64).disableRequestJournal().networkTrafficListener(accepted));
-        wireMock.start();
         leaks.closeAfter(wireMock::stop);
         wireMock.stubFor(get("/item").willReturn(ok("ok")));
         InetSocketAddress server = leaks.track(new InetSocketAddress("127.0.0.1", wireMock.port()));

@@ -5,6 +5,7 @@ import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.http.testing.FreshWireMock;
 import io.github.portkeeper.http.testing.EndpointRecorder;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.SilentServer;
@@ -39,7 +40,6 @@ import java.util.Set;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.ok;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -59,12 +59,13 @@ class HttpsTest {
     private InetSocketAddress address;
 
     private void startWireMock(Long idleTimeoutMillis) {
-        var options = options().dynamicPort().dynamicHttpsPort().bindAddress("127.0.0.1").networkTrafficListener(accepted);
-        if (idleTimeoutMillis != null) {
-            options.jettyIdleTimeout(idleTimeoutMillis);
-        }
-        wireMock = new WireMockServer(options);
-        wireMock.start();
+        wireMock = FreshWireMock.httpAndHttps(options -> {
+            options.networkTrafficListener(accepted);
+            if (idleTimeoutMillis != null) {
+                options.jettyIdleTimeout(idleTimeoutMillis);
+            }
+            return options;
+        });
         leaks.closeAfter(wireMock::stop);
         wireMock.stubFor(get("/secure").willReturn(ok("secret")));
         address = leaks.track(new InetSocketAddress("127.0.0.1", wireMock.httpsPort()));

@@ -5,6 +5,7 @@ import io.github.portkeeper.core.CloseReason;
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.http.testing.FreshWireMock;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ScriptedHttpServer;
 import io.github.portkeeper.http.testing.ScriptedHttpServer.End;
@@ -35,7 +36,6 @@ import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.getRequestedFor;
 import static com.github.tomakehurst.wiremock.client.WireMock.ok;
 import static com.github.tomakehurst.wiremock.client.WireMock.urlEqualTo;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -135,9 +135,8 @@ class ServerCloseTest {
     @Test
     void connectionPastItsLifetimeAsksTheServerToCloseOnItsLastRequestAndEndsByThePeer() throws Exception {
         ServerConnections connections = ServerConnections.recording();
-        WireMockServer wireMock = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1")
+        WireMockServer wireMock = FreshWireMock.http(o -> o
                 .networkTrafficListener(connections));
-        wireMock.start();
         leaks.closeAfter(wireMock::stop);
         wireMock.stubFor(get("/life").willReturn(ok("ok")));
         InetSocketAddress address = leaks.track(new InetSocketAddress("127.0.0.1", wireMock.port()));

@@ -5,6 +5,7 @@ import io.github.portkeeper.core.KernelProbe;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.TcpState;
 import io.github.portkeeper.core.micrometer.PoolMetrics;
+import io.github.portkeeper.test.FreshPort;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.hc.client5.http.classic.methods.HttpGet;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
@@ -25,7 +26,8 @@ class SmokeTest {
     void getsReuseConnectionsAndLeaveNoTimeWait() throws Exception {
         // Without it the JDK server's Nagle and the client's delayed ACK add 40 ms per exchange.
         System.setProperty("sun.net.httpserver.nodelay", "true");
-        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 50);
+        HttpServer server = FreshPort.bind(() -> HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 50),
+                s -> s.getAddress().getPort(), s -> s.stop(0));
         AtomicInteger hits = new AtomicInteger();
         server.createContext("/", ex -> {
             hits.incrementAndGet();

@@ -4,6 +4,7 @@ import com.github.tomakehurst.wiremock.WireMockServer;
 import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.test.Kernel;
+import io.github.portkeeper.http.testing.FreshWireMock;
 import io.github.portkeeper.http.testing.LeakCheck;
 import io.github.portkeeper.http.testing.ServerConnections;
 import io.github.portkeeper.test.TallyListener;
@@ -27,7 +28,6 @@ import java.util.Arrays;
 import static com.github.tomakehurst.wiremock.client.WireMock.aResponse;
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
 import static com.github.tomakehurst.wiremock.client.WireMock.ok;
-import static com.github.tomakehurst.wiremock.core.WireMockConfiguration.options;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.awaitility.Awaitility.await;
@@ -56,9 +56,8 @@ class UnconsumedResponseTest {
 
     @BeforeEach
     void start() {
-        wireMock = new WireMockServer(options().dynamicPort().bindAddress("127.0.0.1").gzipDisabled(true)
+        wireMock = FreshWireMock.http(o -> o.gzipDisabled(true)
                 .networkTrafficListener(accepted));
-        wireMock.start();
         leaks.closeAfter(wireMock::stop);
         byte[] large = new byte[LARGE];
         Arrays.fill(large, (byte) 'x');

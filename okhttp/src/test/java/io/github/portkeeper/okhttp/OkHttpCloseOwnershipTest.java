@@ -5,6 +5,7 @@ import io.github.portkeeper.core.CloseOwningSocketFactory;
 import io.github.portkeeper.core.TcpState;
 import io.github.portkeeper.core.micrometer.PoolMetrics;
 import io.github.portkeeper.okhttp.testing.Workload;
+import io.github.portkeeper.test.FreshPort;
 import io.github.portkeeper.test.Kernel;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -17,9 +18,13 @@ import org.junit.jupiter.api.Test;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.X509TrustManager;
+import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 import static com.github.tomakehurst.wiremock.client.WireMock.get;
@@ -51,10 +56,43 @@ class OkHttpCloseOwnershipTest {
 
     private WireMockServer server;
 
-    private void startServer() {
-        server = new WireMockServer(options().dynamicPort().dynamicHttpsPort().bindAddress("127.0.0.1").jettyIdleTimeout(1_000L));
-        server.start();
-        server.stubFor(get("/item").willReturn(ok("item")));
+    /**
+     * Starts WireMock on ports no socket of this host has, not even a TIME_WAIT toward them: after
+     * the stock run, hundreds of them point at its port, which port 0 could hand out again.
+     * WireMock binds itself, so it is given the ports, and started again should one be taken first.
+     */
+    private void startServer() throws IOException {
+        RuntimeException failed = null;
+        for (int attempt = 0; attempt < 3; attempt++) {
+            int[] ports = freshPorts(2);
+            server = new WireMockServer(options().port(ports[0]).httpsPort(ports[1]).bindAddress("127.0.0.1")
+                    .jettyIdleTimeout(1_000L));
+            try {
+                server.start();
+                server.stubFor(get("/item").willReturn(ok("item")));
+                return;
+            } catch (RuntimeException e) {
+                server.stop();
+                failed = e;
+            }
+        }
+        throw failed;
+    }
+
+    /** Distinct loopback ports from {@link FreshPort}, each held until all are chosen. */
+    private static int[] freshPorts(int n) throws IOException {
+        InetAddress loopback = InetAddress.getByName("127.0.0.1");
+        List<ServerSocket> probes = new ArrayList<>();
+        try {
+            for (int i = 0; i < n; i++) {
+                probes.add(FreshPort.listen(loopback, 1));
+            }
+            return probes.stream().mapToInt(ServerSocket::getLocalPort).toArray();
+        } finally {
+            for (ServerSocket probe : probes) {
+                probe.close();
+            }
+        }
     }
 
     @AfterEach

@@ -2,6 +2,7 @@ package io.github.portkeeper.rpc;
 
 import io.github.portkeeper.core.PoolConfig;
 import io.github.portkeeper.core.TcpState;
+import io.github.portkeeper.test.FreshPort;
 import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.test.TallyListener;
 import org.junit.jupiter.api.AfterEach;
@@ -50,7 +51,7 @@ class FailedClientSetupTest {
     @Test
     void aClientFactoryThatThrowsLeavesNoTimeWaitAndCountsNone() throws Exception {
         Kernel.assumeLinux();
-        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 1);
         InetSocketAddress server = new InetSocketAddress(InetAddress.getLoopbackAddress(), listener.getLocalPort());
         CountDownLatch serverClosed = new CountDownLatch(1);
         Thread serverThread = new Thread(() -> {
@@ -91,7 +92,7 @@ class FailedClientSetupTest {
 
     @Test
     void aClientFactoryThatThrowsAnErrorStillClosesTheConnection() throws Exception {
-        listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 1);
         CountDownLatch serverSawClose = new CountDownLatch(1);
         Thread serverThread = new Thread(() -> {
             // Reads until the client's close arrives (end of stream, or a reset).
@@ -125,7 +126,7 @@ class FailedClientSetupTest {
 
     @Test
     void aBorrowAfterTheClientFactoryThrewAnErrorGetsAClient() throws Exception {
-        listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 50);
         AssertionError bug = new AssertionError("client factory bug");
         AtomicInteger calls = new AtomicInteger();
         clients = SocketClientPool.<Object>builder(socket -> {

@@ -11,6 +11,7 @@ import io.github.portkeeper.rpc.testing.FrameServer;
 import io.github.portkeeper.rpc.testing.FrameServer.Fault;
 import io.github.portkeeper.rpc.testing.FrameServer.Framing;
 import io.github.portkeeper.rpc.testing.Leaks;
+import io.github.portkeeper.test.FreshPort;
 import io.github.portkeeper.test.TallyListener;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.AfterEach;
@@ -322,7 +323,7 @@ class SocketClientPoolTest {
     @Test
     void aClientFactoryWaitingForAGreetingThatNeverComesFailsTheBorrowAfterTheConnectTimeout() throws Exception {
         // Connects complete in the listener's backlog; nothing is ever accepted, so nothing is written.
-        try (ServerSocket silent = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+        try (ServerSocket silent = FreshPort.listen(InetAddress.getLoopbackAddress(), 8);
              SocketClientPool<LineClient> pool = SocketClientPool.builder(socket -> {
                          if (socket.getInputStream().read() < 0) { // the greeting
                              throw new EOFException("no greeting");

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.portkeeper.cli.CliRun;
 import io.github.portkeeper.cli.MiniJson;
+import io.github.portkeeper.test.FreshPort;
 import io.github.portkeeper.test.Kernel;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -73,7 +74,7 @@ class TargetFiguresTest {
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void naiveCountsAConnectionTheServerClosedBeforeAnsweringAsNotClosedHere(@TempDir Path dir) throws Exception {
         Kernel.assumeLinux();
-        try (ServerSocket server = new ServerSocket(0, 200, InetAddress.getLoopbackAddress())) {
+        try (ServerSocket server = FreshPort.listen(InetAddress.getLoopbackAddress(), 200)) {
             Thread closer = new Thread(() -> acceptAndCloseAtOnce(server), "accept-and-close");
             closer.setDaemon(true);
             closer.start();

@@ -1,5 +1,6 @@
 package io.github.portkeeper.core.testing;
 
+import io.github.portkeeper.test.FreshPort;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -107,7 +108,7 @@ public final class ScriptedServer implements AutoCloseable {
         this.resetOnAccept = b.resetOnAccept;
         this.resetAfterIdle = b.resetAfterIdle;
         this.maxResponses = b.maxResponses;
-        this.listener = new ServerSocket(0, 512, b.bindAddress);
+        this.listener = FreshPort.listen(b.bindAddress, 512);
         this.threads = new ConnectionThreads(listener, "scripted-server", this::accepted);
         threads.start();
     }

@@ -1,5 +1,6 @@
 package io.github.portkeeper.http.testing;
 
+import io.github.portkeeper.test.FreshPort;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -45,7 +46,7 @@ public final class AuthenticatingProxy implements AutoCloseable {
     public AuthenticatingProxy(String user, String password) throws IOException {
         this.expectedAuthorization = "Basic " + Base64.getEncoder()
                 .encodeToString((user + ":" + password).getBytes(StandardCharsets.ISO_8859_1));
-        this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 50);
         this.acceptor = new Thread(this::acceptLoop, "authenticating-proxy-" + listener.getLocalPort());
         acceptor.setDaemon(true);
         acceptor.start();

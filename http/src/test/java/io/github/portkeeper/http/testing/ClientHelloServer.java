@@ -1,5 +1,6 @@
 package io.github.portkeeper.http.testing;
 
+import io.github.portkeeper.test.FreshPort;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -22,7 +23,7 @@ public final class ClientHelloServer implements AutoCloseable {
     private final List<List<Integer>> offered = new CopyOnWriteArrayList<>();
 
     private ClientHelloServer() throws IOException {
-        listener = new ServerSocket(0, 10, InetAddress.getLoopbackAddress());
+        listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 10);
         Thread acceptor = new Thread(() -> {
             while (true) {
                 Socket accepted;

@@ -1,6 +1,7 @@
 package io.github.portkeeper.http.testing;
 
 import io.github.portkeeper.core.testing.ConnectionThreads;
+import io.github.portkeeper.test.FreshPort;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import java.io.BufferedInputStream;
@@ -168,7 +169,7 @@ public final class ScriptedHttpServer implements AutoCloseable {
         this.responder = b.responder;
         this.tls = b.tls;
         this.closeNotify = b.closeNotify;
-        this.listener = new ServerSocket(0, 512, InetAddress.getLoopbackAddress());
+        this.listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 512);
         this.threads = new ConnectionThreads(listener, "scripted-http", this::accepted);
         threads.start();
     }

@@ -1,5 +1,6 @@
 package io.github.portkeeper.http.testing;
 
+import io.github.portkeeper.test.FreshPort;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -17,7 +18,7 @@ public final class SilentServer implements AutoCloseable {
     private final List<Socket> accepted = new CopyOnWriteArrayList<>();
 
     private SilentServer(InetAddress address, int port) throws IOException {
-        listener = new ServerSocket(port, 10, address);
+        listener = port == 0 ? FreshPort.listen(address, 10) : new ServerSocket(port, 10, address);
         Thread acceptor = new Thread(() -> {
             try {
                 while (true) {

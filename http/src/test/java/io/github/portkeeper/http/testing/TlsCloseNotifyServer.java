@@ -1,6 +1,7 @@
 package io.github.portkeeper.http.testing;
 
 import io.github.portkeeper.core.testing.ConnectionThreads;
+import io.github.portkeeper.test.FreshPort;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import java.io.BufferedInputStream;
@@ -37,7 +38,7 @@ public final class TlsCloseNotifyServer implements AutoCloseable {
         this.context = TestCertificate.serverContext();
         this.idleMillis = idle.toMillis();
         this.gapMillis = gap.toMillis();
-        this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 50);
         this.threads = new ConnectionThreads(listener, "tls-close-notify", plain -> () -> serve(plain));
         threads.start();
     }

@@ -1,6 +1,7 @@
 package io.github.portkeeper.http.testing;
 
 import io.github.portkeeper.core.testing.ConnectionThreads;
+import io.github.portkeeper.test.FreshPort;
 
 import javax.net.ssl.SSLSocket;
 import java.io.IOException;
@@ -29,7 +30,7 @@ public final class TlsTunnelProxy implements AutoCloseable {
 
     public TlsTunnelProxy() throws Exception {
         javax.net.ssl.SSLContext context = TestCertificate.serverContext();
-        this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 50);
         this.threads = new ConnectionThreads(listener, "tls-tunnel-proxy", plain -> () -> serve(context, plain));
         threads.start();
     }

@@ -2,6 +2,7 @@ package io.github.portkeeper.rpc.testing;
 
 import io.github.portkeeper.core.TcpState;
 import io.github.portkeeper.core.testing.ConnectionThreads;
+import io.github.portkeeper.test.FreshPort;
 import io.github.portkeeper.test.Kernel;
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
@@ -82,15 +83,27 @@ public final class FrameServer implements AutoCloseable {
 
     private FrameServer(Framing framing, int port) throws IOException {
         this.framing = framing;
-        this.listener = new ServerSocket();
-        listener.setReuseAddress(true);
-        listener.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 256);
+        this.listener = port == 0
+                ? FreshPort.bind(() -> listen(0), ServerSocket::getLocalPort, ServerSocket::close)
+                : listen(port);
         // Sockets that already look like client TIME_WAIT toward this port: a port bound to 0 is
         // taken from the ephemeral range, so it can be a client port of an earlier test whose
         // server closed first, and that server's TIME_WAIT socket now points here.
         this.timeWaitAtStart = Kernel.isAvailable() ? Kernel.clientPorts(address(), TcpState.TIME_WAIT) : Set.of();
         this.threads = new ConnectionThreads(listener, "frame-server", this::accepted);
         threads.start();
+    }
+
+    private static ServerSocket listen(int port) throws IOException {
+        ServerSocket s = new ServerSocket();
+        try {
+            s.setReuseAddress(true);
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 256);
+            return s;
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            throw e;
+        }
     }
 
     public static FrameServer start(Framing framing) throws IOException {

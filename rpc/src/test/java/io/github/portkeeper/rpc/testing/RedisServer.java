@@ -1,12 +1,12 @@
 package io.github.portkeeper.rpc.testing;
 
+import io.github.portkeeper.test.FreshPort;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -130,10 +130,13 @@ public final class RedisServer implements AutoCloseable {
         }
     }
 
+    /**
+     * A loopback port no socket of this host has now, not even a client's TIME_WAIT toward it (a
+     * count toward the new server would include it). Redis must be told its port, so the port is
+     * free only until something else binds it: {@link #start} tries again if Redis cannot bind.
+     */
     private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+        return FreshPort.choose(InetAddress.getLoopbackAddress());
     }
 
     private static boolean onPath(String program) {
