@@ -66,7 +66,10 @@ class IdleWatcherTest {
         try {
             assertThat(sockets.pool().stats().active()).as("connections still leased").isZero();
             if (Kernel.isAvailable()) {
-                assertThat(Kernel.clientCloseWait(server.address())).as(Kernel.describe(server.address())).isZero();
+                // A server idle close can land just before this check; the watcher answers it
+                // promptly, so a CLOSE_WAIT may be seen only for that moment, never left.
+                await().atMost(WAIT).pollInterval(POLL).untilAsserted(() ->
+                        assertThat(Kernel.clientCloseWait(server.address())).as(Kernel.describe(server.address())).isZero());
             }
         } finally {
             sockets.close();
