@@ -108,12 +108,15 @@ public final class IdleWatcher {
     private final ThreadPoolExecutor reader;
     /**
      * Host-name lookups for the kernel counts ({@link EndpointAddresses}): never on the reader,
-     * where one slow name would hold up every count of the JVM, and a few at once, so one slow
-     * name holds up no other.
+     * where one slow name would hold up every count of the JVM, and each on a thread of its own
+     * (started for it, up to {@link #LOOKUP_THREADS}), so names that hang until the resolver
+     * times out, looked up again every DNS cache TTL, hold up no other, nor a new endpoint's
+     * first lookup. A name has at most one lookup under way, so the threads follow the names
+     * being looked up at once; past the cap, lookups wait their turn.
      */
     private final ThreadPoolExecutor lookups;
-    /** Lookups that may run at once. */
-    static final int LOOKUP_THREADS = 4;
+    /** Lookups that may run at once: a cap against a host with many names that all hang. */
+    static final int LOOKUP_THREADS = 64;
     /** When the thread will wake on its own ({@link System#nanoTime()}), or {@link #AWAKE}. */
     private volatile long sleepUntil = AWAKE;
     private volatile boolean running;
@@ -144,7 +147,11 @@ public final class IdleWatcher {
         });
     }
 
-    /** Up to {@code threads} daemon threads, each of which exists only while there is work (it ends after a second without). */
+    /**
+     * Up to {@code threads} daemon threads, each of which exists only while there is work (it ends
+     * after a second without). Below the cap a task gets a new thread even if another is idle
+     * (a core thread is started per task), so a task queues only behind {@code threads} running ones.
+     */
     private static ThreadPoolExecutor onDemand(String name, int threads) {
         ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(r, name);

@@ -22,7 +22,11 @@ import java.util.Objects;
  * use} starts with its connect pending: the holder connects it and reports the outcome once,
  * with {@link #connected}, {@link #connectFailed} or {@link #connectAbandoned}; a close before
  * any report abandons the connect. Until the report the pool has told nobody of the connection:
- * the guard, the listeners and the port budget hear of it as they hear of any other connect.
+ * the guard, the listeners and the port budget hear of it as they hear of any other connect. A
+ * close from another thread (a canceller) while a success is being reported (the guard deciding,
+ * the listeners hearing it opened and leased) is deferred: the reporting thread completes it once
+ * the report is done, so a connection the guard refuses is never released into the pool, and no
+ * {@code released} is heard before its {@code leased}.
  */
 public final class LeaseHandle<C> implements Lease<C> {
 
@@ -39,6 +43,10 @@ public final class LeaseHandle<C> implements Lease<C> {
     private static final int CONNECT_FAILED = 2;
     /** It connected, but the guard threw from connectSucceeded: opened, never taken into service. */
     private static final int CONNECT_REFUSED = 3;
+    /** The holder reported a success that the guard and the listeners are hearing: DONE or REFUSED next. */
+    private static final int CONNECT_REPORTING = 4;
+    /** As REPORTING, and the lease was closed meanwhile: the reporting thread completes that close. */
+    private static final int CONNECT_REPORTING_CLOSED = 5;
 
     private static final VarHandle STATE;
     private static final VarHandle CONNECT;
@@ -55,8 +63,15 @@ public final class LeaseHandle<C> implements Lease<C> {
     private final PooledEntry<C> entry;
     private final boolean reused;
     private volatile int state;
-    /** Where the connect stands ({@code CONNECT_*}); moves once from PENDING, by CAS. */
+    /**
+     * Where the connect stands ({@code CONNECT_*}); moves once from PENDING, by CAS, and a
+     * success through REPORTING (then REPORTING_CLOSED if closed meanwhile) to DONE or REFUSED.
+     */
     private volatile int connect;
+    /** The guard refused the success being reported. Written and read by the reporting thread only. */
+    private boolean guardRefused;
+    /** Whether a close deferred by a report met an aborted lease; published by the CAS to REPORTING_CLOSED. */
+    private boolean deferredCloseAborted;
     /** How long the lease waited for its slot, for the {@code leased} event a pending connect defers. */
     private final long waitedNanos;
     // Volatile: besides the holder, a canceller may mark the lease (HttpClient's cancel closes
@@ -108,7 +123,7 @@ public final class LeaseHandle<C> implements Lease<C> {
      *         {@link io.github.portkeeper.core.CloseReason#BROKEN}), and the lease was rejected
      */
     public static void connected(Lease<?> lease, long nanos) {
-        if (lease instanceof LeaseHandle<?> h && h.resolve(CONNECT_DONE)) {
+        if (lease instanceof LeaseHandle<?> h && h.resolve(CONNECT_REPORTING)) {
             h.reportConnected(nanos);
         }
     }
@@ -139,8 +154,33 @@ public final class LeaseHandle<C> implements Lease<C> {
         }
     }
 
+    /**
+     * Tells the guard and the listeners, then settles the connect: DONE, or REFUSED if the guard
+     * threw. Only then may the lease's close act on it; a close that came meanwhile is done here.
+     */
     private void reportConnected(long nanos) {
-        entry.pool.engine.opener.connectedLate(this, nanos);
+        try {
+            entry.pool.engine.opener.connectedLate(this, nanos);
+        } catch (RuntimeException | Error bug) {
+            try {
+                settle();
+            } catch (RuntimeException | Error another) {
+                if (another != bug) {
+                    bug.addSuppressed(another);
+                }
+            }
+            throw bug;
+        }
+        settle();
+    }
+
+    private void settle() {
+        int outcome = guardRefused ? CONNECT_REFUSED : CONNECT_DONE;
+        if (!CONNECT.compareAndSet(this, CONNECT_REPORTING, outcome)) {
+            // REPORTING_CLOSED: the lease was closed while we reported; its close is ours to finish.
+            connect = outcome;
+            finishClose(deferredCloseAborted);
+        }
     }
 
     private void reportFailed(long nanos, Exception cause) {
@@ -156,9 +196,12 @@ public final class LeaseHandle<C> implements Lease<C> {
         return connect == CONNECT_PENDING && CONNECT.compareAndSet(this, CONNECT_PENDING, outcome);
     }
 
-    /** The guard refused the connection it heard connected: the close resets it, unreleased. */
+    /**
+     * The guard refused the connection it heard connected: the close resets it, unreleased. On the
+     * reporting thread, during {@link Opener#connectedLate}; the report settles the connect.
+     */
     void refused() {
-        connect = CONNECT_REFUSED;
+        guardRefused = true;
     }
 
     long waitedNanos() {
@@ -275,35 +318,54 @@ public final class LeaseHandle<C> implements Lease<C> {
                 continue;
             }
             if (STATE.compareAndSet(this, s, CLOSED)) {
-                if (connect != CONNECT_DONE && closeUnopened()) {
-                    return;
-                }
-                entry.pool.engine.release(entry, broken || s == ABORTED, retire, peerClosed, moveTo);
+                finishClose(s == ABORTED);
                 return;
             }
         }
     }
 
     /**
-     * The close of a lease whose connection the pool never took into service: its connect is
-     * still pending (abandoned now), failed, or the guard refused it. Nothing was heard of it as
-     * leased, so nothing is heard of it released: it is reset at once (no TIME_WAIT) and its slot
-     * and port are given back; its close is reported only if it opened. False if the holder's
-     * connect was reported a success meanwhile (a release from another thread, a cancel, racing
-     * the report): the connection is in service, and is released as any other.
+     * What the close does once the lease is CLOSED, by where the connect stands: a connection in
+     * service is released; one never taken into service is reset ({@link #closeUnopened}); one
+     * whose success is being reported is left to the reporting thread, which calls this again
+     * when the guard and the listeners have heard it.
      */
-    private boolean closeUnopened() {
-        PoolEngine<C> engine = entry.pool.engine;
-        boolean abandoned = resolve(CONNECT_FAILED);
-        if (!abandoned && connect == CONNECT_DONE) {
-            return false;
+    private void finishClose(boolean aborted) {
+        for (;;) {
+            int c = connect;
+            if (c == CONNECT_DONE) {
+                entry.pool.engine.release(entry, broken || aborted, retire, peerClosed, moveTo);
+                return;
+            }
+            if (c == CONNECT_REPORTING) {
+                deferredCloseAborted = aborted;
+                if (CONNECT.compareAndSet(this, CONNECT_REPORTING, CONNECT_REPORTING_CLOSED)) {
+                    return;
+                }
+                continue; // the report settled meanwhile
+            }
+            if (c == CONNECT_PENDING) {
+                if (!resolve(CONNECT_FAILED)) {
+                    continue; // reported meanwhile
+                }
+                closeUnopened();
+                entry.pool.engine.opener.abandonedLate(entry.pool);
+                return;
+            }
+            closeUnopened(); // FAILED or REFUSED
+            return;
         }
+    }
+
+    /**
+     * The close of a lease whose connection the pool never took into service: its connect was
+     * abandoned (by this close), failed, or the guard refused it. Nothing was heard of it as
+     * leased, so nothing is heard of it released: it is reset at once (no TIME_WAIT) and its slot
+     * and port are given back; its close is reported only if it opened.
+     */
+    private void closeUnopened() {
         entry.leasedFrom = null;
-        engine.retirer.closeEntry(entry, true, io.github.portkeeper.core.CloseReason.BROKEN, connect == CONNECT_REFUSED, false);
-        if (abandoned) {
-            engine.opener.abandonedLate(entry.pool);
-        }
-        return true;
+        entry.pool.engine.retirer.closeEntry(entry, true, io.github.portkeeper.core.CloseReason.BROKEN, connect == CONNECT_REFUSED, false);
     }
 
     @Override

@@ -211,17 +211,19 @@ public final class PoolMetrics implements MeterBinder {
     /**
      * Connections in {@code state} for the endpoint tag value {@code tag} (null: the whole pool).
      * Endpoints that differ only by qualifier (TLS settings, identity) share a tag value, so the
-     * gauge sums them.
+     * gauge sums them, from one {@link Pool#stats()}: a connection moving between two of them
+     * ({@link io.github.portkeeper.core.Lease#moveTo}) is counted once, as there, not once per
+     * endpoint read.
      */
     private static double stateCount(Source pool, String tag, String state) {
+        PoolStats all = pool.stats();
         if (tag == null) {
-            PoolStats s = pool.stats();
-            return "active".equals(state) ? s.active() : "idle".equals(state) ? s.idle() : s.draining();
+            return "active".equals(state) ? all.active() : "idle".equals(state) ? all.idle() : all.draining();
         }
         int sum = 0;
-        for (Endpoint e : pool.endpoints()) {
-            if (e.toString().equals(tag)) {
-                PoolStats.EndpointStats s = pool.stats(e);
+        for (Map.Entry<Endpoint, PoolStats.EndpointStats> e : all.endpoints().entrySet()) {
+            if (e.getKey().toString().equals(tag)) {
+                PoolStats.EndpointStats s = e.getValue();
                 sum += "active".equals(state) ? s.active() : "idle".equals(state) ? s.idle() : s.draining();
             }
         }
@@ -557,9 +559,7 @@ public final class PoolMetrics implements MeterBinder {
 
         PoolStats stats();
 
-        PoolStats.EndpointStats stats(Endpoint endpoint);
-
-        /** Whether {@link #stats(Endpoint)} says anything (a factory keeps no state per endpoint). */
+        /** Whether {@link #stats()} has figures per endpoint (a factory keeps no state per endpoint). */
         boolean statsPerEndpoint();
 
         boolean budgetEnabled();
@@ -575,7 +575,6 @@ public final class PoolMetrics implements MeterBinder {
                 @Override public void addListener(PoolListener listener) { pool.addListener(listener); }
                 @Override public java.util.Set<Endpoint> endpoints() { return pool.endpoints(); }
                 @Override public PoolStats stats() { return pool.stats(); }
-                @Override public PoolStats.EndpointStats stats(Endpoint endpoint) { return pool.stats(endpoint); }
                 @Override public boolean statsPerEndpoint() { return true; }
                 @Override public boolean budgetEnabled() { return pool.config().portBudget().isEnabled(); }
                 @Override public PortBudgetSnapshot portBudget() { return pool.portBudget(); }
@@ -589,7 +588,6 @@ public final class PoolMetrics implements MeterBinder {
                 @Override public void addListener(PoolListener listener) { factory.addListener(listener); }
                 @Override public java.util.Set<Endpoint> endpoints() { return factory.endpoints(); }
                 @Override public PoolStats stats() { return factory.stats(); }
-                @Override public PoolStats.EndpointStats stats(Endpoint endpoint) { return new PoolStats.EndpointStats(0, 0, 0, 0); }
                 @Override public boolean statsPerEndpoint() { return false; }
                 @Override public boolean budgetEnabled() { return false; }
                 @Override public PortBudgetSnapshot portBudget() { throw new UnsupportedOperationException("no port budget"); }
