@@ -1,6 +1,7 @@
 package io.github.portkeeper.http.testing;
 
 import io.github.portkeeper.core.testing.ConnectionThreads;
+import io.github.portkeeper.test.FreshPort;
 
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -28,7 +29,7 @@ public final class TunnelProxy implements AutoCloseable {
     private final List<String> connectLines = new CopyOnWriteArrayList<>();
 
     public TunnelProxy() throws IOException {
-        this.listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.listener = FreshPort.listen(InetAddress.getLoopbackAddress(), 50);
         this.threads = new ConnectionThreads(listener, "tunnel-proxy", client -> () -> serve(client));
         threads.start();
     }
