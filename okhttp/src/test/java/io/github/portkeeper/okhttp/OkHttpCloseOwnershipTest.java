@@ -14,6 +14,8 @@ import okhttp3.OkHttpClient;
 import okhttp3.Protocol;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
@@ -41,6 +43,8 @@ import static org.awaitility.Awaitility.await;
  * <p>The request count is scaled for the build ({@code -Dportkeeper.okhttp.requests=5000} runs
  * the full workload).
  */
+// Its two cases, each mostly idle gaps toward servers of their own, run side by side.
+@Execution(ExecutionMode.CONCURRENT)
 class OkHttpCloseOwnershipTest {
 
     private static final int THREADS = 32;

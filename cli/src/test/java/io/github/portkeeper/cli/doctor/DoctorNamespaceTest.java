@@ -21,6 +21,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * The doctor against real processes in a network namespace this test creates (1,000 ephemeral
@@ -33,6 +35,9 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>The namespace is core's {@link Netns}. Needs Linux, root and iproute2's {@code ip}; skipped
  * otherwise, saying which is missing.
  */
+// Its workload runs in a child process in a network namespace of its own, so it runs beside
+// this module's other tests (which stay one at a time): see the surefire configuration.
+@Execution(ExecutionMode.CONCURRENT)
 class DoctorNamespaceTest {
 
     static final int RANGE_LOW = 40_000;

@@ -6,6 +6,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 import java.nio.file.Path;
 import java.util.Map;
@@ -24,6 +26,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * <p>Needs Linux, root and iproute2's {@code ip}; skipped otherwise, saying which is missing. The
  * namespace is always deleted.
  */
+// Its workload runs in a child process in a network namespace of its own, so it runs beside
+// this module's other tests (which stay one at a time): see the surefire configuration.
+@Execution(ExecutionMode.CONCURRENT)
 class PortBudgetReservedPortsNamespaceTest {
 
     private static final int SERVER_PORT = 18111;

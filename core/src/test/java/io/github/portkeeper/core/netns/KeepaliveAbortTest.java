@@ -18,6 +18,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * The kernel itself aborts idle pooled connections: TCP keepalive (idle 1 s, interval 1 s,
@@ -30,6 +32,9 @@ import org.junit.jupiter.api.io.TempDir;
  * namespace drops what arrives without answering or resetting. Needs Linux, root and
  * iproute2's {@code ip} with veth support; skipped otherwise.
  */
+// Its workload runs in a child process in a network namespace of its own, so it runs beside
+// this module's other tests (which stay one at a time): see the surefire configuration.
+@Execution(ExecutionMode.CONCURRENT)
 class KeepaliveAbortTest {
 
     private static final long CHILD_TIMEOUT_SECONDS = 60;

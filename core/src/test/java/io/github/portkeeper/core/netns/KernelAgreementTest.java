@@ -13,6 +13,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * The claim behind {@code portkeeper.timewait.caused}: it equals the kernel's count of new client
@@ -25,6 +27,9 @@ import org.junit.jupiter.api.io.TempDir;
  * ({@link KernelAgreementWorkload}, started with {@code ip netns exec}) running every workload
  * against its own server. Needs Linux, root and iproute2's {@code ip}; skipped otherwise.
  */
+// Its workload runs in a child process in a network namespace of its own, so it runs beside
+// this module's other tests (which stay one at a time): see the surefire configuration.
+@Execution(ExecutionMode.CONCURRENT)
 class KernelAgreementTest {
 
     private static final long CHILD_TIMEOUT_SECONDS = 150;

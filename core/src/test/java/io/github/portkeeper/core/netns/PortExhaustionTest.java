@@ -4,6 +4,8 @@ import io.github.portkeeper.core.testing.Netns;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -23,6 +25,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code ip netns exec}, since a JVM cannot move its own threads into another namespace.
  * Needs Linux, root and iproute2's {@code ip}; skipped otherwise.
  */
+// Its workload runs in a child process in a network namespace of its own, so it runs beside
+// this module's other tests (which stay one at a time): see the surefire configuration.
+@Execution(ExecutionMode.CONCURRENT)
 class PortExhaustionTest {
 
     private static final String PORT_RANGE = "40000 40099";

@@ -4,6 +4,8 @@ import io.github.portkeeper.core.testing.Netns;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -24,6 +26,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * (core's {@link Netns}). Needs Linux, root and iproute2's {@code ip}; skipped otherwise, saying
  * which is missing.
  */
+// Its workload runs in a child process in a network namespace of its own, so it runs beside
+// this module's other tests (which stay one at a time): see the surefire configuration.
+@Execution(ExecutionMode.CONCURRENT)
 class OkHttpPortExhaustionTest {
 
     private static final String PORT_RANGE = "40000 40199";
