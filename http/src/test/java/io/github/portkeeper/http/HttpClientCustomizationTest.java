@@ -66,7 +66,7 @@ class HttpClientCustomizationTest {
     }
 
     private ScriptedHttpServer slowServer() throws Exception {
-        return server(r -> r.target().equals("/slow") ? Reply.ok("late", "").after(Duration.ofSeconds(4)) : Reply.ok("ok", ""));
+        return server(r -> r.target().equals("/slow") ? Reply.ok("late", "").after(Duration.ofMillis(1_500)) : Reply.ok("ok", ""));
     }
 
     @Test
