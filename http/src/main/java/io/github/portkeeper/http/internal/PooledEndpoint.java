@@ -200,9 +200,9 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
         c.keepAliveHintMillis = -1;
         c.conn.exchangeStarted();
         ClassicHttpResponse response = executor.execute(request, c.conn, context);
-        c.conn.responseReceived(response);
         c.closeAnnounced = lease.isLastUse() || serverWillClose(response);
         c.closeDelimited = endsWithClose(response);
+        c.conn.responseReceived(response, c.closeExpected());
         // Read here rather than in a keep-alive strategy, so the hint works with any HttpClientBuilder.
         c.keepAliveHintMillis = KeepAliveHintStrategy.announcedTimeoutMillis(response);
         return response;
@@ -313,14 +313,16 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
     }
 
     /**
-     * Decides how an unwanted connection leaves. One the server announced it will close, one
-     * whose body the server's close ends and that was read to that end, or a clean one
-     * ({@code consistent}: nothing left unread), is retired: it awaits the server's FIN. One in
-     * mid-exchange is aborted with RST: bytes are in flight, and a reader may be blocked. So is
-     * one whose body only the server's close ends, closed before that end (unannounced): HttpCore
-     * leaves the rest of such a body unread, and it may never end (an event stream, a long poll),
-     * so awaiting the FIN would only read and throw away what the server goes on sending, until
-     * the drain timeout.
+     * Decides how an unwanted connection leaves. One the server closes after its last response
+     * (it announced so, or the body ends with the close) whose body was read to its end, or a
+     * clean one ({@code consistent}: nothing left unread), is retired: it awaits the server's FIN.
+     * One in mid-exchange is aborted with RST: bytes are in flight, and a reader may be blocked.
+     * So is one the server closes after a body closed before its end, announced or not: the body
+     * was left unread (its stream looked for the end for a moment only, see
+     * {@code PortkeeperManagedConnection.EndSensingEntity}), and it may never end (an event
+     * stream, a long poll, a chunked or gzip'd stream), so awaiting the FIN would only read and
+     * throw away what the server goes on sending, until the drain timeout. Nothing of ours is in
+     * flight on it, and the server was to close it anyway.
      * One not yet connected by HttpClient's operator is dropped; it may still be connecting, or
      * in its TLS handshake, on another thread (a cancel, the manager's close), so a socket bound
      * to it is closed at once, as HttpClient's manager does: aborted with RST if TCP is up (the
@@ -341,7 +343,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
                 lease.markBroken();
                 c.conn.close(CloseMode.IMMEDIATE);
             }
-        } else if (c.closeAnnounced || (c.closeDelimited ? c.conn.isBodyAtEnd() : consistent)) {
+        } else if (c.closeExpected() ? c.conn.isBodyAtEnd() : consistent) {
             lease.retire();
         } else {
             abort(lease, c);

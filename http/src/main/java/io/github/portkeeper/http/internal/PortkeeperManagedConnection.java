@@ -29,6 +29,7 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketAddress;
 import java.nio.channels.SocketChannel;
+import java.time.Duration;
 
 /**
  * HttpClient's own connection (made by its public {@link ManagedHttpClientConnectionFactory}),
@@ -64,6 +65,19 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     private volatile boolean bodyAtEnd = true;
     /** Whether this connection was closed: it is never bound again (see {@link #bind(Socket)}). */
     private volatile boolean closed;
+    /**
+     * Whether the server closes the connection after the current response (it announced so, or
+     * the body ends with the close): the connection is never reused, so a body closed before its
+     * end is not drained to it (see {@link EndSensingEntity}). Volatile: set by the exchange's
+     * thread, read by whichever thread closes the body.
+     */
+    private volatile boolean closeExpected;
+
+    /**
+     * How long closing a body whose connection the server closes anyway reads what is left of
+     * it, looking for its end: OkHttp's bound for the same discard (100 ms).
+     */
+    static final Duration END_SEARCH = Duration.ofMillis(100);
 
     PortkeeperManagedConnection(Http1Config http1Config) {
         this.probe = new BufferProbe();
@@ -306,10 +320,15 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     void exchangeStarted() {
         responseDone = false;
         bodyAtEnd = false;
+        closeExpected = false;
     }
 
-    /** The exchange returned a response head; one without a body is done at once. */
-    void responseReceived(ClassicHttpResponse response) {
+    /**
+     * The exchange returned a response head; one without a body is done at once.
+     * {@code closeExpected}: the server closes the connection after it (see {@link #closeExpected}).
+     */
+    void responseReceived(ClassicHttpResponse response, boolean closeExpected) {
+        this.closeExpected = closeExpected;
         if (response.getEntity() == null) {
             bodyAtEnd = true;
             responseDone = true;
@@ -326,7 +345,19 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
         return responseDone;
     }
 
-    /** The response body, noting when it is read to its end, and when its stream is closed. */
+    /**
+     * The response body, noting when it is read to its end, and when its stream is closed.
+     *
+     * <p>Closed before its end, HttpCore's stream of a body with a length or chunks reads the rest
+     * of it, so that the connection can serve the next exchange: for as long as the rest takes,
+     * without bound (an endless chunked event stream blocks the closing thread for good). That is
+     * kept when the connection may be reused. When the server closes it anyway ({@link
+     * #closeExpected}), nothing is gained by reading the rest: the close reads what is left for
+     * at most {@link #END_SEARCH} instead (as OkHttp does), to tell a body already at its end (a
+     * caller that stopped at the last byte without asking for the end, HttpClient 5.5's gzip
+     * stream, which never reads the end of the body under it) from one that goes on; the stream
+     * is left there, and the connection's discard resets it unless its end was found.
+     */
     private final class EndSensingEntity extends HttpEntityWrapper {
 
         private InputStream content;
@@ -338,33 +369,7 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
         @Override
         public InputStream getContent() throws IOException {
             if (content == null) {
-                content = new FilterInputStream(super.getContent()) {
-                    @Override
-                    public int read() throws IOException {
-                        int b = super.read();
-                        if (b < 0) {
-                            bodyAtEnd = true;
-                            responseDone = true;
-                        }
-                        return b;
-                    }
-
-                    @Override
-                    public int read(byte[] b, int off, int len) throws IOException {
-                        int n = in.read(b, off, len);
-                        if (n < 0) {
-                            bodyAtEnd = true;
-                            responseDone = true;
-                        }
-                        return n;
-                    }
-
-                    @Override
-                    public void close() throws IOException {
-                        super.close(); // HttpCore's body streams read what is left of the body here
-                        responseDone = true;
-                    }
-                };
+                content = new EndSensingStream(super.getContent());
             }
             return content;
         }
@@ -373,6 +378,91 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
         public void writeTo(OutputStream out) throws IOException {
             try (InputStream in = getContent()) {
                 in.transferTo(out);
+            }
+        }
+
+        /** Closes the body through {@link EndSensingStream#close}, not HttpCore's unbounded drain. */
+        @Override
+        public void close() throws IOException {
+            InputStream in = getContent();
+            if (in != null) {
+                in.close();
+            } else {
+                super.close();
+            }
+        }
+    }
+
+    private final class EndSensingStream extends FilterInputStream {
+
+        private boolean closed;
+
+        EndSensingStream(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b < 0) {
+                bodyAtEnd = true;
+                responseDone = true;
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            int n = in.read(b, off, len);
+            if (n < 0) {
+                bodyAtEnd = true;
+                responseDone = true;
+            }
+            return n;
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            try {
+                if (closeExpected && !bodyAtEnd) {
+                    searchEnd();
+                } else {
+                    super.close(); // HttpCore's body streams read what is left of the body here
+                }
+            } finally {
+                responseDone = true;
+            }
+        }
+
+        /**
+         * Reads what is left of the body for at most {@link #END_SEARCH}, each read bounded by
+         * the time left, and notes whether its end came. Any failure (a read timing out, the body
+         * cut short) means it did not.
+         */
+        private void searchEnd() {
+            Timeout before = delegate.getSocketTimeout();
+            long deadline = System.nanoTime() + END_SEARCH.toNanos();
+            byte[] skipped = new byte[4096];
+            try {
+                for (long left = END_SEARCH.toNanos(); left > 0; left = deadline - System.nanoTime()) {
+                    delegate.setSocketTimeout(Timeout.ofMilliseconds(Math.max(1, left / 1_000_000)));
+                    if (in.read(skipped) < 0) {
+                        bodyAtEnd = true;
+                        return;
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // Not at its end: the connection is reset.
+            } finally {
+                try {
+                    delegate.setSocketTimeout(before);
+                } catch (RuntimeException ignored) {
+                    // Closed meanwhile; it is never reused.
+                }
             }
         }
     }
