@@ -12,7 +12,8 @@ import java.nio.channels.SocketChannel;
  * Gives HttpClient's connection operator sockets that are backed by a {@link SocketChannel}, so
  * idle connections can be watched by readiness; the channel stays in non-blocking mode once
  * connected ({@link ChannelSocket}). Through a SOCKS proxy a channel cannot be used; those
- * connections get a plain socket and go unwatched.
+ * connections get a plain socket and go unwatched ({@link ProxiedSocket}), held with SO_LINGER 0
+ * until connected as well: the JDK closes it itself when the proxy refuses the request.
  *
  * <p>The channel is held with SO_LINGER 0 before it connects, as core's {@code Connector} asks of
  * a connector that does I/O after the TCP handshake: HttpClient closes the socket itself when a
@@ -35,7 +36,7 @@ public final class ChannelSocketFactory implements DetachedSocketFactory {
     @Override
     public Socket create(Proxy proxy) throws IOException {
         if (proxy != null && proxy.type() != Proxy.Type.DIRECT) {
-            return new Socket(proxy);
+            return new ProxiedSocket(proxy);
         }
         SocketChannel channel = SocketChannel.open();
         try {

@@ -103,14 +103,18 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
      * How this connection ends when the pool finds no channel under it ({@link #channel}): it is
      * closed already (HttpClient's connection closed it and dropped it), or it is not a channel
      * of ours (a SOCKS socket, a Unix domain socket), which the pool's dispose closes with
-     * {@link CloseMode#IMMEDIATE}: an RST, or no TCP at all. Ours are held with SO_LINGER 0 unless
-     * HttpClient's {@code SocketConfig} set a linger (which applies once connected, see
-     * {@link #connected}), so their closes are RSTs too.
+     * {@link CloseMode#IMMEDIATE}: an RST, or no TCP at all. Ours (channel sockets, and SOCKS
+     * sockets: {@link ProxiedSocket}) are held with SO_LINGER 0 unless HttpClient's
+     * {@code SocketConfig} set a linger (which applies once connected, see {@link #connected}), so
+     * their closes are RSTs too.
      */
     Ending endingWithoutChannel() {
         Socket base = baseSocket;
         if (base instanceof ChannelSocket) {
             return ((ChannelSocket) base).closesWithReset() ? Ending.RESET : Ending.LOCAL;
+        }
+        if (base instanceof ProxiedSocket && base.isClosed()) {
+            return ((ProxiedSocket) base).closesWithReset() ? Ending.RESET : Ending.LOCAL;
         }
         if (base != null && !base.isClosed()) {
             return Ending.RESET; // dispose resets it
@@ -128,6 +132,8 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
         Socket base = baseSocket;
         if (base instanceof ChannelSocket) {
             ((ChannelSocket) base).applyRequestedLinger();
+        } else if (base instanceof ProxiedSocket) {
+            ((ProxiedSocket) base).applyRequestedLinger();
         }
     }
 
