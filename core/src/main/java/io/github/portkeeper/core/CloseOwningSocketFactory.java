@@ -48,7 +48,10 @@ import java.util.Set;
  * ({@code SSLSocketFactory.createSocket(socket, host, port, true)}) works: the watcher never
  * decrypts, it only holds ciphertext for the TLS socket. A TLS close is not an exchange: what
  * the TLS socket reads after its close_notify (the server's close_notify, a bare FIN, a timeout)
- * does not mark the socket broken.
+ * does not mark the socket broken. A TLS connection that fails does: a handshake the client
+ * refuses (an untrusted certificate), one answered with no TLS at all (a plain HTTP server), one
+ * the server cuts short, a fatal alert later. The TLS socket then closes the socket under it
+ * without a close_notify, and it is counted as broken, though the ciphertext went both ways.
  *
  * <p>Every ending is reported to the {@link PoolListener}s, as a pool reports its connections',
  * so {@code PoolMetrics.of(factory)} gives the same meters with {@code pool=<name>}.

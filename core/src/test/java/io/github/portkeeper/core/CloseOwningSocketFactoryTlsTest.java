@@ -205,8 +205,11 @@ class CloseOwningSocketFactoryTlsTest {
         }
     }
 
-    /** A context with the test certificate (self-signed, for localhost and 127.0.0.1) as key and as trust. */
-    private static SSLContext context() throws Exception {
+    /**
+     * A context with the test certificate (self-signed, for localhost and 127.0.0.1) as key and as
+     * trust; shared with {@link CloseOwningSocketFactoryTlsHandshakeFailureTest}.
+     */
+    static SSLContext context() throws Exception {
         KeyStore store = KeyStore.getInstance("PKCS12");
         try (InputStream in = CloseOwningSocketFactoryTlsTest.class.getResourceAsStream("/tls-test-keystore.p12")) {
             store.load(in, PASSWORD);

@@ -1,25 +1,23 @@
 package io.github.portkeeper.core;
 
 import io.github.portkeeper.core.resilience.Resilience4jConnectGuard;
+import io.github.portkeeper.core.testing.PoolsUnderTest;
+import io.github.portkeeper.core.testing.ResettingChannelConnector;
 import io.github.portkeeper.test.TallyListener;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.net.StandardSocketOptions;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -38,35 +36,21 @@ class ConnectorErrorTest {
 
     private static final Duration WAIT = Duration.ofSeconds(20);
 
-    private final TallyListener tally = new TallyListener();
-    private final List<Throwable> rejections = new CopyOnWriteArrayList<>();
-    private final PoolListener rejected = new PoolListener() {
-        @Override
-        public void leaseRejected(Endpoint endpoint, Throwable reason) {
-            rejections.add(reason);
-        }
-    };
-    private final List<AutoCloseable> closeAfter = new ArrayList<>();
+    @RegisterExtension
+    final PoolsUnderTest pools = new PoolsUnderTest();
+
+    private final TallyListener tally = pools.tally();
+    private final List<Throwable> rejections = pools.rejections();
     private ServerSocket server;
     private Endpoint endpoint;
 
-    @AfterEach
-    void tearDown() throws Exception {
-        for (int i = closeAfter.size() - 1; i >= 0; i--) {
-            closeAfter.get(i).close();
-        }
-    }
-
     private void startServer() throws IOException {
-        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        closeAfter.add(server);
+        server = pools.closeAfter(new ServerSocket(0, 50, InetAddress.getLoopbackAddress()));
         endpoint = Endpoint.of(InetAddress.getLoopbackAddress().getHostAddress(), server.getLocalPort());
     }
 
     private Pool<SocketChannel> pool(Connector<SocketChannel> connector, PoolConfig.Builder config) {
-        Pool<SocketChannel> pool = Pool.of(connector, config.listener(tally).listener(rejected).build());
-        closeAfter.add(pool);
-        return pool;
+        return pools.of(connector, config);
     }
 
     @Test
@@ -195,30 +179,13 @@ class ConnectorErrorTest {
         };
     }
 
-    /** Real blocking channels; {@code goodbye} (if any) runs as the protocol's request to close. */
-    private static class ChannelsWithGoodbye implements Connector<SocketChannel> {
+    /** Real blocking channels (SO_LINGER 0); {@code goodbye} (if any) runs as the protocol's request to close. */
+    private static class ChannelsWithGoodbye extends ResettingChannelConnector {
         private final Runnable goodbye;
 
         ChannelsWithGoodbye(Runnable goodbye) {
+            super(WAIT);
             this.goodbye = goodbye;
-        }
-
-        @Override
-        public SocketChannel connect(Endpoint endpoint) throws IOException {
-            SocketChannel channel = SocketChannel.open();
-            try {
-                channel.setOption(StandardSocketOptions.SO_LINGER, 0);
-                channel.socket().connect(new InetSocketAddress(endpoint.host(), endpoint.port()), (int) WAIT.toMillis());
-                return channel;
-            } catch (IOException | RuntimeException e) {
-                channel.close();
-                throw e;
-            }
-        }
-
-        @Override
-        public SocketChannel channel(SocketChannel connection) {
-            return connection;
         }
 
         @Override

@@ -1,21 +1,20 @@
 package io.github.portkeeper.core;
 
 import io.github.portkeeper.core.testing.ChannelConnector;
+import io.github.portkeeper.core.testing.PoolsUnderTest;
+import io.github.portkeeper.core.testing.ResettingChannelConnector;
 import io.github.portkeeper.core.testing.ScriptedServer;
 import io.github.portkeeper.test.Kernel;
 import io.github.portkeeper.test.TallyListener;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.StandardSocketOptions;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -34,37 +33,22 @@ class FreshConnectionCallbackTest {
 
     private static final Duration WAIT = Duration.ofSeconds(10);
 
-    private final TallyListener tally = new TallyListener();
-    private final List<Throwable> rejections = new CopyOnWriteArrayList<>();
-    private final PoolListener rejected = new PoolListener() {
-        @Override
-        public void leaseRejected(Endpoint endpoint, Throwable reason) {
-            rejections.add(reason);
-        }
-    };
-    private final List<AutoCloseable> closeAfter = new ArrayList<>();
+    @RegisterExtension
+    final PoolsUnderTest pools = new PoolsUnderTest();
+
+    private final TallyListener tally = pools.tally();
+    private final List<Throwable> rejections = pools.rejections();
     private ScriptedServer server;
     private Endpoint endpoint;
 
-    @AfterEach
-    void tearDown() throws Exception {
-        for (int i = closeAfter.size() - 1; i >= 0; i--) {
-            closeAfter.get(i).close();
-        }
-    }
-
     private void startServer() throws IOException {
         Kernel.assumeLinux();
-        server = ScriptedServer.start();
-        closeAfter.add(server);
+        server = pools.closeAfter(ScriptedServer.start());
         endpoint = Endpoint.of(server.host(), server.port());
     }
 
     private Pool<SocketChannel> pool(Connector<SocketChannel> connector, PoolConfig.Builder config) {
-        Pool<SocketChannel> pool = Pool.of(connector, config.listener(tally).listener(rejected)
-                .maxPerEndpoint(1).leaseTimeout(Duration.ofMillis(500)).build());
-        closeAfter.add(pool);
-        return pool;
+        return pools.of(connector, config.maxPerEndpoint(1).leaseTimeout(Duration.ofMillis(500)));
     }
 
     @Test
@@ -184,25 +168,13 @@ class FreshConnectionCallbackTest {
      * A connector whose first {@code channel} call throws. It resets what it disposes of (SO_LINGER
      * 0, set before connecting) and says so, as its contract for a connection without a socket asks.
      */
-    private static final class ChannelThrowsOnce implements Connector<SocketChannel> {
+    private static final class ChannelThrowsOnce extends ResettingChannelConnector {
         private final Error bug;
         private final AtomicBoolean thrown = new AtomicBoolean();
 
         ChannelThrowsOnce(Error bug) {
+            super(WAIT);
             this.bug = bug;
-        }
-
-        @Override
-        public SocketChannel connect(Endpoint endpoint) throws IOException {
-            SocketChannel channel = SocketChannel.open();
-            try {
-                channel.setOption(StandardSocketOptions.SO_LINGER, 0);
-                channel.connect(new InetSocketAddress(endpoint.host(), endpoint.port()));
-                return channel;
-            } catch (IOException | RuntimeException e) {
-                channel.close();
-                throw e;
-            }
         }
 
         @Override

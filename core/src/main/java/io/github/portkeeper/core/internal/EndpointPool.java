@@ -278,7 +278,8 @@ final class EndpointPool<C> {
      * The figures of this endpoint: one read of each connection's state. {@code active} is
      * LEASED: leased, or being taken or given back by a lease call. A connection a pool thread
      * holds (HELD) to look at, retire or close it is still idle; it counts as draining or goes
-     * once it is.
+     * once it is. One retiring by a policy that awaits the peer counts as draining from the
+     * moment it is retired (RETIRING, its goodbye running), whoever retires it.
      */
     PoolStats.EndpointStats stats() {
         int active = 0;
@@ -290,6 +291,7 @@ final class EndpointPool<C> {
                 case PooledEntry.IDLE:
                 case PooledEntry.WATCHED:
                 case PooledEntry.HELD: idle++; break;
+                case PooledEntry.RETIRING:
                 case PooledEntry.DRAINING: draining++; break;
                 default: break;
             }

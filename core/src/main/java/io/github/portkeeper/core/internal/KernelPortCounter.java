@@ -1,18 +1,11 @@
 package io.github.portkeeper.core.internal;
 
 import io.github.portkeeper.core.KernelProbe;
-import io.github.portkeeper.core.PortBudgetSnapshot;
 import io.github.portkeeper.core.SocketTable;
-import io.github.portkeeper.core.TcpState;
 
-import java.net.InetSocketAddress;
-import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.WeakHashMap;
 import java.util.concurrent.TimeUnit;
@@ -51,6 +44,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * in, so one slow name delays no other endpoint's count. Addresses older than the JVM's DNS
  * cache's time to live are looked up again (a connector's next connect may reach new ones),
  * and a change is counted at once.
+ *
+ * <p>This class is the entry points and the handshake between the leases that want a count and
+ * the reader's thread; which pools are tracked ({@link KernelCountedPools}), when periodic reads
+ * are due ({@link KernelReadSchedule}) and the counting itself ({@link KernelTableCount}) are
+ * their own classes.
  */
 final class KernelPortCounter extends IdleWatcher.Task {
 
@@ -67,31 +65,21 @@ final class KernelPortCounter extends IdleWatcher.Task {
     private final KernelProbe probe;
     private final IdleWatcher watcher = IdleWatcher.shared();
     /** Every endpoint pool with a kernel-counted budget, with its budget; weak, so forgotten pools go. */
-    private final Map<EndpointPool<?>, Integer> tracked = Collections.synchronizedMap(new WeakHashMap<>());
+    private final KernelCountedPools tracked = new KernelCountedPools();
     /** Endpoints that asked for a count (first connection, growth). */
     private final Set<EndpointPool<?>> wanted = Collections.synchronizedSet(Collections.newSetFromMap(new WeakHashMap<>()));
     private final AtomicBoolean readQueued = new AtomicBoolean();
     private final ReentrantLock doneLock = new ReentrantLock();
     private final Condition done = doneLock.newCondition();
     private volatile long reads;
-    private volatile long tableReads;
-    /** The last table read, for endpoint pools that come back (see {@link #seedFromRecentRead}). */
-    private volatile SocketTable lastTable;
-    private volatile long lastTableAt = Long.MIN_VALUE / 2;
-    /** The periodic reads' current period and what the last periodic read found; the reader's thread only. */
-    private long periodNanos = PERIOD_NANOS;
-    private long lastFound;
+    private final KernelReadSchedule schedule = new KernelReadSchedule(tracked);
+    private final KernelTableCount counting;
     /** Whether the probe's tables exist, asked once: a connect must not touch the file system. */
     private volatile int available = -1;
-    /**
-     * Per pool engine (weakly), the endpoints counted from {@link #lastTable} with their resolved
-     * addresses: only an endpoint pool of the same pool that comes back may be seeded from it.
-     */
-    private final Map<PoolEngine<?>, Map<io.github.portkeeper.core.Endpoint, EndpointAddresses.Resolved>> countedInLastTable =
-            Collections.synchronizedMap(new WeakHashMap<>());
 
     KernelPortCounter(KernelProbe probe) {
         this.probe = probe;
+        this.counting = new KernelTableCount(probe, tracked);
     }
 
     boolean isAvailable() {
@@ -105,7 +93,7 @@ final class KernelPortCounter extends IdleWatcher.Task {
 
     /** Reads of the kernel's socket table so far in this JVM (for tests and benchmarks). */
     long tableReads() {
-        return tableReads;
+        return counting.tableReads();
     }
 
     /**
@@ -143,15 +131,11 @@ final class KernelPortCounter extends IdleWatcher.Task {
      * An endpoint this pool never counted before always waits for a fresh read.
      */
     private boolean seedFromRecentRead(EndpointPool<?> ep, int budget) {
-        SocketTable table = lastTable;
-        if (table == null || System.nanoTime() - lastTableAt >= PERIOD_NANOS) {
+        SocketTable table = counting.lastTable();
+        if (table == null || System.nanoTime() - counting.lastTableAt() >= PERIOD_NANOS) {
             return false;
         }
-        EndpointAddresses.Resolved resolved;
-        synchronized (countedInLastTable) {
-            Map<io.github.portkeeper.core.Endpoint, EndpointAddresses.Resolved> ofPool = countedInLastTable.get(ep.engine);
-            resolved = ofPool == null ? null : ofPool.get(ep.endpoint);
-        }
+        EndpointAddresses.Resolved resolved = counting.countedInLastTable(ep);
         if (resolved == null) {
             return false;
         }
@@ -160,20 +144,20 @@ final class KernelPortCounter extends IdleWatcher.Task {
         try {
             if (!ports.kernelKnown()) {
                 ports.addresses.seed(resolved);
-                ports.refreshed(total(table, resolved.addresses()), 0L);
+                ports.refreshed(KernelTableCount.total(table, resolved.addresses()), 0L);
             }
         } finally {
             ports.readLock.unlock();
         }
-        tracked.putIfAbsent(ep, budget);
+        tracked.track(ep, budget);
         // Whether the JVM's use toward this server now calls for periodic reads is looked at
         // when that table is a period old (one wakeup, and a read only if it does).
-        watcher.schedule(this, lastTableAt + PERIOD_NANOS);
+        watcher.schedule(this, counting.lastTableAt() + PERIOD_NANOS);
         return true;
     }
 
     private void want(EndpointPool<?> ep, int budget) {
-        tracked.putIfAbsent(ep, budget);
+        tracked.track(ep, budget);
         wanted.add(ep);
         queueRead();
     }
@@ -210,105 +194,21 @@ final class KernelPortCounter extends IdleWatcher.Task {
     }
 
     /**
-     * Endpoints worth a periodic read: the JVM's pools use a tenth of the budget, others outside
-     * the JVM hold ports, or TIME_WAIT of ours is still counted.
-     */
-    private List<EndpointPool<?>> periodicDue() {
-        List<EndpointPool<?>> due = new ArrayList<>();
-        Map<List<InetSocketAddress>, Integer> jvmUse = new HashMap<>();
-        List<Map.Entry<EndpointPool<?>, Integer>> all = trackedNow();
-        Map<EndpointPool<?>, PortBudgetSnapshot.EndpointBudget> usage = new HashMap<>();
-        for (Map.Entry<EndpointPool<?>, Integer> t : all) {
-            EndpointPool<?> ep = t.getKey();
-            PortBudgetSnapshot.EndpointBudget u = ep.ports.usage(t.getValue(), ep.engine.now());
-            usage.put(ep, u);
-            List<InetSocketAddress> addresses = lastAddresses(ep);
-            if (addresses != null) {
-                jvmUse.merge(addresses, u.live() + u.recentTimeWait(), Integer::sum);
-            }
-        }
-        for (Map.Entry<EndpointPool<?>, Integer> t : all) {
-            EndpointPool<?> ep = t.getKey();
-            PortBudgetSnapshot.EndpointBudget u = usage.get(ep);
-            int ours = u.live() + u.recentTimeWait();
-            List<InetSocketAddress> addresses = lastAddresses(ep);
-            int jvm = addresses == null ? ours : jvmUse.getOrDefault(addresses, ours);
-            int outsideJvm = u.otherSockets() - (jvm - ours);
-            // Our own TIME_WAITs leave our count after 60 s and the kernel's table a moment later
-            // (its timer's granularity): until a read after that, they would stay counted as
-            // other sockets. So an endpoint with TIME_WAIT of ours is read again (backing off).
-            if (outsideJvm > 0 || u.recentTimeWait() > 0 || (jvm + Math.max(0, outsideJvm)) * 10 >= t.getValue()) {
-                due.add(ep);
-            }
-        }
-        return due;
-    }
-
-    /**
-     * The wait before the next periodic read: {@link #PERIOD_NANOS} if the counts moved since the
-     * last read or an endpoint has used half its budget, else twice the last wait, up to
-     * {@link #MAX_PERIOD_NANOS}. Growth of the pools' own use still asks for a read at once
-     * ({@link #beforeConnect}), whatever the period.
-     */
-    private long nextPeriod(List<EndpointPool<?>> due) {
-        long found = 1;
-        boolean nearEnd = false;
-        for (EndpointPool<?> ep : due) {
-            Integer budget = tracked.get(ep);
-            if (budget == null) {
-                continue;
-            }
-            PortBudgetSnapshot.EndpointBudget u = ep.ports.usage(budget, ep.engine.now());
-            found = 31 * (31 * (31 * found + u.live()) + u.recentTimeWait()) + u.otherSockets();
-            nearEnd |= 2L * u.used() >= budget;
-        }
-        periodNanos = found == lastFound && !nearEnd ? Math.min(2 * periodNanos, MAX_PERIOD_NANOS) : PERIOD_NANOS;
-        lastFound = found;
-        return periodNanos;
-    }
-
-    /**
-     * The tracked endpoint pools, less those of closed pools and those their pool forgot, which
-     * are dropped: neither needs counts, and one still reachable (a closed pool its user holds,
-     * an endpoint pool the garbage collector has not taken yet) would otherwise keep asking for
-     * periodic reads, for as long as its last count saw others' sockets or the TIME_WAITs it
-     * counted are in their window.
-     */
-    private List<Map.Entry<EndpointPool<?>, Integer>> trackedNow() {
-        synchronized (tracked) {
-            tracked.keySet().removeIf(ep -> ep.engine.isClosed() || forgotten(ep));
-            return new ArrayList<>(tracked.entrySet());
-        }
-    }
-
-    /**
-     * Whether the pool has forgotten {@code ep} for good. Removal marks it removed before it
-     * leaves the pool's map, and takes the mark back only while it is still there (a lease came
-     * by meanwhile): marked and no longer in the map is for good. While the pool has a newer
-     * endpoint pool for the same endpoint the old one stays (counted along with the new one,
-     * toward the same addresses, at no extra read) until that one goes too, or the collector
-     * takes it.
-     */
-    private static boolean forgotten(EndpointPool<?> ep) {
-        return ep.isRemoved() && !ep.engine.endpoints().contains(ep.endpoint);
-    }
-
-    /**
      * One read for every endpoint that wants or needs a count; on the reader's thread. An
      * endpoint whose name is still being looked up stays wanted: its lookup's end asks for the
      * read that counts it.
      */
     private void readNow() {
         readQueued.set(false);
-        Set<EndpointPool<?>> pools = new java.util.LinkedHashSet<>();
+        Set<EndpointPool<?>> pools = new LinkedHashSet<>();
         synchronized (wanted) {
             pools.addAll(wanted);
         }
-        pools.addAll(periodicDue());
+        pools.addAll(schedule.due());
         Set<EndpointPool<?>> settled = pools;
         try {
             if (!pools.isEmpty()) {
-                settled = count(pools);
+                settled = counting.count(pools, this::lookedUp);
             }
         } catch (RuntimeException e) {
             // The probe failing must never stop the pools; the budget keeps its own counts.
@@ -323,72 +223,11 @@ final class KernelPortCounter extends IdleWatcher.Task {
             } finally {
                 doneLock.unlock();
             }
-            List<EndpointPool<?>> due = periodicDue();
+            List<EndpointPool<?>> due = schedule.due();
             if (!due.isEmpty()) {
-                watcher.schedule(this, System.nanoTime() + nextPeriod(due));
+                watcher.schedule(this, System.nanoTime() + schedule.nextPeriod(due));
             }
         }
-    }
-
-    /**
-     * Counts the given endpoints from one table, and with them every tracked endpoint that
-     * reaches the same server (the same table serves them at no cost). Each endpoint's read
-     * lock is held from its mark to its refresh. Every tracked endpoint's addresses are looked
-     * at (and looked up again, off this thread, once their time is up); an endpoint whose name
-     * is being looked up for the first time is left for a later read.
-     *
-     * @return the given endpoints that need nothing more: counted, or their names do not
-     *         resolve, or no longer tracked
-     */
-    private Set<EndpointPool<?>> count(Set<EndpointPool<?>> pools) {
-        Map<EndpointPool<?>, EndpointAddresses.Resolved> addressesOf = new HashMap<>();
-        List<Map.Entry<EndpointPool<?>, Integer>> all = trackedNow();
-        for (Map.Entry<EndpointPool<?>, Integer> t : all) {
-            EndpointPool<?> ep = t.getKey();
-            EndpointAddresses.Resolved r = ep.ports.addresses.currentResolved(ep.endpoint, ep.engine.now(), () -> lookedUp(ep));
-            if (r != null) {
-                addressesOf.put(ep, r);
-            }
-        }
-        Set<List<InetSocketAddress>> servers = new HashSet<>();
-        Set<EndpointPool<?>> settled = new HashSet<>();
-        for (EndpointPool<?> ep : pools) {
-            EndpointAddresses.Resolved r = addressesOf.get(ep);
-            if (r != null) {
-                servers.add(r.addresses());
-                settled.add(ep);
-            } else if (!tracked.containsKey(ep) || ep.ports.addresses.unresolvable()) {
-                settled.add(ep);
-            }
-        }
-        if (servers.isEmpty()) {
-            return settled;
-        }
-        Map<EndpointPool<?>, Long> marks = new LinkedHashMap<>();
-        try {
-            for (Map.Entry<EndpointPool<?>, Integer> t : all) {
-                EndpointPool<?> ep = t.getKey();
-                EndpointAddresses.Resolved r = addressesOf.get(ep);
-                if (r != null && servers.contains(r.addresses())) {
-                    ep.ports.readLock.lock();
-                    marks.put(ep, ep.ports.markBeforeRefresh());
-                }
-            }
-            SocketTable table = probe.snapshot();
-            tableReads++;
-            for (Map.Entry<EndpointPool<?>, Long> m : marks.entrySet()) {
-                EndpointAddresses.Resolved r = addressesOf.get(m.getKey());
-                m.getKey().ports.refreshed(total(table, r.addresses()), m.getValue());
-                remember(m.getKey(), r);
-            }
-            lastTable = table;
-            lastTableAt = System.nanoTime();
-        } finally {
-            for (EndpointPool<?> ep : marks.keySet()) {
-                ep.ports.readLock.unlock();
-            }
-        }
-        return settled;
     }
 
     /**
@@ -396,36 +235,9 @@ final class KernelPortCounter extends IdleWatcher.Task {
      * read counts it now (or lets a lease waiting for its first count go on).
      */
     private void lookedUp(EndpointPool<?> ep) {
-        if (tracked.containsKey(ep)) {
+        if (tracked.isTracked(ep)) {
             wanted.add(ep);
             queueRead();
         }
-    }
-
-    /** The addresses {@code ep} was last counted toward (or is about to be); null if its name never resolved. */
-    private static List<InetSocketAddress> lastAddresses(EndpointPool<?> ep) {
-        EndpointAddresses.Resolved r = ep.ports.addresses.last();
-        return r == null ? null : r.addresses();
-    }
-
-    private void remember(EndpointPool<?> ep, EndpointAddresses.Resolved resolved) {
-        synchronized (countedInLastTable) {
-            countedInLastTable.computeIfAbsent(ep.engine, k -> new LinkedHashMap<>(16, 0.75f, true) {
-                @Override
-                protected boolean removeEldestEntry(Map.Entry<io.github.portkeeper.core.Endpoint, EndpointAddresses.Resolved> eldest) {
-                    return size() > 1024;
-                }
-            }).put(ep.endpoint, resolved);
-        }
-    }
-
-    private static int total(SocketTable table, List<InetSocketAddress> addresses) {
-        int total = 0;
-        for (TcpState state : TcpState.values()) {
-            if (state != TcpState.LISTEN) {
-                total += table.countToRemotes(state, addresses);
-            }
-        }
-        return total;
     }
 }

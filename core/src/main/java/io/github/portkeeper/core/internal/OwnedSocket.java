@@ -163,9 +163,17 @@ public final class OwnedSocket extends SocketView {
         return closing.get();
     }
 
-    /** Whether an exchange on it failed: its close is counted as broken. */
+    /**
+     * Whether an exchange on it failed: its close is counted as broken. Under TLS layered on top,
+     * also a close that no TLS close came before: a TLS socket closes with a close_notify and then
+     * shuts output down, even when it answers the server's close_notify; it closes the socket under
+     * it without that only when the TLS connection failed (a handshake refused or cut short, a
+     * fatal alert sent or received), or when its client closed the plain socket without it. The
+     * handshake then is the exchange that failed, though every read and write of its ciphertext
+     * went through: the connection served nothing.
+     */
     boolean broken() {
-        return broken;
+        return broken || tls && !outputShut;
     }
 
     /** Remembered: its close, finding only an end of stream, is an abort. */

@@ -143,9 +143,9 @@ public final class OwnedSockets {
     /**
      * The client closed {@code s}: end it by the retirement policy. {@code abort}: another
      * thread is blocked in I/O on it, so this close is an abort of the exchange (RST, which is
-     * also what wakes that thread). The reason is {@code BROKEN} if an exchange on it failed (it
-     * served no request, so it credits no avoided TIME_WAIT, as the pool's broken connections),
-     * else {@code RETIRED}.
+     * also what wakes that thread). The reason is {@code BROKEN} if an exchange on it failed, a
+     * TLS handshake included (it served no request, so it credits no avoided TIME_WAIT, as the
+     * pool's broken connections), else {@code RETIRED}.
      */
     void retire(OwnedSocket s, boolean abort) {
         open.decrementAndGet();

@@ -20,13 +20,18 @@ import java.nio.channels.SocketChannel;
  *
  *   IDLE or WATCHED ──take (CAS, a pool thread)──▶ HELD ──retire / close──▶ DRAINING or CLOSED
  *                                                  HELD ──nothing there (watcher)──▶ WATCHED
+ *   LEASED or HELD ──retire (owner)──▶ RETIRING ──goodbye said──▶ DRAINING (or CLOSED if it failed)
  * </pre>
  * Every move out of IDLE or WATCHED is a CAS, so exactly one thread (a leaser, the housekeeper or
  * the watcher) wins the connection. A leaser's win is LEASED; a pool thread that takes an idle
  * connection only to look at it, retire it or close it (housekeeping, the evictor, pool close)
  * holds it as HELD, which the stats count as idle, not as a lease. Moves out of LEASED are made
  * only by the lease holder (or by the pool on its behalf after a hand-off), out of HELD only by
- * the thread holding it. DRAINING and CLOSED are owned by the engine's close path, which is the
+ * the thread holding it. A connection being retired to await its peer is RETIRING while its owner
+ * sends the protocol's goodbye (the connector's code, which may wait for the server): no lease holds
+ * it and it no longer counts against the limits, so the stats count it as draining, but the
+ * housekeeper leaves it alone (it neither times it out nor closes it with the pool) until its owner
+ * hands it over as DRAINING. DRAINING and CLOSED are owned by the engine's close path, which is the
  * only place a connection's socket is closed.
  */
 public final class PooledEntry<C> {
@@ -38,6 +43,11 @@ public final class PooledEntry<C> {
     static final int CLOSED = 4;
     /** Taken from the idle set by a pool thread (never a lease holder) to look at, retire or close; counted idle. */
     static final int HELD = 5;
+    /**
+     * Retiring by a policy that awaits the peer, still owned by the thread retiring it (its goodbye
+     * runs); counted draining, left alone by the housekeeper until it is DRAINING.
+     */
+    static final int RETIRING = 6;
 
     private static final VarHandle STATE;
 
@@ -182,7 +192,16 @@ public final class PooledEntry<C> {
         state = IDLE;
     }
 
-    /** LEASED or HELD → DRAINING: retiring, awaiting the peer. */
+    /**
+     * LEASED or HELD → RETIRING: the owner retires it to await the peer and says the protocol's
+     * goodbye first; counted draining from now on, though the owner keeps it until
+     * {@link #claim2draining}.
+     */
+    void claim2retiring() {
+        state = RETIRING;
+    }
+
+    /** LEASED, HELD or RETIRING → DRAINING: retiring, awaiting the peer; the housekeeper's from now on. */
     void claim2draining() {
         state = DRAINING;
     }
@@ -230,6 +249,7 @@ public final class PooledEntry<C> {
             case DRAINING: return "DRAINING";
             case CLOSED: return "CLOSED";
             case HELD: return "HELD";
+            case RETIRING: return "RETIRING";
             default: return "UNKNOWN(" + state + ")";
         }
     }

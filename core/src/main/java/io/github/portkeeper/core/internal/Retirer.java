@@ -27,8 +27,9 @@ final class Retirer<C> {
 
     /**
      * Retires a connection the caller owns (claimed or leased) by the pool's retirement policy.
-     * The connection stops counting against the limits at once. An {@link Error} from the
-     * connector's goodbye is rethrown once the connection is closed.
+     * The connection stops counting against the limits at once; under a policy that awaits the
+     * peer it is RETIRING (counted draining) while its goodbye runs, then DRAINING. An
+     * {@link Error} from the connector's goodbye is rethrown once the connection is closed.
      */
     void retire(PooledEntry<C> e, CloseReason reason) {
         engine.capacity.uncount(e);
@@ -44,6 +45,10 @@ final class Retirer<C> {
                     closeEntry(e, retirement.fallback() == Ending.RESET, reason);
                     return;
                 }
+                // Retiring from here on, and counted draining: no lease holds it, it no longer
+                // counts against the limits, and the goodbye below may wait on the server. Still
+                // ours until drain() hands it to the housekeeper, which leaves it alone meanwhile.
+                e.claim2retiring();
                 if (retirement.policy() == Retirement.Policy.REQUEST_PEER_CLOSE && IdleWatcher.shared().onWatcherThread()) {
                     // The goodbye is the connector's code: never on the shared watcher's thread.
                     IdleWatcher.shared().offload(() -> retire(e, reason));

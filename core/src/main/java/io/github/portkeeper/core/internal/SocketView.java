@@ -9,12 +9,9 @@ import java.net.SocketAddress;
 import java.net.SocketException;
 import java.net.SocketImpl;
 import java.net.SocketOption;
-import java.net.SocketTimeoutException;
 import java.net.StandardSocketOptions;
-import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A {@link Socket} that is a view of a pooled connection's socket: it owns no descriptor, hands
@@ -23,18 +20,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * what would decide how the connection closes (SO_LINGER: the pool's retirement policy owns
  * that). Subclasses say what closing the view means and what a failure marks. Shared by the core socket pool and the rpc module's client adapter.
  *
+ * <p>The streams and the bookkeeping of their calls are {@link SocketViewStreams}; this class is
+ * the rest of the {@link Socket} API, forwarded to the delegate or refused, and the hooks.
+ *
  * <p>Like a plain socket, one instance is meant for one thread at a time.
  */
 public abstract class SocketView extends Socket {
 
     protected final Socket delegate;
-    private final InputStream in = new GuardedInput();
-    private final OutputStream out = new GuardedOutput();
-    private InputStream rawIn;
-    private OutputStream rawOut;
-    private final AtomicInteger callsInProgress = new AtomicInteger();
-    /** A read returned bytes since {@link #newExchange()}; volatile for a view that writes on another thread. */
-    private volatile boolean received;
+    private final SocketViewStreams streams = new SocketViewStreams(this);
 
     protected SocketView(Socket delegate) throws SocketException {
         super((SocketImpl) null);
@@ -64,30 +58,19 @@ public abstract class SocketView extends Socket {
      * starts fresh.
      */
     protected final void newExchange() {
-        received = false;
+        streams.newExchange();
     }
 
     @Override
     public abstract void close();
 
     /**
-     * A stream call (read, write, flush, {@code available}, urgent data) is starting, before it
-     * checks that this view is open: counted, so a close from another thread can tell whether
-     * it must abort a call in progress (the call raises the count before it reads the view's
-     * closed state; a close writes that state before it reads the count: one sees the other).
+     * Whether a stream call (read, write, flush, {@code available}, urgent data) is in progress
+     * (on another thread, when asked from a close). A call is counted before it checks that this
+     * view is open, and a close writes its closed state before it asks: one sees the other.
      */
-    private void beginCall() {
-        callsInProgress.incrementAndGet();
-    }
-
-    /** The call {@link #beginCall()} announced has ended, however it ended. */
-    private void endCall() {
-        callsInProgress.decrementAndGet();
-    }
-
-    /** Whether a stream call is in progress (on another thread, when asked from a close). */
     protected final boolean callInProgress() {
-        return callsInProgress.get() > 0;
+        return streams.callInProgress();
     }
 
     /**
@@ -98,45 +81,6 @@ public abstract class SocketView extends Socket {
      */
     protected boolean closedUnderCall() {
         return false;
-    }
-
-    /** The exception a failed stream call throws, after {@link #failed()}. */
-    private IOException failure(IOException e) {
-        if (closedUnderCall() && !(e instanceof SocketException)) {
-            SocketException closedUnderIt = new SocketException("Socket closed");
-            closedUnderIt.initCause(e);
-            return closedUnderIt;
-        }
-        return e;
-    }
-
-    /** The delegate's input stream, fetched once (the JDK makes a new wrapper on every call). */
-    private InputStream rawIn() throws IOException {
-        Socket s = open();
-        InputStream r = rawIn;
-        if (r == null) {
-            r = s.getInputStream();
-            rawIn = r;
-        }
-        return r;
-    }
-
-    private OutputStream rawOut() throws IOException {
-        Socket s = open();
-        OutputStream r = rawOut;
-        if (r == null) {
-            r = s.getOutputStream();
-            rawOut = r;
-        }
-        return r;
-    }
-
-    private IOException failed(IOException e) {
-        if (!(e instanceof SocketTimeoutException) && !(e instanceof ClosedChannelException)) {
-            lostUnderCall();
-        }
-        failed();
-        return failure(e);
     }
 
     /**
@@ -155,8 +99,7 @@ public abstract class SocketView extends Socket {
      * socket's does. For a subclass to call before it shuts a direction down.
      */
     protected final void fetchRawStreams() throws IOException {
-        rawIn();
-        rawOut();
+        streams.fetchRawStreams();
     }
 
     /** As a plain socket's: refused once closed or once input is shut down. */
@@ -166,7 +109,7 @@ public abstract class SocketView extends Socket {
         if (isInputShutdown()) {
             throw new SocketException("Socket input is shutdown");
         }
-        return in;
+        return streams.in();
     }
 
     /** As a plain socket's: refused once closed or once output is shut down. */
@@ -176,7 +119,7 @@ public abstract class SocketView extends Socket {
         if (isOutputShutdown()) {
             throw new SocketException("Socket output is shutdown");
         }
-        return out;
+        return streams.out();
     }
 
     @Override
@@ -343,17 +286,7 @@ public abstract class SocketView extends Socket {
 
     @Override
     public void sendUrgentData(int data) throws IOException {
-        beginCall();
-        try {
-            Socket s = open();
-            try {
-                s.sendUrgentData(data);
-            } catch (IOException e) {
-                throw failed(e);
-            }
-        } finally {
-            endCall();
-        }
+        streams.sendUrgentData(data);
     }
 
     @Override
@@ -378,125 +311,5 @@ public abstract class SocketView extends Socket {
     @Override
     public void setPerformancePreferences(int connectionTime, int latency, int bandwidth) {
         // Ignored, as by the JDK's own socket implementations.
-    }
-
-    private final class GuardedInput extends InputStream {
-
-        @Override
-        public int read() throws IOException {
-            beginCall();
-            try {
-                InputStream raw = rawIn();
-                try {
-                    int b = raw.read();
-                    if (b < 0) {
-                        endOfStream(received);
-                    } else {
-                        received = true;
-                    }
-                    return b;
-                } catch (IOException e) {
-                    throw failed(e);
-                }
-            } finally {
-                endCall();
-            }
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            beginCall();
-            try {
-                InputStream raw = rawIn();
-                try {
-                    int n = raw.read(b, off, len);
-                    if (n < 0) {
-                        endOfStream(received);
-                    } else if (n > 0) {
-                        received = true;
-                    }
-                    return n;
-                } catch (IOException e) {
-                    throw failed(e);
-                }
-            } finally {
-                endCall();
-            }
-        }
-
-        @Override
-        public int available() throws IOException {
-            beginCall();
-            try {
-                InputStream raw = rawIn();
-                try {
-                    return raw.available();
-                } catch (IOException e) {
-                    throw failed(e);
-                }
-            } finally {
-                endCall();
-            }
-        }
-
-        /** Closing the stream closes the socket, as with a plain socket. */
-        @Override
-        public void close() {
-            SocketView.this.close();
-        }
-    }
-
-    private final class GuardedOutput extends OutputStream {
-
-        @Override
-        public void write(int b) throws IOException {
-            beginCall();
-            try {
-                OutputStream raw = rawOut();
-                try {
-                    raw.write(b);
-                } catch (IOException e) {
-                    throw failed(e);
-                }
-            } finally {
-                endCall();
-            }
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            beginCall();
-            try {
-                OutputStream raw = rawOut();
-                try {
-                    raw.write(b, off, len);
-                } catch (IOException e) {
-                    throw failed(e);
-                }
-            } finally {
-                endCall();
-            }
-        }
-
-        @Override
-        public void flush() throws IOException {
-            beginCall();
-            try {
-                OutputStream raw = rawOut();
-                try {
-                    raw.flush();
-                } catch (IOException e) {
-                    throw failed(e);
-                }
-            } finally {
-                endCall();
-            }
-        }
-
-        /** Closing the stream closes the socket, as with a plain socket. */
-        @Override
-        public void close() {
-            SocketView.this.close();
-        }
     }
 }

@@ -11,6 +11,7 @@ import io.github.portkeeper.core.PortBudgetSnapshot.EndpointBudget;
 import io.github.portkeeper.core.Retirement;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
+import io.github.portkeeper.core.testing.ChildWorkload;
 import io.github.portkeeper.core.testing.Host;
 import org.awaitility.Awaitility;
 import org.awaitility.core.ConditionTimeoutException;
@@ -18,27 +19,24 @@ import org.awaitility.core.ConditionTimeoutException;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+
+import static io.github.portkeeper.core.budget.Storm.exchange;
+import static io.github.portkeeper.core.budget.Storm.millisSince;
+import static io.github.portkeeper.core.testing.ChildWorkload.result;
 
 /**
  * The child process of {@link PortBudgetNamespaceTest}, run inside a network namespace with a
@@ -72,33 +70,16 @@ public final class BudgetWorkload {
     private static final int SECOND_STORM = 100;
     private static final long RECOVERY_LIMIT_SECONDS = 75;
 
-    /** Failures other than the budget's, per phase: {@code <phase>Eaddrnotavail}, {@code <phase>OtherErrors}. */
-    private static final java.util.Map<String, AtomicInteger> ERRORS = new java.util.concurrent.ConcurrentHashMap<>();
-    private static final java.util.Map<String, String> FIRST_ERROR = new java.util.concurrent.ConcurrentHashMap<>();
-    private static final String[] PHASES = {"storm", "shared", "recovery"};
+    /** Failures other than the budget's, per phase, reported as {@code <phase>Eaddrnotavail}, {@code <phase>OtherErrors}. */
+    private static final Failures STORM_FAILURES = new Failures();
+    private static final Failures SHARED_FAILURES = new Failures();
+    private static final Failures RECOVERY_FAILURES = new Failures();
 
     private BudgetWorkload() {
     }
 
     public static void main(String[] args) {
-        try {
-            run(args);
-            System.out.flush();
-            System.exit(0);
-        } catch (Throwable t) {
-            t.printStackTrace();
-            System.err.flush();
-            System.exit(2);
-        }
-    }
-
-    private static void result(String key, Object value) {
-        System.out.println(Host.RESULT_PREFIX + key + "=" + value);
-        System.out.flush();
-    }
-
-    private static long millisSince(long nanos) {
-        return (System.nanoTime() - nanos) / 1_000_000;
+        ChildWorkload.main(() -> run(args));
     }
 
     @SuppressWarnings("try") // resources held open for the block, not used in it
@@ -121,104 +102,54 @@ public final class BudgetWorkload {
         Endpoint e2 = Endpoint.of("127.0.0.1", s2Port);
 
         try (HoldingServer echo = HoldingServer.start(s1, true); HoldingServer sink = HoldingServer.start(s2, false)) {
-            Pool<SocketChannel> pool = Pool.of(new Channels(), PoolConfig.builder()
-                    .name("storm")
-                    .maxPerEndpoint(32).maxTotal(64)
-                    .leaseTimeout(Duration.ofSeconds(1))
-                    .retirement(Retirement.local())
-                    .build()); // the default port budget, detected in this namespace
+            Pool<SocketChannel> pool = Storm.pool("storm");
             try {
                 PortBudget budget = pool.portBudget().budget();
                 result("budget", budget);
                 result("budgetRangeSize", budget.rangeSize());
                 result("budgetPerEndpoint", budget.perEndpoint());
 
-                AtomicLong firstClose = new AtomicLong(Long.MAX_VALUE);
-                storm(pool, e1, s1, probe, stormThreads, firstClose);
+                long firstClose = storm(pool, e1, s1, probe, stormThreads);
                 shared(e2, s2, probe, holderCount);
-                recovery(pool, e1, s1, probe, firstClose.get());
+                recovery(pool, e1, s1, probe, firstClose);
             } finally {
                 pool.close();
             }
         }
-        int eaddrnotavail = 0;
-        int other = 0;
-        for (String phase : PHASES) {
-            int a = ERRORS.getOrDefault(phase + "Eaddrnotavail", new AtomicInteger()).get();
-            int o = ERRORS.getOrDefault(phase + "OtherErrors", new AtomicInteger()).get();
-            result(phase + "Eaddrnotavail", a);
-            result(phase + "OtherErrors", o);
-            result(phase + "FirstError", FIRST_ERROR.getOrDefault(phase, "none"));
-            eaddrnotavail += a;
-            other += o;
-        }
+        report("storm", STORM_FAILURES);
+        report("shared", SHARED_FAILURES);
+        report("recovery", RECOVERY_FAILURES);
+        int eaddrnotavail = STORM_FAILURES.addressNotAvailable() + SHARED_FAILURES.addressNotAvailable()
+                + RECOVERY_FAILURES.addressNotAvailable();
+        int other = STORM_FAILURES.other() + SHARED_FAILURES.other() + RECOVERY_FAILURES.other();
         result("eaddrnotavail", eaddrnotavail);
         result("otherErrors", other);
     }
 
     // ---------------------------------------------------------------- 1. storm
 
-    private static void storm(Pool<SocketChannel> pool, Endpoint e1, InetSocketAddress s1, KernelProbe probe, int threads,
-                              AtomicLong firstClose) throws Exception {
+    /** Returns the {@link System#nanoTime()} of the storm's first close. */
+    private static long storm(Pool<SocketChannel> pool, Endpoint e1, InetSocketAddress s1, KernelProbe probe, int threads)
+            throws Exception {
         List<Lease<SocketChannel>> held = new ArrayList<>();
         for (int i = 0; i < HELD; i++) {
             Lease<SocketChannel> l = pool.lease(e1);
             exchange(l.connection(), i);
             held.add(l);
         }
-        AtomicInteger connections = new AtomicInteger();
-        AtomicInteger slowLeases = new AtomicInteger();
-        AtomicLong lastClose = new AtomicLong();
-        Queue<Long> exhaustedAfter = new ConcurrentLinkedQueue<>();
-        AtomicReference<PortBudgetExhaustedException> firstExhausted = new AtomicReference<>();
-        CountDownLatch go = new CountDownLatch(1);
-        ExecutorService workers = Executors.newFixedThreadPool(threads);
-        List<Future<?>> futures = new ArrayList<>();
-        for (int t = 0; t < threads; t++) {
-            futures.add(workers.submit(() -> {
-                go.await();
-                for (int i = 0; i < 5_000; i++) {
-                    long t0 = System.nanoTime();
-                    try (Lease<SocketChannel> l = pool.lease(e1)) {
-                        if (millisSince(t0) >= 100) {
-                            slowLeases.incrementAndGet();
-                        }
-                        exchange(l.connection(), i);
-                        l.retire(); // Retirement.local(): a FIN from this host, a TIME_WAIT here
-                    } catch (PortBudgetExhaustedException e) {
-                        exhaustedAfter.add(millisSince(t0));
-                        firstExhausted.compareAndSet(null, e);
-                        return null;
-                    } catch (IOException | RuntimeException e) {
-                        failure("storm", e);
-                        return null;
-                    }
-                    long now = System.nanoTime();
-                    firstClose.accumulateAndGet(now, Math::min);
-                    lastClose.accumulateAndGet(now, Math::max);
-                    connections.incrementAndGet();
-                }
-                return null;
-            }));
-        }
-        long start = System.nanoTime();
-        go.countDown();
-        for (Future<?> f : futures) {
-            f.get(60, TimeUnit.SECONDS);
-        }
-        workers.shutdown();
-        long millis = millisSince(start);
+        Storm storm = Storm.run(pool, e1, threads, 5_000, STORM_FAILURES);
         SocketTable kernel = probe.snapshot();
         EndpointBudget usage = pool.portBudget().endpoints().get(e1);
 
-        result("stormConnections", connections.get());
-        result("stormMillis", millis);
-        result("stormClosesSpreadMillis", (lastClose.get() - firstClose.get()) / 1_000_000);
-        result("stormSlowLeases", slowLeases.get());
+        List<Long> exhaustedAfter = storm.exhaustedAfterMillis();
+        result("stormConnections", storm.connections());
+        result("stormMillis", storm.millis());
+        result("stormClosesSpreadMillis", storm.closesSpreadMillis());
+        result("stormSlowLeases", storm.slowLeases());
         result("stormExhausted", exhaustedAfter.size());
         result("stormExhaustedAfterMinMillis", exhaustedAfter.stream().mapToLong(Long::longValue).min().orElse(-1));
         result("stormExhaustedAfterMaxMillis", exhaustedAfter.stream().mapToLong(Long::longValue).max().orElse(-1));
-        PortBudgetExhaustedException first = firstExhausted.get();
+        PortBudgetExhaustedException first = storm.firstExhausted();
         result("stormExhaustedMessage", first == null ? "none" : first.getMessage());
         result("stormExhaustedUsed", first == null ? -1 : first.usage().used());
         result("stormUsage", describe(usage));
@@ -254,17 +185,14 @@ public final class BudgetWorkload {
         for (Lease<SocketChannel> l : held) {
             l.close(); // idle again; they keep their ports (4 open connections)
         }
+        return storm.firstCloseNanos();
     }
 
     // ---------------------------------------------------------------- 2. another process
 
     private static void shared(Endpoint e2, InetSocketAddress s2, KernelProbe probe, int holderCount) throws Exception {
         // A pool that connects once before the other process takes its ports, then idles.
-        Pool<SocketChannel> late = Pool.of(new Channels(), PoolConfig.builder()
-                .name("late")
-                .maxPerEndpoint(200).maxTotal(200)
-                .leaseTimeout(Duration.ofSeconds(1))
-                .build());
+        Pool<SocketChannel> late = burstPool("late");
         try {
             late.lease(e2).close();
             result("lateUsageBeforeHolder", describe(late.portBudget().endpoints().get(e2)));
@@ -295,11 +223,7 @@ public final class BudgetWorkload {
             }
             result("holderKernelEstablished", probe.snapshot().countToRemote(TcpState.ESTABLISHED, s2));
 
-            Pool<SocketChannel> pool = Pool.of(new Channels(), PoolConfig.builder()
-                    .name("shared")
-                    .maxPerEndpoint(200).maxTotal(200)
-                    .leaseTimeout(Duration.ofSeconds(1))
-                    .build());
+            Pool<SocketChannel> pool = burstPool("shared");
             List<Lease<SocketChannel>> held = new ArrayList<>();
             try {
                 long t0 = System.nanoTime();
@@ -320,29 +244,18 @@ public final class BudgetWorkload {
                 Queue<Lease<SocketChannel>> burst = new ConcurrentLinkedQueue<>();
                 Queue<Long> exhaustedAfter = new ConcurrentLinkedQueue<>();
                 AtomicReference<PortBudgetExhaustedException> firstExhausted = new AtomicReference<>();
-                CountDownLatch go = new CountDownLatch(1);
-                ExecutorService workers = Executors.newFixedThreadPool(BURST);
-                List<Future<?>> futures = new ArrayList<>();
-                for (int i = 0; i < BURST; i++) {
-                    futures.add(workers.submit(() -> {
-                        go.await();
-                        long started = System.nanoTime();
-                        try {
-                            burst.add(pool.lease(e2));
-                        } catch (PortBudgetExhaustedException e) {
-                            exhaustedAfter.add(millisSince(started));
-                            firstExhausted.compareAndSet(null, e);
-                        } catch (IOException | RuntimeException e) {
-                            failure("shared", e);
-                        }
-                        return null;
-                    }));
-                }
-                go.countDown();
-                for (Future<?> f : futures) {
-                    f.get(60, TimeUnit.SECONDS);
-                }
-                workers.shutdown();
+                Storm.allAtOnce(BURST, () -> {
+                    long started = System.nanoTime();
+                    try {
+                        burst.add(pool.lease(e2));
+                    } catch (PortBudgetExhaustedException e) {
+                        exhaustedAfter.add(millisSince(started));
+                        firstExhausted.compareAndSet(null, e);
+                    } catch (IOException | RuntimeException e) {
+                        SHARED_FAILURES.add(e);
+                    }
+                    return null;
+                });
                 held.addAll(burst);
                 SocketTable kernel = probe.snapshot();
                 result("sharedBurstConnected", burst.size());
@@ -357,11 +270,7 @@ public final class BudgetWorkload {
                 held.forEach(Lease::close);
                 pool.close();
             }
-            Pool<SocketChannel> cold = Pool.of(new Channels(), PoolConfig.builder()
-                    .name("cold")
-                    .maxPerEndpoint(200).maxTotal(200)
-                    .leaseTimeout(Duration.ofSeconds(1))
-                    .build());
+            Pool<SocketChannel> cold = burstPool("cold");
             try {
                 burst("cold", cold, e2, s2, probe);
             } finally {
@@ -389,38 +298,24 @@ public final class BudgetWorkload {
             throws Exception {
         Queue<Lease<SocketChannel>> burst = new ConcurrentLinkedQueue<>();
         AtomicInteger exhausted = new AtomicInteger();
-        AtomicInteger addressNotAvailable = new AtomicInteger();
-        AtomicInteger other = new AtomicInteger();
-        AtomicReference<String> firstError = new AtomicReference<>("none");
+        Failures failures = new Failures();
         try {
-            CountDownLatch go = new CountDownLatch(1);
-            ExecutorService workers = Executors.newFixedThreadPool(BURST);
-            List<Future<?>> futures = new ArrayList<>();
-            for (int i = 0; i < BURST; i++) {
-                futures.add(workers.submit(() -> {
-                    go.await();
-                    try {
-                        burst.add(pool.lease(e2));
-                    } catch (PortBudgetExhaustedException e) {
-                        exhausted.incrementAndGet();
-                    } catch (IOException | RuntimeException e) {
-                        (isAddressNotAvailable(e) ? addressNotAvailable : other).incrementAndGet();
-                        firstError.compareAndSet("none", describeError(e));
-                    }
-                    return null;
-                }));
-            }
-            go.countDown();
-            for (Future<?> f : futures) {
-                f.get(60, TimeUnit.SECONDS);
-            }
-            workers.shutdown();
+            Storm.allAtOnce(BURST, () -> {
+                try {
+                    burst.add(pool.lease(e2));
+                } catch (PortBudgetExhaustedException e) {
+                    exhausted.incrementAndGet();
+                } catch (IOException | RuntimeException e) {
+                    failures.add(e);
+                }
+                return null;
+            });
             result(phase + "BurstConnected", burst.size());
             result(phase + "BurstReused", burst.stream().filter(Lease::isReused).count());
             result(phase + "BurstExhausted", exhausted.get());
-            result(phase + "BurstEaddrnotavail", addressNotAvailable.get());
-            result(phase + "BurstOtherErrors", other.get());
-            result(phase + "BurstFirstError", firstError.get());
+            result(phase + "BurstEaddrnotavail", failures.addressNotAvailable());
+            result(phase + "BurstOtherErrors", failures.other());
+            result(phase + "BurstFirstError", failures.first());
             result(phase + "BurstKernelEstablished", probe.snapshot().countToRemote(TcpState.ESTABLISHED, s2));
             result(phase + "Usage", describe(pool.portBudget().endpoints().get(e2)));
         } finally {
@@ -451,7 +346,7 @@ public final class BudgetWorkload {
                 refused.incrementAndGet();
                 return false;
             } catch (IOException | RuntimeException e) {
-                failure("recovery", e);
+                RECOVERY_FAILURES.add(e);
                 return true;
             }
         }, 100);
@@ -477,7 +372,7 @@ public final class BudgetWorkload {
                 l.retire();
                 ok++;
             } catch (IOException | RuntimeException e) {
-                failure("recovery", e);
+                RECOVERY_FAILURES.add(e);
                 break;
             }
         }
@@ -507,44 +402,23 @@ public final class BudgetWorkload {
         }
     }
 
-    /** Any failure other than the budget's: EADDRNOTAVAIL is what the budget exists to prevent. */
-    private static void failure(String phase, Throwable e) {
-        String key = phase + (isAddressNotAvailable(e) ? "Eaddrnotavail" : "OtherErrors");
-        ERRORS.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
-        FIRST_ERROR.putIfAbsent(phase, describeError(e));
+    /** A pool for bursts to S2: room for every connection the range allows, the default budget. */
+    private static Pool<SocketChannel> burstPool(String name) {
+        return Pool.of(new Channels(), PoolConfig.builder()
+                .name(name)
+                .maxPerEndpoint(200).maxTotal(200)
+                .leaseTimeout(Duration.ofSeconds(1))
+                .build());
     }
 
-    private static boolean isAddressNotAvailable(Throwable e) {
-        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
-            if (c instanceof BindException || String.valueOf(c.getMessage()).contains("Cannot assign requested address")) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static String describeError(Throwable e) {
-        StringBuilder sb = new StringBuilder(e.toString());
-        for (Throwable c = e.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
-            sb.append(" <- ").append(c);
-        }
-        return sb.toString().replace('\n', ' ');
+    private static void report(String phase, Failures failures) {
+        result(phase + "Eaddrnotavail", failures.addressNotAvailable());
+        result(phase + "OtherErrors", failures.other());
+        result(phase + "FirstError", failures.first());
     }
 
     private static String describe(EndpointBudget u) {
         return u == null ? "none" : "budget:" + u.budget() + ",live:" + u.live() + ",timeWait:" + u.recentTimeWait()
                 + ",others:" + u.otherSockets() + ",used:" + u.used();
-    }
-
-    /** Writes 4 bytes and reads their echo. */
-    private static void exchange(SocketChannel channel, int n) throws IOException {
-        ByteBuffer request = ByteBuffer.allocate(4).putInt(n).flip();
-        while (request.hasRemaining()) {
-            channel.write(request);
-        }
-        byte[] response = channel.socket().getInputStream().readNBytes(4);
-        if (!Arrays.equals(ByteBuffer.allocate(4).putInt(n).array(), response)) {
-            throw new IOException("bad echo for " + n + ": " + Arrays.toString(response));
-        }
     }
 }

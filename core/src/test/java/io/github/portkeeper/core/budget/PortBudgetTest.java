@@ -592,13 +592,14 @@ class PortBudgetTest {
      * With the kernel count on, sockets that ended without a TIME_WAIT here (RESET, or PEER) are
      * gone from the kernel's table: they must not turn into "other sockets" until the next
      * refresh. A pool holding 10 connections (a fifth of its budget, so its kernel count is
-     * kept) churns through 30 more that it closes with RST while the JVM's kernel reader is held
-     * off: no read falls in the churn, so every count between is exact whatever the load (a read
-     * racing a close may count it as another socket until the following read: the budget's safe
-     * side, not looked at here). The next read still finds nobody else.
+     * kept), counted by a read that started once all ten were open, churns through 30 more that
+     * it closes with RST while the JVM's kernel reader is held off: no read falls in the churn,
+     * so every count between is exact whatever the load (a read racing a connect or a close may
+     * count it as another socket until the following read: the budget's safe side, not looked at
+     * here). The next read still finds nobody else.
      */
     @Test
-    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    @Timeout(value = 45, unit = TimeUnit.SECONDS)
     @SuppressWarnings("try") // resources held open for the block, not used in it
     void connectionsClosedWithoutTimeWaitAreNotCountedAsOtherSockets() throws Exception {
         Assumptions.assumeTrue(KernelProbe.linux().isAvailable(), "needs /proc/net/tcp");
@@ -608,13 +609,22 @@ class PortBudgetTest {
                      .maxPerEndpoint(20).maxTotal(20).leaseTimeout(Duration.ofMillis(100))
                      .retirement(Retirement.reset()).portBudget(fifty).build())) {
             Endpoint e = Endpoint.of("127.0.0.1", server.port());
-            long readsBefore = KernelReads.count();
             List<Lease<SocketChannel>> held = new ArrayList<>();
             for (int i = 0; i < 10; i++) {
                 held.add(sockets.lease(e)); // the first waits for the endpoint's first kernel count
             }
-            // A loaded machine may let the first lease go on before the read it asked for is done.
-            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> KernelReads.count() > readsBefore);
+            // A read that raced these connects counts the sockets opened between its mark and its
+            // table twice, once as others', until the next read (the budget's safe side). On a
+            // loaded machine the first lease may go on before the read it asked for has taken its
+            // mark, and up to five connects (at a tenth of the budget a lease waits for a read)
+            // may then land in that read's table. Only a read that starts once all ten are open
+            // counts exactly: holding the reader waits out the read in progress, and the next one
+            // (asked for by the leases, or periodic: at most 8 s apart) starts after.
+            long readsWithAllOpen;
+            try (AutoCloseable readInProgressDone = KernelReads.holdReads()) {
+                readsWithAllOpen = KernelReads.count();
+            }
+            await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(20)).until(() -> KernelReads.count() > readsWithAllOpen);
             assertThat(sockets.portBudget().endpoints().get(e))
                     .as(() -> "the kernel's sockets toward " + server.address() + " now: " + socketsToward(server.address()))
                     .isEqualTo(new EndpointBudget(50, 10, 0, 0));

@@ -117,7 +117,7 @@ public final class AuthenticatingProxy implements AutoCloseable {
             }
             String[] requestLine = head.get(0).split(" ");
             if ("CONNECT".equals(requestLine[0])) {
-                tunnel(socket, in, out, requestLine[1]);
+                tunnel(socket, in, out, head.get(0));
             } else {
                 byte[] body = ("proxied " + requestLine[1]).getBytes(StandardCharsets.US_ASCII);
                 out.write(("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + body.length
@@ -130,13 +130,11 @@ public final class AuthenticatingProxy implements AutoCloseable {
         }
     }
 
-    private void tunnel(Socket client, InputStream in, OutputStream out, String authority) throws IOException {
-        int colon = authority.lastIndexOf(':');
-        try (Socket target = new Socket(authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)))) {
+    private void tunnel(Socket client, InputStream in, OutputStream out, String connectLine) throws IOException {
+        try (Socket target = Tunnel.openTarget(connectLine)) {
             sockets.add(target);
             client.setSoTimeout(0); // a pooled tunnel may sit idle for the rest of the test
-            out.write("HTTP/1.1 200 Connection established\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            out.flush();
+            Tunnel.answerEstablished(out);
             Thread upstream = new Thread(() -> pump(in, target), "authenticating-proxy-up-" + client.getPort());
             upstream.setDaemon(true);
             upstream.start();
@@ -146,17 +144,12 @@ public final class AuthenticatingProxy implements AutoCloseable {
 
     /** Copies until end of stream, then passes the end on as a FIN. */
     private static void pump(InputStream from, Socket to) {
-        byte[] buffer = new byte[8192];
-        try {
-            OutputStream out = to.getOutputStream();
-            int n;
-            while ((n = from.read(buffer)) >= 0) {
-                out.write(buffer, 0, n);
-                out.flush();
+        if (Tunnel.relay(from, to)) {
+            try {
+                to.shutdownOutput();
+            } catch (IOException e) {
+                // one side is gone; closing the proxy ends the other
             }
-            to.shutdownOutput();
-        } catch (IOException e) {
-            // one side is gone; closing the proxy ends the other
         }
     }
 

@@ -6,12 +6,10 @@ import io.github.portkeeper.test.FreshPort;
 import javax.net.ssl.SSLSocket;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -55,19 +53,14 @@ public final class TlsTunnelProxy implements AutoCloseable {
             plain.setSoTimeout(10_000);
             tls.startHandshake();
             InputStream in = tls.getInputStream();
-            List<String> head = RequestHead.read(in);
-            String requestLine = head.isEmpty() ? null : head.get(0);
-            if (requestLine == null || !requestLine.startsWith("CONNECT ")) {
+            String connectLine = Tunnel.readConnectLine(in);
+            if (connectLine == null) {
                 return;
             }
-            connectLines.add(requestLine);
-            String authority = requestLine.split(" ")[1];
-            int colon = authority.lastIndexOf(':');
-            try (Socket target = new Socket(authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)))) {
+            connectLines.add(connectLine);
+            try (Socket target = Tunnel.openTarget(connectLine)) {
                 plain.setSoTimeout(0);
-                OutputStream out = tls.getOutputStream();
-                out.write("HTTP/1.1 200 Connection established\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-                out.flush();
+                Tunnel.answerEstablished(tls.getOutputStream());
                 Thread upstream = new Thread(() -> pump(in, target, plain), "tls-tunnel-proxy-up-" + plain.getPort());
                 upstream.setDaemon(true);
                 upstream.start();
@@ -82,16 +75,8 @@ public final class TlsTunnelProxy implements AutoCloseable {
 
     /** Copies until either side ends, then closes {@code also}, which ends the other direction. */
     private static void pump(InputStream from, Socket to, Socket also) {
-        byte[] buffer = new byte[8192];
         try {
-            OutputStream out = to.getOutputStream();
-            int n;
-            while ((n = from.read(buffer)) >= 0) {
-                out.write(buffer, 0, n);
-                out.flush();
-            }
-        } catch (IOException e) {
-            // one side is gone
+            Tunnel.relay(from, to);
         } finally {
             ConnectionThreads.closeQuietly(to);
             ConnectionThreads.closeQuietly(also);

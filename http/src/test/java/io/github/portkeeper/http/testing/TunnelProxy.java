@@ -6,12 +6,10 @@ import io.github.portkeeper.test.FreshPort;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -51,45 +49,25 @@ public final class TunnelProxy implements AutoCloseable {
         try (client) {
             client.setSoTimeout(10_000);
             InputStream in = new BufferedInputStream(client.getInputStream());
-            List<String> head = RequestHead.read(in);
-            String requestLine = head.isEmpty() ? null : head.get(0);
-            if (requestLine == null || !requestLine.startsWith("CONNECT ")) {
+            String connectLine = Tunnel.readConnectLine(in);
+            if (connectLine == null) {
                 return;
             }
-            connectLines.add(requestLine);
-            String authority = requestLine.split(" ")[1];
-            int colon = authority.lastIndexOf(':');
-            try (Socket target = new Socket(authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)))) {
+            connectLines.add(connectLine);
+            try (Socket target = Tunnel.openTarget(connectLine)) {
                 client.setSoTimeout(0);
-                OutputStream out = client.getOutputStream();
-                out.write("HTTP/1.1 200 Connection established\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-                out.flush();
+                Tunnel.answerEstablished(client.getOutputStream());
                 InputStream fromTarget = target.getInputStream();
                 // At the target's end the client's side is left open (see the class comment).
-                Thread downstream = new Thread(() -> copy(fromTarget, client), "tunnel-proxy-down-" + client.getPort());
+                Thread downstream = new Thread(() -> Tunnel.relay(fromTarget, client), "tunnel-proxy-down-" + client.getPort());
                 downstream.setDaemon(true);
                 downstream.start();
-                copy(in, target); // until the client ends its side: then both close here
+                Tunnel.relay(in, target); // until the client ends its side: then both close here
             }
         } catch (IOException e) {
             // the client or the target went away, or the proxy is closing
         } finally {
             threads.ended(client);
-        }
-    }
-
-    /** Copies until {@code from} ends or either side fails; closes nothing. */
-    private static void copy(InputStream from, Socket to) {
-        byte[] buffer = new byte[8192];
-        try {
-            OutputStream out = to.getOutputStream();
-            int n;
-            while ((n = from.read(buffer)) >= 0) {
-                out.write(buffer, 0, n);
-                out.flush();
-            }
-        } catch (IOException e) {
-            // one side is gone
         }
     }
 

@@ -42,6 +42,7 @@ import org.springframework.boot.restclient.autoconfigure.RestClientAutoConfigura
 import org.springframework.boot.restclient.autoconfigure.RestTemplateAutoConfiguration;
 import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.ssl.SslBundleRegistry;
+import org.springframework.boot.ssl.SslBundles;
 import org.springframework.boot.ssl.SslStoreBundle;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
@@ -248,6 +249,23 @@ class PortkeeperAutoConfigurationTest {
             assertThat(context.getBean(PortkeeperPools.class).pools()).contains(tls.pool());
             context.close();
             assertThat(tls.pool().isClosed()).isTrue();
+        });
+    }
+
+    @Test
+    void aClientBuiltAfterAReloadFromTheBundleInstanceHeldBeforeItUsesThePoolNamedAfterTheBundle() {
+        runner.run(context -> {
+            SslBundleRegistry registry = context.getBean(SslBundleRegistry.class);
+            PortkeeperClientHttpRequestFactoryBuilder builder = context.getBean(PortkeeperClientHttpRequestFactoryBuilder.class);
+            registry.registerBundle("partner", SslBundle.of(SslStoreBundle.NONE));
+            HttpClientSettings heldBeforeReload = HttpClientSettings.ofSslBundle(context.getBean(SslBundles.class).getBundle("partner"));
+            registry.updateBundle("partner", SslBundle.of(SslStoreBundle.NONE));
+
+            builder.build(heldBeforeReload);
+
+            assertThat(builder.connectionManager(heldBeforeReload).pool().name()).isEqualTo("http-partner");
+            assertThat(context.getBean(PortkeeperPools.class).pools()).extracting(Pool::name)
+                    .filteredOn(name -> name.startsWith("http-")).containsExactly("http-partner");
         });
     }
 

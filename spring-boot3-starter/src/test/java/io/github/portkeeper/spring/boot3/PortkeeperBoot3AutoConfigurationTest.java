@@ -33,6 +33,7 @@ import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
 import org.springframework.boot.http.client.ClientHttpRequestFactorySettings;
 import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.ssl.SslBundleRegistry;
+import org.springframework.boot.ssl.SslBundles;
 import org.springframework.boot.ssl.SslStoreBundle;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.web.client.RestTemplateBuilder;
@@ -173,6 +174,23 @@ class PortkeeperBoot3AutoConfigurationTest {
             assertThat(tls).isNotSameAs(context.getBean(PortkeeperConnectionManager.class));
             assertThat(tls.pool().name()).isEqualTo("http-ssl");
             assertThat(context.getBean(PortkeeperPools.class).pools()).contains(tls.pool());
+        });
+    }
+
+    @Test
+    void aClientBuiltAfterAReloadFromTheBundleInstanceHeldBeforeItUsesThePoolNamedAfterTheBundle() {
+        runner.run(context -> {
+            SslBundleRegistry registry = context.getBean(SslBundleRegistry.class);
+            PortkeeperClientHttpRequestFactoryBuilder builder = context.getBean(PortkeeperClientHttpRequestFactoryBuilder.class);
+            registry.registerBundle("partner", SslBundle.of(SslStoreBundle.NONE));
+            ClientHttpRequestFactorySettings heldBeforeReload = ClientHttpRequestFactorySettings.ofSslBundle(context.getBean(SslBundles.class).getBundle("partner"));
+            registry.updateBundle("partner", SslBundle.of(SslStoreBundle.NONE));
+
+            builder.build(heldBeforeReload);
+
+            assertThat(builder.connectionManager(heldBeforeReload).pool().name()).isEqualTo("http-partner");
+            assertThat(context.getBean(PortkeeperPools.class).pools()).extracting(Pool::name)
+                    .filteredOn(name -> name.startsWith("http-")).containsExactly("http-partner");
         });
     }
 

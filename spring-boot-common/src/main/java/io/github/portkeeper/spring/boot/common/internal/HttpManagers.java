@@ -26,10 +26,12 @@ import java.util.function.Predicate;
  *
  * <p>A bundle registered in {@link SslBundles} is known by its name: Boot replaces the instance
  * when it reloads the bundle, and the clients built after a reload must keep the pool (and its
- * name, the {@code pool} tag of its meters). Its pool's connections take their TLS from the bundle
- * the registry holds when they are opened ({@link CurrentBundleTlsStrategy}). A bundle that is
- * not registered (made with {@code SslBundle.of(...)}) is known by its instance, and each
- * instance gets a pool of its own.
+ * name, the {@code pool} tag of its meters). So must clients built after a reload from an instance
+ * the registry held before it (an application may keep the instance it got at startup): every
+ * instance the registry held under a name is known by that name ({@link BundleNames}). Its pool's
+ * connections take their TLS from the bundle the registry holds when they are opened ({@link
+ * CurrentBundleTlsStrategy}). A bundle that is not registered (made with {@code SslBundle.of(...)})
+ * is known by its instance, and each instance gets a pool of its own.
  *
  * <p>Thread-safe.
  */
@@ -39,6 +41,7 @@ public final class HttpManagers implements AutoCloseable {
     private final Function<String, PortkeeperConnectionManagerBuilder> builders;
     private final PortkeeperPools pools;
     private final SslBundles sslBundles;
+    private final BundleNames bundleNames;
     private final Map<Key, PortkeeperConnectionManager> others = new ConcurrentHashMap<>();
 
     /**
@@ -53,12 +56,13 @@ public final class HttpManagers implements AutoCloseable {
         this.builders = builders;
         this.pools = pools;
         this.sslBundles = sslBundles;
+        this.bundleNames = BundleNames.watching(sslBundles);
     }
 
     /**
      * The manager for clients built with an SSL bundle and an address filter.
      *
-     * @param bundle the SSL bundle (compared by its registered name, else by identity), or null
+     * @param bundle the SSL bundle (compared by the name it is or was registered under, else by identity), or null
      * @param filter the address filter as Boot holds it (compared by identity), or null
      * @param accepts whether the filter accepts an address; used only when {@code filter} is not null
      * @return the primary manager when both are null, else the one for the combination
@@ -67,7 +71,7 @@ public final class HttpManagers implements AutoCloseable {
         if (bundle == null && filter == null) {
             return primary;
         }
-        String bundleName = bundle != null ? bundleName(bundle) : null;
+        String bundleName = bundle != null ? bundleNames.nameOf(bundle) : null;
         Key key = bundleName != null ? new Key(bundleName, null, filter) : new Key(null, bundle, filter);
         return others.computeIfAbsent(key, k -> create(k, bundle, accepts));
     }
@@ -81,7 +85,8 @@ public final class HttpManagers implements AutoCloseable {
         String name = uniqueName(primary.pool().name() + "-" + suffix(key));
         PortkeeperConnectionManagerBuilder b = builders.apply(name);
         if (key.bundleName != null) {
-            b.setTlsSocketStrategy(new CurrentBundleTlsStrategy(sslBundles, key.bundleName, bundle));
+            // The registry's instance, not the one given: that may be one a reload replaced.
+            b.setTlsSocketStrategy(new CurrentBundleTlsStrategy(sslBundles, key.bundleName, sslBundles.getBundle(key.bundleName)));
         } else if (bundle != null) {
             b.setTlsSocketStrategy(CurrentBundleTlsStrategy.of(bundle));
         }
@@ -98,22 +103,6 @@ public final class HttpManagers implements AutoCloseable {
             return "filtered";
         }
         return (key.bundleName != null ? key.bundleName : "ssl") + (key.filter != null ? "-filtered" : "");
-    }
-
-    private String bundleName(SslBundle bundle) {
-        if (sslBundles == null) {
-            return null;
-        }
-        for (String name : sslBundles.getBundleNames()) {
-            try {
-                if (sslBundles.getBundle(name) == bundle) {
-                    return name;
-                }
-            } catch (RuntimeException ignored) {
-                // A bundle that cannot be loaded is not the one in use.
-            }
-        }
-        return null;
     }
 
     private String uniqueName(String base) {

@@ -72,6 +72,37 @@ class HttpManagersTest {
     }
 
     @Test
+    void aClientBuiltAfterAReloadFromTheInstanceHeldBeforeItGetsThePoolNamedAfterTheBundle() {
+        registry.registerBundle("partner", trusting("old"));
+        SslBundle heldBeforeReload = registry.getBundle("partner");
+        registry.updateBundle("partner", trusting("new"));
+
+        PortkeeperConnectionManager manager = bootPools.managerFor(heldBeforeReload, null, null);
+
+        assertThat(manager.pool().name()).isEqualTo("http-partner");
+        assertThat(bootPools.managerFor(registry.getBundle("partner"), null, null)).isSameAs(manager);
+        assertThat(pools.pools()).extracting(Pool::name).containsExactly("http", "http-partner");
+    }
+
+    @Test
+    void aBundleRegisteredBeforeThePoolsWereMadeIsKnownByItsNameInEveryInstanceItHad() {
+        DefaultSslBundleRegistry earlier = new DefaultSslBundleRegistry("partner", trusting("old"));
+        SslBundle first = earlier.getBundle("partner");
+        try (BootClientPools made = BootClientPools.of(primary, properties, pools, earlier)) {
+            earlier.updateBundle("partner", trusting("new"));
+            SslBundle second = earlier.getBundle("partner");
+            earlier.updateBundle("partner", trusting("old"));
+
+            PortkeeperConnectionManager fromFirst = made.managerFor(first, null, null);
+
+            assertThat(fromFirst.pool().name()).isEqualTo("http-partner");
+            assertThat(made.managerFor(second, null, null)).isSameAs(fromFirst);
+            assertThat(made.managerFor(earlier.getBundle("partner"), null, null)).isSameAs(fromFirst);
+            assertThat(pools.pools()).extracting(Pool::name).containsExactly("http", "http-partner");
+        }
+    }
+
+    @Test
     void eachUnregisteredBundleInstanceGetsAPoolOfItsOwn() {
         SslBundle adHoc = SslBundle.of(SslStoreBundle.NONE);
         SslBundle another = SslBundle.of(SslStoreBundle.NONE);
