@@ -99,30 +99,17 @@ public final class Socks5Proxy implements AutoCloseable {
         }
     }
 
-    private static void relay(Socket client, InputStream in, OutputStream out, InetSocketAddress target) throws IOException {
+    private static void relay(Socket client, InputStream in, OutputStream out, InetSocketAddress target)
+            throws IOException {
         try (Socket upstream = new Socket(target.getAddress(), target.getPort())) {
             out.write(new byte[] {5, 0, 0, 1, 0, 0, 0, 0, 0, 0}); // succeeded (the bound address is not used)
             out.flush();
             client.setSoTimeout(0);
             InputStream fromTarget = upstream.getInputStream();
-            Thread downstream = new Thread(() -> copy(fromTarget, out), "socks5-proxy-down-" + client.getPort());
+            Thread downstream = new Thread(() -> Tunnel.relay(fromTarget, client), "socks5-proxy-down-" + client.getPort());
             downstream.setDaemon(true);
             downstream.start();
-            copy(in, upstream.getOutputStream()); // until the client ends its side: then both close here
-        }
-    }
-
-    /** Copies until {@code from} ends or either side fails; closes nothing. */
-    private static void copy(InputStream from, OutputStream to) {
-        byte[] buffer = new byte[8192];
-        try {
-            int n;
-            while ((n = from.read(buffer)) >= 0) {
-                to.write(buffer, 0, n);
-                to.flush();
-            }
-        } catch (IOException e) {
-            // one side is gone
+            Tunnel.relay(in, upstream); // until the client ends its side: then both close here
         }
     }
 
