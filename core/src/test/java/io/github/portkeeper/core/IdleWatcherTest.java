@@ -28,11 +28,12 @@ class IdleWatcherTest {
     private static final Duration WAIT = Duration.ofSeconds(10);
     private static final Duration POLL = Duration.ofMillis(5);
     /**
-     * Server's close to the listener's connectionClosed. The watcher closes within milliseconds,
-     * but listeners hear of it off the watcher's thread, and a loaded 2-core machine can stall
-     * either thread for hundreds of milliseconds: this bound is what such a machine meets. Without
-     * the watcher the FIN would wait for a lease or for maxIdleTime (minutes), or a draining
-     * connection for the drain timeout (30 s) and a RESET: both far past it.
+     * The longest time allowed from the server's close to the listener's connectionClosed. It is
+     * no latency the watcher promises: it tells a close the watcher made on the FIN from the closes
+     * that would come without it (the FIN waiting for a lease or for maxIdleTime, minutes; a
+     * draining connection for the drain timeout, 30 s, and a RESET), and leaves room for a loaded
+     * 2-core machine, which can stall the watcher's thread, or the thread listeners hear it from,
+     * for hundreds of milliseconds.
      */
     private static final Duration FIN_TO_CLOSE_BOUND = Duration.ofSeconds(2);
 

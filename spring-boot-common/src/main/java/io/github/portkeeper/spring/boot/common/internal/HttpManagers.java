@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Function;
 import java.util.function.Predicate;
 
@@ -23,6 +25,11 @@ import java.util.function.Predicate;
  * bean); each other combination gets a manager of its own, created on first use, named after the
  * primary pool and the bundle ({@code http-mybundle}), registered with {@link PortkeeperPools}
  * (so it has meters and health) and closed with the context.
+ *
+ * <p>Once closed it makes no more managers: a client built with an SSL bundle or an address filter
+ * after the context closed (say, in a {@code @PreDestroy} that runs after this was closed) would
+ * get a pool nobody closes, so {@link #managerFor} refuses. A manager being made while it closes
+ * is closed too: {@link #close()} waits for it.
  *
  * <p>A bundle registered in {@link SslBundles} is known by its name: Boot replaces the instance
  * when it reloads the bundle, and the clients built after a reload must keep the pool (and its
@@ -43,6 +50,13 @@ public final class HttpManagers implements AutoCloseable {
     private final SslBundles sslBundles;
     private final BundleNames bundleNames;
     private final Map<Key, PortkeeperConnectionManager> others = new ConcurrentHashMap<>();
+    /**
+     * Held shared by {@link #managerFor} while it looks up or makes a manager, and exclusively by
+     * {@link #close()} to set {@link #closed}: so a manager is either made before close() looks at
+     * {@link #others}, or refused.
+     */
+    private final ReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private boolean closed; // guarded by lifecycle
 
     /**
      * @param primary    the manager for settings without SSL bundle and address filter
@@ -66,6 +80,7 @@ public final class HttpManagers implements AutoCloseable {
      * @param filter the address filter as Boot holds it (compared by identity), or null
      * @param accepts whether the filter accepts an address; used only when {@code filter} is not null
      * @return the primary manager when both are null, else the one for the combination
+     * @throws IllegalStateException when a bundle or filter is given and this is closed
      */
     public PortkeeperConnectionManager managerFor(SslBundle bundle, Object filter, Predicate<InetAddress> accepts) {
         if (bundle == null && filter == null) {
@@ -73,7 +88,23 @@ public final class HttpManagers implements AutoCloseable {
         }
         String bundleName = bundle != null ? bundleNames.nameOf(bundle) : null;
         Key key = bundleName != null ? new Key(bundleName, null, filter) : new Key(null, bundle, filter);
-        return others.computeIfAbsent(key, k -> create(k, bundle, accepts));
+        lifecycle.readLock().lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("No HTTP client pool for " + describe(key) + ": the application context is closed,"
+                        + " and with it the pools of its HTTP clients; build clients before the context closes");
+            }
+            return others.computeIfAbsent(key, k -> create(k, bundle, accepts));
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    private static String describe(Key key) {
+        String bundle = key.bundleName != null ? "SSL bundle '" + key.bundleName + "'"
+                : key.adHocBundle != null ? "SSL bundle " + key.adHocBundle + " (not registered in SslBundles)" : null;
+        String filter = key.filter != null ? "address filter " + key.filter : null;
+        return bundle == null ? filter : filter == null ? bundle : bundle + " and " + filter;
     }
 
     /** The managers created for SSL bundles and address filters so far. */
@@ -117,9 +148,19 @@ public final class HttpManagers implements AutoCloseable {
         return pools.pools().stream().anyMatch(p -> p.name().equals(name));
     }
 
-    /** Closes the managers created here (the primary one is the bean's to close). */
+    /**
+     * Closes the managers created here (the primary one is the bean's to close), after waiting for
+     * those being made, and refuses to make more.
+     */
     @Override
     public void close() {
+        lifecycle.writeLock().lock();
+        try {
+            closed = true;
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
+        // No managerFor holds the read lock now, and none makes a manager any more.
         for (PortkeeperConnectionManager m : others.values()) {
             m.close();
         }

@@ -26,9 +26,16 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Predicate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 /**
  * The pools of Boot-built clients with SSL bundles. The certificates under {@code tls/} are
@@ -131,6 +138,92 @@ class HttpManagersTest {
             }
         }
         assertThat(pools.pools()).extracting(Pool::name).containsExactly("http", "http-partner");
+    }
+
+    @Test
+    void aClientWithAnSslBundleBuiltAfterTheContextClosedIsRefusedNamingTheBundleAndMakesNoPool() {
+        registry.registerBundle("partner", trusting("old"));
+        SslBundle partner = registry.getBundle("partner");
+
+        bootPools.close();
+
+        assertThatThrownBy(() -> bootPools.managerFor(partner, null, null))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("SSL bundle 'partner'")
+                .hasMessageContaining("context is closed");
+        assertThat(pools.pools()).extracting(Pool::name).containsExactly("http");
+    }
+
+    @Test
+    void aClientWithAnAddressFilterBuiltAfterTheContextClosedIsRefusedNamingTheFilterAndMakesNoPool() {
+        Predicate<InetAddress> loopbackOnly = new Predicate<>() {
+            @Override
+            public boolean test(InetAddress address) {
+                return address.isLoopbackAddress();
+            }
+
+            @Override
+            public String toString() {
+                return "loopback-only";
+            }
+        };
+
+        bootPools.close();
+
+        assertThatThrownBy(() -> bootPools.managerFor(null, loopbackOnly, loopbackOnly))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("address filter loopback-only")
+                .hasMessageContaining("context is closed");
+        assertThat(pools.pools()).extracting(Pool::name).containsExactly("http");
+    }
+
+    @Test
+    void aPoolBeingMadeWhileTheContextClosesIsClosedWithIt() throws Exception {
+        CountDownLatch making = new CountDownLatch(1);
+        CountDownLatch mayFinish = new CountDownLatch(1);
+        try (HttpManagers managers = new HttpManagers(primary, name -> {
+            making.countDown();
+            awaitOrFail(mayFinish);
+            return PortkeeperConnectionManager.builder().poolConfig(primary.pool().config().toBuilder().name(name).build());
+        }, pools, registry)) {
+            CompletableFuture<PortkeeperConnectionManager> made =
+                    CompletableFuture.supplyAsync(() -> managers.managerFor(SslBundle.of(SslStoreBundle.NONE), null, null));
+            awaitOrFail(making);
+            AtomicReference<Throwable> closeFailure = new AtomicReference<>();
+            Thread closer = new Thread(() -> {
+                try {
+                    managers.close();
+                } catch (Throwable t) {
+                    closeFailure.set(t);
+                }
+            }, "context-close");
+            closer.start();
+            // close() has run, or waits for the pool being made: either way it has had its chance to miss it.
+            await().atMost(Duration.ofSeconds(30))
+                    .until(() -> closer.getState() == Thread.State.TERMINATED || closer.getState() == Thread.State.WAITING);
+
+            mayFinish.countDown();
+            PortkeeperConnectionManager manager = made.get(30, TimeUnit.SECONDS);
+            closer.join(Duration.ofSeconds(30).toMillis());
+
+            assertThat(closer.isAlive()).as("close() returned").isFalse();
+            assertThat(closeFailure.get()).isNull();
+            assertThat(manager.isClosed()).as("the pool made while closing is closed").isTrue();
+            assertThat(manager.pool().isClosed()).isTrue();
+        } finally {
+            mayFinish.countDown();
+        }
+    }
+
+    private static void awaitOrFail(CountDownLatch latch) {
+        try {
+            if (!latch.await(30, TimeUnit.SECONDS)) {
+                throw new AssertionError("not counted down within 30 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
     }
 
     private CloseableHttpClient client(SslBundle bundle) {
