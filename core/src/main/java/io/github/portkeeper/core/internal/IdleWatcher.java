@@ -72,6 +72,8 @@ public final class IdleWatcher {
     public abstract static class Task {
 
         private final AtomicLong due = new AtomicLong(NEVER);
+        /** Set for good by {@link #cancel}: a schedule racing it must not put the task back. */
+        private volatile boolean cancelled;
 
         /**
          * Runs the work that is due. Must not block or call user code (use {@link #offload}).
@@ -218,19 +220,29 @@ public final class IdleWatcher {
 
     // ------------------------------------------------------------------ tasks
 
-    /** Asks for {@code task} to run at {@code at} ({@link System#nanoTime()}) or sooner. Cheap if it already will. */
+    /**
+     * Asks for {@code task} to run at {@code at} ({@link System#nanoTime()}) or sooner. Cheap if
+     * it already will. Does nothing once the task is {@linkplain #cancel cancelled}.
+     */
     public void schedule(Task task, long at) {
         long d;
         do {
             d = task.due.get();
             if (d <= at) {
-                if (!running) {
+                if (!running && !task.cancelled) {
                     ensureRunning(); // due already, but no thread started for it (a start failed)
                 }
                 return;
             }
         } while (!task.due.compareAndSet(d, at));
         tasks.add(task);
+        // Read after the add, as cancel() writes the flag before its remove: of a schedule and
+        // a cancel that race, at least one sees the other, so a cancelled task never stays.
+        if (task.cancelled) {
+            tasks.remove(task);
+            task.due.set(NEVER);
+            return;
+        }
         if (!running) {
             ensureRunning();
         } else if (at < sleepUntil && !onWatcherThread()) {
@@ -246,8 +258,12 @@ public final class IdleWatcher {
         } while (at < d && !task.due.compareAndSet(d, at));
     }
 
-    /** Stops running {@code task}. */
+    /**
+     * Stops running {@code task} for good: a later or racing {@link #schedule} of it does nothing,
+     * so the watcher (shared by the whole JVM) keeps no reference to it.
+     */
     public void cancel(Task task) {
+        task.cancelled = true;
         tasks.remove(task);
         task.due.set(NEVER);
     }
@@ -536,6 +552,11 @@ public final class IdleWatcher {
 
     long threadStarts() {
         return threadStarts.get();
+    }
+
+    /** Whether {@code task} is among the tasks this watcher runs (for tests). */
+    boolean holds(Task task) {
+        return tasks.contains(task);
     }
 
     long scheduleWakeups() {
