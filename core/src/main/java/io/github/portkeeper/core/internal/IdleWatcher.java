@@ -154,10 +154,16 @@ public final class IdleWatcher {
         this.lookups = onDemand(threadName + "-lookup", LOOKUP_THREADS, threads);
     }
 
-    /** A daemon thread: every thread of the watcher is one. */
+    /**
+     * A daemon thread: every thread of the watcher is one. Its context class loader is this
+     * library's, not that of whichever thread happened to start it: the threads are shared by
+     * every pool of the JVM and outlive their starter, so inheriting it would pin, say, an
+     * undeployed web application's loader, and run another application's listeners under it.
+     */
     private static Thread daemon(Runnable work, String name) {
         Thread t = new Thread(work, name);
         t.setDaemon(true);
+        t.setContextClassLoader(IdleWatcher.class.getClassLoader());
         return t;
     }
 

@@ -4,7 +4,11 @@ import io.github.portkeeper.core.Endpoint;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -17,7 +21,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * The watcher is shared by every pool of the JVM for as long as it runs: one failure to start its
  * thread, one throw that ends the thread, or one failure to hand a lookup off must not stop it
- * for good. Each test uses a watcher of its own (or a seam), never the shared one.
+ * for good, and its threads must not pin the class loader of whichever thread happened to start
+ * them. Each test uses a watcher of its own (or a seam), never the shared one.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class IdleWatcherLifecycleTest {
@@ -109,6 +114,45 @@ class IdleWatcherLifecycleTest {
                             .isNotNull().isNotEmpty());
         } finally {
             EndpointAddresses.lookupRunner = shared;
+        }
+    }
+
+    @Test
+    void theWatchersThreadsDoNotKeepTheContextClassLoaderOfTheThreadThatStartedThem() throws Exception {
+        IdleWatcher watcher = new IdleWatcher("portkeeper-watcher-tccl-test");
+        Map<String, ClassLoader> seen = new ConcurrentHashMap<>();
+        CountDownLatch all = new CountDownLatch(4);
+        ClassLoader before = Thread.currentThread().getContextClassLoader();
+        try (URLClassLoader webapp = new URLClassLoader(new URL[0], null)) {
+            Thread.currentThread().setContextClassLoader(webapp);
+            try {
+                watcher.schedule(new IdleWatcher.Task() {
+                    @Override
+                    protected long run(long now) {
+                        seen.put("watcher", Thread.currentThread().getContextClassLoader());
+                        all.countDown();
+                        return IdleWatcher.NEVER;
+                    }
+                }, System.nanoTime());
+                watcher.runOnWorker(() -> {
+                    seen.put("worker", Thread.currentThread().getContextClassLoader());
+                    all.countDown();
+                });
+                watcher.runKernelRead(() -> {
+                    seen.put("kernel", Thread.currentThread().getContextClassLoader());
+                    all.countDown();
+                });
+                watcher.runLookup(() -> {
+                    seen.put("lookup", Thread.currentThread().getContextClassLoader());
+                    all.countDown();
+                });
+            } finally {
+                Thread.currentThread().setContextClassLoader(before);
+            }
+            assertThat(all.await(WAIT_SECONDS, TimeUnit.SECONDS)).as("every thread ran its work: %s", seen).isTrue();
+            assertThat(seen).hasSize(4);
+            seen.forEach((thread, loader) -> assertThat(loader)
+                    .as("context class loader of the %s thread", thread).isNotSameAs(webapp));
         }
     }
 }
