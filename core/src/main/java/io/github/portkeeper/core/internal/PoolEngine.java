@@ -673,8 +673,12 @@ public final class PoolEngine<C> {
             return;
         }
         closed = true;
-        waiters.failAll();
-        housekeeper.shutdown();
+        try {
+            waiters.failAll();
+            housekeeper.shutdown();
+        } finally {
+            listeners.poolClosed();
+        }
     }
 
     /** Called by the housekeeper, on its own thread, once it has stopped: closes what is left idle or draining. */

@@ -12,6 +12,7 @@ import io.github.portkeeper.core.PortBudgetSnapshot;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
 import io.github.portkeeper.core.internal.EndpointAddresses;
+import io.github.portkeeper.core.internal.Listeners;
 import io.github.portkeeper.core.internal.ServedLeaseListener;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -45,6 +46,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * unless turned off for high-cardinality setups. The kernel gauges ({@code portkeeper.tcp.*}) are
  * registered only where the kernel probe is available (Linux).
  *
+ * <p>When the pool closes, the binding stops counting and removes every meter it registered, so
+ * that a pool built again under the same name (a refreshed bean, a rebuilt client) reports
+ * through meters of its own: a registry hands back the meter already registered under an ID.
+ *
  * <p>Bind to one registry only (a composite registry serves several backends). Thread-safe.
  */
 public final class PoolMetrics implements MeterBinder {
@@ -69,6 +74,10 @@ public final class PoolMetrics implements MeterBinder {
      * got back the very meters about to leave the registry, and counted into them for good.
      */
     private final ReentrantLock endpointMetersLock = new ReentrantLock();
+    /** Meters of the whole pool (no endpoint tag), removed when the pool closes. */
+    private final List<io.micrometer.core.instrument.Meter> poolMeters = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The pool has closed and the meters are gone; set under {@link #endpointMetersLock}. */
+    private volatile boolean unbound;
     private final LongAdder leasesServed = new LongAdder();
     private final LongAdder timeWaitCaused = new LongAdder();
     private final LongAdder avoided = new LongAdder();
@@ -140,29 +149,69 @@ public final class PoolMetrics implements MeterBinder {
             this.registry = registry;
         }
         Tags tags = Tags.of("pool", pool.name());
-        FunctionCounter.builder("portkeeper.timewait.avoided", avoided, LongAdder::doubleValue)
+        poolMeters.add(FunctionCounter.builder("portkeeper.timewait.avoided", avoided, LongAdder::doubleValue)
                 .description("TIME_WAIT sockets a one-connection-per-request client would have left on this host and this pool did not:"
                         + " leases served on reused connections plus connections that ended without a local FIN")
-                .tags(tags).register(registry);
+                .tags(tags).register(registry));
         if (!endpointTag || !pool.statsPerEndpoint()) {
             registerStateGauges(registry, tags, null);
         }
         if (pool.budgetEnabled() && !endpointTag) {
-            Gauge.builder("portkeeper.ports.budget.used", pool, p -> p.portBudget().maxUsedRatio())
+            poolMeters.add(Gauge.builder("portkeeper.ports.budget.used", pool, p -> p.portBudget().maxUsedRatio())
                     .description("Share of the port budget in use (the fullest endpoint)")
-                    .tags(tags).register(registry);
+                    .tags(tags).register(registry));
         }
         if (probe.isAvailable()) {
-            Gauge.builder("portkeeper.tcp.timewait", this, m -> m.kernelCount(TcpState.TIME_WAIT))
+            poolMeters.add(Gauge.builder("portkeeper.tcp.timewait", this, m -> m.kernelCount(TcpState.TIME_WAIT))
                     .description("Kernel-observed TIME_WAIT sockets from this host to the pool's endpoints")
-                    .tags(tags).register(registry);
-            Gauge.builder("portkeeper.tcp.closewait", this, m -> m.kernelCount(TcpState.CLOSE_WAIT))
+                    .tags(tags).register(registry));
+            poolMeters.add(Gauge.builder("portkeeper.tcp.closewait", this, m -> m.kernelCount(TcpState.CLOSE_WAIT))
                     .description("Kernel-observed CLOSE_WAIT sockets from this host to the pool's endpoints")
-                    .tags(tags).register(registry);
+                    .tags(tags).register(registry));
         }
         pool.addListener(new Recorder());
         for (Endpoint e : pool.endpoints()) {
             meters(e);
+        }
+        if (pool.isClosed()) {
+            unbind(); // closed before the listener was added: no close event comes
+        }
+    }
+
+    /**
+     * The pool has closed: removes every meter this binding registered and stops counting. A
+     * connection closed later (one still leased at the pool's close) registers nothing again.
+     */
+    private void unbind() {
+        endpointMetersLock.lock();
+        try {
+            if (unbound) {
+                return;
+            }
+            unbound = true;
+            MeterRegistry r = registry;
+            for (io.micrometer.core.instrument.Meter meter : poolMeters) {
+                r.remove(meter);
+            }
+            for (EndpointMeters m : perEndpoint.values()) {
+                for (io.micrometer.core.instrument.Meter meter : m.all()) {
+                    r.remove(meter);
+                }
+            }
+            for (List<io.micrometer.core.instrument.Meter> meters : metersByTag.values()) {
+                for (io.micrometer.core.instrument.Meter meter : meters) {
+                    r.remove(meter);
+                }
+            }
+            poolMeters.clear();
+            perEndpoint.clear();
+            metersByTag.clear();
+            endpointsByTag.clear();
+            gaugedEndpointTags.clear();
+            gaugedBudgetTags.clear();
+            addresses.clear();
+        } finally {
+            endpointMetersLock.unlock();
         }
     }
 
@@ -204,6 +253,8 @@ public final class PoolMetrics implements MeterBinder {
                     .tags(tags.and("state", state)).register(registry);
             if (endpointTagValue != null) {
                 tagMeters(endpointTagValue).add(g);
+            } else {
+                poolMeters.add(g);
             }
         }
     }
@@ -276,6 +327,10 @@ public final class PoolMetrics implements MeterBinder {
         try {
             EndpointMeters m = perEndpoint.get(e);
             if (m == null) {
+                if (unbound) {
+                    // An event racing the pool's close: counted nowhere, registered nowhere.
+                    return new EndpointMeters(new io.micrometer.core.instrument.simple.SimpleMeterRegistry(), Tags.empty());
+                }
                 m = register(e);
                 perEndpoint.put(e, m);
             }
@@ -412,25 +467,41 @@ public final class PoolMetrics implements MeterBinder {
         }
     }
 
-    private final class Recorder implements ServedLeaseListener {
+    private final class Recorder implements ServedLeaseListener, Listeners.ClosingListener {
+
+        @Override
+        public void poolClosed() {
+            unbind();
+        }
 
         @Override
         public void endpointRemoved(Endpoint endpoint) {
-            forget(endpoint);
+            if (!unbound) {
+                forget(endpoint);
+            }
         }
 
         @Override
         public void connectionOpened(Endpoint endpoint, long connectNanos) {
+            if (unbound) {
+                return;
+            }
             meters(endpoint).opened.increment();
         }
 
         @Override
         public void connectFailed(Endpoint endpoint, Throwable cause) {
+            if (unbound) {
+                return;
+            }
             meters(endpoint).closedFailed.increment();
         }
 
         @Override
         public void leased(Endpoint endpoint, boolean reused, long waitNanos) {
+            if (unbound) {
+                return;
+            }
             EndpointMeters m = meters(endpoint);
             (reused ? m.leasesReused : m.leasesNew).increment();
             m.leaseWait.record(waitNanos, TimeUnit.NANOSECONDS);
@@ -442,6 +513,9 @@ public final class PoolMetrics implements MeterBinder {
 
         @Override
         public void leaseTimedOut(Endpoint endpoint, long waitNanos) {
+            if (unbound) {
+                return;
+            }
             EndpointMeters m = meters(endpoint);
             m.leasesTimeout.increment();
             m.leaseWait.record(waitNanos, TimeUnit.NANOSECONDS);
@@ -449,11 +523,17 @@ public final class PoolMetrics implements MeterBinder {
 
         @Override
         public void leaseRejected(Endpoint endpoint, Throwable reason) {
+            if (unbound) {
+                return;
+            }
             meters(endpoint).leasesRejected.increment();
         }
 
         @Override
         public void leakSuspected(Endpoint endpoint, Duration heldFor, Throwable leasedAt) {
+            if (unbound) {
+                return;
+            }
             meters(endpoint).leaksSuspected.increment();
         }
 
@@ -478,6 +558,9 @@ public final class PoolMetrics implements MeterBinder {
 
         @Override
         public void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason, boolean servedLease) {
+            if (unbound) {
+                return;
+            }
             EndpointMeters m = meters(endpoint);
             switch (ending) {
                 case PEER:
@@ -569,6 +652,9 @@ public final class PoolMetrics implements MeterBinder {
         /** The pool's ticker time. */
         long now();
 
+        /** Whether the pool has closed (a factory is never closed for its meters). */
+        boolean isClosed();
+
         static Source of(Pool<?> pool) {
             return new Source() {
                 @Override public String name() { return pool.name(); }
@@ -579,6 +665,7 @@ public final class PoolMetrics implements MeterBinder {
                 @Override public boolean budgetEnabled() { return pool.config().portBudget().isEnabled(); }
                 @Override public PortBudgetSnapshot portBudget() { return pool.portBudget(); }
                 @Override public long now() { return pool.config().ticker().read(); }
+                @Override public boolean isClosed() { return pool.isClosed(); }
             };
         }
 
@@ -592,6 +679,7 @@ public final class PoolMetrics implements MeterBinder {
                 @Override public boolean budgetEnabled() { return false; }
                 @Override public PortBudgetSnapshot portBudget() { throw new UnsupportedOperationException("no port budget"); }
                 @Override public long now() { return System.nanoTime(); }
+                @Override public boolean isClosed() { return false; }
             };
         }
     }
