@@ -78,6 +78,7 @@ public final class PoolMetrics implements MeterBinder {
     private final List<io.micrometer.core.instrument.Meter> poolMeters = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** The pool has closed and the meters are gone; set under {@link #endpointMetersLock}. */
     private volatile boolean unbound;
+    private volatile EndpointMeters detached;
     private final LongAdder leasesServed = new LongAdder();
     private final LongAdder timeWaitCaused = new LongAdder();
     private final LongAdder avoided = new LongAdder();
@@ -179,8 +180,9 @@ public final class PoolMetrics implements MeterBinder {
     }
 
     /**
-     * The pool has closed: removes every meter this binding registered and stops counting. A
-     * connection closed later (one still leased at the pool's close) registers nothing again.
+     * The pool has closed: removes every meter this binding registered. A connection closed
+     * later (one still leased at the pool's close) registers nothing again; it counts only in
+     * the running totals.
      */
     private void unbind() {
         endpointMetersLock.lock();
@@ -314,8 +316,25 @@ public final class PoolMetrics implements MeterBinder {
     }
 
     private EndpointMeters meters(Endpoint e) {
+        if (unbound) {
+            return detached();
+        }
         EndpointMeters m = perEndpoint.get(e);
         return m != null ? m : registerOnce(e);
+    }
+
+    /**
+     * Where an event after the pool's close counts (a connection given back after it): meters in
+     * no registry, so the running totals ({@link #timeWaitCaused()}...) go on and nothing is
+     * registered again.
+     */
+    private EndpointMeters detached() {
+        EndpointMeters d = detached;
+        if (d == null) {
+            d = new EndpointMeters(new io.micrometer.core.instrument.simple.SimpleMeterRegistry(), Tags.empty());
+            detached = d;
+        }
+        return d;
     }
 
     /**
@@ -328,8 +347,7 @@ public final class PoolMetrics implements MeterBinder {
             EndpointMeters m = perEndpoint.get(e);
             if (m == null) {
                 if (unbound) {
-                    // An event racing the pool's close: counted nowhere, registered nowhere.
-                    return new EndpointMeters(new io.micrometer.core.instrument.simple.SimpleMeterRegistry(), Tags.empty());
+                    return detached(); // an event racing the pool's close
                 }
                 m = register(e);
                 perEndpoint.put(e, m);
@@ -483,25 +501,16 @@ public final class PoolMetrics implements MeterBinder {
 
         @Override
         public void connectionOpened(Endpoint endpoint, long connectNanos) {
-            if (unbound) {
-                return;
-            }
             meters(endpoint).opened.increment();
         }
 
         @Override
         public void connectFailed(Endpoint endpoint, Throwable cause) {
-            if (unbound) {
-                return;
-            }
             meters(endpoint).closedFailed.increment();
         }
 
         @Override
         public void leased(Endpoint endpoint, boolean reused, long waitNanos) {
-            if (unbound) {
-                return;
-            }
             EndpointMeters m = meters(endpoint);
             (reused ? m.leasesReused : m.leasesNew).increment();
             m.leaseWait.record(waitNanos, TimeUnit.NANOSECONDS);
@@ -513,9 +522,6 @@ public final class PoolMetrics implements MeterBinder {
 
         @Override
         public void leaseTimedOut(Endpoint endpoint, long waitNanos) {
-            if (unbound) {
-                return;
-            }
             EndpointMeters m = meters(endpoint);
             m.leasesTimeout.increment();
             m.leaseWait.record(waitNanos, TimeUnit.NANOSECONDS);
@@ -523,17 +529,11 @@ public final class PoolMetrics implements MeterBinder {
 
         @Override
         public void leaseRejected(Endpoint endpoint, Throwable reason) {
-            if (unbound) {
-                return;
-            }
             meters(endpoint).leasesRejected.increment();
         }
 
         @Override
         public void leakSuspected(Endpoint endpoint, Duration heldFor, Throwable leasedAt) {
-            if (unbound) {
-                return;
-            }
             meters(endpoint).leaksSuspected.increment();
         }
 
@@ -558,9 +558,6 @@ public final class PoolMetrics implements MeterBinder {
 
         @Override
         public void connectionClosed(Endpoint endpoint, Ending ending, CloseReason reason, boolean servedLease) {
-            if (unbound) {
-                return;
-            }
             EndpointMeters m = meters(endpoint);
             switch (ending) {
                 case PEER:
