@@ -339,7 +339,8 @@ public final class Pool<C> implements AutoCloseable {
      * Closes the pool: new leases are rejected, waiting leases fail with
      * {@link PoolClosedException}, idle and draining connections are closed (by the retirement
      * fallback, without waiting for the peer), and connections still leased are closed when they
-     * are given back. Idempotent.
+     * are given back. Returns once that is done, also when another thread's close is under way
+     * (it waits for that one). Idempotent.
      */
     @Override
     public void close() {
