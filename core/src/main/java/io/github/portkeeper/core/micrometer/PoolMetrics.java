@@ -46,9 +46,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * unless turned off for high-cardinality setups. The kernel gauges ({@code portkeeper.tcp.*}) are
  * registered only where the kernel probe is available (Linux).
  *
- * <p>When the pool closes, the binding stops counting and removes every meter it registered, so
- * that a pool built again under the same name (a refreshed bean, a rebuilt client) reports
- * through meters of its own: a registry hands back the meter already registered under an ID.
+ * <p>A closed pool's meters stay readable (with what its close counted) until a pool of the same
+ * name is bound to the same registry: that binding first removes them, so that the pool built
+ * again (a refreshed bean, a rebuilt client) reports through meters of its own, as a registry
+ * hands back the meter already registered under an ID.
  *
  * <p>Bind to one registry only (a composite registry serves several backends). Thread-safe.
  */
@@ -76,8 +77,14 @@ public final class PoolMetrics implements MeterBinder {
     private final ReentrantLock endpointMetersLock = new ReentrantLock();
     /** Meters of the whole pool (no endpoint tag), removed when the pool closes. */
     private final List<io.micrometer.core.instrument.Meter> poolMeters = new java.util.concurrent.CopyOnWriteArrayList<>();
-    /** The pool has closed and the meters are gone; set under {@link #endpointMetersLock}. */
+    /** The pool has closed: no new meters; set under {@link #endpointMetersLock}. */
     private volatile boolean unbound;
+    /**
+     * Per registry, the meters of closed pools, for the next binding of the same pool name to
+     * remove. Ids only (they reference neither registry nor pool); the registry is a weak key.
+     */
+    private static final Map<MeterRegistry, java.util.Set<io.micrometer.core.instrument.Meter.Id>> CLOSED =
+            new java.util.WeakHashMap<>();
     private volatile EndpointMeters detached;
     private final LongAdder leasesServed = new LongAdder();
     private final LongAdder timeWaitCaused = new LongAdder();
@@ -149,6 +156,7 @@ public final class PoolMetrics implements MeterBinder {
             }
             this.registry = registry;
         }
+        removeClosedPoolsMeters(registry, pool.name());
         Tags tags = Tags.of("pool", pool.name());
         poolMeters.add(FunctionCounter.builder("portkeeper.timewait.avoided", avoided, LongAdder::doubleValue)
                 .description("TIME_WAIT sockets a one-connection-per-request client would have left on this host and this pool did not:"
@@ -180,40 +188,57 @@ public final class PoolMetrics implements MeterBinder {
     }
 
     /**
-     * The pool has closed: removes every meter this binding registered. A connection closed
-     * later (one still leased at the pool's close) registers nothing again; it counts only in
-     * the running totals.
+     * The pool has closed: its meters stay (a last scrape reads what the close counted, and a
+     * connection given back later still counts in them) until a binding of the same pool name
+     * to the same registry removes them. No new meter is registered from now on.
      */
     private void unbind() {
+        java.util.Set<io.micrometer.core.instrument.Meter.Id> ids = new java.util.HashSet<>();
         endpointMetersLock.lock();
         try {
             if (unbound) {
                 return;
             }
             unbound = true;
-            MeterRegistry r = registry;
             for (io.micrometer.core.instrument.Meter meter : poolMeters) {
-                r.remove(meter);
+                ids.add(meter.getId());
             }
             for (EndpointMeters m : perEndpoint.values()) {
                 for (io.micrometer.core.instrument.Meter meter : m.all()) {
-                    r.remove(meter);
+                    ids.add(meter.getId());
                 }
             }
             for (List<io.micrometer.core.instrument.Meter> meters : metersByTag.values()) {
                 for (io.micrometer.core.instrument.Meter meter : meters) {
-                    r.remove(meter);
+                    ids.add(meter.getId());
                 }
             }
-            poolMeters.clear();
-            perEndpoint.clear();
-            metersByTag.clear();
-            endpointsByTag.clear();
-            gaugedEndpointTags.clear();
-            gaugedBudgetTags.clear();
-            addresses.clear();
         } finally {
             endpointMetersLock.unlock();
+        }
+        synchronized (CLOSED) {
+            CLOSED.computeIfAbsent(registry, r -> new java.util.HashSet<>()).addAll(ids);
+        }
+    }
+
+    /** Removes from {@code r} the meters a closed pool named {@code name} left there. */
+    private static void removeClosedPoolsMeters(MeterRegistry r, String name) {
+        List<io.micrometer.core.instrument.Meter.Id> stale = new ArrayList<>();
+        synchronized (CLOSED) {
+            java.util.Set<io.micrometer.core.instrument.Meter.Id> ids = CLOSED.get(r);
+            if (ids == null) {
+                return;
+            }
+            for (java.util.Iterator<io.micrometer.core.instrument.Meter.Id> it = ids.iterator(); it.hasNext();) {
+                io.micrometer.core.instrument.Meter.Id id = it.next();
+                if (name.equals(id.getTag("pool"))) {
+                    stale.add(id);
+                    it.remove();
+                }
+            }
+        }
+        for (io.micrometer.core.instrument.Meter.Id id : stale) {
+            r.remove(id);
         }
     }
 
@@ -316,17 +341,13 @@ public final class PoolMetrics implements MeterBinder {
     }
 
     private EndpointMeters meters(Endpoint e) {
-        if (unbound) {
-            return detached();
-        }
         EndpointMeters m = perEndpoint.get(e);
         return m != null ? m : registerOnce(e);
     }
 
     /**
-     * Where an event after the pool's close counts (a connection given back after it): meters in
-     * no registry, so the running totals ({@link #timeWaitCaused()}...) go on and nothing is
-     * registered again.
+     * Where an event for an endpoint without meters counts once the pool has closed (an event
+     * racing the close): meters in no registry, so nothing is registered again.
      */
     private EndpointMeters detached() {
         EndpointMeters d = detached;

@@ -52,17 +52,29 @@ class ClosedPoolMetersTest {
     }
 
     @Test
-    void aClosedPoolsMetersLeaveTheRegistry() throws Exception {
+    void aClosedPoolsMetersStayReadableUntilAPoolOfTheSameNameIsBound() throws Exception {
         Pool<StubConnection> pool = Pool.of(new StubConnector(), config("closing"));
         new PoolMetrics(pool).bindTo(registry);
         Lease<StubConnection> leased = pool.lease(A);
         pool.lease(Endpoint.of("b.example", 81)).close();
-        assertThat(registry.find("portkeeper.connections.opened").tag("pool", "closing").counters()).hasSize(2);
 
         pool.close();
-        leased.close(); // closed when given back, after the pool's close: no meter comes back for it
+        leased.close(); // closed when given back, after the pool's close
 
-        assertThat(registry.getMeters()).as("meters of the closed pool")
-                .filteredOn(m -> "closing".equals(m.getId().getTag("pool"))).isEmpty();
+        assertThat(registry.find("portkeeper.connections.opened").tag("pool", "closing").counters())
+                .as("the closed pool's counters, for a last scrape").hasSize(2)
+                .allSatisfy(c -> assertThat(c.count()).isEqualTo(1.0));
+        assertThat(registry.find("portkeeper.connections.closed").tag("pool", "closing").counters().stream()
+                .mapToDouble(c -> c.count()).sum()).as("closes counted, the one after the pool's close too").isEqualTo(2.0);
+
+        try (Pool<StubConnection> again = Pool.of(new StubConnector(), config("closing"))) {
+            new PoolMetrics(again).bindTo(registry);
+            again.lease(A).close();
+
+            assertThat(registry.find("portkeeper.connections.opened").tag("pool", "closing").counters())
+                    .as("only the new pool's counters").singleElement()
+                    .satisfies(c -> assertThat(c.getId().getTag("endpoint")).isEqualTo("a.example:80"))
+                    .satisfies(c -> assertThat(c.count()).isEqualTo(1.0));
+        }
     }
 }
