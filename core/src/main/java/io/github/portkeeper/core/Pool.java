@@ -20,10 +20,14 @@ import java.util.Optional;
  * }
  * }</pre>
  *
- * <p>Thread-safe. One daemon thread per JVM, shared by every pool and running only while there is
- * something to watch, watches idle connections and does the housekeeping; two more daemon
- * threads run only while they have work: one for listener events and closes the watcher hands
- * off, one for reading the kernel's socket table for the port budget.
+ * <p>Thread-safe. One daemon thread per JVM, {@code portkeeper-watcher}, shared by every pool and
+ * running only while there is something to watch, watches idle connections and does the
+ * housekeeping. More daemon threads, also shared by every pool, run only while they have work
+ * (each ends after a second without): {@code portkeeper-watcher-worker}, one, for listener events
+ * and closes the watcher hands off; {@code portkeeper-watcher-kernel}, one, for reading the
+ * kernel's socket table for the port budget and the kernel gauges; and
+ * {@code portkeeper-watcher-lookup}, one per host name being looked up for those counts, at most
+ * 64 at once. They run with Portkeeper's class loader as their context class loader.
  *
  * @param <C> the connection type
  */
@@ -335,7 +339,8 @@ public final class Pool<C> implements AutoCloseable {
      * Closes the pool: new leases are rejected, waiting leases fail with
      * {@link PoolClosedException}, idle and draining connections are closed (by the retirement
      * fallback, without waiting for the peer), and connections still leased are closed when they
-     * are given back. Idempotent.
+     * are given back. Returns once that is done, also when another thread's close is under way
+     * (it waits for that one). Idempotent.
      */
     @Override
     public void close() {

@@ -38,6 +38,9 @@ public final class EndpointAddresses {
     /** The JVM's resolver (and its cache); tests put another in its place. */
     static volatile Lookup lookup = InetAddress::getAllByName;
 
+    /** Where a lookup runs: the shared watcher's lookup threads; tests put another in its place. */
+    static volatile java.util.function.Consumer<Runnable> lookupRunner = work -> IdleWatcher.shared().runLookup(work);
+
     /** How long a host name that did not resolve is left alone before the next try. */
     static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(30);
     /** How long a lookup's answer stands: the JVM's positive DNS cache TTL. */
@@ -92,9 +95,9 @@ public final class EndpointAddresses {
         boolean due = now - failedAt >= RETRY_NANOS && (r == null || now - r.at() >= REFRESH_NANOS);
         if (due && looking.compareAndSet(false, true)) {
             try {
-                IdleWatcher.shared().runLookup(() -> lookUp(endpoint, now, whenSettled));
-            } catch (RuntimeException e) {
-                looking.set(false);
+                lookupRunner.accept(() -> lookUp(endpoint, now, whenSettled));
+            } catch (RuntimeException | Error e) {
+                looking.set(false); // no lookup under way: the next call starts one
                 throw e;
             }
         }

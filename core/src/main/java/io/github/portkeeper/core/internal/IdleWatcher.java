@@ -28,7 +28,8 @@ import java.util.function.Consumer;
  * returns its next run time the same way), or until a watched socket becomes readable. With
  * nothing idle-unwatched, draining or leased past a leak threshold it does not wake at all, and
  * with nothing to watch or schedule for {@link #LINGER_NANOS} its thread ends; the next
- * registration starts a new one.
+ * registration starts a new one. So does it if the thread could not be started, or ended on a
+ * failure of its own: the watcher never stops for good.
  *
  * <p>User code (listeners, connectors' goodbyes and disposal) never runs on this thread: what
  * would call it from here is handed to {@link #offload}, one worker thread that exists only
@@ -71,6 +72,8 @@ public final class IdleWatcher {
     public abstract static class Task {
 
         private final AtomicLong due = new AtomicLong(NEVER);
+        /** Set for good by {@link #cancel}: a schedule racing it must not put the task back. */
+        private volatile boolean cancelled;
 
         /**
          * Runs the work that is due. Must not block or call user code (use {@link #offload}).
@@ -126,38 +129,57 @@ public final class IdleWatcher {
     /** Times another thread woke the sleeping watcher to move its deadline earlier (for tests). */
     private final AtomicLong scheduleWakeups = new AtomicLong();
 
+    /** Makes the watcher's threads: a seam for tests, which make one fail to start. */
+    @FunctionalInterface
+    interface Threads {
+        Thread newThread(Runnable work, String name);
+    }
+
+    private final Threads threads;
+
     IdleWatcher(String threadName) {
+        this(threadName, IdleWatcher::daemon);
+    }
+
+    IdleWatcher(String threadName, Threads threads) {
         this.threadName = threadName;
+        this.threads = threads;
         try {
             this.selector = Selector.open();
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot open the idle watcher's selector", e);
         }
-        this.worker = singleOnDemand(threadName + "-worker");
-        this.reader = singleOnDemand(threadName + "-kernel");
-        this.lookups = onDemand(threadName + "-lookup", LOOKUP_THREADS);
-    }
-
-    /** One daemon thread that exists only while it has work (it ends after a second without). */
-    private static ThreadPoolExecutor singleOnDemand(String name) {
-        return new ThreadPoolExecutor(0, 1, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, name);
-            t.setDaemon(true);
-            return t;
-        });
+        this.worker = singleOnDemand(threadName + "-worker", threads);
+        this.reader = singleOnDemand(threadName + "-kernel", threads);
+        this.lookups = onDemand(threadName + "-lookup", LOOKUP_THREADS, threads);
     }
 
     /**
-     * Up to {@code threads} daemon threads, each of which exists only while there is work (it ends
-     * after a second without). Below the cap a task gets a new thread even if another is idle
-     * (a core thread is started per task), so a task queues only behind {@code threads} running ones.
+     * A daemon thread: every thread of the watcher is one. Its context class loader is this
+     * library's, not that of whichever thread happened to start it: the threads are shared by
+     * every pool of the JVM and outlive their starter, so inheriting it would pin, say, an
+     * undeployed web application's loader, and run another application's listeners under it.
      */
-    private static ThreadPoolExecutor onDemand(String name, int threads) {
-        ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, name);
-            t.setDaemon(true);
-            return t;
-        });
+    private static Thread daemon(Runnable work, String name) {
+        Thread t = new Thread(work, name);
+        t.setDaemon(true);
+        t.setContextClassLoader(IdleWatcher.class.getClassLoader());
+        return t;
+    }
+
+    /** One daemon thread that exists only while it has work (it ends after a second without). */
+    private static ThreadPoolExecutor singleOnDemand(String name, Threads threads) {
+        return new ThreadPoolExecutor(0, 1, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> threads.newThread(r, name));
+    }
+
+    /**
+     * Up to {@code max} daemon threads, each of which exists only while there is work (it ends
+     * after a second without). Below the cap a task gets a new thread even if another is idle
+     * (a core thread is started per task), so a task queues only behind {@code max} running ones.
+     */
+    private static ThreadPoolExecutor onDemand(String name, int max, Threads threads) {
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(max, max, 1, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                r -> threads.newThread(r, name));
         pool.allowCoreThreadTimeOut(true);
         return pool;
     }
@@ -204,16 +226,29 @@ public final class IdleWatcher {
 
     // ------------------------------------------------------------------ tasks
 
-    /** Asks for {@code task} to run at {@code at} ({@link System#nanoTime()}) or sooner. Cheap if it already will. */
+    /**
+     * Asks for {@code task} to run at {@code at} ({@link System#nanoTime()}) or sooner. Cheap if
+     * it already will. Does nothing once the task is {@linkplain #cancel cancelled}.
+     */
     public void schedule(Task task, long at) {
         long d;
         do {
             d = task.due.get();
             if (d <= at) {
+                if (!running && !task.cancelled) {
+                    ensureRunning(); // due already, but no thread started for it (a start failed)
+                }
                 return;
             }
         } while (!task.due.compareAndSet(d, at));
         tasks.add(task);
+        // Read after the add, as cancel() writes the flag before its remove: of a schedule and
+        // a cancel that race, at least one sees the other, so a cancelled task never stays.
+        if (task.cancelled) {
+            tasks.remove(task);
+            task.due.set(NEVER);
+            return;
+        }
         if (!running) {
             ensureRunning();
         } else if (at < sleepUntil && !onWatcherThread()) {
@@ -229,8 +264,12 @@ public final class IdleWatcher {
         } while (at < d && !task.due.compareAndSet(d, at));
     }
 
-    /** Stops running {@code task}. */
+    /**
+     * Stops running {@code task} for good: a later or racing {@link #schedule} of it does nothing,
+     * so the watcher (shared by the whole JVM) keeps no reference to it.
+     */
     public void cancel(Task task) {
+        task.cancelled = true;
         tasks.remove(task);
         task.due.set(NEVER);
     }
@@ -319,20 +358,61 @@ public final class IdleWatcher {
 
     // ------------------------------------------------------------------ the thread
 
+    /**
+     * Starts the thread unless it runs. If it cannot be started (no memory for another native
+     * thread), that is logged and the watcher is left not running, with its work registered:
+     * the next schedule or registration tries again. A caller is never failed for it: it only
+     * asked for work to be done later.
+     */
     private void ensureRunning() {
         lock.lock();
         try {
             if (running) {
                 return;
             }
-            running = true;
-            Thread t = new Thread(this::loop, threadName);
-            t.setDaemon(true);
-            thread = t;
+            Thread t;
+            try {
+                t = threads.newThread(this::runThread, threadName);
+                thread = t;
+                running = true;
+                t.start();
+            } catch (RuntimeException | Error e) {
+                running = false;
+                thread = null;
+                LOG.log(System.Logger.Level.ERROR, "Cannot start the idle watcher's thread; the next registration tries again", e);
+                return;
+            }
             threadStarts.incrementAndGet();
-            t.start();
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * The thread's body: the loop, and if anything ever gets out of it (it catches what tasks
+     * and callbacks throw, so only a failure of its own, such as an OutOfMemoryError between
+     * them), a watcher that is not running any more and a new thread if work is left.
+     */
+    private void runThread() {
+        try {
+            loop();
+        } catch (Throwable t) {
+            LOG.log(System.Logger.Level.ERROR, "Idle watcher's thread failed; a new one takes over", t);
+        } finally {
+            boolean restart = false;
+            lock.lock();
+            try {
+                if (thread == Thread.currentThread()) { // not yet cleared by the loop's own end
+                    running = false;
+                    thread = null;
+                    restart = anyTaskDue() || !selector.keys().isEmpty();
+                }
+            } finally {
+                lock.unlock();
+            }
+            if (restart) {
+                ensureRunning();
+            }
         }
     }
 
@@ -382,7 +462,7 @@ public final class IdleWatcher {
                 } else {
                     selector.select(timeoutMillis);
                 }
-            } catch (IOException | RuntimeException e) {
+            } catch (Throwable e) {
                 LOG.log(System.Logger.Level.ERROR, "Idle watcher's selector failed", e);
             }
             sleepUntil = AWAKE;
@@ -399,7 +479,7 @@ public final class IdleWatcher {
                     if (key.isValid()) {
                         ((Readable) key.attachment()).ready(key, t);
                     }
-                } catch (RuntimeException | Error e) {
+                } catch (Throwable e) { // also what is thrown past the compiler's checks
                     LOG.log(System.Logger.Level.ERROR, "Idle watcher callback failed; watching goes on", e);
                 }
             }
@@ -452,7 +532,7 @@ public final class IdleWatcher {
                 long again;
                 try {
                     again = task.run(now);
-                } catch (RuntimeException | Error e) {
+                } catch (Throwable e) { // also what is thrown past the compiler's checks
                     LOG.log(System.Logger.Level.ERROR, "Housekeeping task failed; it runs again in a second", e);
                     again = now + RETRY_AFTER_FAILURE_NANOS;
                 }
@@ -478,6 +558,11 @@ public final class IdleWatcher {
 
     long threadStarts() {
         return threadStarts.get();
+    }
+
+    /** Whether {@code task} is among the tasks this watcher runs (for tests). */
+    boolean holds(Task task) {
+        return tasks.contains(task);
     }
 
     long scheduleWakeups() {

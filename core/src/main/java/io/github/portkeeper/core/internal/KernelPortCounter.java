@@ -164,7 +164,12 @@ final class KernelPortCounter extends IdleWatcher.Task {
 
     private void queueRead() {
         if (readQueued.compareAndSet(false, true)) {
-            watcher.runKernelRead(this::readNow);
+            try {
+                watcher.runKernelRead(this::readNow);
+            } catch (RuntimeException | Error e) {
+                readQueued.set(false); // not queued after all: the next want or period queues it
+                throw e;
+            }
         }
     }
 

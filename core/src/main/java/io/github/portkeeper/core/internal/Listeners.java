@@ -21,8 +21,22 @@ import java.util.function.Consumer;
  * a caller whose call did nothing wrong. Rethrowing it after the move instead would need every
  * event site to finish first, and would still fail a lease or a close that succeeded. A listener
  * is an observer: its failure is reported, at ERROR for an Error, and never becomes the pool's.
+ *
+ * <p>Public only for {@link ClosingListener}; not part of the API.
  */
-final class Listeners {
+public final class Listeners {
+
+    /**
+     * A listener that is also told when its pool has closed: the metrics binding, which then
+     * takes its meters out of the registry (a pool built again under the same name would
+     * otherwise report through the closed pool's gauges, as a registry hands back the meter
+     * already registered under an ID). Not part of the API.
+     */
+    public interface ClosingListener extends PoolListener {
+
+        /** The pool has closed: its idle and draining connections are closed. Called once. */
+        void poolClosed();
+    }
 
     private static final System.Logger LOG = System.getLogger(Listeners.class.getName());
 
@@ -125,6 +139,15 @@ final class Listeners {
 
     void endpointRemoved(Endpoint endpoint) {
         offWatcherThread(l -> l.endpointRemoved(endpoint));
+    }
+
+    /** The pool has closed: tells each {@link ClosingListener}. */
+    void poolClosed() {
+        offWatcherThread(l -> {
+            if (l instanceof ClosingListener) {
+                ((ClosingListener) l).poolClosed();
+            }
+        });
     }
 
     /**

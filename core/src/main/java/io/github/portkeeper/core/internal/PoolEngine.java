@@ -96,6 +96,10 @@ public final class PoolEngine<C> {
     final LeakDetector<C> leaks;
     final Housekeeper<C> housekeeper;
     private volatile boolean closed;
+    /** The thread of the first {@link #close()} while it runs, guarded by {@link #closeDone}. */
+    private Thread closingThread;
+    /** Counted down once the first {@link #close()} is done. */
+    private final java.util.concurrent.CountDownLatch closeDone = new java.util.concurrent.CountDownLatch(1);
     /** Written around a connection's move between endpoint pools, so that {@link #stats()} counts it once. */
     private final StampedLock moves = new StampedLock();
 
@@ -668,13 +672,54 @@ public final class PoolEngine<C> {
         return capacity.total();
     }
 
+    /**
+     * Closes the pool; returns once its idle and draining connections are closed, also to a
+     * caller that comes while another is still closing them (it waits for that close). The
+     * closing thread itself (a listener of its close calling close again) returns at once.
+     */
     public void close() {
-        if (closed) {
+        boolean first;
+        Thread closer;
+        synchronized (closeDone) {
+            first = !closed;
+            closed = true;
+            closer = closingThread;
+            if (first) {
+                closingThread = Thread.currentThread();
+            }
+        }
+        if (!first) {
+            if (closer != Thread.currentThread()) {
+                awaitClosed();
+            }
             return;
         }
-        closed = true;
-        waiters.failAll();
-        housekeeper.shutdown();
+        try {
+            waiters.failAll();
+            housekeeper.shutdown();
+        } finally {
+            listeners.poolClosed();
+            closeDone.countDown();
+            synchronized (closeDone) {
+                closingThread = null; // no reference to the caller's thread once closed
+            }
+        }
+    }
+
+    /** Waits, uninterruptibly as the first close does, until the first close is done. */
+    private void awaitClosed() {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                closeDone.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Called by the housekeeper, on its own thread, once it has stopped: closes what is left idle or draining. */

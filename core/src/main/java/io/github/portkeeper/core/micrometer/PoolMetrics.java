@@ -12,6 +12,7 @@ import io.github.portkeeper.core.PortBudgetSnapshot;
 import io.github.portkeeper.core.SocketTable;
 import io.github.portkeeper.core.TcpState;
 import io.github.portkeeper.core.internal.EndpointAddresses;
+import io.github.portkeeper.core.internal.Listeners;
 import io.github.portkeeper.core.internal.ServedLeaseListener;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -45,6 +46,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * unless turned off for high-cardinality setups. The kernel gauges ({@code portkeeper.tcp.*}) are
  * registered only where the kernel probe is available (Linux).
  *
+ * <p>A closed pool's meters stay readable (with what its close counted) until a pool of the same
+ * name is bound to the same registry: that binding first removes them, so that the pool built
+ * again (a refreshed bean, a rebuilt client) reports through meters of its own, as a registry
+ * hands back the meter already registered under an ID.
+ *
  * <p>Bind to one registry only (a composite registry serves several backends). Thread-safe.
  */
 public final class PoolMetrics implements MeterBinder {
@@ -69,6 +75,17 @@ public final class PoolMetrics implements MeterBinder {
      * got back the very meters about to leave the registry, and counted into them for good.
      */
     private final ReentrantLock endpointMetersLock = new ReentrantLock();
+    /** Meters of the whole pool (no endpoint tag), removed when the pool closes. */
+    private final List<io.micrometer.core.instrument.Meter> poolMeters = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The pool has closed: no new meters; set under {@link #endpointMetersLock}. */
+    private volatile boolean unbound;
+    /**
+     * Per registry, the meters of closed pools, for the next binding of the same pool name to
+     * remove. Ids only (they reference neither registry nor pool); the registry is a weak key.
+     */
+    private static final Map<MeterRegistry, java.util.Set<io.micrometer.core.instrument.Meter.Id>> CLOSED =
+            new java.util.WeakHashMap<>();
+    private volatile EndpointMeters detached;
     private final LongAdder leasesServed = new LongAdder();
     private final LongAdder timeWaitCaused = new LongAdder();
     private final LongAdder avoided = new LongAdder();
@@ -139,30 +156,89 @@ public final class PoolMetrics implements MeterBinder {
             }
             this.registry = registry;
         }
+        removeClosedPoolsMeters(registry, pool.name());
         Tags tags = Tags.of("pool", pool.name());
-        FunctionCounter.builder("portkeeper.timewait.avoided", avoided, LongAdder::doubleValue)
+        poolMeters.add(FunctionCounter.builder("portkeeper.timewait.avoided", avoided, LongAdder::doubleValue)
                 .description("TIME_WAIT sockets a one-connection-per-request client would have left on this host and this pool did not:"
                         + " leases served on reused connections plus connections that ended without a local FIN")
-                .tags(tags).register(registry);
+                .tags(tags).register(registry));
         if (!endpointTag || !pool.statsPerEndpoint()) {
             registerStateGauges(registry, tags, null);
         }
         if (pool.budgetEnabled() && !endpointTag) {
-            Gauge.builder("portkeeper.ports.budget.used", pool, p -> p.portBudget().maxUsedRatio())
+            poolMeters.add(Gauge.builder("portkeeper.ports.budget.used", pool, p -> p.portBudget().maxUsedRatio())
                     .description("Share of the port budget in use (the fullest endpoint)")
-                    .tags(tags).register(registry);
+                    .tags(tags).register(registry));
         }
         if (probe.isAvailable()) {
-            Gauge.builder("portkeeper.tcp.timewait", this, m -> m.kernelCount(TcpState.TIME_WAIT))
+            poolMeters.add(Gauge.builder("portkeeper.tcp.timewait", this, m -> m.kernelCount(TcpState.TIME_WAIT))
                     .description("Kernel-observed TIME_WAIT sockets from this host to the pool's endpoints")
-                    .tags(tags).register(registry);
-            Gauge.builder("portkeeper.tcp.closewait", this, m -> m.kernelCount(TcpState.CLOSE_WAIT))
+                    .tags(tags).register(registry));
+            poolMeters.add(Gauge.builder("portkeeper.tcp.closewait", this, m -> m.kernelCount(TcpState.CLOSE_WAIT))
                     .description("Kernel-observed CLOSE_WAIT sockets from this host to the pool's endpoints")
-                    .tags(tags).register(registry);
+                    .tags(tags).register(registry));
         }
         pool.addListener(new Recorder());
         for (Endpoint e : pool.endpoints()) {
             meters(e);
+        }
+        if (pool.isClosed()) {
+            unbind(); // closed before the listener was added: no close event comes
+        }
+    }
+
+    /**
+     * The pool has closed: its meters stay (a last scrape reads what the close counted, and a
+     * connection given back later still counts in them) until a binding of the same pool name
+     * to the same registry removes them. No new meter is registered from now on.
+     */
+    private void unbind() {
+        java.util.Set<io.micrometer.core.instrument.Meter.Id> ids = new java.util.HashSet<>();
+        endpointMetersLock.lock();
+        try {
+            if (unbound) {
+                return;
+            }
+            unbound = true;
+            for (io.micrometer.core.instrument.Meter meter : poolMeters) {
+                ids.add(meter.getId());
+            }
+            for (EndpointMeters m : perEndpoint.values()) {
+                for (io.micrometer.core.instrument.Meter meter : m.all()) {
+                    ids.add(meter.getId());
+                }
+            }
+            for (List<io.micrometer.core.instrument.Meter> meters : metersByTag.values()) {
+                for (io.micrometer.core.instrument.Meter meter : meters) {
+                    ids.add(meter.getId());
+                }
+            }
+        } finally {
+            endpointMetersLock.unlock();
+        }
+        synchronized (CLOSED) {
+            CLOSED.computeIfAbsent(registry, r -> new java.util.HashSet<>()).addAll(ids);
+        }
+    }
+
+    /** Removes from {@code r} the meters a closed pool named {@code name} left there. */
+    private static void removeClosedPoolsMeters(MeterRegistry r, String name) {
+        List<io.micrometer.core.instrument.Meter.Id> stale = new ArrayList<>();
+        synchronized (CLOSED) {
+            java.util.Set<io.micrometer.core.instrument.Meter.Id> ids = CLOSED.get(r);
+            if (ids == null) {
+                return;
+            }
+            for (java.util.Iterator<io.micrometer.core.instrument.Meter.Id> it = ids.iterator(); it.hasNext();) {
+                io.micrometer.core.instrument.Meter.Id id = it.next();
+                if (name.equals(id.getTag("pool"))) {
+                    stale.add(id);
+                    it.remove();
+                }
+            }
+        }
+        for (io.micrometer.core.instrument.Meter.Id id : stale) {
+            r.remove(id);
         }
     }
 
@@ -204,6 +280,8 @@ public final class PoolMetrics implements MeterBinder {
                     .tags(tags.and("state", state)).register(registry);
             if (endpointTagValue != null) {
                 tagMeters(endpointTagValue).add(g);
+            } else {
+                poolMeters.add(g);
             }
         }
     }
@@ -268,6 +346,19 @@ public final class PoolMetrics implements MeterBinder {
     }
 
     /**
+     * Where an event for an endpoint without meters counts once the pool has closed (an event
+     * racing the close): meters in no registry, so nothing is registered again.
+     */
+    private EndpointMeters detached() {
+        EndpointMeters d = detached;
+        if (d == null) {
+            d = new EndpointMeters(new io.micrometer.core.instrument.simple.SimpleMeterRegistry(), Tags.empty());
+            detached = d;
+        }
+        return d;
+    }
+
+    /**
      * Registers outside the map's own compute: {@link #forget} removes from the map while holding
      * the lock, so taking the lock inside a compute would deadlock against it.
      */
@@ -276,6 +367,9 @@ public final class PoolMetrics implements MeterBinder {
         try {
             EndpointMeters m = perEndpoint.get(e);
             if (m == null) {
+                if (unbound) {
+                    return detached(); // an event racing the pool's close
+                }
                 m = register(e);
                 perEndpoint.put(e, m);
             }
@@ -412,11 +506,18 @@ public final class PoolMetrics implements MeterBinder {
         }
     }
 
-    private final class Recorder implements ServedLeaseListener {
+    private final class Recorder implements ServedLeaseListener, Listeners.ClosingListener {
+
+        @Override
+        public void poolClosed() {
+            unbind();
+        }
 
         @Override
         public void endpointRemoved(Endpoint endpoint) {
-            forget(endpoint);
+            if (!unbound) {
+                forget(endpoint);
+            }
         }
 
         @Override
@@ -569,6 +670,9 @@ public final class PoolMetrics implements MeterBinder {
         /** The pool's ticker time. */
         long now();
 
+        /** Whether the pool has closed (a factory is never closed for its meters). */
+        boolean isClosed();
+
         static Source of(Pool<?> pool) {
             return new Source() {
                 @Override public String name() { return pool.name(); }
@@ -579,6 +683,7 @@ public final class PoolMetrics implements MeterBinder {
                 @Override public boolean budgetEnabled() { return pool.config().portBudget().isEnabled(); }
                 @Override public PortBudgetSnapshot portBudget() { return pool.portBudget(); }
                 @Override public long now() { return pool.config().ticker().read(); }
+                @Override public boolean isClosed() { return pool.isClosed(); }
             };
         }
 
@@ -592,6 +697,7 @@ public final class PoolMetrics implements MeterBinder {
                 @Override public boolean budgetEnabled() { return false; }
                 @Override public PortBudgetSnapshot portBudget() { throw new UnsupportedOperationException("no port budget"); }
                 @Override public long now() { return System.nanoTime(); }
+                @Override public boolean isClosed() { return false; }
             };
         }
     }
