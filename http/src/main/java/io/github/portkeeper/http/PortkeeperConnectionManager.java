@@ -1,33 +1,23 @@
 package io.github.portkeeper.http;
 
-import io.github.portkeeper.core.Endpoint;
-import io.github.portkeeper.core.Lease;
 import io.github.portkeeper.core.Pool;
-import io.github.portkeeper.core.PoolStats.EndpointStats;
-import io.github.portkeeper.core.internal.LeaseHandle;
 import io.github.portkeeper.http.internal.ChannelSocketFactory;
-import io.github.portkeeper.http.internal.FreshConnection;
-import io.github.portkeeper.http.internal.HttpClientFeatures;
+import io.github.portkeeper.http.internal.EndpointConnector;
+import io.github.portkeeper.http.internal.EndpointLeases;
 import io.github.portkeeper.http.internal.HttpConnection;
 import io.github.portkeeper.http.internal.HttpConnector;
 import io.github.portkeeper.http.internal.ManagerSettings;
-import io.github.portkeeper.http.internal.PendingLease;
 import io.github.portkeeper.http.internal.PooledEndpoint;
-import io.github.portkeeper.http.internal.RouteKey;
-import io.github.portkeeper.http.internal.SubMillisecondTimeouts;
-import org.apache.hc.client5.http.ConnectTimeoutException;
+import io.github.portkeeper.http.internal.RouteConfigs;
+import io.github.portkeeper.http.internal.RouteEndpoints;
 import org.apache.hc.client5.http.HttpRoute;
 import org.apache.hc.client5.http.SchemePortResolver;
-import org.apache.hc.client5.http.UnsupportedSchemeException;
 import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.client5.http.config.TlsConfig;
-import org.apache.hc.client5.http.impl.classic.RequestFailedException;
 import org.apache.hc.client5.http.impl.io.DefaultHttpClientConnectionOperator;
 import org.apache.hc.client5.http.io.ConnectionEndpoint;
 import org.apache.hc.client5.http.io.HttpClientConnectionManager;
-import org.apache.hc.client5.http.io.HttpClientConnectionOperator;
 import org.apache.hc.client5.http.io.LeaseRequest;
-import org.apache.hc.client5.http.io.ManagedHttpClientConnection;
 import org.apache.hc.client5.http.ssl.TlsSocketStrategy;
 import org.apache.hc.core5.function.Resolver;
 import org.apache.hc.core5.http.HttpHost;
@@ -36,24 +26,15 @@ import org.apache.hc.core5.http.config.RegistryBuilder;
 import org.apache.hc.core5.http.io.SocketConfig;
 import org.apache.hc.core5.http.protocol.HttpContext;
 import org.apache.hc.core5.io.CloseMode;
-import org.apache.hc.core5.io.Closer;
 import org.apache.hc.core5.pool.ConnPoolControl;
 import org.apache.hc.core5.pool.PoolStats;
 import org.apache.hc.core5.util.TimeValue;
 import org.apache.hc.core5.util.Timeout;
 
 import java.io.IOException;
-import java.io.InterruptedIOException;
-import java.net.SocketTimeoutException;
-import java.nio.channels.ClosedByInterruptException;
-import java.net.Socket;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashSet;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * An Apache HttpClient 5 connection manager backed by a Portkeeper {@link Pool}: a drop-in for
@@ -84,36 +65,28 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     static {
         // Not a public getter: HttpClient's pooling manager has none (see ManagerSettings).
-        ManagerSettings.install(m -> m.defaultConnectionConfig);
+        ManagerSettings.install(m -> m.configs.defaultConnectionConfig());
     }
 
+    // A facade, as OkHttp's ConnectionPool over RealConnectionPool: the engine is in internal.
     private final Pool<HttpConnection> pool;
-    private final HttpClientConnectionOperator operator;
-    private final SchemePortResolver portResolver;
-    private final Map<HttpRoute, Integer> maxPerRoute = new ConcurrentHashMap<>();
-    /** Endpoints handed to HttpClient and not yet released, for close(IMMEDIATE). */
-    private final Set<PooledEndpoint> leased = ConcurrentHashMap.newKeySet();
-    private volatile SocketConfig defaultSocketConfig;
-    private volatile ConnectionConfig defaultConnectionConfig;
-    private volatile TlsConfig defaultTlsConfig;
-    private volatile Resolver<HttpRoute, SocketConfig> socketConfigResolver;
-    private volatile Resolver<HttpRoute, ConnectionConfig> connectionConfigResolver;
-    private volatile Resolver<HttpHost, TlsConfig> tlsConfigResolver;
+    private final RouteConfigs configs;
+    private final RouteEndpoints routes;
+    private final EndpointLeases leases;
+    private final EndpointConnector connector;
 
     PortkeeperConnectionManager(PortkeeperConnectionManagerBuilder b, io.github.portkeeper.core.PoolConfig poolConfig,
                                 TlsSocketStrategy tls, SchemePortResolver portResolver) {
-        // The connector reads the route's ConnectionConfig only for idle connections, so after
-        // this constructor has set the resolvers.
-        this.pool = Pool.of(new HttpConnector(b.http1Config, this::connectionConfig), poolConfig);
-        this.portResolver = portResolver;
-        this.operator = new DefaultHttpClientConnectionOperator(ChannelSocketFactory.INSTANCE, portResolver, b.dnsResolver,
-                RegistryBuilder.<TlsSocketStrategy>create().register(URIScheme.HTTPS.id, tls).build());
-        this.defaultSocketConfig = b.socketConfig;
-        this.defaultConnectionConfig = b.connectionConfig;
-        this.defaultTlsConfig = b.tlsConfig;
-        this.socketConfigResolver = b.socketConfigResolver;
-        this.connectionConfigResolver = b.connectionConfigResolver;
-        this.tlsConfigResolver = b.tlsConfigResolver;
+        this.configs = new RouteConfigs(b.socketConfig, b.connectionConfig, b.tlsConfig,
+                b.socketConfigResolver, b.connectionConfigResolver, b.tlsConfigResolver);
+        // The connector reads the route's ConnectionConfig only for idle connections, through the
+        // settings made above.
+        this.pool = Pool.of(new HttpConnector(b.http1Config, configs::connectionConfig), poolConfig);
+        this.routes = new RouteEndpoints(pool, portResolver);
+        this.leases = new EndpointLeases(pool, routes, configs);
+        this.connector = new EndpointConnector(pool, new DefaultHttpClientConnectionOperator(ChannelSocketFactory.INSTANCE,
+                portResolver, b.dnsResolver, RegistryBuilder.<TlsSocketStrategy>create().register(URIScheme.HTTPS.id, tls).build()),
+                configs);
     }
 
     /**
@@ -160,199 +133,17 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     @Override
     public LeaseRequest lease(String id, HttpRoute route, Timeout requestTimeout, Object state) {
-        Objects.requireNonNull(route, "route");
-        HttpHost firstHop = route.getProxyHost() != null ? route.getProxyHost() : route.getTargetHost();
-        if (portOf(firstHop) < 0) {
-            // No port, and a scheme with no default one (HttpClient's resolver says -1): fail the
-            // lease as HttpClient's operator fails such a connect, rather than with the pool's
-            // port check. Its route planner refuses such a request first; this is a route built
-            // by hand, through a proxy (a route refuses a target without a port).
-            UnsupportedSchemeException unsupported = new UnsupportedSchemeException(firstHop.getSchemeName() + " protocol is not supported");
-            return new PendingLease(timeout -> {
-                throw unsupported;
-            });
-        }
-        Endpoint endpoint = endpointOf(route, state);
-        boolean fresh = FreshConnection.isRequired();
-        return new PendingLease(timeout -> {
-            PooledEndpoint pe = new PooledEndpoint(take(endpoint, route, fresh, toDuration(timeout, requestTimeout)), route);
-            leased.add(pe);
-            if (pool.isClosed()) {
-                pe.close(CloseMode.IMMEDIATE);
-            }
-            return pe;
-        });
-    }
-
-    /**
-     * A connection for the route, reused if one is fit: the pool's validation runs HttpClient's
-     * reuse checks ({@code LeaseChecks}, through {@link HttpConnector#validate}) on idle ones.
-     */
-    private Lease<HttpConnection> take(Endpoint endpoint, HttpRoute route, boolean fresh, Duration wait) throws IOException {
-        Lease<HttpConnection> lease = fresh ? pool.leaseNew(endpoint, wait) : pool.lease(endpoint, wait);
-        if (lease.isReused()) {
-            ConnectionConfig config = connectionConfig(route);
-            HttpConnection c = lease.connection();
-            c.managed().activate(); // restores the socket timeout it was bound with (SocketConfig)
-            if (config.getSocketTimeout() != null) {
-                c.managed().setSocketTimeout(SubMillisecondTimeouts.roundedUp(config.getSocketTimeout()));
-            }
-        }
-        return lease;
+        return leases.lease(route, requestTimeout, state);
     }
 
     @Override
     public void release(ConnectionEndpoint endpoint, Object newState, TimeValue validDuration) {
-        PooledEndpoint pe = cast(endpoint);
-        leased.remove(pe);
-        Lease<HttpConnection> lease = pe.detach();
-        if (lease == null) {
-            return;
-        }
-        if (!pe.isDiscarded()) {
-            HttpConnection c = lease.connection();
-            boolean consistent = c.managed().isOpen() && c.managed().isConsistent() && !c.hasBufferedInput();
-            // HttpClient's meaning: null = do not reuse; zero or less = reuse with no time limit.
-            if (consistent && validDuration != null && !c.closeExpected()) {
-                c.managed().passivate();
-                long now = System.nanoTime();
-                PooledEndpoint.released(c, newState, now,
-                        TimeValue.isPositive(validDuration) ? now + validDuration.toNanoseconds() : Long.MAX_VALUE);
-                if (c.keepAliveHintMillis() > 0) {
-                    pool.hintIdleTimeout(lease.endpoint(), Duration.ofMillis(c.keepAliveHintMillis()));
-                }
-                if (!Objects.equals(newState, ((RouteKey) lease.endpoint().qualifier()).state())) {
-                    lease.moveTo(endpointOf(pe.route(), newState)); // from now on it serves that user only
-                }
-            } else {
-                PooledEndpoint.discard(lease, consistent);
-            }
-        }
-        lease.close();
+        leases.release(endpoint, newState, validDuration);
     }
 
     @Override
     public void connect(ConnectionEndpoint endpoint, TimeValue connectTimeout, HttpContext context) throws IOException {
-        PooledEndpoint pe = cast(endpoint);
-        if (pe.isConnected()) {
-            return;
-        }
-        HttpRoute route = pe.route();
-        if (pe.isDisconnected()) {
-            // HttpClient closed it and connects again (a retry after 401 + Connection: close, a
-            // proxy CONNECT to re-send): the old one is given back, to leave by its discard.
-            Lease<HttpConnection> old = pe.connectionLease();
-            old.close(); // first, so it holds no slot: it was retired or aborted when closed
-            Lease<HttpConnection> fresh = pool.leaseNew(old.endpoint(), pool.config().leaseTimeout());
-            if (!pe.replace(old, fresh)) {
-                fresh.close();
-                throw new IOException("Endpoint released while reconnecting");
-            }
-        }
-        SocketConfig socketConfig = socketConfig(route);
-        ConnectionConfig connectionConfig = connectionConfig(route);
-        HttpHost firstHop = route.getProxyHost() != null ? route.getProxyHost() : route.getTargetHost();
-        Timeout timeout = SubMillisecondTimeouts.roundedUp(connectTimeout != null
-                ? Timeout.of(connectTimeout.getDuration(), connectTimeout.getTimeUnit()) : connectionConfig.getConnectTimeout());
-        Lease<HttpConnection> lease = pe.connectionLease();
-        HttpConnection c = lease.connection();
-        TlsConfig tls = route.isTunnelled() ? null : tlsConfig(route.getTargetHost());
-        Path unixSocket = HttpClientFeatures.unixDomainSocket(route);
-        long start = System.nanoTime();
-        try {
-            if (unixSocket != null) {
-                operator.connect(c.managed(), firstHop, route.getTargetName(), unixSocket, route.getLocalSocketAddress(),
-                        timeout, socketConfig, tls, context);
-            } else {
-                // The form without a socket path: HttpClient 5.5 has only this one.
-                operator.connect(c.managed(), firstHop, route.getTargetName(), route.getLocalSocketAddress(),
-                        timeout, socketConfig, tls, context);
-            }
-        } catch (IOException | RuntimeException failed) {
-            // The pool's connect happens here (its connector connects on first use): the guard,
-            // the listeners and the meters hear how it went. A connect cut short by a cancel, the
-            // manager's close or an interrupt is no failure of the endpoint.
-            if (pe.isDisconnected() || isInterrupt(failed)) {
-                LeaseHandle.connectAbandoned(lease);
-            } else {
-                LeaseHandle.connectFailed(lease, System.nanoTime() - start, failed);
-            }
-            throw failed;
-        }
-        if (connectEndsWithUpgrade(route)) {
-            // Only TCP to the proxy: the connect goes on with HttpClient's CONNECT and ends with
-            // the TLS handshake with the target, in upgrade(), which reports it.
-            if (!pe.awaitUpgrade(start)) {
-                throw abandonClosedWhileConnecting(lease, c);
-            }
-        } else {
-            reportConnected(pe, lease, start);
-        }
-        if (connectionConfig.getSocketTimeout() != null) {
-            c.managed().setSocketTimeout(SubMillisecondTimeouts.roundedUp(connectionConfig.getSocketTimeout()));
-        }
-    }
-
-    /**
-     * Whether HttpClient's connect of {@code route} ends in {@link #upgrade}: a tunnel through a
-     * proxy with TLS to the target (HTTPS through an HTTP or HTTPS proxy). A tunnel without TLS to
-     * the target is never upgraded by HttpClient: its connect, as HttpClient's own manager sees
-     * it, ends with the TCP connect to the proxy, and is reported there.
-     */
-    private static boolean connectEndsWithUpgrade(HttpRoute route) {
-        return route.isTunnelled() && route.isLayered();
-    }
-
-    /**
-     * The connect that began at {@code start} is done: the user's linger applies from now on, and
-     * the guard, the listeners and the meters hear of a success.
-     */
-    private static void reportConnected(PooledEndpoint pe, Lease<HttpConnection> lease, long start) throws IOException {
-        long connected = System.nanoTime();
-        if (!pe.markConnected(connected)) {
-            throw abandonClosedWhileConnecting(lease, lease.connection());
-        }
-        LeaseHandle.connected(lease, connected - start);
-    }
-
-    /**
-     * The endpoint was closed or released while it connected: closes what was connected (nobody
-     * else will) and abandons the connect; returns what to throw.
-     */
-    private static IOException abandonClosedWhileConnecting(Lease<HttpConnection> lease, HttpConnection c) {
-        closeAtOnce(c.managed());
-        LeaseHandle.connectAbandoned(lease);
-        // What HttpClient throws for a request cancelled a moment earlier, before it connects.
-        return new RequestFailedException("Request aborted: the endpoint was closed while it connected");
-    }
-
-    /**
-     * An interrupt of the connecting thread, as opposed to a connect that failed or timed out
-     * (HttpClient's {@code ConnectTimeoutException} is an {@link InterruptedIOException} too).
-     */
-    private static boolean isInterrupt(Exception failed) {
-        return failed instanceof ClosedByInterruptException || Thread.currentThread().isInterrupted()
-                || failed instanceof InterruptedIOException && !(failed instanceof SocketTimeoutException)
-                && !(failed instanceof ConnectTimeoutException);
-    }
-
-    /**
-     * Closes, with RST, what the operator connected for an endpoint closed meanwhile. A close
-     * before a socket was bound makes that bind fail (see {@code PortkeeperManagedConnection.bind});
-     * this covers a close after the last bind. HttpClient's connection ignores a second close, so
-     * the socket is also closed here.
-     */
-    private static void closeAtOnce(ManagedHttpClientConnection conn) {
-        Socket socket = conn.getSocket();
-        if (socket != null) {
-            try {
-                socket.setSoLinger(true, 0);
-            } catch (IOException ignored) {
-                // Closed already.
-            }
-        }
-        conn.close(CloseMode.IMMEDIATE);
-        Closer.closeQuietly(socket);
+        connector.connect(endpoint, connectTimeout, context);
     }
 
     /**
@@ -363,27 +154,7 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
      */
     @Override
     public void upgrade(ConnectionEndpoint endpoint, HttpContext context) throws IOException {
-        PooledEndpoint pe = cast(endpoint);
-        HttpRoute route = pe.route();
-        Lease<HttpConnection> lease = pe.connectionLease();
-        boolean reports = pe.takeAwaitingUpgrade();
-        long start = pe.upgradeConnectStart();
-        try {
-            operator.upgrade(lease.connection().managed(), route.getTargetHost(), route.getTargetName(),
-                    tlsConfig(route.getTargetHost()), context);
-        } catch (IOException | RuntimeException failed) {
-            if (reports) {
-                if (pe.isDisconnected() || isInterrupt(failed)) {
-                    LeaseHandle.connectAbandoned(lease);
-                } else {
-                    LeaseHandle.connectFailed(lease, System.nanoTime() - start, failed);
-                }
-            }
-            throw failed;
-        }
-        if (reports) {
-            reportConnected(pe, lease, start);
-        }
+        connector.upgrade(endpoint, context);
     }
 
     /** Closes the pool: idle connections close by the retirement fallback, leased ones when given back. */
@@ -400,9 +171,7 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
     public void close(CloseMode closeMode) {
         pool.close();
         if (closeMode == CloseMode.IMMEDIATE) {
-            for (PooledEndpoint pe : leased) {
-                pe.close(CloseMode.IMMEDIATE);
-            }
+            leases.abortLeased();
         }
     }
 
@@ -456,30 +225,16 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
     @Override
     public void setMaxPerRoute(HttpRoute route, int max) {
         Objects.requireNonNull(route, "route");
-        if (max < 0) {
-            maxPerRoute.remove(route);
-            for (Endpoint e : pool.endpoints()) {
-                if (((RouteKey) e.qualifier()).route().equals(route)) {
-                    pool.clearMaxPerEndpoint(e);
-                }
-            }
-            return;
-        }
         if (max == 0) {
             throw new IllegalArgumentException("maxPerRoute of route " + route + " must be at least 1 (or negative, to "
                     + "follow the default again), but was 0");
         }
-        maxPerRoute.put(route, max);
-        for (Endpoint e : pool.endpoints()) {
-            if (((RouteKey) e.qualifier()).route().equals(route)) {
-                pool.setMaxPerEndpoint(e, max);
-            }
-        }
+        routes.setMaxPerRoute(route, max);
     }
 
     @Override
     public int getMaxPerRoute(HttpRoute route) {
-        return maxPerRoute.getOrDefault(route, pool.maxPerEndpoint());
+        return routes.maxPerRoute(route);
     }
 
     @Override
@@ -490,27 +245,12 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
 
     @Override
     public PoolStats getStats(HttpRoute route) {
-        int leased = 0;
-        int pending = 0;
-        int available = 0;
-        for (Endpoint e : pool.endpoints()) {
-            if (((RouteKey) e.qualifier()).route().equals(route)) {
-                EndpointStats s = pool.stats(e);
-                leased += s.active();
-                pending += s.pending();
-                available += s.idle();
-            }
-        }
-        return new PoolStats(leased, pending, available, getMaxPerRoute(route));
+        return routes.stats(route);
     }
 
     @Override
     public Set<HttpRoute> getRoutes() {
-        Set<HttpRoute> routes = new HashSet<>();
-        for (Endpoint e : pool.endpoints()) {
-            routes.add(((RouteKey) e.qualifier()).route());
-        }
-        return routes;
+        return routes.routes();
     }
 
     /**
@@ -528,105 +268,49 @@ public final class PortkeeperConnectionManager implements HttpClientConnectionMa
     @Override
     public void closeExpired() {
         long now = System.nanoTime();
-        pool.retireIdle((c, idleFor) -> PooledEndpoint.expired(c, this::connectionConfig, now));
+        pool.retireIdle((c, idleFor) -> PooledEndpoint.expired(c, configs::connectionConfig, now));
     }
 
     // ------------------------------------------------------------------ configuration at run time
 
     /** @param config socket settings for routes the resolver does not cover */
     public void setDefaultSocketConfig(SocketConfig config) {
-        this.defaultSocketConfig = config != null ? config : SocketConfig.DEFAULT;
+        configs.setDefaultSocketConfig(config);
     }
 
     /** @return socket settings for routes the resolver does not cover */
     public SocketConfig getDefaultSocketConfig() {
-        return defaultSocketConfig;
+        return configs.defaultSocketConfig();
     }
 
     /** @param resolver socket settings per route; null for the default everywhere */
     public void setSocketConfigResolver(Resolver<HttpRoute, SocketConfig> resolver) {
-        this.socketConfigResolver = resolver;
+        configs.setSocketConfigResolver(resolver);
     }
 
     /** @param config connection settings for routes the resolver does not cover */
     public void setDefaultConnectionConfig(ConnectionConfig config) {
-        this.defaultConnectionConfig = config != null ? config : ConnectionConfig.DEFAULT;
+        configs.setDefaultConnectionConfig(config);
     }
 
     /** @param resolver connection settings per route; null for the default everywhere */
     public void setConnectionConfigResolver(Resolver<HttpRoute, ConnectionConfig> resolver) {
-        this.connectionConfigResolver = resolver;
+        configs.setConnectionConfigResolver(resolver);
     }
 
     /** @param config TLS settings for hosts the resolver does not cover */
     public void setDefaultTlsConfig(TlsConfig config) {
-        this.defaultTlsConfig = config != null ? config : TlsConfig.DEFAULT;
+        configs.setDefaultTlsConfig(config);
     }
 
     /** @param resolver TLS settings per target host; null for the default everywhere */
     public void setTlsConfigResolver(Resolver<HttpHost, TlsConfig> resolver) {
-        this.tlsConfigResolver = resolver;
+        configs.setTlsConfigResolver(resolver);
     }
 
     /** @return whether the manager (its pool) has been closed */
     public boolean isClosed() {
         return pool.isClosed();
-    }
-
-    private SocketConfig socketConfig(HttpRoute route) {
-        Resolver<HttpRoute, SocketConfig> r = socketConfigResolver;
-        SocketConfig c = r != null ? r.resolve(route) : null;
-        return SubMillisecondTimeouts.roundedUp(c != null ? c : defaultSocketConfig);
-    }
-
-    private ConnectionConfig connectionConfig(HttpRoute route) {
-        Resolver<HttpRoute, ConnectionConfig> r = connectionConfigResolver;
-        ConnectionConfig c = r != null ? r.resolve(route) : null;
-        return c != null ? c : defaultConnectionConfig;
-    }
-
-    private TlsConfig tlsConfig(HttpHost host) {
-        Resolver<HttpHost, TlsConfig> r = tlsConfigResolver;
-        TlsConfig c = r != null ? r.resolve(host) : null;
-        return SubMillisecondTimeouts.roundedUp(c != null ? c : defaultTlsConfig);
-    }
-
-    private Endpoint endpointOf(HttpRoute route, Object state) {
-        HttpHost firstHop = route.getProxyHost() != null ? route.getProxyHost() : route.getTargetHost();
-        Endpoint endpoint = Endpoint.of(firstHop.getHostName(), portOf(firstHop), new RouteKey(route, state));
-        Integer max = maxPerRoute.isEmpty() ? null : maxPerRoute.get(route);
-        if (max != null && pool.maxPerEndpoint(endpoint) != max) {
-            pool.setMaxPerEndpoint(endpoint, max);
-        }
-        return endpoint;
-    }
-
-    /** The host's port, or its scheme's default; -1 if it has neither. */
-    private int portOf(HttpHost host) {
-        try {
-            return portResolver.resolve(host);
-        } catch (RuntimeException e) {
-            return host.getPort();
-        }
-    }
-
-    /**
-     * The wait for a pooled connection. Zero (disabled) is HttpClient's "no timeout"; any other
-     * timeout is waited for to the nanosecond, so a positive one under 1 ms is not taken for 0.
-     */
-    private static Duration toDuration(Timeout timeout, Timeout requestTimeout) {
-        Timeout t = timeout != null && !timeout.isDisabled() ? timeout : requestTimeout;
-        if (t == null || t.isDisabled() || t.toNanoseconds() <= 0) {
-            return Duration.ofDays(365);
-        }
-        return Duration.ofNanos(t.toNanoseconds());
-    }
-
-    private static PooledEndpoint cast(ConnectionEndpoint endpoint) {
-        if (endpoint instanceof PooledEndpoint) {
-            return (PooledEndpoint) endpoint;
-        }
-        throw new IllegalStateException("Unexpected endpoint class: " + endpoint.getClass().getName());
     }
 
     @Override

@@ -2,7 +2,6 @@ package io.github.portkeeper.http.internal;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -10,17 +9,9 @@ import java.net.SocketAddress;
 import java.net.SocketException;
 import java.net.SocketImpl;
 import java.net.SocketOption;
-import java.net.SocketTimeoutException;
-import java.nio.ByteBuffer;
-import java.nio.channels.CancelledKeyException;
-import java.nio.channels.ClosedChannelException;
-import java.nio.channels.ClosedSelectorException;
-import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
-import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -34,10 +25,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * more descriptors per connection), and the pool's idle watcher and lease check use the channel
  * as it is.
  *
+ * <p>The pieces: {@link ChannelStreams} reads and writes, {@link ReadinessWaiter} waits for
+ * readiness and closes, {@link FirstReadPolicy} decides whether a reply is read or waited for
+ * first; this class is the {@link Socket} around them.
+ *
  * <p>Everything else (options, addresses, shutdowns) is the adaptor's. Closing the channel from
  * elsewhere (the pool aborting a lease) does not wake a waiter by itself: {@link #close()} does,
- * and a wait never sleeps longer than {@link #WAIT_SLICE_MILLIS} without looking whether the
- * channel is still open.
+ * and a wait never sleeps longer than {@link ReadinessWaiter#WAIT_SLICE_MILLIS} without looking
+ * whether the channel is still open.
  *
  * <p>Virtual threads: waits are serialised with a {@link ReentrantLock}, never a monitor of ours,
  * but what a virtual thread does inside {@link Selector#select(Consumer, long)} is the JDK's
@@ -51,20 +46,15 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class ChannelSocket extends Socket {
 
-    /** The longest single sleep of a waiter, so a channel closed behind its back is noticed. */
-    static final long WAIT_SLICE_MILLIS = 1000;
-
-    /** A wait only needs to return: the caller reads or writes next and learns the outcome there. */
-    private static final Consumer<SelectionKey> IGNORE_READY = key -> { };
+    /** For tests: see {@link FirstReadPolicy}. */
+    static final int LATE_REPLIES_BEFORE_WAITING = FirstReadPolicy.LATE_REPLIES_BEFORE_WAITING;
+    /** For tests: see {@link FirstReadPolicy}. */
+    static final int REPROBE_EVERY = FirstReadPolicy.REPROBE_EVERY;
 
     private final SocketChannel channel;
     private final Socket adaptor;
-    /** Serialises waits on the selector: HttpClient reads and writes a connection from one thread. */
-    private final ReentrantLock waitLock = new ReentrantLock(true);
-    private volatile Selector selector;
-    private SelectionKey key;
-    private volatile int timeoutMillis;
-    private volatile boolean closed;
+    private final ReadinessWaiter waiter;
+    private final FirstReadPolicy firstRead = new FirstReadPolicy();
     /** SO_LINGER 0, as set through this socket (or by the factory before): a close is an RST. */
     private volatile boolean lingerZero;
     /**
@@ -76,28 +66,8 @@ final class ChannelSocket extends Socket {
     private volatile boolean holdingLingerZero;
     /** The linger HttpClient asked for while it was held (seconds; negative: off), or null if none. */
     private Integer requestedLinger;
-    /**
-     * A request went out since the last read. The first read after it either tries at once or
-     * waits for readiness first, whichever costs one system call fewer here: on a host with cores
-     * to spare the reply takes a round trip and a read at once finds nothing, while on a busy one
-     * (more request threads than cores) the reply is usually there by the time this thread runs
-     * again, and a wait would only say so. Learned per connection: after
-     * {@link #LATE_REPLIES_BEFORE_WAITING} first reads in a row found nothing, waits come first,
-     * and one exchange in {@link #REPROBE_EVERY} reads first again, to notice the host got busy.
-     * These fields are touched by the one thread that reads and writes.
-     */
-    private boolean awaitingReply;
-    /** First reads after a request that found nothing, in a row (capped). */
-    private int lateReplies;
-    private int exchanges;
-    static final int LATE_REPLIES_BEFORE_WAITING = 4;
-    /** A power of two. */
-    static final int REPROBE_EVERY = 16;
-    /** The last buffer read into or written from, wrapped: HttpClient reuses its session buffers. */
-    private ByteBuffer readBuffer;
-    private ByteBuffer writeBuffer;
-    private final InputStream in = new In();
-    private final OutputStream out = new Out();
+    private final ChannelStreams.In in;
+    private final ChannelStreams.Out out;
 
     ChannelSocket(SocketChannel channel) throws SocketException {
         this(channel, false);
@@ -110,6 +80,9 @@ final class ChannelSocket extends Socket {
         this.adaptor = channel.socket();
         this.lingerZero = lingerZero;
         this.holdingLingerZero = lingerZero;
+        this.waiter = new ReadinessWaiter(channel);
+        this.in = new ChannelStreams.In(this, channel, waiter, firstRead);
+        this.out = new ChannelStreams.Out(this, channel, waiter, firstRead);
     }
 
     /**
@@ -192,134 +165,9 @@ final class ChannelSocket extends Socket {
         }
     }
 
-    private int read(byte[] b, int off, int len) throws IOException {
-        Objects.checkFromIndexSize(off, len, b.length);
-        if (len == 0) {
-            return 0;
-        }
-        ByteBuffer buffer = wrap(readBuffer, b, off, len);
-        readBuffer = buffer;
-        long deadline = 0;
-        boolean timed = false;
-        boolean afterRequest = awaitingReply;
-        awaitingReply = false;
-        boolean tryFirst = !afterRequest || readsFirstAfterRequest();
-        boolean learn = afterRequest && tryFirst; // only a read at once says whether the reply was there
-        for (;;) {
-            if (tryFirst) {
-                int n;
-                try {
-                    n = channel.read(buffer);
-                } catch (ClosedChannelException e) {
-                    throw closedException();
-                }
-                if (learn) {
-                    lateReplies = n == 0 ? Math.min(lateReplies + 1, LATE_REPLIES_BEFORE_WAITING) : 0;
-                    learn = false;
-                }
-                if (n != 0) {
-                    return n;
-                }
-            }
-            tryFirst = true;
-            int timeout = timeoutMillis;
-            long wait = 0;
-            if (timeout > 0) {
-                long now = System.nanoTime();
-                if (!timed) {
-                    timed = true;
-                    deadline = now + TimeUnit.MILLISECONDS.toNanos(timeout);
-                }
-                long left = deadline - now;
-                if (left <= 0) {
-                    throw new SocketTimeoutException("Read timed out");
-                }
-                wait = Math.max(1, TimeUnit.NANOSECONDS.toMillis(left + 999_999));
-            }
-            await(SelectionKey.OP_READ, wait);
-        }
-    }
-
     /** For tests: first reads after a request that found nothing, in a row. */
     int lateReplies() {
-        return lateReplies;
-    }
-
-    private boolean readsFirstAfterRequest() {
-        return lateReplies < LATE_REPLIES_BEFORE_WAITING || (++exchanges & (REPROBE_EVERY - 1)) == 0;
-    }
-
-    private void write(byte[] b, int off, int len) throws IOException {
-        Objects.checkFromIndexSize(off, len, b.length);
-        ByteBuffer buffer = wrap(writeBuffer, b, off, len);
-        writeBuffer = buffer;
-        awaitingReply = true;
-        while (buffer.hasRemaining()) {
-            int n;
-            try {
-                n = channel.write(buffer);
-            } catch (ClosedChannelException e) {
-                throw closedException();
-            }
-            if (n == 0) {
-                await(SelectionKey.OP_WRITE, 0);
-            }
-        }
-    }
-
-    /** {@code b[off, off + len)} as a buffer, reusing {@code last} if it wraps the same array. */
-    private static ByteBuffer wrap(ByteBuffer last, byte[] b, int off, int len) {
-        if (last != null && last.array() == b) {
-            last.limit(off + len).position(off);
-            return last;
-        }
-        return ByteBuffer.wrap(b, off, len);
-    }
-
-    /** Waits until the channel is ready for {@code op}, {@code millis} at most (0: no limit), or is closed. */
-    private void await(int op, long millis) throws IOException {
-        if (waitLock.isLocked()) {
-            wakeup(); // the other direction is waiting: let it look again and take turns
-        }
-        waitLock.lock();
-        try {
-            Selector s = selector;
-            if (s == null) {
-                s = Selector.open();
-                selector = s;
-                if (closed) { // a close that ran meanwhile did not see this selector
-                    s.close();
-                    throw closedException();
-                }
-                key = channel.register(s, op);
-            } else if (key.interestOps() != op) {
-                key.interestOps(op);
-            }
-            if (!channel.isOpen()) {
-                throw closedException();
-            }
-            // The action form: the one key's readiness is not added to (and then cleared from)
-            // the selected-key set, which allocated a set entry per wait.
-            s.select(IGNORE_READY, millis == 0 ? WAIT_SLICE_MILLIS : Math.min(millis, WAIT_SLICE_MILLIS));
-            if (Thread.currentThread().isInterrupted()) {
-                throw new InterruptedIOException("Interrupted while waiting on the socket");
-            }
-        } catch (ClosedChannelException | ClosedSelectorException | CancelledKeyException e) {
-            throw closedException();
-        } finally {
-            waitLock.unlock();
-        }
-    }
-
-    private void wakeup() {
-        Selector s = selector;
-        if (s != null) {
-            s.wakeup();
-        }
-    }
-
-    private static SocketException closedException() {
-        return new SocketException("Socket closed");
+        return firstRead.lateReplies();
     }
 
     // ------------------------------------------------------------------ closing
@@ -327,15 +175,7 @@ final class ChannelSocket extends Socket {
     /** Closes the channel and this connection's selector, waking any waiter. Idempotent. */
     @Override
     public void close() throws IOException {
-        closed = true;
-        try {
-            channel.close();
-        } finally {
-            Selector s = selector;
-            if (s != null) {
-                s.close(); // wakes a waiter; deregistering lets the channel's descriptor go
-            }
-        }
+        waiter.close();
     }
 
     @Override
@@ -360,7 +200,7 @@ final class ChannelSocket extends Socket {
 
     @Override
     public boolean isClosed() {
-        return closed || !channel.isOpen();
+        return waiter.isClosed() || !channel.isOpen();
     }
 
     @Override
@@ -383,7 +223,7 @@ final class ChannelSocket extends Socket {
         if (isClosed()) {
             throw new SocketException("Socket is closed");
         }
-        timeoutMillis = timeout;
+        in.timeoutMillis(timeout);
     }
 
     @Override
@@ -391,7 +231,7 @@ final class ChannelSocket extends Socket {
         if (isClosed()) {
             throw new SocketException("Socket is closed");
         }
-        return timeoutMillis;
+        return in.timeoutMillis();
     }
 
     @Override
@@ -556,56 +396,5 @@ final class ChannelSocket extends Socket {
     @Override
     public String toString() {
         return "ChannelSocket[" + adaptor + "]";
-    }
-
-    private final class In extends InputStream {
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = ChannelSocket.this.read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            return ChannelSocket.this.read(b, off, len);
-        }
-
-        @Override
-        public int available() throws IOException {
-            if (isClosed()) {
-                throw closedException();
-            }
-            return adaptor.isInputShutdown() ? 0 : channelAvailable();
-        }
-
-        @Override
-        public void close() throws IOException {
-            ChannelSocket.this.close();
-        }
-    }
-
-    /** Bytes readable now, without blocking: a non-blocking channel reports it through its adaptor's stream. */
-    private int channelAvailable() throws IOException {
-        return adaptor.getInputStream().available();
-    }
-
-    private final class Out extends OutputStream {
-
-        @Override
-        public void write(int b) throws IOException {
-            ChannelSocket.this.write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            ChannelSocket.this.write(b, off, len);
-        }
-
-        @Override
-        public void close() throws IOException {
-            ChannelSocket.this.close();
-        }
     }
 }

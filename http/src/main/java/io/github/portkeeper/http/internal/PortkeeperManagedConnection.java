@@ -2,34 +2,24 @@ package io.github.portkeeper.http.internal;
 
 import io.github.portkeeper.core.Ending;
 import org.apache.hc.client5.http.impl.classic.RequestFailedException;
-import org.apache.hc.client5.http.impl.io.DefaultHttpResponseParserFactory;
 import org.apache.hc.client5.http.impl.io.ManagedHttpClientConnectionFactory;
 import org.apache.hc.client5.http.io.ManagedHttpClientConnection;
 import org.apache.hc.core5.http.ClassicHttpRequest;
 import org.apache.hc.core5.http.ClassicHttpResponse;
 import org.apache.hc.core5.http.EndpointDetails;
-import org.apache.hc.core5.http.HttpEntity;
 import org.apache.hc.core5.http.HttpException;
 import org.apache.hc.core5.http.ProtocolVersion;
 import org.apache.hc.core5.http.config.Http1Config;
-import org.apache.hc.core5.http.io.HttpMessageParser;
-import org.apache.hc.core5.http.io.HttpMessageParserFactory;
-import org.apache.hc.core5.http.io.SessionInputBuffer;
-import org.apache.hc.core5.http.io.entity.HttpEntityWrapper;
 import org.apache.hc.core5.io.CloseMode;
 import org.apache.hc.core5.util.Identifiable;
 import org.apache.hc.core5.util.Timeout;
 
 import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSocket;
-import java.io.FilterInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.Socket;
 import java.net.SocketAddress;
 import java.nio.channels.SocketChannel;
-import java.time.Duration;
 
 /**
  * HttpClient's own connection (made by its public {@link ManagedHttpClientConnectionFactory}),
@@ -41,46 +31,24 @@ import java.time.Duration;
  * HttpClient 5.6, and this works on 5.5 as well (the line Spring Boot 3.5 and 4.0 manage). Every
  * method delegates; the binds are also seen here, which is how the base socket is known, and
  * {@link #activate} evens out the one difference between the lines.
+ *
+ * <p>What it knows of the current response is kept by its {@link ResponseTracker}, and bytes left
+ * unread are seen by its {@link UnreadInputProbe}.
  */
 final class PortkeeperManagedConnection implements ManagedHttpClientConnection, Identifiable {
 
     private final ManagedHttpClientConnection delegate;
-    private final BufferProbe probe;
+    private final UnreadInputProbe probe;
+    private final ResponseTracker tracker;
     /** The plain socket under the connection (under TLS, if layered), once bound. */
     private volatile Socket baseSocket;
     /** The socket timeout it was bound with (the SocketConfig's), which {@link #activate} restores. */
     private volatile Timeout boundSocketTimeout;
-    /**
-     * Whether nobody reads the current response any more: its body was read to its end or its
-     * stream closed, or it had none. Volatile: a close from another thread reads it, to tell a
-     * cancel (a reader may be blocked: abort) from a response finished on another thread.
-     */
-    private volatile boolean responseDone = true;
-    /**
-     * Whether the current response's body was read to its end (its stream returned end of
-     * stream), or it had none. Unlike {@link #responseDone}, a close of the stream does not set
-     * it: HttpCore's stream for a body delimited by the connection's close leaves the rest unread
-     * when closed, and that rest may never end (an event stream). Volatile, as responseDone.
-     */
-    private volatile boolean bodyAtEnd = true;
     /** Whether this connection was closed: it is never bound again (see {@link #bind(Socket)}). */
     private volatile boolean closed;
-    /**
-     * Whether the server closes the connection after the current response (it announced so, or
-     * the body ends with the close): the connection is never reused, so a body closed before its
-     * end is not drained to it (see {@link EndSensingEntity}). Volatile: set by the exchange's
-     * thread, read by whichever thread closes the body.
-     */
-    private volatile boolean closeExpected;
-
-    /**
-     * How long closing a body whose connection the server closes anyway reads what is left of
-     * it, looking for its end: OkHttp's bound for the same discard (100 ms).
-     */
-    static final Duration END_SEARCH = Duration.ofMillis(100);
 
     PortkeeperManagedConnection(Http1Config http1Config) {
-        this.probe = new BufferProbe();
+        this.probe = new UnreadInputProbe();
         try {
             this.delegate = ManagedHttpClientConnectionFactory.builder()
                     .http1Config(http1Config)
@@ -91,6 +59,7 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
             // Without a socket the factory does no I/O.
             throw new IllegalStateException(e);
         }
+        this.tracker = new ResponseTracker(delegate);
     }
 
     /** The channel of the base (plain) socket, or null if not bound (or closed) or not channel-backed. */
@@ -171,28 +140,7 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
      * stays in the socket).
      */
     boolean hasBufferedInput() {
-        SessionInputBuffer buffer = probe.buffer;
-        return buffer != null && buffer.length() > 0 || hasDecryptedInput();
-    }
-
-    /**
-     * Whether the TLS socket holds decrypted bytes not yet read. JSSE's {@code available()}
-     * answers from the record it has decrypted, without touching the network (read in
-     * {@code sun.security.ssl.SSLSocketImpl.AppInputStream}). A plain socket is not asked: it
-     * buffers nothing of its own (its buffer is HttpClient's), and asking would be a system call
-     * for what the channel check at lease already sees. A socket that can no longer say (closed,
-     * or its TLS layer broken) counts as holding bytes: such a connection is not reused.
-     */
-    private boolean hasDecryptedInput() {
-        Socket socket = delegate.getSocket();
-        if (!(socket instanceof SSLSocket)) {
-            return false;
-        }
-        try {
-            return socket.getInputStream().available() > 0;
-        } catch (IOException e) {
-            return true;
-        }
+        return probe.hasBufferedBytes() || UnreadInputProbe.hasDecryptedInput(delegate.getSocket());
     }
 
     @Override
@@ -316,161 +264,30 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     @Override
     public void receiveResponseEntity(ClassicHttpResponse response) throws HttpException, IOException {
         delegate.receiveResponseEntity(response);
-        HttpEntity entity = response.getEntity();
-        if (entity != null) {
-            response.setEntity(new EndSensingEntity(entity));
-        }
+        tracker.entityReceived(response);
     }
 
     /** A request is about to go out: its response is not done until its body is. */
     void exchangeStarted() {
-        responseDone = false;
-        bodyAtEnd = false;
-        closeExpected = false;
+        tracker.exchangeStarted();
     }
 
     /**
      * The exchange returned a response head; one without a body is done at once.
-     * {@code closeExpected}: the server closes the connection after it (see {@link #closeExpected}).
+     * {@code closeExpected}: the server closes the connection after it.
      */
     void responseReceived(ClassicHttpResponse response, boolean closeExpected) {
-        this.closeExpected = closeExpected;
-        if (response.getEntity() == null) {
-            bodyAtEnd = true;
-            responseDone = true;
-        }
+        tracker.responseReceived(response, closeExpected);
     }
 
-    /** Whether the current response's body was read to its end (see {@link #bodyAtEnd}). */
+    /** Whether the current response's body was read to its end (see {@link ResponseTracker}). */
     boolean isBodyAtEnd() {
-        return bodyAtEnd;
+        return tracker.isBodyAtEnd();
     }
 
-    /** Whether nobody reads the current response any more (see {@link #responseDone}). */
+    /** Whether nobody reads the current response any more (see {@link ResponseTracker}). */
     boolean isResponseDone() {
-        return responseDone;
-    }
-
-    /**
-     * The response body, noting when it is read to its end, and when its stream is closed.
-     *
-     * <p>Closed before its end, HttpCore's stream of a body with a length or chunks reads the rest
-     * of it, so that the connection can serve the next exchange: for as long as the rest takes,
-     * without bound (an endless chunked event stream blocks the closing thread for good). That is
-     * kept when the connection may be reused. When the server closes it anyway ({@link
-     * #closeExpected}), nothing is gained by reading the rest: the close reads what is left for
-     * at most {@link #END_SEARCH} instead (as OkHttp does), to tell a body already at its end (a
-     * caller that stopped at the last byte without asking for the end, HttpClient 5.5's gzip
-     * stream, which never reads the end of the body under it) from one that goes on; the stream
-     * is left there, and the connection's discard resets it unless its end was found.
-     */
-    private final class EndSensingEntity extends HttpEntityWrapper {
-
-        private InputStream content;
-
-        EndSensingEntity(HttpEntity entity) {
-            super(entity);
-        }
-
-        @Override
-        public InputStream getContent() throws IOException {
-            if (content == null) {
-                content = new EndSensingStream(super.getContent());
-            }
-            return content;
-        }
-
-        @Override
-        public void writeTo(OutputStream out) throws IOException {
-            try (InputStream in = getContent()) {
-                in.transferTo(out);
-            }
-        }
-
-        /** Closes the body through {@link EndSensingStream#close}, not HttpCore's unbounded drain. */
-        @Override
-        public void close() throws IOException {
-            InputStream in = getContent();
-            if (in != null) {
-                in.close();
-            } else {
-                super.close();
-            }
-        }
-    }
-
-    private final class EndSensingStream extends FilterInputStream {
-
-        private boolean closed;
-
-        EndSensingStream(InputStream in) {
-            super(in);
-        }
-
-        @Override
-        public int read() throws IOException {
-            int b = super.read();
-            if (b < 0) {
-                bodyAtEnd = true;
-                responseDone = true;
-            }
-            return b;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            int n = in.read(b, off, len);
-            if (n < 0) {
-                bodyAtEnd = true;
-                responseDone = true;
-            }
-            return n;
-        }
-
-        @Override
-        public void close() throws IOException {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            try {
-                if (closeExpected && !bodyAtEnd) {
-                    searchEnd();
-                } else {
-                    super.close(); // HttpCore's body streams read what is left of the body here
-                }
-            } finally {
-                responseDone = true;
-            }
-        }
-
-        /**
-         * Reads what is left of the body for at most {@link #END_SEARCH}, each read bounded by
-         * the time left, and notes whether its end came. Any failure (a read timing out, the body
-         * cut short) means it did not.
-         */
-        private void searchEnd() {
-            Timeout before = delegate.getSocketTimeout();
-            long deadline = System.nanoTime() + END_SEARCH.toNanos();
-            byte[] skipped = new byte[4096];
-            try {
-                for (long left = END_SEARCH.toNanos(); left > 0; left = deadline - System.nanoTime()) {
-                    delegate.setSocketTimeout(Timeout.ofMilliseconds(Math.max(1, left / 1_000_000)));
-                    if (in.read(skipped) < 0) {
-                        bodyAtEnd = true;
-                        return;
-                    }
-                }
-            } catch (IOException | RuntimeException e) {
-                // Not at its end: the connection is reset.
-            } finally {
-                try {
-                    delegate.setSocketTimeout(before);
-                } catch (RuntimeException ignored) {
-                    // Closed meanwhile; it is never reused.
-                }
-            }
-        }
+        return tracker.isResponseDone();
     }
 
     @Override
@@ -562,27 +379,5 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
     @Override
     public String toString() {
         return delegate.toString();
-    }
-
-    /**
-     * Response parser factory that remembers the connection's session input buffer (HttpCore
-     * hands it to the parser of every response head; there is no other public way to see it).
-     */
-    private static final class BufferProbe implements HttpMessageParserFactory<ClassicHttpResponse> {
-
-        volatile SessionInputBuffer buffer;
-
-        @Override
-        public HttpMessageParser<ClassicHttpResponse> create(Http1Config http1Config) {
-            // HttpClient's own factory, as its manager uses: a lenient parser that skips garbage
-            // lines before the status line (HttpCore's default parser fails on them).
-            HttpMessageParser<ClassicHttpResponse> parser = DefaultHttpResponseParserFactory.INSTANCE.create(http1Config);
-            return (SessionInputBuffer buffer, InputStream in) -> {
-                if (this.buffer != buffer) {
-                    this.buffer = buffer;
-                }
-                return parser.parse(buffer, in);
-            };
-        }
     }
 }
