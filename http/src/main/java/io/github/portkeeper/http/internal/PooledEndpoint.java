@@ -319,7 +319,7 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
      * One in mid-exchange is aborted with RST: bytes are in flight, and a reader may be blocked.
      * So is one the server closes after a body closed before its end, announced or not: the body
      * was left unread (its stream looked for the end for a moment only, see
-     * {@code PortkeeperManagedConnection.EndSensingEntity}), and it may never end (an event
+     * {@code ResponseTracker.EndSensingEntity}), and it may never end (an event
      * stream, a long poll, a chunked or gzip'd stream), so awaiting the FIN would only read and
      * throw away what the server goes on sending, until the drain timeout. Nothing of ours is in
      * flight on it, and the server was to close it anyway.
