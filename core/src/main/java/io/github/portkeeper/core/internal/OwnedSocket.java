@@ -61,19 +61,8 @@ public final class OwnedSocket extends SocketView {
     /** Whether the channel holds SO_LINGER 0, so a close the factory does not make is an RST. */
     private volatile boolean heldForAbort;
     private volatile boolean inputShut;
-    private volatile boolean outputShut;
-    /** An exchange failed (an I/O error, or no answer before the end of stream). */
-    private volatile boolean broken;
-    /**
-     * The client speaks TLS over it: a write began with a TLS ClientHello
-     * ({@link #startsClientHello}), perhaps after a plain preamble such as PostgreSQL's
-     * SSLRequest or MySQL's SSL request. Its
-     * {@link #shutdownOutput()} then follows its close_notify, and what it reads after is the
-     * closing, not an answer to a request.
-     */
-    private volatile boolean tls;
-    /** A client call failed as a reset does; see {@link SocketView#lostUnderCall()}. */
-    private volatile boolean lostUnderCall;
+    /** Failed exchanges, TLS on top and output shut down: how the close is counted. */
+    private final CloseAccount account = new CloseAccount();
     private InputStream in;
     private OutputStream out;
 
@@ -104,57 +93,16 @@ public final class OwnedSocket extends SocketView {
         return delegate;
     }
 
-    /**
-     * An I/O error: the exchange failed and served no request, so the close is counted as
-     * broken (credits no avoided TIME_WAIT). How it closes is still the factory's to decide: it
-     * looks for the peer's FIN itself.
-     */
+    /** See {@link CloseAccount#failed()}. */
     @Override
     protected void failed() {
-        if (!tlsClosing()) {
-            broken = true;
-        }
+        account.failed();
     }
 
-    /**
-     * The end of stream after bytes of the answer to the last write is the server closing after
-     * answering; before any, the request got no answer (a connection the server had closed): broken.
-     */
+    /** See {@link CloseAccount#endOfStream(boolean)}. */
     @Override
     protected void endOfStream(boolean afterData) {
-        if (!afterData && !tlsClosing()) {
-            broken = true;
-        }
-    }
-
-    /**
-     * TLS layered on top has sent its close_notify (a TLS socket shuts output down right after it):
-     * its last writes were closing alerts, not a request, and the read that follows (JSSE waits up
-     * to the read timeout for the peer's answer) may meet a bare FIN, a timeout or a reset without
-     * any exchange having failed.
-     */
-    private boolean tlsClosing() {
-        return tls && outputShut;
-    }
-
-    /**
-     * Whether {@code b[off, off + len)} starts with a TLS record holding a ClientHello, checked
-     * field by field, since any write may be one: TLS can start after a plain preamble (a JDBC
-     * driver's SSL request), and a binary protocol's later request can begin with the same first
-     * bytes (a MySQL packet of 790 bytes is {@code 16 03 00}, and a statement id can put 1 at
-     * the sixth byte). So: content type handshake (22), record version 3.0 to 3.4, a record
-     * length of at most 2^14; message type client_hello (1) whose length is at least that of the
-     * smallest ClientHello (41) and fills the record (or runs past it, if fragmented); then its
-     * client version, 3.0 to 3.4.
-     */
-    static boolean startsClientHello(byte[] b, int off, int len) {
-        if (len < 11 || b[off] != 22 || b[off + 1] != 3 || (b[off + 2] & 0xff) > 4 || b[off + 5] != 1) {
-            return false;
-        }
-        int record = (b[off + 3] & 0xff) << 8 | (b[off + 4] & 0xff);
-        int message = (b[off + 6] & 0xff) << 16 | (b[off + 7] & 0xff) << 8 | (b[off + 8] & 0xff);
-        return record <= 1 << 14 && message >= 41 && message >= record - 4
-                && b[off + 9] == 3 && (b[off + 10] & 0xff) <= 4;
+        account.endOfStream(afterData);
     }
 
     /** A call our own close aborted (from another thread) fails as a plain socket's does. */
@@ -163,28 +111,20 @@ public final class OwnedSocket extends SocketView {
         return closing.get();
     }
 
-    /**
-     * Whether an exchange on it failed: its close is counted as broken. Under TLS layered on top,
-     * also a close that no TLS close came before: a TLS socket closes with a close_notify and then
-     * shuts output down, even when it answers the server's close_notify; it closes the socket under
-     * it without that only when the TLS connection failed (a handshake refused or cut short, a
-     * fatal alert sent or received), or when its client closed the plain socket without it. The
-     * handshake then is the exchange that failed, though every read and write of its ciphertext
-     * went through: the connection served nothing.
-     */
+    /** Whether an exchange on it failed (a TLS handshake included): its close is counted as broken. */
     boolean broken() {
-        return broken || tls && !outputShut;
+        return account.broken();
     }
 
-    /** Remembered: its close, finding only an end of stream, is an abort. */
+    /** See {@link CloseAccount#lostUnderCall()}. */
     @Override
     protected void lostUnderCall() {
-        lostUnderCall = true;
+        account.lostUnderCall();
     }
 
     /** Whether a client call failed as a reset (or a kernel abort) does. */
     boolean wasLostUnderCall() {
-        return lostUnderCall;
+        return account.wasLostUnderCall();
     }
 
     @Override
@@ -339,7 +279,7 @@ public final class OwnedSocket extends SocketView {
     @Override
     public void shutdownOutput() throws IOException {
         open();
-        outputShut = true;
+        account.shutOutput();
     }
 
     @Override
@@ -349,7 +289,7 @@ public final class OwnedSocket extends SocketView {
 
     @Override
     public boolean isOutputShutdown() {
-        return outputShut;
+        return account.outputShut();
     }
 
     /** Starts a client call: takes the socket back from the watcher if it is watched. */
@@ -535,12 +475,10 @@ public final class OwnedSocket extends SocketView {
                 if (state == PEER_ENDED) {
                     throw new SocketException("Connection closed by peer while idle");
                 }
-                if (outputShut) {
+                if (account.outputShut()) {
                     throw new SocketException("Socket output is shutdown");
                 }
-                if (!tls && startsClientHello(b, off, len)) {
-                    tls = true;
-                }
+                account.writing(b, off, len);
                 newExchange(); // a request: what was read before answered an earlier one
                 guarded.write(b, off, len);
             } finally {
