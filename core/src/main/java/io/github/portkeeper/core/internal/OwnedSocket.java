@@ -32,6 +32,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ACTIVE only under the watcher's lock, after the watcher has seen no call in progress (a call
  * raises {@link #inFlight} before it reads {@link #state}, the watcher writes {@link #state}
  * before it reads {@link #inFlight}, so one of the two always sees the other).
+ *
+ * <p>This class is the {@link Socket} API and the close; the streams it hands out, their side of
+ * that handshake and the read-ahead they serve are {@code OwnedSocketStreams}, and what decides
+ * how its close is counted (failed exchanges, TLS on top) is {@code CloseAccount}.
  */
 public final class OwnedSocket extends SocketView {
 
@@ -49,12 +53,10 @@ public final class OwnedSocket extends SocketView {
     SelectionKey key;
     /**
      * Bytes the watcher read ahead while the socket was idle, in write mode; under the watcher's
-     * lock while WATCHED, else under {@link #readAheadLock} (a client read and a close on another
-     * thread both take from it).
+     * lock while WATCHED, else under the lock of its {@link OwnedSocketStreams} (a client read and
+     * a close on another thread both take from it).
      */
     ByteBuffer readAhead;
-    /** Guards {@link #readAhead} once the watcher gave the socket up; never held across I/O. */
-    private final Object readAheadLock = new Object();
     private volatile Endpoint endpoint;
     private final AtomicBoolean closing = new AtomicBoolean();
     private int linger = -1;
@@ -62,9 +64,9 @@ public final class OwnedSocket extends SocketView {
     private volatile boolean heldForAbort;
     private volatile boolean inputShut;
     /** Failed exchanges, TLS on top and output shut down: how the close is counted. */
-    private final CloseAccount account = new CloseAccount();
-    private InputStream in;
-    private OutputStream out;
+    final CloseAccount account = new CloseAccount();
+    /** The client's streams: its calls, and the read-ahead served to them. */
+    private final OwnedSocketStreams streams = new OwnedSocketStreams(this);
 
     OwnedSocket(OwnedSockets owner, SocketChannel channel) throws SocketException {
         super(channel.socket());
@@ -108,6 +110,11 @@ public final class OwnedSocket extends SocketView {
     /** A call our own close aborted (from another thread) fails as a plain socket's does. */
     @Override
     protected boolean closedUnderCall() {
+        return closing.get();
+    }
+
+    /** Whether its close has begun. */
+    boolean closing() {
         return closing.get();
     }
 
@@ -240,11 +247,7 @@ public final class OwnedSocket extends SocketView {
         if (!isConnected()) {
             throw new SocketException("Socket is not connected");
         }
-        InputStream guarded = super.getInputStream();
-        if (in == null) {
-            in = new OwnedInput(guarded);
-        }
-        return in;
+        return streams.in(super.getInputStream());
     }
 
     /** As a plain socket's: refused once closed, before the connect, and once output is shut down. */
@@ -254,11 +257,7 @@ public final class OwnedSocket extends SocketView {
         if (!isConnected()) {
             throw new SocketException("Socket is not connected");
         }
-        OutputStream guarded = super.getOutputStream();
-        if (out == null) {
-            out = new OwnedOutput(guarded);
-        }
-        return out;
+        return streams.out(super.getOutputStream());
     }
 
     /**
@@ -292,64 +291,9 @@ public final class OwnedSocket extends SocketView {
         return account.outputShut();
     }
 
-    /** Starts a client call: takes the socket back from the watcher if it is watched. */
-    private void enter() throws IOException {
-        inFlight.incrementAndGet();
-        if (state == WATCHED) {
-            try {
-                owner.watcher().reclaim(this);
-            } catch (IOException | RuntimeException e) {
-                exit();
-                throw e;
-            }
-        }
-    }
-
-    private void exit() {
-        lastActive = System.nanoTime();
-        inFlight.decrementAndGet();
-    }
-
-    /**
-     * Bytes read ahead by the watcher, served before the socket's own; -1 if none. A close that
-     * began meanwhile has discarded them, or will: the read fails as one on a closed socket.
-     */
-    private int readAhead(byte[] b, int off, int len) throws SocketException {
-        synchronized (readAheadLock) {
-            if (closing.get()) {
-                throw new SocketException("Socket is closed");
-            }
-            ByteBuffer ra = readAhead;
-            if (ra == null || ra.position() == 0) {
-                return -1;
-            }
-            ra.flip();
-            int n = Math.min(len, ra.remaining());
-            ra.get(b, off, n);
-            ra.compact();
-            return n;
-        }
-    }
-
-    /** Bytes read ahead and not yet read by the client. */
-    private int readAheadBuffered() {
-        synchronized (readAheadLock) {
-            ByteBuffer ra = readAhead;
-            return ra == null ? 0 : ra.position();
-        }
-    }
-
     /** Empties the read-ahead (for a close) and returns how many bytes it held, unread. */
     int discardReadAhead() {
-        synchronized (readAheadLock) {
-            ByteBuffer ra = readAhead;
-            if (ra == null) {
-                return 0;
-            }
-            int n = ra.position();
-            ra.clear();
-            return n;
-        }
+        return streams.discardReadAhead();
     }
 
     /**
@@ -391,116 +335,5 @@ public final class OwnedSocket extends SocketView {
     public String toString() {
         Endpoint ep = endpoint;
         return "OwnedSocket[" + (ep == null ? "unconnected" : ep) + (isClosed() ? ", closed" : ", local port " + delegate.getLocalPort()) + "]";
-    }
-
-    private final class OwnedInput extends InputStream {
-
-        private final InputStream guarded;
-
-        OwnedInput(InputStream guarded) {
-            this.guarded = guarded;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            java.util.Objects.checkFromIndexSize(off, len, b.length);
-            if (len == 0) {
-                return 0;
-            }
-            enter();
-            try {
-                open(); // a closed socket's read-ahead was discarded with it
-                if (inputShut) {
-                    return -1; // as after the JDK's shutdownInput, what had arrived is not read
-                }
-                int n = readAhead(b, off, len);
-                if (n > 0) {
-                    return n;
-                }
-                if (state == PEER_ENDED) {
-                    return -1;
-                }
-                return guarded.read(b, off, len);
-            } finally {
-                exit();
-            }
-        }
-
-        @Override
-        public int available() throws IOException {
-            enter();
-            try {
-                open();
-                if (inputShut) {
-                    return 0;
-                }
-                int st = state;
-                int buffered = readAheadBuffered();
-                return st == PEER_ENDED ? buffered : buffered + guarded.available();
-            } finally {
-                exit();
-            }
-        }
-
-        @Override
-        public void close() {
-            OwnedSocket.this.close();
-        }
-    }
-
-    private final class OwnedOutput extends OutputStream {
-
-        private final OutputStream guarded;
-
-        OwnedOutput(OutputStream guarded) {
-            this.guarded = guarded;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            enter();
-            try {
-                if (state == PEER_ENDED) {
-                    throw new SocketException("Connection closed by peer while idle");
-                }
-                if (account.outputShut()) {
-                    throw new SocketException("Socket output is shutdown");
-                }
-                account.writing(b, off, len);
-                newExchange(); // a request: what was read before answered an earlier one
-                guarded.write(b, off, len);
-            } finally {
-                exit();
-            }
-        }
-
-        @Override
-        public void flush() throws IOException {
-            enter();
-            try {
-                if (state != PEER_ENDED) {
-                    guarded.flush();
-                }
-            } finally {
-                exit();
-            }
-        }
-
-        @Override
-        public void close() {
-            OwnedSocket.this.close();
-        }
     }
 }
