@@ -32,6 +32,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ACTIVE only under the watcher's lock, after the watcher has seen no call in progress (a call
  * raises {@link #inFlight} before it reads {@link #state}, the watcher writes {@link #state}
  * before it reads {@link #inFlight}, so one of the two always sees the other).
+ *
+ * <p>This class is the {@link Socket} API and the close; the streams it hands out, their side of
+ * that handshake and the read-ahead they serve are {@code OwnedSocketStreams}, and what decides
+ * how its close is counted (failed exchanges, TLS on top) is {@code CloseAccount}.
  */
 public final class OwnedSocket extends SocketView {
 
@@ -49,33 +53,20 @@ public final class OwnedSocket extends SocketView {
     SelectionKey key;
     /**
      * Bytes the watcher read ahead while the socket was idle, in write mode; under the watcher's
-     * lock while WATCHED, else under {@link #readAheadLock} (a client read and a close on another
-     * thread both take from it).
+     * lock while WATCHED, else under the lock of its {@link OwnedSocketStreams} (a client read and
+     * a close on another thread both take from it).
      */
     ByteBuffer readAhead;
-    /** Guards {@link #readAhead} once the watcher gave the socket up; never held across I/O. */
-    private final Object readAheadLock = new Object();
     private volatile Endpoint endpoint;
     private final AtomicBoolean closing = new AtomicBoolean();
     private int linger = -1;
     /** Whether the channel holds SO_LINGER 0, so a close the factory does not make is an RST. */
     private volatile boolean heldForAbort;
     private volatile boolean inputShut;
-    private volatile boolean outputShut;
-    /** An exchange failed (an I/O error, or no answer before the end of stream). */
-    private volatile boolean broken;
-    /**
-     * The client speaks TLS over it: a write began with a TLS ClientHello
-     * ({@link #startsClientHello}), perhaps after a plain preamble such as PostgreSQL's
-     * SSLRequest or MySQL's SSL request. Its
-     * {@link #shutdownOutput()} then follows its close_notify, and what it reads after is the
-     * closing, not an answer to a request.
-     */
-    private volatile boolean tls;
-    /** A client call failed as a reset does; see {@link SocketView#lostUnderCall()}. */
-    private volatile boolean lostUnderCall;
-    private InputStream in;
-    private OutputStream out;
+    /** Failed exchanges, TLS on top and output shut down: how the close is counted. */
+    final CloseAccount account = new CloseAccount();
+    /** The client's streams: its calls, and the read-ahead served to them. */
+    private final OwnedSocketStreams streams = new OwnedSocketStreams(this);
 
     OwnedSocket(OwnedSockets owner, SocketChannel channel) throws SocketException {
         super(channel.socket());
@@ -104,57 +95,16 @@ public final class OwnedSocket extends SocketView {
         return delegate;
     }
 
-    /**
-     * An I/O error: the exchange failed and served no request, so the close is counted as
-     * broken (credits no avoided TIME_WAIT). How it closes is still the factory's to decide: it
-     * looks for the peer's FIN itself.
-     */
+    /** See {@link CloseAccount#failed()}. */
     @Override
     protected void failed() {
-        if (!tlsClosing()) {
-            broken = true;
-        }
+        account.failed();
     }
 
-    /**
-     * The end of stream after bytes of the answer to the last write is the server closing after
-     * answering; before any, the request got no answer (a connection the server had closed): broken.
-     */
+    /** See {@link CloseAccount#endOfStream(boolean)}. */
     @Override
     protected void endOfStream(boolean afterData) {
-        if (!afterData && !tlsClosing()) {
-            broken = true;
-        }
-    }
-
-    /**
-     * TLS layered on top has sent its close_notify (a TLS socket shuts output down right after it):
-     * its last writes were closing alerts, not a request, and the read that follows (JSSE waits up
-     * to the read timeout for the peer's answer) may meet a bare FIN, a timeout or a reset without
-     * any exchange having failed.
-     */
-    private boolean tlsClosing() {
-        return tls && outputShut;
-    }
-
-    /**
-     * Whether {@code b[off, off + len)} starts with a TLS record holding a ClientHello, checked
-     * field by field, since any write may be one: TLS can start after a plain preamble (a JDBC
-     * driver's SSL request), and a binary protocol's later request can begin with the same first
-     * bytes (a MySQL packet of 790 bytes is {@code 16 03 00}, and a statement id can put 1 at
-     * the sixth byte). So: content type handshake (22), record version 3.0 to 3.4, a record
-     * length of at most 2^14; message type client_hello (1) whose length is at least that of the
-     * smallest ClientHello (41) and fills the record (or runs past it, if fragmented); then its
-     * client version, 3.0 to 3.4.
-     */
-    static boolean startsClientHello(byte[] b, int off, int len) {
-        if (len < 11 || b[off] != 22 || b[off + 1] != 3 || (b[off + 2] & 0xff) > 4 || b[off + 5] != 1) {
-            return false;
-        }
-        int record = (b[off + 3] & 0xff) << 8 | (b[off + 4] & 0xff);
-        int message = (b[off + 6] & 0xff) << 16 | (b[off + 7] & 0xff) << 8 | (b[off + 8] & 0xff);
-        return record <= 1 << 14 && message >= 41 && message >= record - 4
-                && b[off + 9] == 3 && (b[off + 10] & 0xff) <= 4;
+        account.endOfStream(afterData);
     }
 
     /** A call our own close aborted (from another thread) fails as a plain socket's does. */
@@ -163,28 +113,25 @@ public final class OwnedSocket extends SocketView {
         return closing.get();
     }
 
-    /**
-     * Whether an exchange on it failed: its close is counted as broken. Under TLS layered on top,
-     * also a close that no TLS close came before: a TLS socket closes with a close_notify and then
-     * shuts output down, even when it answers the server's close_notify; it closes the socket under
-     * it without that only when the TLS connection failed (a handshake refused or cut short, a
-     * fatal alert sent or received), or when its client closed the plain socket without it. The
-     * handshake then is the exchange that failed, though every read and write of its ciphertext
-     * went through: the connection served nothing.
-     */
-    boolean broken() {
-        return broken || tls && !outputShut;
+    /** Whether its close has begun. */
+    boolean closing() {
+        return closing.get();
     }
 
-    /** Remembered: its close, finding only an end of stream, is an abort. */
+    /** Whether an exchange on it failed (a TLS handshake included): its close is counted as broken. */
+    boolean broken() {
+        return account.broken();
+    }
+
+    /** See {@link CloseAccount#lostUnderCall()}. */
     @Override
     protected void lostUnderCall() {
-        lostUnderCall = true;
+        account.lostUnderCall();
     }
 
     /** Whether a client call failed as a reset (or a kernel abort) does. */
     boolean wasLostUnderCall() {
-        return lostUnderCall;
+        return account.wasLostUnderCall();
     }
 
     @Override
@@ -300,11 +247,7 @@ public final class OwnedSocket extends SocketView {
         if (!isConnected()) {
             throw new SocketException("Socket is not connected");
         }
-        InputStream guarded = super.getInputStream();
-        if (in == null) {
-            in = new OwnedInput(guarded);
-        }
-        return in;
+        return streams.in(super.getInputStream());
     }
 
     /** As a plain socket's: refused once closed, before the connect, and once output is shut down. */
@@ -314,11 +257,7 @@ public final class OwnedSocket extends SocketView {
         if (!isConnected()) {
             throw new SocketException("Socket is not connected");
         }
-        OutputStream guarded = super.getOutputStream();
-        if (out == null) {
-            out = new OwnedOutput(guarded);
-        }
-        return out;
+        return streams.out(super.getOutputStream());
     }
 
     /**
@@ -339,7 +278,7 @@ public final class OwnedSocket extends SocketView {
     @Override
     public void shutdownOutput() throws IOException {
         open();
-        outputShut = true;
+        account.shutOutput();
     }
 
     @Override
@@ -349,67 +288,12 @@ public final class OwnedSocket extends SocketView {
 
     @Override
     public boolean isOutputShutdown() {
-        return outputShut;
-    }
-
-    /** Starts a client call: takes the socket back from the watcher if it is watched. */
-    private void enter() throws IOException {
-        inFlight.incrementAndGet();
-        if (state == WATCHED) {
-            try {
-                owner.watcher().reclaim(this);
-            } catch (IOException | RuntimeException e) {
-                exit();
-                throw e;
-            }
-        }
-    }
-
-    private void exit() {
-        lastActive = System.nanoTime();
-        inFlight.decrementAndGet();
-    }
-
-    /**
-     * Bytes read ahead by the watcher, served before the socket's own; -1 if none. A close that
-     * began meanwhile has discarded them, or will: the read fails as one on a closed socket.
-     */
-    private int readAhead(byte[] b, int off, int len) throws SocketException {
-        synchronized (readAheadLock) {
-            if (closing.get()) {
-                throw new SocketException("Socket is closed");
-            }
-            ByteBuffer ra = readAhead;
-            if (ra == null || ra.position() == 0) {
-                return -1;
-            }
-            ra.flip();
-            int n = Math.min(len, ra.remaining());
-            ra.get(b, off, n);
-            ra.compact();
-            return n;
-        }
-    }
-
-    /** Bytes read ahead and not yet read by the client. */
-    private int readAheadBuffered() {
-        synchronized (readAheadLock) {
-            ByteBuffer ra = readAhead;
-            return ra == null ? 0 : ra.position();
-        }
+        return account.outputShut();
     }
 
     /** Empties the read-ahead (for a close) and returns how many bytes it held, unread. */
     int discardReadAhead() {
-        synchronized (readAheadLock) {
-            ByteBuffer ra = readAhead;
-            if (ra == null) {
-                return 0;
-            }
-            int n = ra.position();
-            ra.clear();
-            return n;
-        }
+        return streams.discardReadAhead();
     }
 
     /**
@@ -451,118 +335,5 @@ public final class OwnedSocket extends SocketView {
     public String toString() {
         Endpoint ep = endpoint;
         return "OwnedSocket[" + (ep == null ? "unconnected" : ep) + (isClosed() ? ", closed" : ", local port " + delegate.getLocalPort()) + "]";
-    }
-
-    private final class OwnedInput extends InputStream {
-
-        private final InputStream guarded;
-
-        OwnedInput(InputStream guarded) {
-            this.guarded = guarded;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            java.util.Objects.checkFromIndexSize(off, len, b.length);
-            if (len == 0) {
-                return 0;
-            }
-            enter();
-            try {
-                open(); // a closed socket's read-ahead was discarded with it
-                if (inputShut) {
-                    return -1; // as after the JDK's shutdownInput, what had arrived is not read
-                }
-                int n = readAhead(b, off, len);
-                if (n > 0) {
-                    return n;
-                }
-                if (state == PEER_ENDED) {
-                    return -1;
-                }
-                return guarded.read(b, off, len);
-            } finally {
-                exit();
-            }
-        }
-
-        @Override
-        public int available() throws IOException {
-            enter();
-            try {
-                open();
-                if (inputShut) {
-                    return 0;
-                }
-                int st = state;
-                int buffered = readAheadBuffered();
-                return st == PEER_ENDED ? buffered : buffered + guarded.available();
-            } finally {
-                exit();
-            }
-        }
-
-        @Override
-        public void close() {
-            OwnedSocket.this.close();
-        }
-    }
-
-    private final class OwnedOutput extends OutputStream {
-
-        private final OutputStream guarded;
-
-        OwnedOutput(OutputStream guarded) {
-            this.guarded = guarded;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[] {(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            enter();
-            try {
-                if (state == PEER_ENDED) {
-                    throw new SocketException("Connection closed by peer while idle");
-                }
-                if (outputShut) {
-                    throw new SocketException("Socket output is shutdown");
-                }
-                if (!tls && startsClientHello(b, off, len)) {
-                    tls = true;
-                }
-                newExchange(); // a request: what was read before answered an earlier one
-                guarded.write(b, off, len);
-            } finally {
-                exit();
-            }
-        }
-
-        @Override
-        public void flush() throws IOException {
-            enter();
-            try {
-                if (state != PEER_ENDED) {
-                    guarded.flush();
-                }
-            } finally {
-                exit();
-            }
-        }
-
-        @Override
-        public void close() {
-            OwnedSocket.this.close();
-        }
     }
 }
