@@ -285,6 +285,7 @@ final class Opener<C> {
             suppress(bug, another);
             ending = Ending.LOCAL;
         }
+        long ticket = ep.ports.closing(); // dispose closes the socket: see Retirer.closeEntry
         try {
             connector.dispose(e.connection);
         } catch (RuntimeException | Error another) {
@@ -292,7 +293,7 @@ final class Opener<C> {
         }
         e.claim2dead();
         engine.capacity.unreserve(ep);
-        ep.ports.closed(ending == Ending.LOCAL, engine.now());
+        ep.ports.closed(ending, engine.now(), ticket);
         engine.mayBeEmpty(ep);
         engine.listeners.connectionOpened(ep.endpoint, connectNanos);
         engine.listeners.connectionClosed(ep.endpoint, ending, CloseReason.BROKEN, false);

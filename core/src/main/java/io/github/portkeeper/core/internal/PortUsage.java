@@ -1,5 +1,6 @@
 package io.github.portkeeper.core.internal;
 
+import io.github.portkeeper.core.Ending;
 import io.github.portkeeper.core.PortBudgetSnapshot;
 
 import java.util.concurrent.atomic.AtomicInteger;
@@ -13,8 +14,14 @@ import java.util.concurrent.atomic.AtomicInteger;
  * monitor (connects and closes only, never a lease of a pooled connection): the counts move in
  * pairs (a port taken is an open socket and a socket the kernel has not seen yet), and a reader
  * that took one of a pair before a change and the other after it reported one socket of ours as
- * another process's, or the reverse. The single-word reads ({@link #grownSinceRead},
- * {@link #markBeforeRefresh}) need no lock.
+ * another process's, or the reverse. {@link #grownSinceRead}, which only decides when to read
+ * the kernel, needs no lock.
+ *
+ * <p>A close is two steps around the socket's close: {@link #closing} before it, {@link #closed}
+ * after. A reset socket leaves the kernel's table at once, so a read may fall between the two
+ * and count the table without it while our counts still hold it open: until {@link #closed}, it
+ * stays counted on top of that read's count (as a connect in progress does), and {@link #closed}
+ * does not take it off the count again.
  */
 final class PortUsage {
 
@@ -38,8 +45,20 @@ final class PortUsage {
     private final AtomicInteger closedSinceRefresh = new AtomicInteger();
     /** Closes with a local FIN (a TIME_WAIT each) since the kernel count was taken. */
     private final AtomicInteger timeWaitSinceRefresh = new AtomicInteger();
-    /** Open sockets at the last kernel count. */
+    /**
+     * Open sockets at the last kernel count, less those opened since its mark (they may be
+     * missing from it, and count as growth until a read marked after them).
+     */
     private volatile int socketsAtRefresh;
+    /** Kernel counts taken so far ({@link #refreshed}): the ticket of a close, {@link #closing}. */
+    private long refreshes;
+    /** Closes begun ({@link #closing}) and not yet accounted for ({@link #closed}). */
+    private int closing;
+    /**
+     * Of those, the ones begun before the last kernel count: the table it was taken from may lack
+     * their sockets already, which our counts still hold open. Counted on top of it until closed.
+     */
+    private int closingAtRefresh;
     private final long[] bucketSecond = new long[WINDOW_SECONDS + 1];
     private final int[] bucketCount = new int[WINDOW_SECONDS + 1];
     /** {@link #kernelTotal} before any count: a connect waits for the first. */
@@ -100,13 +119,37 @@ final class PortUsage {
         sockets.incrementAndGet();
     }
 
-    /** A socket closed; if by a local FIN it now sits in TIME_WAIT for 60 s. */
-    synchronized void closed(boolean timeWait, long now) {
+    /**
+     * One of our sockets is about to be closed: the socket may leave the kernel's table from now
+     * on. Returns the ticket {@link #closed} takes once the close is accounted for.
+     */
+    synchronized long closing() {
+        closing++;
+        return refreshes;
+    }
+
+    /**
+     * A socket closed, begun with the {@code ticket} of {@link #closing}; by a local FIN
+     * ({@link Ending#LOCAL}) it now sits in TIME_WAIT for 60 s (a row of the kernel's table, which
+     * its counts keep holding). Otherwise the socket left the table, and is taken off the last
+     * count only if that count surely held it: it was taken before {@link #closing} (no read
+     * since), and the socket was still there then. A reset or a close after the peer's FIN leaves
+     * the table at our close; a connection the peer reset or the kernel aborted
+     * ({@link Ending#ABORTED}), or one never established ({@link Ending#FAILED}), left it earlier,
+     * at a moment we cannot see. Where a count may lack it, it is not subtracted: at worst one
+     * socket too many until the next read, never one too few.
+     */
+    synchronized void closed(Ending ending, long now, long ticket) {
         sockets.decrementAndGet();
-        if (timeWait) {
+        closing--;
+        boolean readSince = ticket != refreshes;
+        if (readSince) {
+            closingAtRefresh--; // it was being closed at the last count, which counted it on top
+        }
+        if (ending == Ending.LOCAL) {
             timeWaitSinceRefresh.incrementAndGet();
             recordTimeWait(now);
-        } else {
+        } else if (!readSince && ending != Ending.ABORTED && ending != Ending.FAILED) {
             closedSinceRefresh.incrementAndGet();
         }
     }
@@ -135,11 +178,14 @@ final class PortUsage {
     /**
      * Called before a kernel snapshot is taken: the sockets opened so far are in it, except
      * connects still in progress, which keep being counted on top of it (if the snapshot has them
-     * after all, they count twice until the next read: the safe way round).
+     * after all, they count twice until the next read: the safe way round). The mark, for
+     * {@link #refreshed}: those sockets (low word), and our open sockets now, plus one (high word;
+     * 0 in a mark made without this method: the sockets at the refresh).
      */
-    long markBeforeRefresh() {
+    synchronized long markBeforeRefresh() {
         long v = openedAndConnecting.get();
-        return Math.max(0, opened(v) - Math.max(0, connecting(v)));
+        long opened = Math.max(0, opened(v) - Math.max(0, connecting(v)));
+        return opened | (Math.max(0, sockets.get()) + 1L) << 32;
     }
 
     /**
@@ -148,12 +194,18 @@ final class PortUsage {
      * more would undercount; counting it as seen at worst overcounts until the next read. Every
      * step below leaves an overcount, never an undercount, for a concurrent reader.
      */
-    synchronized void refreshed(int kernelCount, long openedMark) {
+    synchronized void refreshed(int kernelCount, long mark) {
         closedSinceRefresh.addAndGet(-closedSinceRefresh.get());
         timeWaitSinceRefresh.addAndGet(-timeWaitSinceRefresh.get());
-        socketsAtRefresh = sockets.get();
+        // Growth is measured from the mark: sockets opened since may be in the count or not, and
+        // stay counted on top of it until the next read, so a lease that finds the budget spent
+        // on their account must ask for that read, not wait for the periodic one.
+        int socketsAtMark = (int) (mark >>> 32) - 1;
+        socketsAtRefresh = socketsAtMark >= 0 ? socketsAtMark : sockets.get();
         kernelTotal = kernelCount;
-        openedAndConnecting.addAndGet(-openedMark * OPENED);
+        openedAndConnecting.addAndGet(-(mark & 0xFFFF_FFFFL) * OPENED);
+        closingAtRefresh = closing; // closes under way: the table may lack their sockets, our counts do not
+        refreshes++;
     }
 
     /**
@@ -222,7 +274,7 @@ final class PortUsage {
         int others = 0;
         int kernel = kernelTotal;
         if (kernel >= 0) { // else unread, or ours only: no others known
-            int kernelNow = kernel + opened(openedAndConnecting.get()) - closedSinceRefresh.get();
+            int kernelNow = kernel + opened(openedAndConnecting.get()) - closedSinceRefresh.get() + closingAtRefresh;
             others = Math.max(0, kernelNow - live - timeWait);
         }
         return new PortBudgetSnapshot.EndpointBudget(budget, live, timeWait, others);

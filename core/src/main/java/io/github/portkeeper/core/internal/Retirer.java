@@ -114,6 +114,9 @@ final class Retirer<C> {
         engine.capacity.uncount(e);
         Ending ending;
         Throwable bug = null;
+        // Before the socket closes: a reset leaves the kernel's table at once, and a read of it
+        // before the accounting below must not see the socket gone twice.
+        long ticket = e.pool.ports.closing();
         try {
             ending = closeSocket(e, reset, reason);
         } catch (RuntimeException | Error userCode) {
@@ -132,7 +135,7 @@ final class Retirer<C> {
             }
         });
         e.claim2dead();
-        e.pool.ports.closed(ending == Ending.LOCAL, engine.now());
+        e.pool.ports.closed(ending, engine.now(), ticket);
         e.pool.remove(e);
         if (opened || ending == Ending.LOCAL) {
             engine.listeners.connectionClosed(e.pool.endpoint, ending, reason, served);
