@@ -129,7 +129,9 @@ public interface Connector<C> {
 
     /**
      * Releases what the connection holds besides its socket (buffers, codec state). Called
-     * exactly once per connection, after its socket, if any, has been closed by the pool.
+     * exactly once per connection, after its socket, if any, has been closed by the pool. What it
+     * throws (an {@link Error} included) is logged and ignored: the connection is closed and
+     * counted all the same, and a pool's close goes on to its other connections.
      *
      * @param connection the closed connection
      */

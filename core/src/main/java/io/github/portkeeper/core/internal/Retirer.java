@@ -130,8 +130,10 @@ final class Retirer<C> {
         IdleWatcher.shared().offload(() -> {
             try {
                 connector.dispose(e.connection);
-            } catch (RuntimeException ignored) {
-                // The socket is closed; a failing dispose must not stop the accounting.
+            } catch (RuntimeException | Error disposeBug) {
+                // The socket is closed; a failing dispose (its code, an Error included) must not
+                // stop the accounting below, nor a pool's close of its other connections.
+                logDisposeFailure(disposeBug);
             }
         });
         e.claim2dead();
@@ -182,6 +184,16 @@ final class Retirer<C> {
      * runs on any thread (a lease's release, the shared idle watcher, the pool's close, which
      * closes every connection in turn), and none of them may stop halfway for one connection.
      */
+    private static void logDisposeFailure(Throwable bug) {
+        try {
+            System.getLogger("io.github.portkeeper.core.Pool").log(
+                    bug instanceof Error ? System.Logger.Level.ERROR : System.Logger.Level.WARNING,
+                    "The connector's dispose threw after the pool closed the connection's socket; ignored", bug);
+        } catch (RuntimeException | Error logging) {
+            // a logger that fails must not fail the close
+        }
+    }
+
     private static void logConnectorFailure(Throwable bug) {
         try {
             System.getLogger("io.github.portkeeper.core.Pool").log(
