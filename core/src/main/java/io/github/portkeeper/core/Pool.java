@@ -339,8 +339,11 @@ public final class Pool<C> implements AutoCloseable {
      * Closes the pool: new leases are rejected, waiting leases fail with
      * {@link PoolClosedException}, idle and draining connections are closed (by the retirement
      * fallback, without waiting for the peer), and connections still leased are closed when they
-     * are given back. Returns once that is done, also when another thread's close is under way
-     * (it waits for that one). Idempotent.
+     * are given back; a connection whose goodbye is being said ({@code REQUEST_PEER_CLOSE}) is
+     * closed by the thread saying it, once said. Returns once that is done, also when another
+     * thread's close is under way (it waits for that one), except when called from a listener
+     * the pool is calling (that close returns at once: the first close may be waiting for the
+     * pool's work the listener runs in). Idempotent.
      */
     @Override
     public void close() {

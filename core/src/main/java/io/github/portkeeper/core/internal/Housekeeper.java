@@ -588,6 +588,11 @@ final class Housekeeper<C> extends IdleWatcher.Task {
         return false;
     }
 
+    /** Whether the calling thread is inside this pool's housekeeping (holds its lock). */
+    boolean heldByCurrentThread() {
+        return lock.isHeldByCurrentThread();
+    }
+
     /**
      * Stops this pool's housekeeping and closes its idle and draining connections, on the
      * caller's thread, so that a closed pool holds no sockets (connections still leased close

@@ -675,7 +675,9 @@ public final class PoolEngine<C> {
     /**
      * Closes the pool; returns once its idle and draining connections are closed, also to a
      * caller that comes while another is still closing them (it waits for that close). The
-     * closing thread itself (a listener of its close calling close again) returns at once.
+     * closing thread itself (a listener of its close calling close again), and a listener called
+     * from inside the pool's housekeeping, return at once. A connection whose goodbye is being
+     * said (RETIRING) is closed by the thread saying it, once it is said.
      */
     public void close() {
         boolean first;
@@ -689,7 +691,10 @@ public final class PoolEngine<C> {
             }
         }
         if (!first) {
-            if (closer != Thread.currentThread()) {
+            // A close called from inside this pool's housekeeping (a listener told of a close
+            // there) returns at once, as the closing thread's own does: the first close waits
+            // for that housekeeping, so waiting for it here would never end.
+            if (closer != Thread.currentThread() && !housekeeper.heldByCurrentThread()) {
                 awaitClosed();
             }
             return;
