@@ -49,7 +49,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>A closed pool's meters stay readable (with what its close counted) until a pool of the same
  * name is bound to the same registry: that binding first removes them, so that the pool built
  * again (a refreshed bean, a rebuilt client) reports through meters of its own, as a registry
- * hands back the meter already registered under an ID.
+ * hands back the meter already registered under an ID. A pool whose close has begun counts as
+ * closed. While another pool of that name is live and bound to that registry, they are left in
+ * place: the registry handed that pool the same meters, so they are its meters too (give pools
+ * bound to one registry names of their own).
  *
  * <p>Bind to one registry only (a composite registry serves several backends). Thread-safe.
  */
@@ -80,11 +83,11 @@ public final class PoolMetrics implements MeterBinder {
     /** The pool has closed: no new meters; set under {@link #endpointMetersLock}. */
     private volatile boolean unbound;
     /**
-     * Per registry, the meters of closed pools, for the next binding of the same pool name to
-     * remove. Ids only (they reference neither registry nor pool); the registry is a weak key.
+     * Per registry (a weak key), its live bindings and the meter IDs of its closed pools, for the
+     * next binding of the same pool name to remove. Taken before an {@link #endpointMetersLock},
+     * never while holding one.
      */
-    private static final Map<MeterRegistry, java.util.Set<io.micrometer.core.instrument.Meter.Id>> CLOSED =
-            new java.util.WeakHashMap<>();
+    private static final Map<MeterRegistry, Bindings> BOUND = new java.util.WeakHashMap<>();
     private volatile EndpointMeters detached;
     private final LongAdder leasesServed = new LongAdder();
     private final LongAdder timeWaitCaused = new LongAdder();
@@ -156,7 +159,7 @@ public final class PoolMetrics implements MeterBinder {
             }
             this.registry = registry;
         }
-        removeClosedPoolsMeters(registry, pool.name());
+        Bindings.take(registry, this);
         Tags tags = Tags.of("pool", pool.name());
         poolMeters.add(FunctionCounter.builder("portkeeper.timewait.avoided", avoided, LongAdder::doubleValue)
                 .description("TIME_WAIT sockets a one-connection-per-request client would have left on this host and this pool did not:"
@@ -193,13 +196,22 @@ public final class PoolMetrics implements MeterBinder {
      * to the same registry removes them. No new meter is registered from now on.
      */
     private void unbind() {
+        synchronized (BOUND) {
+            Bindings b = BOUND.get(registry);
+            if (b != null) {
+                b.retire(this);
+            } else {
+                closedIds();
+            }
+        }
+    }
+
+    /** Stops registering meters, and returns the IDs of those registered. */
+    private java.util.Set<io.micrometer.core.instrument.Meter.Id> closedIds() {
         java.util.Set<io.micrometer.core.instrument.Meter.Id> ids = new java.util.HashSet<>();
         endpointMetersLock.lock();
         try {
-            if (unbound) {
-                return;
-            }
-            unbound = true;
+            unbound = true; // from here perEndpoint and the meter lists no longer change
             for (io.micrometer.core.instrument.Meter meter : poolMeters) {
                 ids.add(meter.getId());
             }
@@ -216,29 +228,60 @@ public final class PoolMetrics implements MeterBinder {
         } finally {
             endpointMetersLock.unlock();
         }
-        synchronized (CLOSED) {
-            CLOSED.computeIfAbsent(registry, r -> new java.util.HashSet<>()).addAll(ids);
-        }
+        return ids;
     }
 
-    /** Removes from {@code r} the meters a closed pool named {@code name} left there. */
-    private static void removeClosedPoolsMeters(MeterRegistry r, String name) {
-        List<io.micrometer.core.instrument.Meter.Id> stale = new ArrayList<>();
-        synchronized (CLOSED) {
-            java.util.Set<io.micrometer.core.instrument.Meter.Id> ids = CLOSED.get(r);
-            if (ids == null) {
-                return;
-            }
-            for (java.util.Iterator<io.micrometer.core.instrument.Meter.Id> it = ids.iterator(); it.hasNext();) {
-                io.micrometer.core.instrument.Meter.Id id = it.next();
-                if (name.equals(id.getTag("pool"))) {
-                    stale.add(id);
-                    it.remove();
+    /**
+     * One registry's live bindings (weakly: a pool dropped without a close takes its binding
+     * along) and the meter IDs its closed pools left. Guarded by {@link #BOUND}.
+     */
+    private static final class Bindings {
+
+        private final java.util.Set<PoolMetrics> live = java.util.Collections.newSetFromMap(new java.util.WeakHashMap<>());
+        private final java.util.Set<io.micrometer.core.instrument.Meter.Id> closed = new java.util.HashSet<>();
+
+        /**
+         * Enters {@code binding} as live in {@code r}, having first removed the meters closed
+         * pools of its name left there, unless a live pool of that name is bound to {@code r}:
+         * the registry handed that pool the same meters (one ID, one meter), so they are its
+         * meters too. A pool whose close has begun counts as closed here, though its binding
+         * has not heard of the close yet: else a pool bound meanwhile would get its gauges.
+         * The meters leave the registry under the lock, so no binding of the name registers
+         * (and gets back) one of them between the decision and the removal.
+         */
+        static void take(MeterRegistry r, PoolMetrics binding) {
+            String name = binding.pool.name();
+            synchronized (BOUND) {
+                Bindings b = BOUND.computeIfAbsent(r, k -> new Bindings());
+                boolean shared = false;
+                for (PoolMetrics other : new ArrayList<>(b.live)) {
+                    if (other.pool.name().equals(name)) {
+                        if (other.pool.isClosed()) {
+                            b.retire(other);
+                        } else {
+                            shared = true;
+                        }
+                    }
                 }
+                if (!shared) {
+                    for (java.util.Iterator<io.micrometer.core.instrument.Meter.Id> it = b.closed.iterator(); it.hasNext();) {
+                        io.micrometer.core.instrument.Meter.Id id = it.next();
+                        if (name.equals(id.getTag("pool"))) {
+                            it.remove();
+                            r.remove(id);
+                        }
+                    }
+                }
+                b.live.add(binding);
             }
         }
-        for (io.micrometer.core.instrument.Meter.Id id : stale) {
-            r.remove(id);
+
+        /** {@code binding}'s pool has closed: its meters are left for the next binding of its name to remove. */
+        void retire(PoolMetrics binding) {
+            java.util.Set<io.micrometer.core.instrument.Meter.Id> ids = binding.closedIds();
+            if (live.remove(binding)) {
+                closed.addAll(ids);
+            }
         }
     }
 
