@@ -343,7 +343,9 @@ public final class PooledEndpoint extends ConnectionEndpoint implements Connecti
                 lease.markBroken();
                 c.conn.close(CloseMode.IMMEDIATE);
             }
-        } else if (c.closeExpected() ? c.conn.isBodyAtEnd() : consistent) {
+        } else if (c.closeExpected() ? c.conn.isBodyAtEnd() || !c.conn.isBodyOpened() : consistent) {
+            // The server closes it: read to its end, or never opened (nothing says it goes on), its
+            // close is the server's; opened and closed before its end, it may never end: reset.
             lease.retire();
         } else {
             abort(lease, c);

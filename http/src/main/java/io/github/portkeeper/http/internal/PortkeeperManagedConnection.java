@@ -285,6 +285,10 @@ final class PortkeeperManagedConnection implements ManagedHttpClientConnection, 
         return tracker.isBodyAtEnd();
     }
 
+    boolean isBodyOpened() {
+        return tracker.isBodyOpened();
+    }
+
     /** Whether nobody reads the current response any more (see {@link ResponseTracker}). */
     boolean isResponseDone() {
         return tracker.isResponseDone();

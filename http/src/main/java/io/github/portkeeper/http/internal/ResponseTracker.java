@@ -49,6 +49,12 @@ final class ResponseTracker {
      * thread, read by whichever thread closes the body.
      */
     private volatile boolean closeExpected;
+    /**
+     * Whether anyone opened the current response's body. One nobody opened (HttpClient answering
+     * a challenge on a new connection, an empty body it releases unread) is not known to go on:
+     * its connection is left for the server's close, as one read to its end. Volatile, as above.
+     */
+    private volatile boolean bodyOpened;
 
     ResponseTracker(ManagedHttpClientConnection connection) {
         this.connection = connection;
@@ -59,6 +65,7 @@ final class ResponseTracker {
         responseDone = false;
         bodyAtEnd = false;
         closeExpected = false;
+        bodyOpened = false;
     }
 
     /**
@@ -79,6 +86,11 @@ final class ResponseTracker {
         if (entity != null) {
             response.setEntity(new EndSensingEntity(entity));
         }
+    }
+
+    /** Whether anyone opened the current response's body (see {@link #bodyOpened}). */
+    boolean isBodyOpened() {
+        return bodyOpened;
     }
 
     /** Whether the current response's body was read to its end (see {@link #bodyAtEnd}). */
@@ -115,6 +127,7 @@ final class ResponseTracker {
         @Override
         public InputStream getContent() throws IOException {
             if (content == null) {
+                bodyOpened = true;
                 content = new EndSensingStream(super.getContent());
             }
             return content;
