@@ -38,9 +38,9 @@ final class ProxiedSocket extends Socket {
         requestedLinger = null;
         if (linger != null) {
             setSoLinger(linger >= 0, Math.max(linger, 0));
-        } else {
-            setSoLinger(false, 0); // the default: a close is a FIN
         }
+        // else SO_LINGER 0 stays, as on the channel sockets: a close HttpClient makes itself (an
+        // exchange that failed) is an RST, no TIME_WAIT; the pool's own closes choose their ending.
     }
 
     /** Whether a close of this socket by HttpClient (not by the pool) is an RST: SO_LINGER 0. */
