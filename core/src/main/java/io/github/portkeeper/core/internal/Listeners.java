@@ -28,9 +28,10 @@ public final class Listeners {
 
     /**
      * A listener that is also told when its pool has closed: the metrics binding, which then
-     * takes its meters out of the registry (a pool built again under the same name would
-     * otherwise report through the closed pool's gauges, as a registry hands back the meter
-     * already registered under an ID). Not part of the API.
+     * registers no more meters and leaves its meters for the next binding of its pool's name to
+     * remove (a pool built again under the same name would otherwise report through the closed
+     * pool's gauges, as a registry hands back the meter already registered under an ID). Not
+     * part of the API.
      */
     public interface ClosingListener extends PoolListener {
 
